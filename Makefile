@@ -1,0 +1,33 @@
+# The two set-up commands: `make demo` and `make test`. Each creates .venv and
+# installs what it needs; nothing else has to be on the machine but Python 3.11.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test chromium clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Browser tests drive Debian's chromium through the playwright Python package
+# (never `playwright install`, which downloads a browser build).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+demo: $(STAMP)
+	$(BIN)/smsd-crm demo -c config.yaml
+
+test: $(STAMP) chromium
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) var build *.egg-info test-artifacts

@@ -1,0 +1,219 @@
+"""The ``smsd-crm`` command: one small function per subcommand.
+
+User mistakes (bad config, unreachable daemon) print one line and exit non-zero;
+tracebacks are kept for bugs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .config import Settings, load_config
+from .errors import ConfigError, SmsdError
+
+LOGGER = logging.getLogger("smsd_crm")
+DEFAULT_CONFIG = os.environ.get("SMSD_CRM_CONFIG", "config.yaml")
+
+
+def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
+    level = "DEBUG" if verbose else (settings.logging.level if settings else "INFO")
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    if settings and settings.logging.file:
+        settings.logging.file.parent.mkdir(parents=True, exist_ok=True)
+        handlers.append(logging.FileHandler(settings.logging.file, encoding="utf-8"))
+    logging.basicConfig(level=level, handlers=handlers, force=True,
+                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+
+def _run_until_signal(settings: Settings, on_ready=None) -> int:
+    from .daemon import run_daemon
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_daemon(settings, stop, on_ready=on_ready)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the daemon until SIGTERM or Ctrl-C."""
+    settings = load_config(args.config)
+    _setup_logging(settings, args.verbose)
+    return _run_until_signal(settings)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Seed demo data, run the daemon with emulated modems, print how to talk to it."""
+    from .demo import demo_banner, seed_demo
+
+    settings = load_config(args.config)
+    if not any(m.port == "emulator" for m in settings.modems):
+        raise ConfigError(f"{args.config}: demo needs at least one modem with 'port: emulator'")
+    _setup_logging(settings, args.verbose)
+    created = asyncio.run(seed_demo(settings))
+    LOGGER.info("demo data: %d customer(s) added", created)
+    return _run_until_signal(settings, on_ready=lambda running: print(
+        demo_banner(running, args.config), flush=True))
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    """Validate the config and every enabled plugin's section without opening a modem."""
+    from .plugins import PluginHost
+
+    settings = load_config(args.config)
+    host = PluginHost.load(settings)
+    plugins = ", ".join(p.name for p in host.enabled())
+    print(f"{args.config}: OK ({len(settings.modems)} modem(s); plugins: {plugins}; "
+          f"{len(host.keyword_table)} keywords)")
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    """List every plugin found: source, version, enabled, hooks and keywords."""
+    from .plugins import PluginHost
+
+    host = PluginHost.load(load_config(args.config))
+    for info in host.plugins:
+        words = sorted(k.word for k in host.keyword_table.values() if k.plugin == info.name)
+        state = "enabled" if info.enabled else "disabled"
+        version = f" {info.version}" if info.version else ""
+        print(f"{info.name}{version} [{state}] ({info.source}: {info.origin})")
+        if info.enabled:
+            print(f"    hooks: {', '.join(info.hooks) or '-'}")
+            print(f"    keywords: {', '.join(words) or '-'}")
+    return 0
+
+
+def cmd_sim_send(args: argparse.Namespace) -> int:
+    """Play a customer: send an SMS to the running daemon's emulated modem, print the reply."""
+    from .modem.emulator_control import request
+
+    settings = load_config(args.config)
+    sock = settings.emulator.control_socket
+    if not sock.exists():
+        print(f"error: no running daemon with emulated modems ({sock} does not exist); "
+              "start one with 'make demo'", file=sys.stderr)
+        return 1
+    payload = {"op": "send", "from": args.number, "text": args.text, "timeout": args.timeout}
+    if args.modem:
+        payload["modem"] = args.modem
+    try:
+        answer = asyncio.run(request(sock, payload, args.timeout + 5))
+    except (OSError, TimeoutError) as exc:
+        print(f"error: cannot reach the daemon at {sock}: {exc}", file=sys.stderr)
+        return 1
+    if not answer.get("ok"):
+        print(f"error: {answer.get('error')}", file=sys.stderr)
+        return 1
+    print(answer["reply"] if answer["reply"] is not None else "(sent; not waiting for a reply)")
+    return 0
+
+
+def cmd_emulator(args: argparse.Namespace) -> int:
+    """Run one emulated modem on its own, for a daemon started separately."""
+    from .modem.emulator_control import serve_control
+    from .modem.pty_emulator import PtyModem
+
+    _setup_logging(None, args.verbose)
+
+    async def main() -> None:
+        emu = PtyModem(args.id, link=args.link)
+        await emu.start()
+        server = await serve_control(Path(args.control), [emu])
+        print(f"emulated modem {args.id}: port {emu.device}; simulator socket {args.control}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            server.close()
+            await emu.stop()
+            Path(args.control).unlink(missing_ok=True)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Create or upgrade the database schema, then exit."""
+    from .daemon import open_database
+    from .plugins import PluginHost
+
+    settings = load_config(args.config)
+    _setup_logging(settings, args.verbose)
+
+    async def main() -> None:
+        db = await open_database(settings, PluginHost.load(settings))
+        await db.close()
+
+    asyncio.run(main())
+    print(f"{settings.database.path}: schema up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="smsd-crm", description="smsd-crm: an SMS-gateway CRM for small shops. "
+        "Run 'smsd-crm COMMAND --help' for the options of each command.")
+    parser.add_argument("--version", action="version", version=f"smsd-crm {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func, help_text: str, config: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=func.__doc__)
+        if config:
+            p.add_argument("-c", "--config", default=DEFAULT_CONFIG,
+                           help=f"config file (default: {DEFAULT_CONFIG}; env SMSD_CRM_CONFIG)")
+        p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        p.set_defaults(func=func)
+        return p
+
+    add("run", cmd_run, "run the daemon")
+    add("demo", cmd_demo, "seed demo data and run with emulated modems")
+    add("check-config", cmd_check_config, "validate the config file and plugin sections")
+    add("plugins", cmd_plugins, "list plugins, their hooks and keywords")
+    add("migrate", cmd_migrate, "create or upgrade the database schema")
+    sim = sub.add_parser("sim", help="act as a customer's phone against a running daemon",
+                         description="Talk to a running daemon's emulated modem as a customer would.")
+    sim_sub = sim.add_subparsers(dest="sim_command", required=True, metavar="SIMCOMMAND")
+    send = sim_sub.add_parser("send", help="send an SMS and print the reply",
+                              description=cmd_sim_send.__doc__)
+    send.add_argument("number", help="the customer's number, e.g. +6281234567890 or 081234567890")
+    send.add_argument("text", help='the SMS text, e.g. "DAFTAR Budi#Jl. Mawar 5"')
+    send.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config of the running daemon")
+    send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
+    send.add_argument("--modem", help="id of the emulated modem to receive it (default: the first)")
+    send.set_defaults(func=cmd_sim_send, verbose=False)
+    emu = add("emulator", cmd_emulator, "run a standalone emulated modem", config=False)
+    emu.add_argument("--id", default="emu1", help="modem id")
+    emu.add_argument("--link", help="also make this symlink to the pty (a stable port path)")
+    emu.add_argument("--control", default="var/emulator.sock", help="simulator socket path")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except SmsdError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

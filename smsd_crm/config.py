@@ -1,0 +1,205 @@
+"""Configuration: YAML -> ``{$env}``/``{$file}`` secrets -> validated, frozen settings.
+
+Every user mistake becomes one :class:`ConfigError` line naming the file, the key
+path and what was expected. Plugin sections are validated later, by each
+plugin's own model (see :mod:`smsd_crm.plugin_config`), with the same messages.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from .errors import ConfigError
+
+_ID = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StoreConfig(_Strict):
+    """Who the shop is; used in reply texts."""
+
+    name: str = "Toko Kita"
+    language: Literal["id", "en"] = "id"
+    country: str = Field("ID", pattern=r"^[A-Z]{2}$", description="region for numbers written without +")
+
+
+class DatabaseConfig(_Strict):
+    """Where the SQLite file lives."""
+
+    path: Path = Path("var/smsd-crm.sqlite3")
+
+
+class ModemConfig(_Strict):
+    """One GSM modem. ``port`` is a device path, ``socket://host:port``, or ``emulator``."""
+
+    id: str = Field(pattern=_ID)
+    port: str = Field(min_length=1)
+    baudrate: int = Field(115200, gt=0)
+    pin: SecretStr | None = None
+    sweep_interval: float = Field(60.0, gt=0, description="seconds between AT+CMGL sweeps")
+    command_timeout: float = Field(10.0, gt=0)
+    send_timeout: float = Field(60.0, gt=0, description="wait for +CMGS, which can take a minute")
+    multipart_timeout: float = Field(300.0, gt=0, description="give up waiting for missing parts")
+
+    @field_validator("pin")
+    @classmethod
+    def _pin_digits(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not re.fullmatch(r"\d{4,8}", v.get_secret_value()):
+            raise ValueError("a SIM PIN is 4 to 8 digits")
+        return v
+
+
+class EmulatorConfig(_Strict):
+    """Emulated modems (``port: emulator``) and the socket ``smsd-crm sim`` talks to."""
+
+    control_socket: Path = Path("var/emulator.sock")
+
+
+class OutboxConfig(_Strict):
+    """Sending: retries with exponential backoff for transient modem errors."""
+
+    max_attempts: int = Field(5, ge=1)
+    retry_min: float = Field(5.0, gt=0, description="seconds before the first retry")
+    retry_max: float = Field(600.0, gt=0)
+
+
+class LoggingConfig(_Strict):
+    """Log level and optional file."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    file: Path | None = None
+
+
+class Settings(_Strict):
+    """The whole validated configuration. Paths are absolute (resolved against the file)."""
+
+    store: StoreConfig = StoreConfig()
+    database: DatabaseConfig = DatabaseConfig()
+    modems: list[ModemConfig] = Field(default_factory=list)
+    emulator: EmulatorConfig = EmulatorConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    logging: LoggingConfig = LoggingConfig()
+    plugins_dir: Path | None = None
+    plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    source: Path | None = Field(None, exclude=True)
+
+    @field_validator("modems")
+    @classmethod
+    def _unique_ids(cls, v: list[ModemConfig]) -> list[ModemConfig]:
+        seen: set[str] = set()
+        for m in v:
+            if m.id in seen:
+                raise ValueError(f"modem id {m.id!r} is used twice")
+            seen.add(m.id)
+        return v
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _sections_are_mappings(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for name, section in v.items():
+                if section is None:
+                    v[name] = {}
+                elif not isinstance(section, dict):
+                    raise ValueError(f"plugins.{name} must be a mapping (e.g. enabled: true)")
+        return v
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    """``('modems', 0, 'baudrate')`` -> ``modems[0].baudrate``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def describe_errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
+    """One line for every error pydantic found: ``key.path: what is expected``."""
+    parts = []
+    for err in exc.errors():
+        path = key_path(prefix + tuple(err["loc"]))
+        if err["type"] == "extra_forbidden":
+            parts.append(f"{path}: unknown key")
+        elif err["type"] == "missing":
+            parts.append(f"{path}: required key is missing")
+        else:
+            got = err.get("input")
+            shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
+            parts.append(f"{path}: {err['msg']}{shown}")
+    return "; ".join(parts)
+
+
+def _resolve_secrets(node: Any, base: Path, loc: tuple[Any, ...] = ()) -> Any:
+    if isinstance(node, dict):
+        if len(node) == 1 and next(iter(node)) in ("$env", "$file"):
+            kind, ref = next(iter(node.items()))
+            if kind == "$env":
+                if ref not in os.environ:
+                    raise ConfigError(f"{key_path(loc)}: environment variable {ref!r} is not set")
+                return os.environ[ref]
+            path = (base / str(ref)).expanduser()
+            try:
+                return path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{key_path(loc)}: cannot read secret file {path}: {exc.strerror}") from None
+        return {k: _resolve_secrets(v, base, loc + (k,)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_resolve_secrets(v, base, loc + (i,)) for i, v in enumerate(node)]
+    return node
+
+
+def _absolute(settings: Settings, base: Path) -> Settings:
+    def fix(p: Path | None) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else base / p)
+    return settings.model_copy(update={
+        "database": settings.database.model_copy(update={"path": fix(settings.database.path)}),
+        "emulator": settings.emulator.model_copy(
+            update={"control_socket": fix(settings.emulator.control_socket)}),
+        "logging": settings.logging.model_copy(update={"file": fix(settings.logging.file)}),
+        "plugins_dir": fix(settings.plugins_dir),
+    })
+
+
+def parse_config(text: str, source: Path) -> Settings:
+    """Validate YAML text; ``source`` names the file in messages and anchors relative paths."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}{where}: invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping of keys, not {type(data).__name__}")
+    base = source.resolve().parent
+    try:
+        data = _resolve_secrets(data, base)
+        settings = Settings.model_validate(data)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc}") from None
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_errors(exc)}") from None
+    return _absolute(settings, base).model_copy(update={"source": source})
+
+
+def load_config(path: str | Path) -> Settings:
+    """Read and validate a config file; ConfigError (one line) on any problem."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{source}: cannot read: {exc}") from None
+    return parse_config(text, source)

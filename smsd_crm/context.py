@@ -1,0 +1,117 @@
+"""What a plugin gets: its config, its own tables, customers, sending and events. Never the modems.
+
+One :class:`PluginContext` per plugin, built by the composition root.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+from .config import StoreConfig
+from .models import Customer, Keyword
+from .plugin_config import PluginConfig
+from .storage import customers as customer_queries
+from .storage import messages as message_queries
+from .storage.db import Database, Params
+
+STAFF_PRIORITY = 5
+
+
+class _Defaults(dict):
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"  # an unknown placeholder stays visible instead of crashing a reply
+
+
+@dataclass(frozen=True)
+class CoreServices:
+    """What the composition root shares with every plugin context."""
+
+    db: Database
+    store: StoreConfig
+    clock: Callable[[], datetime]
+    keywords: Callable[[], list[Keyword]]
+    emit: Callable[[object], Awaitable[None]]
+    outbox_changed: Callable[[], None]
+    region: str = "ID"
+
+
+class PluginDatabase:
+    """Parameterised SQL for a plugin's own tables; rows come back as dicts."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one write; return the new row id (for INSERT)."""
+        return await self._db.execute(sql, params)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
+        """The first row as a dict, or None."""
+        row = await self._db.fetchone(sql, params)
+        return dict(row) if row is not None else None
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+        """Every row as a dict."""
+        return [dict(r) for r in await self._db.fetchall(sql, params)]
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["PluginDatabase"]:
+        """All or nothing; nested inside the router's transaction it is a savepoint."""
+        async with self._db.transaction():
+            yield self
+
+
+class Customers:
+    """Look up and create customers by E.164 phone number."""
+
+    def __init__(self, services: CoreServices) -> None:
+        self._s = services
+
+    async def get(self, phone: str) -> Customer | None:
+        """The customer with this number, or None."""
+        return await customer_queries.get_by_phone(self._s.db, phone)
+
+    async def upsert(self, phone: str, **fields: str | None) -> tuple[Customer, bool]:
+        """Create or update (name, address, birthday, language); return (customer, created)."""
+        return await customer_queries.upsert(self._s.db, phone, self._s.clock(), **fields)
+
+
+class PluginContext:
+    """The narrow API a plugin uses. ``config`` is its validated section."""
+
+    def __init__(self, name: str, config: PluginConfig, services: CoreServices) -> None:
+        self.name = name
+        self.config = config
+        self.store = services.store
+        self.log = logging.getLogger(f"smsd_crm.plugin.{name}")
+        self.db = PluginDatabase(services.db)
+        self.customers = Customers(services)
+        self._s = services
+
+    def now(self) -> datetime:
+        """The daemon's clock (UTC); tests inject their own."""
+        return self._s.clock()
+
+    def keywords(self) -> list[Keyword]:
+        """Every keyword of every enabled plugin."""
+        return self._s.keywords()
+
+    def text(self, template_name: str, language: str, /, **values: Any) -> str:
+        """Render this plugin's reply template in ``language`` (``{store}`` is the shop's name)."""
+        template = self.config.template(template_name, language, self.store.language)
+        return template.format_map(_Defaults(store=self.store.name, **values))
+
+    async def send(self, phone: str, text: str) -> int:
+        """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id."""
+        message_id = await message_queries.queue_outbound(
+            self._s.db, phone, text, self.now(), priority=STAFF_PRIORITY, plugin=self.name)
+        self._s.outbox_changed()
+        return message_id
+
+    async def emit(self, event: object) -> None:
+        """Tell every plugin's ``track_event`` about ``event``."""
+        await self._s.emit(event)

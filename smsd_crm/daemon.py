@@ -1,0 +1,125 @@
+"""The composition root: build every component, start them in order, stop them in reverse.
+
+database + migrations -> plugins + startup -> emulated modems -> router, outbox,
+modem pool. SIGTERM (the ``stop`` event) lets sends in flight finish, then
+unwinds: every wait is bounded and every task is owned by one TaskGroup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from .config import Settings
+from .context import CoreServices
+from .modem.emulator_control import serve_control
+from .modem.modem import Modem
+from .modem.pool import ModemPool
+from .modem.pty_emulator import PtyModem
+from .outbox import Outbox
+from .plugins import PluginHost
+from .router import Router
+from .storage.db import Database
+from .storage.migrate import migrate
+from .storage.schema import CORE_MIGRATIONS
+
+LOGGER = logging.getLogger(__name__)
+EMULATOR_PORT = "emulator"
+DRAIN_TIMEOUT = 10.0
+
+
+def utc_now() -> datetime:
+    """The default clock."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class Running:
+    """What a started daemon exposes to the CLI (and later the web layer)."""
+
+    settings: Settings
+    db: Database
+    host: PluginHost
+    pool: ModemPool
+    emulators: list[PtyModem] = field(default_factory=list)
+
+
+async def open_database(settings: Settings, host: PluginHost) -> Database:
+    """Open the database and apply core and plugin migrations."""
+    db = await Database.open(settings.database.path)
+    try:
+        await migrate(db, [("core", m) for m in CORE_MIGRATIONS] + host.migrations())
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def _start_emulators(stack: AsyncExitStack, settings: Settings) -> tuple[list[PtyModem], dict[str, str]]:
+    emulators, ports = [], {}
+    for cfg in settings.modems:
+        if cfg.port == EMULATOR_PORT:
+            emu = PtyModem(cfg.id, imei=f"86{zlib.crc32(cfg.id.encode()):013d}")
+            await emu.start()
+            stack.push_async_callback(emu.stop)
+            emulators.append(emu)
+            ports[cfg.id] = emu.device
+    if emulators:
+        server = await serve_control(settings.emulator.control_socket, emulators)
+        stack.callback(settings.emulator.control_socket.unlink, missing_ok=True)
+        stack.push_async_callback(server.wait_closed)
+        stack.callback(server.close)
+    return emulators, ports
+
+
+async def run_daemon(settings: Settings, stop: asyncio.Event, *,
+                     clock: Callable[[], datetime] = utc_now,
+                     on_ready: Callable[[Running], None] | None = None,
+                     entry_points: bool = True) -> None:
+    """Run until ``stop`` is set. Raises SmsdError subclasses for start-up problems."""
+    host = PluginHost.load(settings, entry_points=entry_points)
+    async with AsyncExitStack() as stack:
+        db = await open_database(settings, host)
+        stack.push_async_callback(db.close)
+
+        async def emit(event: object) -> None:
+            await host.call_all("track_event", event=event)
+
+        outbox_ref: list[Outbox] = []
+        services = CoreServices(db=db, store=settings.store, clock=clock,
+                                keywords=lambda: list(host.keyword_table.values()), emit=emit,
+                                outbox_changed=lambda: outbox_ref[0].notify(),
+                                region=settings.store.country)
+        host.bind(services)
+        await host.call_all("startup", strict=True)
+        stack.push_async_callback(host.call_all, "shutdown", reverse=True)
+
+        emulators, ports = await _start_emulators(stack, settings)
+        router = Router(db, host, settings, lambda: outbox_ref[0].notify(), clock)
+        modems = [Modem(cfg.model_copy(update={"port": ports.get(cfg.id, cfg.port)}), router.accept)
+                  for cfg in settings.modems]
+        pool = ModemPool(modems)
+        outbox = Outbox(db, pool.send, pool.wait_ready, settings.outbox, clock, emit,
+                        workers=len(modems))
+        outbox_ref.append(outbox)
+        running = Running(settings, db, host, pool, emulators)
+
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(router.run(), name="router"),
+                     tg.create_task(outbox.run(), name="outbox"),
+                     tg.create_task(pool.run(), name="pool")]
+            LOGGER.info("smsd-crm ready: %d modem(s), plugins: %s", len(modems),
+                        ", ".join(p.name for p in host.enabled()))
+            if on_ready:
+                on_ready(running)
+            await stop.wait()
+            LOGGER.info("stopping: letting sends in flight finish (at most %.0f s)", DRAIN_TIMEOUT)
+            await outbox.drain(DRAIN_TIMEOUT)
+            for task in tasks:
+                task.cancel()
+    LOGGER.info("smsd-crm stopped")

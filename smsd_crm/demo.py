@@ -1,0 +1,52 @@
+"""Demo data and the banner ``smsd-crm demo`` prints once the daemon is up."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .config import Settings
+from .plugins import PluginHost
+from .storage import customers
+
+DEMO_CUSTOMERS = [
+    ("+6281200000001", "Siti Aminah", "Jl. Melati 3 RT 01", "1985-04-12"),
+    ("+6281200000002", "Agus Setiawan", "Gg. Kenanga 7", "1979-11-02"),
+    ("+6281200000003", "Dewi Lestari", "Jl. Anggrek 12", "1992-08-17"),
+    ("+6285700000004", "Joko Susilo", "Perum Griya Asri B-4", "1988-01-30"),
+    ("+6287800000005", "Rina Wulandari", "Jl. Kamboja 21", "1995-06-05"),
+]
+
+
+async def seed_demo(settings: Settings) -> int:
+    """Add the demo customers that are missing; return how many were added."""
+    from .daemon import open_database
+
+    db = await open_database(settings, PluginHost.load(settings))
+    added = 0
+    try:
+        now = datetime.now(timezone.utc)
+        for phone, name, address, birthday in DEMO_CUSTOMERS:
+            if await customers.get_by_phone(db, phone) is None:
+                await customers.upsert(db, phone, now, name=name, address=address, birthday=birthday)
+                added += 1
+    finally:
+        await db.close()
+    return added
+
+
+def demo_banner(running, config: str) -> str:
+    """Where to look and how to send the daemon an SMS."""
+    lines = ["", "=" * 72, "smsd-crm demo is running.",
+             f"  database:        {running.settings.database.path}"]
+    for emu in running.emulators:
+        lines.append(f"  emulated modem:  {emu.modem_id} on {emu.device}")
+    lines += [
+        "",
+        "Send it an SMS as a customer would (in another terminal):",
+        f"  .venv/bin/smsd-crm sim send -c {config} +6281234567890 \"DAFTAR Budi#Jl. Mawar 5\"",
+        f"  .venv/bin/smsd-crm sim send -c {config} 081234567890 BANTUAN",
+        "",
+        "Stop with Ctrl-C.",
+        "=" * 72, "",
+    ]
+    return "\n".join(lines)

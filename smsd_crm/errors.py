@@ -1,0 +1,75 @@
+"""The project's short error tree.
+
+Every error a user can cause (bad config, a clash between plugins) derives from
+:class:`SmsdError` and carries a message fit to print on one line; the CLI prints
+it without a traceback.
+"""
+
+from __future__ import annotations
+
+
+class SmsdError(Exception):
+    """Base of every error smsd-crm raises on purpose."""
+
+
+class ConfigError(SmsdError):
+    """The configuration is wrong; the message names the file and the key path."""
+
+
+class StartupError(SmsdError):
+    """The daemon cannot start: keyword clash, failed migration, plugin import failure."""
+
+
+class PluginError(SmsdError):
+    """An exception raised inside a plugin hook."""
+
+    def __init__(self, plugin: str, hook: str, message: str) -> None:
+        super().__init__(f"plugin {plugin!r} failed in {hook}: {message}")
+        self.plugin = plugin
+        self.hook = hook
+
+
+class StorageError(SmsdError):
+    """The database could not be opened, migrated or written."""
+
+
+class PduError(SmsdError):
+    """A PDU could not be decoded or encoded."""
+
+
+class ModemError(SmsdError):
+    """A modem failed; ``modem_id`` names it."""
+
+    def __init__(self, modem_id: str, message: str) -> None:
+        super().__init__(f"modem {modem_id}: {message}")
+        self.modem_id = modem_id
+
+
+class ModemUnavailable(ModemError):
+    """The port is missing or closed. Transient: the pool retries with backoff."""
+
+    transient = True
+
+
+class CommandTimeout(ModemError):
+    """No final result in time; the channel may be out of sync."""
+
+    transient = True
+
+
+class CommandError(ModemError):
+    """The modem answered ERROR, +CME ERROR or +CMS ERROR.
+
+    ``kind`` is ``"CME"``, ``"CMS"`` or ``""`` for a bare error; ``code`` is the
+    numeric code where known; ``transient`` says whether retrying can help.
+    """
+
+    def __init__(
+        self, modem_id: str, command: str, kind: str, code: int | None, text: str, transient: bool
+    ) -> None:
+        super().__init__(modem_id, f"{command!r} failed: {text}")
+        self.command = command
+        self.kind = kind
+        self.code = code
+        self.text = text
+        self.transient = transient

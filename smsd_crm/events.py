@@ -1,0 +1,32 @@
+"""Typed events emitted after a change is committed; plugins observe them via ``track_event``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .models import Message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """An inbound SMS was stored (before it is routed)."""
+
+    message: Message
+
+
+@dataclass(frozen=True, slots=True)
+class MessageHandled:
+    """A plugin answered (or declined) an inbound SMS; ``reply_id`` is the outbox row, if any."""
+
+    message: Message
+    plugin: str | None
+    reply_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSent:
+    """An outbox row was accepted by a modem."""
+
+    message_id: int
+    phone: str
+    modem_id: str

@@ -1,0 +1,58 @@
+"""Pure helpers for the SMS grammar shared by all plugins (see docs/plugins.md).
+
+The first word is the keyword, case-insensitive, whatever punctuation surrounds
+it. Fields after it are separated by space, ``#``, ``.``, ``,``, ``;`` or ``*``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+
+SEPARATORS = " #.,;*"
+_LEADING = re.compile(r"^[\s#.,;*:!\-_/]+")
+_KEYWORD = re.compile(r"^([^\s#.,;*:]+)([\s#.,;*:]?)(.*)$", re.DOTALL)
+
+
+def split_keyword(text: str) -> tuple[str, str, str]:
+    """``(KEYWORD, separator, rest)``: ``"daftar#Budi#Jl. Mawar"`` -> ``("DAFTAR", "#", "Budi#Jl. Mawar")``.
+
+    The keyword is upper-cased with trailing punctuation removed; empty for an
+    empty message. The separator is the character that followed it (" " if any
+    white space did).
+    """
+    stripped = _LEADING.sub("", text.strip())
+    if not stripped:
+        return ("?", "", "") if "?" in text else ("", "", "")
+    m = _KEYWORD.match(stripped)
+    assert m is not None
+    word = m.group(1)
+    if len(word) > 1:
+        word = word.rstrip("!?")
+    sep = " " if m.group(2).isspace() else m.group(2)
+    return word.upper(), sep, m.group(3).strip()
+
+
+def split_fields(rest: str, separator: str) -> list[str]:
+    """Fields of ``rest`` split by ``separator`` (white space for " "), trimmed, empties dropped."""
+    parts = rest.split() if separator in ("", " ") else rest.split(separator)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def closest(word: str, candidates: list[str], cutoff: float = 0.75) -> str | None:
+    """The one candidate a typo most likely meant (``PESEN`` -> ``PESAN``), or None."""
+    matches = difflib.get_close_matches(word.upper(), candidates, n=2, cutoff=cutoff)
+    if not matches:
+        return None
+    if len(matches) > 1:
+        first = difflib.SequenceMatcher(None, word.upper(), matches[0]).ratio()
+        second = difflib.SequenceMatcher(None, word.upper(), matches[1]).ratio()
+        if first == second:
+            return None  # ambiguous: better to show the menu than to guess
+    return matches[0]
+
+
+def format_rupiah(amount: int) -> str:
+    """``15000`` -> ``Rp15.000`` (the Indonesian way)."""
+    sign = "-" if amount < 0 else ""
+    return f"{sign}Rp{abs(int(amount)):,}".replace(",", ".")

@@ -1,0 +1,61 @@
+"""Every hook a plugin may implement. Each docstring says when it runs and what its result means.
+
+Hooks may be plain functions or ``async def``: core awaits what is awaitable
+(pluggy itself never awaits). A hook asks only for the arguments it names.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+PROJECT = "smsd_crm"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def register_config_model():
+    """Start-up: return the pydantic model (a ``PluginConfig`` subclass) of this plugin's section.
+
+    Its ``keywords`` default declares the plugin's keywords; its ``replies`` default
+    its reply templates. Without this hook the section is validated as a bare
+    ``PluginConfig``.
+    """
+
+
+@hookspec
+def register_migrations():
+    """Start-up: return a list of ``Migration`` creating or changing this plugin's own tables.
+
+    Names must stay stable forever: an applied name is never run again.
+    """
+
+
+@hookspec
+def startup(ctx):
+    """Called once after migrations, before any message is routed. Raise to refuse to start."""
+
+
+@hookspec
+def shutdown(ctx):
+    """Called once when the daemon stops, in reverse order of start-up."""
+
+
+@hookspec(firstresult=True)
+def handle_message(message, ctx):
+    """Answer an inbound ``Message``: return a ``Reply``, or ``None`` to let the next plugin try.
+
+    The keyword's owner is asked first; then every plugin in order, the built-in
+    ``help`` plugin last. Stops at the first non-None result. Runs inside the
+    transaction that marks the message handled: database writes through
+    ``ctx.db`` commit together with the reply, or not at all.
+    """
+
+
+@hookspec
+def track_event(event, ctx):
+    """Observe a typed event (``MessageReceived``, ``MessageHandled``, ``MessageSent``, ...).
+
+    Called after the change is committed; an exception here is logged and never
+    stops other observers.
+    """

@@ -1,0 +1,131 @@
+"""Plain frozen values shared by the layers (standard library only)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Awaitable, Callable
+
+
+class InboundState(str, enum.Enum):
+    """Life of an inbound message row."""
+
+    RECEIVED = "received"  # stored, not yet routed
+    HANDLED = "handled"  # routed; the reply (if any) is in the outbox
+    FAILED = "failed"  # a plugin raised; kept for staff to read
+
+
+class OutboundState(str, enum.Enum):
+    """Life of an outbound message row."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """An SMS as the modem layer hands it up, before it is stored.
+
+    ``sender`` is the address as received (``+628…``, ``08…``, ``TELKOMSEL``);
+    ``smsc_time`` is the service centre time stamp with its own offset.
+    """
+
+    modem_id: str
+    sender: str
+    text: str
+    smsc_time: datetime | None
+    sim_id: str = ""
+    sender_is_alphanumeric: bool = False
+    incomplete: bool = False
+    raw_pdus: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored inbound message as plugins see it.
+
+    ``phone`` is the E.164 number, or ``None`` for a sender that cannot be
+    answered (alphanumeric or unparsable). ``keyword`` is the first word as typed
+    (upper case); ``command`` is the plugin command it matched (``register``), or
+    ``None``; ``args`` is the text after the keyword; ``language`` the language
+    to answer in.
+    """
+
+    id: int
+    phone: str | None
+    sender: str
+    text: str
+    received_at: datetime
+    modem_id: str
+    keyword: str | None = None
+    command: str | None = None
+    args: str = ""
+    language: str = "id"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a plugin answers: the text goes back to the sender as one outbox row."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """A word that routes to ``plugin``'s ``command``; customers using it speak ``language``."""
+
+    word: str
+    command: str
+    plugin: str
+    language: str = "id"
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """A named schema step. ``sql`` is a script; names are unique per owner."""
+
+    name: str
+    sql: str
+
+
+@dataclass(frozen=True, slots=True)
+class Customer:
+    """A customer record, keyed by E.164 phone number."""
+
+    id: int
+    phone: str
+    name: str | None
+    address: str | None
+    birthday: str | None
+    language: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A claimed outbox row the pool must send."""
+
+    id: int
+    phone: str
+    text: str
+    attempts: int
+    preferred_modem: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What the modem layer reports after a successful send."""
+
+    modem_id: str
+    references: tuple[int, ...] = field(default_factory=tuple)
+
+
+# The single callback through which the modem layer hands a message up. It
+# returns only once the message is durably stored, so the modem may delete it.
+InboundSink = Callable[[InboundMessage], Awaitable[None]]

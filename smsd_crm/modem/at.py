@@ -1,0 +1,191 @@
+"""The AT channel: framing, one command in flight, unsolicited lines, the SMS prompt.
+
+An ``asyncio.Protocol`` over any transport. It knows nothing of SMS; it returns
+the information lines of a command and hands unsolicited lines to a callback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import CommandError, CommandTimeout, ModemUnavailable
+from . import commands
+
+LOGGER = logging.getLogger(__name__)
+TRACE = 5
+
+CTRL_Z = b"\x1a"
+ESCAPE = b"\x1b"
+
+UrcHandler = Callable[[str, str | None], None]  # (line, second line for two-line URCs)
+
+
+@dataclass
+class _Pending:
+    command: str
+    future: asyncio.Future
+    lines: list[str]
+    prefix: str | None
+    echo: set[str]
+    prompt: asyncio.Future | None = None
+
+
+class AtChannel(asyncio.Protocol):
+    """Speaks to one modem. ``on_urc`` gets unsolicited lines; ``on_lost`` the end of the line."""
+
+    def __init__(self, modem_id: str, on_urc: UrcHandler, on_lost: Callable[[Exception | None], None]):
+        self.modem_id = modem_id
+        self._on_urc = on_urc
+        self._on_lost = on_lost
+        self._transport: asyncio.BaseTransport | None = None
+        self._buffer = b""
+        self._pending: _Pending | None = None
+        self._lock = asyncio.Lock()
+        self._urc_waiting: str | None = None  # first line of a two-line URC
+        self.opened = asyncio.Event()
+        self.closed = asyncio.Event()
+
+    # ---------------------------------------------------------- protocol side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # Serial transports call this on the next loop turn, not inside the open call.
+        self._transport = transport
+        self.opened.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._transport = None
+        if self._pending and not self._pending.future.done():
+            self._pending.future.set_exception(ModemUnavailable(self.modem_id, f"port closed: {exc}"))
+        if self._pending and self._pending.prompt and not self._pending.prompt.done():
+            self._pending.prompt.set_exception(ModemUnavailable(self.modem_id, "port closed"))
+        self.closed.set()
+        self._on_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        LOGGER.log(TRACE, "%s <- %r", self.modem_id, data)
+        self._buffer += data
+        try:
+            self._drain_buffer()
+        except Exception:  # one bad frame must never kill the transport
+            LOGGER.exception("%s: error while handling modem output %r", self.modem_id, data)
+
+    def _drain_buffer(self) -> None:
+        while True:
+            cut = min((i for i in (self._buffer.find(b"\r"), self._buffer.find(b"\n")) if i >= 0),
+                      default=-1)
+            if cut < 0:
+                break
+            raw, self._buffer = self._buffer[:cut], self._buffer[cut + 1:]
+            line = raw.decode("latin-1").strip()
+            if line:
+                self._handle_line(line)
+        self._check_prompt()
+
+    def _check_prompt(self) -> None:
+        p = self._pending
+        if p is None or p.prompt is None or p.prompt.done():
+            return
+        rest = self._buffer.lstrip(b"\r\n")
+        if rest.startswith(b">"):
+            self._buffer = rest[1:].lstrip(b" ")
+            p.prompt.set_result(None)
+
+    def _handle_line(self, line: str) -> None:
+        if self._urc_waiting is not None:
+            first, self._urc_waiting = self._urc_waiting, None
+            self._dispatch_urc(first, line)
+            return
+        p = self._pending
+        if p is not None:
+            if line in p.echo:
+                return
+            if p.prompt is not None and not p.prompt.done() and line.rstrip() in (">", "> "):
+                p.prompt.set_result(None)  # the bare '>' prompt some modems end with CRLF
+                return
+            final = commands.parse_final(line)
+            if final is not None:
+                if not p.future.done():
+                    p.future.set_result((final, p.lines))
+                return
+            if p.prefix and line.startswith(p.prefix):
+                p.lines.append(line)
+                return
+        if commands.is_urc(line):
+            if line.startswith(commands.TWO_LINE_URCS):
+                self._urc_waiting = line
+            else:
+                self._dispatch_urc(line, None)
+            return
+        if p is not None:
+            p.lines.append(line)
+        else:
+            LOGGER.debug("%s: unexpected line ignored: %r", self.modem_id, line)
+
+    def _dispatch_urc(self, line: str, second: str | None) -> None:
+        try:
+            self._on_urc(line, second)
+        except Exception:
+            LOGGER.exception("%s: URC handler failed on %r", self.modem_id, line)
+
+    # ---------------------------------------------------------- caller side
+
+    def _write(self, data: bytes) -> None:
+        if self._transport is None or self._transport.is_closing():
+            raise ModemUnavailable(self.modem_id, "port is closed")
+        LOGGER.log(TRACE, "%s -> %r", self.modem_id, data)
+        self._transport.write(data)  # type: ignore[attr-defined]
+
+    async def command(self, command: str, timeout: float = 5.0) -> list[str]:
+        """Send one command and return its information lines; raise on error or timeout."""
+        async with self._lock:
+            final, lines = await self._exchange(command, timeout, None, 0.0)
+        return self._check(command, final, lines)
+
+    async def command_with_data(
+        self, command: str, data: str, prompt_timeout: float = 10.0, timeout: float = 60.0
+    ) -> list[str]:
+        """``AT+CMGS=<n>`` style: wait for the ``>`` prompt, send ``data`` and Ctrl-Z."""
+        async with self._lock:
+            final, lines = await self._exchange(command, timeout, data, prompt_timeout)
+        return self._check(command, final, lines)
+
+    async def _exchange(self, command: str, timeout: float, data: str | None, prompt_timeout: float):
+        loop = asyncio.get_running_loop()
+        echo = {command, command + "\r"} | ({data, data + "\x1a"} if data else set())
+        pending = _Pending(command, loop.create_future(), [], commands.response_prefix(command), echo)
+        if data is not None:
+            pending.prompt = loop.create_future()
+        self._pending = pending  # the listener exists before the bytes are written
+        try:
+            self._write(command.encode("ascii") + b"\r")
+            if pending.prompt is not None:
+                # An error final may come instead of the prompt: wait for either.
+                await asyncio.wait({pending.prompt, pending.future}, timeout=prompt_timeout,
+                                   return_when=asyncio.FIRST_COMPLETED)
+                if pending.future.done():
+                    return pending.future.result()
+                if not pending.prompt.done():
+                    self._write(ESCAPE)  # abandon the half-entered command
+                    raise CommandTimeout(self.modem_id, f"no '>' prompt after {command!r}")
+                pending.prompt.result()
+                self._write(data.encode("ascii") + CTRL_Z)
+            try:
+                async with asyncio.timeout(timeout):
+                    return await pending.future
+            except TimeoutError:
+                raise CommandTimeout(self.modem_id, f"no answer to {command!r} in {timeout:g} s") from None
+        finally:
+            self._pending = None
+
+    def _check(self, command: str, final: commands.Final, lines: list[str]) -> list[str]:
+        if final.ok:
+            return lines
+        raise CommandError(self.modem_id, command, final.kind, final.code, final.text, final.transient)
+
+    def close(self) -> None:
+        """Close the transport (idempotent)."""
+        if self._transport is not None:
+            self._transport.close()

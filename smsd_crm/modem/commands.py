@@ -1,0 +1,166 @@
+"""Pure AT helpers: classify lines, parse responses, map error codes.
+
+Nothing here does I/O, so every quirk in docs/modem-quirks can be tested with
+plain strings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Lines a modem may send at any time, even inside another command's response.
+URC_PREFIXES = (
+    "+CMTI:", "+CMT:", "+CDSI:", "+CDS:", "+CREG:", "+CGREG:", "+CEREG:", "+CBM:", "+CUSD:",
+    "^RSSI:", "^BOOT:", "^MODE:", "^DSFLOWRPT:", "^SMMEMFULL", "^SRVST:", "^SIMST:", "+ZDONR:",
+    "+ZPASR:", "+ZUSIMR:", "RING", "SMS Ready", "Call Ready", "+CPIN:", "+CFUN:", "+PBREADY",
+    "+QIND:", "+CIEV:",
+)
+# URCs whose second line is a PDU.
+TWO_LINE_URCS = ("+CMT:", "+CDS:", "+CBM:")
+
+_FINAL_OK = ("OK",)
+_FINAL_ERROR = ("ERROR", "COMMAND NOT SUPPORT", "NO CARRIER", "TOO MANY PARAMETERS")
+
+# TS 27.005 3.2.5 / TS 27.007 9.2: codes worth retrying. Everything else is permanent.
+TRANSIENT_CMS = {300, 314, 331, 332, 500, 512, 513, 514, 515, 516, 517, 518, 519, 520}
+TRANSIENT_CMS |= {38, 41, 42, 47}  # network out of order, temporary failure, congestion
+TRANSIENT_CME = {3, 4, 14, 30, 31, 100, 515}
+
+_VERBOSE_CME = {
+    "sim busy": 14, "sim not inserted": 10, "sim pin required": 11, "sim puk required": 12,
+    "sim failure": 13, "no network service": 30, "network timeout": 31, "unknown": 100,
+    "operation not allowed": 3, "operation not supported": 4, "memory full": 20,
+    "invalid index": 21, "not found": 22,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Final:
+    """A final result code. ``ok`` False means an error of ``kind`` CME/CMS/'' with ``code``."""
+
+    ok: bool
+    kind: str = ""
+    code: int | None = None
+    text: str = ""
+
+    @property
+    def transient(self) -> bool:
+        """Whether retrying the same command may succeed."""
+        if self.ok:
+            return False
+        if self.kind == "CMS":
+            return self.code in TRANSIENT_CMS
+        if self.kind == "CME":
+            return self.code in TRANSIENT_CME
+        return True  # a bare ERROR says nothing: retry a few times before giving up
+
+
+_ERR_RE = re.compile(r"^\+(CME|CMS) ERROR:\s*(.*)$", re.IGNORECASE)
+
+
+def parse_final(line: str) -> Final | None:
+    """The final result a line carries, or None if it is not a final result."""
+    s = line.strip()
+    if s in _FINAL_OK:
+        return Final(True)
+    if s in _FINAL_ERROR:
+        return Final(False, "", None, s)
+    m = _ERR_RE.match(s)
+    if not m:
+        return None
+    kind, detail = m.group(1).upper(), m.group(2).strip()
+    if detail.isdigit():
+        return Final(False, kind, int(detail), s)
+    return Final(False, kind, _VERBOSE_CME.get(detail.lower()), s)
+
+
+def is_urc(line: str) -> bool:
+    """True when the line is an unsolicited result code."""
+    return line.startswith(URC_PREFIXES)
+
+
+def response_prefix(command: str) -> str | None:
+    """The information-response prefix a command's answer lines carry (``AT+CREG?`` -> ``+CREG:``)."""
+    m = re.match(r"^AT([+^][A-Z0-9]+)", command.upper())
+    return m.group(1) + ":" if m else None
+
+
+def _ints(text: str) -> list[int | None]:
+    out: list[int | None] = []
+    for field in text.split(","):
+        f = field.strip().strip('"')
+        out.append(int(f) if f.isdigit() else None)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPdu:
+    """One entry of a ``+CMGL`` listing or a ``+CMGR`` read."""
+
+    index: int | None
+    stat: int | None
+    pdu: str
+
+
+def _is_hex(line: str) -> bool:
+    return bool(line) and all(c in "0123456789abcdefABCDEF" for c in line)
+
+
+def parse_cmgl(lines: list[str]) -> list[StoredPdu]:
+    """Entries of an ``AT+CMGL=4`` answer. Junk lines are skipped; header variants accepted."""
+    out = []
+    header: list[int | None] | None = None
+    for line in lines:
+        if line.startswith("+CMGL:"):
+            header = _ints(line[6:])
+            continue
+        if header is not None and _is_hex(line.strip()):
+            index = header[0] if header else None
+            stat = header[1] if len(header) > 1 else None
+            out.append(StoredPdu(index, stat, line.strip()))
+        header = None
+    return out
+
+
+def parse_cmgr(lines: list[str], index: int) -> StoredPdu | None:
+    """The PDU of an ``AT+CMGR=<index>`` answer (``+CMGR: 0,,29``, ``+CMGR: ,,27``, ...)."""
+    for i, line in enumerate(lines):
+        if line.startswith("+CMGR:") and i + 1 < len(lines) and _is_hex(lines[i + 1].strip()):
+            header = _ints(line[6:])
+            return StoredPdu(index, header[0] if header else None, lines[i + 1].strip())
+    return None
+
+
+_CMTI_RE = re.compile(r'^\+(?:CMTI|CDSI):\s*"?([A-Z]{2})"?\s*,\s*(\d+)', re.IGNORECASE)
+
+
+def parse_storage_notice(line: str) -> tuple[str, int] | None:
+    """(memory, index) of ``+CMTI: "SM",3`` or ``+CDSI: "SR",8``."""
+    m = _CMTI_RE.match(line.strip())
+    return (m.group(1).upper(), int(m.group(2))) if m else None
+
+
+def parse_cmgs(lines: list[str]) -> int | None:
+    """The message reference from ``+CMGS: <mr>``."""
+    for line in lines:
+        if line.startswith("+CMGS:"):
+            values = _ints(line[6:])
+            return values[0] if values else None
+    return None
+
+
+def parse_cpin(lines: list[str]) -> str | None:
+    """``READY``, ``SIM PIN``, ... from ``+CPIN: <code>``."""
+    for line in lines:
+        if line.startswith("+CPIN:"):
+            return line[6:].strip()
+    return None
+
+
+def info_value(lines: list[str], prefix: str) -> str | None:
+    """The text after ``prefix`` on the first line that has it, or None."""
+    for line in lines:
+        if line.startswith(prefix):
+            return line[len(prefix):].strip()
+    return None

@@ -1,0 +1,265 @@
+"""A fake GSM USB modem in PDU mode: the AT state machine and its SIM storage.
+
+``EmulatorCore`` is pure: bytes in, bytes out, plus ``deliver()`` for an SMS
+arriving from the network. :mod:`.pty_emulator` puts it on a real pseudo-terminal
+so the daemon opens it exactly like ``/dev/ttyUSB0``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+
+from ..errors import PduError
+from . import pdu as pdu_codec
+from .compose import encode_deliver
+
+LOGGER = logging.getLogger(__name__)
+WIB = timezone(timedelta(hours=7))
+
+
+@dataclass
+class StoredSms:
+    """One SIM storage slot: TS 27.005 stat (0 unread, 1 read) and the PDU with SMSC."""
+
+    stat: int
+    pdu: str
+
+
+@dataclass(frozen=True)
+class SubmittedSms:
+    """An SMS-SUBMIT the daemon handed to this modem."""
+
+    modem_id: str
+    pdu: str
+    decoded: pdu_codec.Submit
+    reference: int
+
+
+class EmulatorCore:
+    """The AT command interpreter of one fake modem.
+
+    ``write`` is called with every byte string the modem sends; ``on_submit``
+    with every accepted SMS-SUBMIT.
+    """
+
+    def __init__(
+        self,
+        modem_id: str = "emu1",
+        *,
+        write: Callable[[bytes], None],
+        on_submit: Callable[[SubmittedSms], None] | None = None,
+        capacity: int = 30,
+        imei: str = "860000000000001",
+        imsi: str = "510100000000001",
+        operator: str = "TELKOMSEL",
+        clock: Callable[[], datetime] = lambda: datetime.now(WIB),
+    ) -> None:
+        self.modem_id = modem_id
+        self._write = write
+        self._on_submit = on_submit or (lambda s: None)
+        self.capacity = capacity
+        self.imei, self.imsi, self.operator = imei, imsi, operator
+        self.clock = clock
+        self.echo = True  # real modems start with ATE1
+        self.cnmi_mt = 0  # no +CMTI until the host asks for it
+        self.storage: dict[int, StoredSms] = {}
+        self.submitted: list[SubmittedSms] = []
+        self.commands: list[str] = []
+        # Fault knob: answer every SMS-SUBMIT with this +CMS ERROR code (331 = no network).
+        self.submit_error: int | None = None
+        self._buffer = b""
+        self._pdu_length: int | None = None  # set while waiting for PDU after the prompt
+        self._mr = itertools.count(1)
+        self._concat_ref = itertools.count(1)
+
+    # ------------------------------------------------------------ network side
+
+    def deliver(self, sender: str, text: str, when: datetime | None = None) -> list[int]:
+        """An SMS from ``sender`` arrives: store its parts, announce each with +CMTI."""
+        parts = encode_deliver(sender, text, when or self.clock(),
+                               concat_reference=next(self._concat_ref) % 256)
+        return [self.store_pdu(p.hex) for p in parts]
+
+    def store_pdu(self, hex_pdu: str, stat: int = 0) -> int:
+        """Put a raw PDU into the SIM (any PDU, even a broken one) and announce it."""
+        index = next((i for i in range(self.capacity) if i not in self.storage), None)
+        if index is None:
+            raise OverflowError(f"{self.modem_id}: SIM storage full ({self.capacity})")
+        self.storage[index] = StoredSms(stat, hex_pdu)
+        if self.cnmi_mt == 1:
+            self._send_line(f'+CMTI: "SM",{index}')
+        return index
+
+    # ------------------------------------------------------------ host side
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the host (the daemon)."""
+        self._buffer += data
+        while self._buffer:
+            if self._pdu_length is not None:
+                if not self._take_pdu():
+                    return
+                continue
+            cut = self._buffer.find(b"\r")
+            if cut < 0:
+                return
+            raw, self._buffer = self._buffer[:cut], self._buffer[cut + 1:]
+            line = raw.decode("latin-1").strip("\n ")
+            if not line:
+                continue
+            if self.echo:
+                self._write(raw + b"\r")
+            self.commands.append(line)
+            self._run(line)
+
+    def _take_pdu(self) -> bool:
+        for i, b in enumerate(self._buffer):
+            if b in (0x1A, 0x1B):
+                raw, self._buffer = self._buffer[:i], self._buffer[i + 1:]
+                length, self._pdu_length = self._pdu_length, None
+                if b == 0x1B:
+                    self._send_line("OK")  # ESC aborts the message
+                else:
+                    self._accept_submit(raw.decode("latin-1").strip(), length or 0)
+                return True
+        return False
+
+    def _send_line(self, line: str) -> None:
+        self._write(b"\r\n" + line.encode("latin-1") + b"\r\n")
+
+    def _ok(self, *lines: str) -> None:
+        for line in lines:
+            self._send_line(line)
+        self._send_line("OK")
+
+    def _run(self, line: str) -> None:
+        upper = line.upper()
+        for pattern, handler in self._HANDLERS:
+            m = re.fullmatch(pattern, upper)
+            if m:
+                handler(self, m)
+                return
+        self._send_line("ERROR")
+
+    # ------------------------------------------------------------ commands
+
+    def _at(self, m):
+        self._ok()
+
+    def _ate(self, m):
+        self.echo = m.group(1) == "1"
+        self._ok()
+
+    def _cnmi(self, m):
+        values = [v.strip() for v in m.group(1).split(",")]
+        self.cnmi_mt = int(values[1]) if len(values) > 1 and values[1].isdigit() else 0
+        self._ok()
+
+    def _cpms_query(self, m):
+        used = len(self.storage)
+        cap = self.capacity
+        self._ok(f'+CPMS: "SM",{used},{cap},"SM",{used},{cap},"SM",{used},{cap}')
+
+    def _cpms_set(self, m):
+        used, cap = len(self.storage), self.capacity
+        self._ok(f"+CPMS: {used},{cap},{used},{cap},{used},{cap}")
+
+    @staticmethod
+    def _tpdu_length(hex_pdu: str) -> int:
+        octets = len(hex_pdu) // 2
+        smsc_len = int(hex_pdu[:2], 16) if len(hex_pdu) >= 2 else 0
+        return max(octets - smsc_len - 1, 0)
+
+    def _cmgl(self, m):
+        wanted = int(m.group(1))
+        lines = []
+        for index in sorted(self.storage):
+            sms = self.storage[index]
+            if wanted == 4 or sms.stat == wanted:
+                lines += [f"+CMGL: {index},{sms.stat},,{self._tpdu_length(sms.pdu)}", sms.pdu]
+                if sms.stat == 0:
+                    sms.stat = 1
+        self._ok(*lines)
+
+    def _cmgr(self, m):
+        index = int(m.group(1))
+        sms = self.storage.get(index)
+        if sms is None:
+            self._send_line("+CMS ERROR: 321")
+            return
+        stat = sms.stat
+        sms.stat = 1 if stat == 0 else stat
+        self._ok(f"+CMGR: {stat},,{self._tpdu_length(sms.pdu)}", sms.pdu)
+
+    def _cmgd(self, m):
+        index = int(m.group(1))
+        flag = int(m.group(2) or 0)
+        if flag == 0:
+            self.storage.pop(index, None)
+        else:  # 1 read, 2 read+sent, 3 read+sent+unsent, 4 all
+            for i in [i for i, s in self.storage.items() if flag == 4 or s.stat == 1]:
+                del self.storage[i]
+        self._ok()
+
+    def _cmgs(self, m):
+        self._pdu_length = int(m.group(1))
+        self._write(b"\r\n> ")
+
+    def _accept_submit(self, hex_pdu: str, length: int) -> None:
+        if self.submit_error is not None:
+            self._send_line(f"+CMS ERROR: {self.submit_error}")
+            return
+        if self._tpdu_length(hex_pdu) != length:
+            LOGGER.warning("%s: AT+CMGS=%d but the TPDU has %d octets", self.modem_id, length,
+                           self._tpdu_length(hex_pdu))
+            self._send_line("+CMS ERROR: 304")
+            return
+        try:
+            decoded = pdu_codec.decode(hex_pdu)
+        except PduError as exc:
+            LOGGER.warning("%s: invalid SUBMIT PDU %s: %s", self.modem_id, hex_pdu, exc)
+            self._send_line("+CMS ERROR: 304")
+            return
+        if not isinstance(decoded, pdu_codec.Submit):
+            self._send_line("+CMS ERROR: 304")
+            return
+        mr = next(self._mr) % 256
+        record = SubmittedSms(self.modem_id, hex_pdu, decoded, mr)
+        self.submitted.append(record)
+        self._ok(f"+CMGS: {mr}")
+        self._on_submit(record)
+
+    _HANDLERS: list = []
+
+
+_H = EmulatorCore
+EmulatorCore._HANDLERS = [
+    (r"AT", _H._at),
+    (r"ATZ", _H._at),
+    (r"ATE([01])", _H._ate),
+    (r"AT\+CMEE=\d", _H._at),
+    (r"AT\+CMGF=0", _H._at),
+    (r"AT\+CSCS=.*", _H._at),
+    (r"AT\^CURC=\d", _H._at),
+    (r"AT\+CPIN\?", lambda s, m: s._ok("+CPIN: READY")),
+    (r"AT\+CNMI=(.*)", _H._cnmi),
+    (r"AT\+CPMS\?", _H._cpms_query),
+    (r"AT\+CPMS=.*", _H._cpms_set),
+    (r"AT\+CMGL=(\d)", _H._cmgl),
+    (r"AT\+CMGR=(\d+)", _H._cmgr),
+    (r"AT\+CMGD=(\d+)(?:,(\d))?", _H._cmgd),
+    (r"AT\+CMGS=(\d+)", _H._cmgs),
+    (r"AT\+CGSN", lambda s, m: s._ok(s.imei)),
+    (r"AT\+CIMI", lambda s, m: s._ok(s.imsi)),
+    (r"AT\+CSQ", lambda s, m: s._ok("+CSQ: 20,99")),
+    (r"AT\+CREG\?", lambda s, m: s._ok("+CREG: 0,1")),
+    (r"AT\+COPS\?", lambda s, m: s._ok(f'+COPS: 0,0,"{s.operator}"')),
+    (r"AT\+CSCA\?", lambda s, m: s._ok('+CSCA: "+62816124",145')),
+    (r"AT\+CGMI", lambda s, m: s._ok("smsd-crm")),
+    (r"AT\+CGMM", lambda s, m: s._ok("Emulated GSM modem")),
+]

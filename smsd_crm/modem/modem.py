@@ -1,0 +1,212 @@
+"""One modem: initialise it, receive (+CMTI, start-up and periodic sweeps), send.
+
+A stored SMS is deleted from the SIM only after the sink (the router) returns,
+which it does once the message is committed to the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from typing import Callable
+
+from ..config import ModemConfig
+from ..errors import CommandError, ModemError, ModemUnavailable, PduError
+from ..models import InboundMessage, InboundSink, SendResult
+from . import commands
+from .at import AtChannel
+from .compose import encode_submit
+from .pdu import Deliver, decode
+from .reassembly import Group, Reassembler
+from .serial import open_port
+
+LOGGER = logging.getLogger(__name__)
+
+
+class Modem:
+    """Drive one GSM modem. ``run()`` returns or raises when the port is lost."""
+
+    def __init__(self, config: ModemConfig, sink: InboundSink, *, opener=open_port,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.config = config
+        self.id = config.id
+        self._sink = sink
+        self._opener = opener
+        self._channel: AtChannel | None = None
+        self._work: asyncio.Queue = asyncio.Queue()
+        self._send_lock = asyncio.Lock()
+        self._reassembler = Reassembler(config.multipart_timeout, clock)
+        self._concat_ref = itertools.count(int(clock()) % 256)
+        self.ready = asyncio.Event()
+        self.imei = ""
+        self.sim_id = ""
+        self.sent = 0
+        self.received = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def run(self) -> None:
+        """Open, initialise, and serve until the port closes (raises ModemUnavailable)."""
+        self._work = asyncio.Queue()
+        transport, channel = await self._opener(
+            self.id, self.config.port, lambda: AtChannel(self.id, self._on_urc, self._on_lost),
+            self.config.baudrate)
+        try:
+            async with asyncio.timeout(self.config.command_timeout):
+                await channel.opened.wait()
+            self._channel = channel
+            await self._initialise()
+            self._work.put_nowait(("sweep",))
+            self.ready.set()
+            LOGGER.info("modem %s ready on %s (IMEI %s)", self.id, self.config.port, self.imei or "?")
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._receive_loop())
+                tg.create_task(self._sweep_timer())
+                tg.create_task(self._until_closed(channel))
+        except ExceptionGroup as group:
+            # The first device error explains the others (they are its consequences).
+            raise next((e for e in group.exceptions if isinstance(e, ModemError)), group) from None
+        finally:
+            self.ready.clear()
+            transport.close()  # the transport we opened, even if the channel never saw it
+            self._channel = None
+
+    async def _until_closed(self, channel: AtChannel) -> None:
+        await channel.closed.wait()
+        raise ModemUnavailable(self.id, "port closed")
+
+    def _on_lost(self, exc: Exception | None) -> None:
+        LOGGER.warning("modem %s: port lost (%s)", self.id, exc or "closed")
+
+    async def _cmd(self, command: str, timeout: float | None = None) -> list[str]:
+        if self._channel is None:
+            raise ModemUnavailable(self.id, "not connected")
+        return await self._channel.command(command, timeout or self.config.command_timeout)
+
+    async def _try(self, command: str) -> list[str] | None:
+        """A command whose failure is tolerated (optional capabilities)."""
+        try:
+            return await self._cmd(command)
+        except CommandError as exc:
+            LOGGER.info("modem %s: %s not supported (%s)", self.id, command, exc.text)
+            return None
+
+    async def _initialise(self) -> None:
+        await self._resync()
+        await self._cmd("ATE0")
+        await self._try("AT+CMEE=1")
+        await self._unlock_sim()
+        await self._cmd("AT+CMGF=0")
+        await self._try('AT+CPMS="SM","SM","SM"')
+        # +CMTI for stored messages; modems that refuse rely on the periodic sweep.
+        await self._try("AT+CNMI=2,1,0,0,0")
+        self.imei = ((await self._try("AT+CGSN")) or [""])[0].strip()
+        self.sim_id = ((await self._try("AT+CIMI")) or [""])[0].strip()
+
+    async def _resync(self) -> None:
+        """A bare AT until the modem answers: flushes a half-typed command or a stale prompt."""
+        for attempt in range(3):
+            try:
+                await self._cmd("AT", timeout=2.0)
+                return
+            except ModemError as exc:
+                LOGGER.info("modem %s: no answer to AT (attempt %d): %s", self.id, attempt + 1, exc)
+        raise ModemUnavailable(self.id, "does not answer AT")
+
+    async def _unlock_sim(self) -> None:
+        state = commands.parse_cpin(await self._cmd("AT+CPIN?"))
+        if state in (None, "READY"):
+            return
+        if state == "SIM PIN" and self.config.pin is not None:
+            # Entered once per start; a wrong PIN is never retried (three tries lock the SIM).
+            await self._cmd(f'AT+CPIN="{self.config.pin.get_secret_value()}"')
+            return
+        raise ModemError(self.id, f"SIM needs attention: {state}")
+
+    # ------------------------------------------------------------ receiving
+
+    def _on_urc(self, line: str, second: str | None) -> None:
+        notice = commands.parse_storage_notice(line)
+        if notice and line.startswith("+CMTI"):
+            self._work.put_nowait(("read", notice[1]))
+        elif line.startswith("+CMT:") and second:
+            self._work.put_nowait(("pdu", second.strip()))
+        else:
+            LOGGER.debug("modem %s: URC %s", self.id, line)
+
+    async def _sweep_timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.sweep_interval)
+            self._work.put_nowait(("sweep",))
+
+    async def _receive_loop(self) -> None:
+        while True:
+            item = await self._work.get()
+            try:
+                if item[0] == "read":
+                    lines = await self._cmd(f"AT+CMGR={item[1]}")
+                    stored = commands.parse_cmgr(lines, item[1])
+                    if stored:
+                        await self._process(stored.index, stored.pdu)
+                elif item[0] == "pdu":
+                    await self._process(None, item[1])
+                else:
+                    await self._sweep()
+            except ModemUnavailable:
+                raise
+            except ModemError as exc:
+                LOGGER.warning("modem %s: receiving failed: %s", self.id, exc)
+
+    async def _sweep(self) -> None:
+        for stored in commands.parse_cmgl(await self._cmd("AT+CMGL=4", timeout=30.0)):
+            await self._process(stored.index, stored.pdu)
+        for group in self._reassembler.expired():
+            await self._hand_up(group, incomplete=True)
+
+    async def _process(self, index: int | None, hex_pdu: str) -> None:
+        try:
+            decoded = decode(hex_pdu)
+        except PduError as exc:
+            LOGGER.error("modem %s: undecodable PDU at index %s (%s): %s", self.id, index, exc, hex_pdu)
+            return
+        if not isinstance(decoded, Deliver):
+            LOGGER.info("modem %s: skipping %s at index %s", self.id, type(decoded).__name__, index)
+            if index is not None:
+                await self._try(f"AT+CMGD={index}")
+            return
+        group = Group(0.0, {1: decoded}, {index} if index is not None else set())
+        if decoded.concat and decoded.concat.total > 1:
+            group = self._reassembler.add(decoded, index)
+            if group is None:
+                return  # parts stay on the SIM until the whole message is stored
+        await self._hand_up(group, incomplete=False)
+
+    async def _hand_up(self, group: Group, incomplete: bool) -> None:
+        first = group.parts[min(group.parts)]
+        message = InboundMessage(
+            modem_id=self.id, sender=first.sender.number, text=group.text(), smsc_time=first.scts,
+            sim_id=self.sim_id, sender_is_alphanumeric=first.sender.is_alphanumeric,
+            incomplete=incomplete, raw_pdus=())
+        await self._sink(message)  # returns once committed: only now may the SIM copy go
+        self.received += 1
+        for index in sorted(group.indices):
+            await self._cmd(f"AT+CMGD={index}")
+
+    # ------------------------------------------------------------ sending
+
+    async def send(self, number: str, text: str, *, status_report: bool = False) -> SendResult:
+        """Send ``text`` to ``number``; all parts back to back on this modem."""
+        if not self.ready.is_set() or self._channel is None:
+            raise ModemUnavailable(self.id, "not ready")
+        parts = encode_submit(number, text, concat_reference=next(self._concat_ref) % 256,
+                              status_report=status_report)
+        refs = []
+        async with self._send_lock:
+            for part in parts:
+                lines = await self._channel.command_with_data(
+                    f"AT+CMGS={part.tpdu_length}", part.hex, timeout=self.config.send_timeout)
+                refs.append(commands.parse_cmgs(lines) or 0)
+        self.sent += 1
+        return SendResult(self.id, tuple(refs))

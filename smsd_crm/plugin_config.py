@@ -1,0 +1,63 @@
+"""The base of every plugin's config section: ``enabled``, ``keywords``, ``replies``.
+
+A plugin subclasses :class:`PluginConfig`, gives ``keywords`` and ``replies``
+defaults, and adds its own fields. Operators override any of them in
+config.yaml; an override of one reply or one command's words keeps the other
+defaults.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Language = str
+
+
+class PluginConfig(BaseModel):
+    """``keywords``: command -> language -> words. ``replies``: language -> name -> template."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    keywords: dict[str, dict[Language, list[str]]] = Field(default_factory=dict)
+    replies: dict[Language, dict[str, str]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _merge_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for name in ("keywords", "replies"):
+            given = data.get(name)
+            if not isinstance(given, dict):
+                continue
+            merged = {k: dict(v) for k, v in cls.model_fields[name].get_default(
+                call_default_factory=True).items()}
+            for key, value in given.items():
+                if name == "replies" and isinstance(value, dict):
+                    merged[key] = {**merged.get(key, {}), **value}
+                else:
+                    merged[key] = value
+            data[name] = merged
+        return data
+
+    @field_validator("keywords")
+    @classmethod
+    def _words_are_single_tokens(cls, v: dict[str, dict[str, list[str]]]):
+        for command, by_lang in v.items():
+            for lang, words in by_lang.items():
+                for w in words:
+                    if not w or any(c.isspace() for c in w):
+                        raise ValueError(f"keyword {w!r} of {command}.{lang} must be one word")
+        return v
+
+    def template(self, name: str, language: str, fallback_language: str = "id") -> str:
+        """The template ``name`` in ``language``, else in ``fallback_language``, else in any."""
+        for lang in (language, fallback_language, *self.replies):
+            text = self.replies.get(lang, {}).get(name)
+            if text is not None:
+                return text
+        raise KeyError(f"no reply template named {name!r}")

@@ -1,0 +1,235 @@
+"""Find, validate and register plugins; build the keyword registry; call hooks, awaiting.
+
+pluggy never awaits, so runtime hooks are never called through ``pm.hook.x()``:
+:meth:`PluginHost.call_first` and :meth:`PluginHost.call_all` walk the hook
+implementations in pluggy's order and await what is awaitable, each under a timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import logging
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+from pydantic import ValidationError
+
+from . import hookspecs
+from .config import Settings, describe_errors
+from .context import CoreServices, PluginContext
+from .errors import ConfigError, PluginError, StartupError
+from .models import Keyword, Migration
+from .plugin_config import PluginConfig
+
+LOGGER = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "smsd_crm"
+PLUGIN_TIMEOUT = 10.0
+
+# Built-in features are plugins like any other, loaded first so that a
+# third-party plugin registered later is called before them (pluggy is LIFO).
+DEFAULT_PLUGINS = (
+    ("registration", "smsd_crm.builtin.registration"),
+    ("help", "smsd_crm.builtin.help"),
+)
+
+
+@dataclass
+class PluginInfo:
+    """One discovered plugin: where it came from and whether config enables it."""
+
+    name: str
+    source: str  # builtin | entrypoint | file
+    origin: str  # module name, distribution, or file path
+    version: str
+    module: ModuleType
+    enabled: bool = True
+    config: PluginConfig | None = None
+    hooks: list[str] = field(default_factory=list)
+
+
+def _load_file(path: Path) -> ModuleType:
+    module_name = f"smsd_crm_plugins.{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise StartupError(f"{path}: not a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise StartupError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}") from None
+    return module
+
+
+def discover(settings: Settings, *, entry_points: bool = True) -> list[PluginInfo]:
+    """Built-ins, then the ``smsd_crm`` entry-point group, then ``*.py`` files in ``plugins_dir``."""
+    found: list[PluginInfo] = []
+    for name, module_name in DEFAULT_PLUGINS:
+        found.append(PluginInfo(name, "builtin", module_name, "", importlib.import_module(module_name)))
+    if entry_points:
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                module = ep.load()
+            except Exception as exc:
+                raise StartupError(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from None
+            dist = ep.dist.name if ep.dist else ep.value
+            version = ep.dist.version if ep.dist else ""
+            found.append(PluginInfo(ep.name, "entrypoint", dist, version, module))
+    if settings.plugins_dir is not None:
+        if not settings.plugins_dir.is_dir():
+            raise ConfigError(f"{settings.source}: plugins_dir: {settings.plugins_dir} is not a folder")
+        for path in sorted(settings.plugins_dir.glob("*.py")):
+            if not path.name.startswith("_"):
+                found.append(PluginInfo(path.stem, "file", str(path), "", _load_file(path)))
+    seen: dict[str, PluginInfo] = {}
+    for info in found:
+        if info.name in seen:
+            raise StartupError(f"two plugins are named {info.name!r}: {seen[info.name].origin} and {info.origin}")
+        seen[info.name] = info
+    return found
+
+
+class PluginHost:
+    """The plugin manager, the enabled plugins, their contexts and the keyword registry."""
+
+    def __init__(self, settings: Settings, plugins: list[PluginInfo]) -> None:
+        self.settings = settings
+        self.plugins = plugins
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.keyword_table: dict[str, Keyword] = {}
+        self.contexts: dict[str, PluginContext] = {}
+
+    @classmethod
+    def load(cls, settings: Settings, *, entry_points: bool = True) -> "PluginHost":
+        """Discover, validate every enabled plugin's section, register, build keywords."""
+        host = cls(settings, discover(settings, entry_points=entry_points))
+        host._check_sections()
+        for info in host.plugins:
+            host._register(info)
+        try:
+            host.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            raise StartupError(f"plugin {exc.plugin_name!r}: {exc}") from None
+        host.keyword_table = host._build_keywords()
+        return host
+
+    def _check_sections(self) -> None:
+        names = {p.name for p in self.plugins}
+        for name in self.settings.plugins:
+            if name not in names:
+                raise ConfigError(f"{self.settings.source}: plugins.{name}: no plugin of that name "
+                                  f"(found: {', '.join(sorted(names))})")
+
+    def _register(self, info: PluginInfo) -> None:
+        section = dict(self.settings.plugins.get(info.name, {}))
+        enabled = section.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{self.settings.source}: plugins.{info.name}.enabled: expected true or false")
+        info.enabled = enabled
+        if not enabled:
+            return
+        try:
+            self.pm.register(info.module, name=info.name)
+        except ValueError as exc:
+            raise StartupError(f"plugin {info.name!r} cannot be registered: {exc}") from None
+        model = self._call_one("register_config_model", info.name) or PluginConfig
+        if not (isinstance(model, type) and issubclass(model, PluginConfig)):
+            raise StartupError(f"plugin {info.name!r}: register_config_model must return a PluginConfig subclass")
+        try:
+            info.config = model.model_validate(section)
+        except ValidationError as exc:
+            raise ConfigError(f"{self.settings.source}: {describe_errors(exc, ('plugins', info.name))}") from None
+        info.hooks = sorted(i.name for i in self.pm.get_hookcallers(info.module) or [])
+
+    def _call_one(self, hook: str, plugin: str, **kwargs: Any) -> Any:
+        """Call one plugin's synchronous start-up hook (``register_*``)."""
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            if impl.plugin_name == plugin:
+                return impl.function(**{a: kwargs[a] for a in impl.argnames})
+        return None
+
+    def _build_keywords(self) -> dict[str, Keyword]:
+        table: dict[str, Keyword] = {}
+        for info in self.enabled():
+            assert info.config is not None
+            for command, by_lang in info.config.keywords.items():
+                for lang, words in by_lang.items():
+                    for word in words:
+                        key = word.upper()
+                        if key in table and table[key].plugin != info.name:
+                            raise StartupError(f"keyword {key!r} is claimed by plugins {table[key].plugin!r} "
+                                               f"and {info.name!r}; change one in config.yaml")
+                        table[key] = Keyword(key, command, info.name, lang)
+        return table
+
+    def enabled(self) -> list[PluginInfo]:
+        """The enabled plugins, in load order."""
+        return [p for p in self.plugins if p.enabled]
+
+    def migrations(self) -> list[tuple[str, Migration]]:
+        """Every enabled plugin's migrations as (plugin name, migration)."""
+        out = []
+        for info in self.enabled():
+            for m in self._call_one("register_migrations", info.name) or []:
+                out.append((info.name, m))
+        return out
+
+    def bind(self, services: CoreServices) -> None:
+        """Create one context per enabled plugin (after the database is open)."""
+        self.contexts = {p.name: PluginContext(p.name, p.config or PluginConfig(), services)
+                         for p in self.enabled()}
+
+    # ------------------------------------------------------------ calling hooks
+
+    def _impls(self, hook: str) -> list[pluggy.HookImpl]:
+        # get_hookimpls() is in registration order; pluggy calls the reverse.
+        return list(reversed(getattr(self.pm.hook, hook).get_hookimpls()))
+
+    async def _call(self, impl: pluggy.HookImpl, hook: str, kwargs: dict[str, Any]) -> Any:
+        args = dict(kwargs, ctx=self.contexts.get(impl.plugin_name))
+        try:
+            result = impl.function(**{a: args[a] for a in impl.argnames})
+            if inspect.isawaitable(result):
+                async with asyncio.timeout(PLUGIN_TIMEOUT):
+                    result = await result
+            return result
+        except TimeoutError:
+            raise PluginError(impl.plugin_name, hook, f"no answer within {PLUGIN_TIMEOUT:g} s") from None
+        except PluginError:
+            raise
+        except Exception as exc:
+            raise PluginError(impl.plugin_name, hook, f"{type(exc).__name__}: {exc}") from exc
+
+    async def call_first(self, hook: str, *, only: str | None = None, skip: str | None = None,
+                         **kwargs: Any) -> tuple[str | None, Any]:
+        """(plugin, result) of the first non-None result; ``only``/``skip`` select one plugin."""
+        for impl in self._impls(hook):
+            if (only is not None and impl.plugin_name != only) or impl.plugin_name == skip:
+                continue
+            result = await self._call(impl, hook, kwargs)
+            if result is not None:
+                return impl.plugin_name, result
+        return None, None
+
+    async def call_all(self, hook: str, *, reverse: bool = False, strict: bool = False,
+                       **kwargs: Any) -> None:
+        """Call every implementation. A failing one is logged and never stops the others,
+        unless ``strict`` (start-up), where it raises StartupError."""
+        impls = self._impls(hook)
+        for impl in reversed(impls) if reverse else impls:
+            try:
+                await self._call(impl, hook, kwargs)
+            except PluginError as exc:
+                if strict:
+                    raise StartupError(str(exc)) from exc.__cause__
+                LOGGER.error("%s", exc, exc_info=exc.__cause__)

@@ -1,0 +1,110 @@
+"""The inbound pipeline: store and dedupe -> route to a plugin -> reply into the outbox -> events.
+
+``accept`` is the modem layer's sink: it returns once the message is committed,
+so the modem may delete its copy. Routing happens afterwards, one message at a
+time, from the database: after a crash, rows still ``received`` are routed on
+start. A message's handled mark, its reply row and the plugin's own writes
+commit in one transaction, so each stored message is answered exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+from typing import Callable
+
+from . import phones
+from .config import Settings
+from .errors import PluginError
+from .events import MessageHandled, MessageReceived
+from .grammar import split_keyword
+from .models import InboundMessage, Message, Reply
+from .plugins import PluginHost
+from .storage import customers as customer_queries
+from .storage import messages as queries
+from .storage.db import Database
+
+LOGGER = logging.getLogger(__name__)
+
+
+class Router:
+    """Stores inbound SMS and routes them to plugins."""
+
+    def __init__(self, db: Database, host: PluginHost, settings: Settings,
+                 outbox_changed: Callable[[], None], clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._host = host
+        self._settings = settings
+        self._outbox_changed = outbox_changed
+        self._clock = clock
+        self._queue: asyncio.Queue[int] = asyncio.Queue()
+
+    async def accept(self, msg: InboundMessage) -> None:
+        """Commit an inbound SMS (a duplicate is dropped) and queue it for routing."""
+        phone = None if msg.sender_is_alphanumeric else phones.normalize(msg.sender, self._settings.store.country)
+        message_id = await queries.insert_inbound(self._db, msg, phone, self._clock())
+        if message_id is None:
+            LOGGER.info("duplicate SMS from %s on %s ignored", msg.sender, msg.modem_id)
+            return
+        LOGGER.info("SMS %d received from %s on %s", message_id, msg.sender, msg.modem_id)
+        self._queue.put_nowait(message_id)
+
+    async def run(self) -> None:
+        """Route messages left over from the last run, then each new one, until cancelled."""
+        for message_id in await queries.pending_inbound(self._db):
+            self._queue.put_nowait(message_id)
+        while True:
+            message_id = await self._queue.get()
+            try:
+                await self.route(message_id)
+            except Exception:  # never let one message stop the pipeline
+                LOGGER.exception("routing message %d failed", message_id)
+
+    async def _message(self, stored: queries.StoredInbound) -> Message:
+        keyword, _, args = split_keyword(stored.text)
+        match = self._host.keyword_table.get(keyword)
+        language = match.language if match else None
+        if language is None and stored.phone:
+            customer = await customer_queries.get_by_phone(self._db, stored.phone)
+            language = customer.language if customer else None
+        return Message(
+            id=stored.id, phone=stored.phone, sender=stored.address, text=stored.text,
+            received_at=stored.created_at, modem_id=stored.modem_id, keyword=keyword or None,
+            command=match.command if match else None, args=args,
+            language=language or self._settings.store.language)
+
+    async def route(self, message_id: int) -> None:
+        """Route one stored message (no-op if it was already handled)."""
+        stored = await queries.get_inbound(self._db, message_id)
+        if stored is None or stored.state != "received":
+            return
+        message = await self._message(stored)
+        await self._host.call_all("track_event", event=MessageReceived(message))
+        owner = self._host.keyword_table.get(message.keyword or "")
+        plugin, reply_id = None, None
+        try:
+            async with self._db.transaction():
+                if message.phone is not None:  # never answer a name such as TELKOMSEL
+                    plugin, reply = await self._ask_plugins(message, owner.plugin if owner else None)
+                    if isinstance(reply, Reply) and reply.text.strip():
+                        reply_id = await queries.queue_outbound(
+                            self._db, message.phone, reply.text, self._clock(), in_reply_to=message.id,
+                            plugin=plugin, modem_id=message.modem_id)
+                await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
+                                             keyword=message.keyword, plugin=plugin)
+        except PluginError as exc:
+            LOGGER.error("message %d: %s", message.id, exc, exc_info=exc.__cause__)
+            await queries.finish_inbound(self._db, message.id, "failed", self._clock(),
+                                         keyword=message.keyword, plugin=exc.plugin, error=str(exc))
+            return
+        if reply_id is not None:
+            self._outbox_changed()
+        await self._host.call_all("track_event", event=MessageHandled(message, plugin, reply_id))
+
+    async def _ask_plugins(self, message: Message, owner: str | None):
+        if owner is not None:
+            plugin, reply = await self._host.call_first("handle_message", only=owner, message=message)
+            if reply is not None:
+                return plugin, reply
+        return await self._host.call_first("handle_message", skip=owner, message=message)

@@ -1,0 +1,46 @@
+"""Queries on the customers table."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+
+from ..models import Customer
+from .db import Database
+
+_FIELDS = ("name", "address", "birthday", "language")
+
+
+def _customer(row: sqlite3.Row) -> Customer:
+    return Customer(row["id"], row["phone"], row["name"], row["address"], row["birthday"],
+                    row["language"], datetime.fromisoformat(row["created_at"]),
+                    datetime.fromisoformat(row["updated_at"]))
+
+
+async def get_by_phone(db: Database, phone: str) -> Customer | None:
+    """The customer with this E.164 number, or None."""
+    row = await db.fetchone("SELECT * FROM customers WHERE phone = ?", (phone,))
+    return _customer(row) if row else None
+
+
+async def upsert(db: Database, phone: str, now: datetime, **fields: str | None) -> tuple[Customer, bool]:
+    """Create the customer or update the given fields; return (customer, created)."""
+    unknown = set(fields) - set(_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown customer fields: {sorted(unknown)}")
+    stamp = now.isoformat()
+    async with db.transaction():
+        existing = await get_by_phone(db, phone)
+        if existing is None:
+            cols = ["phone", "created_at", "updated_at", *fields]
+            await db.execute(
+                f"INSERT INTO customers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                (phone, stamp, stamp, *fields.values()))
+        elif fields:
+            # Column names come from the fixed _FIELDS list above; values are parameters.
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            await db.execute(f"UPDATE customers SET {sets}, updated_at = ? WHERE phone = ?",
+                             (*fields.values(), stamp, phone))
+        customer = await get_by_phone(db, phone)
+    assert customer is not None
+    return customer, existing is None

@@ -1,0 +1,127 @@
+"""The SQLite database: WAL, foreign keys, serialised write transactions.
+
+One aiosqlite connection. ``transaction()`` takes an asyncio lock and runs
+``BEGIN IMMEDIATE``; a nested ``transaction()`` in the same task becomes a
+SAVEPOINT, so a plugin can open one inside the router's transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import sqlite3
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator, Iterable, Sequence
+
+import aiosqlite
+
+from ..errors import StorageError
+
+LOGGER = logging.getLogger(__name__)
+Params = Sequence[Any] | dict[str, Any]
+
+_owner: contextvars.ContextVar[tuple[int, asyncio.Task] | None] = contextvars.ContextVar(
+    "smsd_crm_tx_owner", default=None)
+
+
+class Database:
+    """A connection plus the write lock. Open with :meth:`open`, close with :meth:`close`."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        self._lock = asyncio.Lock()
+        self._savepoints = 0
+
+    @classmethod
+    async def open(cls, path: str | Path) -> "Database":
+        """Open (creating the folder), switch on WAL and foreign keys, check integrity."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            conn = await aiosqlite.connect(path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"cannot open database {path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        db = cls(conn, path)
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            # FULL: a committed message survives a power cut, which shop PCs see.
+            await conn.execute("PRAGMA synchronous=FULL")
+            await conn.execute("PRAGMA foreign_keys=ON")
+            await conn.execute("PRAGMA busy_timeout=5000")
+            row = await db.fetchone("PRAGMA quick_check")
+            if row is None or row[0] != "ok":
+                raise StorageError(f"database {path} failed its integrity check: {row and row[0]}")
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise StorageError(f"cannot use database {path}: {exc}") from None
+        return db
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+    def _in_transaction(self) -> bool:
+        owner = _owner.get()
+        return owner is not None and owner[0] == id(self) and owner[1] is asyncio.current_task()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["Database"]:
+        """Commit on success, roll back on any exception. Nested use makes a savepoint."""
+        if self._in_transaction():
+            self._savepoints += 1
+            name = f"sp{self._savepoints}"
+            await self._conn.execute(f"SAVEPOINT {name}")
+            try:
+                yield self
+            except BaseException:
+                await self._conn.execute(f"ROLLBACK TO {name}")
+                await self._conn.execute(f"RELEASE {name}")
+                raise
+            await self._conn.execute(f"RELEASE {name}")
+            return
+        async with self._lock:
+            token = _owner.set((id(self), asyncio.current_task()))
+            try:
+                await self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self
+                except BaseException:
+                    await self._conn.execute("ROLLBACK")
+                    raise
+                await self._conn.execute("COMMIT")
+            finally:
+                _owner.reset(token)
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one parameterised write; return lastrowid. Outside a transaction it is its own."""
+        if self._in_transaction():
+            cur = await self._conn.execute(sql, params)
+            return cur.lastrowid or 0
+        async with self.transaction():
+            cur = await self._conn.execute(sql, params)
+            return cur.lastrowid or 0
+
+    async def execute_changes(self, sql: str, params: Params = ()) -> int:
+        """Run one parameterised write; return the number of rows it changed."""
+        async with self.transaction():
+            cur = await self._conn.execute(sql, params)
+            return cur.rowcount
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """The first row of a parameterised query, or None."""
+        async with self._conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Every row of a parameterised query."""
+        async with self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def execute_script(self, statements: Iterable[str]) -> None:
+        """Run several statements inside the current transaction (never an implicit COMMIT)."""
+        for statement in statements:
+            await self._conn.execute(statement)

@@ -1,0 +1,143 @@
+"""Queries on the messages table: the inbox and the durable outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from ..models import InboundMessage, OutboundMessage
+from .db import Database
+
+REPLY_PRIORITY = 10
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInbound:
+    """An inbound row as the router needs it."""
+
+    id: int
+    phone: str | None
+    address: str
+    text: str
+    modem_id: str
+    state: str
+    created_at: datetime
+
+
+def dedupe_key(msg: InboundMessage) -> str:
+    """Same SIM, sender, SMSC time and text: the same SMS read twice."""
+    stamp = msg.smsc_time.isoformat() if msg.smsc_time else ""
+    raw = "\x1f".join((msg.sim_id or msg.modem_id, msg.sender, stamp, msg.text))
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+async def insert_inbound(db: Database, msg: InboundMessage, phone: str | None, now: datetime) -> int | None:
+    """Store an inbound SMS; return its id, or None when it was already stored."""
+    stamp = now.isoformat()
+    async with db.transaction():
+        cur = await db.fetchone(
+            """INSERT INTO messages (direction, state, phone, address, customer_id, text, modem_id,
+                   sim_id, smsc_time, dedupe_key, incomplete, created_at, updated_at)
+               VALUES ('in', 'received', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?,
+                       ?, ?, ?)
+               ON CONFLICT (dedupe_key) DO NOTHING
+               RETURNING id""",
+            (phone, msg.sender, phone, msg.text, msg.modem_id, msg.sim_id,
+             msg.smsc_time.isoformat() if msg.smsc_time else None, dedupe_key(msg),
+             int(msg.incomplete), stamp, stamp))
+    return cur["id"] if cur else None
+
+
+def _inbound(row: sqlite3.Row) -> StoredInbound:
+    return StoredInbound(row["id"], row["phone"], row["address"], row["text"], row["modem_id"] or "",
+                         row["state"], datetime.fromisoformat(row["created_at"]))
+
+
+async def get_inbound(db: Database, message_id: int) -> StoredInbound | None:
+    """One inbound row."""
+    row = await db.fetchone("SELECT * FROM messages WHERE id = ? AND direction = 'in'", (message_id,))
+    return _inbound(row) if row else None
+
+
+async def pending_inbound(db: Database) -> list[int]:
+    """Ids of inbound rows stored but not yet routed (e.g. after a crash), oldest first."""
+    rows = await db.fetchall("SELECT id FROM messages WHERE direction = 'in' AND state = 'received' ORDER BY id")
+    return [r["id"] for r in rows]
+
+
+async def finish_inbound(db: Database, message_id: int, state: str, now: datetime, *,
+                         keyword: str | None = None, plugin: str | None = None,
+                         error: str | None = None) -> None:
+    """Mark an inbound row handled or failed, with who handled it."""
+    await db.execute(
+        """UPDATE messages SET state = ?, keyword = ?, plugin = ?, last_error = ?, updated_at = ?,
+               customer_id = COALESCE(customer_id, (SELECT id FROM customers c WHERE c.phone = messages.phone))
+           WHERE id = ?""",
+        (state, keyword, plugin, error, now.isoformat(), message_id))
+
+
+async def queue_outbound(db: Database, phone: str, text: str, now: datetime, *,
+                         priority: int = REPLY_PRIORITY, in_reply_to: int | None = None,
+                         plugin: str | None = None, modem_id: str | None = None) -> int:
+    """Add an outbox row (committed before any modem sees it); return its id."""
+    stamp = now.isoformat()
+    return await db.execute(
+        """INSERT INTO messages (direction, state, phone, address, customer_id, text, modem_id, plugin,
+               in_reply_to, priority, created_at, updated_at)
+           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?)""",
+        (phone, phone, phone, text, modem_id, plugin, in_reply_to, priority, stamp, stamp))
+
+
+async def claim_next(db: Database, now: datetime) -> OutboundMessage | None:
+    """Take the most urgent due outbox row and mark it ``sending`` (one attempt more)."""
+    async with db.transaction():
+        row = await db.fetchone(
+            """UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?
+               WHERE id = (SELECT id FROM messages
+                           WHERE direction = 'out' AND state = 'queued'
+                             AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                           ORDER BY priority DESC, id LIMIT 1)
+               RETURNING id, phone, text, attempts, modem_id""",
+            (now.isoformat(), now.isoformat()))
+    if row is None:
+        return None
+    return OutboundMessage(row["id"], row["phone"], row["text"], row["attempts"], row["modem_id"])
+
+
+async def next_due(db: Database) -> datetime | None:
+    """When the earliest deferred outbox row becomes due."""
+    row = await db.fetchone(
+        "SELECT MIN(next_attempt_at) AS t FROM messages WHERE direction = 'out' AND state = 'queued'")
+    return datetime.fromisoformat(row["t"]) if row and row["t"] else None
+
+
+async def mark_sent(db: Database, message_id: int, modem_id: str, refs: tuple[int, ...], now: datetime) -> None:
+    """The modem accepted every part."""
+    await db.execute(
+        """UPDATE messages SET state = 'sent', modem_id = ?, refs = ?, last_error = NULL, updated_at = ?
+           WHERE id = ?""",
+        (modem_id, ",".join(map(str, refs)), now.isoformat(), message_id))
+
+
+async def mark_retry(db: Database, message_id: int, error: str, at: datetime, now: datetime, *,
+                     count_attempt: bool = True) -> None:
+    """Back to the queue until ``at``; ``count_attempt=False`` gives the attempt back."""
+    await db.execute(
+        """UPDATE messages SET state = 'queued', next_attempt_at = ?, last_error = ?, updated_at = ?,
+               attempts = attempts - ? WHERE id = ?""",
+        (at.isoformat(), error, now.isoformat(), 0 if count_attempt else 1, message_id))
+
+
+async def mark_failed(db: Database, message_id: int, error: str, now: datetime) -> None:
+    """Give up on an outbox row."""
+    await db.execute("UPDATE messages SET state = 'failed', last_error = ?, updated_at = ? WHERE id = ?",
+                     (error, now.isoformat(), message_id))
+
+
+async def requeue_interrupted(db: Database, now: datetime) -> int:
+    """Rows left ``sending`` by a crash go back to the queue; return how many."""
+    return await db.execute_changes(
+        """UPDATE messages SET state = 'queued', updated_at = ?, last_error = 'interrupted by a restart'
+           WHERE direction = 'out' AND state = 'sending'""", (now.isoformat(),))

@@ -1,0 +1,51 @@
+"""The core tables. Plugins add their own through the ``register_migrations`` hook."""
+
+from __future__ import annotations
+
+from ..models import Migration
+
+CORE_MIGRATIONS: list[Migration] = [
+    Migration("m001_customers_and_messages", """
+CREATE TABLE customers (
+    id          INTEGER PRIMARY KEY,
+    phone       TEXT NOT NULL UNIQUE,          -- E.164
+    name        TEXT,
+    address     TEXT,
+    birthday    TEXT,                          -- YYYY-MM-DD
+    language    TEXT NOT NULL DEFAULT 'id',
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    direction       TEXT NOT NULL CHECK (direction IN ('in', 'out')),
+    state           TEXT NOT NULL,
+    phone           TEXT,                      -- E.164; NULL when the sender cannot be answered
+    address         TEXT NOT NULL,             -- the number or name as received / as sent
+    customer_id     INTEGER REFERENCES customers(id) ON DELETE SET NULL,
+    text            TEXT NOT NULL,
+    modem_id        TEXT,
+    sim_id          TEXT,
+    smsc_time       TEXT,                      -- the SMSC time stamp with its own offset
+    dedupe_key      TEXT UNIQUE,               -- inbound: SIM, sender, SMSC time, text hash
+    incomplete      INTEGER NOT NULL DEFAULT 0,
+    keyword         TEXT,
+    plugin          TEXT,                      -- inbound: who answered; outbound: who queued it
+    in_reply_to     INTEGER REFERENCES messages(id),
+    priority        INTEGER NOT NULL DEFAULT 0,  -- replies 10, staff 5, campaigns 0
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error      TEXT,
+    refs            TEXT,                      -- outbound: TP-MR of each part, comma separated
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    CHECK ((direction = 'in' AND state IN ('received', 'handled', 'failed'))
+        OR (direction = 'out' AND state IN ('queued', 'sending', 'sent', 'delivered', 'failed',
+                                            'cancelled')))
+);
+CREATE INDEX messages_outbox ON messages (state, priority DESC, id) WHERE direction = 'out';
+CREATE INDEX messages_inbox ON messages (state, id) WHERE direction = 'in';
+CREATE INDEX messages_phone ON messages (phone, id);
+"""),
+]
