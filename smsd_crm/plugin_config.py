@@ -47,10 +47,17 @@ class PluginConfig(BaseModel):
     @field_validator("keywords")
     @classmethod
     def _words_are_single_tokens(cls, v: dict[str, dict[str, list[str]]]):
+        # Checked by hand too: a subclass may annotate ``keywords`` loosely as ``dict``.
+        if not isinstance(v, dict):
+            raise ValueError("keywords must map a command to {language: [words]}")
         for command, by_lang in v.items():
+            if not isinstance(by_lang, dict):
+                raise ValueError(f"keywords of {command} must map a language to a list of words")
             for lang, words in by_lang.items():
+                if not isinstance(words, list):
+                    raise ValueError(f"keywords of {command}.{lang} must be a list of words")
                 for w in words:
-                    if not w or any(c.isspace() for c in w):
+                    if not isinstance(w, str) or not w or any(c.isspace() for c in w):
                         raise ValueError(f"keyword {w!r} of {command}.{lang} must be one word")
         return v
 

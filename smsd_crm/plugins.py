@@ -119,7 +119,7 @@ class PluginHost:
         try:
             host.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise StartupError(f"plugin {exc.plugin_name!r}: {exc}") from None
+            raise StartupError(f"plugin {host.pm.get_name(exc.plugin)!r}: {exc}") from None
         host.keyword_table = host._build_keywords()
         return host
 

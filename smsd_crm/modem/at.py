@@ -158,6 +158,10 @@ class AtChannel(asyncio.Protocol):
         pending = _Pending(command, loop.create_future(), [], commands.response_prefix(command), echo)
         if data is not None:
             pending.prompt = loop.create_future()
+        if self._buffer:
+            # An unfinished line from before this command cannot be part of its answer.
+            LOGGER.debug("%s: dropping stale partial line %r", self.modem_id, self._buffer[:80])
+            self._buffer = b""
         self._pending = pending  # the listener exists before the bytes are written
         try:
             self._write(command.encode("ascii") + b"\r")
@@ -184,6 +188,10 @@ class AtChannel(asyncio.Protocol):
         if final.ok:
             return lines
         raise CommandError(self.modem_id, command, final.kind, final.code, final.text, final.transient)
+
+    def abort_input(self) -> None:
+        """Send ESC: ends an SMS entry a previous run left open after ``AT+CMGS``."""
+        self._write(ESCAPE)
 
     def close(self) -> None:
         """Close the transport (idempotent)."""

@@ -68,6 +68,8 @@ class EmulatorCore:
         self.echo = True  # real modems start with ATE1
         self.cnmi_mt = 0  # no +CMTI until the host asks for it
         self.storage: dict[int, StoredSms] = {}
+        # Messages the network holds while the SIM is full (the SMSC retries later).
+        self.network_queue: list[str] = []
         self.submitted: list[SubmittedSms] = []
         self.commands: list[str] = []
         # Fault knob: answer every SMS-SUBMIT with this +CMS ERROR code (331 = no network).
@@ -79,17 +81,22 @@ class EmulatorCore:
 
     # ------------------------------------------------------------ network side
 
-    def deliver(self, sender: str, text: str, when: datetime | None = None) -> list[int]:
+    def deliver(self, sender: str, text: str, when: datetime | None = None) -> list[int | None]:
         """An SMS from ``sender`` arrives: store its parts, announce each with +CMTI."""
         parts = encode_deliver(sender, text, when or self.clock(),
                                concat_reference=next(self._concat_ref) % 256)
         return [self.store_pdu(p.hex) for p in parts]
 
-    def store_pdu(self, hex_pdu: str, stat: int = 0) -> int:
-        """Put a raw PDU into the SIM (any PDU, even a broken one) and announce it."""
+    def store_pdu(self, hex_pdu: str, stat: int = 0) -> int | None:
+        """Put a raw PDU into the SIM (any PDU, even a broken one) and announce it.
+
+        With the SIM full the network keeps it and retries once a slot is freed;
+        returns the index, or None while it waits.
+        """
         index = next((i for i in range(self.capacity) if i not in self.storage), None)
         if index is None:
-            raise OverflowError(f"{self.modem_id}: SIM storage full ({self.capacity})")
+            self.network_queue.append(hex_pdu)
+            return None
         self.storage[index] = StoredSms(stat, hex_pdu)
         if self.cnmi_mt == 1:
             self._send_line(f'+CMTI: "SM",{index}')
@@ -109,7 +116,8 @@ class EmulatorCore:
             if cut < 0:
                 return
             raw, self._buffer = self._buffer[:cut], self._buffer[cut + 1:]
-            line = raw.decode("latin-1").strip("\n ")
+            # ESC outside SMS entry aborts nothing; modems ignore it.
+            line = raw.replace(b"\x1b", b"").decode("latin-1").strip("\n ")
             if not line:
                 continue
             if self.echo:
@@ -205,6 +213,8 @@ class EmulatorCore:
             for i in [i for i, s in self.storage.items() if flag == 4 or s.stat == 1]:
                 del self.storage[i]
         self._ok()
+        while self.network_queue and len(self.storage) < self.capacity:
+            self.store_pdu(self.network_queue.pop(0))
 
     def _cmgs(self, m):
         self._pdu_length = int(m.group(1))

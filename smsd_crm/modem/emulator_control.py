@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 from pathlib import Path
 
 from .pty_emulator import PtyModem, next_reply
@@ -29,7 +30,12 @@ async def _answer(request: dict, modems: list[PtyModem]) -> dict:
     sender, text = request.get("from"), request.get("text")
     if not isinstance(sender, str) or not isinstance(text, str) or not sender.strip():
         return {"ok": False, "error": "send needs 'from' and 'text' strings"}
-    timeout = float(request.get("timeout", 30))
+    if re.fullmatch(r"[+\d\s().-]+", sender):
+        sender = re.sub(r"[\s().-]", "", sender)  # "0812-3456 7890" as people type it
+    try:
+        timeout = min(float(request.get("timeout", 30)), 300.0)
+    except (TypeError, ValueError):
+        return {"ok": False, "error": "timeout must be a number of seconds"}
     target = next((m for m in modems if m.modem_id == request.get("modem")), modems[0])
     queue: asyncio.Queue = asyncio.Queue()
     for m in modems:  # the reply may leave through any modem of the pool

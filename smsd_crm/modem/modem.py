@@ -106,7 +106,13 @@ class Modem:
         self.sim_id = ((await self._try("AT+CIMI")) or [""])[0].strip()
 
     async def _resync(self) -> None:
-        """A bare AT until the modem answers: flushes a half-typed command or a stale prompt."""
+        """ESC, then a bare AT until the modem answers.
+
+        A daemon killed between ``AT+CMGS=`` and the PDU leaves the modem waiting
+        for PDU text, which would swallow every later command.
+        """
+        assert self._channel is not None
+        self._channel.abort_input()
         for attempt in range(3):
             try:
                 await self._cmd("AT", timeout=2.0)
@@ -158,6 +164,8 @@ class Modem:
                 raise
             except ModemError as exc:
                 LOGGER.warning("modem %s: receiving failed: %s", self.id, exc)
+            except Exception:  # e.g. the database refused: the SMS stays on the SIM for the next sweep
+                LOGGER.exception("modem %s: could not hand a message up; it stays on the SIM", self.id)
 
     async def _sweep(self) -> None:
         for stored in commands.parse_cmgl(await self._cmd("AT+CMGL=4", timeout=30.0)):

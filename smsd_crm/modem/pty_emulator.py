@@ -109,7 +109,7 @@ class PtyModem:
 
     # ------------------------------------------------------------ test and sim helpers
 
-    def deliver(self, sender: str, text: str) -> list[int]:
+    def deliver(self, sender: str, text: str) -> list[int | None]:
         """An SMS from ``sender`` arrives at this modem."""
         return self.core.deliver(sender, text)
 

@@ -1,0 +1,117 @@
+"""Shared helpers: an emulated modem on a real pty, config files, a daemon process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+import textwrap
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from smsd_crm.modem.pty_emulator import PtyModem
+
+BIN = Path(sys.executable).parent
+SMSD_CRM = str(BIN / "smsd-crm")
+
+
+async def wait_until(predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition"):
+    """Poll ``predicate`` until it is truthy (an awaited condition, not a fixed sleep)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            value = predicate()
+            if value:
+                return value
+            await asyncio.sleep(0.05)
+    raise AssertionError(what)  # pragma: no cover
+
+
+@pytest.fixture
+async def emulator(tmp_path):
+    emu = PtyModem("sim1", link=tmp_path / "ttyUSB-sim1")
+    await emu.start()
+    yield emu
+    await emu.stop()
+
+
+def write_config(tmp_path: Path, port: str, extra: str = "", name: str = "config.yaml") -> Path:
+    """A config for one modem on ``port`` with fast retries and the test plugin dir."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(f"""\
+        store:
+          name: Toko Uji
+        database:
+          path: data/test.sqlite3
+        modems:
+          - id: sim1
+            port: {port}
+            sweep_interval: 5
+        outbox:
+          retry_min: 0.2
+          retry_max: 1
+          max_attempts: 100
+        logging:
+          level: INFO
+        """) + textwrap.dedent(extra))
+    return path
+
+
+def query(db_path: Path, sql: str, params=()) -> list[tuple]:
+    """Read the daemon's database from the test (WAL lets readers in beside the writer)."""
+    if not db_path.exists():
+        return []
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
+    try:
+        return conn.execute(sql, params).fetchall()
+    except sqlite3.OperationalError:
+        return []  # not migrated yet
+    finally:
+        conn.close()
+
+
+class DaemonProcess:
+    """``smsd-crm run -c CONFIG`` as a separate process, the way a user starts it."""
+
+    def __init__(self, config: Path, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.proc: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> "DaemonProcess":
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        with open(self.log, "ab") as log:
+            self.proc = await asyncio.create_subprocess_exec(
+                SMSD_CRM, "run", "-c", str(self.config), stdout=log, stderr=log,
+                stdin=asyncio.subprocess.DEVNULL, env=env)
+        await wait_until(lambda: "ready on" in self.log.read_text(errors="replace")
+                         or self.proc.returncode is not None, 30, "daemon start")
+        assert self.proc.returncode is None, self.log.read_text()
+        return self
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        if self.proc.returncode is None:
+            self.proc.send_signal(sig)
+        async with asyncio.timeout(timeout):
+            return await self.proc.wait()
+
+
+@pytest.fixture
+async def daemons():
+    """Start daemons with ``await daemons(config, log)``; all are killed at the end."""
+    started: list[DaemonProcess] = []
+
+    async def start(config: Path, log: Path) -> DaemonProcess:
+        d = await DaemonProcess(config, log).start()
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc and d.proc.returncode is None:
+            d.proc.kill()
+            await d.proc.wait()

@@ -1,0 +1,151 @@
+"""The AT channel, byte by byte, against an in-memory transport (and the pure parsers)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from smsd_crm.errors import CommandError, CommandTimeout, ModemUnavailable
+from smsd_crm.modem import commands
+from smsd_crm.modem.at import AtChannel
+
+
+class FakeTransport(asyncio.Transport):
+    """Records writes; the test plays the modem by calling channel.data_received."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written = bytearray()
+        self.closing = False
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return self.closing
+
+    def close(self) -> None:
+        self.closing = True
+
+
+@pytest.fixture
+def channel():
+    urcs: list[tuple[str, str | None]] = []
+    ch = AtChannel("m1", lambda line, second: urcs.append((line, second)), lambda exc: None)
+    ch.connection_made(FakeTransport())
+    ch.urcs = urcs  # type: ignore[attr-defined]
+    return ch
+
+
+async def _wait_written(ch: AtChannel, needle: bytes) -> None:
+    while needle not in ch._transport.written:  # type: ignore[union-attr]
+        await asyncio.sleep(0)
+
+
+def _feed(ch: AtChannel, data: bytes, one_byte_at_a_time: bool = False) -> None:
+    if one_byte_at_a_time:
+        for i in range(len(data)):
+            ch.data_received(data[i:i + 1])
+    else:
+        ch.data_received(data)
+
+
+@pytest.mark.parametrize("bytewise", [False, True])
+async def test_response_with_echo_urc_inside_and_odd_line_ends(channel, bytewise):
+    task = asyncio.create_task(channel.command("AT+CSQ"))
+    await _wait_written(channel, b"AT+CSQ\r")
+    _feed(channel, b"AT+CSQ\r\r\n^RSSI:17\r\r\n\r\n+CSQ: 17,99\r\n\r\n+CMTI: \"SM\",3\r\nOK\r\n", bytewise)
+    assert await task == ["+CSQ: 17,99"]
+    assert [u[0] for u in channel.urcs] == ["^RSSI:17", '+CMTI: "SM",3']
+
+
+async def test_two_line_urc_keeps_its_pdu(channel):
+    _feed(channel, b"\r\n+CMT: ,23\r\n0791ABCDEF\r\n")
+    assert channel.urcs == [("+CMT: ,23", "0791ABCDEF")]
+
+
+@pytest.mark.parametrize("prompt", [b"\r\n> ", b"\r\n>\r\n", b">", b"\r\n+ZDONR: 1\r\n> "])
+async def test_prompt_variants(channel, prompt):
+    task = asyncio.create_task(channel.command_with_data("AT+CMGS=9", "0011AABB", timeout=1))
+    await _wait_written(channel, b"AT+CMGS=9\r")
+    _feed(channel, prompt)
+    await _wait_written(channel, b"0011AABB\x1a")
+    _feed(channel, b"\r\n+CMGS: 42\r\n\r\nOK\r\n")
+    assert commands.parse_cmgs(await task) == 42
+
+
+async def test_error_instead_of_prompt_is_reported_at_once(channel):
+    task = asyncio.create_task(channel.command_with_data("AT+CMGS=9", "00", prompt_timeout=30))
+    await _wait_written(channel, b"AT+CMGS=9\r")
+    _feed(channel, b"\r\n+CMS ERROR: 330\r\n")
+    with pytest.raises(CommandError) as info:
+        await asyncio.wait_for(task, 2)
+    assert info.value.code == 330 and not info.value.transient
+
+
+async def test_timeout_leaves_no_listener_and_next_command_works(channel):
+    with pytest.raises(CommandTimeout):
+        await channel.command("AT+CPIN?", timeout=0.05)
+    assert channel._pending is None
+    task = asyncio.create_task(channel.command("AT"))
+    await _wait_written(channel, b"AT\r")
+    _feed(channel, b"OK\r\n")
+    assert await task == []
+
+
+async def test_connection_lost_fails_the_pending_command(channel):
+    task = asyncio.create_task(channel.command("AT+CMGL=4"))
+    await _wait_written(channel, b"AT+CMGL=4\r")
+    channel.connection_lost(OSError(5, "EIO"))
+    with pytest.raises(ModemUnavailable):
+        await task
+    with pytest.raises(ModemUnavailable):
+        await channel.command("AT")
+
+
+async def test_garbage_never_kills_the_reader(channel):
+    _feed(channel, bytes(range(256)) * 4)
+    task = asyncio.create_task(channel.command("AT"))
+    await _wait_written(channel, b"AT\r")
+    _feed(channel, b"\r\nOK\r\n")
+    assert await task == []
+
+
+@pytest.mark.parametrize("line,ok,kind,code,transient", [
+    ("OK", True, "", None, False),
+    ("ERROR", False, "", None, True),
+    ("COMMAND NOT SUPPORT", False, "", None, True),
+    ("+CMS ERROR: 314", False, "CMS", 314, True),
+    ("+CMS ERROR: 304", False, "CMS", 304, False),
+    ("+CMS ERROR: 321", False, "CMS", 321, False),
+    ("+CME ERROR: SIM busy", False, "CME", 14, True),
+    ("+CME ERROR: 10", False, "CME", 10, False),
+])
+def test_final_result_mapping(line, ok, kind, code, transient):
+    final = commands.parse_final(line)
+    assert final is not None
+    assert (final.ok, final.kind, final.code, final.transient) == (ok, kind, code, transient)
+
+
+def test_not_final():
+    assert commands.parse_final("+CSQ: 20,99") is None
+
+
+@pytest.mark.parametrize("header", ["+CMGR: 0,,29", '+CMGR: 1,"",29', '+CMGR: 0,"Test User 123",29',
+                                    "+CMGR: ,,27", "+CMGR: 0,23"])
+def test_cmgr_header_variants(header):
+    stored = commands.parse_cmgr([header, "0791AABB"], 3)
+    assert stored is not None and stored.pdu == "0791AABB" and stored.index == 3
+
+
+def test_cmgl_skips_junk_lines():
+    lines = ["+CMGL: 1,0,,20", "07AA", "garbage line", "+CMGL: 4,1,,21", "07BB", "07CC"]
+    assert [(s.index, s.pdu) for s in commands.parse_cmgl(lines)] == [(1, "07AA"), (4, "07BB")]
+
+
+def test_storage_notice():
+    assert commands.parse_storage_notice('+CMTI: "SM",12') == ("SM", 12)
+    assert commands.parse_storage_notice("+CMTI: ME,3") == ("ME", 3)
+    assert commands.parse_storage_notice("+CDSI: \"SR\",8") == ("SR", 8)
+    assert commands.parse_storage_notice("+CMTI: junk") is None

@@ -1,0 +1,119 @@
+"""End to end: `smsd-crm run -c CONFIG` as its own process, the emulator on a real pty.
+
+The daemon opens the emulator's device path exactly as it would open /dev/ttyUSB0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections import Counter
+
+import pytest
+
+from smsd_crm.modem import pdu
+from smsd_crm.modem.pty_emulator import next_reply
+
+from .conftest import SMSD_CRM, query, wait_until, write_config
+
+pytestmark = pytest.mark.e2e
+
+
+def _replies_by_number(emulator) -> Counter:
+    return Counter(s.decoded.destination.number for s in emulator.core.submitted)
+
+
+async def test_daftar_sms_round_trip(tmp_path, emulator, daemons):
+    config = write_config(tmp_path, emulator.device)
+    await daemons(config, tmp_path / "daemon.log")
+    replies = emulator.subscribe("+6281234567890")
+    emulator.deliver("081234567890", "DAFTAR Budi Santoso#Jl. Mawar 5")
+    text = await next_reply(replies, 30)
+    assert text.startswith("Selamat datang Budi Santoso di Toko Uji! No. anggota Anda")
+    db = tmp_path / "data" / "test.sqlite3"
+    assert query(db, "SELECT phone, name, address FROM customers") == [
+        ("+6281234567890", "Budi Santoso", "Jl. Mawar 5")]
+    submitted = emulator.core.submitted[-1]
+    decoded = pdu.decode(submitted.pdu)
+    assert decoded.destination.number == "+6281234567890"
+    assert decoded.destination.toa == pdu.TOA_INTERNATIONAL
+    assert decoded.encoding == "gsm7" and decoded.concat is None
+    await wait_until(lambda: query(db, "SELECT state FROM messages WHERE direction='out'") == [("sent",)])
+    await wait_until(lambda: not emulator.core.storage, what="SIM emptied")
+
+
+async def _deliver_many(emulator, start: int, count: int) -> list[str]:
+    numbers = []
+    for i in range(start, start + count):
+        number = f"+62812000{i:05d}"
+        emulator.deliver(number, f"DAFTAR Pelanggan {i}#Jl. Uji {i}")
+        numbers.append(number)
+    return numbers
+
+
+async def test_sigterm_loses_nothing_and_sends_nothing_twice(tmp_path, emulator, daemons):
+    config = write_config(tmp_path, emulator.device)
+    db = tmp_path / "data" / "test.sqlite3"
+    daemon = await daemons(config, tmp_path / "daemon.log")
+    numbers = await _deliver_many(emulator, 0, 10)
+    await wait_until(lambda: len(emulator.core.submitted) >= 3, 30, "first replies")
+    assert await daemon.stop(signal.SIGTERM) == 0
+    numbers += await _deliver_many(emulator, 10, 3)  # arrive while the daemon is down
+    await daemons(config, tmp_path / "daemon2.log")
+    await wait_until(lambda: set(_replies_by_number(emulator)) >= set(numbers), 60, "all answered")
+    await wait_until(lambda: not emulator.core.storage, 30, "SIM emptied")
+    await wait_until(lambda: query(db, "SELECT COUNT(*) FROM messages WHERE direction='out' AND state='sent'")
+                     == [(13,)], 30, "all sent")
+    assert all(n == 1 for n in _replies_by_number(emulator).values()), _replies_by_number(emulator)
+    assert query(db, "SELECT COUNT(*) FROM messages WHERE direction='in'") == [(13,)]
+    assert query(db, "SELECT COUNT(*) FROM customers") == [(13,)]
+
+
+async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path, emulator, daemons):
+    config = write_config(tmp_path, emulator.device)
+    db = tmp_path / "data" / "test.sqlite3"
+    emulator.core.submit_error = 331  # no network: replies wait, committed, in the outbox
+    daemon = await daemons(config, tmp_path / "daemon.log")
+    numbers = await _deliver_many(emulator, 0, 8)
+    await wait_until(lambda: query(db, "SELECT COUNT(*) FROM messages WHERE direction='out'") == [(8,)],
+                     30, "replies queued")
+    numbers += await _deliver_many(emulator, 8, 4)  # some of these may be half-read when killed
+    assert await daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    numbers += await _deliver_many(emulator, 12, 4)  # arrive while the daemon is dead
+    assert emulator.core.submitted == []
+    emulator.core.submit_error = None  # the network is back
+    await daemons(config, tmp_path / "daemon2.log")
+    await wait_until(lambda: set(_replies_by_number(emulator)) >= set(numbers), 60, "all answered")
+    await wait_until(lambda: not emulator.core.storage, 30, "SIM emptied")
+    await wait_until(lambda: query(db, "SELECT COUNT(*) FROM messages WHERE direction='out' AND state='sent'")
+                     == [(16,)], 30, "all sent")
+    assert all(n == 1 for n in _replies_by_number(emulator).values()), _replies_by_number(emulator)
+    assert query(db, "SELECT COUNT(*) FROM messages WHERE direction='in'") == [(16,)]
+    texts = [s.decoded.text for s in emulator.core.submitted]
+    assert all(t.startswith("Selamat datang Pelanggan") for t in texts)
+
+
+async def test_sim_cli_talks_to_the_daemons_own_emulator(tmp_path, daemons):
+    config = write_config(tmp_path, "emulator", extra="emulator:\n  control_socket: run/emu.sock\n")
+    await daemons(config, tmp_path / "daemon.log")
+    proc = await asyncio.create_subprocess_exec(
+        SMSD_CRM, "sim", "send", "-c", str(config), "+6281234567890", "DAFTAR Budi#Jl. Mawar 5",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert out.decode().startswith("Selamat datang Budi di Toko Uji!")
+    proc = await asyncio.create_subprocess_exec(
+        SMSD_CRM, "sim", "send", "-c", str(config), "0812 3456 7890", "halo kak",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert "Menu:" in out.decode()
+
+
+async def test_sim_cli_without_a_daemon_says_so(tmp_path):
+    config = write_config(tmp_path, "emulator")
+    proc = await asyncio.create_subprocess_exec(
+        SMSD_CRM, "sim", "send", "-c", str(config), "+6281234567890", "halo",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert "no running daemon" in err.decode() and "Traceback" not in err.decode()

@@ -1,0 +1,120 @@
+"""The modem driver against the emulator on a real pseudo-terminal, in one process."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from smsd_crm.config import ModemConfig
+from smsd_crm.errors import ModemUnavailable
+from smsd_crm.modem.modem import Modem
+from smsd_crm.modem.pty_emulator import next_reply
+
+from .conftest import wait_until
+
+
+class Sink:
+    """Collects inbound messages; can be told to fail like a broken database."""
+
+    def __init__(self) -> None:
+        self.messages = []
+        self.fail = False
+
+    async def __call__(self, message):
+        if self.fail:
+            raise RuntimeError("database unavailable")
+        self.messages.append(message)
+
+
+@pytest.fixture
+async def driver(emulator):
+    sink = Sink()
+    modem = Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=0.5), sink)
+    task = asyncio.create_task(modem.run())
+    await asyncio.wait_for(modem.ready.wait(), 10)
+    yield modem, sink
+    task.cancel()
+    with pytest.raises((asyncio.CancelledError, ModemUnavailable)):
+        await task
+
+
+async def test_initialisation_switches_to_pdu_mode_without_echo(emulator, driver):
+    commands = emulator.core.commands
+    assert commands[:2] == ["AT", "ATE0"]
+    assert "AT+CMGF=0" in commands and "AT+CNMI=2,1,0,0,0" in commands
+    assert emulator.core.echo is False
+    assert driver[0].imei == emulator.core.imei
+
+
+async def test_messages_stored_before_start_are_swept(emulator):
+    emulator.deliver("+6281111111111", "DAFTAR Ani#Jl. Kenari 1")
+    emulator.deliver("081222222222", "BANTUAN")
+    sink = Sink()
+    modem = Modem(ModemConfig(id="sim1", port=emulator.device), sink)
+    task = asyncio.create_task(modem.run())
+    try:
+        await wait_until(lambda: len(sink.messages) == 2, 10)
+        await wait_until(lambda: not emulator.core.storage, 10)
+    finally:
+        task.cancel()
+    assert [m.text for m in sink.messages] == ["DAFTAR Ani#Jl. Kenari 1", "BANTUAN"]
+    assert sink.messages[1].sender == "081222222222"
+
+
+async def test_cmti_read_commit_then_delete(emulator, driver):
+    _, sink = driver
+    emulator.deliver("+6281333333333", "halo")
+    await wait_until(lambda: sink.messages, 10)
+    await wait_until(lambda: not emulator.core.storage, 10)
+    reads = [c for c in emulator.core.commands if c.startswith(("AT+CMGR", "AT+CMGD"))]
+    assert reads[0].startswith("AT+CMGR") and reads[-1].startswith("AT+CMGD")
+
+
+async def test_nothing_is_deleted_while_the_sink_fails(emulator, driver):
+    modem, sink = driver
+    sink.fail = True
+    emulator.deliver("+6281444444444", "PESAN beras 2")
+    await wait_until(lambda: any(c.startswith("AT+CMGR") for c in emulator.core.commands), 10)
+    sweeps = emulator.core.commands.count("AT+CMGL=4")
+    await wait_until(lambda: emulator.core.commands.count("AT+CMGL=4") > sweeps + 1, 10)
+    assert len(emulator.core.storage) == 1  # still on the SIM
+    sink.fail = False
+    await wait_until(lambda: sink.messages and not emulator.core.storage, 10)
+    assert sink.messages[0].text == "PESAN beras 2"
+
+
+async def test_long_message_parts_are_joined_and_deleted_together(emulator, driver):
+    _, sink = driver
+    text = "KOMPLAIN " + "telur pecah semua " * 30
+    emulator.deliver("+6281555555555", text)
+    await wait_until(lambda: sink.messages, 10)
+    assert sink.messages[0].text == text
+    await wait_until(lambda: not emulator.core.storage, 10)
+
+
+async def test_send_single_and_multipart(emulator, driver):
+    modem, _ = driver
+    queue = emulator.subscribe("+6281666666666")
+    result = await modem.send("+6281666666666", "Terima kasih 🙏")
+    assert await next_reply(queue, 5) == "Terima kasih 🙏"
+    long_text = "Promo minggu ini: " + "beras, gula, minyak; " * 20
+    await modem.send("+6281666666666", long_text)
+    assert await next_reply(queue, 5) == long_text
+    assert result.modem_id == "sim1" and result.references
+
+
+async def test_port_gone_ends_run_with_modem_unavailable(emulator):
+    modem = Modem(ModemConfig(id="sim1", port=emulator.device), Sink())
+    task = asyncio.create_task(modem.run())
+    await asyncio.wait_for(modem.ready.wait(), 10)
+    modem._channel.close()  # what a USB unplug looks like from the driver's side
+    with pytest.raises(ModemUnavailable):
+        await asyncio.wait_for(task, 10)
+    assert not modem.ready.is_set()
+
+
+async def test_missing_port_is_unavailable_not_a_crash(tmp_path):
+    modem = Modem(ModemConfig(id="sim9", port=str(tmp_path / "ttyUSB9")), Sink())
+    with pytest.raises(ModemUnavailable):
+        await modem.run()

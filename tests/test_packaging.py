@@ -1,0 +1,32 @@
+"""`pip install .` (not editable) gives a working daemon: modules, plugins, console script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_wheel_install_runs_outside_the_source_tree(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                    "-w", str(wheels), str(ROOT)], check=True, timeout=300)
+    target = tmp_path / "site"
+    wheel = next(wheels.glob("smsd_crm-*.whl"))
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                    str(wheel)], check=True, timeout=300)
+    (tmp_path / "config.yaml").write_text("modems:\n  - {id: sim1, port: emulator}\n")
+    env = dict(os.environ, PYTHONPATH=str(target))
+    # The console script the wheel declares, run from a folder without the sources.
+    script = (target / "bin" / "smsd-crm").read_text()
+    assert "from smsd_crm.cli import main" in script
+    result = subprocess.run([sys.executable, "-m", "smsd_crm", "plugins", "-c", "config.yaml"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"builtin: smsd_crm.builtin.registration" in result.stdout
+    probe = subprocess.run([sys.executable, "-c", "import smsd_crm, sys; print(smsd_crm.__file__)"],
+                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert probe.stdout.startswith(str(target)), probe.stdout

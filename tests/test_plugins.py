@@ -1,0 +1,141 @@
+"""Plugin discovery, config sections, keyword registry, async-aware hook calls, and the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from smsd_crm.config import parse_config
+from smsd_crm.errors import ConfigError, PluginError, StartupError
+from smsd_crm.plugins import PluginHost
+
+from .conftest import SMSD_CRM
+
+ROOT = Path(__file__).parent.parent
+
+
+def _settings(tmp_path: Path, plugins_yaml: str = "", files: dict[str, str] | None = None):
+    pdir = tmp_path / "plugins"
+    pdir.mkdir(exist_ok=True)
+    for name, body in (files or {}).items():
+        (pdir / name).write_text(textwrap.dedent(body))
+    text = "plugins_dir: plugins\n" + textwrap.dedent(plugins_yaml)
+    (tmp_path / "config.yaml").write_text(text)
+    return parse_config(text, tmp_path / "config.yaml")
+
+
+ECHO = """
+    from pydantic import Field
+    from smsd_crm import PluginConfig, Reply, hookimpl
+
+    class Config(PluginConfig):
+        keywords: dict = Field(default_factory=lambda: {"echo": {"id": ["GEMA"], "en": ["ECHO"]}})
+
+    @hookimpl
+    def register_config_model():
+        return Config
+
+    @hookimpl
+    async def handle_message(message, ctx):
+        if message.command == "echo":
+            return Reply(message.args)
+"""
+
+
+def test_builtins_and_plugin_dir_file_are_loaded(tmp_path):
+    host = PluginHost.load(_settings(tmp_path, files={"echo.py": ECHO}), entry_points=False)
+    names = [(p.name, p.source) for p in host.plugins]
+    assert names == [("registration", "builtin"), ("help", "builtin"), ("echo", "file")]
+    assert host.keyword_table["GEMA"].plugin == "echo"
+    assert host.keyword_table["ECHO"].language == "en"
+    assert host.keyword_table["DAFTAR"].command == "register"
+
+
+def test_keyword_clash_stops_startup_naming_both(tmp_path):
+    clash = ECHO.replace('["GEMA"]', '["DAFTAR"]')
+    with pytest.raises(StartupError, match="'DAFTAR' is claimed by plugins 'registration' and 'echo'"):
+        PluginHost.load(_settings(tmp_path, files={"echo.py": clash}), entry_points=False)
+
+
+def test_keyword_override_in_config_resolves_a_clash(tmp_path):
+    clash = ECHO.replace('["GEMA"]', '["DAFTAR"]')
+    settings = _settings(tmp_path, """
+        plugins:
+          echo:
+            keywords:
+              echo: {id: [ULANG]}
+        """, files={"echo.py": clash})
+    host = PluginHost.load(settings, entry_points=False)
+    assert host.keyword_table["ULANG"].plugin == "echo"
+    assert host.keyword_table["DAFTAR"].plugin == "registration"
+
+
+def test_disabled_plugin_is_listed_but_not_active(tmp_path):
+    settings = _settings(tmp_path, "plugins:\n  echo:\n    enabled: false\n", files={"echo.py": ECHO})
+    host = PluginHost.load(settings, entry_points=False)
+    assert [p.name for p in host.enabled()] == ["registration", "help"]
+    assert "GEMA" not in host.keyword_table
+    assert not host.pm.has_plugin("echo")
+
+
+def test_misspelt_hook_is_a_startup_error(tmp_path):
+    typo = "from smsd_crm import hookimpl\n\n@hookimpl\ndef handle_mesage(message):\n    return None\n"
+    with pytest.raises(StartupError, match="handle_mesage"):
+        PluginHost.load(_settings(tmp_path, files={"typo.py": typo}), entry_points=False)
+
+
+def test_plugin_import_error_is_one_line(tmp_path):
+    with pytest.raises(StartupError, match="failed to import: ZeroDivisionError"):
+        PluginHost.load(_settings(tmp_path, files={"boom.py": "1/0\n"}), entry_points=False)
+
+
+def test_plugin_section_is_validated_by_the_plugin_model(tmp_path):
+    with pytest.raises(ConfigError, match=r"plugins\.echo\.keywords: .*keyword 1 of echo\.id must be one word"):
+        PluginHost.load(_settings(tmp_path, "plugins:\n  echo:\n    keywords:\n      echo: {id: [1]}\n",
+                                  files={"echo.py": ECHO}), entry_points=False)
+
+
+def test_reply_override_keeps_other_defaults(tmp_path):
+    settings = _settings(tmp_path, "plugins:\n  registration:\n    replies:\n      id:\n        welcome: Hai {name}\n")
+    host = PluginHost.load(settings, entry_points=False)
+    config = host.plugins[0].config
+    assert config.template("welcome", "id") == "Hai {name}"
+    assert "BANTUAN" in config.template("updated", "id")
+    assert config.template("welcome", "en").startswith("Welcome")
+
+
+async def test_call_first_awaits_and_wraps_errors(tmp_path):
+    failing = ECHO.replace("return Reply(message.args)", "raise ValueError('bad')")
+    host = PluginHost.load(_settings(tmp_path, files={"echo.py": failing}), entry_points=False)
+    from smsd_crm.models import Message
+    from datetime import datetime, timezone
+    msg = Message(1, "+62811", "+62811", "GEMA x", datetime.now(timezone.utc), "sim1", "GEMA", "echo", "x")
+    with pytest.raises(PluginError) as info:
+        await host.call_first("handle_message", only="echo", message=msg)
+    assert info.value.plugin == "echo" and "ValueError: bad" in str(info.value)
+
+
+def test_plugins_cli_lists_builtins_hooks_and_the_file_plugin(tmp_path):
+    _settings(tmp_path, files={"echo.py": ECHO})
+    result = subprocess.run([SMSD_CRM, "plugins", "-c", str(tmp_path / "config.yaml")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "registration [enabled] (builtin: smsd_crm.builtin.registration)" in out
+    assert "help [enabled] (builtin: smsd_crm.builtin.help)" in out
+    assert f"echo [enabled] (file: {tmp_path / 'plugins' / 'echo.py'})" in out
+    assert "hooks: handle_message, register_config_model" in out
+    assert "keywords: ECHO, GEMA" in out
+
+
+def test_every_hook_is_documented_with_its_signature():
+    import inspect
+    from smsd_crm import hookspecs
+    docs = (ROOT / "docs" / "plugins.md").read_text()
+    for name, func in inspect.getmembers(hookspecs, inspect.isfunction):
+        if hasattr(func, "smsd_crm_spec"):
+            assert f"{name}{inspect.signature(func)}" in docs, name
+            assert func.__doc__, name

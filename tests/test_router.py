@@ -1,0 +1,129 @@
+"""The inbound pipeline in-process: store, dedupe, route, reply row, failures, hostile text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from smsd_crm.config import parse_config
+from smsd_crm.context import CoreServices
+from smsd_crm.daemon import open_database
+from smsd_crm.models import InboundMessage
+from smsd_crm.plugins import PluginHost
+from smsd_crm.router import Router
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+FAILING = """
+from smsd_crm import hookimpl, PluginConfig
+from pydantic import Field
+
+class C(PluginConfig):
+    keywords: dict[str, dict[str, list[str]]] = Field(default_factory=lambda: {"boom": {"id": ["RUSAK"]}})
+
+@hookimpl
+def register_config_model():
+    return C
+
+@hookimpl
+async def handle_message(message, ctx):
+    if message.command == "boom":
+        await ctx.customers.upsert(message.phone, name="half written")
+        raise RuntimeError("plugin bug")
+"""
+
+
+@pytest.fixture
+async def pipeline(tmp_path):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "failing.py").write_text(FAILING)
+    settings = parse_config("plugins_dir: plugins\nstore: {name: Toko Uji}\n", tmp_path / "c.yaml")
+    host = PluginHost.load(settings, entry_points=False)
+    db = await open_database(settings, host)
+    notified = []
+
+    async def emit(event):
+        await host.call_all("track_event", event=event)
+
+    host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
+                           emit, lambda: notified.append(1)))
+    router = Router(db, host, settings, lambda: notified.append(1), lambda: NOW)
+
+    async def send(text: str, sender: str = "081234567890", alnum: bool = False) -> list:
+        await router.accept(InboundMessage("sim1", sender, text, NOW - timedelta(seconds=5),
+                                           sim_id="510", sender_is_alphanumeric=alnum))
+        while not router._queue.empty():
+            await router.route(router._queue.get_nowait())
+        return await db.fetchall("SELECT * FROM messages ORDER BY id")
+
+    yield send, db
+    await db.close()
+
+
+async def test_daftar_registers_and_replies_in_indonesian(pipeline):
+    send, db = pipeline
+    rows = await send("DAFTAR Budi Santoso#Jl. Mawar 5")
+    customer = await db.fetchone("SELECT * FROM customers")
+    assert (customer["phone"], customer["name"], customer["address"]) == ("+6281234567890", "Budi Santoso", "Jl. Mawar 5")
+    inbound, reply = rows
+    assert inbound["state"] == "handled" and inbound["plugin"] == "registration"
+    assert reply["direction"] == "out" and reply["state"] == "queued" and reply["in_reply_to"] == inbound["id"]
+    assert reply["text"].startswith("Selamat datang Budi Santoso di Toko Uji!")
+    assert len(reply["text"]) <= 160
+
+
+async def test_three_number_forms_are_one_customer(pipeline):
+    send, db = pipeline
+    await send("DAFTAR Budi#Jl. Mawar 5", "+6281234567890")
+    await send("reg Budi S.#Jl. Mawar 6", "6281234567890")
+    await send("Daftar budi#Jl. Mawar 7", "081234567890")
+    rows = await db.fetchall("SELECT phone, address FROM customers")
+    assert [tuple(r) for r in rows] == [("+6281234567890", "Jl. Mawar 7")]
+
+
+async def test_english_keyword_answers_in_english(pipeline):
+    send, _ = pipeline
+    rows = await send("register Ann#Main Street 5")
+    assert rows[-1]["text"].startswith("Welcome Ann")
+
+
+async def test_unknown_keyword_gets_help_and_a_typo_gets_a_suggestion(pipeline):
+    send, _ = pipeline
+    rows = await send("apa kabar")
+    assert rows[-1]["text"].startswith("Maaf, perintah tidak dikenal. Menu: DAFTAR")
+    rows = await send("DAFTRA Budi#Jl. Mawar 5")
+    assert rows[-1]["text"] == "Maksud Anda: DAFTAR? Ketik BANTUAN untuk menu."
+
+
+async def test_alphanumeric_sender_is_stored_never_answered(pipeline):
+    send, _ = pipeline
+    rows = await send("DAFTAR spam#spam", "TELKOMSEL", alnum=True)
+    assert len(rows) == 1 and rows[0]["state"] == "handled" and rows[0]["phone"] is None
+
+
+async def test_plugin_failure_rolls_back_its_writes_and_marks_the_message(pipeline):
+    send, db = pipeline
+    rows = await send("RUSAK sekarang")
+    assert [r["state"] for r in rows] == ["failed"]
+    assert "plugin bug" in rows[0]["last_error"]
+    assert await db.fetchone("SELECT * FROM customers") is None  # the half write was rolled back
+    rows = await send("DAFTAR Budi#Jl. Mawar 5")  # and the next message is fine
+    assert rows[-1]["direction"] == "out"
+
+
+async def test_duplicate_sms_is_answered_once(pipeline):
+    send, _ = pipeline
+    await send("DAFTAR Budi#Jl. Mawar 5")
+    rows = await send("DAFTAR Budi#Jl. Mawar 5")
+    assert len(rows) == 2
+
+
+@pytest.mark.parametrize("text", ["", "   ", "<script>alert(1)</script>", "'; DROP TABLE customers;--",
+                                  "😀😀😀", "x" * 1000, "DAFTAR " + "A" * 500, "DAFTAR 12345#67890",
+                                  "DAFTAR Budi#Jl. Mawar#31-02-1990", "UBAH LAHIR 17-08-1990", "UBAH"])
+async def test_hostile_and_broken_text_gets_a_short_answer(pipeline, text):
+    send, db = pipeline
+    rows = await send(text)
+    assert rows[0]["state"] == "handled"
+    assert rows[-1]["direction"] == "out" and 0 < len(rows[-1]["text"]) <= 160
+    assert await db.fetchone("SELECT COUNT(*) FROM customers") is not None

@@ -1,0 +1,102 @@
+"""SQLite: WAL, foreign keys, named migrations in one transaction, dedupe, the outbox queries."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from smsd_crm.errors import StartupError
+from smsd_crm.models import InboundMessage, Migration
+from smsd_crm.storage import customers, messages
+from smsd_crm.storage.db import Database
+from smsd_crm.storage.migrate import migrate, split_statements
+from smsd_crm.storage.schema import CORE_MIGRATIONS
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+async def db(tmp_path):
+    database = await Database.open(tmp_path / "t.sqlite3")
+    await migrate(database, [("core", m) for m in CORE_MIGRATIONS])
+    yield database
+    await database.close()
+
+
+async def test_wal_and_foreign_keys(db):
+    assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"
+    assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1
+
+
+async def test_migrations_are_recorded_and_not_rerun(db):
+    rows = await db.fetchall("SELECT owner, name FROM schema_migrations")
+    assert [(r[0], r[1]) for r in rows] == [("core", "m001_customers_and_messages")]
+    assert await migrate(db, [("core", m) for m in CORE_MIGRATIONS]) == []
+
+
+async def test_pending_migrations_run_in_one_transaction(db):
+    good = Migration("m001_points", "CREATE TABLE points (id INTEGER PRIMARY KEY);")
+    bad = Migration("m002_broken", "CREATE TABLE oops (id INTEGER PRIMARY KEY); SELEC nonsense;")
+    with pytest.raises(StartupError, match="points:m002_broken"):
+        await migrate(db, [("points", good), ("points", bad)])
+    tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "points" not in tables and "oops" not in tables
+    assert await db.fetchone("SELECT 1 FROM schema_migrations WHERE owner = 'points'") is None
+
+
+def test_split_statements_keeps_triggers_and_quoted_semicolons():
+    script = """CREATE TABLE a (x TEXT DEFAULT 'a;b');
+CREATE TRIGGER t AFTER INSERT ON a BEGIN UPDATE a SET x = 'c;d'; END;
+INSERT INTO a VALUES ('e');"""
+    assert len(split_statements(script)) == 3
+
+
+async def test_nested_transaction_is_a_savepoint(db):
+    async with db.transaction():
+        await customers.upsert(db, "+6281200000001", NOW, name="A")
+        with pytest.raises(RuntimeError):
+            async with db.transaction():
+                await customers.upsert(db, "+6281200000002", NOW, name="B")
+                raise RuntimeError("plugin failed")
+    assert await customers.get_by_phone(db, "+6281200000001") is not None
+    assert await customers.get_by_phone(db, "+6281200000002") is None
+
+
+async def test_sql_injection_text_is_just_data(db):
+    hostile = "Robert'); DROP TABLE customers;--"
+    customer, created = await customers.upsert(db, "+6281200000003", NOW, name=hostile)
+    assert created and customer.name == hostile
+    assert await db.fetchone("SELECT COUNT(*) FROM customers") is not None
+
+
+def _inbound(text="DAFTAR x", sender="+6281200000009"):
+    return InboundMessage("sim1", sender, text, NOW - timedelta(minutes=1), sim_id="510100000000001")
+
+
+async def test_the_same_sms_read_twice_is_stored_once(db):
+    first = await messages.insert_inbound(db, _inbound(), "+6281200000009", NOW)
+    second = await messages.insert_inbound(db, _inbound(), "+6281200000009", NOW)
+    assert first is not None and second is None
+    assert await messages.pending_inbound(db) == [first]
+
+
+async def test_outbox_claims_replies_first_and_requeues_interrupted_rows(db):
+    low = await messages.queue_outbound(db, "+6281200000001", "promo", NOW, priority=0)
+    high = await messages.queue_outbound(db, "+6281200000002", "reply", NOW)
+    claimed = await messages.claim_next(db, NOW)
+    assert claimed.id == high and claimed.attempts == 1
+    assert await messages.requeue_interrupted(db, NOW) == 1
+    again = await messages.claim_next(db, NOW)
+    assert again.id == high and again.attempts == 2
+    await messages.mark_retry(db, again.id, "busy", NOW + timedelta(seconds=60), NOW)
+    assert (await messages.claim_next(db, NOW)).id == low
+    assert await messages.claim_next(db, NOW) is None
+    assert await messages.next_due(db) == NOW + timedelta(seconds=60)
+
+
+async def test_state_check_constraint(db):
+    import sqlite3
+    with pytest.raises(sqlite3.IntegrityError):
+        await db.execute("INSERT INTO messages (direction, state, address, text, created_at, updated_at) "
+                         "VALUES ('out', 'received', 'x', 'y', 'now', 'now')")
