@@ -118,3 +118,30 @@ async def test_missing_port_is_unavailable_not_a_crash(tmp_path):
     modem = Modem(ModemConfig(id="sim9", port=str(tmp_path / "ttyUSB9")), Sink())
     with pytest.raises(ModemUnavailable):
         await modem.run()
+
+
+async def test_sim_pin_is_entered_once_and_never_logged(tmp_path, caplog):
+    from smsd_crm.modem.pty_emulator import PtyModem
+    from pydantic import SecretStr
+
+    emu = PtyModem("sim1", pin="4321")
+    await emu.start()
+    caplog.set_level(1)  # everything, TRACE included
+    try:
+        modem = Modem(ModemConfig(id="sim1", port=emu.device, pin=SecretStr("4321")), Sink())
+        task = asyncio.create_task(modem.run())
+        await asyncio.wait_for(modem.ready.wait(), 10)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)  # releases the port's lock
+        assert emu.core.pin_attempts == 1 and emu.core.pin_ok
+
+        emu.core.pin_ok, emu.core.pin_attempts = False, 0
+        wrong = Modem(ModemConfig(id="sim1", port=emu.device, pin=SecretStr("1111")), Sink())
+        with pytest.raises(Exception) as info:
+            await asyncio.wait_for(wrong.run(), 10)
+        assert emu.core.pin_attempts == 1, repr(info.value)  # never retried: three wrong PINs lock the SIM
+        assert "1111" not in str(info.value)
+    finally:
+        await emu.stop()
+    assert "4321" not in caplog.text and "1111" not in caplog.text
+    assert 'AT+CPIN=***' in caplog.text

@@ -135,7 +135,7 @@ class AtChannel(asyncio.Protocol):
     def _write(self, data: bytes) -> None:
         if self._transport is None or self._transport.is_closing():
             raise ModemUnavailable(self.modem_id, "port is closed")
-        LOGGER.log(TRACE, "%s -> %r", self.modem_id, data)
+        LOGGER.log(TRACE, "%s -> %r", self.modem_id, commands.redact(data.decode("latin-1")))
         self._transport.write(data)  # type: ignore[attr-defined]
 
     async def command(self, command: str, timeout: float = 5.0) -> list[str]:
@@ -154,6 +154,7 @@ class AtChannel(asyncio.Protocol):
 
     async def _exchange(self, command: str, timeout: float, data: str | None, prompt_timeout: float):
         loop = asyncio.get_running_loop()
+        # The echo of a secret (AT+CPIN="1234") must be dropped, never logged as a stray line.
         echo = {command, command + "\r"} | ({data, data + "\x1a"} if data else set())
         pending = _Pending(command, loop.create_future(), [], commands.response_prefix(command), echo)
         if data is not None:
@@ -173,21 +174,23 @@ class AtChannel(asyncio.Protocol):
                     return pending.future.result()
                 if not pending.prompt.done():
                     self._write(ESCAPE)  # abandon the half-entered command
-                    raise CommandTimeout(self.modem_id, f"no '>' prompt after {command!r}")
+                    raise CommandTimeout(self.modem_id, f"no '>' prompt after {commands.redact(command)!r}")
                 pending.prompt.result()
                 self._write(data.encode("ascii") + CTRL_Z)
             try:
                 async with asyncio.timeout(timeout):
                     return await pending.future
             except TimeoutError:
-                raise CommandTimeout(self.modem_id, f"no answer to {command!r} in {timeout:g} s") from None
+                raise CommandTimeout(self.modem_id,
+                                     f"no answer to {commands.redact(command)!r} in {timeout:g} s") from None
         finally:
             self._pending = None
 
     def _check(self, command: str, final: commands.Final, lines: list[str]) -> list[str]:
         if final.ok:
             return lines
-        raise CommandError(self.modem_id, command, final.kind, final.code, final.text, final.transient)
+        raise CommandError(self.modem_id, commands.redact(command), final.kind, final.code, final.text,
+                           final.transient)
 
     def abort_input(self) -> None:
         """Send ESC: ends an SMS entry a previous run left open after ``AT+CMGS``."""

@@ -75,6 +75,15 @@ def parse_final(line: str) -> Final | None:
     return Final(False, kind, _VERBOSE_CME.get(detail.lower()), s)
 
 
+_SECRET_RE = re.compile(r'^(AT\+CPIN=|AT\+CPWD=|AT\+CLCK=)(.*)$', re.IGNORECASE)
+
+
+def redact(command: str) -> str:
+    """The command as it may be logged: PINs and passwords replaced by ``***``."""
+    m = _SECRET_RE.match(command)
+    return f"{m.group(1)}***" if m else command
+
+
 def is_urc(line: str) -> bool:
     """True when the line is an unsolicited result code."""
     return line.startswith(URC_PREFIXES)

@@ -58,6 +58,7 @@ class EmulatorCore:
         imsi: str = "510100000000001",
         operator: str = "TELKOMSEL",
         clock: Callable[[], datetime] = lambda: datetime.now(WIB),
+        pin: str | None = None,
     ) -> None:
         self.modem_id = modem_id
         self._write = write
@@ -74,6 +75,10 @@ class EmulatorCore:
         self.commands: list[str] = []
         # Fault knob: answer every SMS-SUBMIT with this +CMS ERROR code (331 = no network).
         self.submit_error: int | None = None
+        # SIM PIN state: None means no PIN is asked; a wrong entry answers +CME ERROR: 16.
+        self.pin = pin
+        self.pin_ok = pin is None
+        self.pin_attempts = 0
         self._buffer = b""
         self._pdu_length: int | None = None  # set while waiting for PDU after the prompt
         self._mr = itertools.count(1)
@@ -216,6 +221,14 @@ class EmulatorCore:
         while self.network_queue and len(self.storage) < self.capacity:
             self.store_pdu(self.network_queue.pop(0))
 
+    def _cpin(self, m):
+        self.pin_attempts += 1
+        if m.group(1) == self.pin:
+            self.pin_ok = True
+            self._ok()
+        else:
+            self._send_line("+CME ERROR: 16")  # incorrect password
+
     def _cmgs(self, m):
         self._pdu_length = int(m.group(1))
         self._write(b"\r\n> ")
@@ -256,7 +269,8 @@ EmulatorCore._HANDLERS = [
     (r"AT\+CMGF=0", _H._at),
     (r"AT\+CSCS=.*", _H._at),
     (r"AT\^CURC=\d", _H._at),
-    (r"AT\+CPIN\?", lambda s, m: s._ok("+CPIN: READY")),
+    (r"AT\+CPIN\?", lambda s, m: s._ok("+CPIN: READY" if s.pin_ok else "+CPIN: SIM PIN")),
+    (r'AT\+CPIN="?(\d+)"?', _H._cpin),
     (r"AT\+CNMI=(.*)", _H._cnmi),
     (r"AT\+CPMS\?", _H._cpms_query),
     (r"AT\+CPMS=.*", _H._cpms_set),

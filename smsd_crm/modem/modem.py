@@ -72,6 +72,13 @@ class Modem:
             self.ready.clear()
             transport.close()  # the transport we opened, even if the channel never saw it
             self._channel = None
+            # The port (and its exclusive lock) is released on a later loop turn.
+            if channel.opened.is_set():
+                try:
+                    async with asyncio.timeout(2.0):
+                        await asyncio.shield(channel.closed.wait())
+                except (TimeoutError, asyncio.CancelledError):
+                    pass
 
     async def _until_closed(self, channel: AtChannel) -> None:
         await channel.closed.wait()

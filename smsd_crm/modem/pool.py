@@ -64,6 +64,7 @@ class ModemPool:
         if any(m.ready.is_set() for m in self.modems):
             return True
         if not self.modems:
+            await asyncio.sleep(timeout)  # nothing will ever be ready: wait, do not spin
             return False
         waits = [asyncio.ensure_future(m.ready.wait()) for m in self.modems]
         done, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)

@@ -1,0 +1,56 @@
+"""The command line: --help everywhere, python -m, and a standalone emulator process."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import SMSD_CRM, wait_until, write_config
+
+SUBCOMMANDS = [["run"], ["demo"], ["check-config"], ["plugins"], ["migrate"], ["sim"], ["sim", "send"],
+               ["emulator"]]
+
+
+@pytest.mark.parametrize("args", [[]] + SUBCOMMANDS)
+def test_help_everywhere(args):
+    result = subprocess.run([SMSD_CRM, *args, "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("usage: smsd-crm")
+
+
+def test_python_dash_m_is_the_same_command():
+    result = subprocess.run([sys.executable, "-m", "smsd_crm", "--version"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout.startswith("smsd-crm ")
+
+
+def test_migrate_creates_the_schema(tmp_path):
+    config = write_config(tmp_path, "/dev/null")
+    result = subprocess.run([SMSD_CRM, "migrate", "-c", str(config)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "data" / "test.sqlite3").exists()
+
+
+async def test_standalone_emulator_process_with_a_separate_daemon(tmp_path, daemons):
+    link, sock = tmp_path / "ttyEMU0", tmp_path / "emu.sock"
+    emu = await asyncio.create_subprocess_exec(
+        SMSD_CRM, "emulator", "--link", str(link), "--control", str(sock),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
+    try:
+        line = await asyncio.wait_for(emu.stdout.readline(), 30)
+        assert f"port {link}" in line.decode()
+        config = write_config(tmp_path, str(link), extra=f"emulator:\n  control_socket: {sock}\n")
+        await daemons(config, tmp_path / "daemon.log")
+        sim = await asyncio.create_subprocess_exec(
+            SMSD_CRM, "sim", "send", "-c", str(config), "085712345678", "REG Wati#Gg. Mawar 2",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        out, err = await asyncio.wait_for(sim.communicate(), 60)
+        assert sim.returncode == 0, err.decode()
+        assert out.decode().startswith("Selamat datang Wati")
+    finally:
+        emu.terminate()
+        assert await asyncio.wait_for(emu.wait(), 30) == 0
+    await wait_until(lambda: not link.exists() and not sock.exists(), 10, "emulator cleaned up")
