@@ -100,6 +100,15 @@ class DaemonProcess:
             return await self.proc.wait()
 
 
+async def sim_send(config: Path, number: str, text: str) -> tuple[int, str, str]:
+    """``smsd-crm sim send`` as a user runs it: (exit code, stdout, stderr)."""
+    proc = await asyncio.create_subprocess_exec(
+        SMSD_CRM, "sim", "send", "-c", str(config), number, text,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, out.decode(), err.decode()
+
+
 @pytest.fixture
 async def daemons():
     """Start daemons with ``await daemons(config, log)``; all are killed at the end."""

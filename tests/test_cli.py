@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import SMSD_CRM, wait_until, write_config
+from .conftest import SMSD_CRM, sim_send, wait_until, write_config
 
 SUBCOMMANDS = [["run"], ["demo"], ["check-config"], ["plugins"], ["migrate"], ["sim"], ["sim", "send"],
                ["emulator"]]
@@ -44,12 +44,9 @@ async def test_standalone_emulator_process_with_a_separate_daemon(tmp_path, daem
         assert f"port {link}" in line.decode()
         config = write_config(tmp_path, str(link), extra=f"emulator:\n  control_socket: {sock}\n")
         await daemons(config, tmp_path / "daemon.log")
-        sim = await asyncio.create_subprocess_exec(
-            SMSD_CRM, "sim", "send", "-c", str(config), "085712345678", "REG Wati#Gg. Mawar 2",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-        out, err = await asyncio.wait_for(sim.communicate(), 60)
-        assert sim.returncode == 0, err.decode()
-        assert out.decode().startswith("Selamat datang Wati")
+        code, out, err = await sim_send(config, "085712345678", "REG Wati#Gg. Mawar 2")
+        assert code == 0, err
+        assert out.startswith("Selamat datang Wati")
     finally:
         emu.terminate()
         assert await asyncio.wait_for(emu.wait(), 30) == 0

@@ -5,7 +5,6 @@ The daemon opens the emulator's device path exactly as it would open /dev/ttyUSB
 
 from __future__ import annotations
 
-import asyncio
 import signal
 from collections import Counter
 
@@ -14,7 +13,7 @@ import pytest
 from smsd_crm.modem import pdu
 from smsd_crm.modem.pty_emulator import next_reply
 
-from .conftest import SMSD_CRM, query, wait_until, write_config
+from .conftest import query, sim_send, wait_until, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -51,6 +50,17 @@ async def _deliver_many(emulator, start: int, count: int) -> list[str]:
     return numbers
 
 
+async def _each_answered_exactly_once(emulator, db, numbers: list[str]) -> None:
+    """Every number got its reply, once, and every stored SMS was handled and deleted."""
+    count = len(numbers)
+    await wait_until(lambda: set(_replies_by_number(emulator)) >= set(numbers), 60, "all answered")
+    await wait_until(lambda: not emulator.core.storage, 30, "SIM emptied")
+    await wait_until(lambda: query(db, "SELECT COUNT(*) FROM messages WHERE direction='out' AND state='sent'")
+                     == [(count,)], 30, "all sent")
+    assert all(n == 1 for n in _replies_by_number(emulator).values()), _replies_by_number(emulator)
+    assert query(db, "SELECT COUNT(*) FROM messages WHERE direction='in' AND state='handled'") == [(count,)]
+
+
 async def test_sigterm_loses_nothing_and_sends_nothing_twice(tmp_path, emulator, daemons):
     config = write_config(tmp_path, emulator.device)
     db = tmp_path / "data" / "test.sqlite3"
@@ -60,12 +70,7 @@ async def test_sigterm_loses_nothing_and_sends_nothing_twice(tmp_path, emulator,
     assert await daemon.stop(signal.SIGTERM) == 0
     numbers += await _deliver_many(emulator, 10, 3)  # arrive while the daemon is down
     await daemons(config, tmp_path / "daemon2.log")
-    await wait_until(lambda: set(_replies_by_number(emulator)) >= set(numbers), 60, "all answered")
-    await wait_until(lambda: not emulator.core.storage, 30, "SIM emptied")
-    await wait_until(lambda: query(db, "SELECT COUNT(*) FROM messages WHERE direction='out' AND state='sent'")
-                     == [(13,)], 30, "all sent")
-    assert all(n == 1 for n in _replies_by_number(emulator).values()), _replies_by_number(emulator)
-    assert query(db, "SELECT COUNT(*) FROM messages WHERE direction='in'") == [(13,)]
+    await _each_answered_exactly_once(emulator, db, numbers)
     assert query(db, "SELECT COUNT(*) FROM customers") == [(13,)]
 
 
@@ -83,12 +88,7 @@ async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path, emulator,
     assert emulator.core.submitted == []
     emulator.core.submit_error = None  # the network is back
     await daemons(config, tmp_path / "daemon2.log")
-    await wait_until(lambda: set(_replies_by_number(emulator)) >= set(numbers), 60, "all answered")
-    await wait_until(lambda: not emulator.core.storage, 30, "SIM emptied")
-    await wait_until(lambda: query(db, "SELECT COUNT(*) FROM messages WHERE direction='out' AND state='sent'")
-                     == [(16,)], 30, "all sent")
-    assert all(n == 1 for n in _replies_by_number(emulator).values()), _replies_by_number(emulator)
-    assert query(db, "SELECT COUNT(*) FROM messages WHERE direction='in'") == [(16,)]
+    await _each_answered_exactly_once(emulator, db, numbers)
     texts = [s.decoded.text for s in emulator.core.submitted]
     assert all(t.startswith("Selamat datang Pelanggan") for t in texts)
 
@@ -96,24 +96,14 @@ async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path, emulator,
 async def test_sim_cli_talks_to_the_daemons_own_emulator(tmp_path, daemons):
     config = write_config(tmp_path, "emulator", extra="emulator:\n  control_socket: run/emu.sock\n")
     await daemons(config, tmp_path / "daemon.log")
-    proc = await asyncio.create_subprocess_exec(
-        SMSD_CRM, "sim", "send", "-c", str(config), "+6281234567890", "DAFTAR Budi#Jl. Mawar 5",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 0, err.decode()
-    assert out.decode().startswith("Selamat datang Budi di Toko Uji!")
-    proc = await asyncio.create_subprocess_exec(
-        SMSD_CRM, "sim", "send", "-c", str(config), "0812 3456 7890", "halo kak",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    assert "Menu:" in out.decode()
+    code, out, err = await sim_send(config, "+6281234567890", "DAFTAR Budi#Jl. Mawar 5")
+    assert code == 0, err
+    assert out.startswith("Selamat datang Budi di Toko Uji!")
+    code, out, _ = await sim_send(config, "0812 3456 7890", "halo kak")
+    assert "Menu:" in out
 
 
 async def test_sim_cli_without_a_daemon_says_so(tmp_path):
-    config = write_config(tmp_path, "emulator")
-    proc = await asyncio.create_subprocess_exec(
-        SMSD_CRM, "sim", "send", "-c", str(config), "+6281234567890", "halo",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 1
-    assert "no running daemon" in err.decode() and "Traceback" not in err.decode()
+    code, _, err = await sim_send(write_config(tmp_path, "emulator"), "+6281234567890", "halo")
+    assert code == 1
+    assert "no running daemon" in err and "Traceback" not in err

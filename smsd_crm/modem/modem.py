@@ -40,6 +40,7 @@ class Modem:
         self._reassembler = Reassembler(config.multipart_timeout, clock)
         self._concat_ref = itertools.count(int(clock()) % 256)
         self.ready = asyncio.Event()
+        self._closing = False
         self.imei = ""
         self.sim_id = ""
         self.sent = 0
@@ -50,6 +51,7 @@ class Modem:
     async def run(self) -> None:
         """Open, initialise, and serve until the port closes (raises ModemUnavailable)."""
         self._work = asyncio.Queue()
+        self._closing = False
         transport, channel = await self._opener(
             self.id, self.config.port, lambda: AtChannel(self.id, self._on_urc, self._on_lost),
             self.config.baudrate)
@@ -70,6 +72,7 @@ class Modem:
             raise next((e for e in group.exceptions if isinstance(e, ModemError)), group) from None
         finally:
             self.ready.clear()
+            self._closing = True
             transport.close()  # the transport we opened, even if the channel never saw it
             self._channel = None
             # The port (and its exclusive lock) is released on a later loop turn.
@@ -85,7 +88,10 @@ class Modem:
         raise ModemUnavailable(self.id, "port closed")
 
     def _on_lost(self, exc: Exception | None) -> None:
-        LOGGER.warning("modem %s: port lost (%s)", self.id, exc or "closed")
+        if self._closing:
+            LOGGER.debug("modem %s: port closed", self.id)
+        else:
+            LOGGER.warning("modem %s: port lost (%s)", self.id, exc or "closed")
 
     async def _cmd(self, command: str, timeout: float | None = None) -> list[str]:
         if self._channel is None:
