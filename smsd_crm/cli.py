@@ -164,6 +164,42 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_pdu_decode(args: argparse.Namespace) -> int:
+    """Print every field of a PDU (as +CMGR/+CMGL list it) as JSON."""
+    import json
+
+    from .errors import PduError
+    from .modem.pdu import decode
+    from .modem.pdu_info import describe
+
+    try:
+        decoded = decode(args.hex, with_smsc=not args.no_smsc)
+    except PduError as exc:
+        print(f"error: cannot decode: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(describe(decoded), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_pdu_encode(args: argparse.Namespace) -> int:
+    """Print the SMS-SUBMIT PDUs for a text, with their AT+CMGS lengths, as JSON."""
+    import json
+
+    from .errors import PduError
+    from .modem.pdu_info import encode_for_operator
+
+    from .phones import normalize
+
+    number = normalize(args.to) or args.to  # what the daemon would send: E.164 where possible
+    try:
+        info = encode_for_operator(number, args.text, args.srr)
+    except PduError as exc:
+        print(f"error: cannot encode: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(info, indent=2, ensure_ascii=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -197,6 +233,20 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
     send.add_argument("--modem", help="id of the emulated modem to receive it (default: the first)")
     send.set_defaults(func=cmd_sim_send, verbose=False)
+    pdu = sub.add_parser("pdu", help="decode or encode SMS PDUs (diagnostics)",
+                         description="Decode or encode SMS PDUs, as gammu decodepdu does.")
+    pdu_sub = pdu.add_subparsers(dest="pdu_command", required=True, metavar="PDUCOMMAND")
+    dec = pdu_sub.add_parser("decode", help="print every field of a PDU as JSON",
+                             description=cmd_pdu_decode.__doc__)
+    dec.add_argument("hex", help="the PDU in hex, starting with the SMSC field")
+    dec.add_argument("--no-smsc", action="store_true", help="the PDU has no SMSC field (starts at the TPDU)")
+    dec.set_defaults(func=cmd_pdu_decode, verbose=False)
+    enc = pdu_sub.add_parser("encode", help="print the PDUs and AT+CMGS lengths for a text",
+                             description=cmd_pdu_encode.__doc__)
+    enc.add_argument("--to", required=True, help="the recipient, e.g. +6281234567890")
+    enc.add_argument("--text", required=True, help="the message text")
+    enc.add_argument("--srr", action="store_true", help="ask for a delivery report (TP-SRR)")
+    enc.set_defaults(func=cmd_pdu_encode, verbose=False)
     emu = add("emulator", cmd_emulator, "run a standalone emulated modem", config=False)
     emu.add_argument("--id", default="emu1", help="modem id")
     emu.add_argument("--link", help="also make this symlink to the pty (a stable port path)")

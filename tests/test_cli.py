@@ -51,3 +51,34 @@ async def test_standalone_emulator_process_with_a_separate_daemon(tmp_path, daem
         emu.terminate()
         assert await asyncio.wait_for(emu.wait(), 30) == 0
     await wait_until(lambda: not link.exists() and not sock.exists(), 10, "emulator cleaned up")
+
+
+def _json_cli(*args: str) -> tuple[int, dict | None, str]:
+    import json
+    result = subprocess.run([SMSD_CRM, *args], capture_output=True, text=True, timeout=60)
+    return result.returncode, json.loads(result.stdout) if result.returncode == 0 else None, result.stderr
+
+
+def test_pdu_decode_prints_every_field():
+    code, info, _ = _json_cli("pdu", "decode",
+                              "07911326040000F0040B911346610089F60000208062917314080CC8F71D14969741F977FD07")
+    assert code == 0
+    assert info["type"] == "SMS-DELIVER" and info["smsc"] == "+31624000000"
+    assert info["sender"] == {"number": "+31641600986", "toa": "91", "type": "international"}
+    assert info["scts"] == "2002-08-26T19:37:41+00:00" and info["text"] == "How are you?"
+    assert info["dcs"]["alphabet"] == "gsm7"
+
+
+def test_pdu_encode_shows_lengths_and_what_forces_ucs2():
+    code, info, _ = _json_cli("pdu", "encode", "--to", "0812-3456-7890", "--text", "Diskon “10%”", "--srr")
+    assert code == 0
+    assert info["encoding"] == "ucs2" and info["forces_ucs2"] == "“" and info["parts"] == 1
+    [part] = info["pdus"]
+    code, decoded, _ = _json_cli("pdu", "decode", part["pdu"])
+    assert decoded["destination"]["number"] == "+6281234567890" and decoded["status_report_request"]
+    assert part["command"] == f"AT+CMGS={len(part['pdu']) // 2 - 1}"
+
+
+def test_pdu_decode_of_junk_is_one_line():
+    code, _, err = _json_cli("pdu", "decode", "07911326040000F004")
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "cannot decode" in err

@@ -159,3 +159,11 @@ def test_our_decoder_reads_gammu_encoded_messages(text):
         part.update({"Number": "+6281234567890", "SMSC": {"Number": "+62816124"}, "Type": "Submit"})
         out.append(pdu.decode(gammu.EncodePDU(part).hex()).text)
     assert "".join(out) == text
+
+
+def test_part_sizes_follow_the_reference_width():
+    assert compose.part_limits(8) == (153, 67)
+    assert compose.part_limits(16) == (152, 66)
+    assert compose.count_parts("a" * 306, ref_bits=16) == 3
+    for part in compose.encode_submit("+6281234567890", "ж" * 200, ref_bits=16):
+        assert len(bytes.fromhex(part.hex)) - 1 - 14 <= 140  # SMSC octet, TPDU header, user data

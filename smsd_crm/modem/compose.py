@@ -15,9 +15,16 @@ from . import gsm7
 from .pdu import (GSM7, UCS2, Concat, EncodedPdu, address_octets, alnum_address_octets,
                   encode_scts, smsc_octets)
 
-SINGLE_GSM7, PART_GSM7 = 160, 153
-SINGLE_UCS2, PART_UCS2 = 70, 67  # UTF-16 code units
+SINGLE_GSM7, PART_GSM7 = 160, 153  # 153 with an 8-bit reference (6-octet header)
+SINGLE_UCS2, PART_UCS2 = 70, 67  # UTF-16 code units; 67 with an 8-bit reference
 MAX_PARTS = 255
+USER_DATA_OCTETS = 140
+
+
+def part_limits(ref_bits: int) -> tuple[int, int]:
+    """(GSM-7 septets, UTF-16 units) per concatenated part: 153/67 (8-bit ref), 152/66 (16-bit)."""
+    room = USER_DATA_OCTETS - (6 if ref_bits == 8 else 7)
+    return room * 8 // 7, room // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,25 +56,26 @@ def _ucs2_units(ch: str) -> int:
     return 2 if ord(ch) > 0xFFFF else 1
 
 
-def segment(text: str) -> list[Segment]:
+def segment(text: str, ref_bits: int = 8) -> list[Segment]:
     """Split ``text`` into SMS parts (a single part when it fits)."""
+    part_gsm7, part_ucs2 = part_limits(ref_bits)
     if gsm7.is_gsm7(text):
         cost = lambda ch: len(gsm7.char_septets(ch))  # noqa: E731
         total = sum(cost(ch) for ch in text)
-        chunks = [text] if total <= SINGLE_GSM7 else _split_units(text, cost, PART_GSM7)
+        chunks = [text] if total <= SINGLE_GSM7 else _split_units(text, cost, part_gsm7)
         segs = [Segment(GSM7, gsm7.encode(c), c) for c in chunks]
     else:
         total = sum(_ucs2_units(ch) for ch in text)
-        chunks = [text] if total <= SINGLE_UCS2 else _split_units(text, _ucs2_units, PART_UCS2)
+        chunks = [text] if total <= SINGLE_UCS2 else _split_units(text, _ucs2_units, part_ucs2)
         segs = [Segment(UCS2, c.encode("utf-16-be"), c) for c in chunks]
     if len(segs) > MAX_PARTS:
         raise PduError(f"text needs {len(segs)} parts; at most {MAX_PARTS} are possible")
     return segs
 
 
-def count_parts(text: str) -> int:
+def count_parts(text: str, ref_bits: int = 8) -> int:
     """How many SMS ``text`` costs."""
-    return len(segment(text))
+    return len(segment(text, ref_bits))
 
 
 def _user_data(seg: Segment, concat: Concat | None) -> tuple[int, bytes]:
@@ -111,7 +119,7 @@ def encode_submit(
     The SMSC field is ``00`` (use the SIM's) unless ``smsc`` is given; TP-SRR is
     set only when ``status_report`` is asked for, since reports can be charged.
     """
-    segs = segment(text)
+    segs = segment(text, ref_bits)
     out = []
     for seg, concat in zip(segs, _concats(len(segs), concat_reference, ref_bits)):
         udl, ud = _user_data(seg, concat)
@@ -137,7 +145,7 @@ def encode_deliver(
 
     ``sender`` is a number (``+62…``, ``08…``) or an alphanumeric name.
     """
-    segs = segment(text)
+    segs = segment(text, ref_bits)
     digits = sender.lstrip("+")
     is_number = bool(digits) and all(c in "0123456789" for c in digits)
     oa = address_octets(sender) if is_number else alnum_address_octets(sender)

@@ -13,6 +13,7 @@ from typing import Callable
 from .pdu import Deliver
 
 GroupKey = tuple[str, int, int, int]
+GAP = "[...]"  # where a part never arrived, so staff see that something is missing
 
 
 @dataclass
@@ -24,8 +25,11 @@ class Group:
     indices: set[int] = field(default_factory=set)
 
     def text(self) -> str:
-        """The joined text of the parts present, in sequence order."""
-        return "".join(self.parts[i].text for i in sorted(self.parts))
+        """The joined text in sequence order; a missing part shows as ``[...]``."""
+        first = self.parts[min(self.parts)]
+        total = first.concat.total if first.concat else len(self.parts)
+        return "".join(self.parts[i].text if i in self.parts else GAP
+                       for i in range(1, max(total, max(self.parts)) + 1))
 
 
 class Reassembler:
