@@ -49,6 +49,10 @@ class ModemConfig(_Strict):
     command_timeout: float = Field(10.0, gt=0)
     send_timeout: float = Field(60.0, gt=0, description="wait for +CMGS, which can take a minute")
     multipart_timeout: float = Field(300.0, gt=0, description="give up waiting for missing parts")
+    send: bool = Field(True, description="false: a receive-only modem")
+    max_per_minute: int | None = Field(None, gt=0, description="send-rate limit of this SIM")
+    prefixes: list[str] = Field(default_factory=list,
+                                description="prefer this modem for numbers starting with these (+62811)")
 
     @field_validator("pin")
     @classmethod
@@ -62,6 +66,7 @@ class EmulatorConfig(_Strict):
     """Emulated modems (``port: emulator``) and the socket ``smsd-crm sim`` talks to."""
 
     control_socket: Path = Path("var/emulator.sock")
+    send_delay: float = Field(0.0, ge=0, description="seconds an emulated modem takes per SMS (real ones ~3 s)")
 
 
 class OutboxConfig(_Strict):
@@ -70,6 +75,7 @@ class OutboxConfig(_Strict):
     max_attempts: int = Field(5, ge=1)
     retry_min: float = Field(5.0, gt=0, description="seconds before the first retry")
     retry_max: float = Field(600.0, gt=0)
+    same_sim_wait: float = Field(10.0, ge=0, description="seconds a reply waits for the SIM the customer texted")
 
 
 class LoggingConfig(_Strict):

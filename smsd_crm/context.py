@@ -37,6 +37,7 @@ class CoreServices:
     emit: Callable[[object], Awaitable[None]]
     outbox_changed: Callable[[], None]
     region: str = "ID"
+    preferred_modem: Callable[[str], str | None] = lambda phone: None  # routing by number prefix
 
 
 class PluginDatabase:
@@ -108,7 +109,8 @@ class PluginContext:
     async def send(self, phone: str, text: str) -> int:
         """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id."""
         message_id = await message_queries.queue_outbound(
-            self._s.db, phone, text, self.now(), priority=STAFF_PRIORITY, plugin=self.name)
+            self._s.db, phone, text, self.now(), priority=STAFF_PRIORITY, plugin=self.name,
+            modem_id=self._s.preferred_modem(phone))
         self._s.outbox_changed()
         return message_id
 

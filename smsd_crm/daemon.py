@@ -64,7 +64,9 @@ async def _start_emulators(stack: AsyncExitStack, settings: Settings) -> tuple[l
     emulators, ports = [], {}
     for cfg in settings.modems:
         if cfg.port == EMULATOR_PORT:
-            emu = PtyModem(cfg.id, imei=f"86{zlib.crc32(cfg.id.encode()):013d}")
+            emu = PtyModem(cfg.id, imei=f"86{zlib.crc32(cfg.id.encode()):013d}",
+                           imsi=f"51010{zlib.crc32(cfg.id.encode()):010d}",
+                           send_delay=settings.emulator.send_delay)
             await emu.start()
             stack.push_async_callback(emu.stop)
             emulators.append(emu)
@@ -91,10 +93,12 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             await host.call_all("track_event", event=event)
 
         outbox_ref: list[Outbox] = []
+        pool_ref: list[ModemPool] = []
         services = CoreServices(db=db, store=settings.store, clock=clock,
                                 keywords=lambda: list(host.keyword_table.values()), emit=emit,
                                 outbox_changed=lambda: outbox_ref[0].notify(),
-                                region=settings.store.country)
+                                region=settings.store.country,
+                                preferred_modem=lambda phone: pool_ref[0].preferred_for(phone))
         host.bind(services)
         await host.call_all("startup", strict=True)
         stack.push_async_callback(host.call_all, "shutdown", reverse=True)
@@ -104,8 +108,9 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         modems = [Modem(cfg.model_copy(update={"port": ports.get(cfg.id, cfg.port)}), router.accept)
                   for cfg in settings.modems]
         pool = ModemPool(modems)
-        outbox = Outbox(db, pool.send, pool.wait_ready, settings.outbox, clock, emit,
-                        workers=len(modems))
+        pool_ref.append(pool)
+        outbox = Outbox(db, pool, settings.outbox, clock, emit,
+                        workers=sum(1 for m in modems if m.config.send))
         outbox_ref.append(outbox)
         running = Running(settings, db, host, pool, emulators)
 

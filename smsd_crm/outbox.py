@@ -1,9 +1,9 @@
-"""The durable outbox: claim a committed row, send it through the pool, record the outcome.
+"""The durable outbox: one worker per sending modem claims a committed row and sends it.
 
-Transient modem errors are retried with exponential backoff; permanent ones fail
-the row. A row found ``sending`` at start (the daemon died mid-send) is queued
-again: the window between the modem's ``+CMGS`` and the commit of ``sent`` is
-the only place a message can go out twice.
+Transient modem errors are retried with exponential backoff, preferring another
+modem; permanent ones fail the row. A row found ``sending`` at start (the daemon
+died mid-send) is queued again: the window between the modem's ``+CMGS`` and
+the commit of ``sent`` is the only place a message can go out twice.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Protocol
 
 from .config import OutboxConfig
 from .errors import ModemError, PduError
@@ -22,18 +22,33 @@ from .storage.db import Database
 
 LOGGER = logging.getLogger(__name__)
 
-Sender = Callable[[str, str, str | None], Awaitable[SendResult]]
+
+class Sender(Protocol):
+    """One modem as the outbox sees it."""
+
+    id: str
+
+    async def send(self, number: str, text: str) -> SendResult: ...
+
+
+class SenderPool(Protocol):
+    """Lends idle senders (the modem pool)."""
+
+    async def acquire(self, timeout: float) -> Sender | None: ...
+
+    def release(self, sender: Sender, ok: bool | None) -> None: ...
+
+    def senders(self) -> list[str]: ...
 
 
 class Outbox:
-    """``workers`` concurrent senders (one per modem) over one queue table."""
+    """``workers`` concurrent senders (one per sending modem) over one queue table."""
 
-    def __init__(self, db: Database, send: Sender, wait_ready: Callable[[float], Awaitable[bool]],
-                 config: OutboxConfig, clock: Callable[[], datetime],
-                 emit: Callable[[object], Awaitable[None]], workers: int = 1) -> None:
+    def __init__(self, db: Database, pool: SenderPool, config: OutboxConfig,
+                 clock: Callable[[], datetime], emit: Callable[[object], Awaitable[None]],
+                 workers: int = 1) -> None:
         self._db = db
-        self._send = send
-        self._wait_ready = wait_ready
+        self._pool = pool
         self._config = config
         self._clock = clock
         self._emit = emit
@@ -69,25 +84,36 @@ class Outbox:
 
     async def _worker(self) -> None:
         while not self._stopping:
-            if not await self._wait_ready(5.0):
+            sender = await self._pool.acquire(5.0)
+            if sender is None:
                 continue
-            row = await queries.claim_next(self._db, self._clock())
+            now = self._clock()
+            row = None
+            if not self._stopping:
+                row = await queries.claim_next(
+                    self._db, now, sender.id, self._pool.senders(),
+                    now - timedelta(seconds=self._config.same_sim_wait))
             if row is None:
+                self._pool.release(sender, None)
                 await self._sleep_until_due()
                 continue
             self._in_flight += 1
             self._idle.clear()
+            ok: bool | None = None
             try:
-                await self._deliver(row)
+                ok = await self._deliver(row, sender)
             finally:
+                self._pool.release(sender, ok)
                 self._in_flight -= 1
                 if self._in_flight == 0:
                     self._idle.set()
         await asyncio.Event().wait()  # stopped: idle until cancelled with the task group
 
     async def _sleep_until_due(self) -> None:
+        if self._stopping:
+            return
         due = await queries.next_due(self._db)
-        wait = 30.0 if due is None else max((due - self._clock()).total_seconds(), 0.0)
+        wait = 30.0 if due is None else max((due - self._clock()).total_seconds(), 0.05)
         self._wake.clear()
         try:
             async with asyncio.timeout(min(wait, 30.0)):
@@ -95,25 +121,29 @@ class Outbox:
         except TimeoutError:
             pass
 
-    async def _deliver(self, row: OutboundMessage) -> None:
-        now = self._clock()
+    async def _deliver(self, row: OutboundMessage, sender: Sender) -> bool | None:
+        """Send one row; True on success, False for a modem failure, None for a bad message."""
         try:
-            result = await self._send(row.phone, row.text, row.preferred_modem)
+            result = await sender.send(row.phone, row.text)
         except PduError as exc:
-            await queries.mark_failed(self._db, row.id, f"cannot encode: {exc}", now)
+            await queries.mark_failed(self._db, row.id, f"cannot encode: {exc}", self._clock())
             LOGGER.error("message %d cannot be encoded: %s", row.id, exc)
-            return
+            return None
         except ModemError as exc:
-            transient = getattr(exc, "transient", False)
-            if transient and row.attempts < self._config.max_attempts:
-                delay = min(self._config.retry_min * 2 ** (row.attempts - 1), self._config.retry_max)
-                at = self._clock() + timedelta(seconds=delay)
-                await queries.mark_retry(self._db, row.id, str(exc), at, self._clock())
-                LOGGER.warning("message %d: %s; retry %d in %.0f s", row.id, exc, row.attempts, delay)
-            else:
-                await queries.mark_failed(self._db, row.id, str(exc), self._clock())
-                LOGGER.error("message %d failed after %d attempt(s): %s", row.id, row.attempts, exc)
-            return
+            await self._failed(row, sender, exc)
+            return False
         await queries.mark_sent(self._db, row.id, result.modem_id, result.references, self._clock())
         LOGGER.info("message %d sent via %s", row.id, result.modem_id)
         await self._emit(MessageSent(row.id, row.phone, result.modem_id))
+        return True
+
+    async def _failed(self, row: OutboundMessage, sender: Sender, exc: ModemError) -> None:
+        if getattr(exc, "transient", False) and row.attempts < self._config.max_attempts:
+            delay = min(self._config.retry_min * 2 ** (row.attempts - 1), self._config.retry_max)
+            at = self._clock() + timedelta(seconds=delay)
+            await queries.mark_retry(self._db, row.id, str(exc), at, self._clock(), failed_modem=sender.id)
+            LOGGER.warning("message %d: %s; retry %d in %.1f s", row.id, exc, row.attempts, delay)
+            self._wake.set()
+        else:
+            await queries.mark_failed(self._db, row.id, str(exc), self._clock())
+            LOGGER.error("message %d failed after %d attempt(s): %s", row.id, row.attempts, exc)

@@ -31,7 +31,7 @@ async def test_wal_and_foreign_keys(db):
 
 async def test_migrations_are_recorded_and_not_rerun(db):
     rows = await db.fetchall("SELECT owner, name FROM schema_migrations")
-    assert [(r[0], r[1]) for r in rows] == [("core", "m001_customers_and_messages")]
+    assert [(r[0], r[1]) for r in rows] == [("core", m.name) for m in CORE_MIGRATIONS]
     assert await migrate(db, [("core", m) for m in CORE_MIGRATIONS]) == []
 
 
@@ -81,18 +81,55 @@ async def test_the_same_sms_read_twice_is_stored_once(db):
     assert await messages.pending_inbound(db) == [first]
 
 
+async def _claim(db, modem="sim1", senders=("sim1", "sim2"), now=NOW, wait=10):
+    return await messages.claim_next(db, now, modem, list(senders), now - timedelta(seconds=wait))
+
+
 async def test_outbox_claims_replies_first_and_requeues_interrupted_rows(db):
     low = await messages.queue_outbound(db, "+6281200000001", "promo", NOW, priority=0)
     high = await messages.queue_outbound(db, "+6281200000002", "reply", NOW)
-    claimed = await messages.claim_next(db, NOW)
+    claimed = await _claim(db)
     assert claimed.id == high and claimed.attempts == 1
     assert await messages.requeue_interrupted(db, NOW) == 1
-    again = await messages.claim_next(db, NOW)
+    again = await _claim(db)
     assert again.id == high and again.attempts == 2
-    await messages.mark_retry(db, again.id, "busy", NOW + timedelta(seconds=60), NOW)
-    assert (await messages.claim_next(db, NOW)).id == low
-    assert await messages.claim_next(db, NOW) is None
+    await messages.mark_retry(db, again.id, "busy", NOW + timedelta(seconds=60), NOW, failed_modem="sim1")
+    assert (await _claim(db)).id == low
+    assert await _claim(db) is None
     assert await messages.next_due(db) == NOW + timedelta(seconds=60)
+
+
+async def test_a_reply_waits_for_the_sim_the_customer_texted(db):
+    row = await messages.queue_outbound(db, "+6281200000001", "reply", NOW, modem_id="sim2")
+    assert await _claim(db, "sim1") is None  # sim2 is a sender: wait for it
+    assert await _claim(db, "sim1", senders=("sim1",)) is not None  # sim2 is down: take it
+    await messages.requeue_interrupted(db, NOW)
+    later = NOW + timedelta(seconds=11)
+    await db.execute("UPDATE messages SET modem_id = 'sim2', state = 'queued' WHERE id = ?", (row,))
+    assert (await _claim(db, "sim1", now=later)).id == row  # waited long enough: any modem
+
+
+async def test_a_failed_row_prefers_another_modem(db):
+    first = await messages.queue_outbound(db, "+6281200000001", "a", NOW)
+    second = await messages.queue_outbound(db, "+6281200000002", "b", NOW)
+    await _claim(db, "sim1")
+    await messages.mark_retry(db, first, "331", NOW, NOW, failed_modem="sim1")
+    assert (await _claim(db, "sim1")).id == second
+    assert (await _claim(db, "sim1")).id == first  # still allowed when nothing else is left
+
+
+async def test_an_old_database_upgrades_to_the_fresh_schema(tmp_path):
+    async def schema(path, migrations):
+        database = await Database.open(path)
+        await migrate(database, [("core", m) for m in migrations])
+        rows = await database.fetchall(
+            "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name")
+        await database.close()
+        return [tuple(r) for r in rows]
+
+    old = tmp_path / "old.sqlite3"
+    await schema(old, CORE_MIGRATIONS[:1])
+    assert await schema(old, CORE_MIGRATIONS) == await schema(tmp_path / "new.sqlite3", CORE_MIGRATIONS)
 
 
 async def test_state_check_constraint(db):

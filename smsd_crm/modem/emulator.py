@@ -59,6 +59,8 @@ class EmulatorCore:
         operator: str = "TELKOMSEL",
         clock: Callable[[], datetime] = lambda: datetime.now(WIB),
         pin: str | None = None,
+        send_delay: float = 0.0,
+        schedule: Callable[[float, Callable[[], None]], None] | None = None,
     ) -> None:
         self.modem_id = modem_id
         self._write = write
@@ -79,6 +81,9 @@ class EmulatorCore:
         self.pin = pin
         self.pin_ok = pin is None
         self.pin_attempts = 0
+        # A real modem needs ~3 s per SMS; ``schedule(delay, fn)`` runs fn later (immediately if None).
+        self.send_delay = send_delay
+        self._schedule = schedule or (lambda delay, fn: fn())
         self._buffer = b""
         self._pdu_length: int | None = None  # set while waiting for PDU after the prompt
         self._mr = itertools.count(1)
@@ -253,9 +258,13 @@ class EmulatorCore:
             return
         mr = next(self._mr) % 256
         record = SubmittedSms(self.modem_id, hex_pdu, decoded, mr)
-        self.submitted.append(record)
-        self._ok(f"+CMGS: {mr}")
-        self._on_submit(record)
+
+        def done() -> None:
+            self.submitted.append(record)
+            self._ok(f"+CMGS: {mr}")
+            self._on_submit(record)
+
+        self._schedule(self.send_delay, done) if self.send_delay else done()
 
     _HANDLERS: list = []
 

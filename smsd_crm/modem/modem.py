@@ -40,6 +40,7 @@ class Modem:
         self._reassembler = Reassembler(config.multipart_timeout, clock)
         self._concat_ref = itertools.count(int(clock()) % 256)
         self.ready = asyncio.Event()
+        self.on_change: Callable[[], None] = lambda: None  # the pool listens to ready changes
         self._closing = False
         self.imei = ""
         self.sim_id = ""
@@ -62,6 +63,7 @@ class Modem:
             await self._initialise()
             self._work.put_nowait(("sweep",))
             self.ready.set()
+            self.on_change()
             LOGGER.info("modem %s ready on %s (IMEI %s)", self.id, self.config.port, self.imei or "?")
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._receive_loop())
@@ -72,6 +74,7 @@ class Modem:
             raise next((e for e in group.exceptions if isinstance(e, ModemError)), group) from None
         finally:
             self.ready.clear()
+            self.on_change()
             self._closing = True
             transport.close()  # the transport we opened, even if the channel never saw it
             self._channel = None

@@ -1,26 +1,37 @@
-"""Supervise N modems: reconnect with backoff, pick a sender, fan inbound messages in."""
+"""Supervise N modems: reconnect with backoff, hand out idle senders, fan inbound messages in.
+
+Senders are handed out with :meth:`ModemPool.acquire` / :meth:`ModemPool.release`:
+a modem sends one message at a time, only when it is ready, allowed to send
+(not receive-only), within its rate limit, and not resting after repeated
+failures. The least used idle modem goes first, so the load spreads.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-from dataclasses import dataclass
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
 
 from ..errors import ModemUnavailable
-from ..models import SendResult
 from .modem import Modem
 
 LOGGER = logging.getLogger(__name__)
+FAILURE_LIMIT = 3  # consecutive failed sends before a modem rests
+REST_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
 class ModemStatus:
-    """What the pool knows of one modem, for `smsd-crm` status pages and logs."""
+    """What the pool knows of one modem, for logs and `smsd-crm status`."""
 
     id: str
     port: str
     ready: bool
+    sending: bool
+    resting: bool
     imei: str
     sim_id: str
     sent: int
@@ -28,14 +39,31 @@ class ModemStatus:
     last_error: str
 
 
-class ModemPool:
-    """Keeps every modem connected and sends through whichever is ready."""
+@dataclass
+class _Slot:
+    modem: Modem
+    busy: bool = False
+    sent_at: deque = field(default_factory=deque)  # monotonic times of sends in the last minute
+    failures: int = 0
+    resting_until: float = 0.0
+    last_used: float = 0.0
 
-    def __init__(self, modems: list[Modem], *, backoff_min: float = 1.0, backoff_max: float = 30.0):
+
+class ModemPool:
+    """Keeps every modem connected and lends idle ones to the outbox."""
+
+    def __init__(self, modems: list[Modem], *, backoff_min: float = 1.0, backoff_max: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.modems = modems
+        self._slots = {m.id: _Slot(m) for m in modems}
         self._backoff = (backoff_min, backoff_max)
-        self._rr = itertools.count()
+        self._clock = clock
         self._errors: dict[str, str] = {}
+        self._changed = asyncio.Event()
+        for m in modems:
+            m.on_change = self._changed.set
+
+    # ------------------------------------------------------------ supervision
 
     async def run(self) -> None:
         """Supervise every modem until cancelled."""
@@ -59,34 +87,78 @@ class ModemPool:
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff[1])
 
-    async def wait_ready(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds until some modem is ready; True if one is."""
-        if any(m.ready.is_set() for m in self.modems):
-            return True
-        if not self.modems:
-            await asyncio.sleep(timeout)  # nothing will ever be ready: wait, do not spin
-            return False
-        waits = [asyncio.ensure_future(m.ready.wait()) for m in self.modems]
-        done, pending = await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for w in pending:
-            w.cancel()
-        return bool(done)
+    # ------------------------------------------------------------ lending senders
 
-    def pick(self, preferred: str | None = None) -> Modem:
-        """A ready modem: the preferred one (the SIM the customer texted) if ready, else round robin."""
-        ready = [m for m in self.modems if m.ready.is_set()]
-        if not ready:
-            raise ModemUnavailable("pool", "no modem is ready")
-        for m in ready:
-            if m.id == preferred:
-                return m
-        return ready[next(self._rr) % len(ready)]
+    def _wait_for(self, slot: _Slot, now: float) -> float | None:
+        """0 if the slot can send now, seconds until it may, or None if it cannot at all."""
+        m = slot.modem
+        if not m.config.send or not m.ready.is_set() or slot.busy:
+            return None
+        while slot.sent_at and now - slot.sent_at[0] >= 60.0:
+            slot.sent_at.popleft()
+        waits = [slot.resting_until - now]
+        if m.config.max_per_minute and len(slot.sent_at) >= m.config.max_per_minute:
+            waits.append(60.0 - (now - slot.sent_at[0]))
+        return max(0.0, *waits)
 
-    async def send(self, number: str, text: str, preferred: str | None = None) -> SendResult:
-        """Send through one ready modem; ModemUnavailable (transient) when none is."""
-        return await self.pick(preferred).send(number, text)
+    def senders(self) -> list[str]:
+        """Ids of the modems that can send now or soon (ready, allowed, not resting)."""
+        now = self._clock()
+        return [s.modem.id for s in self._slots.values()
+                if s.modem.config.send and s.modem.ready.is_set() and s.resting_until <= now]
+
+    async def acquire(self, timeout: float) -> Modem | None:
+        """An idle sender, marked busy; None if none became available within ``timeout``."""
+        deadline = self._clock() + timeout
+        while True:
+            now = self._clock()
+            waits = {slot.modem.id: self._wait_for(slot, now) for slot in self._slots.values()}
+            free = [self._slots[i] for i, w in waits.items() if w == 0.0]
+            if free:
+                slot = min(free, key=lambda s: (len(s.sent_at), s.last_used))
+                slot.busy, slot.last_used = True, now
+                slot.sent_at.append(now)
+                return slot.modem
+            pending = [w for w in waits.values() if w]
+            remaining = deadline - now
+            if remaining <= 0:
+                return None
+            self._changed.clear()
+            try:
+                async with asyncio.timeout(min([remaining, *pending])):
+                    await self._changed.wait()
+            except TimeoutError:
+                pass
+
+    def release(self, modem: Modem, ok: bool | None) -> None:
+        """Give a sender back. ``ok`` False counts a failure; None means nothing was sent."""
+        slot = self._slots[modem.id]
+        slot.busy = False
+        if ok is None:
+            if slot.sent_at:
+                slot.sent_at.pop()  # the reserved send did not happen
+        elif ok:
+            slot.failures = 0
+        else:
+            slot.failures += 1
+            if slot.failures >= FAILURE_LIMIT:
+                slot.resting_until = self._clock() + REST_SECONDS
+                slot.failures = 0
+                LOGGER.warning("modem %s failed %d sends in a row; resting it for %.0f s",
+                               modem.id, FAILURE_LIMIT, REST_SECONDS)
+        self._changed.set()
+
+    def preferred_for(self, number: str) -> str | None:
+        """The modem whose ``prefixes`` match ``number`` (routing by operator), if any."""
+        for m in self.modems:
+            if m.config.send and any(number.startswith(p) for p in m.config.prefixes):
+                return m.id
+        return None
 
     def status(self) -> list[ModemStatus]:
         """A snapshot of every modem."""
-        return [ModemStatus(m.id, m.config.port, m.ready.is_set(), m.imei, m.sim_id, m.sent,
-                            m.received, self._errors.get(m.id, "")) for m in self.modems]
+        now = self._clock()
+        return [ModemStatus(s.modem.id, s.modem.config.port, s.modem.ready.is_set(), s.busy,
+                            s.resting_until > now, s.modem.imei, s.modem.sim_id, s.modem.sent,
+                            s.modem.received, self._errors.get(s.modem.id, ""))
+                for s in self._slots.values()]

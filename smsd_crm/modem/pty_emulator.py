@@ -36,12 +36,17 @@ class PtyModem:
     def __init__(self, modem_id: str = "emu1", link: str | Path | None = None, **core_options) -> None:
         self.modem_id = modem_id
         self.link = Path(link) if link else None
-        self.core = EmulatorCore(modem_id, write=self._write, on_submit=self._submitted, **core_options)
+        self.core = EmulatorCore(modem_id, write=self._write, on_submit=self._submitted,
+                                 schedule=self._later, **core_options)
         self._master = self._slave = -1
         self._out = bytearray()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[tuple[str, asyncio.Queue]] = []
         self.path = ""
+
+    def _later(self, delay: float, fn) -> None:
+        assert self._loop is not None
+        self._loop.call_later(delay, fn)
 
     async def start(self) -> None:
         """Open the pty and start answering."""

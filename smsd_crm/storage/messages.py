@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -90,17 +91,31 @@ async def queue_outbound(db: Database, phone: str, text: str, now: datetime, *,
         (phone, phone, phone, text, modem_id, plugin, in_reply_to, priority, stamp, stamp))
 
 
-async def claim_next(db: Database, now: datetime) -> OutboundMessage | None:
-    """Take the most urgent due outbox row and mark it ``sending`` (one attempt more)."""
+async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[str],
+                     same_sim_until: datetime) -> OutboundMessage | None:
+    """Take the most urgent due outbox row for ``modem_id`` and mark it ``sending``.
+
+    Replies go before bulk (priority). A row that names a modem (the SIM the
+    customer texted) waits for it until ``same_sim_until`` passes its creation,
+    unless that modem cannot send (not in ``senders``); a row whose last send
+    failed on this modem prefers any other.
+    """
+    stamp = now.isoformat()
     async with db.transaction():
         row = await db.fetchone(
-            """UPDATE messages SET state = 'sending', attempts = attempts + 1, updated_at = ?
-               WHERE id = (SELECT id FROM messages
-                           WHERE direction = 'out' AND state = 'queued'
-                             AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
-                           ORDER BY priority DESC, id LIMIT 1)
+            """UPDATE messages SET state = 'sending', attempts = attempts + 1, modem_id = :me,
+                   updated_at = :now
+               WHERE id = (
+                   SELECT id FROM messages
+                   WHERE direction = 'out' AND state = 'queued'
+                     AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+                     AND (modem_id IS NULL OR modem_id = :me OR created_at <= :cutoff
+                          OR modem_id NOT IN (SELECT value FROM json_each(:senders)))
+                   ORDER BY priority DESC, (modem_id = :me) DESC, (failed_modem = :me) ASC, id
+                   LIMIT 1)
                RETURNING id, phone, text, attempts, modem_id""",
-            (now.isoformat(), now.isoformat()))
+            {"me": modem_id, "now": stamp, "cutoff": same_sim_until.isoformat(),
+             "senders": json.dumps(senders)})
     if row is None:
         return None
     return OutboundMessage(row["id"], row["phone"], row["text"], row["attempts"], row["modem_id"])
@@ -121,13 +136,13 @@ async def mark_sent(db: Database, message_id: int, modem_id: str, refs: tuple[in
         (modem_id, ",".join(map(str, refs)), now.isoformat(), message_id))
 
 
-async def mark_retry(db: Database, message_id: int, error: str, at: datetime, now: datetime, *,
-                     count_attempt: bool = True) -> None:
-    """Back to the queue until ``at``; ``count_attempt=False`` gives the attempt back."""
+async def mark_retry(db: Database, message_id: int, error: str, at: datetime, now: datetime,
+                     failed_modem: str | None = None) -> None:
+    """Back to the queue until ``at``, free for any modem, remembering which one failed."""
     await db.execute(
         """UPDATE messages SET state = 'queued', next_attempt_at = ?, last_error = ?, updated_at = ?,
-               attempts = attempts - ? WHERE id = ?""",
-        (at.isoformat(), error, now.isoformat(), 0 if count_attempt else 1, message_id))
+               modem_id = NULL, failed_modem = ? WHERE id = ?""",
+        (at.isoformat(), error, now.isoformat(), failed_modem, message_id))
 
 
 async def mark_failed(db: Database, message_id: int, error: str, now: datetime) -> None:

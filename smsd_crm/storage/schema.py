@@ -48,4 +48,8 @@ CREATE INDEX messages_outbox ON messages (state, priority DESC, id) WHERE direct
 CREATE INDEX messages_inbox ON messages (state, id) WHERE direction = 'in';
 CREATE INDEX messages_phone ON messages (phone, id);
 """),
+    Migration("m002_outbox_failover", """
+-- The modem a send last failed on: the next attempt prefers another one.
+ALTER TABLE messages ADD COLUMN failed_modem TEXT;
+"""),
 ]

@@ -1,0 +1,169 @@
+"""The modem pool: lending senders (unit, fake clock) and failover over real ptys."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+
+from smsd_crm.config import ModemConfig, OutboxConfig
+from smsd_crm.modem.modem import Modem
+from smsd_crm.modem.pool import FAILURE_LIMIT, REST_SECONDS, ModemPool
+from smsd_crm.modem.pty_emulator import PtyModem
+from smsd_crm.outbox import Outbox
+from smsd_crm.storage import messages
+from smsd_crm.storage.db import Database
+from smsd_crm.storage.migrate import migrate
+from smsd_crm.storage.schema import CORE_MIGRATIONS
+
+from .conftest import wait_until
+
+
+class FakeModem:
+    def __init__(self, modem_id: str, **config) -> None:
+        self.id = modem_id
+        self.config = ModemConfig(id=modem_id, port="/dev/null", **config)
+        self.ready = asyncio.Event()
+        self.ready.set()
+        self.on_change = lambda: None
+        self.imei = self.sim_id = ""
+        self.sent = self.received = 0
+
+
+@pytest.fixture
+def clock():
+    return [1000.0]
+
+
+def make_pool(clock, *modems):
+    return ModemPool(list(modems), clock=lambda: clock[0])
+
+
+async def test_least_used_idle_modem_is_lent_and_busy_ones_are_not(clock):
+    a, b = FakeModem("a"), FakeModem("b")
+    pool = make_pool(clock, a, b)
+    first = await pool.acquire(0)
+    second = await pool.acquire(0)
+    assert {first.id, second.id} == {"a", "b"}
+    assert await pool.acquire(0) is None  # both busy
+    pool.release(first, True)
+    assert (await pool.acquire(0)) is first
+
+
+async def test_receive_only_and_not_ready_modems_never_send(clock):
+    rx, down = FakeModem("rx", send=False), FakeModem("down")
+    down.ready.clear()
+    pool = make_pool(clock, rx, down)
+    assert await pool.acquire(0) is None
+    assert pool.senders() == []
+
+
+async def test_rate_limit_per_minute(clock):
+    a = FakeModem("a", max_per_minute=2)
+    pool = make_pool(clock, a)
+    for _ in range(2):
+        pool.release(await pool.acquire(0), True)
+    assert await pool.acquire(0) is None
+    clock[0] += 60.0
+    assert await pool.acquire(0) is a
+
+
+async def test_a_reservation_that_sent_nothing_does_not_count(clock):
+    a = FakeModem("a", max_per_minute=1)
+    pool = make_pool(clock, a)
+    pool.release(await pool.acquire(0), None)
+    assert await pool.acquire(0) is a
+
+
+async def test_repeated_failures_rest_a_modem_then_it_is_tried_again(clock):
+    a, b = FakeModem("a"), FakeModem("b")
+    pool = make_pool(clock, a, b)
+    for _ in range(FAILURE_LIMIT):
+        pool.release(a, False)
+    assert pool.senders() == ["b"]
+    assert (await pool.acquire(0)) is b and await pool.acquire(0) is None
+    clock[0] += REST_SECONDS
+    assert await pool.acquire(0) is a
+
+
+async def test_acquire_wakes_when_a_modem_is_released(clock):
+    a = FakeModem("a")
+    pool = make_pool(clock, a)
+    lent = await pool.acquire(0)
+    waiter = asyncio.create_task(pool.acquire(5))
+    await asyncio.sleep(0)
+    pool.release(lent, True)
+    assert await asyncio.wait_for(waiter, 1) is a
+
+
+def test_prefix_routing(clock):
+    pool = make_pool(clock, FakeModem("xl", prefixes=["+62817", "+62818"]), FakeModem("tsel"))
+    assert pool.preferred_for("+6281712345678") == "xl"
+    assert pool.preferred_for("+6281212345678") is None
+
+
+# ------------------------------------------------------------ over real ptys
+
+NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
+
+
+@pytest.fixture
+async def two_modems(tmp_path):
+    emus = [PtyModem(f"sim{i}", imsi=f"51010000000000{i}") for i in (1, 2)]
+    for e in emus:
+        await e.start()
+    db = await Database.open(tmp_path / "pool.sqlite3")
+    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+
+    async def sink(message):
+        pass
+
+    modems = [Modem(ModemConfig(id=e.modem_id, port=e.device), sink) for e in emus]
+    pool = ModemPool(modems)
+
+    async def emit(event):
+        pass
+
+    outbox = Outbox(db, pool, OutboxConfig(retry_min=0.05, retry_max=0.2, max_attempts=10, same_sim_wait=0),
+                    NOW, emit, workers=2)
+    tasks = [asyncio.create_task(pool.run()), asyncio.create_task(outbox.run())]
+    await asyncio.wait_for(asyncio.gather(*(m.ready.wait() for m in modems)), 10)
+    yield emus, db, outbox
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await db.close()
+    for e in emus:
+        await e.stop()
+
+
+async def _queue(db, outbox, count):
+    for i in range(count):
+        await messages.queue_outbound(db, f"+62812000{i:05d}", f"Pesan {i}", NOW())
+    outbox.notify()
+
+
+def _sent_by_number(emus) -> Counter:
+    return Counter(s.decoded.destination.number for e in emus for s in e.core.submitted)
+
+
+async def test_sends_spread_over_the_pool(two_modems):
+    emus, db, outbox = two_modems
+    for e in emus:
+        e.core.send_delay = 0.05
+    await _queue(db, outbox, 20)
+    await wait_until(lambda: sum(_sent_by_number(emus).values()) == 20, 30)
+    assert all(len(e.core.submitted) >= 5 for e in emus)
+    assert set(_sent_by_number(emus).values()) == {1}
+
+
+async def test_a_failing_modem_hands_its_messages_to_the_other(two_modems):
+    emus, db, outbox = two_modems
+    emus[0].core.submit_error = 332  # network timeout on sim1, every time
+    await _queue(db, outbox, 10)
+    await wait_until(lambda: len(_sent_by_number(emus)) == 10, 30)
+    assert emus[0].core.submitted == [] and set(_sent_by_number(emus).values()) == {1}
+    rows = await db.fetchall("SELECT state, modem_id FROM messages")
+    assert {(r[0], r[1]) for r in rows} == {("sent", "sim2")}
