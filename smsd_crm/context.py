@@ -35,7 +35,7 @@ class CoreServices:
     clock: Callable[[], datetime]
     keywords: Callable[[], list[Keyword]]
     emit: Callable[[object], Awaitable[None]]
-    outbox_changed: Callable[[], None]
+    outbox_changed: Callable[[str | None], None]  # the preferred modem of the new row
     region: str = "ID"
     preferred_modem: Callable[[str], str | None] = lambda phone: None  # routing by number prefix
 
@@ -108,10 +108,11 @@ class PluginContext:
 
     async def send(self, phone: str, text: str) -> int:
         """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id."""
+        modem_id = self._s.preferred_modem(phone)
         message_id = await message_queries.queue_outbound(
             self._s.db, phone, text, self.now(), priority=STAFF_PRIORITY, plugin=self.name,
-            modem_id=self._s.preferred_modem(phone))
-        self._s.outbox_changed()
+            modem_id=modem_id)
+        self._s.outbox_changed(modem_id)
         return message_id
 
     async def emit(self, event: object) -> None:

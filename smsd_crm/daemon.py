@@ -96,7 +96,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         pool_ref: list[ModemPool] = []
         services = CoreServices(db=db, store=settings.store, clock=clock,
                                 keywords=lambda: list(host.keyword_table.values()), emit=emit,
-                                outbox_changed=lambda: outbox_ref[0].notify(),
+                                outbox_changed=lambda modem_id=None: outbox_ref[0].notify(modem_id),
                                 region=settings.store.country,
                                 preferred_modem=lambda phone: pool_ref[0].preferred_for(phone))
         host.bind(services)
@@ -104,13 +104,12 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         stack.push_async_callback(host.call_all, "shutdown", reverse=True)
 
         emulators, ports = await _start_emulators(stack, settings)
-        router = Router(db, host, settings, lambda: outbox_ref[0].notify(), clock)
+        router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock)
         modems = [Modem(cfg.model_copy(update={"port": ports.get(cfg.id, cfg.port)}), router.accept)
                   for cfg in settings.modems]
         pool = ModemPool(modems)
         pool_ref.append(pool)
-        outbox = Outbox(db, pool, settings.outbox, clock, emit,
-                        workers=sum(1 for m in modems if m.config.send))
+        outbox = Outbox(db, pool, settings.outbox, clock, emit)
         outbox_ref.append(outbox)
         running = Running(settings, db, host, pool, emulators)
 

@@ -34,7 +34,11 @@ class Sender(Protocol):
 class SenderPool(Protocol):
     """Lends idle senders (the modem pool)."""
 
-    async def acquire(self, timeout: float) -> Sender | None: ...
+    def sending_ids(self) -> list[str]: ...
+
+    def is_idle(self, modem_id: str) -> bool: ...
+
+    async def acquire(self, timeout: float, only: str | None = None) -> Sender | None: ...
 
     def release(self, sender: Sender, ok: bool | None) -> None: ...
 
@@ -42,26 +46,33 @@ class SenderPool(Protocol):
 
 
 class Outbox:
-    """``workers`` concurrent senders (one per sending modem) over one queue table."""
+    """One worker per sending modem over one queue table."""
 
     def __init__(self, db: Database, pool: SenderPool, config: OutboxConfig,
-                 clock: Callable[[], datetime], emit: Callable[[object], Awaitable[None]],
-                 workers: int = 1) -> None:
+                 clock: Callable[[], datetime], emit: Callable[[object], Awaitable[None]]) -> None:
         self._db = db
         self._pool = pool
         self._config = config
         self._clock = clock
         self._emit = emit
-        self._workers = max(workers, 1)
-        self._wake = asyncio.Event()
+        # One wake-up event per worker, cleared *before* it looks for work, so a
+        # row queued while it looks is never missed.
+        self._wake: dict[str, asyncio.Event] = {m: asyncio.Event() for m in pool.sending_ids()}
         self._stopping = False
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def notify(self) -> None:
-        """A row was queued: wake the workers."""
-        self._wake.set()
+    def notify(self, modem_id: str | None = None) -> None:
+        """A row was queued: wake the worker of the modem it prefers, else one idle worker."""
+        if modem_id in self._wake:
+            self._wake[modem_id].set()
+            if self._pool.is_idle(modem_id):
+                return
+        for other, event in self._wake.items():
+            if other != modem_id and self._pool.is_idle(other):
+                event.set()
+                return
 
     async def run(self) -> None:
         """Requeue interrupted rows, then send until cancelled."""
@@ -69,34 +80,38 @@ class Outbox:
         if requeued:
             LOGGER.warning("%d message(s) interrupted by the last stop are queued again", requeued)
         async with asyncio.TaskGroup() as tg:
-            for i in range(self._workers):
-                tg.create_task(self._worker(), name=f"outbox-{i}")
+            for modem_id in self._wake:
+                tg.create_task(self._worker(modem_id), name=f"outbox-{modem_id}")
 
     async def drain(self, timeout: float) -> None:
         """Stop claiming rows and wait up to ``timeout`` s for sends in flight to finish."""
         self._stopping = True
-        self._wake.set()
+        for event in self._wake.values():
+            event.set()
         try:
             async with asyncio.timeout(timeout):
                 await self._idle.wait()
         except TimeoutError:
             LOGGER.warning("outbox: %d send(s) still in flight at shutdown", self._in_flight)
 
-    async def _worker(self) -> None:
+    async def _worker(self, modem_id: str) -> None:
+        wake = self._wake[modem_id]
         while not self._stopping:
-            sender = await self._pool.acquire(5.0)
+            sender = await self._pool.acquire(5.0, only=modem_id)
             if sender is None:
                 continue
+            wake.clear()
             now = self._clock()
             row = None
             if not self._stopping:
                 row = await queries.claim_next(
-                    self._db, now, sender.id, self._pool.senders(),
+                    self._db, now, modem_id, self._pool.senders(),
                     now - timedelta(seconds=self._config.same_sim_wait))
             if row is None:
                 self._pool.release(sender, None)
-                await self._sleep_until_due()
+                await self._sleep(wake)
                 continue
+            self.notify()  # more may be waiting: pass the baton to one idle worker
             self._in_flight += 1
             self._idle.clear()
             ok: bool | None = None
@@ -109,15 +124,17 @@ class Outbox:
                     self._idle.set()
         await asyncio.Event().wait()  # stopped: idle until cancelled with the task group
 
-    async def _sleep_until_due(self) -> None:
+    async def _sleep(self, wake: asyncio.Event) -> None:
+        """Until woken, a deferred row is due, or a row waiting for its own SIM may be taken."""
         if self._stopping:
             return
-        due = await queries.next_due(self._db)
+        due, waiting = await queries.queue_state(self._db)
         wait = 30.0 if due is None else max((due - self._clock()).total_seconds(), 0.05)
-        self._wake.clear()
+        if waiting:
+            wait = min(wait, max(self._config.same_sim_wait / 2, 0.05))
         try:
             async with asyncio.timeout(min(wait, 30.0)):
-                await self._wake.wait()
+                await wake.wait()
         except TimeoutError:
             pass
 
@@ -143,7 +160,6 @@ class Outbox:
             at = self._clock() + timedelta(seconds=delay)
             await queries.mark_retry(self._db, row.id, str(exc), at, self._clock(), failed_modem=sender.id)
             LOGGER.warning("message %d: %s; retry %d in %.1f s", row.id, exc, row.attempts, delay)
-            self._wake.set()
         else:
             await queries.mark_failed(self._db, row.id, str(exc), self._clock())
             LOGGER.error("message %d failed after %d attempt(s): %s", row.id, row.attempts, exc)

@@ -32,7 +32,7 @@ class Router:
     """Stores inbound SMS and routes them to plugins."""
 
     def __init__(self, db: Database, host: PluginHost, settings: Settings,
-                 outbox_changed: Callable[[], None], clock: Callable[[], datetime]) -> None:
+                 outbox_changed: Callable[[str | None], None], clock: Callable[[], datetime]) -> None:
         self._db = db
         self._host = host
         self._settings = settings
@@ -99,7 +99,7 @@ class Router:
                                          keyword=message.keyword, plugin=exc.plugin, error=str(exc))
             return
         if reply_id is not None:
-            self._outbox_changed()
+            self._outbox_changed(message.modem_id)
         await self._host.call_all("track_event", event=MessageHandled(message, plugin, reply_id))
 
     async def _ask_plugins(self, message: Message, owner: str | None):

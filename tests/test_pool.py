@@ -127,7 +127,7 @@ async def two_modems(tmp_path):
         pass
 
     outbox = Outbox(db, pool, OutboxConfig(retry_min=0.05, retry_max=0.2, max_attempts=10, same_sim_wait=0),
-                    NOW, emit, workers=2)
+                    NOW, emit)
     tasks = [asyncio.create_task(pool.run()), asyncio.create_task(outbox.run())]
     await asyncio.wait_for(asyncio.gather(*(m.ready.wait() for m in modems)), 10)
     yield emus, db, outbox

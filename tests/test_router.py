@@ -46,8 +46,8 @@ async def pipeline(tmp_path):
         await host.call_all("track_event", event=event)
 
     host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
-                           emit, lambda: notified.append(1)))
-    router = Router(db, host, settings, lambda: notified.append(1), lambda: NOW)
+                           emit, lambda modem_id=None: notified.append(modem_id)))
+    router = Router(db, host, settings, lambda modem_id=None: notified.append(modem_id), lambda: NOW)
 
     async def send(text: str, sender: str = "081234567890", alnum: bool = False) -> list:
         await router.accept(InboundMessage("sim1", sender, text, NOW - timedelta(seconds=5),

@@ -96,7 +96,7 @@ async def test_outbox_claims_replies_first_and_requeues_interrupted_rows(db):
     await messages.mark_retry(db, again.id, "busy", NOW + timedelta(seconds=60), NOW, failed_modem="sim1")
     assert (await _claim(db)).id == low
     assert await _claim(db) is None
-    assert await messages.next_due(db) == NOW + timedelta(seconds=60)
+    assert await messages.queue_state(db) == (NOW + timedelta(seconds=60), False)
 
 
 async def test_a_reply_waits_for_the_sim_the_customer_texted(db):

@@ -107,12 +107,22 @@ class ModemPool:
         return [s.modem.id for s in self._slots.values()
                 if s.modem.config.send and s.modem.ready.is_set() and s.resting_until <= now]
 
-    async def acquire(self, timeout: float) -> Modem | None:
-        """An idle sender, marked busy; None if none became available within ``timeout``."""
+    def sending_ids(self) -> list[str]:
+        """Ids of the modems allowed to send (not receive-only), ready or not."""
+        return [m.id for m in self.modems if m.config.send]
+
+    def is_idle(self, modem_id: str) -> bool:
+        """True when the modem is ready and not sending."""
+        slot = self._slots[modem_id]
+        return slot.modem.ready.is_set() and not slot.busy
+
+    async def acquire(self, timeout: float, only: str | None = None) -> Modem | None:
+        """An idle sender (``only`` that one), marked busy; None if none became free in time."""
         deadline = self._clock() + timeout
         while True:
             now = self._clock()
-            waits = {slot.modem.id: self._wait_for(slot, now) for slot in self._slots.values()}
+            waits = {slot.modem.id: self._wait_for(slot, now) for slot in self._slots.values()
+                     if only is None or slot.modem.id == only}
             free = [self._slots[i] for i, w in waits.items() if w == 0.0]
             if free:
                 slot = min(free, key=lambda s: (len(s.sent_at), s.last_used))

@@ -121,11 +121,13 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
     return OutboundMessage(row["id"], row["phone"], row["text"], row["attempts"], row["modem_id"])
 
 
-async def next_due(db: Database) -> datetime | None:
-    """When the earliest deferred outbox row becomes due."""
+async def queue_state(db: Database) -> tuple[datetime | None, bool]:
+    """(when the earliest deferred row becomes due, whether any row is queued and due now)."""
     row = await db.fetchone(
-        "SELECT MIN(next_attempt_at) AS t FROM messages WHERE direction = 'out' AND state = 'queued'")
-    return datetime.fromisoformat(row["t"]) if row and row["t"] else None
+        """SELECT MIN(next_attempt_at) AS t, COUNT(*) FILTER (WHERE next_attempt_at IS NULL) AS now_
+           FROM messages WHERE direction = 'out' AND state = 'queued'""")
+    due = datetime.fromisoformat(row["t"]) if row and row["t"] else None
+    return due, bool(row and row["now_"])
 
 
 async def mark_sent(db: Database, message_id: int, modem_id: str, refs: tuple[int, ...], now: datetime) -> None:

@@ -1,0 +1,116 @@
+"""The daemon's own latency and inbound throughput, through `smsd-crm run` as its own process.
+
+N emulated modems (zero send delay) on real pseudo-terminals live in this
+process; the daemon opens them by path. Latency is timed from the moment an SMS
+is stored on an emulated SIM (+CMTI) to the moment its reply's SMS-SUBMIT
+reaches a modem: read, commit, delete, route, commit reply, send.
+
+(a) steady: `--rate` SMS per second for `--seconds`, spread over the modems: p50/p99.
+(b) burst: `--burst` SMS at once: how many per second the daemon answers.
+
+Usage: .venv/bin/python bench/inbound.py [--modems 4] [--rate 50] [--seconds 20] [--burst 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from smsd_crm.modem.pty_emulator import PtyModem
+
+CONFIG = """store: {{name: Toko Bench}}
+database: {{path: bench.sqlite3}}
+modems:
+{modems}
+logging: {{level: WARNING}}
+"""
+
+
+class Timer:
+    """Matches each reply to the moment its SMS was delivered."""
+
+    def __init__(self, emus: list[PtyModem]) -> None:
+        self.sent_at: dict[str, float] = {}
+        self.latency: dict[str, float] = {}
+        for e in emus:
+            e.core._on_submit = self._reply
+
+    def _reply(self, record) -> None:
+        number = record.decoded.destination.number
+        if number in self.sent_at and number not in self.latency:
+            self.latency[number] = time.perf_counter() - self.sent_at[number]
+
+    def deliver(self, emu: PtyModem, number: str, text: str) -> None:
+        self.sent_at[number] = time.perf_counter()
+        emu.deliver(number, text)
+
+    async def wait_all(self, numbers: list[str], timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            while not all(n in self.latency for n in numbers):
+                await asyncio.sleep(0.005)
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
+
+
+async def main(n: int, rate: float, seconds: float, burst: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        emus = [PtyModem(f"m{i}", link=Path(tmp) / f"tty{i}", imsi=f"5101000000{i:05d}", capacity=50)
+                for i in range(n)]
+        for e in emus:
+            await e.start()
+        cfg = Path(tmp) / "config.yaml"
+        cfg.write_text(CONFIG.format(modems="\n".join(f"  - {{id: m{i}, port: {e.device}}}"
+                                                      for i, e in enumerate(emus))))
+        proc = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "smsd-crm"), "run", "-c", str(cfg),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        timer = Timer(emus)
+        try:
+            warm = [f"+6281299{i:06d}" for i in range(n)]
+            for e, number in zip(emus, warm):
+                timer.deliver(e, number, "BANTUAN")
+            await timer.wait_all(warm, 60)
+
+            count = int(rate * seconds)
+            numbers = [f"+62812100{i:05d}" for i in range(count)]
+            start = time.perf_counter()
+            for i, number in enumerate(numbers):
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+                timer.deliver(emus[i % n], number, f"DAFTAR Pelanggan {i}#Jl. Bench {i}")
+            await timer.wait_all(numbers, 120)
+            lat = [timer.latency[x] for x in numbers]
+            print(f"(a) steady {rate:g} SMS/s for {seconds:g} s over {n} modem(s), {count} SMS: "
+                  f"p50 {pct(lat, 50):.1f} ms, p90 {pct(lat, 90):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
+                  f"max {max(lat) * 1000:.1f} ms")
+
+            numbers = [f"+62813100{i:05d}" for i in range(burst)]
+            start = time.perf_counter()
+            for i, number in enumerate(numbers):
+                timer.deliver(emus[i % n], number, f"DAFTAR Burst {i}#Jl. Burst {i}")
+            await timer.wait_all(numbers, 600)
+            elapsed = time.perf_counter() - start
+            print(f"(b) burst of {burst} SMS over {n} modem(s): all answered in {elapsed:.2f} s "
+                  f"= {burst / elapsed:.1f} SMS/s")
+        finally:
+            proc.terminate()
+            await proc.wait()
+            for e in emus:
+                await e.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--modems", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=50)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--burst", type=int, default=1000)
+    args = parser.parse_args()
+    asyncio.run(main(args.modems, args.rate, args.seconds, args.burst))
