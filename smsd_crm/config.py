@@ -76,6 +76,7 @@ class OutboxConfig(_Strict):
     retry_min: float = Field(5.0, gt=0, description="seconds before the first retry")
     retry_max: float = Field(600.0, gt=0)
     same_sim_wait: float = Field(10.0, ge=0, description="seconds a reply waits for the SIM the customer texted")
+    delivery_reports: bool = Field(False, description="ask the network for delivery reports (may be charged)")
 
 
 class LoggingConfig(_Strict):

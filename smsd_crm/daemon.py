@@ -105,7 +105,11 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
 
         emulators, ports = await _start_emulators(stack, settings)
         router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock)
-        modems = [Modem(cfg.model_copy(update={"port": ports.get(cfg.id, cfg.port)}), router.accept)
+        async def report(delivery_report) -> None:
+            await outbox_ref[0].record_report(delivery_report)
+
+        modems = [Modem(cfg.model_copy(update={"port": ports.get(cfg.id, cfg.port)}), router.accept,
+                        report_sink=report, reports=settings.outbox.delivery_reports)
                   for cfg in settings.modems]
         pool = ModemPool(modems)
         pool_ref.append(pool)

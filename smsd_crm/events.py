@@ -24,6 +24,15 @@ class MessageHandled:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryReported:
+    """A status report changed an outbox row: ``state`` is sent (not final), delivered or failed."""
+
+    message_id: int
+    state: str
+    status: int
+
+
+@dataclass(frozen=True, slots=True)
 class MessageSent:
     """An outbox row was accepted by a modem."""
 

@@ -124,8 +124,36 @@ class SendResult:
 
     modem_id: str
     references: tuple[int, ...] = field(default_factory=tuple)
+    sim_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """An SMS-STATUS-REPORT as the modem layer hands it up.
+
+    ``status`` is TP-ST: below 0x20 delivered, 0x20-0x3F still trying (not
+    final), 0x40 and above failed.
+    """
+
+    modem_id: str
+    sim_id: str
+    reference: int
+    recipient: str
+    status: int
+    discharge_time: datetime | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the network has stopped trying."""
+        return not 0x20 <= self.status <= 0x3F
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the message reached the phone."""
+        return self.status < 0x20
 
 
 # The single callback through which the modem layer hands a message up. It
 # returns only once the message is durably stored, so the modem may delete it.
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
+ReportSink = Callable[[DeliveryReport], Awaitable[None]]

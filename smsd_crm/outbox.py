@@ -15,8 +15,8 @@ from typing import Awaitable, Callable, Protocol
 
 from .config import OutboxConfig
 from .errors import ModemError, PduError
-from .events import MessageSent
-from .models import OutboundMessage, SendResult
+from .events import DeliveryReported, MessageSent
+from .models import DeliveryReport, OutboundMessage, SendResult
 from .storage import messages as queries
 from .storage.db import Database
 
@@ -138,6 +138,18 @@ class Outbox:
         except TimeoutError:
             pass
 
+    async def record_report(self, report: DeliveryReport) -> None:
+        """Match a status report to its outbox row by (SIM, message reference, number)."""
+        result = await queries.apply_report(self._db, report.sim_id, report.reference, report.recipient,
+                                            report.status, report.final, self._clock())
+        if result is None:
+            LOGGER.info("status report %#04x for MR %d to %s on %s matches no sent message",
+                        report.status, report.reference, report.recipient, report.modem_id)
+            return
+        message_id, state = result
+        LOGGER.info("message %d: status report %#04x -> %s", message_id, report.status, state)
+        await self._emit(DeliveryReported(message_id, state, report.status))
+
     async def _deliver(self, row: OutboundMessage, sender: Sender) -> bool | None:
         """Send one row; True on success, False for a modem failure, None for a bad message."""
         try:
@@ -149,7 +161,8 @@ class Outbox:
         except ModemError as exc:
             await self._failed(row, sender, exc)
             return False
-        await queries.mark_sent(self._db, row.id, result.modem_id, result.references, self._clock())
+        await queries.mark_sent(self._db, row.id, result.modem_id, result.references, self._clock(),
+                                sim_id=result.sim_id, phone=row.phone)
         LOGGER.info("message %d sent via %s", row.id, result.modem_id)
         await self._emit(MessageSent(row.id, row.phone, result.modem_id))
         return True

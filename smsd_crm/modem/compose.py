@@ -157,3 +157,11 @@ def encode_deliver(
         tpdu = bytes([first]) + oa + bytes([0x00, coding]) + encode_scts(scts) + bytes([udl]) + ud
         out.append(EncodedPdu((smsc_octets(smsc) + tpdu).hex().upper(), len(tpdu), concat))
     return out
+
+
+def encode_status_report(reference: int, recipient: str, scts: datetime, discharge: datetime,
+                         status: int, smsc: str | None = "+62816124") -> str:
+    """An SMS-STATUS-REPORT PDU as a network sends it back (used by the emulator)."""
+    tpdu = bytes([0x06, reference & 0xFF]) + address_octets(recipient) + encode_scts(scts) + \
+        encode_scts(discharge) + bytes([status & 0xFF])
+    return (smsc_octets(smsc) + tpdu).hex().upper()

@@ -16,7 +16,7 @@ from typing import Callable
 
 from ..errors import PduError
 from . import pdu as pdu_codec
-from .compose import encode_deliver
+from .compose import encode_deliver, encode_status_report
 
 LOGGER = logging.getLogger(__name__)
 WIB = timezone(timedelta(hours=7))
@@ -70,7 +70,19 @@ class EmulatorCore:
         self.clock = clock
         self.echo = True  # real modems start with ATE1
         self.cnmi_mt = 0  # no +CMTI until the host asks for it
-        self.storage: dict[int, StoredSms] = {}
+        self.cnmi_ds = 0  # status reports: 0 none, 1 +CDS with the PDU, 2 stored in SR with +CDSI
+        # Memories: SM holds received messages, SR status reports; AT+CPMS picks the one read.
+        self.memories: dict[str, dict[int, StoredSms]] = {"SM": {}, "SR": {}}
+        self.storage = self.memories["SM"]
+        self.read_memory = "SM"
+        # Status reports sent after each SMS-SUBMIT that asks for one (TP-ST values, in order).
+        self.report_statuses: list[int] = [0x00]
+        # Personality knobs: which CNMI <ds> values are accepted; +CSMS service 1 (every
+        # +CMT/+CDS must be acknowledged with +CNMA); new messages routed as +CMT, not stored.
+        self.supported_ds = {0, 1, 2}
+        self.csms_service = 0
+        self.deliver_direct = False
+        self.unacknowledged = 0
         # Messages the network holds while the SIM is full (the SMSC retries later).
         self.network_queue: list[str] = []
         self.submitted: list[SubmittedSms] = []
@@ -95,6 +107,11 @@ class EmulatorCore:
         """An SMS from ``sender`` arrives: store its parts, announce each with +CMTI."""
         parts = encode_deliver(sender, text, when or self.clock(),
                                concat_reference=next(self._concat_ref) % 256)
+        if self.deliver_direct:
+            for p in parts:
+                self.unacknowledged += self.csms_service
+                self._write(f"\r\n+CMT: ,{p.tpdu_length}\r\n{p.hex}\r\n".encode())
+            return [None] * len(parts)
         return [self.store_pdu(p.hex) for p in parts]
 
     def store_pdu(self, hex_pdu: str, stat: int = 0) -> int | None:
@@ -175,7 +192,11 @@ class EmulatorCore:
 
     def _cnmi(self, m):
         values = [v.strip() for v in m.group(1).split(",")]
-        self.cnmi_mt = int(values[1]) if len(values) > 1 and values[1].isdigit() else 0
+        number = lambda i: int(values[i]) if len(values) > i and values[i].isdigit() else 0  # noqa: E731
+        if number(3) not in self.supported_ds:
+            self._send_line("+CMS ERROR: 303")  # operation not supported
+            return
+        self.cnmi_mt, self.cnmi_ds = number(1), number(3)
         self._ok()
 
     def _cpms_query(self, m):
@@ -184,8 +205,17 @@ class EmulatorCore:
         self._ok(f'+CPMS: "SM",{used},{cap},"SM",{used},{cap},"SM",{used},{cap}')
 
     def _cpms_set(self, m):
-        used, cap = len(self.storage), self.capacity
+        first = m.group(1).split(",")[0].strip().strip('"').upper()
+        if first not in self.memories:
+            self._send_line("+CMS ERROR: 302")
+            return
+        self.read_memory = first
+        used, cap = len(self._mem), self.capacity
         self._ok(f"+CPMS: {used},{cap},{used},{cap},{used},{cap}")
+
+    @property
+    def _mem(self) -> dict[int, StoredSms]:
+        return self.memories[self.read_memory]
 
     @staticmethod
     def _tpdu_length(hex_pdu: str) -> int:
@@ -196,8 +226,8 @@ class EmulatorCore:
     def _cmgl(self, m):
         wanted = int(m.group(1))
         lines = []
-        for index in sorted(self.storage):
-            sms = self.storage[index]
+        for index in sorted(self._mem):
+            sms = self._mem[index]
             if wanted == 4 or sms.stat == wanted:
                 lines += [f"+CMGL: {index},{sms.stat},,{self._tpdu_length(sms.pdu)}", sms.pdu]
                 if sms.stat == 0:
@@ -206,7 +236,7 @@ class EmulatorCore:
 
     def _cmgr(self, m):
         index = int(m.group(1))
-        sms = self.storage.get(index)
+        sms = self._mem.get(index)
         if sms is None:
             self._send_line("+CMS ERROR: 321")
             return
@@ -218,13 +248,31 @@ class EmulatorCore:
         index = int(m.group(1))
         flag = int(m.group(2) or 0)
         if flag == 0:
-            self.storage.pop(index, None)
+            self._mem.pop(index, None)
         else:  # 1 read, 2 read+sent, 3 read+sent+unsent, 4 all
-            for i in [i for i, s in self.storage.items() if flag == 4 or s.stat == 1]:
-                del self.storage[i]
+            for i in [i for i, s in self._mem.items() if flag == 4 or s.stat == 1]:
+                del self._mem[i]
         self._ok()
         while self.network_queue and len(self.storage) < self.capacity:
             self.store_pdu(self.network_queue.pop(0))
+
+    def _report(self, record: SubmittedSms, status: int) -> None:
+        if self.cnmi_ds == 0:
+            return
+        now = self.clock()
+        hex_pdu = encode_status_report(record.reference, record.decoded.destination.number, now, now, status)
+        if self.cnmi_ds == 1:
+            self.unacknowledged += self.csms_service
+            self._write(f"\r\n+CDS: {self._tpdu_length(hex_pdu)}\r\n{hex_pdu}\r\n".encode())
+            return
+        reports = self.memories["SR"]
+        index = next(i for i in range(len(reports) + 1) if i not in reports)
+        reports[index] = StoredSms(0, hex_pdu)
+        self._send_line(f'+CDSI: "SR",{index}')
+
+    def _cnma(self, m):
+        self.unacknowledged = max(0, self.unacknowledged - 1)
+        self._ok()
 
     def _cpin(self, m):
         self.pin_attempts += 1
@@ -263,6 +311,9 @@ class EmulatorCore:
             self.submitted.append(record)
             self._ok(f"+CMGS: {mr}")
             self._on_submit(record)
+            if decoded.status_report_request:
+                for status in self.report_statuses:
+                    self._schedule(0.01, lambda st=status: self._report(record, st))
 
         self._schedule(self.send_delay, done) if self.send_delay else done()
 
@@ -282,11 +333,13 @@ EmulatorCore._HANDLERS = [
     (r'AT\+CPIN="?(\d+)"?', _H._cpin),
     (r"AT\+CNMI=(.*)", _H._cnmi),
     (r"AT\+CPMS\?", _H._cpms_query),
-    (r"AT\+CPMS=.*", _H._cpms_set),
+    (r"AT\+CPMS=(.*)", _H._cpms_set),
     (r"AT\+CMGL=(\d)", _H._cmgl),
     (r"AT\+CMGR=(\d+)", _H._cmgr),
     (r"AT\+CMGD=(\d+)(?:,(\d))?", _H._cmgd),
     (r"AT\+CMGS=(\d+)", _H._cmgs),
+    (r"AT\+CNMA", _H._cnma),
+    (r"AT\+CSMS\?", lambda s, m: s._ok(f"+CSMS: {s.csms_service},1,1,1")),
     (r"AT\+CGSN", lambda s, m: s._ok(s.imei)),
     (r"AT\+CIMI", lambda s, m: s._ok(s.imsi)),
     (r"AT\+CSQ", lambda s, m: s._ok("+CSQ: 20,99")),

@@ -14,11 +14,11 @@ from typing import Callable
 
 from ..config import ModemConfig
 from ..errors import CommandError, ModemError, ModemUnavailable, PduError
-from ..models import InboundMessage, InboundSink, SendResult
+from ..models import DeliveryReport, InboundMessage, InboundSink, ReportSink, SendResult
 from . import commands
 from .at import AtChannel
 from .compose import encode_submit
-from .pdu import Deliver, decode
+from .pdu import Deliver, StatusReport, decode
 from .reassembly import Group, Reassembler
 from .serial import open_port
 
@@ -29,10 +29,14 @@ class Modem:
     """Drive one GSM modem. ``run()`` returns or raises when the port is lost."""
 
     def __init__(self, config: ModemConfig, sink: InboundSink, *, opener=open_port,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, report_sink: ReportSink | None = None,
+                 reports: bool = False) -> None:
         self.config = config
         self.id = config.id
         self._sink = sink
+        self._report_sink = report_sink
+        self._reports = reports  # ask the network for delivery reports (TP-SRR, CNMI ds)
+        self._needs_ack = False  # +CSMS service 1: every +CMT/+CDS must be acknowledged
         self._opener = opener
         self._channel: AtChannel | None = None
         self._work: asyncio.Queue = asyncio.Queue()
@@ -116,8 +120,14 @@ class Modem:
         await self._unlock_sim()
         await self._cmd("AT+CMGF=0")
         await self._try('AT+CPMS="SM","SM","SM"')
+        csms = commands.info_value(await self._try("AT+CSMS?") or [], "+CSMS:")
+        self._needs_ack = bool(csms) and csms.split(",")[0].strip() == "1"
         # +CMTI for stored messages; modems that refuse rely on the periodic sweep.
-        await self._try("AT+CNMI=2,1,0,0,0")
+        # Reports as +CDS (ds=1) or, where refused, stored in SR and announced (ds=2).
+        for cnmi in (["AT+CNMI=2,1,0,1,0", "AT+CNMI=2,1,0,2,0"] if self._reports else []) + [
+                "AT+CNMI=2,1,0,0,0"]:
+            if await self._try(cnmi) is not None:
+                break
         self.imei = ((await self._try("AT+CGSN")) or [""])[0].strip()
         self.sim_id = ((await self._try("AT+CIMI")) or [""])[0].strip()
 
@@ -151,9 +161,9 @@ class Modem:
 
     def _on_urc(self, line: str, second: str | None) -> None:
         notice = commands.parse_storage_notice(line)
-        if notice and line.startswith("+CMTI"):
-            self._work.put_nowait(("read", notice[1]))
-        elif line.startswith("+CMT:") and second:
+        if notice:  # +CMTI or +CDSI, in whatever memory it names
+            self._work.put_nowait(("read", notice[1], notice[0]))
+        elif line.startswith(("+CMT:", "+CDS:")) and second:
             self._work.put_nowait(("pdu", second.strip()))
         else:
             LOGGER.debug("modem %s: URC %s", self.id, line)
@@ -168,12 +178,11 @@ class Modem:
             item = await self._work.get()
             try:
                 if item[0] == "read":
-                    lines = await self._cmd(f"AT+CMGR={item[1]}")
-                    stored = commands.parse_cmgr(lines, item[1])
-                    if stored:
-                        await self._process(stored.index, stored.pdu)
+                    await self._read(item[1], item[2])
                 elif item[0] == "pdu":
                     await self._process(None, item[1])
+                    if self._needs_ack:
+                        await self._try("AT+CNMA")  # else the network stops routing to us
                 else:
                     await self._sweep()
             except ModemUnavailable:
@@ -182,6 +191,26 @@ class Modem:
                 LOGGER.warning("modem %s: receiving failed: %s", self.id, exc)
             except Exception:  # e.g. the database refused: the SMS stays on the SIM for the next sweep
                 LOGGER.exception("modem %s: could not hand a message up; it stays on the SIM", self.id)
+
+    async def _read(self, index: int, memory: str) -> None:
+        """Read, hand up and delete one message stored in ``memory`` (SM, ME, SR for reports)."""
+        switched = memory != "SM"
+        if switched and await self._try(f'AT+CPMS="{memory}"') is None:
+            return
+        try:
+            try:
+                lines = await self._cmd(f"AT+CMGR={index}")
+            except CommandError as exc:
+                if exc.code == 321:  # invalid index: already read and deleted
+                    LOGGER.info("modem %s: %s index %d is already gone", self.id, memory, index)
+                    return
+                raise
+            stored = commands.parse_cmgr(lines, index)
+            if stored:
+                await self._process(stored.index, stored.pdu)
+        finally:
+            if switched:
+                await self._try('AT+CPMS="SM","SM","SM"')
 
     async def _sweep(self) -> None:
         for stored in commands.parse_cmgl(await self._cmd("AT+CMGL=4", timeout=30.0)):
@@ -194,6 +223,14 @@ class Modem:
             decoded = decode(hex_pdu)
         except PduError as exc:
             LOGGER.error("modem %s: undecodable PDU at index %s (%s): %s", self.id, index, exc, hex_pdu)
+            return
+        if isinstance(decoded, StatusReport):
+            if self._report_sink is not None:
+                await self._report_sink(DeliveryReport(
+                    self.id, self.sim_id or self.id, decoded.reference, decoded.recipient.number,
+                    decoded.status, decoded.discharge_time))
+            if index is not None:
+                await self._try(f"AT+CMGD={index}")
             return
         if not isinstance(decoded, Deliver):
             LOGGER.info("modem %s: skipping %s at index %s", self.id, type(decoded).__name__, index)
@@ -220,12 +257,12 @@ class Modem:
 
     # ------------------------------------------------------------ sending
 
-    async def send(self, number: str, text: str, *, status_report: bool = False) -> SendResult:
+    async def send(self, number: str, text: str, status_report: bool | None = None) -> SendResult:
         """Send ``text`` to ``number``; all parts back to back on this modem."""
         if not self.ready.is_set() or self._channel is None:
             raise ModemUnavailable(self.id, "not ready")
         parts = encode_submit(number, text, concat_reference=next(self._concat_ref) % 256,
-                              status_report=status_report)
+                              status_report=self._reports if status_report is None else status_report)
         refs = []
         async with self._send_lock:
             for part in parts:
@@ -233,4 +270,4 @@ class Modem:
                     f"AT+CMGS={part.tpdu_length}", part.hex, timeout=self.config.send_timeout)
                 refs.append(commands.parse_cmgs(lines) or 0)
         self.sent += 1
-        return SendResult(self.id, tuple(refs))
+        return SendResult(self.id, tuple(refs), self.sim_id or self.id)

@@ -130,12 +130,55 @@ async def queue_state(db: Database) -> tuple[datetime | None, bool]:
     return due, bool(row and row["now_"])
 
 
-async def mark_sent(db: Database, message_id: int, modem_id: str, refs: tuple[int, ...], now: datetime) -> None:
-    """The modem accepted every part."""
-    await db.execute(
-        """UPDATE messages SET state = 'sent', modem_id = ?, refs = ?, last_error = NULL, updated_at = ?
-           WHERE id = ?""",
-        (modem_id, ",".join(map(str, refs)), now.isoformat(), message_id))
+async def mark_sent(db: Database, message_id: int, modem_id: str, refs: tuple[int, ...], now: datetime,
+                    sim_id: str = "", phone: str = "") -> None:
+    """The modem accepted every part: record each part's reference for status reports."""
+    stamp = now.isoformat()
+    async with db.transaction():
+        await db.execute(
+            """UPDATE messages SET state = 'sent', modem_id = ?, refs = ?, last_error = NULL, updated_at = ?
+               WHERE id = ?""",
+            (modem_id, ",".join(map(str, refs)), stamp, message_id))
+        for part, ref in enumerate(refs, start=1):
+            await db.execute(
+                """INSERT OR REPLACE INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone,
+                       sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (message_id, part, modem_id, sim_id or modem_id, ref, phone, stamp))
+
+
+async def apply_report(db: Database, sim_id: str, reference: int, phone: str, status: int, final: bool,
+                       now: datetime) -> tuple[int, str] | None:
+    """Record a status report on the newest matching part; return (message id, new state) or None.
+
+    A report that is not final is kept on the part and leaves the message
+    ``sent``. The message becomes ``delivered`` once every part is delivered,
+    ``failed`` as soon as one part finally failed.
+    """
+    stamp = now.isoformat()
+    async with db.transaction():
+        part = await db.fetchone(
+            """SELECT message_id, part FROM outbox_parts
+               WHERE sim_id = ? AND reference = ? AND phone = ? AND final = 0
+               ORDER BY sent_at DESC LIMIT 1""", (sim_id, reference, phone))
+        if part is None:
+            return None
+        await db.execute(
+            "UPDATE outbox_parts SET status = ?, final = ?, reported_at = ? WHERE message_id = ? AND part = ?",
+            (status, int(final), stamp, part["message_id"], part["part"]))
+        parts = await db.fetchall("SELECT status, final FROM outbox_parts WHERE message_id = ?",
+                                  (part["message_id"],))
+        if any(p["final"] and p["status"] >= 0x40 for p in parts):
+            state = "failed"
+        elif all(p["final"] and p["status"] < 0x20 for p in parts):
+            state = "delivered"
+        else:
+            state = "sent"
+        await db.execute(
+            """UPDATE messages SET state = ?, updated_at = ?,
+                   last_error = CASE WHEN ? = 'failed' THEN ? ELSE last_error END
+               WHERE id = ? AND state IN ('sent', 'delivered')""",
+            (state, stamp, state, f"status report {status:#04x}", part["message_id"]))
+    return part["message_id"], state
 
 
 async def mark_retry(db: Database, message_id: int, error: str, at: datetime, now: datetime,

@@ -52,4 +52,21 @@ CREATE INDEX messages_phone ON messages (phone, id);
 -- The modem a send last failed on: the next attempt prefers another one.
 ALTER TABLE messages ADD COLUMN failed_modem TEXT;
 """),
+    Migration("m003_delivery_reports", """
+-- One row per SMS part handed to a modem: what a status report is matched on.
+CREATE TABLE outbox_parts (
+    message_id  INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    part        INTEGER NOT NULL,              -- 1-based
+    modem_id    TEXT NOT NULL,
+    sim_id      TEXT NOT NULL,                 -- IMSI: the same SIM whatever tty it is on
+    reference   INTEGER NOT NULL,              -- TP-MR from +CMGS (wraps at 255)
+    phone       TEXT NOT NULL,
+    status      INTEGER,                       -- TP-ST of the latest report, NULL before any
+    final       INTEGER NOT NULL DEFAULT 0,
+    sent_at     TEXT NOT NULL,
+    reported_at TEXT,
+    PRIMARY KEY (message_id, part)
+);
+CREATE INDEX outbox_parts_match ON outbox_parts (sim_id, reference, phone, final);
+"""),
 ]
