@@ -149,3 +149,17 @@ def test_storage_notice():
     assert commands.parse_storage_notice("+CMTI: ME,3") == ("ME", 3)
     assert commands.parse_storage_notice("+CDSI: \"SR\",8") == ("SR", 8)
     assert commands.parse_storage_notice("+CMTI: junk") is None
+
+
+async def test_missing_final_ok_after_cpin_is_tolerated(channel):
+    task = asyncio.create_task(channel.command("AT+CPIN?", timeout=5, ends_with="+CPIN:"))
+    await _wait_written(channel, b"AT+CPIN?\r")
+    _feed(channel, b"\r\n+CPIN: READY\r\n")  # Wavecom: no OK follows
+    assert await asyncio.wait_for(task, 2) == ["+CPIN: READY"]
+
+
+async def test_cpin_with_its_ok_returns_at_once(channel):
+    task = asyncio.create_task(channel.command("AT+CPIN?", timeout=5, ends_with="+CPIN:"))
+    await _wait_written(channel, b"AT+CPIN?\r")
+    _feed(channel, b"\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n")
+    assert await asyncio.wait_for(task, 0.2) == ["+CPIN: SIM PIN"]

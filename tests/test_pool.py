@@ -31,6 +31,10 @@ class FakeModem:
         self.imei = self.sim_id = ""
         self.sent = self.received = 0
 
+    @property
+    def can_send(self) -> bool:
+        return self.config.send and self.ready.is_set()
+
 
 @pytest.fixture
 def clock():

@@ -18,6 +18,7 @@ LOGGER = logging.getLogger(__name__)
 TRACE = 5
 
 CTRL_Z = b"\x1a"
+GRACE = 0.3  # seconds to wait for a final OK after a line that may end the answer
 ESCAPE = b"\x1b"
 
 UrcHandler = Callable[[str, str | None], None]  # (line, second line for two-line URCs)
@@ -31,6 +32,8 @@ class _Pending:
     prefix: str | None
     echo: set[str]
     prompt: asyncio.Future | None = None
+    ends_with: str | None = None  # an information line that may be the last one (no final OK)
+    grace: asyncio.TimerHandle | None = None
 
 
 class AtChannel(asyncio.Protocol):
@@ -107,11 +110,18 @@ class AtChannel(asyncio.Protocol):
                 return
             final = commands.parse_final(line)
             if final is not None:
+                if p.grace is not None:
+                    p.grace.cancel()
                 if not p.future.done():
                     p.future.set_result((final, p.lines))
                 return
             if p.prefix and line.startswith(p.prefix):
                 p.lines.append(line)
+                if p.ends_with and line.startswith(p.ends_with):
+                    # Some modems (Wavecom) send no OK after this line: wait briefly for one,
+                    # then take the line as the whole answer.
+                    p.grace = asyncio.get_running_loop().call_later(
+                        GRACE, lambda: p.future.done() or p.future.set_result((commands.Final(True), p.lines)))
                 return
         if commands.is_urc(line):
             if line.startswith(commands.TWO_LINE_URCS):
@@ -138,10 +148,13 @@ class AtChannel(asyncio.Protocol):
         LOGGER.log(TRACE, "%s -> %r", self.modem_id, commands.redact(data.decode("latin-1")))
         self._transport.write(data)  # type: ignore[attr-defined]
 
-    async def command(self, command: str, timeout: float = 5.0) -> list[str]:
-        """Send one command and return its information lines; raise on error or timeout."""
+    async def command(self, command: str, timeout: float = 5.0, ends_with: str | None = None) -> list[str]:
+        """Send one command and return its information lines; raise on error or timeout.
+
+        ``ends_with``: an information-line prefix after which a missing final OK is tolerated.
+        """
         async with self._lock:
-            final, lines = await self._exchange(command, timeout, None, 0.0)
+            final, lines = await self._exchange(command, timeout, None, 0.0, ends_with)
         return self._check(command, final, lines)
 
     async def command_with_data(
@@ -152,11 +165,13 @@ class AtChannel(asyncio.Protocol):
             final, lines = await self._exchange(command, timeout, data, prompt_timeout)
         return self._check(command, final, lines)
 
-    async def _exchange(self, command: str, timeout: float, data: str | None, prompt_timeout: float):
+    async def _exchange(self, command: str, timeout: float, data: str | None, prompt_timeout: float,
+                        ends_with: str | None = None):
         loop = asyncio.get_running_loop()
         # The echo of a secret (AT+CPIN="1234") must be dropped, never logged as a stray line.
         echo = {command, command + "\r"} | ({data, data + "\x1a"} if data else set())
-        pending = _Pending(command, loop.create_future(), [], commands.response_prefix(command), echo)
+        pending = _Pending(command, loop.create_future(), [], commands.response_prefix(command), echo,
+                           ends_with=ends_with)
         if data is not None:
             pending.prompt = loop.create_future()
         if self._buffer:
@@ -184,6 +199,8 @@ class AtChannel(asyncio.Protocol):
                 raise CommandTimeout(self.modem_id,
                                      f"no answer to {commands.redact(command)!r} in {timeout:g} s") from None
         finally:
+            if pending.grace is not None:
+                pending.grace.cancel()
             self._pending = None
 
     def _check(self, command: str, final: commands.Final, lines: list[str]) -> list[str]:

@@ -173,3 +173,55 @@ def info_value(lines: list[str], prefix: str) -> str | None:
         if line.startswith(prefix):
             return line[len(prefix):].strip()
     return None
+
+
+REGISTERED = {1, 5}  # home network, roaming
+REGISTRATION_NAMES = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown",
+                      5: "roaming"}
+
+
+def parse_creg(line: str, unsolicited: bool) -> int | None:
+    """The registration state of ``+CREG: n,stat[,lac,ci]`` (a reply) or ``+CREG: stat[,lac,ci]`` (a URC).
+
+    LAC and CI come quoted, unquoted, empty or with broken quotes; only the state is read.
+    """
+    if not line.startswith("+CREG:"):
+        return None
+    values = [v.strip().strip('"\'') for v in line[6:].split(",")]
+    index = 0 if unsolicited else (1 if len(values) > 1 else 0)
+    return int(values[index]) if len(values) > index and values[index].isdigit() else None
+
+
+def parse_csq(lines: list[str]) -> int | None:
+    """RSSI 0-31 from ``+CSQ: <rssi>,<ber>``; None for 99 (unknown) or junk."""
+    value = info_value(lines, "+CSQ:")
+    if not value:
+        return None
+    first = value.split(",")[0].strip()
+    return int(first) if first.isdigit() and int(first) != 99 else None
+
+
+def parse_cops(lines: list[str]) -> str:
+    """The operator name from ``+COPS: 0,0,"TELKOMSEL"[,7]``."""
+    value = info_value(lines, "+COPS:") or ""
+    parts = value.split(",")
+    return parts[2].strip().strip('"') if len(parts) > 2 else ""
+
+
+def parse_cpms(lines: list[str]) -> tuple[int, int] | None:
+    """(used, total) of the first memory in ``+CPMS: "SM",3,30,...`` or ``+CPMS: 3,30,...``."""
+    value = info_value(lines, "+CPMS:")
+    if not value:
+        return None
+    numbers = [int(v) for v in (x.strip().strip('"') for x in value.split(",")) if v.isdigit()]
+    return (numbers[0], numbers[1]) if len(numbers) >= 2 else None
+
+
+def parse_iccid(lines: list[str]) -> str:
+    """The SIM serial from ``+CCID: 8962…``, ``^ICCID: …``, ``+ICCID: …`` or a bare line."""
+    for line in lines:
+        value = line.split(":", 1)[1] if ":" in line else line
+        digits = value.strip().strip('"')
+        if len(digits) >= 18 and digits[:18].isdigit():
+            return digits
+    return ""

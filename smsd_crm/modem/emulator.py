@@ -83,6 +83,10 @@ class EmulatorCore:
         self.csms_service = 0
         self.deliver_direct = False
         self.unacknowledged = 0
+        self.iccid = "8962100000000000001"
+        self.registration = 1  # +CREG state: 1 home, 2 searching, 3 denied, 5 roaming
+        self.creg_urc = 0
+        self.resets = 0
         # Messages the network holds while the SIM is full (the SMSC retries later).
         self.network_queue: list[str] = []
         self.submitted: list[SubmittedSms] = []
@@ -270,6 +274,23 @@ class EmulatorCore:
         reports[index] = StoredSms(0, hex_pdu)
         self._send_line(f'+CDSI: "SR",{index}')
 
+    def _creg(self, m):
+        self.creg_urc = int(m.group(1))
+        self._ok()
+
+    def set_registration(self, state: int) -> None:
+        """The network changes the registration; announced when the host asked (+CREG=1)."""
+        self.registration = state
+        if self.creg_urc:
+            self._send_line(f"+CREG: {state}")
+
+    def _reset(self, m):
+        """AT+CFUN=1,1: the modem reboots: echo back on, notifications off, a hang cleared."""
+        self.resets += 1
+        self._ok()
+        self.echo, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0
+        self.read_memory = "SM"
+
     def _cnma(self, m):
         self.unacknowledged = max(0, self.unacknowledged - 1)
         self._ok()
@@ -343,7 +364,10 @@ EmulatorCore._HANDLERS = [
     (r"AT\+CGSN", lambda s, m: s._ok(s.imei)),
     (r"AT\+CIMI", lambda s, m: s._ok(s.imsi)),
     (r"AT\+CSQ", lambda s, m: s._ok("+CSQ: 20,99")),
-    (r"AT\+CREG\?", lambda s, m: s._ok("+CREG: 0,1")),
+    (r"AT\+CREG\?", lambda s, m: s._ok(f"+CREG: {s.creg_urc},{s.registration}")),
+    (r"AT\+CREG=([012])", _H._creg),
+    (r"AT\+CCID", lambda s, m: s._ok(f"+CCID: {s.iccid}")),
+    (r"AT\+CFUN=1,1", _H._reset),
     (r"AT\+COPS\?", lambda s, m: s._ok(f'+COPS: 0,0,"{s.operator}"')),
     (r"AT\+CSCA\?", lambda s, m: s._ok('+CSCA: "+62816124",145')),
     (r"AT\+CGMI", lambda s, m: s._ok("smsd-crm")),

@@ -10,10 +10,12 @@ import asyncio
 import itertools
 import logging
 import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Callable
 
 from ..config import ModemConfig
-from ..errors import CommandError, ModemError, ModemUnavailable, PduError
+from ..errors import CommandError, CommandTimeout, ModemError, ModemUnavailable, PduError
 from ..models import DeliveryReport, InboundMessage, InboundSink, ReportSink, SendResult
 from . import commands
 from .at import AtChannel
@@ -23,6 +25,25 @@ from .reassembly import Group, Reassembler
 from .serial import open_port
 
 LOGGER = logging.getLogger(__name__)
+TIMEOUTS_BEFORE_RECONNECT = 3  # consecutive command timeouts: the modem has stopped answering
+
+
+@dataclass
+class Health:
+    """What the last health check saw. ``registration`` is the +CREG state (1 home, 5 roaming)."""
+
+    signal: int | None = None  # RSSI 0-31 from +CSQ
+    registration: int | None = None
+    operator: str = ""
+    iccid: str = ""
+    storage_used: int | None = None
+    storage_total: int | None = None
+    checked_at: datetime | None = None
+
+    @property
+    def registered(self) -> bool:
+        """Unknown counts as registered: a modem that never says is not held back."""
+        return self.registration is None or self.registration in commands.REGISTERED
 
 
 class Modem:
@@ -48,6 +69,10 @@ class Modem:
         self._closing = False
         self.imei = ""
         self.sim_id = ""
+        self.health = Health()
+        self.ready_count = 0  # how often run() reached ready: the pool's escalation resets on it
+        self._timeouts = 0  # consecutive command timeouts
+        self._desynced = False  # a late answer may still arrive: resync before the next command
         self.sent = 0
         self.received = 0
 
@@ -67,11 +92,13 @@ class Modem:
             await self._initialise()
             self._work.put_nowait(("sweep",))
             self.ready.set()
+            self.ready_count += 1
             self.on_change()
             LOGGER.info("modem %s ready on %s (IMEI %s)", self.id, self.config.port, self.imei or "?")
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._receive_loop())
                 tg.create_task(self._sweep_timer())
+                tg.create_task(self._health_timer())
                 tg.create_task(self._until_closed(channel))
         except ExceptionGroup as group:
             # The first device error explains the others (they are its consequences).
@@ -100,10 +127,28 @@ class Modem:
         else:
             LOGGER.warning("modem %s: port lost (%s)", self.id, exc or "closed")
 
-    async def _cmd(self, command: str, timeout: float | None = None) -> list[str]:
+    async def _cmd(self, command: str, timeout: float | None = None, ends_with: str | None = None) -> list[str]:
         if self._channel is None:
             raise ModemUnavailable(self.id, "not connected")
-        return await self._channel.command(command, timeout or self.config.command_timeout)
+        channel = self._channel
+        return await self._watched(lambda: channel.command(command, timeout or self.config.command_timeout,
+                                                           ends_with))
+
+    async def _watched(self, call):
+        """Run one exchange under the watchdog: repeated timeouts end the connection."""
+        if self._desynced and self._channel is not None:
+            self._desynced = False
+            await self._resync()
+        try:
+            result = await call()
+        except CommandTimeout:
+            self._timeouts += 1
+            self._desynced = True
+            if self._timeouts >= TIMEOUTS_BEFORE_RECONNECT:
+                raise ModemUnavailable(self.id, f"stopped answering ({self._timeouts} timeouts)") from None
+            raise
+        self._timeouts = 0
+        return result
 
     async def _try(self, command: str) -> list[str] | None:
         """A command whose failure is tolerated (optional capabilities)."""
@@ -128,27 +173,35 @@ class Modem:
                 "AT+CNMI=2,1,0,0,0"]:
             if await self._try(cnmi) is not None:
                 break
+        await self._try("AT+CREG=1")  # registration changes as +CREG: <stat>
         self.imei = ((await self._try("AT+CGSN")) or [""])[0].strip()
         self.sim_id = ((await self._try("AT+CIMI")) or [""])[0].strip()
+        for ask in ("AT+CCID", "AT^ICCID?", "AT+ICCID"):
+            iccid = commands.parse_iccid(await self._try(ask) or [])
+            if iccid:
+                self.health.iccid = iccid
+                break
+        await self.check_health()
 
     async def _resync(self) -> None:
         """ESC, then a bare AT until the modem answers.
 
         A daemon killed between ``AT+CMGS=`` and the PDU leaves the modem waiting
-        for PDU text, which would swallow every later command.
+        for PDU text, which would swallow every later command; after a timeout a
+        late answer may still be on its way.
         """
         assert self._channel is not None
         self._channel.abort_input()
         for attempt in range(3):
             try:
-                await self._cmd("AT", timeout=2.0)
+                await self._channel.command("AT", timeout=min(2.0, self.config.command_timeout))
                 return
             except ModemError as exc:
                 LOGGER.info("modem %s: no answer to AT (attempt %d): %s", self.id, attempt + 1, exc)
         raise ModemUnavailable(self.id, "does not answer AT")
 
     async def _unlock_sim(self) -> None:
-        state = commands.parse_cpin(await self._cmd("AT+CPIN?"))
+        state = commands.parse_cpin(await self._cmd("AT+CPIN?", ends_with="+CPIN:"))
         if state in (None, "READY"):
             return
         if state == "SIM PIN" and self.config.pin is not None:
@@ -157,9 +210,73 @@ class Modem:
             return
         raise ModemError(self.id, f"SIM needs attention: {state}")
 
+    # ------------------------------------------------------------ health
+
+    async def _health_timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.health_interval)
+            try:
+                await self.check_health()
+            except ModemUnavailable:
+                raise
+            except ModemError as exc:
+                LOGGER.warning("modem %s: health check failed: %s", self.id, exc)
+
+    async def check_health(self) -> Health:
+        """Signal, registration, operator and storage use; a bare AT first is the watchdog."""
+        await self._cmd("AT", timeout=min(5.0, self.config.command_timeout))
+        h = self.health
+        h.signal = commands.parse_csq(await self._try("AT+CSQ") or [])
+        creg = await self._try("AT+CREG?") or []
+        self._set_registration(commands.parse_creg(creg[0], unsolicited=False) if creg else None)
+        h.operator = commands.parse_cops(await self._try("AT+COPS?") or []) or h.operator
+        storage = commands.parse_cpms(await self._try("AT+CPMS?") or [])
+        h.storage_used, h.storage_total = storage if storage else (None, None)
+        h.checked_at = datetime.now(timezone.utc)
+        if storage and storage[0] >= storage[1]:
+            LOGGER.warning("modem %s: SIM storage full (%d/%d); new SMS wait at the network",
+                           self.id, *storage)
+        return h
+
+    def _set_registration(self, state: int | None) -> None:
+        before = self.health.registered
+        self.health.registration = state
+        if before != self.health.registered:
+            LOGGER.warning("modem %s: %s", self.id, commands.REGISTRATION_NAMES.get(state or 0, state))
+            self.on_change()
+
+    @property
+    def can_send(self) -> bool:
+        """Ready, allowed to send, and registered to a network."""
+        return self.config.send and self.ready.is_set() and self.health.registered
+
+    async def power_cycle(self) -> None:
+        """Best effort ``AT+CFUN=1,1`` (a full reset) for a modem that stopped answering."""
+        try:
+            transport, channel = await self._opener(
+                self.id, self.config.port, lambda: AtChannel(self.id, lambda *a: None, lambda e: None),
+                self.config.baudrate)
+        except ModemUnavailable as exc:
+            LOGGER.warning("modem %s: cannot reset: %s", self.id, exc)
+            return
+        try:
+            async with asyncio.timeout(self.config.command_timeout):
+                await channel.opened.wait()
+            channel.abort_input()
+            await channel.command("AT+CFUN=1,1", timeout=self.config.command_timeout)
+            LOGGER.warning("modem %s: reset with AT+CFUN=1,1", self.id)
+        except (ModemError, TimeoutError) as exc:
+            LOGGER.warning("modem %s: reset got no answer: %s", self.id, exc)
+        finally:
+            transport.close()
+            await asyncio.sleep(0)
+
     # ------------------------------------------------------------ receiving
 
     def _on_urc(self, line: str, second: str | None) -> None:
+        if line.startswith("+CREG:"):
+            self._set_registration(commands.parse_creg(line, unsolicited=True))
+            return
         notice = commands.parse_storage_notice(line)
         if notice:  # +CMTI or +CDSI, in whatever memory it names
             self._work.put_nowait(("read", notice[1], notice[0]))
@@ -264,10 +381,11 @@ class Modem:
         parts = encode_submit(number, text, concat_reference=next(self._concat_ref) % 256,
                               status_report=self._reports if status_report is None else status_report)
         refs = []
+        channel = self._channel
         async with self._send_lock:
             for part in parts:
-                lines = await self._channel.command_with_data(
-                    f"AT+CMGS={part.tpdu_length}", part.hex, timeout=self.config.send_timeout)
+                lines = await self._watched(lambda: channel.command_with_data(
+                    f"AT+CMGS={part.tpdu_length}", part.hex, timeout=self.config.send_timeout))
                 refs.append(commands.parse_cmgs(lines) or 0)
         self.sent += 1
         return SendResult(self.id, tuple(refs), self.sim_id or self.id)

@@ -21,6 +21,8 @@ from .modem import Modem
 LOGGER = logging.getLogger(__name__)
 FAILURE_LIMIT = 3  # consecutive failed sends before a modem rests
 REST_SECONDS = 60.0
+RESET_AFTER = 3  # consecutive failed starts before an AT+CFUN=1,1 reset
+OUT_OF_SERVICE_AFTER = 6  # consecutive failed starts before the modem is reported out of service
 
 
 @dataclass(frozen=True)
@@ -29,11 +31,16 @@ class ModemStatus:
 
     id: str
     port: str
-    ready: bool
+    state: str  # ready | connecting | resting | out of service
     sending: bool
-    resting: bool
     imei: str
     sim_id: str
+    iccid: str
+    signal: int | None
+    registration: int | None
+    operator: str
+    storage_used: int | None
+    storage_total: int | None
     sent: int
     received: int
     last_error: str
@@ -59,6 +66,7 @@ class ModemPool:
         self._backoff = (backoff_min, backoff_max)
         self._clock = clock
         self._errors: dict[str, str] = {}
+        self._out_of_service: set[str] = set()
         self._changed = asyncio.Event()
         for m in modems:
             m.on_change = self._changed.set
@@ -72,18 +80,35 @@ class ModemPool:
                 tg.create_task(self._supervise(modem), name=f"modem-{modem.id}")
 
     async def _supervise(self, modem: Modem) -> None:
-        delay = self._backoff[0]
+        """Reconnect with backoff; escalate a modem that keeps failing to start.
+
+        Reopening the port comes first (a missing port is never a reason to reset);
+        after RESET_AFTER failed starts in a row the modem gets AT+CFUN=1,1, after
+        OUT_OF_SERVICE_AFTER it is reported out of service and still probed.
+        """
+        delay, failed_starts = self._backoff[0], 0
         while True:
+            before = modem.ready_count
             try:
                 await modem.run()
-                delay = self._backoff[0]
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a modem fault must never stop the others
                 self._errors[modem.id] = str(exc)
                 level = logging.WARNING if isinstance(exc, ModemUnavailable) else logging.ERROR
-                LOGGER.log(level, "modem %s stopped: %s; retrying in %.0f s", modem.id, exc, delay,
+                LOGGER.log(level, "modem %s stopped: %s; retrying in %.1f s", modem.id, exc, delay,
                            exc_info=not isinstance(exc, ModemUnavailable))
+            if modem.ready_count > before:
+                delay, failed_starts = self._backoff[0], 0
+                self._out_of_service.discard(modem.id)
+            else:
+                failed_starts += 1
+                if failed_starts == RESET_AFTER and "cannot open" not in self._errors.get(modem.id, ""):
+                    await modem.power_cycle()
+                if failed_starts == OUT_OF_SERVICE_AFTER:
+                    self._out_of_service.add(modem.id)
+                    LOGGER.error("modem %s is out of service after %d failed starts; still probing it",
+                                 modem.id, failed_starts)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._backoff[1])
 
@@ -92,7 +117,7 @@ class ModemPool:
     def _wait_for(self, slot: _Slot, now: float) -> float | None:
         """0 if the slot can send now, seconds until it may, or None if it cannot at all."""
         m = slot.modem
-        if not m.config.send or not m.ready.is_set() or slot.busy:
+        if not m.can_send or slot.busy:
             return None
         while slot.sent_at and now - slot.sent_at[0] >= 60.0:
             slot.sent_at.popleft()
@@ -104,8 +129,7 @@ class ModemPool:
     def senders(self) -> list[str]:
         """Ids of the modems that can send now or soon (ready, allowed, not resting)."""
         now = self._clock()
-        return [s.modem.id for s in self._slots.values()
-                if s.modem.config.send and s.modem.ready.is_set() and s.resting_until <= now]
+        return [s.modem.id for s in self._slots.values() if s.modem.can_send and s.resting_until <= now]
 
     def sending_ids(self) -> list[str]:
         """Ids of the modems allowed to send (not receive-only), ready or not."""
@@ -165,10 +189,21 @@ class ModemPool:
                 return m.id
         return None
 
+    def _state(self, slot: _Slot, now: float) -> str:
+        m = slot.modem
+        if m.ready.is_set():
+            if not m.health.registered:
+                return "not registered"
+            return "resting" if slot.resting_until > now else "ready"
+        return "out of service" if m.id in self._out_of_service else "connecting"
+
     def status(self) -> list[ModemStatus]:
         """A snapshot of every modem."""
         now = self._clock()
-        return [ModemStatus(s.modem.id, s.modem.config.port, s.modem.ready.is_set(), s.busy,
-                            s.resting_until > now, s.modem.imei, s.modem.sim_id, s.modem.sent,
-                            s.modem.received, self._errors.get(s.modem.id, ""))
-                for s in self._slots.values()]
+        out = []
+        for s in self._slots.values():
+            m, h = s.modem, s.modem.health
+            out.append(ModemStatus(m.id, m.config.port, self._state(s, now), s.busy, m.imei, m.sim_id,
+                                   h.iccid, h.signal, h.registration, h.operator, h.storage_used,
+                                   h.storage_total, m.sent, m.received, self._errors.get(m.id, "")))
+        return out
