@@ -83,6 +83,16 @@ class EmulatorCore:
         self.csms_service = 0
         self.deliver_direct = False
         self.unacknowledged = 0
+        # Fault injection and quirks (see PERSONALITIES and docs/modem-quirks in shared/).
+        self.silent = False  # a hung modem: answers nothing but AT+CFUN=1,1
+        self.injected: dict[str, list[str]] = {}  # command prefix -> next answers instead of the real one
+        self.double_echo = False
+        self.eol = b"\r\n"
+        self.prompt = b"\r\n> "
+        self.no_ok_after: set[str] = set()  # commands answered without a final OK (Wavecom AT+CPIN?)
+        self.noise: str | None = None  # an unsolicited line slipped inside every answer (^RSSI:17)
+        self.error_text = "ERROR"
+        self._current = ""
         self.iccid = "8962100000000000001"
         self.registration = 1  # +CREG state: 1 home, 2 searching, 3 denied, 5 roaming
         self.creg_urc = 0
@@ -151,9 +161,13 @@ class EmulatorCore:
             line = raw.replace(b"\x1b", b"").decode("latin-1").strip("\n ")
             if not line:
                 continue
+            if self.silent and line.upper() != "AT+CFUN=1,1":
+                self.commands.append(line)
+                continue
             if self.echo:
-                self._write(raw + b"\r")
+                self._write((raw + b"\r") * (2 if self.double_echo else 1))
             self.commands.append(line)
+            self._current = line.upper()
             self._run(line)
 
     def _take_pdu(self) -> bool:
@@ -169,21 +183,32 @@ class EmulatorCore:
         return False
 
     def _send_line(self, line: str) -> None:
-        self._write(b"\r\n" + line.encode("latin-1") + b"\r\n")
+        self._write(self.eol + line.encode("latin-1") + self.eol)
 
     def _ok(self, *lines: str) -> None:
         for line in lines:
             self._send_line(line)
-        self._send_line("OK")
+        if self.noise:
+            self._send_line(self.noise)
+        if self._current not in self.no_ok_after:
+            self._send_line("OK")
+
+    def inject(self, command_prefix: str, *answers: str) -> None:
+        """The next commands starting with ``command_prefix`` get these answers (one each)."""
+        self.injected.setdefault(command_prefix.upper(), []).extend(answers)
 
     def _run(self, line: str) -> None:
         upper = line.upper()
+        for prefix, answers in self.injected.items():
+            if upper.startswith(prefix) and answers:
+                self._send_line(answers.pop(0))
+                return
         for pattern, handler in self._HANDLERS:
             m = re.fullmatch(pattern, upper)
             if m:
                 handler(self, m)
                 return
-        self._send_line("ERROR")
+        self._send_line(self.error_text)
 
     # ------------------------------------------------------------ commands
 
@@ -290,6 +315,13 @@ class EmulatorCore:
         self._ok()
         self.echo, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0
         self.read_memory = "SM"
+        self.silent = False
+
+    def power_loss(self) -> None:
+        """Unplugged: whatever was half typed is gone; the SIM keeps its messages."""
+        self._buffer, self._pdu_length = b"", None
+        self.echo, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0
+        self.read_memory = "SM"
 
     def _cnma(self, m):
         self.unacknowledged = max(0, self.unacknowledged - 1)
@@ -305,7 +337,9 @@ class EmulatorCore:
 
     def _cmgs(self, m):
         self._pdu_length = int(m.group(1))
-        self._write(b"\r\n> ")
+        if self.noise:
+            self._send_line(self.noise)  # ZTE: +ZDONR between AT+CMGS= and the prompt
+        self._write(self.prompt)
 
     def _accept_submit(self, hex_pdu: str, length: int) -> None:
         if self.submit_error is not None:
@@ -373,3 +407,20 @@ EmulatorCore._HANDLERS = [
     (r"AT\+CGMI", lambda s, m: s._ok("smsd-crm")),
     (r"AT\+CGMM", lambda s, m: s._ok("Emulated GSM modem")),
 ]
+
+
+# Quirks of real modems (shared/design/modem-quirks.md), as knob settings.
+PERSONALITIES: dict[str, dict] = {
+    "generic": {},
+    "huawei": {"noise": "^RSSI:17", "error_text": "COMMAND NOT SUPPORT", "eol": b"\r\r\n"},
+    "zte": {"noise": '+ZDONR: "TELKOMSEL",510,10,"CS_ONLY","ROAM_OFF"'},
+    "simcom": {"prompt": b"\r\n>\r\n", "noise": "SMS Ready"},
+    "ublox": {"prompt": b">"},
+    "wavecom": {"no_ok_after": {"AT+CPIN?"}, "double_echo": True},
+}
+
+
+def apply_personality(core: EmulatorCore, name: str) -> None:
+    """Give ``core`` the quirks of a modem family."""
+    for knob, value in PERSONALITIES[name].items():
+        setattr(core, knob, value)

@@ -330,7 +330,9 @@ class Modem:
                 await self._try('AT+CPMS="SM","SM","SM"')
 
     async def _sweep(self) -> None:
-        for stored in commands.parse_cmgl(await self._cmd("AT+CMGL=4", timeout=30.0)):
+        # A long listing takes a real modem seconds; a hung one must not hold the line for long.
+        listing = await self._cmd("AT+CMGL=4", timeout=min(30.0, self.config.command_timeout * 6))
+        for stored in commands.parse_cmgl(listing):
             await self._process(stored.index, stored.pdu)
         for group in self._reassembler.expired():
             await self._hand_up(group, incomplete=True)

@@ -136,9 +136,9 @@ class ModemPool:
         return [m.id for m in self.modems if m.config.send]
 
     def is_idle(self, modem_id: str) -> bool:
-        """True when the modem is ready and not sending."""
+        """True when the modem could send now and is not sending."""
         slot = self._slots[modem_id]
-        return slot.modem.ready.is_set() and not slot.busy
+        return slot.modem.can_send and not slot.busy
 
     async def acquire(self, timeout: float, only: str | None = None) -> Modem | None:
         """An idle sender (``only`` that one), marked busy; None if none became free in time."""

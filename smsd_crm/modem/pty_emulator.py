@@ -82,6 +82,32 @@ class PtyModem:
         if self.link:
             self.link.unlink(missing_ok=True)
 
+    def unplug(self) -> None:
+        """Pull the stick out: the port disappears, the daemon's reads and writes fail."""
+        assert self._loop is not None
+        self._loop.remove_reader(self._master)
+        self._loop.remove_writer(self._master)
+        os.close(self._master)
+        os.close(self._slave)
+        self._master = self._slave = -1
+        self._out.clear()
+        self.core.power_loss()
+        if self.link:
+            self.link.unlink(missing_ok=True)
+        LOGGER.info("emulated modem %s unplugged", self.modem_id)
+
+    async def replug(self) -> None:
+        """Plug it back in: a new tty name, the same IMEI and SIM; the link follows it."""
+        old = self.path
+        # Hold the old tty number while plugging in, as re-enumeration does: a new name.
+        hold = os.openpty()
+        try:
+            await self.start()
+        finally:
+            for fd in hold:
+                os.close(fd)
+        LOGGER.info("emulated modem %s re-plugged: %s -> %s", self.modem_id, old, self.path)
+
     def _readable(self) -> None:
         try:
             data = os.read(self._master, 4096)

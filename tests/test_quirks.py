@@ -1,0 +1,197 @@
+"""The driver against misbehaving modems, over real pseudo-terminals (shared/design/modem-quirks.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from datetime import datetime, timezone
+
+import pytest
+
+from smsd_crm.config import ModemConfig, OutboxConfig
+from smsd_crm.modem.emulator import PERSONALITIES, apply_personality
+from smsd_crm.modem.modem import Modem
+from smsd_crm.modem.pool import ModemPool
+from smsd_crm.modem.pty_emulator import PtyModem, next_reply
+from smsd_crm.outbox import Outbox
+from smsd_crm.storage import messages
+from smsd_crm.storage.db import Database
+from smsd_crm.storage.migrate import migrate
+from smsd_crm.storage.schema import CORE_MIGRATIONS
+
+from .conftest import wait_until
+
+FAST = dict(command_timeout=0.5, health_interval=0.3, sweep_interval=0.5)
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Gateway:
+    """Emulated modems + drivers + pool + outbox + database, all in this process."""
+
+    def __init__(self, tmp_path, count: int = 1, **modem_options) -> None:
+        self.tmp = tmp_path
+        self.emus = [PtyModem(f"sim{i + 1}", link=tmp_path / f"ttyUSB-sim{i + 1}", imsi=f"51010000000000{i}")
+                     for i in range(count)]
+        self.options = {**FAST, **modem_options}
+        self.inbound: list = []
+
+    async def __aenter__(self) -> "Gateway":
+        for e in self.emus:
+            await e.start()
+        self.db = await Database.open(self.tmp / "gw.sqlite3")
+        await migrate(self.db, [("core", m) for m in CORE_MIGRATIONS])
+
+        async def sink(message):
+            self.inbound.append(message)
+
+        async def emit(event):
+            pass
+
+        self.modems = [Modem(ModemConfig(id=e.modem_id, port=str(e.link), **self.options), sink)
+                       for e in self.emus]
+        self.pool = ModemPool(self.modems, backoff_min=0.05, backoff_max=0.2)
+        self.outbox = Outbox(self.db, self.pool, OutboxConfig(retry_min=0.05, retry_max=0.2, max_attempts=20,
+                                                               same_sim_wait=0), now, emit)
+        self.tasks = [asyncio.create_task(self.pool.run()), asyncio.create_task(self.outbox.run())]
+        return self
+
+    async def ready(self, *indexes: int) -> None:
+        for i in indexes or range(len(self.modems)):
+            await asyncio.wait_for(self.modems[i].ready.wait(), 15)
+
+    async def queue(self, phone: str, text: str) -> int:
+        message_id = await messages.queue_outbound(self.db, phone, text, now())
+        self.outbox.notify()
+        return message_id
+
+    async def state(self, message_id: int) -> str:
+        return (await self.db.fetchone("SELECT state FROM messages WHERE id = ?", (message_id,)))[0]
+
+    def submitted_to(self, phone: str) -> int:
+        return sum(1 for e in self.emus for s in e.core.submitted if s.decoded.destination.number == phone)
+
+    async def __aexit__(self, *exc) -> None:
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.db.close()
+        for e in self.emus:
+            if e.path:
+                await e.stop()
+
+
+@pytest.mark.parametrize("personality", sorted(PERSONALITIES))
+async def test_each_personality_receives_and_sends(tmp_path, personality):
+    async with Gateway(tmp_path) as gw:
+        apply_personality(gw.emus[0].core, personality)
+        await gw.ready()
+        gw.emus[0].deliver("+6281234567890", "DAFTAR Budi#Jl. Mawar 5")
+        await wait_until(lambda: gw.inbound, 10)
+        assert gw.inbound[0].text == "DAFTAR Budi#Jl. Mawar 5"
+        queue = gw.emus[0].subscribe("+6281234567890")
+        await gw.queue("+6281234567890", "Selamat datang Budi")
+        assert await next_reply(queue, 10) == "Selamat datang Budi"
+        await wait_until(lambda: not gw.emus[0].core.storage, 10)
+
+
+async def test_a_hung_modem_is_reconnected_then_reset_and_comes_back(tmp_path):
+    async with Gateway(tmp_path) as gw:
+        await gw.ready()
+        core = gw.emus[0].core
+        core.silent = True  # stops answering; only AT+CFUN=1,1 gets through
+        await wait_until(lambda: not gw.modems[0].ready.is_set(), 10, "watchdog noticed")
+        await wait_until(lambda: core.resets == 1, 20, "reset after failed restarts")
+        await gw.ready()
+        message_id = await gw.queue("+6281234567890", "masih hidup")
+        await wait_until(lambda: gw.submitted_to("+6281234567890") == 1, 10)
+        assert await gw.state(message_id) == "sent"
+
+
+async def test_unplug_in_the_middle_of_a_send_then_replug_under_a_new_name(tmp_path):
+    async with Gateway(tmp_path) as gw:
+        await gw.ready()
+        emu = gw.emus[0]
+        emu.deliver("+6281111111111", "belum dibaca")  # stays on the SIM across the unplug
+        await wait_until(lambda: gw.inbound, 10)
+        emu.core.send_delay = 30.0  # the network is slow: unplug while +CMGS is pending
+        message_id = await gw.queue("+6281234567890", "Pesanan siap")
+        await wait_until(lambda: any(c.startswith("AT+CMGS") for c in emu.core.commands), 10)
+        old_path = emu.path
+        emu.unplug()
+        await wait_until(lambda: not gw.modems[0].ready.is_set(), 10)
+        emu.core.send_delay = 0.0
+        # The message the SIM was holding when the network took it never got its +CMGS: it was not sent.
+        emu.core.submitted.clear()
+        await emu.replug()
+        assert emu.path != old_path
+        await gw.ready()
+        await wait_until(lambda: gw.submitted_to("+6281234567890") >= 1, 20)
+        assert gw.submitted_to("+6281234567890") == 1
+        assert await gw.state(message_id) == "sent"
+        assert gw.modems[0].sim_id == "510100000000000"  # recognised by IMSI, whatever the tty
+
+
+async def test_busy_errors_are_retried_and_a_permanent_one_fails_fast(tmp_path):
+    async with Gateway(tmp_path) as gw:
+        await gw.ready()
+        core = gw.emus[0].core
+        core.inject("AT+CMGS", "+CMS ERROR: 314", "+CME ERROR: 515")  # SIM busy, device busy
+        retried = await gw.queue("+6281200000001", "coba lagi")
+        await wait_until(lambda: gw.submitted_to("+6281200000001") == 1, 15)
+        await wait_until(lambda: core.injected["AT+CMGS"] == [], 5)
+        core.inject("AT+CMGS", "+CMS ERROR: 304")  # invalid PDU parameter: retrying cannot help
+        failed = await gw.queue("+6281200000002", "tidak akan terkirim")
+        async with asyncio.timeout(10):
+            while await gw.state(failed) != "failed":
+                await asyncio.sleep(0.02)
+        row = await gw.db.fetchone("SELECT attempts, last_error FROM messages WHERE id = ?", (failed,))
+        assert row[0] == 1 and "304" in row[1]
+        row = await gw.db.fetchone("SELECT attempts, state FROM messages WHERE id = ?", (retried,))
+        assert tuple(row) == (3, "sent")
+
+
+async def test_registration_loss_moves_sending_to_the_other_modem(tmp_path):
+    async with Gateway(tmp_path, count=2) as gw:
+        await gw.ready()
+        gw.emus[0].core.set_registration(3)  # registration denied, announced as +CREG: 3
+        await wait_until(lambda: not gw.modems[0].health.registered, 10)
+        for i in range(6):
+            await gw.queue(f"+628120000001{i}", "lewat SIM lain")
+        await wait_until(lambda: len(gw.emus[1].core.submitted) == 6, 15)
+        assert gw.emus[0].core.submitted == []
+        gw.emus[0].core.set_registration(1)
+        await wait_until(lambda: gw.modems[0].health.registered, 10)
+        assert [s.state for s in gw.pool.status()] == ["ready", "ready"]
+
+
+async def test_garbage_from_the_line_does_not_stop_the_driver(tmp_path):
+    async with Gateway(tmp_path) as gw:
+        await gw.ready()
+        emu = gw.emus[0]
+        emu._write(os.urandom(500) + b"\r\n\xff\xfe junk \r\n")
+        emu.deliver("+6281234567890", "tetap jalan")
+        await wait_until(lambda: gw.inbound, 10)
+        await gw.queue("+6281234567890", "ok")
+        await wait_until(lambda: gw.submitted_to("+6281234567890") == 1, 10)
+
+
+async def test_a_full_sim_loses_nothing(tmp_path, caplog):
+    async with Gateway(tmp_path) as gw:
+        gw.emus[0].core.capacity = 2
+        for i in range(7):  # the network holds what does not fit, as an SMSC does
+            gw.emus[0].deliver(f"+62812000000{i:02d}", f"pesan {i}")
+        await gw.ready()
+        await wait_until(lambda: len(gw.inbound) == 7, 20)
+        assert sorted(m.text for m in gw.inbound) == [f"pesan {i}" for i in range(7)]
+        assert "SIM storage full (2/2)" in caplog.text
+
+
+async def test_pin_locked_sim_without_a_pin_needs_attention(tmp_path):
+    async with Gateway(tmp_path) as gw:
+        gw.emus[0].core.pin, gw.emus[0].core.pin_ok = "1234", False
+        await wait_until(lambda: "SIM needs attention: SIM PIN" in gw.pool.status()[0].last_error, 10)
+        assert gw.emus[0].core.pin_attempts == 0
