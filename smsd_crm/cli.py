@@ -95,6 +95,33 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print each modem's health and the outbox, as the running daemon last published them."""
+    from datetime import datetime, timezone
+
+    from .status import format_status
+    from .storage import messages
+    from .storage.db import Database
+
+    settings = load_config(args.config)
+    if not settings.database.path.exists():
+        print(f"error: no database at {settings.database.path}: start the daemon first", file=sys.stderr)
+        return 1
+
+    async def main() -> str:
+        db = await Database.open(settings.database.path)
+        try:
+            rows = [dict(r) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
+            return format_status(rows, await messages.outbox_counts(db), datetime.now(timezone.utc))
+        except Exception as exc:  # an old database without the table
+            raise SmsdError(f"cannot read status from {settings.database.path}: {exc}") from None
+        finally:
+            await db.close()
+
+    print(asyncio.run(main()))
+    return 0
+
+
 def cmd_sim_send(args: argparse.Namespace) -> int:
     """Play a customer: send an SMS to the running daemon's emulated modem, print the reply."""
     from .modem.emulator_control import request
@@ -222,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("check-config", cmd_check_config, "validate the config file and plugin sections")
     add("plugins", cmd_plugins, "list plugins, their hooks and keywords")
     add("migrate", cmd_migrate, "create or upgrade the database schema")
+    add("status", cmd_status, "show each modem's health and the outbox")
     sim = sub.add_parser("sim", help="act as a customer's phone against a running daemon",
                          description="Talk to a running daemon's emulated modem as a customer would.")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True, metavar="SIMCOMMAND")

@@ -23,6 +23,7 @@ from .modem.pool import ModemPool
 from .modem.pty_emulator import PtyModem
 from .outbox import Outbox
 from .plugins import PluginHost
+from . import status
 from .router import Router
 from .storage.db import Database
 from .storage.migrate import migrate
@@ -120,7 +121,8 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(router.run(), name="router"),
                      tg.create_task(outbox.run(), name="outbox"),
-                     tg.create_task(pool.run(), name="pool")]
+                     tg.create_task(pool.run(), name="pool"),
+                     tg.create_task(status.publish(pool, db, clock), name="status")]
             LOGGER.info("smsd-crm ready: %d modem(s), plugins: %s", len(modems),
                         ", ".join(p.name for p in host.enabled()))
             if on_ready:

@@ -43,6 +43,7 @@ class InboundMessage:
     sender_is_alphanumeric: bool = False
     incomplete: bool = False
     raw_pdus: tuple[str, ...] = ()
+    error: str | None = None  # set when the PDU could not be decoded: stored, never routed
 
 
 @dataclass(frozen=True, slots=True)

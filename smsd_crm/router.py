@@ -47,6 +47,10 @@ class Router:
         if message_id is None:
             LOGGER.info("duplicate SMS from %s on %s ignored", msg.sender, msg.modem_id)
             return
+        if msg.error:
+            LOGGER.warning("SMS %d on %s could not be decoded; kept raw for staff: %s", message_id,
+                           msg.modem_id, msg.error)
+            return
         LOGGER.info("SMS %d received from %s on %s", message_id, msg.sender, msg.modem_id)
         self._queue.put_nowait(message_id)
 

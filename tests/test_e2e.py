@@ -5,6 +5,7 @@ The daemon opens the emulator's device path exactly as it would open /dev/ttyUSB
 
 from __future__ import annotations
 
+import asyncio
 import signal
 from collections import Counter
 
@@ -13,7 +14,7 @@ import pytest
 from smsd_crm.modem import pdu
 from smsd_crm.modem.pty_emulator import next_reply
 
-from .conftest import query, sim_send, wait_until, write_config
+from .conftest import SMSD_CRM, query, sim_send, wait_until, write_config
 
 pytestmark = pytest.mark.e2e
 
@@ -107,3 +108,36 @@ async def test_sim_cli_without_a_daemon_says_so(tmp_path):
     code, _, err = await sim_send(write_config(tmp_path, "emulator"), "+6281234567890", "halo")
     assert code == 1
     assert "no running daemon" in err and "Traceback" not in err
+
+
+async def test_status_command_shows_modem_health_and_the_outbox(tmp_path, emulator, daemons):
+    config = write_config(tmp_path, emulator.device)
+    daemon = await daemons(config, tmp_path / "daemon.log")
+    replies = emulator.subscribe("+6281234567890")
+    emulator.deliver("081234567890", "BANTUAN")
+    await next_reply(replies, 30)
+    db = tmp_path / "data" / "test.sqlite3"
+    await wait_until(lambda: query(db, "SELECT sent FROM modem_status") == [(1,)], 30, "status published")
+    proc = await asyncio.create_subprocess_exec(SMSD_CRM, "status", "-c", str(config),
+                                                stdout=asyncio.subprocess.PIPE)
+    out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+    assert proc.returncode == 0
+    line = next(x for x in out.splitlines() if x.startswith("sim1"))
+    assert "ready" in line and "20/31 (-73 dBm)" in line and "home" in line and "TELKOMSEL" in line
+    assert emulator.core.imsi in line and emulator.core.iccid in line
+    assert "outbox: 0 queued, 0 sending, 1 sent" in out
+    await daemon.stop()
+    assert query(db, "SELECT state FROM modem_status") == [("stopped",)]
+
+
+async def test_an_undecodable_pdu_is_kept_raw_and_freed_from_the_sim(tmp_path, emulator, daemons):
+    config = write_config(tmp_path, emulator.device)
+    emulator.core.store_pdu("0791261806102040044B")  # cut off inside the sender address
+    await daemons(config, tmp_path / "daemon.log")
+    db = tmp_path / "data" / "test.sqlite3"
+    await wait_until(lambda: query(db, "SELECT state, raw_pdu FROM messages") ==
+                     [("failed", "0791261806102040044B")], 30)
+    await wait_until(lambda: not emulator.core.storage, 30, "SIM slot freed")
+    replies = emulator.subscribe("+6281234567890")
+    emulator.deliver("+6281234567890", "BANTUAN")  # and the reader goes on
+    assert "Menu" in await next_reply(replies, 30)

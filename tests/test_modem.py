@@ -145,3 +145,23 @@ async def test_sim_pin_is_entered_once_and_never_logged(tmp_path, caplog):
         await emu.stop()
     assert "4321" not in caplog.text and "1111" not in caplog.text
     assert 'AT+CPIN=***' in caplog.text
+
+
+async def test_missing_part_is_delivered_incomplete_after_the_timeout(emulator):
+    from datetime import datetime, timezone
+    from smsd_crm.modem.compose import encode_deliver
+    parts = encode_deliver("+6281777777777", "satu " * 100, datetime.now(timezone.utc), concat_reference=42)
+    assert len(parts) == 4
+    for part in (parts[0], parts[2], parts[3]):  # part 2 never arrives
+        emulator.core.store_pdu(part.hex)
+    sink = Sink()
+    modem = Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=0.2, multipart_timeout=0.5), sink)
+    task = asyncio.create_task(modem.run())
+    try:
+        await wait_until(lambda: sink.messages, 10)
+        message = sink.messages[0]
+        assert message.incomplete and "[...]" in message.text
+        assert message.text.startswith("satu satu") and message.text.count("[...]") == 1
+        await wait_until(lambda: not emulator.core.storage, 10, "parts deleted once stored")
+    finally:
+        task.cancel()

@@ -137,3 +137,19 @@ async def test_state_check_constraint(db):
     with pytest.raises(sqlite3.IntegrityError):
         await db.execute("INSERT INTO messages (direction, state, address, text, created_at, updated_at) "
                          "VALUES ('out', 'received', 'x', 'y', 'now', 'now')")
+
+
+async def test_a_cancelled_transaction_never_leaves_the_connection_inside_one(db):
+    import asyncio
+    for delay_steps in range(6):
+        async def write():
+            async with db.transaction():
+                await customers.upsert(db, "+6281299999999", NOW, name="x")
+
+        task = asyncio.create_task(write())
+        for _ in range(delay_steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        async with db.transaction():  # would raise "cannot start a transaction within a transaction"
+            await db.execute("SELECT 1")

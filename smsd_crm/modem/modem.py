@@ -181,7 +181,11 @@ class Modem:
             if iccid:
                 self.health.iccid = iccid
                 break
-        await self.check_health()
+        h = await self.check_health()
+        LOGGER.info("modem %s: signal %s/31, %s, operator %s, IMSI %s, ICCID %s, SIM storage %s/%s",
+                    self.id, h.signal if h.signal is not None else "?",
+                    commands.REGISTRATION_NAMES.get(h.registration, "registration ?"), h.operator or "?",
+                    self.sim_id or "?", h.iccid or "?", h.storage_used, h.storage_total)
 
     async def _resync(self) -> None:
         """ESC, then a bare AT until the modem answers.
@@ -342,6 +346,11 @@ class Modem:
             decoded = decode(hex_pdu)
         except PduError as exc:
             LOGGER.error("modem %s: undecodable PDU at index %s (%s): %s", self.id, index, exc, hex_pdu)
+            # Kept raw in the database (nothing is lost), then the SIM slot is freed.
+            await self._sink(InboundMessage(self.id, "", "", None, sim_id=self.sim_id,
+                                            raw_pdus=(hex_pdu,), error=str(exc)))
+            if index is not None:
+                await self._cmd(f"AT+CMGD={index}")
             return
         if isinstance(decoded, StatusReport):
             if self._report_sink is not None:

@@ -68,31 +68,44 @@ class Database:
         owner = _owner.get()
         return owner is not None and owner[0] == id(self) and owner[1] is asyncio.current_task()
 
+    async def _control(self, sql: str) -> None:
+        """BEGIN/COMMIT/ROLLBACK/SAVEPOINT run to the end even if the caller is cancelled.
+
+        Otherwise a cancellation while awaiting BEGIN would leave the connection
+        inside a transaction with the lock released.
+        """
+        task = asyncio.ensure_future(self._conn.execute(sql))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task
+            raise
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["Database"]:
         """Commit on success, roll back on any exception. Nested use makes a savepoint."""
         if self._in_transaction():
             self._savepoints += 1
             name = f"sp{self._savepoints}"
-            await self._conn.execute(f"SAVEPOINT {name}")
+            await self._control(f"SAVEPOINT {name}")
             try:
                 yield self
             except BaseException:
-                await self._conn.execute(f"ROLLBACK TO {name}")
-                await self._conn.execute(f"RELEASE {name}")
+                await self._control(f"ROLLBACK TO {name}")
+                await self._control(f"RELEASE {name}")
                 raise
-            await self._conn.execute(f"RELEASE {name}")
+            await self._control(f"RELEASE {name}")
             return
         async with self._lock:
             token = _owner.set((id(self), asyncio.current_task()))
             try:
-                await self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self
-                except BaseException:
-                    await self._conn.execute("ROLLBACK")
-                    raise
-                await self._conn.execute("COMMIT")
+                await self._control("BEGIN IMMEDIATE")
+                yield self
+                await self._control("COMMIT")
+            except BaseException:
+                if self._conn.in_transaction:
+                    await self._control("ROLLBACK")
+                raise
             finally:
                 _owner.reset(token)
 

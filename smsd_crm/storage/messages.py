@@ -30,7 +30,7 @@ class StoredInbound:
 def dedupe_key(msg: InboundMessage) -> str:
     """Same SIM, sender, SMSC time and text: the same SMS read twice."""
     stamp = msg.smsc_time.isoformat() if msg.smsc_time else ""
-    raw = "\x1f".join((msg.sim_id or msg.modem_id, msg.sender, stamp, msg.text))
+    raw = "\x1f".join((msg.sim_id or msg.modem_id, msg.sender, stamp, msg.text, *msg.raw_pdus))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -40,14 +40,14 @@ async def insert_inbound(db: Database, msg: InboundMessage, phone: str | None, n
     async with db.transaction():
         cur = await db.fetchone(
             """INSERT INTO messages (direction, state, phone, address, customer_id, text, modem_id,
-                   sim_id, smsc_time, dedupe_key, incomplete, created_at, updated_at)
-               VALUES ('in', 'received', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?,
-                       ?, ?, ?)
+                   sim_id, smsc_time, dedupe_key, incomplete, raw_pdu, last_error, created_at, updated_at)
+               VALUES ('in', ?, ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?,
+                       ?, ?, ?, ?, ?)
                ON CONFLICT (dedupe_key) DO NOTHING
                RETURNING id""",
-            (phone, msg.sender, phone, msg.text, msg.modem_id, msg.sim_id,
-             msg.smsc_time.isoformat() if msg.smsc_time else None, dedupe_key(msg),
-             int(msg.incomplete), stamp, stamp))
+            ("failed" if msg.error else "received", phone, msg.sender, phone, msg.text, msg.modem_id,
+             msg.sim_id, msg.smsc_time.isoformat() if msg.smsc_time else None, dedupe_key(msg),
+             int(msg.incomplete), ",".join(msg.raw_pdus) or None, msg.error, stamp, stamp))
     return cur["id"] if cur else None
 
 
@@ -201,3 +201,23 @@ async def requeue_interrupted(db: Database, now: datetime) -> int:
     return await db.execute_changes(
         """UPDATE messages SET state = 'queued', updated_at = ?, last_error = 'interrupted by a restart'
            WHERE direction = 'out' AND state = 'sending'""", (now.isoformat(),))
+
+
+async def write_modem_status(db: Database, rows: list[dict], now: datetime) -> None:
+    """Replace the stored view of each modem (one row per modem id)."""
+    stamp = now.isoformat()
+    async with db.transaction():
+        for r in rows:
+            await db.execute(
+                """INSERT OR REPLACE INTO modem_status (modem_id, port, state, imei, imsi, iccid, signal,
+                       registration, operator, storage_used, storage_total, sent, received, last_error,
+                       updated_at)
+                   VALUES (:id, :port, :state, :imei, :sim_id, :iccid, :signal, :registration, :operator,
+                           :storage_used, :storage_total, :sent, :received, :last_error, :updated_at)""",
+                {**r, "updated_at": stamp})
+
+
+async def outbox_counts(db: Database) -> dict[str, int]:
+    """How many outbound rows are in each state."""
+    rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM messages WHERE direction = 'out' GROUP BY state")
+    return {r["state"]: r["n"] for r in rows}

@@ -69,4 +69,26 @@ CREATE TABLE outbox_parts (
 );
 CREATE INDEX outbox_parts_match ON outbox_parts (sim_id, reference, phone, final);
 """),
+    Migration("m004_modem_status_and_raw_pdus", """
+-- The pool's view of each modem, written by the daemon for `smsd-crm status` and the web pages.
+CREATE TABLE modem_status (
+    modem_id      TEXT PRIMARY KEY,
+    port          TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    imei          TEXT,
+    imsi          TEXT,
+    iccid         TEXT,
+    signal        INTEGER,
+    registration  INTEGER,
+    operator      TEXT,
+    storage_used  INTEGER,
+    storage_total INTEGER,
+    sent          INTEGER NOT NULL DEFAULT 0,
+    received      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    updated_at    TEXT NOT NULL
+);
+-- An SMS that could not be decoded is kept as it came, for a human to look at.
+ALTER TABLE messages ADD COLUMN raw_pdu TEXT;
+"""),
 ]

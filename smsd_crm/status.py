@@ -1,0 +1,59 @@
+"""Modem health for operators: the daemon publishes it to the database; `smsd-crm status` prints it."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import datetime
+from typing import Any, Callable
+
+from .modem.commands import REGISTRATION_NAMES
+from .modem.pool import ModemPool
+from .storage import messages as queries
+from .storage.db import Database
+
+INTERVAL = 5.0
+STALE_AFTER = 30.0
+
+
+async def publish(pool: ModemPool, db: Database, clock: Callable[[], datetime],
+                  interval: float = INTERVAL) -> None:
+    """Write the pool's status every ``interval`` seconds; mark every modem stopped on the way out."""
+    try:
+        while True:
+            await queries.write_modem_status(db, [dataclasses.asdict(s) for s in pool.status()], clock())
+            await asyncio.sleep(interval)
+    finally:
+        rows = [dict(dataclasses.asdict(s), state="stopped") for s in pool.status()]
+        await asyncio.shield(queries.write_modem_status(db, rows, clock()))
+
+
+def _signal(rssi: int | None) -> str:
+    if rssi is None:
+        return "?"
+    return f"{rssi}/31 ({-113 + 2 * rssi} dBm)"
+
+
+def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datetime) -> str:
+    """The table `smsd-crm status` prints (pure)."""
+    if not rows:
+        return "no modem status yet: has the daemon been started with this config?"
+    lines = []
+    newest = max(datetime.fromisoformat(r["updated_at"]) for r in rows)
+    age = (now - newest).total_seconds()
+    if age > STALE_AFTER:
+        lines.append(f"(last update {age:.0f} s ago: is the daemon running?)")
+    header = ("modem", "state", "signal", "network", "operator", "IMSI", "ICCID", "SIM storage",
+              "sent", "received", "last error")
+    table = [header]
+    for r in rows:
+        storage = "?" if r["storage_total"] is None else f"{r['storage_used']}/{r['storage_total']}"
+        network = REGISTRATION_NAMES.get(r["registration"], "?") if r["registration"] is not None else "?"
+        table.append((r["modem_id"], r["state"], _signal(r["signal"]), network, r["operator"] or "?",
+                      r["imsi"] or "?", r["iccid"] or "?", storage, str(r["sent"]), str(r["received"]),
+                      (r["last_error"] or "")[:60]))
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("queued", "sending", "sent", "delivered", "failed"))
+    lines.append(f"outbox: {summary}")
+    return "\n".join(lines)
