@@ -44,6 +44,7 @@ class InboundMessage:
     incomplete: bool = False
     raw_pdus: tuple[str, ...] = ()
     error: str | None = None  # set when the PDU could not be decoded: stored, never routed
+    binary: bool = False  # 8-bit data (WAP push, SIM toolkit): stored, never answered
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,9 @@ class Router:
             LOGGER.warning("SMS %d on %s could not be decoded; kept raw for staff: %s", message_id,
                            msg.modem_id, msg.error)
             return
+        if msg.binary:
+            LOGGER.info("SMS %d from %s is binary (8-bit data); stored, not answered", message_id, msg.sender)
+            return
         LOGGER.info("SMS %d received from %s on %s", message_id, msg.sender, msg.modem_id)
         self._queue.put_nowait(message_id)
 

@@ -165,3 +165,27 @@ async def test_missing_part_is_delivered_incomplete_after_the_timeout(emulator):
         await wait_until(lambda: not emulator.core.storage, 10, "parts deleted once stored")
     finally:
         task.cancel()
+
+
+async def test_sixteen_bit_references_both_ways_and_parts_out_of_order(emulator):
+    from datetime import datetime, timezone
+    from smsd_crm.modem import pdu
+    from smsd_crm.modem.compose import encode_deliver
+    text = "Pesan panjang dengan referensi 16 bit. " * 12
+    parts = encode_deliver("+6281888888888", text, datetime.now(timezone.utc), ref_bits=16,
+                           concat_reference=4660)
+    for part in reversed(parts):  # arrive last part first
+        emulator.core.store_pdu(part.hex)
+    sink = Sink()
+    modem = Modem(ModemConfig(id="sim1", port=emulator.device, concat_ref_bits=16), sink)
+    task = asyncio.create_task(modem.run())
+    try:
+        await wait_until(lambda: sink.messages, 10)
+        assert sink.messages[0].text == text and not sink.messages[0].incomplete
+        queue = emulator.subscribe("+6281888888888")
+        await modem.send("+6281888888888", text)
+        assert await next_reply(queue, 10) == text
+        sent = [pdu.decode(s.pdu) for s in emulator.core.submitted]
+        assert {s.concat.ref_bits for s in sent} == {16} and len(sent) == len(parts)
+    finally:
+        task.cancel()

@@ -49,9 +49,9 @@ async def pipeline(tmp_path):
                            emit, lambda modem_id=None: notified.append(modem_id)))
     router = Router(db, host, settings, lambda modem_id=None: notified.append(modem_id), lambda: NOW)
 
-    async def send(text: str, sender: str = "081234567890", alnum: bool = False) -> list:
+    async def send(text: str, sender: str = "081234567890", alnum: bool = False, binary: bool = False) -> list:
         await router.accept(InboundMessage("sim1", sender, text, NOW - timedelta(seconds=5),
-                                           sim_id="510", sender_is_alphanumeric=alnum))
+                                           sim_id="510", sender_is_alphanumeric=alnum, binary=binary))
         while not router._queue.empty():
             await router.route(router._queue.get_nowait())
         return await db.fetchall("SELECT * FROM messages ORDER BY id")
@@ -99,6 +99,12 @@ async def test_alphanumeric_sender_is_stored_never_answered(pipeline):
     send, _ = pipeline
     rows = await send("DAFTAR spam#spam", "TELKOMSEL", alnum=True)
     assert len(rows) == 1 and rows[0]["state"] == "handled" and rows[0]["phone"] is None
+
+
+async def test_binary_message_is_stored_never_answered(pipeline):
+    send, _ = pipeline
+    rows = await send("\x06\x05\x04\x0b\x84application/vnd.wap.mms-message", binary=True)
+    assert len(rows) == 1 and rows[0]["state"] == "handled" and "binary" in rows[0]["last_error"]
 
 
 async def test_plugin_failure_rolls_back_its_writes_and_marks_the_message(pipeline):

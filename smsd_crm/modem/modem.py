@@ -63,7 +63,7 @@ class Modem:
         self._work: asyncio.Queue = asyncio.Queue()
         self._send_lock = asyncio.Lock()
         self._reassembler = Reassembler(config.multipart_timeout, clock)
-        self._concat_ref = itertools.count(int(clock()) % 256)
+        self._concat_ref = itertools.count(int(clock() * 1000) % 65536)
         self.ready = asyncio.Event()
         self.on_change: Callable[[], None] = lambda: None  # the pool listens to ready changes
         self._closing = False
@@ -377,7 +377,8 @@ class Modem:
         message = InboundMessage(
             modem_id=self.id, sender=first.sender.number, text=group.text(), smsc_time=first.scts,
             sim_id=self.sim_id, sender_is_alphanumeric=first.sender.is_alphanumeric,
-            incomplete=incomplete, raw_pdus=())
+            incomplete=incomplete, raw_pdus=(),
+            binary=any(p.encoding == "8bit" for p in group.parts.values()))
         await self._sink(message)  # returns once committed: only now may the SIM copy go
         self.received += 1
         for index in sorted(group.indices):
@@ -389,7 +390,9 @@ class Modem:
         """Send ``text`` to ``number``; all parts back to back on this modem."""
         if not self.ready.is_set() or self._channel is None:
             raise ModemUnavailable(self.id, "not ready")
-        parts = encode_submit(number, text, concat_reference=next(self._concat_ref) % 256,
+        bits = self.config.concat_ref_bits
+        parts = encode_submit(number, text, concat_reference=next(self._concat_ref) % (1 << bits),
+                              ref_bits=bits,
                               status_report=self._reports if status_report is None else status_report)
         refs = []
         channel = self._channel

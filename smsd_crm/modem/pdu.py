@@ -265,9 +265,30 @@ def _parse_udh(header: bytes) -> Concat | None:
     return concat
 
 
-def _read_user_data(r: _Reader, udhi: bool, alphabet: str) -> tuple[str, Concat | None, bytes]:
+def _guess_alphabet(dcs: int, udl: int, body: bytes, udhi: bool) -> str:
+    """DCS group 1111 with the reserved bit 3 set: trust the length of the data, not the bits.
+
+    Real phones send GSM-7 under 0xFB and UCS-2 under 0xF9 (modem-quirks F3). GSM-7
+    packs UDL septets into ceil(UDL*7/8) octets; UCS-2 and 8-bit carry UDL octets.
+    """
+    alphabet = dcs_alphabet(dcs)[0]
+    if (dcs & 0xF8) != 0xF8 or udhi:
+        return alphabet
+    if len(body) == (udl * 7 + 7) // 8:
+        return GSM7
+    if len(body) == udl and udl % 2 == 0:
+        text = body.decode("utf-16-be", errors="replace")
+        if "\ufffd" not in text and all(c.isprintable() or c in "\r\n" for c in text):
+            return UCS2
+    return alphabet
+
+
+def _read_user_data(r: _Reader, udhi: bool, alphabet: str,
+                    dcs: int = 0) -> tuple[str, Concat | None, bytes, str]:
+    """(text, concatenation, raw data for 8-bit/UCS-2, the alphabet actually used)."""
     udl = r.octet("user data length")
     body = r.rest()
+    alphabet = _guess_alphabet(dcs, udl, body, udhi) if dcs else alphabet
     header = b""
     concat = None
     if udhi:
@@ -286,13 +307,13 @@ def _read_user_data(r: _Reader, udhi: bool, alphabet: str) -> tuple[str, Concat 
         count = max(udl - header_septets, 0)
         septets = gsm7.unpack(body[header_octets:], count, fill)
         # Short data (a UDL longer than the PDU) decodes what is there.
-        return gsm7.decode(septets), concat, b""
+        return gsm7.decode(septets), concat, b"", alphabet
     data = body[header_octets:max(udl, header_octets)]
     if alphabet == UCS2:
         if len(data) % 2:
             data = data[:-1]  # a sender cut a code unit in half: drop the half
-        return data.decode("utf-16-be", errors="replace"), concat, data
-    return data.decode("latin-1"), concat, data
+        return data.decode("utf-16-be", errors="replace"), concat, data, alphabet
+    return data.decode("latin-1"), concat, data, alphabet
 
 
 # ---------------------------------------------------------------- decoding
@@ -328,7 +349,7 @@ def _decode_deliver(r: _Reader, first: int, smsc: str | None) -> Deliver:
     alphabet, cls, compressed = dcs_alphabet(dcs)
     if compressed:
         raise PduError(f"compressed user data (DCS {dcs:02X}) is not supported")
-    text, concat, data = _read_user_data(r, bool(first & 0x40), alphabet)
+    text, concat, data, alphabet = _read_user_data(r, bool(first & 0x40), alphabet, dcs)
     return Deliver(sender, text, alphabet, scts, dcs, pid, smsc, concat, cls, data)
 
 
@@ -342,7 +363,7 @@ def _decode_submit(r: _Reader, first: int, smsc: str | None) -> Submit:
     alphabet, _, compressed = dcs_alphabet(dcs)
     if compressed:
         raise PduError(f"compressed user data (DCS {dcs:02X}) is not supported")
-    text, concat, data = _read_user_data(r, bool(first & 0x40), alphabet)
+    text, concat, data, alphabet = _read_user_data(r, bool(first & 0x40), alphabet, dcs)
     return Submit(destination, text, alphabet, reference, dcs, bool(first & 0x20), smsc, concat, data)
 
 

@@ -45,9 +45,10 @@ async def insert_inbound(db: Database, msg: InboundMessage, phone: str | None, n
                        ?, ?, ?, ?, ?)
                ON CONFLICT (dedupe_key) DO NOTHING
                RETURNING id""",
-            ("failed" if msg.error else "received", phone, msg.sender, phone, msg.text, msg.modem_id,
-             msg.sim_id, msg.smsc_time.isoformat() if msg.smsc_time else None, dedupe_key(msg),
-             int(msg.incomplete), ",".join(msg.raw_pdus) or None, msg.error, stamp, stamp))
+            ("failed" if msg.error else "handled" if msg.binary else "received", phone, msg.sender, phone,
+             msg.text, msg.modem_id, msg.sim_id, msg.smsc_time.isoformat() if msg.smsc_time else None,
+             dedupe_key(msg), int(msg.incomplete), ",".join(msg.raw_pdus) or None,
+             msg.error or ("binary message (8-bit data), not answered" if msg.binary else None), stamp, stamp))
     return cur["id"] if cur else None
 
 
