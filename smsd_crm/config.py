@@ -51,6 +51,8 @@ class ModemConfig(_Strict):
     multipart_timeout: float = Field(300.0, gt=0, description="give up waiting for missing parts")
     health_interval: float = Field(60.0, gt=0, description="seconds between health checks (the watchdog)")
     concat_ref_bits: Literal[8, 16] = Field(8, description="reference size in long SMS this modem sends")
+    smsc: str | None = Field(None, pattern=r"^\+?\d{3,20}$",
+                             description="service centre number, for SIMs that lack one (+62816124)")
     send: bool = Field(True, description="false: a receive-only modem")
     max_per_minute: int | None = Field(None, gt=0, description="send-rate limit of this SIM")
     prefixes: list[str] = Field(default_factory=list,

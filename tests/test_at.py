@@ -163,3 +163,12 @@ async def test_cpin_with_its_ok_returns_at_once(channel):
     await _wait_written(channel, b"AT+CPIN?\r")
     _feed(channel, b"\r\n+CPIN: SIM PIN\r\n\r\nOK\r\n")
     assert await asyncio.wait_for(task, 0.2) == ["+CPIN: SIM PIN"]
+
+
+@pytest.mark.parametrize("line,unsolicited,state", [
+    ("+CREG: 0,1", False, 1), ("+CREG: 2,5,\"00C3\",\"0003D2E1\"", False, 5), ("+CREG: 1", True, 1),
+    ("+CREG: 2,00C3,3D2E1", True, 2), ("+CREG: 0,1,,", False, 1), ("+CREG: 3,'00C3,\"3D2E1\"", True, 3),
+    ("+CREG: junk", True, None),
+])
+def test_creg_corner_formats(line, unsolicited, state):
+    assert commands.parse_creg(line, unsolicited) == state

@@ -195,3 +195,61 @@ async def test_pin_locked_sim_without_a_pin_needs_attention(tmp_path):
         gw.emus[0].core.pin, gw.emus[0].core.pin_ok = "1234", False
         await wait_until(lambda: "SIM needs attention: SIM PIN" in gw.pool.status()[0].last_error, 10)
         assert gw.emus[0].core.pin_attempts == 0
+
+
+async def test_sim_without_smsc_warns_and_the_configured_one_is_used(tmp_path, caplog):
+    async with Gateway(tmp_path, smsc="+62816124") as gw:
+        gw.emus[0].core.smsc = ""
+        await gw.ready()
+        assert "no SMS service centre number" not in caplog.text  # the config supplies it
+        await gw.queue("+6281234567890", "lewat SMSC dari konfigurasi")
+        await wait_until(lambda: gw.submitted_to("+6281234567890") == 1, 10)
+        assert gw.emus[0].core.submitted[0].decoded.smsc == "+62816124"
+
+
+async def test_sim_without_smsc_and_none_configured_is_reported(tmp_path, caplog):
+    async with Gateway(tmp_path) as gw:
+        gw.emus[0].core.smsc = ""
+        await gw.ready()
+        assert "no SMS service centre number" in caplog.text
+
+
+async def test_a_modem_that_refuses_cnmi_is_swept(tmp_path):
+    async with Gateway(tmp_path) as gw:
+        gw.emus[0].core.inject("AT+CNMI", "ERROR", "ERROR", "ERROR")
+        await gw.ready()
+        assert gw.emus[0].core.cnmi_mt == 0  # announces nothing
+        gw.emus[0].deliver("+6281234567890", "tanpa pemberitahuan")
+        await wait_until(lambda: gw.inbound, 10)  # found by the periodic AT+CMGL=4
+
+
+@pytest.mark.parametrize("direct", [False, True])
+async def test_class_0_flash_sms_is_stored_like_any_other(tmp_path, direct):
+    from smsd_crm.modem.compose import encode_deliver
+    async with Gateway(tmp_path) as gw:
+        await gw.ready()
+        [part] = encode_deliver("+6281234567890", "FLASH promo", now(), dcs=0x10)
+        if direct:
+            gw.emus[0]._write(f"\r\n+CMT: ,{part.tpdu_length}\r\n{part.hex}\r\n".encode())
+        else:
+            gw.emus[0].core.store_pdu(part.hex)
+        await wait_until(lambda: gw.inbound, 10)
+        assert gw.inbound[0].text == "FLASH promo"
+
+
+async def test_a_second_program_cannot_take_the_port(tmp_path):
+    async with Gateway(tmp_path) as gw:
+        await gw.ready()
+        intruder = Modem(ModemConfig(id="other", port=str(gw.emus[0].link)), lambda m: None)
+        with pytest.raises(Exception, match="exclusively lock"):
+            await intruder.run()
+
+
+async def test_parts_of_two_long_messages_never_interleave_on_one_modem(tmp_path):
+    async with Gateway(tmp_path) as gw:
+        await gw.ready()
+        modem = gw.modems[0]
+        await asyncio.gather(modem.send("+6281200000001", "A" * 400), modem.send("+6281200000002", "B" * 400))
+        order = [s.decoded.destination.number for s in gw.emus[0].core.submitted]
+        assert order in (["+6281200000001"] * 3 + ["+6281200000002"] * 3,
+                         ["+6281200000002"] * 3 + ["+6281200000001"] * 3)

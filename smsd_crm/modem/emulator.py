@@ -94,6 +94,7 @@ class EmulatorCore:
         self.error_text = "ERROR"
         self._current = ""
         self.iccid = "8962100000000000001"
+        self.smsc = "+62816124"  # empty: a SIM without a service centre (sends fail with 330)
         self.registration = 1  # +CREG state: 1 home, 2 searching, 3 denied, 5 roaming
         self.creg_urc = 0
         self.resets = 0
@@ -345,6 +346,9 @@ class EmulatorCore:
         if self.submit_error is not None:
             self._send_line(f"+CMS ERROR: {self.submit_error}")
             return
+        if not self.smsc and hex_pdu.startswith("00"):
+            self._send_line("+CMS ERROR: 330")  # SMSC address unknown
+            return
         if self._tpdu_length(hex_pdu) != length:
             LOGGER.warning("%s: AT+CMGS=%d but the TPDU has %d octets", self.modem_id, length,
                            self._tpdu_length(hex_pdu))
@@ -403,7 +407,7 @@ EmulatorCore._HANDLERS = [
     (r"AT\+CCID", lambda s, m: s._ok(f"+CCID: {s.iccid}")),
     (r"AT\+CFUN=1,1", _H._reset),
     (r"AT\+COPS\?", lambda s, m: s._ok(f'+COPS: 0,0,"{s.operator}"')),
-    (r"AT\+CSCA\?", lambda s, m: s._ok('+CSCA: "+62816124",145')),
+    (r"AT\+CSCA\?", lambda s, m: s._ok(*([f'+CSCA: "{s.smsc}",145'] if s.smsc else []))),
     (r"AT\+CGMI", lambda s, m: s._ok("smsd-crm")),
     (r"AT\+CGMM", lambda s, m: s._ok("Emulated GSM modem")),
 ]

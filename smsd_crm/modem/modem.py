@@ -174,6 +174,10 @@ class Modem:
             if await self._try(cnmi) is not None:
                 break
         await self._try("AT+CREG=1")  # registration changes as +CREG: <stat>
+        csca = commands.info_value(await self._try("AT+CSCA?") or [], "+CSCA:")
+        if not (csca and csca.split(",")[0].strip('" ')) and not self.config.smsc:
+            LOGGER.warning("modem %s: the SIM has no SMS service centre number; sends will fail with "
+                           "+CMS ERROR: 330 until modems[].smsc is set in the config", self.id)
         self.imei = ((await self._try("AT+CGSN")) or [""])[0].strip()
         self.sim_id = ((await self._try("AT+CIMI")) or [""])[0].strip()
         for ask in ("AT+CCID", "AT^ICCID?", "AT+ICCID"):
@@ -392,7 +396,7 @@ class Modem:
             raise ModemUnavailable(self.id, "not ready")
         bits = self.config.concat_ref_bits
         parts = encode_submit(number, text, concat_reference=next(self._concat_ref) % (1 << bits),
-                              ref_bits=bits,
+                              ref_bits=bits, smsc=self.config.smsc,
                               status_report=self._reports if status_report is None else status_report)
         refs = []
         channel = self._channel
