@@ -141,3 +141,21 @@ async def test_an_undecodable_pdu_is_kept_raw_and_freed_from_the_sim(tmp_path, e
     replies = emulator.subscribe("+6281234567890")
     emulator.deliver("+6281234567890", "BANTUAN")  # and the reader goes on
     assert "Menu" in await next_reply(replies, 30)
+
+
+async def test_several_emulated_modems_and_the_reply_leaves_by_the_sim_texted(tmp_path, daemons):
+    from smsd_crm.modem.emulator_control import request
+    config = write_config(tmp_path, "emulator", extra="emulator:\n  control_socket: run/emu.sock\n")
+    text = config.read_text().replace("  - id: sim1\n    port: emulator\n",
+                                      "  - id: sim1\n    port: emulator\n  - id: sim2\n    port: emulator\n"
+                                      "  - id: sim3\n    port: emulator\n")
+    config.write_text(text)
+    log = tmp_path / "daemon.log"
+    await daemons(config, log)
+    await wait_until(lambda: log.read_text().count("ready on") == 3, 30, "three modems ready")
+    for modem in ("sim2", "sim3", "sim1"):
+        answer = await request(tmp_path / "run" / "emu.sock",
+                               {"op": "send", "from": f"+62812999{modem[-1]}0000", "text": "BANTUAN",
+                                "modem": modem, "timeout": 30}, 40)
+        assert answer["ok"] and "Menu" in answer["reply"]
+        assert answer["via"] == modem

@@ -15,7 +15,7 @@ import os
 import re
 from pathlib import Path
 
-from .pty_emulator import PtyModem, next_reply
+from .pty_emulator import PtyModem, next_message
 
 LOGGER = logging.getLogger(__name__)
 MAX_REQUEST = 64 * 1024
@@ -48,7 +48,8 @@ async def _answer(request: dict, modems: list[PtyModem]) -> dict:
         if timeout <= 0:
             return {"ok": True, "reply": None}
         try:
-            return {"ok": True, "reply": await next_reply(queue, timeout)}
+            text, via = await next_message(queue, timeout)
+            return {"ok": True, "reply": text, "via": via}
         except TimeoutError:
             return {"ok": False, "error": f"no reply within {timeout:g} s"}
     finally:

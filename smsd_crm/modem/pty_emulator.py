@@ -160,15 +160,20 @@ class PtyModem:
                 queue.put_nowait(record)
 
 
-async def next_reply(queue: asyncio.Queue, timeout: float) -> str:
-    """The next whole message on a subscription queue, joining concatenated parts."""
+async def next_message(queue: asyncio.Queue, timeout: float) -> tuple[str, str]:
+    """(text, modem id) of the next whole message on a subscription queue, parts joined."""
     parts: dict[int, str] = {}
     async with asyncio.timeout(timeout):
         while True:
             record: SubmittedSms = await queue.get()
             concat: Concat | None = record.decoded.concat
             if concat is None:
-                return record.decoded.text
+                return record.decoded.text, record.modem_id
             parts[concat.sequence] = record.decoded.text
             if len(parts) == concat.total:
-                return "".join(parts[i] for i in sorted(parts))
+                return "".join(parts[i] for i in sorted(parts)), record.modem_id
+
+
+async def next_reply(queue: asyncio.Queue, timeout: float) -> str:
+    """The text of the next whole message on a subscription queue."""
+    return (await next_message(queue, timeout))[0]
