@@ -227,6 +227,65 @@ def cmd_pdu_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    """Add or update products from a CSV file; a broken file imports nothing."""
+    from datetime import datetime, timezone
+
+    from .catalog_csv import parse_products
+    from .daemon import open_database
+    from .plugins import PluginHost
+    from .storage import catalog
+
+    settings = load_config(args.config)
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 1
+    rows, errors = parse_products(text)
+    if errors:
+        for error in errors[:50]:
+            print(f"{args.file}: {error}", file=sys.stderr)
+        more = f" (and {len(errors) - 50} more)" if len(errors) > 50 else ""
+        print(f"error: {len(errors)} problem(s){more}; nothing was imported", file=sys.stderr)
+        return 1
+
+    async def main() -> tuple[int, int]:
+        db = await open_database(settings, PluginHost.load(settings))
+        try:
+            return await catalog.import_rows(db, rows, datetime.now(timezone.utc))
+        finally:
+            await db.close()
+
+    added, updated = asyncio.run(main())
+    print(f"{args.file}: {added} product(s) added, {updated} updated")
+    return 0
+
+
+def cmd_catalog_export(args: argparse.Namespace) -> int:
+    """Write the catalogue as CSV (the import format) to a file or standard output."""
+    from .catalog_csv import write_products
+    from .daemon import open_database
+    from .plugins import PluginHost
+    from .storage import catalog
+
+    settings = load_config(args.config)
+
+    async def main() -> str:
+        db = await open_database(settings, PluginHost.load(settings))
+        try:
+            return write_products(await catalog.all_products(db))
+        finally:
+            await db.close()
+
+    text = asyncio.run(main())
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     parser = argparse.ArgumentParser(
@@ -250,6 +309,18 @@ def build_parser() -> argparse.ArgumentParser:
     add("plugins", cmd_plugins, "list plugins, their hooks and keywords")
     add("migrate", cmd_migrate, "create or upgrade the database schema")
     add("status", cmd_status, "show each modem's health and the outbox")
+    cat = sub.add_parser("catalog", help="import or export the product catalogue (CSV)",
+                         description="Import or export the product catalogue as CSV.")
+    cat_sub = cat.add_subparsers(dest="catalog_command", required=True, metavar="CATALOGCOMMAND")
+    imp = cat_sub.add_parser("import", help="add or update products from a CSV file",
+                             description=cmd_catalog_import.__doc__ + " Columns: code,name,aliases,"
+                             "category,unit,price,cost,stock,active; aliases separated by |.")
+    imp.add_argument("file", help="the CSV file (comma or semicolon separated, UTF-8)")
+    exp = cat_sub.add_parser("export", help="write the catalogue as CSV", description=cmd_catalog_export.__doc__)
+    exp.add_argument("-o", "--output", help="file to write (default: standard output)")
+    for p, f in ((imp, cmd_catalog_import), (exp, cmd_catalog_export)):
+        p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
+        p.set_defaults(func=f, verbose=False)
     sim = sub.add_parser("sim", help="act as a customer's phone against a running daemon",
                          description="Talk to a running daemon's emulated modem as a customer would.")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True, metavar="SIMCOMMAND")

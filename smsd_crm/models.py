@@ -110,6 +110,22 @@ class Customer:
 
 
 @dataclass(frozen=True, slots=True)
+class Product:
+    """A catalogue entry. Money is whole rupiah; ``stock`` None means not counted."""
+
+    id: int
+    code: str
+    name: str
+    aliases: tuple[str, ...]
+    category: str
+    unit: str
+    price: int
+    cost: int
+    stock: int | None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class OutboundMessage:
     """A claimed outbox row the pool must send."""
 

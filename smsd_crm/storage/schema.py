@@ -91,4 +91,24 @@ CREATE TABLE modem_status (
 -- An SMS that could not be decoded is kept as it came, for a human to look at.
 ALTER TABLE messages ADD COLUMN raw_pdu TEXT;
 """),
+    Migration("m005_catalogue", """
+CREATE TABLE products (
+    id          INTEGER PRIMARY KEY,
+    code        TEXT NOT NULL UNIQUE,          -- upper case, what customers may type (B01)
+    name        TEXT NOT NULL,
+    category    TEXT NOT NULL DEFAULT 'Lainnya',
+    unit        TEXT NOT NULL DEFAULT 'pcs',
+    price       INTEGER NOT NULL CHECK (price >= 0),   -- whole rupiah
+    cost        INTEGER NOT NULL DEFAULT 0 CHECK (cost >= 0),
+    stock       INTEGER CHECK (stock IS NULL OR stock >= 0),  -- NULL: not counted
+    active      INTEGER NOT NULL DEFAULT 1,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE TABLE product_aliases (
+    product_id  INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    alias       TEXT NOT NULL,
+    PRIMARY KEY (product_id, alias)
+);
+"""),
 ]
