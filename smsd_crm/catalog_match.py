@@ -1,18 +1,22 @@
-"""Find products by what a customer typed: code, name or alias, with typo tolerance (pure)."""
+"""Find products by what a customer typed: code, name or alias, with typo tolerance (pure).
+
+Every word typed must match a word of the product's name or an alias (rapidfuzz
+ratio, so ``gorng`` finds ``goreng``); a word that matches nothing means "not
+this product". That keeps ``beras banyak``, ``sugar`` or markup from turning
+into a wrong order, while ``gula`` and ``minyak gorng 2L`` still find theirs.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz
 
 from .models import Product
 
-CUTOFF = 70.0  # below this a guess is noise
-CLEAR_WIN = 85.0  # a fuzzy match this good, well ahead of the next, is taken without asking
-MARGIN = 8.0
-NEAR_EXACT, NEAR_EXACT_MARGIN = 95.0, 5.0  # one typo in a long name: a smaller lead is enough
+WORD_MATCH = 80.0  # how alike two words must be (one typo in a 5-letter word passes)
+MARGIN = 5.0  # the best candidate must lead the next by this much to be taken without asking
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,26 @@ def normalize(text: str) -> str:
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
+def _word_score(word: str, candidates: list[str]) -> float:
+    best = 0.0
+    for c in candidates:
+        if word == c:
+            return 100.0
+        if len(word) >= 4 and len(c) >= 4:  # short words (1l, mie) must be exact
+            best = max(best, fuzz.ratio(word, c))
+    return best
+
+
+def _cover(query_words: list[str], name: str) -> float | None:
+    """How well the typed words cover ``name``; None if a typed word matches none of its words."""
+    words = normalize(name).split()
+    scores = [_word_score(w, words) for w in query_words]
+    if min(scores) < WORD_MATCH:
+        return None
+    matched = sum(1 for w in words if _word_score(w, query_words) >= WORD_MATCH)
+    return 0.7 * (sum(scores) / len(scores)) + 30.0 * matched / len(words)
+
+
 def find(query: str, products: list[Product], limit: int = 3) -> list[Match]:
     """Best matches first; an exact code, name or alias comes alone with score 100."""
     q = normalize(query)
@@ -36,18 +60,13 @@ def find(query: str, products: list[Product], limit: int = 3) -> list[Match]:
     for p in products:
         if q == p.code.lower() or q == normalize(p.name) or q in (normalize(a) for a in p.aliases):
             return [Match(p, 100.0)]
-    keys: list[str] = []
-    owners: list[Product] = []
+    words = q.split()
+    found = []
     for p in products:
-        for key in (p.name, *p.aliases):
-            keys.append(normalize(key))
-            owners.append(p)
-    best: dict[int, Match] = {}
-    for _, score, index in process.extract(q, keys, scorer=fuzz.WRatio, limit=20, score_cutoff=CUTOFF):
-        product = owners[index]
-        if product.id not in best or best[product.id].score < score:
-            best[product.id] = Match(product, score)
-    return sorted(best.values(), key=lambda m: (-m.score, m.product.name))[:limit]
+        scores = [s for s in (_cover(words, n) for n in (p.name, *p.aliases)) if s is not None]
+        if scores:
+            found.append(Match(p, max(scores)))
+    return sorted(found, key=lambda m: (-m.score, m.product.name))[:limit]
 
 
 def resolve(query: str, products: list[Product]) -> tuple[Product | None, list[Product]]:
@@ -55,10 +74,6 @@ def resolve(query: str, products: list[Product]) -> tuple[Product | None, list[P
     matches = find(query, products)
     if not matches:
         return None, []
-    top = matches[0]
-    runner_up = matches[1].score if len(matches) > 1 else 0.0
-    lead = top.score - runner_up
-    if top.score == 100.0 or (top.score >= CLEAR_WIN and lead >= MARGIN) or (
-            top.score >= NEAR_EXACT and lead >= NEAR_EXACT_MARGIN):
-        return top.product, []
+    if len(matches) == 1 or matches[0].score - matches[1].score >= MARGIN:
+        return matches[0].product, []
     return None, [m.product for m in matches]

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import Callable
 
 from . import __version__
 from .config import Settings, load_config
@@ -286,8 +287,35 @@ def cmd_catalog_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every subcommand."""
+def _plugin_commands(argv: list[str] | None) -> list[tuple[str, object]]:
+    """Staff commands of the enabled plugins of the config named on the command line, if it loads."""
+    from .plugins import PluginHost
+
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    known, _ = pre.parse_known_args(argv)
+    try:
+        return PluginHost.load(load_config(known.config)).commands()
+    except SmsdError:
+        return []  # core commands still work; running a plugin command reports the config error
+
+
+def _run_plugin_command(plugin: str, command) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from .daemon import offline_session
+
+        settings = load_config(args.config)
+
+        async def main() -> int:
+            async with offline_session(settings) as (host, _):
+                return await command.run(args, host.contexts[plugin])
+
+        return asyncio.run(main())
+    return run
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand (plugins' staff commands included)."""
     parser = argparse.ArgumentParser(
         prog="smsd-crm", description="smsd-crm: an SMS-gateway CRM for small shops. "
         "Run 'smsd-crm COMMAND --help' for the options of each command.")
@@ -346,6 +374,11 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--text", required=True, help="the message text")
     enc.add_argument("--srr", action="store_true", help="ask for a delivery report (TP-SRR)")
     enc.set_defaults(func=cmd_pdu_encode, verbose=False)
+    for plugin, command in _plugin_commands(argv):
+        p = sub.add_parser(command.name, help=f"{command.help} [plugin {plugin}]", description=command.help)
+        command.arguments(p)
+        p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
+        p.set_defaults(func=_run_plugin_command(plugin, command), verbose=False)
     emu = add("emulator", cmd_emulator, "run a standalone emulated modem", config=False)
     emu.add_argument("--id", default="emu1", help="modem id")
     emu.add_argument("--link", help="also make this symlink to the pty (a stable port path)")
@@ -355,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv if argv is not None else sys.argv[1:]).parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, AsyncIterator, Awaitable, Callable
 
+from . import catalog_match
 from .config import StoreConfig
-from .models import Customer, Keyword
+from .models import Customer, Keyword, Product
 from .plugin_config import PluginConfig
+from .storage import catalog as catalog_queries
 from .storage import customers as customer_queries
 from .storage import messages as message_queries
 from .storage.db import Database, Params
@@ -81,6 +83,29 @@ class Customers:
         return await customer_queries.upsert(self._s.db, phone, self._s.clock(), **fields)
 
 
+class Catalog:
+    """The shop's products (core): look up by what a customer typed, take and return stock."""
+
+    def __init__(self, services: CoreServices) -> None:
+        self._s = services
+
+    async def products(self) -> list[Product]:
+        """Every active product."""
+        return await catalog_queries.all_products(self._s.db, active_only=True)
+
+    async def resolve(self, query: str) -> tuple[Product | None, list[Product]]:
+        """(the product meant, or None with up to three suggestions) for a typed name, code or alias."""
+        return catalog_match.resolve(query, await self.products())
+
+    async def take_stock(self, product: Product, quantity: int) -> bool:
+        """Take from a counted stock if enough is there (always True when not counted)."""
+        return await catalog_queries.take_stock(self._s.db, product.id, quantity, self._s.clock())
+
+    async def return_stock(self, product_id: int, quantity: int) -> None:
+        """Put stock back (a cancelled order)."""
+        await catalog_queries.return_stock(self._s.db, product_id, quantity, self._s.clock())
+
+
 class PluginContext:
     """The narrow API a plugin uses. ``config`` is its validated section."""
 
@@ -91,6 +116,7 @@ class PluginContext:
         self.log = logging.getLogger(f"smsd_crm.plugin.{name}")
         self.db = PluginDatabase(services.db)
         self.customers = Customers(services)
+        self.catalog = Catalog(services)
         self._s = services
 
     def now(self) -> datetime:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable
+from typing import AsyncIterator, Callable
 
 from .config import Settings
 from .context import CoreServices
@@ -61,6 +61,24 @@ async def open_database(settings: Settings, host: PluginHost) -> Database:
     return db
 
 
+@asynccontextmanager
+async def offline_session(settings: Settings, clock: Callable[[], datetime] = utc_now
+                          ) -> AsyncIterator[tuple[PluginHost, Database]]:
+    """Plugins bound to the database without modems: for staff commands run from the CLI.
+
+    SMS they queue are committed outbox rows; the running daemon sends them.
+    """
+    host = PluginHost.load(settings)
+    db = await open_database(settings, host)
+    try:
+        host.bind(CoreServices(db=db, store=settings.store, clock=clock,
+                               keywords=lambda: list(host.keyword_table.values()), emit=host.emit,
+                               outbox_changed=lambda modem_id=None: None, region=settings.store.country))
+        yield host, db
+    finally:
+        await db.close()
+
+
 async def _start_emulators(stack: AsyncExitStack, settings: Settings) -> tuple[list[PtyModem], dict[str, str]]:
     emulators, ports = [], {}
     for cfg in settings.modems:
@@ -90,9 +108,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         db = await open_database(settings, host)
         stack.push_async_callback(db.close)
 
-        async def emit(event: object) -> None:
-            await host.call_all("track_event", event=event)
-
+        emit = host.emit
         outbox_ref: list[Outbox] = []
         pool_ref: list[ModemPool] = []
         services = CoreServices(db=db, store=settings.store, clock=clock,

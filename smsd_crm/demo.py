@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from importlib import resources
+
+from .catalog_csv import parse_products
 from .config import Settings
 from .plugins import PluginHost
-from .storage import customers
+from .storage import catalog, customers
 
 DEMO_CUSTOMERS = [
     ("+6281200000001", "Siti Aminah", "Jl. Melati 3 RT 01", "1985-04-12"),
@@ -29,6 +32,11 @@ async def seed_demo(settings: Settings) -> int:
             if await customers.get_by_phone(db, phone) is None:
                 await customers.upsert(db, phone, now, name=name, address=address, birthday=birthday)
                 added += 1
+        if not await catalog.all_products(db):
+            rows, errors = parse_products(
+                resources.files("smsd_crm").joinpath("demo_data/products.csv").read_text(encoding="utf-8"))
+            assert not errors, errors  # the shipped sample is checked by the tests
+            await catalog.import_rows(db, rows, now)
     finally:
         await db.close()
     return added
@@ -45,6 +53,8 @@ def demo_banner(running, config: str) -> str:
         "Send it an SMS as a customer would (in another terminal):",
         f"  .venv/bin/smsd-crm sim send -c {config} +6281234567890 \"DAFTAR Budi#Jl. Mawar 5\"",
         f"  .venv/bin/smsd-crm sim send -c {config} 081234567890 BANTUAN",
+        f"  .venv/bin/smsd-crm sim send -c {config} 081234567890 \"PESAN beras 2, minyak goreng 1\"",
+        f"  .venv/bin/smsd-crm order list -c {config}      (staff: orders waiting; 'order ready N' tells the customer)",
         "",
         "Stop with Ctrl-C.",
         "=" * 72, "",

@@ -39,3 +39,23 @@ class MessageSent:
     message_id: int
     phone: str
     modem_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPlaced:
+    """A customer placed an order (any plugin that takes orders emits it)."""
+
+    order_id: int
+    phone: str
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStateChanged:
+    """An order moved: ``state`` is ready, done or cancelled. Points are earned on done."""
+
+    order_id: int
+    phone: str
+    old_state: str
+    state: str
+    total: int

@@ -32,6 +32,15 @@ def register_migrations():
 
 
 @hookspec
+def register_commands():
+    """Start-up of the CLI: return a list of ``Command`` (staff commands such as ``smsd-crm order``).
+
+    They run in their own process with the plugin's context; SMS they queue are
+    sent by the running daemon.
+    """
+
+
+@hookspec
 def startup(ctx):
     """Called once after migrations, before any message is routed. Raise to refuse to start."""
 

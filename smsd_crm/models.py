@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 
 class InboundState(str, enum.Enum):
@@ -169,6 +169,20 @@ class DeliveryReport:
     def delivered(self) -> bool:
         """Whether the message reached the phone."""
         return self.status < 0x20
+
+
+@dataclass(frozen=True)
+class Command:
+    """A staff command a plugin adds to the ``smsd-crm`` CLI.
+
+    ``arguments(parser)`` adds its arguments; ``run(args, ctx)`` does the work
+    with the plugin's context and returns the exit code.
+    """
+
+    name: str
+    help: str
+    arguments: Callable[[Any], None]
+    run: Callable[[Any, Any], Awaitable[int]]
 
 
 # The single callback through which the modem layer hands a message up. It

@@ -21,6 +21,7 @@ from .storage import messages as queries
 from .storage.db import Database
 
 LOGGER = logging.getLogger(__name__)
+IDLE_POLL = 2.0
 
 
 class Sender(Protocol):
@@ -129,11 +130,12 @@ class Outbox:
         if self._stopping:
             return
         due, waiting = await queries.queue_state(self._db)
-        wait = 30.0 if due is None else max((due - self._clock()).total_seconds(), 0.05)
+        # Rows queued by another process (a staff command) are noticed within IDLE_POLL.
+        wait = IDLE_POLL if due is None else max((due - self._clock()).total_seconds(), 0.05)
         if waiting:
             wait = min(wait, max(self._config.same_sim_wait / 2, 0.05))
         try:
-            async with asyncio.timeout(min(wait, 30.0)):
+            async with asyncio.timeout(min(wait, IDLE_POLL)):
                 await wake.wait()
         except TimeoutError:
             pass

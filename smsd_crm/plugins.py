@@ -8,16 +8,18 @@ implementations in pluggy's order and await what is awaitable, each under a time
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import importlib
 import importlib.metadata
 import importlib.util
 import inspect
 import logging
 import sys
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, AsyncIterator
 
 import pluggy
 from pydantic import ValidationError
@@ -31,12 +33,15 @@ from .plugin_config import PluginConfig
 
 LOGGER = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "smsd_crm"
+# Events emitted inside a transaction wait here until it commits (dropped on rollback).
+_deferred: contextvars.ContextVar[list | None] = contextvars.ContextVar("smsd_crm_deferred", default=None)
 PLUGIN_TIMEOUT = 10.0
 
 # Built-in features are plugins like any other, loaded first so that a
 # third-party plugin registered later is called before them (pluggy is LIFO).
 DEFAULT_PLUGINS = (
     ("registration", "smsd_crm.builtin.registration"),
+    ("order", "smsd_crm.builtin.order"),
     ("help", "smsd_crm.builtin.help"),
 )
 
@@ -188,6 +193,36 @@ class PluginHost:
         """Create one context per enabled plugin (after the database is open)."""
         self.contexts = {p.name: PluginContext(p.name, p.config or PluginConfig(), services)
                          for p in self.enabled()}
+
+    # ------------------------------------------------------------ events
+
+    async def emit(self, event: object) -> None:
+        """Tell every ``track_event``; inside :meth:`deferred_events`, after it ends without error."""
+        pending = _deferred.get()
+        if pending is not None:
+            pending.append(event)
+            return
+        await self.call_all("track_event", event=event)
+
+    @asynccontextmanager
+    async def deferred_events(self) -> AsyncIterator[None]:
+        """Hold events emitted inside (a transaction) and deliver them only if it succeeds."""
+        events: list = []
+        token = _deferred.set(events)
+        try:
+            yield
+        finally:
+            _deferred.reset(token)
+        for event in events:
+            await self.emit(event)
+
+    def commands(self) -> list[tuple[str, Any]]:
+        """(plugin, Command) for every staff command the enabled plugins add to the CLI."""
+        out = []
+        for info in self.enabled():
+            for command in self._call_one("register_commands", info.name) or []:
+                out.append((info.name, command))
+        return out
 
     # ------------------------------------------------------------ calling hooks
 

@@ -18,14 +18,15 @@ from . import phones
 from .config import Settings
 from .errors import PluginError
 from .events import MessageHandled, MessageReceived
-from .grammar import split_keyword
-from .models import InboundMessage, Message, Reply
+from .grammar import closest, split_keyword
+from .models import InboundMessage, Keyword, Message, Reply
 from .plugins import PluginHost
 from .storage import customers as customer_queries
 from .storage import messages as queries
 from .storage.db import Database
 
 LOGGER = logging.getLogger(__name__)
+AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
 
 
 class Router:
@@ -68,9 +69,19 @@ class Router:
             except Exception:  # never let one message stop the pipeline
                 LOGGER.exception("routing message %d failed", message_id)
 
+    def _keyword(self, keyword: str) -> Keyword | None:
+        """The registered keyword, or the one a small typo clearly meant (PESEN -> PESAN)."""
+        match = self._host.keyword_table.get(keyword)
+        if match is None and len(keyword) >= 4:
+            meant = closest(keyword, list(self._host.keyword_table), cutoff=AUTOCORRECT)
+            if meant is not None:
+                LOGGER.info("keyword %r read as %s", keyword, meant)
+                match = self._host.keyword_table[meant]
+        return match
+
     async def _message(self, stored: queries.StoredInbound) -> Message:
         keyword, _, args = split_keyword(stored.text)
-        match = self._host.keyword_table.get(keyword)
+        match = self._keyword(keyword)
         language = match.language if match else None
         if language is None and stored.phone:
             customer = await customer_queries.get_by_phone(self._db, stored.phone)
@@ -87,11 +98,11 @@ class Router:
         if stored is None or stored.state != "received":
             return
         message = await self._message(stored)
-        await self._host.call_all("track_event", event=MessageReceived(message))
-        owner = self._host.keyword_table.get(message.keyword or "")
+        await self._host.emit(MessageReceived(message))
+        owner = self._keyword(message.keyword or "")
         plugin, reply_id = None, None
         try:
-            async with self._db.transaction():
+            async with self._host.deferred_events(), self._db.transaction():
                 if message.phone is not None:  # never answer a name such as TELKOMSEL
                     plugin, reply = await self._ask_plugins(message, owner.plugin if owner else None)
                     if isinstance(reply, Reply) and reply.text.strip():
@@ -107,7 +118,7 @@ class Router:
             return
         if reply_id is not None:
             self._outbox_changed(message.modem_id)
-        await self._host.call_all("track_event", event=MessageHandled(message, plugin, reply_id))
+        await self._host.emit(MessageHandled(message, plugin, reply_id))
 
     async def _ask_plugins(self, message: Message, owner: str | None):
         if owner is not None:

@@ -57,7 +57,7 @@ def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
     if message.command == "help":
         return Reply(ctx.text("menu", lang, keywords=words))
     if message.keyword and len(message.keyword) >= 3:
-        suggestion = closest(message.keyword, sorted({k.word for k in ctx.keywords()}))
+        suggestion = closest(message.keyword, sorted({k.word for k in ctx.keywords()}), cutoff=0.6)
         if suggestion:
             return Reply(ctx.text("did_you_mean", lang, suggestion=suggestion))
     return Reply(ctx.text("unknown", lang, keywords=words))

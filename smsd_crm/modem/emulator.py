@@ -114,13 +114,21 @@ class EmulatorCore:
         self._buffer = b""
         self._pdu_length: int | None = None  # set while waiting for PDU after the prompt
         self._mr = itertools.count(1)
+        self._last_stamp: dict[str, datetime] = {}
         self._concat_ref = itertools.count(1)
 
     # ------------------------------------------------------------ network side
 
     def deliver(self, sender: str, text: str, when: datetime | None = None) -> list[int | None]:
         """An SMS from ``sender`` arrives: store its parts, announce each with +CMTI."""
-        parts = encode_deliver(sender, text, when or self.clock(),
+        if when is None:
+            # An SMSC stamps to the second; two distinct messages from one sender get two stamps.
+            when = self.clock().replace(microsecond=0)
+            last = self._last_stamp.get(sender)
+            if last is not None and when <= last:
+                when = last + timedelta(seconds=1)
+            self._last_stamp[sender] = when
+        parts = encode_deliver(sender, text, when,
                                concat_reference=next(self._concat_ref) % 256)
         if self.deliver_direct:
             for p in parts:

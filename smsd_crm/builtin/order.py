@@ -1,0 +1,284 @@
+"""Built-in plugin: PESAN/ORDER/BELI orders, BATAL to cancel a new one, STATUS; staff move orders.
+
+Written like a third-party plugin: the public API only. Staff use
+``smsd-crm order list|ready|done|cancel`` (the web desk comes later); the
+customer gets an SMS at every step.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from smsd_crm import (Command, Message, Migration, OrderPlaced, OrderStateChanged, PluginConfig, PluginContext,
+                      Product, Reply, format_rupiah, hookimpl, split_keyword)
+from smsd_crm.builtin.order_grammar import MAX_ITEMS, parse_items
+
+STATES = ("new", "ready", "done", "cancelled")
+MOVES = {"new": {"ready", "done", "cancelled"}, "ready": {"done", "cancelled"}, "done": set(), "cancelled": set()}
+STATE_NAMES = {"id": {"new": "baru", "ready": "siap", "done": "selesai", "cancelled": "dibatalkan"},
+               "en": {"new": "new", "ready": "ready", "done": "done", "cancelled": "cancelled"}}
+
+
+class OrderConfig(PluginConfig):
+    """Keywords, replies and limits of the order plugin."""
+
+    max_quantity: int = Field(100, gt=0, description="the most of one item per order")
+    keywords: dict[str, dict[str, list[str]]] = Field(default_factory=lambda: {
+        "order": {"id": ["PESAN", "BELI"], "en": ["ORDER"]},
+        "cancel": {"id": ["BATAL"], "en": ["CANCEL"]},
+        "status": {"id": ["STATUS"]},
+    })
+    replies: dict[str, dict[str, str]] = Field(default_factory=lambda: {
+        "id": {
+            "placed": "Pesanan #{no}: {lines}. Total {total}. Batal: BATAL {no}",
+            "usage": "Format: PESAN barang jumlah, barang jumlah. Contoh: PESAN beras 2, gula 1",
+            "unknown": "Barang tidak dikenal: {items}. Cek dengan HARGA nama barang. Pesanan belum dibuat.",
+            "suggest": "{item}: maksud Anda {choices}? Pesanan belum dibuat.",
+            "bad_quantity": "Jumlah {item} tidak valid ({given}); boleh 1-{max}. Pesanan belum dibuat.",
+            "short_stock": "Maaf, stok {item} tinggal {stock}. Pesanan belum dibuat.",
+            "too_many": "Maks. {max} barang per pesanan. Pesanan belum dibuat.",
+            "cancelled": "Pesanan #{no} dibatalkan. Terima kasih.",
+            "cannot_cancel": "Pesanan #{no} tidak bisa dibatalkan (status: {state}).",
+            "cancel_usage": "Format: BATAL nomor pesanan. Contoh: BATAL 12",
+            "not_found": "Pesanan #{no} tidak ditemukan.",
+            "no_orders": "Anda belum punya pesanan. Ketik PESAN barang jumlah.",
+            "status": "Pesanan #{no}: {state}. Total {total}.",
+            "moved_ready": "Pesanan #{no} sudah siap. Total {total}. Terima kasih!",
+            "moved_done": "Pesanan #{no} selesai. Terima kasih telah berbelanja di {store}!",
+            "moved_cancelled": "Maaf, pesanan #{no} dibatalkan oleh toko. Hubungi kami untuk info.",
+        },
+        "en": {
+            "placed": "Order #{no}: {lines}. Total {total}. To cancel: CANCEL {no}",
+            "usage": "Format: ORDER item quantity, item quantity. Example: ORDER rice 2, sugar 1",
+            "unknown": "Unknown item: {items}. Check with PRICE item name. No order was made.",
+            "suggest": "{item}: did you mean {choices}? No order was made.",
+            "bad_quantity": "Quantity for {item} is not valid ({given}); 1-{max} allowed. No order was made.",
+            "short_stock": "Sorry, only {stock} {item} left. No order was made.",
+            "too_many": "At most {max} items per order. No order was made.",
+            "cancelled": "Order #{no} is cancelled. Thank you.",
+            "cannot_cancel": "Order #{no} can no longer be cancelled (status: {state}).",
+            "cancel_usage": "Format: CANCEL order number. Example: CANCEL 12",
+            "not_found": "Order #{no} was not found.",
+            "no_orders": "You have no orders yet. Text ORDER item quantity.",
+            "status": "Order #{no}: {state}. Total {total}.",
+            "moved_ready": "Order #{no} is ready. Total {total}. Thank you!",
+            "moved_done": "Order #{no} is complete. Thank you for shopping at {store}!",
+            "moved_cancelled": "Sorry, order #{no} was cancelled by the store. Contact us for details.",
+        },
+    })
+
+
+@hookimpl
+def register_config_model():
+    """The order plugin's config section."""
+    return OrderConfig
+
+
+@hookimpl
+def register_migrations():
+    """Orders, their lines (prices and costs as sold) and every state change."""
+    return [Migration("m001_orders", """
+CREATE TABLE orders (
+    id          INTEGER PRIMARY KEY,
+    phone       TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('new', 'ready', 'done', 'cancelled')),
+    total       INTEGER NOT NULL,
+    language    TEXT NOT NULL,
+    message_id  INTEGER,
+    created_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+CREATE INDEX orders_phone ON orders (phone, id);
+CREATE INDEX orders_state ON orders (state, id);
+CREATE TABLE order_lines (
+    order_id    INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    line        INTEGER NOT NULL,
+    product_id  INTEGER NOT NULL,
+    code        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    quantity    INTEGER NOT NULL CHECK (quantity > 0),
+    price       INTEGER NOT NULL,
+    cost        INTEGER NOT NULL,
+    PRIMARY KEY (order_id, line)
+);
+CREATE TABLE order_events (
+    order_id    INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    state       TEXT NOT NULL,
+    at          TEXT NOT NULL,
+    by          TEXT NOT NULL
+);
+""")]
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 40 else name[:39] + "…"
+
+
+async def _check_items(message: Message, ctx: PluginContext) -> Reply | list[tuple[Product, int]]:
+    """The products and quantities asked for, or the reply that explains what is wrong."""
+    lang, cfg = message.language, ctx.config
+    items = parse_items(message.args)
+    if not items or any(not i.query for i in items):
+        return Reply(ctx.text("usage", lang))
+    if len(items) > MAX_ITEMS:
+        return Reply(ctx.text("too_many", lang, max=MAX_ITEMS))
+    wanted: dict[int, tuple[Product, int]] = {}
+    unknown: list[str] = []
+    for item in items:
+        product, suggestions = await ctx.catalog.resolve(item.query)
+        if product is None:
+            if suggestions:
+                choices = " / ".join(f"{p.name} ({p.code})" for p in suggestions[:2])
+                return Reply(ctx.text("suggest", lang, item=_short(item.query), choices=choices))
+            unknown.append(_short(item.query))
+            continue
+        if item.quantity is None or not 0 < item.quantity <= cfg.max_quantity:
+            return Reply(ctx.text("bad_quantity", lang, item=product.name, given=item.raw_quantity or "?",
+                                  max=cfg.max_quantity))
+        before = wanted.get(product.id, (product, 0))[1]
+        wanted[product.id] = (product, before + item.quantity)
+    if unknown:
+        return Reply(ctx.text("unknown", lang, items=", ".join(unknown)))
+    for product, quantity in wanted.values():
+        if product.stock is not None and product.stock < quantity:
+            return Reply(ctx.text("short_stock", lang, item=product.name, stock=product.stock))
+    return list(wanted.values())
+
+
+async def _place(message: Message, ctx: PluginContext) -> Reply:
+    checked = await _check_items(message, ctx)
+    if isinstance(checked, Reply):
+        return checked
+    now = ctx.now().isoformat()
+    total = sum(p.price * q for p, q in checked)
+    async with ctx.db.transaction():
+        for product, quantity in checked:
+            if not await ctx.catalog.take_stock(product, quantity):  # checked above, in this transaction
+                raise RuntimeError(f"stock of {product.code} changed while ordering")
+        order_id = await ctx.db.execute(
+            "INSERT INTO orders (phone, state, total, language, message_id, created_at, updated_at) "
+            "VALUES (?, 'new', ?, ?, ?, ?, ?)", (message.phone, total, message.language, message.id, now, now))
+        for line, (p, q) in enumerate(checked, start=1):
+            await ctx.db.execute(
+                "INSERT INTO order_lines (order_id, line, product_id, code, name, quantity, price, cost) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (order_id, line, p.id, p.code, p.name, q, p.price, p.cost))
+        await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, 'new', ?, 'sms')",
+                             (order_id, now))
+    await ctx.emit(OrderPlaced(order_id, message.phone, total))
+    lines = ", ".join(f"{q}x {p.name} {format_rupiah(p.price * q)}" for p, q in checked)
+    return Reply(ctx.text("placed", message.language, no=order_id, lines=lines, total=format_rupiah(total)))
+
+
+def _number(args: str) -> int | None:
+    word = split_keyword(args)[0].lstrip("#")
+    return int(word) if word.isdigit() and len(word) < 10 else None
+
+
+async def _cancel(message: Message, ctx: PluginContext) -> Reply:
+    lang, number = message.language, _number(message.args)
+    if number is None:
+        return Reply(ctx.text("cancel_usage", lang))
+    order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND phone = ?", (number, message.phone))
+    if order is None:
+        return Reply(ctx.text("not_found", lang, no=number))
+    if order["state"] != "new":
+        return Reply(ctx.text("cannot_cancel", lang, no=number, state=STATE_NAMES[lang][order["state"]]))
+    await move(ctx, number, "cancelled", by="customer", notify=False)
+    return Reply(ctx.text("cancelled", lang, no=number))
+
+
+async def _status(message: Message, ctx: PluginContext) -> Reply:
+    lang, number = message.language, _number(message.args)
+    if number is None:
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE phone = ? ORDER BY id DESC LIMIT 1",
+                                      (message.phone,))
+        if order is None:
+            return Reply(ctx.text("no_orders", lang))
+    else:
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND phone = ?", (number, message.phone))
+        if order is None:
+            return Reply(ctx.text("not_found", lang, no=number))
+    return Reply(ctx.text("status", lang, no=order["id"], state=STATE_NAMES[lang][order["state"]],
+                          total=format_rupiah(order["total"])))
+
+
+class OrderError(Exception):
+    """A staff command that cannot be done (unknown order, a move that is not allowed)."""
+
+
+async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: bool = True) -> None:
+    """Move an order (new -> ready -> done, or cancelled); stock comes back on cancel; the customer hears."""
+    async with ctx.db.transaction():
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
+        if order is None:
+            raise OrderError(f"order {order_id} does not exist")
+        if state not in MOVES[order["state"]]:
+            raise OrderError(f"order {order_id} is {order['state']}; it cannot become {state}")
+        now = ctx.now().isoformat()
+        await ctx.db.execute("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?", (state, now, order_id))
+        await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, ?, ?, ?)",
+                             (order_id, state, now, by))
+        if state == "cancelled":
+            for line in await ctx.db.fetchall("SELECT product_id, quantity FROM order_lines WHERE order_id = ?",
+                                              (order_id,)):
+                await ctx.catalog.return_stock(line["product_id"], line["quantity"])
+        if notify:
+            await ctx.send(order["phone"], ctx.text(f"moved_{state}", order["language"], no=order_id,
+                                                    total=format_rupiah(order["total"])))
+    await ctx.emit(OrderStateChanged(order_id, order["phone"], order["state"], state, order["total"]))
+
+
+@hookimpl
+async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
+    """PESAN/ORDER/BELI, BATAL/CANCEL, STATUS."""
+    if message.phone is None:
+        return None
+    handler = {"order": _place, "cancel": _cancel, "status": _status}.get(message.command or "")
+    return await handler(message, ctx) if handler else None
+
+
+# ------------------------------------------------------------------ staff commands
+
+def _arguments(parser) -> None:
+    parser.add_argument("action", choices=["list", "show", "ready", "done", "cancel"],
+                        help="list orders, show one, or move one (the customer gets an SMS)")
+    parser.add_argument("number", nargs="?", type=int, help="the order number (for show/ready/done/cancel)")
+    parser.add_argument("--state", choices=[*STATES, "all"], default="new", help="which orders to list")
+
+
+async def _staff(args, ctx: PluginContext) -> int:
+    if args.action == "list":
+        where = "" if args.state == "all" else "WHERE state = ?"
+        rows = await ctx.db.fetchall(f"SELECT * FROM orders {where} ORDER BY id",
+                                     () if args.state == "all" else (args.state,))
+        for o in rows:
+            print(f"#{o['id']:<5} {o['state']:<10} {o['phone']:<16} {format_rupiah(o['total']):>12}  {o['created_at'][:16]}")
+        print(f"{len(rows)} order(s)")
+        return 0
+    if args.number is None:
+        print(f"error: 'order {args.action}' needs an order number")
+        return 2
+    if args.action == "show":
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (args.number,))
+        if order is None:
+            print(f"error: order {args.number} does not exist")
+            return 1
+        print(f"#{order['id']} {order['state']} {order['phone']} total {format_rupiah(order['total'])}")
+        for line in await ctx.db.fetchall("SELECT * FROM order_lines WHERE order_id = ? ORDER BY line",
+                                          (args.number,)):
+            print(f"  {line['quantity']} x {line['code']} {line['name']} @ {format_rupiah(line['price'])}")
+        return 0
+    state = {"ready": "ready", "done": "done", "cancel": "cancelled"}[args.action]
+    try:
+        await move(ctx, args.number, state, by="staff")
+    except OrderError as exc:
+        print(f"error: {exc}")
+        return 1
+    print(f"order {args.number} is {state}; the customer gets an SMS")
+    return 0
+
+
+@hookimpl
+def register_commands():
+    """``smsd-crm order list|show|ready|done|cancel``."""
+    return [Command("order", "list orders and move them (the customer gets an SMS)", _arguments, _staff)]

@@ -1,0 +1,140 @@
+"""Conversations through the emulator on a real pty with `smsd-crm run`: every keyword so far,
+Indonesian and English, malformed and hostile input, each asserting the reply."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from smsd_crm.modem.pty_emulator import next_reply
+
+from .conftest import SMSD_CRM, query, wait_until, write_config
+
+SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+A, B, C = "+6281300000001", "+6281300000002", "+6281300000003"
+
+# (sender, text, a regular expression the reply must match)
+SCRIPT = [
+    (A, "DAFTAR Budi Santoso#Jl. Mawar 5", r"^Selamat datang Budi Santoso di Toko Uji! No\. anggota Anda \d{5}\."),
+    (A, "daftar budi santoso#jl. mawar 6", r"^Data Anda diperbarui, budi santoso\."),
+    (B, "REGISTER Ann Lee#Main Street 5#31-12-1990", r"^Welcome Ann Lee to Toko Uji!"),
+    (B, "UPDATE ADDRESS Elm Street 9", r"^Your address is changed\."),
+    (C, "UBAH ALAMAT Jl. Melati 9", r"^Nomor Anda belum terdaftar\."),
+    (A, "UBAH", r"^Format: UBAH NAMA x"),
+    (A, "DAFTAR Budi#Jl. X#31-02-1990", r"^Tanggal lahir tidak valid"),
+    (A, "DAFTAR 😀😀", r"^Nama tidak valid"),
+    (C, "DAFTAR Siti 🌸#Gg. Kenanga 3", r"^Selamat datang Siti 🌸"),
+    (A, "PESAN beras 2, gula 1", r"^Pesanan #(\d+): 2x Beras Premium 5kg Rp156\.000, 1x Gula Pasir 1kg Rp18\.000\. "
+                                 r"Total Rp174\.000\. Batal: BATAL \1$"),
+    (A, "pesan B01*1;G01*2", r"^Pesanan #\d+: 1x Beras Premium 5kg Rp78\.000, 2x Gula Pasir 1kg Rp36\.000\."),
+    (A, "PESAN#M01#2#T01#1", r"^Pesanan #\d+: 2x Minyak Goreng 2L Rp76\.000, 1x Telur Ayam 1kg Rp29\.000\."),
+    (A, "beli dua indomie goreng", r"^Pesanan #\d+: 2x Mie Instan Goreng Rp7\.000\. Total Rp7\.000\."),
+    (A, "PESEN gula 1", r"^Pesanan #\d+: 1x Gula Pasir 1kg"),  # a typo in the keyword is still understood
+    (B, "ORDER sugar 1", r"^Unknown item: sugar\. Check with PRICE"),
+    (B, "ORDER gula 1", r"^Order #(\d+): 1x Gula Pasir 1kg Rp18\.000\. Total Rp18\.000\. To cancel: CANCEL \1$"),
+    (A, "PESAN", r"^Format: PESAN barang jumlah"),
+    (A, "PESAN sepeda 1", r"^Barang tidak dikenal: sepeda\."),
+    (A, "PESAN beras 2, sepeda 1", r"^Barang tidak dikenal: sepeda\. .*Pesanan belum dibuat\.$"),
+    (A, "PESAN beras 0", r"^Jumlah Beras Premium 5kg tidak valid \(0\); boleh 1-100\."),
+    (A, "PESAN beras -3", r"^Jumlah Beras Premium 5kg tidak valid \(-3\)"),
+    (A, "PESAN beras 999999", r"^Jumlah Beras Premium 5kg tidak valid \(999999\)"),
+    (A, "PESAN beras banyak", r"^Barang tidak dikenal: beras banyak\."),
+    (A, "PESAN mie 2", r"^mie: maksud Anda Mie Instan"),
+    (A, "PESAN roti 50", r"^Maaf, stok Roti Tawar tinggal 10\."),
+    (A, "PESAN '; DROP TABLE orders;-- 1", r"Pesanan belum dibuat\.$"),
+    (A, "PESAN <script>alert(1)</script> 1", r"Pesanan belum dibuat\.$"),
+    (A, "STATUS", r"^Pesanan #\d+: baru\. Total Rp18\.000\.$"),
+    (A, "STATUS 99999", r"^Pesanan #99999 tidak ditemukan\."),
+    (C, "STATUS", r"^Anda belum punya pesanan\."),
+    (A, "BATAL", r"^Format: BATAL nomor pesanan"),
+    (A, "BATAL 99999", r"^Pesanan #99999 tidak ditemukan\."),
+    (B, "CANCEL 99999", r"^Order #99999 was not found\."),
+    (A, "BANTUAN", r"^Menu Toko Uji: DAFTAR, UBAH, PESAN, BATAL, STATUS, BANTUAN"),
+    (B, "HELP", r"^Toko Uji menu: REGISTER, UPDATE, ORDER, CANCEL, STATUS, HELP"),
+    (A, "?", r"^Menu Toko Uji"),
+    (A, "", r"^Maaf, perintah tidak dikenal\."),
+    (A, "   ", r"^Maaf, perintah tidak dikenal\."),
+    (A, "DAFTRA Budi#Jl. Mawar 5", r"^Data Anda diperbarui, Budi\."),  # a typo, read as DAFTAR
+    (A, "DFT Budi", r"^Maksud Anda: DAFTAR\?"),  # too far to guess: a hint
+    (A, "apa kabar", r"^Maaf, perintah tidak dikenal\. Menu:"),
+    (A, "x" * 1000, r"^Maaf, perintah tidak dikenal\."),
+    (A, "KOMPLAIN " + "telur pecah semua, " * 50, r"^Maaf, perintah tidak dikenal|Maksud Anda"),
+]
+
+
+@pytest.fixture
+async def shop(tmp_path, emulator, daemons):
+    config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\n")
+    (tmp_path / "data").mkdir()
+    subprocess.run([SMSD_CRM, "catalog", "import", str(SAMPLE), "-c", str(config)], check=True,
+                   capture_output=True, timeout=60)
+    await daemons(config, tmp_path / "daemon.log")
+    return config, tmp_path / "data" / "test.sqlite3"
+
+
+async def converse(emulator, sender: str, text: str) -> str:
+    queue = emulator.subscribe(sender)
+    try:
+        emulator.deliver(sender, text) if text else emulator.core.deliver(sender, "")
+        return await next_reply(queue, 20)
+    finally:
+        emulator.unsubscribe(queue)
+
+
+async def test_every_keyword_in_both_languages_with_nasty_input(shop, emulator):
+    failures = []
+    for sender, text, pattern in SCRIPT:
+        reply = await converse(emulator, sender, text)
+        if not re.search(pattern, reply):
+            failures.append(f"{text[:40]!r} -> {reply!r} (expected /{pattern}/)")
+    assert not failures, "\n".join(failures)
+
+
+async def test_the_same_sms_twice_is_answered_once(shop, emulator):
+    from datetime import datetime, timezone
+    from smsd_crm.modem.compose import encode_deliver
+    [part] = encode_deliver(A, "PESAN gula 1", datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
+    queue = emulator.subscribe(A)
+    emulator.core.store_pdu(part.hex)
+    assert (await next_reply(queue, 20)).startswith("Pesanan #")
+    emulator.core.store_pdu(part.hex)  # the network delivers it again
+    await wait_until(lambda: not emulator.core.storage, 20)
+    await asyncio.sleep(0)  # the duplicate was read and deleted: no second reply, no second order
+    db = shop[1]
+    assert query(db, "SELECT COUNT(*) FROM orders") == [(1,)]
+    assert query(db, "SELECT COUNT(*) FROM messages WHERE direction = 'in'") == [(1,)]
+
+
+async def test_staff_move_an_order_and_the_customer_gets_each_sms(shop, emulator):
+    config, db = shop
+    reply = await converse(emulator, A, "PESAN telur 2")
+    number = re.match(r"Pesanan #(\d+)", reply).group(1)
+    assert query(db, "SELECT stock FROM products WHERE code = 'T01'") == [(28,)]
+    queue = emulator.subscribe(A)
+    for action, expected in (("ready", f"Pesanan #{number} sudah siap. Total Rp58.000."),
+                             ("done", f"Pesanan #{number} selesai. Terima kasih telah berbelanja di Toko Uji!")):
+        result = subprocess.run([SMSD_CRM, "order", action, number, "-c", str(config)], capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (await next_reply(queue, 20)).startswith(expected)
+    result = subprocess.run([SMSD_CRM, "order", "cancel", number, "-c", str(config)], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and "it cannot become cancelled" in result.stdout
+    assert query(db, "SELECT state FROM orders WHERE id = ?", (int(number),)) == [("done",)]
+
+
+async def test_customer_cancel_returns_the_stock(shop, emulator):
+    _, db = shop
+    reply = await converse(emulator, B, "ORDER eggs 3, telur 3")
+    assert reply.startswith("Unknown item: eggs")
+    reply = await converse(emulator, B, "ORDER telur 3")
+    number = re.match(r"Order #(\d+)", reply).group(1)
+    assert query(db, "SELECT stock FROM products WHERE code = 'T01'") == [(27,)]
+    assert await converse(emulator, B, f"CANCEL {number}") == f"Order #{number} is cancelled. Thank you."
+    assert query(db, "SELECT stock FROM products WHERE code = 'T01'") == [(30,)]
+    assert (await converse(emulator, B, f"CANCEL {number}")).startswith(
+        f"Order #{number} can no longer be cancelled (status: cancelled)")
