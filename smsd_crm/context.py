@@ -16,6 +16,7 @@ from .config import StoreConfig
 from .models import Customer, Keyword, Product
 from .plugin_config import PluginConfig
 from .storage import catalog as catalog_queries
+from .storage import consent as consent_queries
 from .storage import customers as customer_queries
 from .storage import messages as message_queries
 from .storage.db import Database, Params
@@ -106,6 +107,22 @@ class Catalog:
         await catalog_queries.return_stock(self._s.db, product_id, quantity, self._s.clock())
 
 
+class Consent:
+    """Promotion consent, kept by core for every plugin (BERHENTI / MULAI record it here)."""
+
+    def __init__(self, services: CoreServices) -> None:
+        self._s = services
+
+    async def set(self, phone: str, promotions: bool, message_id: int | None, source: str) -> bool:
+        """Allow or stop promotions to ``phone``; True if that changed anything."""
+        return await consent_queries.set_promotions(self._s.db, phone, promotions, self._s.clock(),
+                                                    message_id=message_id, source=source)
+
+    async def may_promote(self, phone: str) -> bool:
+        """False once the number opted out."""
+        return await consent_queries.may_promote(self._s.db, phone)
+
+
 class PluginContext:
     """The narrow API a plugin uses. ``config`` is its validated section."""
 
@@ -117,6 +134,7 @@ class PluginContext:
         self.db = PluginDatabase(services.db)
         self.customers = Customers(services)
         self.catalog = Catalog(services)
+        self.consent = Consent(services)
         self._s = services
 
     def now(self) -> datetime:

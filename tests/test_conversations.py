@@ -53,8 +53,20 @@ SCRIPT = [
     (A, "BATAL", r"^Format: BATAL nomor pesanan"),
     (A, "BATAL 99999", r"^Pesanan #99999 tidak ditemukan\."),
     (B, "CANCEL 99999", r"^Order #99999 was not found\."),
-    (A, "BANTUAN", r"^Menu Toko Uji: DAFTAR, UBAH, PESAN, BATAL, STATUS, BANTUAN"),
-    (B, "HELP", r"^Toko Uji menu: REGISTER, UPDATE, ORDER, CANCEL, STATUS, HELP"),
+    (A, "BANTUAN", r"^Menu Toko Uji: DAFTAR, UBAH, PESAN, BATAL, STATUS, HARGA, INFO, BERHENTI, MULAI, BANTUAN\."),
+    (B, "HELP", r"^Toko Uji menu: REGISTER, UPDATE, ORDER, CANCEL, STATUS, PRICE, INFO, STOP, START, HELP\."),
+    (A, "HARGA gula", r"^Gula Pasir 1kg \(G01\) Rp18\.000/kg, ada$"),
+    (A, "cek harga minyak", r"^Minyak Goreng 2L \(M01\) Rp38\.000/pouch, ada$"),
+    (B, "PRICE susu", r"^Kopi Sachet Susu isi 10 \(K02\) Rp14\.000/renceng, in stock; Susu"),
+    (A, "HARGA roti", r"^Roti Tawar \(R01\) Rp16\.000/bungkus, ada$"),
+    (A, "HARGA sepeda", r"^Barang 'sepeda' tidak ditemukan\."),
+    (A, "HARGA", r"^Format: HARGA nama barang"),
+    (A, "INFO", r"^Toko Uji: buka 07\.00-21\.00 setiap hari\. Alamat Jl\. Contoh No\. 1\."),
+    (A, "BERHENTI", r"^Anda tidak akan menerima promosi dari Toko Uji lagi\. Balasan pesanan tetap dikirim\."),
+    (A, "STATUS", r"^Pesanan #\d+: baru\."),  # replies to own requests still come after BERHENTI
+    (A, "mulai", r"^Terima kasih! Anda akan menerima promosi dari Toko Uji\."),
+    (B, "STOP", r"^You will get no more promotions from Toko Uji\."),
+    (C, "unreg", r"^Anda tidak akan menerima promosi"),
     (A, "?", r"^Menu Toko Uji"),
     (A, "", r"^Maaf, perintah tidak dikenal\."),
     (A, "   ", r"^Maaf, perintah tidak dikenal\."),
@@ -138,3 +150,15 @@ async def test_customer_cancel_returns_the_stock(shop, emulator):
     assert query(db, "SELECT stock FROM products WHERE code = 'T01'") == [(30,)]
     assert (await converse(emulator, B, f"CANCEL {number}")).startswith(
         f"Order #{number} can no longer be cancelled (status: cancelled)")
+
+
+async def test_stop_and_start_are_recorded_in_core_with_their_messages(shop, emulator):
+    _, db = shop
+    await converse(emulator, A, "BERHENTI")
+    assert query(db, "SELECT promotions FROM consent WHERE phone = ?", (A,)) == [(0,)]
+    await converse(emulator, A, "MULAI")
+    await converse(emulator, A, "stop")
+    events = query(db, "SELECT e.promotions, m.text, e.source FROM consent_events e "
+                       "JOIN messages m ON m.id = e.message_id WHERE e.phone = ? ORDER BY e.id", (A,))
+    assert events == [(0, "BERHENTI", "optout"), (1, "MULAI", "optout"), (0, "stop", "optout")]
+    assert query(db, "SELECT promotions FROM consent WHERE phone = ?", (A,)) == [(0,)]

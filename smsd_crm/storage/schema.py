@@ -111,4 +111,22 @@ CREATE TABLE product_aliases (
     PRIMARY KEY (product_id, alias)
 );
 """),
+    Migration("m006_consent", """
+-- Promotion consent is core: whatever plugin takes the STOP keyword, the check when
+-- a promotion is sent reads this table. Every change is kept with its message.
+CREATE TABLE consent (
+    phone       TEXT PRIMARY KEY,              -- E.164
+    promotions  INTEGER NOT NULL,              -- 1 may receive promotions, 0 opted out
+    updated_at  TEXT NOT NULL
+);
+CREATE TABLE consent_events (
+    id          INTEGER PRIMARY KEY,
+    phone       TEXT NOT NULL,
+    promotions  INTEGER NOT NULL,
+    at          TEXT NOT NULL,
+    message_id  INTEGER,                       -- the SMS that asked, if any
+    source      TEXT NOT NULL                  -- plugin or staff
+);
+CREATE INDEX consent_events_phone ON consent_events (phone, id);
+"""),
 ]
