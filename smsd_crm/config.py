@@ -83,6 +83,16 @@ class OutboxConfig(_Strict):
     delivery_reports: bool = Field(False, description="ask the network for delivery reports (may be charged)")
 
 
+class FloodConfig(_Strict):
+    """Flood protection (core): a number sending too much gets one short notice a minute, no routing."""
+
+    max_per_minute: int = Field(10, ge=1, description="messages from one number per minute that are answered")
+    reply: dict[str, str] = Field(default_factory=lambda: {
+        "id": "Terlalu banyak pesan dari nomor Anda. Mohon tunggu 1 menit lalu coba lagi.",
+        "en": "Too many messages from your number. Please wait a minute and try again.",
+    })
+
+
 class LoggingConfig(_Strict):
     """Log level and optional file."""
 
@@ -98,6 +108,7 @@ class Settings(_Strict):
     modems: list[ModemConfig] = Field(default_factory=list)
     emulator: EmulatorConfig = EmulatorConfig()
     outbox: OutboxConfig = OutboxConfig()
+    flood: FloodConfig = FloodConfig()
     logging: LoggingConfig = LoggingConfig()
     plugins_dir: Path | None = None
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -42,6 +42,7 @@ PLUGIN_TIMEOUT = 10.0
 DEFAULT_PLUGINS = (
     ("registration", "smsd_crm.builtin.registration"),
     ("order", "smsd_crm.builtin.order"),
+    ("complaint", "smsd_crm.builtin.complaint"),
     ("info", "smsd_crm.builtin.info"),
     ("optout", "smsd_crm.builtin.optout"),  # tryfirst: asked before the others whatever its place
     ("help", "smsd_crm.builtin.help"),

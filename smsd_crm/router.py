@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from . import phones
@@ -26,6 +26,7 @@ from .storage import messages as queries
 from .storage.db import Database
 
 LOGGER = logging.getLogger(__name__)
+FLOOD = "core:flood"
 AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
 
 
@@ -101,6 +102,8 @@ class Router:
         await self._host.emit(MessageReceived(message))
         owner = self._keyword(message.keyword or "")
         plugin, reply_id = None, None
+        if message.phone is not None and await self._flooding(message, stored):
+            return
         try:
             async with self._host.deferred_events(), self._db.transaction():
                 if message.phone is not None:  # never answer a name such as TELKOMSEL
@@ -119,6 +122,31 @@ class Router:
         if reply_id is not None:
             self._outbox_changed(message.modem_id)
         await self._host.emit(MessageHandled(message, plugin, reply_id))
+
+    async def _flooding(self, message: Message, stored: queries.StoredInbound) -> bool:
+        """Too many messages from this number this minute: one notice per minute, nothing routed.
+
+        Counted from the database by receive time, so a backlog after downtime is
+        not mistaken for a flood, and a restart does not forget one.
+        """
+        flood = self._settings.flood
+        since = stored.created_at - timedelta(minutes=1)
+        if await queries.recent_from(self._db, message.phone, message.id, since) <= flood.max_per_minute:
+            return False
+        async with self._db.transaction():
+            reply_id = None
+            if not await queries.sent_by_since(self._db, message.phone, FLOOD, since):
+                text = flood.reply.get(message.language) or next(iter(flood.reply.values()))
+                reply_id = await queries.queue_outbound(self._db, message.phone, text, self._clock(),
+                                                        in_reply_to=message.id, plugin=FLOOD,
+                                                        modem_id=message.modem_id)
+            await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
+                                         keyword=message.keyword, plugin=FLOOD, error="throttled")
+        LOGGER.warning("message %d from %s throttled (more than %d a minute)", message.id, message.phone,
+                       flood.max_per_minute)
+        if reply_id is not None:
+            self._outbox_changed(message.modem_id)
+        return True
 
     async def _ask_plugins(self, message: Message, owner: str | None):
         if owner is not None:

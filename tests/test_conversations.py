@@ -53,8 +53,15 @@ SCRIPT = [
     (A, "BATAL", r"^Format: BATAL nomor pesanan"),
     (A, "BATAL 99999", r"^Pesanan #99999 tidak ditemukan\."),
     (B, "CANCEL 99999", r"^Order #99999 was not found\."),
-    (A, "BANTUAN", r"^Menu Toko Uji: DAFTAR, UBAH, PESAN, BATAL, STATUS, HARGA, INFO, BERHENTI, MULAI, BANTUAN\."),
-    (B, "HELP", r"^Toko Uji menu: REGISTER, UPDATE, ORDER, CANCEL, STATUS, PRICE, INFO, STOP, START, HELP\."),
+    (A, "BANTUAN", r"^Menu Toko Uji: DAFTAR, UBAH, PESAN, BATAL, STATUS, KOMPLAIN, HARGA, INFO, BERHENTI, MULAI, "
+                   r"BANTUAN\."),
+    (B, "HELP", r"^Toko Uji menu: REGISTER, UPDATE, ORDER, CANCEL, STATUS, COMPLAINT, PRICE, INFO, STOP, START, "
+                r"HELP\."),
+    (C, "KOMPLAIN telur yang saya beli kemarin pecah 3", r"^Keluhan Anda tercatat dengan nomor K(\d+)\."),
+    (C, "keluhan juga kulitnya kotor", r"^Tambahan untuk keluhan K\d+ sudah kami terima\."),
+    (C, "KOMPLAIN", r"^Format: KOMPLAIN isi keluhan"),
+    (B, "COMPLAINT the rice had bugs", r"^Your complaint is recorded as K\d+\."),
+    (A, "aduan <img src=x onerror=alert(1)> '; DROP TABLE complaints;--", r"^Keluhan Anda tercatat"),
     (A, "HARGA gula", r"^Gula Pasir 1kg \(G01\) Rp18\.000/kg, ada$"),
     (A, "cek harga minyak", r"^Minyak Goreng 2L \(M01\) Rp38\.000/pouch, ada$"),
     (B, "PRICE susu", r"^Kopi Sachet Susu isi 10 \(K02\) Rp14\.000/renceng, in stock; Susu"),
@@ -74,13 +81,13 @@ SCRIPT = [
     (A, "DFT Budi", r"^Maksud Anda: DAFTAR\?"),  # too far to guess: a hint
     (A, "apa kabar", r"^Maaf, perintah tidak dikenal\. Menu:"),
     (A, "x" * 1000, r"^Maaf, perintah tidak dikenal\."),
-    (A, "KOMPLAIN " + "telur pecah semua, " * 50, r"^Maaf, perintah tidak dikenal|Maksud Anda"),
+    (A, "KOMPLAIN " + "telur pecah semua, " * 50, r"^Tambahan untuk keluhan K\d+"),  # a 1,000-character SMS
 ]
 
 
 @pytest.fixture
 async def shop(tmp_path, emulator, daemons):
-    config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\n")
+    config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\nflood: {max_per_minute: 1000}\n")
     (tmp_path / "data").mkdir()
     subprocess.run([SMSD_CRM, "catalog", "import", str(SAMPLE), "-c", str(config)], check=True,
                    capture_output=True, timeout=60)
@@ -162,3 +169,23 @@ async def test_stop_and_start_are_recorded_in_core_with_their_messages(shop, emu
                        "JOIN messages m ON m.id = e.message_id WHERE e.phone = ? ORDER BY e.id", (A,))
     assert events == [(0, "BERHENTI", "optout"), (1, "MULAI", "optout"), (0, "stop", "optout")]
     assert query(db, "SELECT promotions FROM consent WHERE phone = ?", (A,)) == [(0,)]
+
+
+async def test_staff_answer_and_close_a_complaint_by_sms(shop, emulator):
+    config, db = shop
+    reply = await converse(emulator, C, "KOMPLAIN gas bocor")
+    number = re.search(r"K(\d+)", reply).group(1)
+    queue = emulator.subscribe(C)
+    run = lambda *a: subprocess.run([SMSD_CRM, "complaint", *a, "-c", str(config)], capture_output=True,  # noqa
+                                    text=True, timeout=60)
+    listed = run("list")
+    assert f"K{number}" in listed.stdout and "'gas bocor'" in listed.stdout
+    assert run("answer", number, "Maaf, tabung diganti hari ini.").returncode == 0
+    assert await next_reply(queue, 20) == f"K{number}: Maaf, tabung diganti hari ini."
+    assert run("close", number, "tabung diganti").returncode == 0
+    assert (await next_reply(queue, 20)).startswith(f"Keluhan K{number} kami tutup.")
+    row = query(db, "SELECT state, first_answer_at IS NOT NULL, closed_at >= first_answer_at, close_note "
+                    "FROM complaints WHERE id = ?", (int(number),))
+    assert row == [("closed", 1, 1, "tabung diganti")]
+    again = run("answer", number, "lagi")
+    assert again.returncode == 1 and "is closed" in again.stdout

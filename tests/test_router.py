@@ -135,3 +135,16 @@ async def test_hostile_and_broken_text_gets_a_short_answer(pipeline, text):
     assert rows[0]["state"] == "handled"
     assert rows[-1]["direction"] == "out" and 0 < len(rows[-1]["text"]) <= 160
     assert await db.fetchone("SELECT COUNT(*) FROM customers") is not None
+
+
+async def test_a_flooding_number_gets_one_notice_and_others_are_unaffected(pipeline):
+    send, db = pipeline
+    for i in range(15):
+        rows = await send(f"BANTUAN {i}", "081111111111")
+    replies = [r for r in rows if r["direction"] == "out" and r["phone"] == "+6281111111111"]
+    assert len(replies) == 11  # ten answers, then one notice
+    assert replies[-1]["text"].startswith("Terlalu banyak pesan") and replies[-1]["plugin"] == "core:flood"
+    throttled = await db.fetchall("SELECT * FROM messages WHERE last_error = 'throttled'")
+    assert len(throttled) == 5 and all(r["state"] == "handled" for r in throttled)
+    rows = await send("BANTUAN", "082222222222")  # someone else is answered normally
+    assert rows[-1]["text"].startswith("Menu Toko Uji")

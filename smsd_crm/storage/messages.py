@@ -222,3 +222,19 @@ async def outbox_counts(db: Database) -> dict[str, int]:
     """How many outbound rows are in each state."""
     rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM messages WHERE direction = 'out' GROUP BY state")
     return {r["state"]: r["n"] for r in rows}
+
+
+async def recent_from(db: Database, phone: str, up_to_id: int, since: datetime) -> int:
+    """Inbound messages from ``phone`` received since ``since``, up to and including ``up_to_id``."""
+    row = await db.fetchone(
+        "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND phone = ? AND id <= ? AND created_at >= ?",
+        (phone, up_to_id, since.isoformat()))
+    return row["n"] if row else 0
+
+
+async def sent_by_since(db: Database, phone: str, plugin: str, since: datetime) -> bool:
+    """Whether ``plugin`` queued a message to ``phone`` since ``since``."""
+    row = await db.fetchone(
+        "SELECT 1 FROM messages WHERE direction = 'out' AND phone = ? AND plugin = ? AND created_at >= ? LIMIT 1",
+        (phone, plugin, since.isoformat()))
+    return row is not None

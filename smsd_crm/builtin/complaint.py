@@ -1,0 +1,181 @@
+"""Built-in plugin: KOMPLAIN/KELUHAN/ADUAN/COMPLAINT opens a ticket; staff answer and close it.
+
+Timestamps (opened, first answer, closed) are kept for the service analytics.
+Staff use ``smsd-crm complaint list|show|answer|close``; answers go out as SMS.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from smsd_crm import Command, Message, Migration, PluginConfig, PluginContext, Reply, hookimpl
+
+MAX_TEXT = 1000
+
+
+class ComplaintConfig(PluginConfig):
+    """Keywords and replies of the complaint plugin."""
+
+    keywords: dict[str, dict[str, list[str]]] = Field(default_factory=lambda: {
+        "complain": {"id": ["KOMPLAIN", "KELUHAN", "ADUAN"], "en": ["COMPLAINT", "COMPLAIN"]},
+    })
+    replies: dict[str, dict[str, str]] = Field(default_factory=lambda: {
+        "id": {
+            "opened": "Keluhan Anda tercatat dengan nomor K{no}. Kami segera menindaklanjuti. Terima kasih.",
+            "added": "Tambahan untuk keluhan K{no} sudah kami terima. Terima kasih.",
+            "usage": "Format: KOMPLAIN isi keluhan. Contoh: KOMPLAIN telur yang saya beli pecah",
+            "answer": "K{no}: {text}",
+            "closed": "Keluhan K{no} kami tutup. Terima kasih atas masukan Anda.",
+        },
+        "en": {
+            "opened": "Your complaint is recorded as K{no}. We will follow up soon. Thank you.",
+            "added": "We received more about complaint K{no}. Thank you.",
+            "usage": "Format: COMPLAINT your message. Example: COMPLAINT the eggs I bought were broken",
+            "answer": "K{no}: {text}",
+            "closed": "Complaint K{no} is closed. Thank you for your feedback.",
+        },
+    })
+
+
+@hookimpl
+def register_config_model():
+    """The complaint plugin's config section."""
+    return ComplaintConfig
+
+
+@hookimpl
+def register_migrations():
+    """Tickets and the messages on them."""
+    return [Migration("m001_complaints", """
+CREATE TABLE complaints (
+    id              INTEGER PRIMARY KEY,
+    phone           TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('open', 'answered', 'closed')),
+    language        TEXT NOT NULL,
+    opened_at       TEXT NOT NULL,
+    first_answer_at TEXT,
+    closed_at       TEXT,
+    close_note      TEXT
+);
+CREATE INDEX complaints_state ON complaints (state, id);
+CREATE INDEX complaints_phone ON complaints (phone, id);
+CREATE TABLE complaint_notes (
+    complaint_id    INTEGER NOT NULL REFERENCES complaints(id) ON DELETE CASCADE,
+    at              TEXT NOT NULL,
+    author          TEXT NOT NULL,          -- customer or staff
+    text            TEXT NOT NULL,
+    message_id      INTEGER
+);
+""")]
+
+
+@hookimpl
+async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
+    """Open a ticket, or add to the customer's ticket that is still open."""
+    if message.phone is None or message.command != "complain":
+        return None
+    lang, text = message.language, message.args.strip(" #.,;*")[:MAX_TEXT]
+    if not text:
+        return Reply(ctx.text("usage", lang))
+    now = ctx.now().isoformat()
+    async with ctx.db.transaction():
+        open_ticket = await ctx.db.fetchone(
+            "SELECT id FROM complaints WHERE phone = ? AND state != 'closed' ORDER BY id DESC LIMIT 1",
+            (message.phone,))
+        if open_ticket:
+            number, template = open_ticket["id"], "added"
+        else:
+            number, template = await ctx.db.execute(
+                "INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', ?, ?)",
+                (message.phone, lang, now)), "opened"
+        await ctx.db.execute(
+            "INSERT INTO complaint_notes (complaint_id, at, author, text, message_id) VALUES (?, ?, 'customer', ?, ?)",
+            (number, now, text, message.id))
+    return Reply(ctx.text(template, lang, no=number))
+
+
+class ComplaintError(Exception):
+    """A staff command that cannot be done."""
+
+
+async def answer(ctx: PluginContext, number: int, text: str, author: str = "staff") -> None:
+    """Send the staff's answer as SMS; the first one sets the first-answer time."""
+    text = " ".join(text.split())
+    if not text:
+        raise ComplaintError("the answer is empty")
+    async with ctx.db.transaction():
+        ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
+        if ticket is None:
+            raise ComplaintError(f"complaint {number} does not exist")
+        if ticket["state"] == "closed":
+            raise ComplaintError(f"complaint {number} is closed")
+        now = ctx.now().isoformat()
+        await ctx.db.execute(
+            "UPDATE complaints SET state = 'answered', first_answer_at = COALESCE(first_answer_at, ?) WHERE id = ?",
+            (now, number))
+        await ctx.db.execute(
+            "INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, ?, ?)",
+            (number, now, author, text))
+        await ctx.send(ticket["phone"], ctx.text("answer", ticket["language"], no=number, text=text))
+
+
+async def close(ctx: PluginContext, number: int, note: str = "") -> None:
+    """Close a ticket with a note; the customer is told."""
+    async with ctx.db.transaction():
+        ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
+        if ticket is None:
+            raise ComplaintError(f"complaint {number} does not exist")
+        if ticket["state"] == "closed":
+            raise ComplaintError(f"complaint {number} is already closed")
+        await ctx.db.execute("UPDATE complaints SET state = 'closed', closed_at = ?, close_note = ? WHERE id = ?",
+                             (ctx.now().isoformat(), note or None, number))
+        await ctx.send(ticket["phone"], ctx.text("closed", ticket["language"], no=number))
+
+
+def _arguments(parser) -> None:
+    parser.add_argument("action", choices=["list", "show", "answer", "close"],
+                        help="list tickets (oldest first), show one, answer it by SMS, or close it")
+    parser.add_argument("number", nargs="?", type=int, help="the ticket number (K12 is 12)")
+    parser.add_argument("text", nargs="?", default="", help="the answer (for answer) or a note (for close)")
+    parser.add_argument("--state", choices=["open", "answered", "closed", "all"], default="open")
+
+
+async def _staff(args, ctx: PluginContext) -> int:
+    if args.action == "list":
+        where = "" if args.state == "all" else "WHERE state = ?"
+        rows = await ctx.db.fetchall(f"SELECT * FROM complaints {where} ORDER BY id",
+                                     () if args.state == "all" else (args.state,))
+        for t in rows:
+            first = await ctx.db.fetchone("SELECT text FROM complaint_notes WHERE complaint_id = ? ORDER BY at LIMIT 1",
+                                          (t["id"],))
+            print(f"K{t['id']:<5} {t['state']:<9} {t['phone']:<16} {t['opened_at'][:16]}  {first['text'][:50]!r}")
+        print(f"{len(rows)} complaint(s)")
+        return 0
+    if args.number is None:
+        print(f"error: 'complaint {args.action}' needs a ticket number")
+        return 2
+    try:
+        if args.action == "show":
+            ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (args.number,))
+            if ticket is None:
+                raise ComplaintError(f"complaint {args.number} does not exist")
+            print(f"K{ticket['id']} {ticket['state']} {ticket['phone']} opened {ticket['opened_at'][:16]}")
+            for n in await ctx.db.fetchall("SELECT * FROM complaint_notes WHERE complaint_id = ? ORDER BY at",
+                                           (args.number,)):
+                print(f"  {n['at'][:16]} {n['author']}: {n['text']!r}")
+        elif args.action == "answer":
+            await answer(ctx, args.number, args.text)
+            print(f"K{args.number} answered; the customer gets an SMS")
+        else:
+            await close(ctx, args.number, args.text)
+            print(f"K{args.number} closed; the customer gets an SMS")
+    except ComplaintError as exc:
+        print(f"error: {exc}")
+        return 1
+    return 0
+
+
+@hookimpl
+def register_commands():
+    """``smsd-crm complaint list|show|answer|close``."""
+    return [Command("complaint", "list complaints and answer or close them (by SMS)", _arguments, _staff)]
