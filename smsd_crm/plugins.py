@@ -43,6 +43,7 @@ DEFAULT_PLUGINS = (
     ("registration", "smsd_crm.builtin.registration"),
     ("order", "smsd_crm.builtin.order"),
     ("complaint", "smsd_crm.builtin.complaint"),
+    ("points", "smsd_crm.builtin.points"),
     ("info", "smsd_crm.builtin.info"),
     ("optout", "smsd_crm.builtin.optout"),  # tryfirst: asked before the others whatever its place
     ("help", "smsd_crm.builtin.help"),

@@ -53,10 +53,17 @@ SCRIPT = [
     (A, "BATAL", r"^Format: BATAL nomor pesanan"),
     (A, "BATAL 99999", r"^Pesanan #99999 tidak ditemukan\."),
     (B, "CANCEL 99999", r"^Order #99999 was not found\."),
-    (A, "BANTUAN", r"^Menu Toko Uji: DAFTAR, UBAH, PESAN, BATAL, STATUS, KOMPLAIN, HARGA, INFO, BERHENTI, MULAI, "
-                   r"BANTUAN\."),
-    (B, "HELP", r"^Toko Uji menu: REGISTER, UPDATE, ORDER, CANCEL, STATUS, COMPLAINT, PRICE, INFO, STOP, START, "
-                r"HELP\."),
+    (A, "BANTUAN", r"^Menu Toko Uji: DAFTAR, UBAH, PESAN, BATAL, STATUS, KOMPLAIN, POIN, HADIAH, TUKAR, HARGA, "
+                   r"INFO, BERHENTI, MULAI, BANTUAN\."),
+    (B, "HELP", r"^Toko Uji menu: REGISTER, UPDATE, ORDER, CANCEL, STATUS, COMPLAINT, POINT, REWARDS, REDEEM, "
+                r"PRICE, INFO, STOP, START, HELP\."),
+    (A, "POIN", r"^Poin Anda: 0\. Ketik HADIAH untuk daftar hadiah\.$"),
+    (B, "points", r"^Your points: 0\. Text REWARDS"),
+    (A, "HADIAH", r"^Hadiah: V10 Voucher Rp10\.000 = 100 poin; V25 Voucher Rp25\.000 = 230 poin; GULA Gula"),
+    (A, "TUKAR V10", r"^Poin Anda 0, perlu 100 untuk Voucher Rp10\.000\.$"),
+    (B, "REDEEM v10", r"^You have 0 points; Voucher Rp10\.000 needs 100\.$"),
+    (A, "TUKAR XYZ", r"^Kode hadiah 'XYZ' tidak ada\."),
+    (A, "TUKAR", r"^Format: TUKAR kode hadiah"),
     (C, "KOMPLAIN telur yang saya beli kemarin pecah 3", r"^Keluhan Anda tercatat dengan nomor K(\d+)\."),
     (C, "keluhan juga kulitnya kotor", r"^Tambahan untuk keluhan K\d+ sudah kami terima\."),
     (C, "KOMPLAIN", r"^Format: KOMPLAIN isi keluhan"),
@@ -143,6 +150,7 @@ async def test_staff_move_an_order_and_the_customer_gets_each_sms(shop, emulator
     result = subprocess.run([SMSD_CRM, "order", "cancel", number, "-c", str(config)], capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 1 and "it cannot become cancelled" in result.stdout
+    assert (await converse(emulator, A, "POIN")).startswith("Poin Anda: 58.")  # Rp58.000, 1 point per Rp1.000
     assert query(db, "SELECT state FROM orders WHERE id = ?", (int(number),)) == [("done",)]
 
 

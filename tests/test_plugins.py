@@ -48,7 +48,8 @@ ECHO = """
 def test_builtins_and_plugin_dir_file_are_loaded(tmp_path):
     host = PluginHost.load(_settings(tmp_path, files={"echo.py": ECHO}), entry_points=False)
     names = [(p.name, p.source) for p in host.plugins]
-    assert names == [("registration", "builtin"), ("order", "builtin"), ("complaint", "builtin"), ("info", "builtin"),
+    assert names == [("registration", "builtin"), ("order", "builtin"), ("complaint", "builtin"), ("points", "builtin"),
+                     ("info", "builtin"),
                      ("optout", "builtin"), ("help", "builtin"), ("echo", "file")]
     assert host.keyword_table["GEMA"].plugin == "echo"
     assert host.keyword_table["ECHO"].language == "en"
@@ -83,7 +84,8 @@ def test_disabling_a_builtin_removes_its_keywords(tmp_path):
 def test_disabled_plugin_is_listed_but_not_active(tmp_path):
     settings = _settings(tmp_path, "plugins:\n  echo:\n    enabled: false\n", files={"echo.py": ECHO})
     host = PluginHost.load(settings, entry_points=False)
-    assert [p.name for p in host.enabled()] == ["registration", "order", "complaint", "info", "optout", "help"]
+    assert [p.name for p in host.enabled()] == ["registration", "order", "complaint", "points", "info", "optout",
+                                                  "help"]
     assert "GEMA" not in host.keyword_table
     assert not host.pm.has_plugin("echo")
 
