@@ -30,3 +30,24 @@ def test_wheel_install_runs_outside_the_source_tree(tmp_path):
     probe = subprocess.run([sys.executable, "-c", "import smsd_crm, sys; print(smsd_crm.__file__)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert probe.stdout.startswith(str(target)), probe.stdout
+
+
+def test_the_example_package_plugin_installs_and_is_listed(tmp_path):
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
+                    str(ROOT / "plugins" / "smsd-crm-lokasi")], check=True, timeout=300)
+    (tmp_path / "config.yaml").write_text("modems: []\nplugins:\n  lokasi:\n    landmark: depan masjid\n")
+    env = dict(os.environ, PYTHONPATH=str(target))
+    smsd_crm = str(Path(sys.executable).parent / "smsd-crm")
+    listed = subprocess.run([smsd_crm, "plugins", "-c", "config.yaml"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    assert "lokasi 0.1.0 [enabled] (entrypoint: smsd-crm-lokasi)" in listed.stdout
+    assert "keywords: ALAMAT, LOCATION, LOKASI" in listed.stdout
+    (tmp_path / "off.yaml").write_text("modems: []\nplugins:\n  lokasi:\n    enabled: false\n")
+    off = subprocess.run([smsd_crm, "plugins", "-c", "off.yaml"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert "lokasi 0.1.0 [disabled]" in off.stdout and "LOKASI" not in off.stdout
+    without = subprocess.run([smsd_crm, "check-config", "-c", "config.yaml"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert without.returncode == 2 and "plugins.lokasi: no plugin of that name" in without.stderr

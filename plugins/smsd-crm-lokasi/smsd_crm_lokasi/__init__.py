@@ -1,0 +1,1 @@
+"""Example smsd-crm plugin package: see plugin.py."""
