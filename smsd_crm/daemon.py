@@ -62,13 +62,13 @@ async def open_database(settings: Settings, host: PluginHost) -> Database:
 
 
 @asynccontextmanager
-async def offline_session(settings: Settings, clock: Callable[[], datetime] = utc_now
-                          ) -> AsyncIterator[tuple[PluginHost, Database]]:
+async def offline_session(settings: Settings, clock: Callable[[], datetime] = utc_now, *,
+                          entry_points: bool = True) -> AsyncIterator[tuple[PluginHost, Database]]:
     """Plugins bound to the database without modems: for staff commands run from the CLI.
 
     SMS they queue are committed outbox rows; the running daemon sends them.
     """
-    host = PluginHost.load(settings)
+    host = PluginHost.load(settings, entry_points=entry_points)
     db = await open_database(settings, host)
     try:
         host.bind(CoreServices(db=db, store=settings.store, clock=clock,

@@ -24,7 +24,8 @@ async def ctx(tmp_path, monkeypatch):
     monkeypatch.setattr("smsd_crm.plugins.DEFAULT_PLUGINS", (*DEFAULT_PLUGINS, ("lokasi", lokasi.__name__)))
     settings = parse_config('store: {name: Toko Uji}\nplugins:\n  lokasi:\n    landmark: depan masjid\n'
                             '    map_url: "https://peta.example/t"\n', tmp_path / "c.yaml")
-    async with offline_session(settings) as (host, _):
+    # Without entry points: an in-tree build's egg-info would register it a second time.
+    async with offline_session(settings, entry_points=False) as (host, _):
         yield host
 
 
