@@ -10,7 +10,7 @@ from __future__ import annotations
 from .context import PluginContext
 from .errors import ConfigError, PluginError, SmsdError, StartupError
 from .events import (DeliveryReported, MessageHandled, MessageReceived, MessageSent, OrderPlaced,
-                     OrderStateChanged)
+                     OrderStateChanged, TillSale)
 from .grammar import closest, format_rupiah, split_fields, split_keyword
 from .hookspecs import hookimpl
 from .models import Command, Customer, Keyword, Message, Migration, Product, Reply
@@ -19,7 +19,7 @@ from .plugin_config import PluginConfig
 __version__ = "0.1.0"
 
 __all__ = [
-    "Command", "OrderPlaced", "OrderStateChanged", "Product",
+    "Command", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Message", "MessageHandled", "MessageReceived",
     "MessageSent", "Migration", "PluginConfig", "PluginContext", "PluginError", "Reply",
     "SmsdError", "StartupError", "closest", "format_rupiah", "hookimpl", "split_fields",

@@ -263,6 +263,41 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sales_import(args: argparse.Namespace) -> int:
+    """Import till sales from CSV; receipts already imported are skipped; a broken file imports nothing."""
+    from datetime import datetime, timedelta, timezone
+
+    from .daemon import offline_session
+    from .events import TillSale
+    from .sales_csv import parse_sales
+    from .storage import catalog, sales
+
+    settings = load_config(args.config)
+    try:
+        text = Path(args.file).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 1
+
+    async def main() -> int:
+        async with offline_session(settings) as (host, db):
+            products = {p.code: p for p in await catalog.all_products(db)}
+            tz = timezone(timedelta(hours=args.utc_offset))
+            parsed, errors = parse_sales(text, products, tz, settings.store.country)
+            if errors:
+                for error in errors[:50]:
+                    print(f"{args.file}: {error}", file=sys.stderr)
+                print(f"error: {len(errors)} problem(s); nothing was imported", file=sys.stderr)
+                return 1
+            new = await sales.import_sales(db, parsed, datetime.now(timezone.utc))
+            for sale_id, sale in new:  # points and other observers, once per new sale
+                await host.emit(TillSale(sale_id, sale.phone, sale.total))
+            print(f"{args.file}: {len(new)} sale(s) imported, {len(parsed) - len(new)} already there")
+            return 0
+
+    return asyncio.run(main())
+
+
 def cmd_catalog_export(args: argparse.Namespace) -> int:
     """Write the catalogue as CSV (the import format) to a file or standard output."""
     from .catalog_csv import write_products
@@ -349,6 +384,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for p, f in ((imp, cmd_catalog_import), (exp, cmd_catalog_export)):
         p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
         p.set_defaults(func=f, verbose=False)
+    sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")
+    sales_sub = sales_p.add_subparsers(dest="sales_command", required=True, metavar="SALESCOMMAND")
+    simp = sales_sub.add_parser("import", help="import till sales from a CSV file",
+                                description=cmd_sales_import.__doc__ + " Columns: receipt,date,phone,code,"
+                                "quantity,price (one row per item; phone and price optional).")
+    simp.add_argument("file", help="the CSV file")
+    simp.add_argument("--utc-offset", type=int, default=7, help="the till's time zone (7 = WIB, 8 = WITA, 9 = WIT)")
+    simp.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
+    simp.set_defaults(func=cmd_sales_import, verbose=False)
     sim = sub.add_parser("sim", help="act as a customer's phone against a running daemon",
                          description="Talk to a running daemon's emulated modem as a customer would.")
     sim_sub = sim.add_subparsers(dest="sim_command", required=True, metavar="SIMCOMMAND")

@@ -59,3 +59,12 @@ class OrderStateChanged:
     old_state: str
     state: str
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class TillSale:
+    """A sale at the till was imported; ``phone`` is None when the till did not know the customer."""
+
+    sale_id: int
+    phone: str | None
+    total: int

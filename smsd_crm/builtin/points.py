@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsd_crm import (Message, Migration, OrderStateChanged, PluginConfig, PluginContext, Reply, hookimpl,
-                      split_keyword)
+from smsd_crm import (Message, Migration, OrderStateChanged, PluginConfig, PluginContext, Reply, TillSale,
+                      hookimpl, split_keyword)
 
 VOUCHER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L to misread on a phone
 
@@ -197,6 +197,8 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
 
 @hookimpl
 async def track_event(event, ctx: PluginContext) -> None:
-    """Earn points when an order is done (once per order)."""
+    """Earn points when an order is done and for a till sale with a phone (once each)."""
     if isinstance(event, OrderStateChanged) and event.state == "done":
         await earn(ctx, event.phone, event.total // ctx.config.earn_per, "order", str(event.order_id))
+    elif isinstance(event, TillSale) and event.phone:
+        await earn(ctx, event.phone, event.total // ctx.config.earn_per, "till", str(event.sale_id))

@@ -129,4 +129,26 @@ CREATE TABLE consent_events (
 );
 CREATE INDEX consent_events_phone ON consent_events (phone, id);
 """),
+    Migration("m007_till_sales", """
+CREATE TABLE sales (
+    id          INTEGER PRIMARY KEY,
+    receipt     TEXT NOT NULL UNIQUE,          -- the till's number: a re-import skips it
+    phone       TEXT,                          -- E.164 when the till knew the customer
+    sold_at     TEXT NOT NULL,
+    total       INTEGER NOT NULL,
+    created_at  TEXT NOT NULL
+);
+CREATE INDEX sales_phone ON sales (phone, sold_at);
+CREATE TABLE sale_lines (
+    sale_id     INTEGER NOT NULL REFERENCES sales(id) ON DELETE CASCADE,
+    line        INTEGER NOT NULL,
+    product_id  INTEGER,
+    code        TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    quantity    INTEGER NOT NULL CHECK (quantity > 0),
+    price       INTEGER NOT NULL,
+    cost        INTEGER NOT NULL,
+    PRIMARY KEY (sale_id, line)
+);
+"""),
 ]

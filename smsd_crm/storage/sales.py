@@ -1,0 +1,28 @@
+"""Till sales (core: points and analytics count them beside SMS orders)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..sales_csv import Sale
+from .db import Database
+
+
+async def import_sales(db: Database, sales: list[Sale], now: datetime) -> list[tuple[int, Sale]]:
+    """Store the receipts not imported before, in one transaction; return (id, sale) of the new ones."""
+    new = []
+    async with db.transaction():
+        for sale in sales:
+            if await db.fetchone("SELECT 1 FROM sales WHERE receipt = ?", (sale.receipt,)):
+                continue  # the same file (or receipt) imported again: nothing twice
+            sale_id = await db.execute(
+                "INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES (?, ?, ?, ?, ?)",
+                (sale.receipt, sale.phone, sale.sold_at.isoformat(), sale.total, now.isoformat()))
+            for n, line in enumerate(sale.lines, start=1):
+                await db.execute(
+                    "INSERT INTO sale_lines (sale_id, line, product_id, code, name, quantity, price, cost) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (sale_id, n, line.product.id, line.product.code, line.product.name, line.quantity, line.price,
+                     line.product.cost))
+            new.append((sale_id, sale))
+    return new
