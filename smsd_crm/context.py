@@ -17,6 +17,7 @@ from .models import Customer, Keyword, Product
 from .plugin_config import PluginConfig
 from .storage import catalog as catalog_queries
 from .storage import consent as consent_queries
+from .storage import conversations as conversation_queries
 from .storage import customers as customer_queries
 from .storage import messages as message_queries
 from .storage.db import Database, Params
@@ -123,6 +124,22 @@ class Consent:
         return await consent_queries.may_promote(self._s.db, phone)
 
 
+class Conversations:
+    """A short dialogue with one number ("balas YA untuk konfirmasi"), kept in the database."""
+
+    def __init__(self, name: str, services: CoreServices) -> None:
+        self._name = name
+        self._s = services
+
+    async def open(self, phone: str, state: dict[str, Any], minutes: float = 30) -> None:
+        """Until it expires, a message from ``phone`` without a keyword comes to this plugin first."""
+        await conversation_queries.put(self._s.db, phone, self._name, state, minutes, self._s.clock())
+
+    async def close(self, phone: str) -> None:
+        """End this plugin's dialogue with ``phone``."""
+        await conversation_queries.close(self._s.db, phone, self._name)
+
+
 class PluginContext:
     """The narrow API a plugin uses. ``config`` is its validated section."""
 
@@ -135,6 +152,7 @@ class PluginContext:
         self.customers = Customers(services)
         self.catalog = Catalog(services)
         self.consent = Consent(services)
+        self.conversations = Conversations(name, services)
         self._s = services
 
     def now(self) -> datetime:

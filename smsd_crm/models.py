@@ -55,7 +55,9 @@ class Message:
     answered (alphanumeric or unparsable). ``keyword`` is the first word as typed
     (upper case); ``command`` is the plugin command it matched (``register``), or
     ``None``; ``args`` is the text after the keyword; ``language`` the language
-    to answer in.
+    to answer in. ``conversation`` is the state a plugin stored with
+    ``ctx.conversations.open`` while that dialogue is open; ``conversation_plugin``
+    names its owner.
     """
 
     id: int
@@ -68,6 +70,8 @@ class Message:
     command: str | None = None
     args: str = ""
     language: str = "id"
+    conversation: dict[str, Any] | None = None  # the state of the open dialogue, for its plugin
+    conversation_plugin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from .events import MessageHandled, MessageReceived
 from .grammar import closest, split_keyword
 from .models import InboundMessage, Keyword, Message, Reply
 from .plugins import PluginHost
+from .storage import conversations as conversation_queries
 from .storage import customers as customer_queries
 from .storage import messages as queries
 from .storage.db import Database
@@ -87,11 +88,15 @@ class Router:
         if language is None and stored.phone:
             customer = await customer_queries.get_by_phone(self._db, stored.phone)
             language = customer.language if customer else None
+        dialogue = None
+        if stored.phone and match is None:  # a keyword starts afresh; anything else may answer a dialogue
+            dialogue = await conversation_queries.get(self._db, stored.phone, stored.created_at)
         return Message(
             id=stored.id, phone=stored.phone, sender=stored.address, text=stored.text,
             received_at=stored.created_at, modem_id=stored.modem_id, keyword=keyword or None,
             command=match.command if match else None, args=args,
-            language=language or self._settings.store.language)
+            language=language or self._settings.store.language,
+            conversation=dialogue[1] if dialogue else None, conversation_plugin=dialogue[0] if dialogue else None)
 
     async def route(self, message_id: int) -> None:
         """Route one stored message (no-op if it was already handled)."""
@@ -100,14 +105,15 @@ class Router:
             return
         message = await self._message(stored)
         await self._host.emit(MessageReceived(message))
-        owner = self._keyword(message.keyword or "")
+        keyword = self._keyword(message.keyword or "")
+        owner = keyword.plugin if keyword else message.conversation_plugin
         plugin, reply_id = None, None
         if message.phone is not None and await self._flooding(message, stored):
             return
         try:
             async with self._host.deferred_events(), self._db.transaction():
                 if message.phone is not None:  # never answer a name such as TELKOMSEL
-                    plugin, reply = await self._ask_plugins(message, owner.plugin if owner else None)
+                    plugin, reply = await self._ask_plugins(message, owner)
                     if isinstance(reply, Reply) and reply.text.strip():
                         reply_id = await queries.queue_outbound(
                             self._db, message.phone, reply.text, self._clock(), in_reply_to=message.id,

@@ -68,7 +68,7 @@ SCRIPT = [
     (C, "keluhan juga kulitnya kotor", r"^Tambahan untuk keluhan K\d+ sudah kami terima\."),
     (C, "KOMPLAIN", r"^Format: KOMPLAIN isi keluhan"),
     (B, "COMPLAINT the rice had bugs", r"^Your complaint is recorded as K\d+\."),
-    (A, "aduan <img src=x onerror=alert(1)> '; DROP TABLE complaints;--", r"^Keluhan Anda tercatat"),
+    (C, "aduan <img src=x onerror=alert(1)> '; DROP TABLE complaints;--", r"^Tambahan untuk keluhan K\d+"),
     (A, "HARGA gula", r"^Gula Pasir 1kg \(G01\) Rp18\.000/kg, ada$"),
     (A, "cek harga minyak", r"^Minyak Goreng 2L \(M01\) Rp38\.000/pouch, ada$"),
     (B, "PRICE susu", r"^Kopi Sachet Susu isi 10 \(K02\) Rp14\.000/renceng, in stock; Susu"),
@@ -88,7 +88,9 @@ SCRIPT = [
     (A, "DFT Budi", r"^Maksud Anda: DAFTAR\?"),  # too far to guess: a hint
     (A, "apa kabar", r"^Maaf, perintah tidak dikenal\. Menu:"),
     (A, "x" * 1000, r"^Maaf, perintah tidak dikenal\."),
-    (A, "KOMPLAIN " + "telur pecah semua, " * 50, r"^Tambahan untuk keluhan K\d+"),  # a 1,000-character SMS
+    (A, "KOMPLAIN " + "telur pecah semua, " * 50, r"^Keluhan Anda tercatat dengan nomor K\d+"),  # 1,000 chars
+    (A, "telurnya dari rak depan", r"^Tambahan untuk keluhan K\d+"),  # a plain follow-up joins the ticket
+    (A, "", r"^Maaf, perintah tidak dikenal\."),  # an empty one does not
 ]
 
 

@@ -148,3 +148,20 @@ async def test_a_flooding_number_gets_one_notice_and_others_are_unaffected(pipel
     assert len(throttled) == 5 and all(r["state"] == "handled" for r in throttled)
     rows = await send("BANTUAN", "082222222222")  # someone else is answered normally
     assert rows[-1]["text"].startswith("Menu Toko Uji")
+
+
+async def test_a_dialogue_takes_plain_follow_ups_until_it_expires_and_survives_a_restart(pipeline, tmp_path):
+    send, db = pipeline
+    rows = await send("KOMPLAIN telur pecah", "081333333333")
+    assert rows[-1]["text"].startswith("Keluhan Anda tercatat dengan nomor K")
+    rows = await send("yang pecah ada 3 butir", "081333333333")  # no keyword: the open dialogue takes it
+    assert rows[-1]["text"].startswith("Tambahan untuk keluhan K")
+    notes = await db.fetchall("SELECT text FROM complaint_notes ORDER BY at")
+    assert [n["text"] for n in notes] == ["telur pecah", "yang pecah ada 3 butir"]
+    rows = await send("BANTUAN", "081333333333")  # a keyword starts afresh
+    assert rows[-1]["text"].startswith("Menu")
+    stored = await db.fetchone("SELECT plugin, expires_at FROM conversations")
+    assert stored["plugin"] == "complaint"  # in the database: a restart keeps it
+    await db.execute("UPDATE conversations SET expires_at = ?", ((NOW - timedelta(seconds=1)).isoformat(),))
+    rows = await send("halo lagi", "081333333333")  # expired: back to the normal menu
+    assert rows[-1]["text"].startswith("Maaf, perintah tidak dikenal")

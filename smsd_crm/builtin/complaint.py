@@ -69,12 +69,21 @@ CREATE TABLE complaint_notes (
 """)]
 
 
+FOLLOW_UP_MINUTES = 30
+
+
 @hookimpl
 async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
-    """Open a ticket, or add to the customer's ticket that is still open."""
-    if message.phone is None or message.command != "complain":
+    """Open a ticket, or add to the customer's open ticket; for 30 minutes plain texts add to it too."""
+    if message.phone is None:
         return None
-    lang, text = message.language, message.args.strip(" #.,;*")[:MAX_TEXT]
+    if message.command == "complain":
+        text = message.args
+    elif message.conversation_plugin == ctx.name and message.command is None and message.text.strip():
+        text = message.text  # a follow-up without a keyword, while the dialogue is open
+    else:
+        return None
+    lang, text = message.language, text.strip(" #.,;*")[:MAX_TEXT]
     if not text:
         return Reply(ctx.text("usage", lang))
     now = ctx.now().isoformat()
@@ -91,6 +100,7 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
         await ctx.db.execute(
             "INSERT INTO complaint_notes (complaint_id, at, author, text, message_id) VALUES (?, ?, 'customer', ?, ?)",
             (number, now, text, message.id))
+        await ctx.conversations.open(message.phone, {"ticket": number}, FOLLOW_UP_MINUTES)
     return Reply(ctx.text(template, lang, no=number))
 
 

@@ -151,4 +151,14 @@ CREATE TABLE sale_lines (
     PRIMARY KEY (sale_id, line)
 );
 """),
+    Migration("m008_conversations", """
+-- A short dialogue a plugin keeps open with one number ("reply YA to confirm").
+CREATE TABLE conversations (
+    phone       TEXT PRIMARY KEY,
+    plugin      TEXT NOT NULL,
+    state       TEXT NOT NULL,                 -- JSON, the plugin's own
+    expires_at  TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+"""),
 ]
