@@ -11,6 +11,7 @@ import io
 import re
 from dataclasses import dataclass
 
+from .csv_input import read_rows
 from .models import Product
 
 COLUMNS = ("code", "name", "aliases", "category", "unit", "price", "cost", "stock", "active")
@@ -82,31 +83,14 @@ def _row(line: int, raw: dict[str, str]) -> ProductRow:
 
 def parse_products(text: str) -> tuple[list[ProductRow], list[str]]:
     """(rows, errors). Errors name the line; any error means nothing may be imported."""
-    text = text.lstrip("\ufeff")  # Excel's byte order mark
-    if not text.strip():
-        return [], ["line 1: the file is empty (expected a header: " + ",".join(COLUMNS) + ")"]
-    first = text.splitlines()[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","  # Excel in Indonesian locale
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    errors = [f"line 1: unknown column {h!r} (known: {', '.join(COLUMNS)})" for h in header if h not in COLUMNS]
-    errors += [f"line 1: required column {c!r} is missing" for c in REQUIRED if c not in header]
-    if errors:
-        return [], errors
+    errors: list[str] = []
     rows: list[ProductRow] = []
     seen: dict[str, int] = {}
     words: dict[str, tuple[str, int]] = {}
-    for raw in reader:
-        line = reader.line_num
+    for line, raw in read_rows(text, COLUMNS, REQUIRED, errors):
         if len(rows) >= MAX_ROWS:
             errors.append(f"line {line}: more than {MAX_ROWS} products")
             break
-        if None in raw:
-            errors.append(f"line {line}: more fields than columns")
-            continue
-        if not any((v or "").strip() for v in raw.values()):
-            continue  # a blank line
         try:
             row = _row(line, raw)
         except ValueError as exc:

@@ -228,6 +228,24 @@ def cmd_pdu_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_file(path: str) -> str | None:
+    """A user's file as text (UTF-8, with or without BOM); None after printing why not."""
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+        return None
+
+
+def _report(path: str, errors: list[str]) -> int:
+    """Print a broken file's problems, a line each, and the verdict; the exit code."""
+    for error in errors[:50]:
+        print(f"{path}: {error}", file=sys.stderr)
+    more = f" (and {len(errors) - 50} more)" if len(errors) > 50 else ""
+    print(f"error: {len(errors)} problem(s){more}; nothing was imported", file=sys.stderr)
+    return 1
+
+
 def cmd_catalog_import(args: argparse.Namespace) -> int:
     """Add or update products from a CSV file; a broken file imports nothing."""
     from datetime import datetime, timezone
@@ -238,18 +256,12 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     from .storage import catalog
 
     settings = load_config(args.config)
-    try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+    text = _read_file(args.file)
+    if text is None:
         return 1
     rows, errors = parse_products(text)
     if errors:
-        for error in errors[:50]:
-            print(f"{args.file}: {error}", file=sys.stderr)
-        more = f" (and {len(errors) - 50} more)" if len(errors) > 50 else ""
-        print(f"error: {len(errors)} problem(s){more}; nothing was imported", file=sys.stderr)
-        return 1
+        return _report(args.file, errors)
 
     async def main() -> tuple[int, int]:
         db = await open_database(settings, PluginHost.load(settings))
@@ -273,10 +285,8 @@ def cmd_sales_import(args: argparse.Namespace) -> int:
     from .storage import catalog, sales
 
     settings = load_config(args.config)
-    try:
-        text = Path(args.file).read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"error: cannot read {args.file}: {exc}", file=sys.stderr)
+    text = _read_file(args.file)
+    if text is None:
         return 1
 
     async def main() -> int:
@@ -285,10 +295,7 @@ def cmd_sales_import(args: argparse.Namespace) -> int:
             tz = timezone(timedelta(hours=args.utc_offset))
             parsed, errors = parse_sales(text, products, tz, settings.store.country)
             if errors:
-                for error in errors[:50]:
-                    print(f"{args.file}: {error}", file=sys.stderr)
-                print(f"error: {len(errors)} problem(s); nothing was imported", file=sys.stderr)
-                return 1
+                return _report(args.file, errors)
             new = await sales.import_sales(db, parsed, datetime.now(timezone.utc))
             for sale_id, sale in new:  # points and other observers, once per new sale
                 await host.emit(TillSale(sale_id, sale.phone, sale.total))

@@ -7,13 +7,12 @@ any error imports nothing.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from . import phones
 from .catalog_csv import parse_rupiah
+from .csv_input import read_rows
 from .models import Product
 
 COLUMNS = ("receipt", "date", "phone", "code", "quantity", "price")
@@ -58,26 +57,10 @@ def parse_date(text: str, tz: timezone) -> datetime:
 def parse_sales(text: str, products: dict[str, Product], tz: timezone,
                 region: str = "ID") -> tuple[list[Sale], list[str]]:
     """(sales, errors); any error means nothing may be imported."""
-    text = text.lstrip("\ufeff")
-    if not text.strip():
-        return [], ["line 1: the file is empty (expected a header: " + ",".join(COLUMNS) + ")"]
-    first = text.splitlines()[0]
-    reader = csv.DictReader(io.StringIO(text), delimiter=";" if first.count(";") > first.count(",") else ",")
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    reader.fieldnames = header
-    errors = [f"line 1: unknown column {h!r} (known: {', '.join(COLUMNS)})" for h in header if h not in COLUMNS]
-    errors += [f"line 1: required column {c!r} is missing" for c in REQUIRED if c not in header]
-    if errors:
-        return [], errors
+    errors: list[str] = []
     sales: dict[str, Sale] = {}
-    for raw in reader:
-        line = reader.line_num
-        if None in raw:
-            errors.append(f"line {line}: more fields than columns")
-            continue
-        get = lambda k: (raw.get(k) or "").strip()  # noqa: E731
-        if not any(get(c) for c in header):
-            continue
+    for line, raw in read_rows(text, COLUMNS, REQUIRED, errors):
+        get = lambda k: raw.get(k, "")  # noqa: E731
         try:
             receipt = get("receipt")
             if not receipt or len(receipt) > 40:
