@@ -28,6 +28,7 @@ database: {{path: bench.sqlite3}}
 modems:
 {modems}
 logging: {{level: WARNING}}
+web: {{port: 0}}
 """
 
 

@@ -228,6 +228,45 @@ def cmd_pdu_encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_add(args: argparse.Namespace) -> int:
+    """Create a web user (owner: everything; staff: orders, complaints, customers, messages)."""
+    import getpass
+    from datetime import datetime, timezone
+
+    from .daemon import open_database
+    from .plugins import PluginHost
+    from .storage import users
+    from .web.passwords import check_strength, hash_password
+
+    settings = load_config(args.config)
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the two passwords differ", file=sys.stderr)
+            return 1
+    problem = check_strength(password)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+
+    async def main() -> None:
+        db = await open_database(settings, PluginHost.load(settings))
+        try:
+            await users.add_user(db, args.name, hash_password(password), args.role, datetime.now(timezone.utc))
+        finally:
+            await db.close()
+
+    try:
+        asyncio.run(main())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"user {args.name} ({args.role}) created")
+    return 0
+
+
 def _read_file(path: str) -> str | None:
     """A user's file as text (UTF-8, with or without BOM); None after printing why not."""
     try:
@@ -391,6 +430,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for p, f in ((imp, cmd_catalog_import), (exp, cmd_catalog_export)):
         p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
         p.set_defaults(func=f, verbose=False)
+    user_p = sub.add_parser("user", help="manage web users", description="Web users.")
+    user_sub = user_p.add_subparsers(dest="user_command", required=True, metavar="USERCOMMAND")
+    uadd = user_sub.add_parser("add", help="create a web user", description=cmd_user_add.__doc__)
+    uadd.add_argument("name", help="the login name")
+    uadd.add_argument("--role", choices=["owner", "staff"], default="staff")
+    uadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    uadd.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
+    uadd.set_defaults(func=cmd_user_add, verbose=False)
     sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")
     sales_sub = sales_p.add_subparsers(dest="sales_command", required=True, metavar="SALESCOMMAND")
     simp = sales_sub.add_parser("import", help="import till sales from a CSV file",

@@ -93,6 +93,18 @@ class FloodConfig(_Strict):
     })
 
 
+class WebConfig(_Strict):
+    """The staff and owner web pages. Loopback only unless ``host`` says otherwise."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
+    session_minutes: float = Field(480, gt=0, description="a login lasts this long without use")
+    lockout_attempts: int = Field(5, ge=1, description="wrong passwords in a row before a lockout")
+    lockout_minutes: float = Field(15, gt=0)
+    secure_cookies: bool = Field(False, description="true when served over HTTPS by a proxy")
+
+
 class LoggingConfig(_Strict):
     """Log level and optional file."""
 
@@ -109,6 +121,7 @@ class Settings(_Strict):
     emulator: EmulatorConfig = EmulatorConfig()
     outbox: OutboxConfig = OutboxConfig()
     flood: FloodConfig = FloodConfig()
+    web: WebConfig = WebConfig()
     logging: LoggingConfig = LoggingConfig()
     plugins_dir: Path | None = None
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

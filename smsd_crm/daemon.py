@@ -28,6 +28,7 @@ from .router import Router
 from .storage.db import Database
 from .storage.migrate import migrate
 from .storage.schema import CORE_MIGRATIONS
+from .web.app import WebContext, start_web
 
 LOGGER = logging.getLogger(__name__)
 EMULATOR_PORT = "emulator"
@@ -48,6 +49,7 @@ class Running:
     host: PluginHost
     pool: ModemPool
     emulators: list[PtyModem] = field(default_factory=list)
+    web_url: str | None = None
 
 
 async def open_database(settings: Settings, host: PluginHost) -> Database:
@@ -121,6 +123,13 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         stack.push_async_callback(host.call_all, "shutdown", reverse=True)
 
         emulators, ports = await _start_emulators(stack, settings)
+        web_url = None
+        if settings.web.enabled:
+            runner = await start_web(WebContext(db, settings.web, settings.store, clock))
+            stack.push_async_callback(runner.cleanup)
+            host_, port = runner.addresses[0][:2]
+            web_url = f"http://{host_}:{port}/"
+            LOGGER.info("web pages on %s", web_url)
         router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock)
         async def report(delivery_report) -> None:
             await outbox_ref[0].record_report(delivery_report)
@@ -132,7 +141,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         pool_ref.append(pool)
         outbox = Outbox(db, pool, settings.outbox, clock, emit)
         outbox_ref.append(outbox)
-        running = Running(settings, db, host, pool, emulators)
+        running = Running(settings, db, host, pool, emulators, web_url)
 
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(router.run(), name="router"),

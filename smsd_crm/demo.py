@@ -48,6 +48,8 @@ def demo_banner(running, config: str) -> str:
              f"  database:        {running.settings.database.path}"]
     for emu in running.emulators:
         lines.append(f"  emulated modem:  {emu.modem_id} on {emu.device}")
+    if running.web_url:
+        lines.append(f"  web pages:       {running.web_url}  (first: .venv/bin/smsd-crm user add pemilik --role owner)")
     lines += [
         "",
         "Send it an SMS as a customer would (in another terminal):",

@@ -56,6 +56,8 @@ def write_config(tmp_path: Path, port: str, extra: str = "", name: str = "config
           max_attempts: 100
         logging:
           level: INFO
+        web:
+          port: 0
         """) + textwrap.dedent(extra))
     return path
 

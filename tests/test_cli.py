@@ -82,3 +82,20 @@ def test_pdu_encode_shows_lengths_and_what_forces_ucs2():
 def test_pdu_decode_of_junk_is_one_line():
     code, _, err = _json_cli("pdu", "decode", "07911326040000F004")
     assert code == 1 and len(err.strip().splitlines()) == 1 and "cannot decode" in err
+
+
+def test_user_add_hashes_the_password_and_refuses_weak_or_duplicate(tmp_path):
+    import sqlite3
+    config = write_config(tmp_path, "/dev/null")
+    add = lambda name, pw, role="staff": subprocess.run(  # noqa: E731
+        [SMSD_CRM, "user", "add", name, "--role", role, "--password-stdin", "-c", str(config)],
+        input=pw + "\n", capture_output=True, text=True, timeout=60)
+    ok = add("pemilik", "rahasia-123", "owner")
+    assert ok.returncode == 0 and "user pemilik (owner) created" in ok.stdout
+    assert "rahasia-123" not in ok.stdout + ok.stderr
+    assert add("pemilik", "lain-lagi-456").returncode == 1
+    weak = add("kasir", "1234")
+    assert weak.returncode == 1 and "at least 8 characters" in weak.stderr
+    row = sqlite3.connect(tmp_path / "data" / "test.sqlite3").execute(
+        "SELECT role, password_hash FROM users WHERE username = 'pemilik'").fetchone()
+    assert row[0] == "owner" and row[1].startswith("scrypt$") and "rahasia" not in row[1]

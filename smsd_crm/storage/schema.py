@@ -161,4 +161,22 @@ CREATE TABLE conversations (
     updated_at  TEXT NOT NULL
 );
 """),
+    Migration("m009_users_and_sessions", """
+CREATE TABLE users (
+    id            INTEGER PRIMARY KEY,
+    username      TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,               -- scrypt$n$r$p$salt$hash
+    role          TEXT NOT NULL CHECK (role IN ('owner', 'staff')),
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until  TEXT,
+    created_at    TEXT NOT NULL
+);
+CREATE TABLE web_sessions (
+    token_hash    TEXT PRIMARY KEY,            -- sha256 of the cookie: a stolen database gives no login
+    user_id       INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf          TEXT NOT NULL,
+    created_at    TEXT NOT NULL,
+    expires_at    TEXT NOT NULL
+);
+"""),
 ]

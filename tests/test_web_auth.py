@@ -1,0 +1,176 @@
+"""Login, sessions, CSRF, roles, lockout, headers and escaping, against a real aiohttp server on loopback."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import aiohttp
+import pytest
+
+from smsd_crm.config import StoreConfig, WebConfig
+from smsd_crm.storage import users
+from smsd_crm.storage.db import Database
+from smsd_crm.storage.migrate import migrate
+from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.web.app import WebContext, start_web
+from smsd_crm.web.passwords import hash_password, verify_password
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+async def site(tmp_path):
+    db = await Database.open(tmp_path / "web.sqlite3")
+    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    clock = Clock()
+    for name, role in (("pemilik", "owner"), ("kasir", "staff"), ("<script>alert(1)</script>", "staff")):
+        await users.add_user(db, name, hash_password("rahasia-123"), role, clock())
+    runner = await start_web(WebContext(db, WebConfig(port=0, session_minutes=30, lockout_attempts=3),
+                                        StoreConfig(name="Toko <b>Uji</b>"), clock))
+    host, port = runner.addresses[0][:2]
+    assert host == "127.0.0.1"
+    yield f"http://{host}:{port}", clock, db
+    await runner.cleanup()
+    await db.close()
+
+
+def client() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+
+async def log_in(session: aiohttp.ClientSession, base: str, name: str, password: str = "rahasia-123"):
+    page = await (await session.get(f"{base}/login")).text()
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+    return await session.post(f"{base}/login", data={"username": name, "password": password, "csrf": csrf,
+                                                     "next": "/"}, allow_redirects=False)
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+async def test_nothing_without_a_login(site):
+    base, _, _ = site
+    async with client() as s:
+        r = await s.get(f"{base}/", allow_redirects=False)
+        assert r.status == 302 and r.headers["Location"] in ("/login?next=%2F", "/login?next=/")
+        r = await s.get(f"{base}/admin/users", allow_redirects=False)
+        assert r.status == 302
+        r = await s.get(f"{base}/api/messages", allow_redirects=False)
+        assert r.status == 401 and "login or token required" in await r.text()
+        r = await s.post(f"{base}/logout", allow_redirects=False)
+        assert r.status == 302 and r.headers["Location"].startswith("/login")
+
+
+async def test_login_sets_a_safe_cookie_and_a_new_session_each_time(site):
+    base, _, db = site
+    async with client() as s:
+        r = await log_in(s, base, "kasir")
+        assert r.status == 302 and r.headers["Location"] == "/"
+        cookie = r.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        first = s.cookie_jar.filter_cookies(base)["smsd_session"].value
+        await log_in(s, base, "kasir")
+        second = s.cookie_jar.filter_cookies(base)["smsd_session"].value
+        assert first != second
+        assert (await db.fetchone("SELECT COUNT(*) FROM web_sessions"))[0] == 1  # the old one ended
+        stored = (await db.fetchone("SELECT token_hash FROM web_sessions"))[0]
+        assert second not in stored  # only a hash is kept
+
+
+async def test_csrf_is_required_on_every_post(site):
+    base, _, _ = site
+    async with client() as s:
+        await log_in(s, base, "kasir")
+        r = await s.post(f"{base}/logout", data={}, allow_redirects=False)
+        assert r.status == 403
+        r = await s.post(f"{base}/logout", data={"csrf": "forged"}, allow_redirects=False)
+        assert r.status == 403
+        page = await (await s.get(f"{base}/")).text()
+        r = await s.post(f"{base}/logout", data={"csrf": csrf_of(page)}, allow_redirects=False)
+        assert r.status == 302
+        r = await s.get(f"{base}/", allow_redirects=False)
+        assert r.status == 302  # logged out
+    async with client() as s:  # the login form itself carries a token
+        r = await s.post(f"{base}/login", data={"username": "kasir", "password": "rahasia-123"},
+                         allow_redirects=False)
+        assert r.status == 403
+
+
+async def test_staff_cannot_open_owner_pages(site):
+    base, _, _ = site
+    async with client() as s:
+        await log_in(s, base, "kasir")
+        r = await s.get(f"{base}/admin/users")
+        assert r.status == 403
+    async with client() as s:
+        await log_in(s, base, "pemilik")
+        r = await s.get(f"{base}/admin/users")
+        assert r.status == 200
+
+
+async def test_session_expires_without_use(site):
+    base, clock, _ = site
+    async with client() as s:
+        await log_in(s, base, "kasir")
+        clock.now += timedelta(minutes=29)
+        assert (await s.get(f"{base}/", allow_redirects=False)).status == 200  # use slides the expiry
+        clock.now += timedelta(minutes=29)
+        assert (await s.get(f"{base}/", allow_redirects=False)).status == 200
+        clock.now += timedelta(minutes=31)
+        assert (await s.get(f"{base}/", allow_redirects=False)).status == 302
+
+
+async def test_lockout_after_wrong_passwords(site):
+    base, clock, _ = site
+    async with client() as s:
+        for _ in range(3):
+            r = await log_in(s, base, "kasir", "salah-salah")
+            assert r.status == 401 and "Nama atau kata sandi salah" in await r.text()
+        r = await log_in(s, base, "kasir")  # the right password, but locked
+        assert r.status == 429
+        clock.now += timedelta(minutes=16)
+        r = await log_in(s, base, "kasir")
+        assert r.status == 302
+        r = await log_in(s, base, "nobody", "whatever-1")  # unknown users look the same
+        assert r.status == 401 and "Nama atau kata sandi salah" in await r.text()
+
+
+async def test_security_headers_everywhere(site):
+    base, _, _ = site
+    async with client() as s:
+        for path in ("/login", "/", "/does-not-exist", "/static/style.css"):
+            r = await s.get(f"{base}{path}", allow_redirects=False)
+            assert r.headers["X-Frame-Options"] == "DENY", path
+            assert "default-src 'self'" in r.headers["Content-Security-Policy"], path
+            assert r.headers["X-Content-Type-Options"] == "nosniff", path
+
+
+async def test_hostile_text_is_inert(site):
+    base, _, _ = site
+    async with client() as s:
+        await log_in(s, base, "pemilik")
+        page = await (await s.get(f"{base}/admin/users")).text()
+        assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+        assert "<b>Uji</b>" not in page and "&lt;b&gt;Uji&lt;/b&gt;" in page
+
+
+async def test_no_open_redirect_after_login(site):
+    base, _, _ = site
+    async with client() as s:
+        page = await (await s.get(f"{base}/login?next=//evil.example/x")).text()
+        assert 'name="next" value="/"' in page
+
+
+def test_password_hashes():
+    h = hash_password("rahasia-123")
+    assert h.startswith("scrypt$") and "rahasia" not in h
+    assert verify_password("rahasia-123", h) and not verify_password("rahasia-124", h)
+    assert not verify_password("x", "garbage") and not verify_password("x", "scrypt$1$2$3$!!$??")
