@@ -10,40 +10,21 @@ import asyncio
 import itertools
 import logging
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Callable
 
 from ..config import ModemConfig
 from ..errors import CommandError, CommandTimeout, ModemError, ModemUnavailable, PduError
 from ..models import DeliveryReport, InboundMessage, InboundSink, ReportSink, SendResult
-from . import commands
+from . import commands, health
 from .at import AtChannel
 from .compose import encode_submit
 from .pdu import Deliver, StatusReport, decode
+from .health import Health
 from .reassembly import Group, Reassembler
 from .serial import open_port
 
 LOGGER = logging.getLogger(__name__)
 TIMEOUTS_BEFORE_RECONNECT = 3  # consecutive command timeouts: the modem has stopped answering
-
-
-@dataclass
-class Health:
-    """What the last health check saw. ``registration`` is the +CREG state (1 home, 5 roaming)."""
-
-    signal: int | None = None  # RSSI 0-31 from +CSQ
-    registration: int | None = None
-    operator: str = ""
-    iccid: str = ""
-    storage_used: int | None = None
-    storage_total: int | None = None
-    checked_at: datetime | None = None
-
-    @property
-    def registered(self) -> bool:
-        """Unknown counts as registered: a modem that never says is not held back."""
-        return self.registration is None or self.registration in commands.REGISTERED
 
 
 class Modem:
@@ -232,19 +213,9 @@ class Modem:
 
     async def check_health(self) -> Health:
         """Signal, registration, operator and storage use; a bare AT first is the watchdog."""
-        await self._cmd("AT", timeout=min(5.0, self.config.command_timeout))
-        h = self.health
-        h.signal = commands.parse_csq(await self._try("AT+CSQ") or [])
-        creg = await self._try("AT+CREG?") or []
-        self._set_registration(commands.parse_creg(creg[0], unsolicited=False) if creg else None)
-        h.operator = commands.parse_cops(await self._try("AT+COPS?") or []) or h.operator
-        storage = commands.parse_cpms(await self._try("AT+CPMS?") or [])
-        h.storage_used, h.storage_total = storage if storage else (None, None)
-        h.checked_at = datetime.now(timezone.utc)
-        if storage and storage[0] >= storage[1]:
-            LOGGER.warning("modem %s: SIM storage full (%d/%d); new SMS wait at the network",
-                           self.id, *storage)
-        return h
+        registration = await health.poll(self.id, self._cmd, self._try, self.health, self.config.command_timeout)
+        self._set_registration(registration)
+        return self.health
 
     def _set_registration(self, state: int | None) -> None:
         before = self.health.registered
@@ -260,24 +231,7 @@ class Modem:
 
     async def power_cycle(self) -> None:
         """Best effort ``AT+CFUN=1,1`` (a full reset) for a modem that stopped answering."""
-        try:
-            transport, channel = await self._opener(
-                self.id, self.config.port, lambda: AtChannel(self.id, lambda *a: None, lambda e: None),
-                self.config.baudrate)
-        except ModemUnavailable as exc:
-            LOGGER.warning("modem %s: cannot reset: %s", self.id, exc)
-            return
-        try:
-            async with asyncio.timeout(self.config.command_timeout):
-                await channel.opened.wait()
-            channel.abort_input()
-            await channel.command("AT+CFUN=1,1", timeout=self.config.command_timeout)
-            LOGGER.warning("modem %s: reset with AT+CFUN=1,1", self.id)
-        except (ModemError, TimeoutError) as exc:
-            LOGGER.warning("modem %s: reset got no answer: %s", self.id, exc)
-        finally:
-            transport.close()
-            await asyncio.sleep(0)
+        await health.power_cycle(self.id, self.config, self._opener)
 
     # ------------------------------------------------------------ receiving
 
