@@ -13,13 +13,13 @@ from .events import (DeliveryReported, MessageHandled, MessageReceived, MessageS
                      OrderStateChanged, TillSale)
 from .grammar import closest, format_rupiah, split_fields, split_keyword
 from .hookspecs import hookimpl
-from .models import Command, Customer, Keyword, Message, Migration, Product, Reply
+from .models import Command, Customer, Keyword, Message, Migration, Page, Product, Reply
 from .plugin_config import PluginConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Command", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
+    "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Message", "MessageHandled", "MessageReceived",
     "MessageSent", "Migration", "PluginConfig", "PluginContext", "PluginError", "Reply",
     "SmsdError", "StartupError", "closest", "format_rupiah", "hookimpl", "split_fields",

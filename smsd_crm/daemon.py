@@ -125,7 +125,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         emulators, ports = await _start_emulators(stack, settings)
         web_url = None
         if settings.web.enabled:
-            runner = await start_web(WebContext(db, settings.web, settings.store, clock))
+            runner = await start_web(WebContext(db, settings.web, settings.store, clock, host))
             stack.push_async_callback(runner.cleanup)
             host_, port = runner.addresses[0][:2]
             web_url = f"http://{host_}:{port}/"

@@ -41,6 +41,15 @@ def register_commands():
 
 
 @hookspec
+def register_pages():
+    """Start-up of the web pages: return a list of ``Page`` this plugin adds (the order desk, ...).
+
+    Every page needs a login; POSTs carry the CSRF token (``{{ csrf_field() }}`` in a form);
+    values rendered in templates are escaped.
+    """
+
+
+@hookspec
 def startup(ctx):
     """Called once after migrations, before any message is routed. Raise to refuse to start."""
 

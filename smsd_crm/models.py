@@ -189,6 +189,23 @@ class Command:
     run: Callable[[Any, Any], Awaitable[int]]
 
 
+@dataclass(frozen=True)
+class Page:
+    """A web page a plugin adds to the staff pages.
+
+    ``handler(view, ctx)`` gets a ``PageView`` (the form, the query, the user,
+    ``view.render(template, **values)``, ``view.redirect(path)``) and the plugin's
+    context. ``role`` is ``staff`` (staff and owner) or ``owner``. Templates live
+    in a ``templates`` folder beside the plugin's module and extend ``base.html``.
+    """
+
+    path: str
+    title: str
+    handler: Callable[[Any, Any], Awaitable[Any]]
+    role: str = "staff"
+    methods: tuple[str, ...] = ("GET", "POST")
+
+
 # The single callback through which the modem layer hands a message up. It
 # returns only once the message is durably stored, so the modem may delete it.
 InboundSink = Callable[[InboundMessage], Awaitable[None]]

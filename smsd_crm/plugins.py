@@ -220,6 +220,14 @@ class PluginHost:
         for event in events:
             await self.emit(event)
 
+    def pages(self) -> list[tuple[str, Any]]:
+        """(plugin, Page) for every page the enabled plugins add to the web pages."""
+        out = []
+        for info in self.enabled():
+            for page in self._call_one("register_pages", info.name) or []:
+                out.append((info.name, page))
+        return out
+
     def commands(self) -> list[tuple[str, Any]]:
         """(plugin, Command) for every staff command the enabled plugins add to the CLI."""
         out = []

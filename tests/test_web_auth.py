@@ -174,3 +174,26 @@ def test_password_hashes():
     assert h.startswith("scrypt$") and "rahasia" not in h
     assert verify_password("rahasia-123", h) and not verify_password("rahasia-124", h)
     assert not verify_password("x", "garbage") and not verify_password("x", "scrypt$1$2$3$!!$??")
+
+
+async def test_plugin_pages_need_csrf_and_refuse_a_move_that_is_not_allowed(tmp_path):
+    from smsd_crm.config import parse_config
+    from smsd_crm.daemon import offline_session
+    settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
+    async with offline_session(settings, entry_points=False) as (host, db):
+        await users.add_user(db, "kasir", hash_password("rahasia-123"), "staff", Clock()())
+        await db.execute("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
+                         "VALUES ('+6281234567890', 'done', 1000, 'id', '2026-01-01', '2026-01-01')")
+        runner = await start_web(WebContext(db, settings.web, settings.store, Clock(), host))
+        base = "http://%s:%d" % runner.addresses[0][:2]
+        try:
+            async with client() as s:
+                await log_in(s, base, "kasir")
+                page = await (await s.get(f"{base}/orders")).text()
+                assert (await s.post(f"{base}/orders", data={"order": "1", "to": "ready"})).status == 403
+                r = await s.post(f"{base}/orders", data={"order": "1", "to": "ready", "csrf": csrf_of(page)})
+                assert r.status == 200 and "order 1 is done; it cannot become ready" in await r.text()
+                assert (await db.fetchone("SELECT state FROM orders"))[0] == "done"
+                assert (await db.fetchone("SELECT COUNT(*) FROM messages"))[0] == 0  # no SMS
+        finally:
+            await runner.cleanup()

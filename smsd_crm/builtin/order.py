@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from smsd_crm import (Command, Message, Migration, OrderPlaced, OrderStateChanged, PluginConfig, PluginContext,
-                      Product, Reply, format_rupiah, hookimpl, split_keyword)
+from smsd_crm import (Command, Message, Migration, OrderPlaced, OrderStateChanged, Page, PluginConfig,
+                      PluginContext, Product, Reply, format_rupiah, hookimpl, split_keyword)
 from smsd_crm.builtin.order_grammar import MAX_ITEMS, parse_items
 
 STATES = ("new", "ready", "done", "cancelled")
@@ -282,3 +282,45 @@ async def _staff(args, ctx: PluginContext) -> int:
 def register_commands():
     """``smsd-crm order list|show|ready|done|cancel``."""
     return [Command("order", "list orders and move them (the customer gets an SMS)", _arguments, _staff)]
+
+
+# ------------------------------------------------------------------ the order desk (web)
+
+DESK_COLUMNS = (("new", "Baru / New"), ("ready", "Siap / Ready"), ("done", "Selesai hari ini / Done today"))
+DESK_MOVES = {"new": (("ready", "Siap / Ready"), ("cancelled", "Batalkan / Cancel")),
+              "ready": (("done", "Selesai / Done"), ("cancelled", "Batalkan / Cancel")), "done": ()}
+
+
+async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
+    today = ctx.now().isoformat()[:10]
+    rows = await ctx.db.fetchall(
+        "SELECT o.*, c.name AS customer FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
+        "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND substr(o.updated_at, 1, 10) = ?) "
+        "ORDER BY o.id", (today,))
+    out: dict[str, list[dict]] = {state: [] for state, _ in DESK_COLUMNS}
+    for o in rows:
+        lines = await ctx.db.fetchall("SELECT * FROM order_lines WHERE order_id = ? ORDER BY line", (o["id"],))
+        out[o["state"]].append({**o, "customer": o["customer"] or "?", "total": format_rupiah(o["total"]),
+                                "created_at": o["created_at"][:16].replace("T", " "), "lines": lines})
+    return out
+
+
+async def order_desk(view, ctx: PluginContext):
+    """New, ready and today's done orders; moving one sends the customer an SMS."""
+    message = ""
+    if view.method == "POST":
+        try:
+            order_id, to = int(view.form.get("order", "")), view.form.get("to", "")
+            await move(ctx, order_id, to, by=f"web:{view.user['username']}")
+        except (ValueError, OrderError) as exc:
+            message = str(exc) if isinstance(exc, OrderError) else "bad request"
+        else:
+            view.redirect("/orders")
+    return view.render("order_desk.html", orders=await _desk_orders(ctx), columns=DESK_COLUMNS,
+                       moves=DESK_MOVES, message=message)
+
+
+@hookimpl
+def register_pages():
+    """The order desk at /orders (staff and owner)."""
+    return [Page("/orders", "Pesanan / Orders", order_desk)]

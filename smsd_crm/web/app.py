@@ -11,7 +11,7 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 from urllib.parse import quote, urlparse
 
 import jinja2
@@ -20,6 +20,7 @@ from aiohttp import web
 from ..config import StoreConfig, WebConfig
 from ..storage import users
 from ..storage.db import Database
+from . import pages
 from .passwords import hash_password, verify_password
 
 SESSION_COOKIE = "smsd_session"
@@ -43,10 +44,12 @@ class WebContext:
     config: WebConfig
     store: StoreConfig
     clock: Callable[[], datetime]
+    host: Any = None  # the PluginHost, for the pages plugins add
 
 
 CTX = web.AppKey("web_context", WebContext)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+NAV = web.AppKey("nav", list)
 
 
 def owner_only(handler: Handler) -> Handler:
@@ -58,7 +61,10 @@ def owner_only(handler: Handler) -> Handler:
 def render(request: web.Request, name: str, status: int = 200, **values) -> web.Response:
     """A page from a template; every value is HTML-escaped (autoescape)."""
     env = request.app[TEMPLATES]
-    html = env.get_template(name).render(user=request.get("user"), store=request.app[CTX].store, **values)
+    user = request.get("user")
+    nav = [n for n in request.app[NAV] if user and (n["role"] == "staff" or user["role"] == "owner")]
+    html = env.get_template(name).render(user=user, store=request.app[CTX].store, nav=nav,
+                                         csrf_field=lambda: pages.csrf_field(user), **values)
     return web.Response(text=html, content_type="text/html", status=status)
 
 
@@ -175,8 +181,12 @@ def make_web_app(ctx: WebContext) -> web.Application:
     """The aiohttp application (routes, middlewares, templates)."""
     app = web.Application(middlewares=[security_headers, authenticate], client_max_size=1024 * 1024)
     app[CTX] = ctx
-    app[TEMPLATES] = jinja2.Environment(loader=jinja2.PackageLoader("smsd_crm.web", "templates"),
-                                        autoescape=True, undefined=jinja2.StrictUndefined)
+    core = jinja2.PackageLoader("smsd_crm.web", "templates")
+    extra = pages.template_dirs(ctx.host) if ctx.host else []
+    app[TEMPLATES] = jinja2.Environment(loader=pages.loader(core, extra), autoescape=True,
+                                        undefined=jinja2.StrictUndefined)
+    app[NAV] = pages.mount(app, ctx.host, lambda request: lambda name, **v: render(request, name, **v)) \
+        if ctx.host else []
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)

@@ -1,0 +1,76 @@
+"""Pages that plugins add (``register_pages``): mounted with login, roles and CSRF like core pages."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from ..errors import StartupError
+
+RESERVED = ("/login", "/logout", "/static", "/admin", "/api", "/favicon.ico")
+
+
+class PageView:
+    """What a plugin page sees of one request."""
+
+    def __init__(self, request: web.Request, form: dict[str, str], render) -> None:
+        self.method = request.method
+        self.query = dict(request.query)
+        self.form = form
+        self.user = request["user"]
+        self._render = render
+
+    def render(self, template: str, **values: Any) -> web.Response:
+        """The plugin's template (it extends ``base.html``) with escaped values."""
+        return self._render(template, **values)
+
+    def redirect(self, path: str) -> web.Response:
+        """Back to a page after a POST (post/redirect/get)."""
+        raise web.HTTPFound(path if path.startswith("/") and not path.startswith("//") else "/")
+
+
+def template_dirs(host) -> list[str]:
+    """The ``templates`` folder beside each enabled plugin's module, where there is one."""
+    dirs = []
+    for info in host.enabled():
+        folder = Path(sys.modules[info.module.__name__].__file__).parent / "templates"
+        if folder.is_dir() and str(folder) not in dirs:
+            dirs.append(str(folder))
+    return dirs
+
+
+def mount(app: web.Application, host, render_for) -> list[dict[str, str]]:
+    """Add every plugin page to ``app``; return the navigation entries (path, title, role)."""
+    nav, seen = [], set()
+    for plugin, page in host.pages():
+        if not page.path.startswith("/") or page.path.startswith(RESERVED) or page.path in seen:
+            raise StartupError(f"plugin {plugin!r}: page path {page.path!r} is reserved or taken")
+        seen.add(page.path)
+        ctx = host.contexts[plugin]
+
+        async def handler(request: web.Request, page=page, ctx=ctx) -> web.StreamResponse:
+            form = {k: str(v) for k, v in (await request.post()).items()} if request.method == "POST" else {}
+            return await page.handler(PageView(request, form, render_for(request)), ctx)
+
+        if page.role == "owner":
+            handler.owner_only = True  # type: ignore[attr-defined]
+        for method in page.methods:
+            app.router.add_route(method, page.path, handler)
+        nav.append({"path": page.path, "title": page.title, "role": page.role})
+    return nav
+
+
+def csrf_field(user) -> Markup:
+    """The hidden CSRF input every form needs."""
+    token = Markup.escape(user["csrf"]) if user else ""
+    return Markup(f'<input type="hidden" name="csrf" value="{token}">')
+
+
+def loader(core: jinja2.BaseLoader, extra_dirs: list[str]) -> jinja2.BaseLoader:
+    """Core templates first (``base.html``), then the plugins'."""
+    return jinja2.ChoiceLoader([core, *(jinja2.FileSystemLoader(d) for d in extra_dirs)])
