@@ -6,6 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
+import yarl
 import pytest
 
 from smsd_crm.config import StoreConfig, WebConfig
@@ -76,9 +77,9 @@ async def test_login_sets_a_safe_cookie_and_a_new_session_each_time(site):
         assert r.status == 302 and r.headers["Location"] == "/"
         cookie = r.headers["Set-Cookie"]
         assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
-        first = s.cookie_jar.filter_cookies(base)["smsd_session"].value
+        first = s.cookie_jar.filter_cookies(yarl.URL(base))["smsd_session"].value
         await log_in(s, base, "kasir")
-        second = s.cookie_jar.filter_cookies(base)["smsd_session"].value
+        second = s.cookie_jar.filter_cookies(yarl.URL(base))["smsd_session"].value
         assert first != second
         assert (await db.fetchone("SELECT COUNT(*) FROM web_sessions"))[0] == 1  # the old one ended
         stored = (await db.fetchone("SELECT token_hash FROM web_sessions"))[0]

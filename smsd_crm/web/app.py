@@ -50,6 +50,7 @@ class WebContext:
 CTX = web.AppKey("web_context", WebContext)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
 NAV = web.AppKey("nav", list)
+USER = web.RequestKey("user", object)  # the logged-in session row (username, role, csrf)
 
 
 def owner_only(handler: Handler) -> Handler:
@@ -61,7 +62,7 @@ def owner_only(handler: Handler) -> Handler:
 def render(request: web.Request, name: str, status: int = 200, **values) -> web.Response:
     """A page from a template; every value is HTML-escaped (autoescape)."""
     env = request.app[TEMPLATES]
-    user = request.get("user")
+    user = request.get(USER)
     nav = [n for n in request.app[NAV] if user and (n["role"] == "staff" or user["role"] == "owner")]
     html = env.get_template(name).render(user=user, store=request.app[CTX].store, nav=nav,
                                          csrf_field=lambda: pages.csrf_field(user), **values)
@@ -106,7 +107,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     if getattr(handler, "owner_only", False) and session["role"] != "owner":
         raise web.HTTPForbidden(text="only the owner may open this page")
     await users.touch_session(ctx.db, token, ctx.clock() + timedelta(minutes=ctx.config.session_minutes))
-    request["user"] = session
+    request[USER] = session
     return await handler(request)
 
 

@@ -22,7 +22,9 @@ class PageView:
         self.method = request.method
         self.query = dict(request.query)
         self.form = form
-        self.user = request["user"]
+        from .app import USER  # the key lives with the middleware that sets it
+
+        self.user = request[USER]
         self._render = render
 
     def render(self, template: str, **values: Any) -> web.Response:
