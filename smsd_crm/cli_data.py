@@ -36,8 +36,7 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from .catalog_csv import parse_products
-    from .daemon import open_database
-    from .plugins import PluginHost
+    from .daemon import offline_session
     from .storage import catalog
 
     settings = load_config(args.config)
@@ -49,11 +48,8 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
         return _report(args.file, errors)
 
     async def main() -> tuple[int, int]:
-        db = await open_database(settings, PluginHost.load(settings))
-        try:
+        async with offline_session(settings) as (_, db):
             return await catalog.import_rows(db, rows, datetime.now(timezone.utc))
-        finally:
-            await db.close()
 
     added, updated = asyncio.run(main())
     print(f"{args.file}: {added} product(s) added, {updated} updated")
@@ -63,18 +59,14 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
 def cmd_catalog_export(args: argparse.Namespace) -> int:
     """Write the catalogue as CSV (the import format) to a file or standard output."""
     from .catalog_csv import write_products
-    from .daemon import open_database
-    from .plugins import PluginHost
+    from .daemon import offline_session
     from .storage import catalog
 
     settings = load_config(args.config)
 
     async def main() -> str:
-        db = await open_database(settings, PluginHost.load(settings))
-        try:
+        async with offline_session(settings) as (_, db):
             return write_products(await catalog.all_products(db))
-        finally:
-            await db.close()
 
     text = asyncio.run(main())
     if args.output:
@@ -119,8 +111,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     import getpass
     from datetime import datetime, timezone
 
-    from .daemon import open_database
-    from .plugins import PluginHost
+    from .daemon import offline_session
     from .storage import users
     from .web.passwords import check_strength, hash_password
 
@@ -138,11 +129,8 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         return 1
 
     async def main() -> None:
-        db = await open_database(settings, PluginHost.load(settings))
-        try:
+        async with offline_session(settings) as (_, db):
             await users.add_user(db, args.name, hash_password(password), args.role, datetime.now(timezone.utc))
-        finally:
-            await db.close()
 
     try:
         asyncio.run(main())

@@ -108,17 +108,23 @@ class ComplaintError(Exception):
     """A staff command that cannot be done."""
 
 
+async def _open_ticket(ctx: PluginContext, number: int) -> dict:
+    """The ticket, or ComplaintError if it does not exist or is closed."""
+    ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
+    if ticket is None:
+        raise ComplaintError(f"complaint {number} does not exist")
+    if ticket["state"] == "closed":
+        raise ComplaintError(f"complaint {number} is closed")
+    return ticket
+
+
 async def answer(ctx: PluginContext, number: int, text: str, author: str = "staff") -> None:
     """Send the staff's answer as SMS; the first one sets the first-answer time."""
     text = " ".join(text.split())
     if not text:
         raise ComplaintError("the answer is empty")
     async with ctx.db.transaction():
-        ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
-        if ticket is None:
-            raise ComplaintError(f"complaint {number} does not exist")
-        if ticket["state"] == "closed":
-            raise ComplaintError(f"complaint {number} is closed")
+        ticket = await _open_ticket(ctx, number)
         now = ctx.now().isoformat()
         await ctx.db.execute(
             "UPDATE complaints SET state = 'answered', first_answer_at = COALESCE(first_answer_at, ?) WHERE id = ?",
@@ -132,11 +138,7 @@ async def answer(ctx: PluginContext, number: int, text: str, author: str = "staf
 async def close(ctx: PluginContext, number: int, note: str = "") -> None:
     """Close a ticket with a note; the customer is told."""
     async with ctx.db.transaction():
-        ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
-        if ticket is None:
-            raise ComplaintError(f"complaint {number} does not exist")
-        if ticket["state"] == "closed":
-            raise ComplaintError(f"complaint {number} is already closed")
+        ticket = await _open_ticket(ctx, number)
         await ctx.db.execute("UPDATE complaints SET state = 'closed', closed_at = ?, close_note = ? WHERE id = ?",
                              (ctx.now().isoformat(), note or None, number))
         await ctx.send(ticket["phone"], ctx.text("closed", ticket["language"], no=number))
