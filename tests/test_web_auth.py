@@ -198,3 +198,37 @@ async def test_plugin_pages_need_csrf_and_refuse_a_move_that_is_not_allowed(tmp_
                 assert (await db.fetchone("SELECT COUNT(*) FROM messages"))[0] == 0  # no SMS
         finally:
             await runner.cleanup()
+
+
+async def test_complaints_desk_answers_by_sms_and_shows_sms_text_inert(tmp_path):
+    from smsd_crm.config import parse_config
+    from smsd_crm.daemon import offline_session
+    settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
+    async with offline_session(settings, entry_points=False) as (host, db):
+        await users.add_user(db, "kasir", hash_password("rahasia-123"), "staff", Clock()())
+        ticket = await db.execute("INSERT INTO complaints (phone, state, language, opened_at) "
+                                  "VALUES ('+6281234567890', 'open', 'id', '2026-11-23T08:00:00+00:00')")
+        await db.execute("INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, 'customer', ?)",
+                         (ticket, "2026-11-23T08:00:00+00:00", '"><img src=x onerror=alert(1)> telur pecah'))
+        runner = await start_web(WebContext(db, settings.web, settings.store, Clock(), host))
+        base = "http://%s:%d" % runner.addresses[0][:2]
+        try:
+            async with client() as s:
+                await log_in(s, base, "kasir")
+                page = await (await s.get(f"{base}/complaints")).text()
+                assert f'id="ticket-{ticket}"' in page
+                assert "<img src=x" not in page and "&#34;&gt;&lt;img src=x onerror=alert(1)&gt;" in page
+                assert (await s.post(f"{base}/complaints", data={"ticket": ticket, "text": "x"})).status == 403
+                r = await s.post(f"{base}/complaints", data={"ticket": str(ticket), "action": "answer",
+                                                             "text": "Maaf, kami ganti hari ini.",
+                                                             "csrf": csrf_of(page)})
+                assert r.status == 200
+                sms = await db.fetchone("SELECT phone, text, state FROM messages WHERE direction = 'out'")
+                assert tuple(sms) == ("+6281234567890", f"K{ticket}: Maaf, kami ganti hari ini.", "queued")
+                row = await db.fetchone("SELECT state, first_answer_at FROM complaints")
+                assert row[0] == "answered" and row[1]
+                r = await s.post(f"{base}/complaints", data={"ticket": str(ticket), "action": "close",
+                                                             "text": "diganti", "csrf": csrf_of(page)})
+                assert "Tidak ada keluhan terbuka" in await r.text()
+        finally:
+            await runner.cleanup()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from smsd_crm import Command, Message, Migration, PluginConfig, PluginContext, Reply, hookimpl
+from smsd_crm import Command, Message, Migration, Page, PluginConfig, PluginContext, Reply, hookimpl
 
 MAX_TEXT = 1000
 
@@ -191,3 +191,36 @@ async def _staff(args, ctx: PluginContext) -> int:
 def register_commands():
     """``smsd-crm complaint list|show|answer|close``."""
     return [Command("complaint", "list complaints and answer or close them (by SMS)", _arguments, _staff)]
+
+
+# ------------------------------------------------------------------ the complaints desk (web)
+
+async def complaint_desk(view, ctx: PluginContext):
+    """Open tickets oldest first; an answer goes out as SMS; close with a note."""
+    message = ""
+    if view.method == "POST":
+        try:
+            number = int(view.form.get("ticket", ""))
+            if view.form.get("action") == "close":
+                await close(ctx, number, view.form.get("text", "")[:600])
+            else:
+                await answer(ctx, number, view.form.get("text", "")[:600], author=f"web:{view.user['username']}")
+        except (ValueError, ComplaintError) as exc:
+            message = str(exc) if isinstance(exc, ComplaintError) else "bad request"
+        else:
+            view.redirect("/complaints")
+    rows = await ctx.db.fetchall(
+        "SELECT t.*, c.name AS customer FROM complaints t LEFT JOIN customers c ON c.phone = t.phone "
+        "WHERE t.state != 'closed' ORDER BY t.opened_at, t.id")
+    tickets = []
+    for t in rows:
+        notes = await ctx.db.fetchall("SELECT * FROM complaint_notes WHERE complaint_id = ? ORDER BY at", (t["id"],))
+        tickets.append({**t, "customer": t["customer"] or "?", "opened_at": t["opened_at"][:16].replace("T", " "),
+                        "notes": [{**n, "at": n["at"][11:16]} for n in notes]})
+    return view.render("complaint_desk.html", tickets=tickets, message=message)
+
+
+@hookimpl
+def register_pages():
+    """The complaints desk at /complaints (staff and owner)."""
+    return [Page("/complaints", "Keluhan / Complaints", complaint_desk)]
