@@ -8,17 +8,19 @@ This module is the public plugin API; a plugin imports only from here::
 from __future__ import annotations
 
 from .context import PluginContext
-from .errors import ConfigError, PluginError, SmsdError, StartupError
-from .events import (DeliveryReported, MessageHandled, MessageReceived, MessageSent, OrderPlaced,
-                     OrderStateChanged, TillSale)
+from .errors import ApiProblem, ConfigError, PluginError, SmsdError, StartupError
+from .events import (ComplaintChanged, ComplaintOpened, DeliveryReported, MessageHandled, MessageReceived,
+                     MessageSent, OrderPlaced, OrderStateChanged, TillSale)
 from .grammar import closest, format_rupiah, split_fields, split_keyword
 from .hookspecs import hookimpl
-from .models import Command, Customer, Keyword, Message, Migration, Page, Product, Reply
+from .models import (ApiRoute, Command, Customer, Keyword, Message, Migration, Page, Product, ProfileSection,
+                     Reply)
 from .plugin_config import PluginConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ApiProblem", "ApiRoute", "ComplaintChanged", "ComplaintOpened", "ProfileSection",
     "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Message", "MessageHandled", "MessageReceived",
     "MessageSent", "Migration", "PluginConfig", "PluginContext", "PluginError", "Reply",

@@ -17,7 +17,8 @@ from typing import Callable
 
 from . import __version__
 from .config import Settings, load_config
-from .cli_data import cmd_catalog_export, cmd_catalog_import, cmd_sales_import, cmd_user_add
+from . import cli_access
+from .cli_data import cmd_catalog_export, cmd_catalog_import, cmd_sales_import
 from .errors import ConfigError, SmsdError
 
 LOGGER = logging.getLogger("smsd_crm")
@@ -291,14 +292,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for p, f in ((imp, cmd_catalog_import), (exp, cmd_catalog_export)):
         p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
         p.set_defaults(func=f, verbose=False)
-    user_p = sub.add_parser("user", help="manage web users", description="Web users.")
-    user_sub = user_p.add_subparsers(dest="user_command", required=True, metavar="USERCOMMAND")
-    uadd = user_sub.add_parser("add", help="create a web user", description=cmd_user_add.__doc__)
-    uadd.add_argument("name", help="the login name")
-    uadd.add_argument("--role", choices=["owner", "staff"], default="staff")
-    uadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    uadd.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
-    uadd.set_defaults(func=cmd_user_add, verbose=False)
+    cli_access.add_parsers(sub, DEFAULT_CONFIG)
     sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")
     sales_sub = sales_p.add_subparsers(dest="sales_command", required=True, metavar="SALESCOMMAND")
     simp = sales_sub.add_parser("import", help="import till sales from a CSV file",

@@ -104,38 +104,3 @@ def cmd_sales_import(args: argparse.Namespace) -> int:
             return 0
 
     return asyncio.run(main())
-
-
-def cmd_user_add(args: argparse.Namespace) -> int:
-    """Create a web user (owner: everything; staff: orders, complaints, customers, messages)."""
-    import getpass
-    from datetime import datetime, timezone
-
-    from .daemon import offline_session
-    from .storage import users
-    from .web.passwords import check_strength, hash_password
-
-    settings = load_config(args.config)
-    if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            print("error: the two passwords differ", file=sys.stderr)
-            return 1
-    problem = check_strength(password)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-
-    async def main() -> None:
-        async with offline_session(settings) as (_, db):
-            await users.add_user(db, args.name, hash_password(password), args.role, datetime.now(timezone.utc))
-
-    try:
-        asyncio.run(main())
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"user {args.name} ({args.role}) created")
-    return 0

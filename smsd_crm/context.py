@@ -5,11 +5,12 @@ One :class:`PluginContext` per plugin, built by the composition root.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine
 
 from . import catalog_match
 from .config import StoreConfig
@@ -42,6 +43,7 @@ class CoreServices:
     outbox_changed: Callable[[str | None], None]  # the preferred modem of the new row
     region: str = "ID"
     preferred_modem: Callable[[str], str | None] = lambda phone: None  # routing by number prefix
+    spawn: Callable[[Coroutine, str], asyncio.Task] | None = None  # None outside the daemon (CLI)
 
 
 class PluginDatabase:
@@ -153,6 +155,7 @@ class PluginContext:
         self.catalog = Catalog(services)
         self.consent = Consent(services)
         self.conversations = Conversations(name, services)
+        self.state: dict[str, Any] = {}  # the plugin's own in-memory state for this process
         self._s = services
 
     def now(self) -> datetime:
@@ -180,3 +183,16 @@ class PluginContext:
     async def emit(self, event: object) -> None:
         """Tell every plugin's ``track_event`` about ``event``."""
         await self._s.emit(event)
+
+    @property
+    def in_daemon(self) -> bool:
+        """Whether this context runs inside the daemon (False in a CLI command)."""
+        return self._s.spawn is not None
+
+    def spawn(self, coro: Coroutine, name: str) -> asyncio.Task:
+        """Run a background job (a sender, a scheduler) owned by the daemon: cancelled when it
+        stops, a crash logged. Only in the daemon (``in_daemon``); call it from ``startup``."""
+        if self._s.spawn is None:
+            coro.close()
+            raise RuntimeError("background tasks run only in the daemon")
+        return self._s.spawn(coro, f"{self.name}:{name}")

@@ -25,10 +25,13 @@ from .outbox import Outbox
 from .plugins import PluginHost
 from . import status
 from .router import Router
+from .simulator import PhoneSimulator
+from .tasks import BackgroundTasks
 from .storage.db import Database
 from .storage.migrate import migrate
 from .storage.schema import CORE_MIGRATIONS
 from .web.app import WebContext, start_web
+from .web.live import LiveFeed
 
 LOGGER = logging.getLogger(__name__)
 EMULATOR_PORT = "emulator"
@@ -113,19 +116,28 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         emit = host.emit
         outbox_ref: list[Outbox] = []
         pool_ref: list[ModemPool] = []
+        background = BackgroundTasks()
         services = CoreServices(db=db, store=settings.store, clock=clock,
                                 keywords=lambda: list(host.keyword_table.values()), emit=emit,
                                 outbox_changed=lambda modem_id=None: outbox_ref[0].notify(modem_id),
                                 region=settings.store.country,
-                                preferred_modem=lambda phone: pool_ref[0].preferred_for(phone))
+                                preferred_modem=lambda phone: pool_ref[0].preferred_for(phone),
+                                spawn=background.spawn)
         host.bind(services)
+        live = LiveFeed()
+        host.observers.append(live.observe)
+        stack.push_async_callback(background.aclose)  # tasks a failed start-up left behind stop too
         await host.call_all("startup", strict=True)
         stack.push_async_callback(host.call_all, "shutdown", reverse=True)
 
         emulators, ports = await _start_emulators(stack, settings)
         web_url = None
         if settings.web.enabled:
-            runner = await start_web(WebContext(db, settings.web, settings.store, clock, host))
+            simulator = PhoneSimulator(emulators, clock, settings.store.country,
+                                       on_change=lambda: live.bump("simulator")) if emulators else None
+            runner = await start_web(WebContext(
+                db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
+                outbox_changed=services.outbox_changed, preferred_modem=services.preferred_modem))
             stack.push_async_callback(runner.cleanup)
             host_, port = runner.addresses[0][:2]
             web_url = f"http://{host_}:{port}/"
@@ -147,7 +159,9 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             tasks = [tg.create_task(router.run(), name="router"),
                      tg.create_task(outbox.run(), name="outbox"),
                      tg.create_task(pool.run(), name="pool"),
-                     tg.create_task(status.publish(pool, db, clock), name="status")]
+                     tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems")),
+                                    name="status"),
+                     tg.create_task(live.watch_other_processes(db), name="live")]
             LOGGER.info("smsd-crm ready: %d modem(s), plugins: %s", len(modems),
                         ", ".join(p.name for p in host.enabled()))
             if on_ready:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import secrets
 from datetime import datetime, timezone
-
 from importlib import resources
+from pathlib import Path
 
 from .catalog_csv import parse_products
 from .config import Settings
 from .plugins import PluginHost
-from .storage import catalog, customers
+from .storage import catalog, customers, users
+from .web.passwords import hash_password
 
 DEMO_CUSTOMERS = [
     ("+6281200000001", "Siti Aminah", "Jl. Melati 3 RT 01", "1985-04-12"),
@@ -37,9 +40,32 @@ async def seed_demo(settings: Settings) -> int:
                 resources.files("smsd_crm").joinpath("demo_data/products.csv").read_text(encoding="utf-8"))
             assert not errors, errors  # the shipped sample is checked by the tests
             await catalog.import_rows(db, rows, now)
+        if not await db.fetchall("SELECT id FROM users LIMIT 1"):
+            await _demo_logins(db, logins_file(settings), now)
     finally:
         await db.close()
     return added
+
+
+DEMO_USERS = (("pemilik", "owner"), ("kasir", "staff"))
+
+
+def logins_file(settings: Settings) -> Path:
+    """Where the demo's generated logins are written (beside the database, readable by the owner only)."""
+    return settings.database.path.parent / "demo-logins.txt"
+
+
+async def _demo_logins(db, path: Path, now: datetime) -> None:
+    """Create an owner and a staff login with random passwords; write them to ``path`` (mode 0600)."""
+    lines = []
+    for name, role in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+        await users.add_user(db, name, hash_password(password), role, now)
+        lines.append(f"{name} ({role}): {password}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write("\n".join(lines) + "\n")
 
 
 def demo_banner(running, config: str) -> str:
@@ -49,7 +75,16 @@ def demo_banner(running, config: str) -> str:
     for emu in running.emulators:
         lines.append(f"  emulated modem:  {emu.modem_id} on {emu.device}")
     if running.web_url:
-        lines.append(f"  web pages:       {running.web_url}  (first: .venv/bin/smsd-crm user add pemilik --role owner)")
+        logins = logins_file(running.settings)
+        lines.append(f"  web pages:       {running.web_url}")
+        lines.append(f"  phone simulator: {running.web_url}simulator  (type as a customer, see the replies)")
+        if logins.exists():
+            lines.append(f"  demo logins:     {logins} ->")
+            lines += [f"                     {line}" for line in logins.read_text().splitlines()]
+        else:
+            lines.append("  add a login:     .venv/bin/smsd-crm user add NAME --role owner")
+        lines.append(f"  JSON API:        {running.web_url}api/openapi.json  "
+                     f"(token: .venv/bin/smsd-crm api-client add NAME -c {config})")
     lines += [
         "",
         "Send it an SMS as a customer would (in another terminal):",

@@ -73,3 +73,12 @@ class CommandError(ModemError):
         self.code = code
         self.text = text
         self.transient = transient
+
+
+class ApiProblem(SmsdError):
+    """A JSON API call that cannot be done: answered with ``status`` and ``message``, never a 500."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message

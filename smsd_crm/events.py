@@ -1,8 +1,13 @@
-"""Typed events emitted after a change is committed; plugins observe them via ``track_event``."""
+"""Typed events emitted after a change is committed; plugins observe them via ``track_event``.
+
+``topic`` names what an event changes ("orders", "messages", ...): open web pages
+that show that topic refresh themselves. A plugin's own event may set one too.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from .models import Message
 
@@ -11,12 +16,16 @@ from .models import Message
 class MessageReceived:
     """An inbound SMS was stored (before it is routed)."""
 
+    topic: ClassVar[str] = "messages"
+
     message: Message
 
 
 @dataclass(frozen=True, slots=True)
 class MessageHandled:
     """A plugin answered (or declined) an inbound SMS; ``reply_id`` is the outbox row, if any."""
+
+    topic: ClassVar[str] = "messages"
 
     message: Message
     plugin: str | None
@@ -27,6 +36,8 @@ class MessageHandled:
 class DeliveryReported:
     """A status report changed an outbox row: ``state`` is sent (not final), delivered or failed."""
 
+    topic: ClassVar[str] = "messages"
+
     message_id: int
     state: str
     status: int
@@ -35,6 +46,8 @@ class DeliveryReported:
 @dataclass(frozen=True, slots=True)
 class MessageSent:
     """An outbox row was accepted by a modem."""
+
+    topic: ClassVar[str] = "messages"
 
     message_id: int
     phone: str
@@ -45,6 +58,8 @@ class MessageSent:
 class OrderPlaced:
     """A customer placed an order (any plugin that takes orders emits it)."""
 
+    topic: ClassVar[str] = "orders"
+
     order_id: int
     phone: str
     total: int
@@ -53,6 +68,8 @@ class OrderPlaced:
 @dataclass(frozen=True, slots=True)
 class OrderStateChanged:
     """An order moved: ``state`` is ready, done or cancelled. Points are earned on done."""
+
+    topic: ClassVar[str] = "orders"
 
     order_id: int
     phone: str
@@ -65,6 +82,28 @@ class OrderStateChanged:
 class TillSale:
     """A sale at the till was imported; ``phone`` is None when the till did not know the customer."""
 
+    topic: ClassVar[str] = "sales"
+
     sale_id: int
     phone: str | None
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintOpened:
+    """A customer opened a complaint ticket."""
+
+    topic: ClassVar[str] = "complaints"
+    ticket_id: int
+    phone: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ComplaintChanged:
+    """Staff answered or closed a ticket, or the customer added to it; ``state`` is open or closed."""
+
+    topic: ClassVar[str] = "complaints"
+    ticket_id: int
+    phone: str
+    state: str

@@ -50,6 +50,24 @@ def register_pages():
 
 
 @hookspec
+def register_api():
+    """Start-up of the web server: return a list of ``ApiRoute`` this plugin adds to the JSON API.
+
+    Each route needs a client token, is validated by its pydantic models and is
+    described in ``/api/openapi.json``. Raise ``ApiProblem(status, message)`` for a
+    clear 4xx answer.
+    """
+
+
+@hookspec
+def customer_profile(customer, ctx):
+    """A customer's web page is shown: return a ``ProfileSection`` (or ``None``) for it.
+
+    ``customer`` is a ``Customer``. Orders, complaints and points show up this way.
+    """
+
+
+@hookspec
 def startup(ctx):
     """Called once after migrations, before any message is routed. Raise to refuse to start."""
 

@@ -204,6 +204,48 @@ class Page:
     handler: Callable[[Any, Any], Awaitable[Any]]
     role: str = "staff"
     methods: tuple[str, ...] = ("GET", "POST")
+    titles: dict[str, str] = field(default_factory=dict)  # the title in other languages: {"en": "Orders"}
+    live: str | None = None  # an event topic: the open page reloads itself when it changes
+
+
+@dataclass(frozen=True)
+class ProfileSection:
+    """What a plugin shows on a customer's page (``customer_profile``): a titled table.
+
+    Cells are plain text (escaped when shown). ``titles`` holds the title in other
+    languages; ``summary`` is one line above the table (a balance, a count).
+    """
+
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+    summary: str = ""
+    titles: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ApiRoute:
+    """A JSON API endpoint a plugin adds (``register_api``), behind the per-client tokens.
+
+    ``path`` starts with ``/api/`` and may hold ``{id}``-style parameters.
+    ``handler(call, ctx)`` gets an ``ApiCall`` (``call.path``, ``call.query`` and
+    ``call.body`` validated by the pydantic models below, ``call.client``) and
+    returns something JSON-able (pydantic models included). ``query``, ``body``,
+    ``path_params`` and ``response`` are pydantic models (or types) that both
+    validate and describe the endpoint in ``/api/openapi.json``.
+    """
+
+    method: str
+    path: str
+    handler: Callable[[Any, Any], Awaitable[Any]]
+    summary: str
+    response: Any = None
+    query: Any = None
+    body: Any = None
+    path_params: Any = None
+    status: int = 200
+    tag: str = ""
+    problems: dict[int, str] = field(default_factory=dict)  # other 4xx answers, for the description
 
 
 # The single callback through which the modem layer hands a message up. It

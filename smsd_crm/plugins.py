@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import pluggy
 from pydantic import ValidationError
@@ -46,6 +46,7 @@ DEFAULT_PLUGINS = (
     ("points", "smsd_crm.builtin.points"),
     ("info", "smsd_crm.builtin.info"),
     ("optout", "smsd_crm.builtin.optout"),  # tryfirst: asked before the others whatever its place
+    ("webhooks", "smsd_crm.builtin.webhooks"),  # answers no SMS; posts events to other programs
     ("help", "smsd_crm.builtin.help"),
 )
 
@@ -117,6 +118,8 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.keyword_table: dict[str, Keyword] = {}
         self.contexts: dict[str, PluginContext] = {}
+        # Core listeners (the web pages' live refresh), told of every event after the plugins.
+        self.observers: list[Callable[[object], None]] = []
 
     @classmethod
     def load(cls, settings: Settings, *, entry_points: bool = True) -> "PluginHost":
@@ -207,6 +210,8 @@ class PluginHost:
             pending.append(event)
             return
         await self.call_all("track_event", event=event)
+        for observer in self.observers:
+            observer(event)
 
     @asynccontextmanager
     async def deferred_events(self) -> AsyncIterator[None]:
@@ -226,6 +231,14 @@ class PluginHost:
         for info in self.enabled():
             for page in self._call_one("register_pages", info.name) or []:
                 out.append((info.name, page))
+        return out
+
+    def api_routes(self) -> list[tuple[str, Any]]:
+        """(plugin, ApiRoute) for every JSON API endpoint the enabled plugins add."""
+        out = []
+        for info in self.enabled():
+            for route in self._call_one("register_api", info.name) or []:
+                out.append((info.name, route))
         return out
 
     def commands(self) -> list[tuple[str, Any]]:
@@ -267,6 +280,19 @@ class PluginHost:
             if result is not None:
                 return impl.plugin_name, result
         return None, None
+
+    async def collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """(plugin, result) of every implementation that returned something; a failing one is logged."""
+        out = []
+        for impl in self._impls(hook):
+            try:
+                result = await self._call(impl, hook, kwargs)
+            except PluginError as exc:
+                LOGGER.error("%s", exc, exc_info=exc.__cause__)
+                continue
+            if result is not None:
+                out.append((impl.plugin_name, result))
+        return out
 
     async def call_all(self, hook: str, *, reverse: bool = False, strict: bool = False,
                        **kwargs: Any) -> None:

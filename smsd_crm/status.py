@@ -17,21 +17,42 @@ STALE_AFTER = 30.0
 
 
 async def publish(pool: ModemPool, db: Database, clock: Callable[[], datetime],
-                  interval: float = INTERVAL) -> None:
-    """Write the pool's status every ``interval`` seconds; mark every modem stopped on the way out."""
+                  interval: float = INTERVAL, on_change: Callable[[], None] = lambda: None) -> None:
+    """Write the pool's status every ``interval`` seconds; mark every modem stopped on the way out.
+
+    ``on_change`` is called when anything but the time stamp differs from the last write.
+    """
+    last = None
     try:
         while True:
-            await queries.write_modem_status(db, [dataclasses.asdict(s) for s in pool.status()], clock())
+            rows = [dataclasses.asdict(s) for s in pool.status()]
+            await queries.write_modem_status(db, rows, clock())
+            if rows != last:
+                on_change()
+                last = rows
             await asyncio.sleep(interval)
     finally:
         rows = [dict(dataclasses.asdict(s), state="stopped") for s in pool.status()]
         await asyncio.shield(queries.write_modem_status(db, rows, clock()))
 
 
-def _signal(rssi: int | None) -> str:
+def signal_text(rssi: int | None) -> str:
+    """RSSI 0-31 as "20/31 (-73 dBm)"."""
     if rssi is None:
         return "?"
     return f"{rssi}/31 ({-113 + 2 * rssi} dBm)"
+
+
+def describe(r: dict[str, Any]) -> dict[str, str]:
+    """One modem_status row as display texts (pure; shared by the CLI and the web page)."""
+    return {
+        "modem": r["modem_id"], "state": r["state"], "signal": signal_text(r["signal"]),
+        "network": REGISTRATION_NAMES.get(r["registration"], "?") if r["registration"] is not None else "?",
+        "operator": r["operator"] or "?", "imsi": r["imsi"] or "?", "iccid": r["iccid"] or "?",
+        "storage": "?" if r["storage_total"] is None else f"{r['storage_used']}/{r['storage_total']}",
+        "sent": str(r["sent"]), "received": str(r["received"]), "last_error": (r["last_error"] or "")[:60],
+        "port": r["port"], "updated_at": r["updated_at"][:19].replace("T", " "),
+    }
 
 
 def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datetime) -> str:
@@ -46,12 +67,11 @@ def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datet
     header = ("modem", "state", "signal", "network", "operator", "IMSI", "ICCID", "SIM storage",
               "sent", "received", "last error")
     table = [header]
+    keys = ("modem", "state", "signal", "network", "operator", "imsi", "iccid", "storage", "sent",
+            "received", "last_error")
     for r in rows:
-        storage = "?" if r["storage_total"] is None else f"{r['storage_used']}/{r['storage_total']}"
-        network = REGISTRATION_NAMES.get(r["registration"], "?") if r["registration"] is not None else "?"
-        table.append((r["modem_id"], r["state"], _signal(r["signal"]), network, r["operator"] or "?",
-                      r["imsi"] or "?", r["iccid"] or "?", storage, str(r["sent"]), str(r["received"]),
-                      (r["last_error"] or "")[:60]))
+        d = describe(r)
+        table.append(tuple(d[k] for k in keys))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
     summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("queued", "sending", "sent", "delivered", "failed"))

@@ -78,16 +78,17 @@ def query(db_path: Path, sql: str, params=()) -> list[tuple]:
 class DaemonProcess:
     """``smsd-crm run -c CONFIG`` as a separate process, the way a user starts it."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, command: str = "run") -> None:
         self.config = config
         self.log = log
+        self.command = command
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> "DaemonProcess":
         env = dict(os.environ, PYTHONUNBUFFERED="1")
         with open(self.log, "ab") as log:
             self.proc = await asyncio.create_subprocess_exec(
-                SMSD_CRM, "run", "-c", str(self.config), stdout=log, stderr=log,
+                SMSD_CRM, self.command, "-c", str(self.config), stdout=log, stderr=log,
                 stdin=asyncio.subprocess.DEVNULL, env=env)
         await wait_until(lambda: "ready on" in self.log.read_text(errors="replace")
                          or self.proc.returncode is not None, 30, "daemon start")
@@ -116,8 +117,8 @@ async def daemons():
     """Start daemons with ``await daemons(config, log)``; all are killed at the end."""
     started: list[DaemonProcess] = []
 
-    async def start(config: Path, log: Path) -> DaemonProcess:
-        d = await DaemonProcess(config, log).start()
+    async def start(config: Path, log: Path, command: str = "run") -> DaemonProcess:
+        d = await DaemonProcess(config, log, command).start()
         started.append(d)
         return d
 

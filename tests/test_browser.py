@@ -45,5 +45,5 @@ async def test_staff_logs_in_and_a_wrong_password_is_refused(site, page):  # noq
     await page.wait_for_selector("text=Selamat datang, kasir")
     await page.screenshot(path=str(ARTIFACTS / "home-staff.png"), full_page=True)
     assert await page.locator("a[href='/admin/users']").count() == 0  # staff see no owner links
-    await page.click("text=Keluar / Log out")
+    await page.get_by_role("button", name="Keluar").click()
     await page.wait_for_url(f"{base}/login")

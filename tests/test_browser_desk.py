@@ -44,7 +44,7 @@ async def test_staff_mark_an_sms_order_ready_and_the_customer_gets_the_sms(tmp_p
     assert "Siti <b>Aminah</b>" in await order.inner_text()  # shown as text, not markup
     assert await page.locator(f"#order-{number} b").count() == 0
     await page.screenshot(path=str(ARTIFACTS / "order-desk-new.png"), full_page=True)
-    await order.get_by_role("button", name="Siap / Ready").click()
+    await order.get_by_role("button", name="Siap").click()
     await page.locator(f"section[data-state=ready] #order-{number}").wait_for()
     await page.screenshot(path=str(ARTIFACTS / "order-desk-ready.png"), full_page=True)
     assert (await next_reply(replies, 30)).startswith(f"Pesanan #{number} sudah siap. Total Rp174.000.")

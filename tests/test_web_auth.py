@@ -65,7 +65,7 @@ async def test_nothing_without_a_login(site):
         r = await s.get(f"{base}/admin/users", allow_redirects=False)
         assert r.status == 302
         r = await s.get(f"{base}/api/messages", allow_redirects=False)
-        assert r.status == 401 and "login or token required" in await r.text()
+        assert r.status == 401 and "API token is required" in await r.text()
         r = await s.post(f"{base}/logout", allow_redirects=False)
         assert r.status == 302 and r.headers["Location"].startswith("/login")
 

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsd_crm import (Message, Migration, OrderStateChanged, PluginConfig, PluginContext, Reply, TillSale,
-                      hookimpl, split_keyword)
+from smsd_crm import (Message, Migration, OrderStateChanged, PluginConfig, PluginContext, ProfileSection, Reply,
+                      TillSale, hookimpl, split_keyword)
 
 VOUCHER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L to misread on a phone
 
@@ -202,3 +202,13 @@ async def track_event(event, ctx: PluginContext) -> None:
         await earn(ctx, event.phone, event.total // ctx.config.earn_per, "order", str(event.order_id))
     elif isinstance(event, TillSale) and event.phone:
         await earn(ctx, event.phone, event.total // ctx.config.earn_per, "till", str(event.sale_id))
+
+
+@hookimpl
+async def customer_profile(customer, ctx: PluginContext):
+    """The customer's points balance and ledger on their page."""
+    rows = await ctx.db.fetchall("SELECT * FROM points_ledger WHERE phone = ? ORDER BY id DESC LIMIT 100",
+                                 (customer.phone,))
+    table = [[r["at"][:16].replace("T", " "), f"{r['delta']:+d}", r["reason"], r["ref"] or ""] for r in rows]
+    return ProfileSection("Poin", ["Waktu / Time", "Poin / Points", "Alasan / Reason", "Ref"], table,
+                          summary=str(await balance(ctx, customer.phone)), titles={"en": "Points"})

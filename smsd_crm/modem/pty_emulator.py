@@ -42,6 +42,7 @@ class PtyModem:
         self._out = bytearray()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[tuple[str, asyncio.Queue]] = []
+        self._watchers: list = []
         self.path = ""
 
     def _later(self, delay: float, fn) -> None:
@@ -154,7 +155,13 @@ class PtyModem:
         """Stop feeding ``queue``."""
         self._waiters = [(n, q) for n, q in self._waiters if q is not queue]
 
+    def watch(self, callback) -> None:
+        """Call ``callback(record)`` with every later SMS-SUBMIT, whoever it is for."""
+        self._watchers.append(callback)
+
     def _submitted(self, record: SubmittedSms) -> None:
+        for callback in self._watchers:
+            callback(record)
         for number, queue in self._waiters:
             if same_number(number, record.decoded.destination.number):
                 queue.put_nowait(record)

@@ -28,3 +28,9 @@ async def may_promote(db: Database, phone: str) -> bool:
     """The check made when each promotion is sent: False once the number opted out."""
     row = await db.fetchone("SELECT promotions FROM consent WHERE phone = ?", (phone,))
     return row is None or bool(row["promotions"])
+
+
+async def history(db: Database, phone: str) -> list:
+    """Every consent change of ``phone``, newest first."""
+    return await db.fetchall(
+        "SELECT promotions, at, source, message_id FROM consent_events WHERE phone = ? ORDER BY id DESC", (phone,))

@@ -44,3 +44,34 @@ async def upsert(db: Database, phone: str, now: datetime, **fields: str | None) 
         customer = await get_by_phone(db, phone)
     assert customer is not None
     return customer, existing is None
+
+
+async def get_by_id(db: Database, customer_id: int) -> Customer | None:
+    """The customer with this id, or None."""
+    row = await db.fetchone("SELECT * FROM customers WHERE id = ?", (customer_id,))
+    return _customer(row) if row else None
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern that matches ``text`` literally anywhere (``\\`` escapes)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+async def search(db: Database, query: str, country_code: str = "62", limit: int = 50) -> list[Customer]:
+    """Customers whose name contains ``query`` or whose number contains its digits.
+
+    A number typed the local way (``0812...``) also matches its international form.
+    """
+    query = query.strip()[:100]
+    if not query:
+        rows = await db.fetchall("SELECT * FROM customers ORDER BY updated_at DESC LIMIT ?", (limit,))
+        return [_customer(r) for r in rows]
+    digits = "".join(c for c in query if c.isdigit())
+    if digits.startswith("0"):
+        digits = country_code + digits[1:]
+    rows = await db.fetchall(
+        """SELECT * FROM customers
+           WHERE name LIKE ? ESCAPE '\\' OR (? != '' AND phone LIKE ? ESCAPE '\\')
+           ORDER BY name COLLATE NOCASE, id LIMIT ?""",
+        (_like(query), digits, _like(digits), limit))
+    return [_customer(r) for r in rows]

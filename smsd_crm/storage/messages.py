@@ -238,3 +238,38 @@ async def sent_by_since(db: Database, phone: str, plugin: str, since: datetime) 
         "SELECT 1 FROM messages WHERE direction = 'out' AND phone = ? AND plugin = ? AND created_at >= ? LIMIT 1",
         (phone, plugin, since.isoformat()))
     return row is not None
+
+
+async def list_messages(db: Database, *, direction: str | None = None, state: str | None = None,
+                        phone: str | None = None, before: int | None = None, limit: int = 100) -> list[sqlite3.Row]:
+    """Messages newest first, filtered by direction, state and number; ``before`` pages by id."""
+    clauses, params = [], []
+    for column, value in (("direction", direction), ("state", state), ("phone", phone)):
+        if value is not None:
+            clauses.append(f"{column} = ?")  # column names are fixed here; values are parameters
+            params.append(value)
+    if before is not None:
+        clauses.append("id < ?")
+        params.append(before)
+    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    return await db.fetchall(
+        f"""SELECT id, direction, state, phone, address, text, modem_id, keyword, plugin, attempts,
+                   last_error, incomplete, created_at, updated_at
+            FROM messages {where} ORDER BY id DESC LIMIT ?""", (*params, limit))
+
+
+async def retry(db: Database, message_id: int, now: datetime) -> bool:
+    """Send a failed (or cancelled) outbound message again; False if it is not one."""
+    return await db.execute_changes(
+        """UPDATE messages SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL,
+               failed_modem = NULL, updated_at = ?
+           WHERE id = ? AND direction = 'out' AND state IN ('failed', 'cancelled')""",
+        (now.isoformat(), message_id)) > 0
+
+
+async def cancel(db: Database, message_id: int, now: datetime) -> bool:
+    """Stop a queued or failed outbound message; False if it is already sending or sent."""
+    return await db.execute_changes(
+        """UPDATE messages SET state = 'cancelled', updated_at = ?
+           WHERE id = ? AND direction = 'out' AND state IN ('queued', 'failed')""",
+        (now.isoformat(), message_id)) > 0

@@ -179,4 +179,15 @@ CREATE TABLE web_sessions (
     expires_at    TEXT NOT NULL
 );
 """),
+    Migration("m010_api_clients", """
+-- Programs that use the JSON API (a POS, a delivery app): one token each, only its SHA-256 kept.
+CREATE TABLE api_clients (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL UNIQUE,
+    token_hash   TEXT NOT NULL UNIQUE,
+    created_at   TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at   TEXT
+);
+"""),
 ]

@@ -8,28 +8,31 @@ from typing import Any
 
 import jinja2
 from aiohttp import web
-from markupsafe import Markup
 
 from ..errors import StartupError
+from .base import USER, csrf_field, language, render, translator
 
-RESERVED = ("/login", "/logout", "/static", "/admin", "/api", "/favicon.ico")
+RESERVED = ("/login", "/logout", "/static", "/admin", "/api", "/favicon.ico", "/live", "/lang",
+            "/customers", "/messages", "/simulator")
+__all__ = ["PageView", "csrf_field", "loader", "mount", "template_dirs"]
 
 
 class PageView:
     """What a plugin page sees of one request."""
 
-    def __init__(self, request: web.Request, form: dict[str, str], render) -> None:
+    def __init__(self, request: web.Request, form: dict[str, str], live: str | None) -> None:
         self.method = request.method
         self.query = dict(request.query)
         self.form = form
-        from .app import USER  # the key lives with the middleware that sets it
-
         self.user = request[USER]
-        self._render = render
+        self.lang = language(request)
+        self.tr = translator(self.lang)  # tr("Indonesian", "English") in the page's language
+        self._request = request
+        self._live = live
 
     def render(self, template: str, **values: Any) -> web.Response:
         """The plugin's template (it extends ``base.html``) with escaped values."""
-        return self._render(template, **values)
+        return render(self._request, template, live=self._live, **values)
 
     def redirect(self, path: str) -> web.Response:
         """Back to a page after a POST (post/redirect/get)."""
@@ -46,8 +49,8 @@ def template_dirs(host) -> list[str]:
     return dirs
 
 
-def mount(app: web.Application, host, render_for) -> list[dict[str, str]]:
-    """Add every plugin page to ``app``; return the navigation entries (path, title, role)."""
+def mount(app: web.Application, host) -> list[dict[str, Any]]:
+    """Add every plugin page to ``app``; return the navigation entries (path, titles, role)."""
     nav, seen = [], set()
     for plugin, page in host.pages():
         if not page.path.startswith("/") or page.path.startswith(RESERVED) or page.path in seen:
@@ -57,20 +60,14 @@ def mount(app: web.Application, host, render_for) -> list[dict[str, str]]:
 
         async def handler(request: web.Request, page=page, ctx=ctx) -> web.StreamResponse:
             form = {k: str(v) for k, v in (await request.post()).items()} if request.method == "POST" else {}
-            return await page.handler(PageView(request, form, render_for(request)), ctx)
+            return await page.handler(PageView(request, form, page.live), ctx)
 
         if page.role == "owner":
             handler.owner_only = True  # type: ignore[attr-defined]
         for method in page.methods:
             app.router.add_route(method, page.path, handler)
-        nav.append({"path": page.path, "title": page.title, "role": page.role})
+        nav.append({"path": page.path, "title": page.title, "titles": dict(page.titles), "role": page.role})
     return nav
-
-
-def csrf_field(user) -> Markup:
-    """The hidden CSRF input every form needs."""
-    token = Markup.escape(user["csrf"]) if user else ""
-    return Markup(f'<input type="hidden" name="csrf" value="{token}">')
 
 
 def loader(core: jinja2.BaseLoader, extra_dirs: list[str]) -> jinja2.BaseLoader:

@@ -1,22 +1,15 @@
-"""Built-in plugin: PESAN/ORDER/BELI orders, BATAL to cancel a new one, STATUS; staff move orders.
-
-Written like a third-party plugin: the public API only. Staff use
-``smsd-crm order list|ready|done|cancel`` (the web desk comes later); the
-customer gets an SMS at every step.
-"""
+"""The order plugin's SMS side and staff commands: PESAN/ORDER/BELI, BATAL, STATUS."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from smsd_crm import (Command, Message, Migration, OrderPlaced, OrderStateChanged, Page, PluginConfig,
-                      PluginContext, Product, Reply, format_rupiah, hookimpl, split_keyword)
+from smsd_crm import (Command, Message, Migration, OrderPlaced, PluginConfig, PluginContext, Product, Reply,
+                      format_rupiah, hookimpl, split_keyword)
 from smsd_crm.builtin.order_grammar import MAX_ITEMS, parse_items
 
-STATES = ("new", "ready", "done", "cancelled")
-MOVES = {"new": {"ready", "done", "cancelled"}, "ready": {"done", "cancelled"}, "done": set(), "cancelled": set()}
-STATE_NAMES = {"id": {"new": "baru", "ready": "siap", "done": "selesai", "cancelled": "dibatalkan"},
-               "en": {"new": "new", "ready": "ready", "done": "done", "cancelled": "cancelled"}}
+from .moves import STATE_NAMES, STATES, OrderError, move
+
 
 
 class OrderConfig(PluginConfig):
@@ -202,32 +195,6 @@ async def _status(message: Message, ctx: PluginContext) -> Reply:
                           total=format_rupiah(order["total"])))
 
 
-class OrderError(Exception):
-    """A staff command that cannot be done (unknown order, a move that is not allowed)."""
-
-
-async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: bool = True) -> None:
-    """Move an order (new -> ready -> done, or cancelled); stock comes back on cancel; the customer hears."""
-    async with ctx.db.transaction():
-        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
-        if order is None:
-            raise OrderError(f"order {order_id} does not exist")
-        if state not in MOVES[order["state"]]:
-            raise OrderError(f"order {order_id} is {order['state']}; it cannot become {state}")
-        now = ctx.now().isoformat()
-        await ctx.db.execute("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?", (state, now, order_id))
-        await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, ?, ?, ?)",
-                             (order_id, state, now, by))
-        if state == "cancelled":
-            for line in await ctx.db.fetchall("SELECT product_id, quantity FROM order_lines WHERE order_id = ?",
-                                              (order_id,)):
-                await ctx.catalog.return_stock(line["product_id"], line["quantity"])
-        if notify:
-            await ctx.send(order["phone"], ctx.text(f"moved_{state}", order["language"], no=order_id,
-                                                    total=format_rupiah(order["total"])))
-    await ctx.emit(OrderStateChanged(order_id, order["phone"], order["state"], state, order["total"]))
-
-
 @hookimpl
 async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
     """PESAN/ORDER/BELI, BATAL/CANCEL, STATUS."""
@@ -282,45 +249,3 @@ async def _staff(args, ctx: PluginContext) -> int:
 def register_commands():
     """``smsd-crm order list|show|ready|done|cancel``."""
     return [Command("order", "list orders and move them (the customer gets an SMS)", _arguments, _staff)]
-
-
-# ------------------------------------------------------------------ the order desk (web)
-
-DESK_COLUMNS = (("new", "Baru / New"), ("ready", "Siap / Ready"), ("done", "Selesai hari ini / Done today"))
-DESK_MOVES = {"new": (("ready", "Siap / Ready"), ("cancelled", "Batalkan / Cancel")),
-              "ready": (("done", "Selesai / Done"), ("cancelled", "Batalkan / Cancel")), "done": ()}
-
-
-async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
-    today = ctx.now().isoformat()[:10]
-    rows = await ctx.db.fetchall(
-        "SELECT o.*, c.name AS customer FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
-        "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND substr(o.updated_at, 1, 10) = ?) "
-        "ORDER BY o.id", (today,))
-    out: dict[str, list[dict]] = {state: [] for state, _ in DESK_COLUMNS}
-    for o in rows:
-        lines = await ctx.db.fetchall("SELECT * FROM order_lines WHERE order_id = ? ORDER BY line", (o["id"],))
-        out[o["state"]].append({**o, "customer": o["customer"] or "?", "total": format_rupiah(o["total"]),
-                                "created_at": o["created_at"][:16].replace("T", " "), "lines": lines})
-    return out
-
-
-async def order_desk(view, ctx: PluginContext):
-    """New, ready and today's done orders; moving one sends the customer an SMS."""
-    message = ""
-    if view.method == "POST":
-        try:
-            order_id, to = int(view.form.get("order", "")), view.form.get("to", "")
-            await move(ctx, order_id, to, by=f"web:{view.user['username']}")
-        except (ValueError, OrderError) as exc:
-            message = str(exc) if isinstance(exc, OrderError) else "bad request"
-        else:
-            view.redirect("/orders")
-    return view.render("order_desk.html", orders=await _desk_orders(ctx), columns=DESK_COLUMNS,
-                       moves=DESK_MOVES, message=message)
-
-
-@hookimpl
-def register_pages():
-    """The order desk at /orders (staff and owner)."""
-    return [Page("/orders", "Pesanan / Orders", order_desk)]

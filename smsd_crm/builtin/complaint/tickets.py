@@ -1,4 +1,4 @@
-"""Built-in plugin: KOMPLAIN/KELUHAN/ADUAN/COMPLAINT opens a ticket; staff answer and close it.
+"""The complaint plugin's SMS side and staff commands: tickets opened by SMS, answered and closed.
 
 Timestamps (opened, first answer, closed) are kept for the service analytics.
 Staff use ``smsd-crm complaint list|show|answer|close``; answers go out as SMS.
@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from smsd_crm import Command, Message, Migration, Page, PluginConfig, PluginContext, Reply, hookimpl
+from smsd_crm import (ComplaintChanged, ComplaintOpened, Command, Message, Migration, PluginConfig, PluginContext,
+                      Reply, hookimpl)
 
 MAX_TEXT = 1000
 
@@ -101,6 +102,8 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
             "INSERT INTO complaint_notes (complaint_id, at, author, text, message_id) VALUES (?, ?, 'customer', ?, ?)",
             (number, now, text, message.id))
         await ctx.conversations.open(message.phone, {"ticket": number}, FOLLOW_UP_MINUTES)
+    await ctx.emit(ComplaintOpened(number, message.phone, text) if template == "opened"
+                   else ComplaintChanged(number, message.phone, "open"))
     return Reply(ctx.text(template, lang, no=number))
 
 
@@ -133,6 +136,7 @@ async def answer(ctx: PluginContext, number: int, text: str, author: str = "staf
             "INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, ?, ?)",
             (number, now, author, text))
         await ctx.send(ticket["phone"], ctx.text("answer", ticket["language"], no=number, text=text))
+    await ctx.emit(ComplaintChanged(number, ticket["phone"], "answered"))
 
 
 async def close(ctx: PluginContext, number: int, note: str = "") -> None:
@@ -142,6 +146,7 @@ async def close(ctx: PluginContext, number: int, note: str = "") -> None:
         await ctx.db.execute("UPDATE complaints SET state = 'closed', closed_at = ?, close_note = ? WHERE id = ?",
                              (ctx.now().isoformat(), note or None, number))
         await ctx.send(ticket["phone"], ctx.text("closed", ticket["language"], no=number))
+    await ctx.emit(ComplaintChanged(number, ticket["phone"], "closed"))
 
 
 def _arguments(parser) -> None:
@@ -191,36 +196,3 @@ async def _staff(args, ctx: PluginContext) -> int:
 def register_commands():
     """``smsd-crm complaint list|show|answer|close``."""
     return [Command("complaint", "list complaints and answer or close them (by SMS)", _arguments, _staff)]
-
-
-# ------------------------------------------------------------------ the complaints desk (web)
-
-async def complaint_desk(view, ctx: PluginContext):
-    """Open tickets oldest first; an answer goes out as SMS; close with a note."""
-    message = ""
-    if view.method == "POST":
-        try:
-            number = int(view.form.get("ticket", ""))
-            if view.form.get("action") == "close":
-                await close(ctx, number, view.form.get("text", "")[:600])
-            else:
-                await answer(ctx, number, view.form.get("text", "")[:600], author=f"web:{view.user['username']}")
-        except (ValueError, ComplaintError) as exc:
-            message = str(exc) if isinstance(exc, ComplaintError) else "bad request"
-        else:
-            view.redirect("/complaints")
-    rows = await ctx.db.fetchall(
-        "SELECT t.*, c.name AS customer FROM complaints t LEFT JOIN customers c ON c.phone = t.phone "
-        "WHERE t.state != 'closed' ORDER BY t.opened_at, t.id")
-    tickets = []
-    for t in rows:
-        notes = await ctx.db.fetchall("SELECT * FROM complaint_notes WHERE complaint_id = ? ORDER BY at", (t["id"],))
-        tickets.append({**t, "customer": t["customer"] or "?", "opened_at": t["opened_at"][:16].replace("T", " "),
-                        "notes": [{**n, "at": n["at"][11:16]} for n in notes]})
-    return view.render("complaint_desk.html", tickets=tickets, message=message)
-
-
-@hookimpl
-def register_pages():
-    """The complaints desk at /complaints (staff and owner)."""
-    return [Page("/complaints", "Keluhan / Complaints", complaint_desk)]

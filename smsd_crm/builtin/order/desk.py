@@ -1,0 +1,159 @@
+"""The order plugin's web side: the desk at /orders, the JSON API and the customer page section."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, format_rupiah, hookimpl
+
+from .moves import STATES, OrderError, move
+
+DESK_COLUMNS = (("new", "Baru", "New"), ("ready", "Siap", "Ready"), ("done", "Selesai hari ini", "Done today"))
+DESK_MOVES = {"new": (("ready", "Siap", "Ready"), ("cancelled", "Batalkan", "Cancel")),
+              "ready": (("done", "Selesai", "Done"), ("cancelled", "Batalkan", "Cancel")), "done": ()}
+
+
+async def _lines(ctx: PluginContext, order_id: int) -> list[dict]:
+    return await ctx.db.fetchall("SELECT * FROM order_lines WHERE order_id = ? ORDER BY line", (order_id,))
+
+
+async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
+    today = ctx.now().isoformat()[:10]
+    rows = await ctx.db.fetchall(
+        "SELECT o.*, c.name AS customer, c.id AS customer_id FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
+        "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND substr(o.updated_at, 1, 10) = ?) "
+        "ORDER BY o.id", (today,))
+    out: dict[str, list[dict]] = {state: [] for state, _, _ in DESK_COLUMNS}
+    for o in rows:
+        out[o["state"]].append({**o, "customer": o["customer"] or "?", "total": format_rupiah(o["total"]),
+                                "created_at": o["created_at"][:16].replace("T", " "),
+                                "lines": await _lines(ctx, o["id"])})
+    return out
+
+
+async def order_desk(view, ctx: PluginContext):
+    """New, ready and today's done orders; moving one sends the customer an SMS."""
+    message = ""
+    if view.method == "POST":
+        try:
+            order_id, to = int(view.form.get("order", "")), view.form.get("to", "")
+            await move(ctx, order_id, to, by=f"web:{view.user['username']}")
+        except (ValueError, OrderError) as exc:
+            message = str(exc) if isinstance(exc, OrderError) else "bad request"
+        else:
+            view.redirect("/orders")
+    return view.render("order_desk.html", orders=await _desk_orders(ctx), columns=DESK_COLUMNS,
+                       moves=DESK_MOVES, message=message)
+
+
+@hookimpl
+def register_pages():
+    """The order desk at /orders (staff and owner); it reloads itself when an order arrives or moves."""
+    return [Page("/orders", "Pesanan", order_desk, titles={"en": "Orders"}, live="orders")]
+
+
+# ------------------------------------------------------------------ JSON API
+
+class OrderLineOut(BaseModel):
+    """One line of an order, with the price it was sold at (Rupiah)."""
+
+    code: str
+    name: str
+    quantity: int
+    price: int
+
+
+class OrderOut(BaseModel):
+    """An order as the API shows it."""
+
+    id: int
+    phone: str
+    state: Literal["new", "ready", "done", "cancelled"]
+    total: int
+    created_at: str
+    updated_at: str
+    lines: list[OrderLineOut]
+
+
+class OrderQuery(BaseModel):
+    """Filters for the order list."""
+
+    state: Literal["new", "ready", "done", "cancelled"] | None = None
+    limit: int = Field(100, ge=1, le=500)
+
+
+class OrderId(BaseModel):
+    """The order in the path."""
+
+    id: int = Field(ge=1, le=2**62)
+
+
+class OrderMove(BaseModel):
+    """Where to move the order; the customer gets an SMS."""
+
+    state: Literal["ready", "done", "cancelled"]
+
+
+async def _out(ctx: PluginContext, row: dict) -> OrderOut:
+    lines = [OrderLineOut(**{k: line[k] for k in ("code", "name", "quantity", "price")})
+             for line in await _lines(ctx, row["id"])]
+    return OrderOut(**{k: row[k] for k in ("id", "phone", "state", "total", "created_at", "updated_at")}, lines=lines)
+
+
+async def api_list(call, ctx: PluginContext) -> list[OrderOut]:
+    state, limit = call.query.state, call.query.limit
+    rows = await ctx.db.fetchall(
+        "SELECT * FROM orders WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?", (state, state, limit))
+    return [await _out(ctx, r) for r in rows]
+
+
+async def _get(ctx: PluginContext, order_id: int) -> dict:
+    row = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
+    if row is None:
+        raise ApiProblem(404, f"order {order_id} does not exist")
+    return row
+
+
+async def api_get(call, ctx: PluginContext) -> OrderOut:
+    return await _out(ctx, await _get(ctx, call.path.id))
+
+
+async def api_move(call, ctx: PluginContext) -> OrderOut:
+    await _get(ctx, call.path.id)
+    try:
+        await move(ctx, call.path.id, call.body.state, by=f"api:{call.client}")
+    except OrderError as exc:
+        raise ApiProblem(409, str(exc)) from None
+    return await _out(ctx, await _get(ctx, call.path.id))
+
+
+@hookimpl
+def register_api():
+    """List orders, show one, move one (the customer gets an SMS)."""
+    return [
+        ApiRoute("GET", "/api/orders", api_list, "List orders, newest first", response=list[OrderOut],
+                 query=OrderQuery, tag="orders"),
+        ApiRoute("GET", "/api/orders/{id}", api_get, "One order with its lines", response=OrderOut,
+                 path_params=OrderId, tag="orders"),
+        ApiRoute("POST", "/api/orders/{id}/state", api_move, "Move an order (the customer gets an SMS)",
+                 response=OrderOut, path_params=OrderId, body=OrderMove, tag="orders",
+                 problems={409: "the order cannot make that move"}),
+    ]
+
+
+@hookimpl
+async def customer_profile(customer, ctx: PluginContext):
+    """The customer's orders on their page."""
+    rows = await ctx.db.fetchall("SELECT * FROM orders WHERE phone = ? ORDER BY id DESC LIMIT 100", (customer.phone,))
+    out = []
+    for o in rows:
+        items = ", ".join(f"{line['quantity']}x {line['name']}" for line in await _lines(ctx, o["id"]))
+        out.append([f"#{o['id']}", o["created_at"][:16].replace("T", " "), o["state"], items, format_rupiah(o["total"])])
+    spent = sum(o["total"] for o in rows if o["state"] == "done")
+    return ProfileSection("Pesanan", ["#", "Waktu / Time", "Status", "Barang / Items", "Total"], out,
+                          summary=f"{len(rows)} × · selesai / done: {format_rupiah(spent)}", titles={"en": "Orders"})
+
+
+__all__ = ["STATES", "customer_profile", "order_desk", "register_api", "register_pages"]

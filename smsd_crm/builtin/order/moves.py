@@ -1,0 +1,36 @@
+"""An order's life: new -> ready -> done, or cancelled; every move is recorded and the customer told."""
+
+from __future__ import annotations
+
+from smsd_crm import OrderStateChanged, PluginContext, format_rupiah
+
+STATES = ("new", "ready", "done", "cancelled")
+MOVES = {"new": {"ready", "done", "cancelled"}, "ready": {"done", "cancelled"}, "done": set(), "cancelled": set()}
+STATE_NAMES = {"id": {"new": "baru", "ready": "siap", "done": "selesai", "cancelled": "dibatalkan"},
+               "en": {"new": "new", "ready": "ready", "done": "done", "cancelled": "cancelled"}}
+
+
+class OrderError(Exception):
+    """A staff command that cannot be done (unknown order, a move that is not allowed)."""
+
+
+async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: bool = True) -> None:
+    """Move an order (new -> ready -> done, or cancelled); stock comes back on cancel; the customer hears."""
+    async with ctx.db.transaction():
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
+        if order is None:
+            raise OrderError(f"order {order_id} does not exist")
+        if state not in MOVES[order["state"]]:
+            raise OrderError(f"order {order_id} is {order['state']}; it cannot become {state}")
+        now = ctx.now().isoformat()
+        await ctx.db.execute("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?", (state, now, order_id))
+        await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, ?, ?, ?)",
+                             (order_id, state, now, by))
+        if state == "cancelled":
+            for line in await ctx.db.fetchall("SELECT product_id, quantity FROM order_lines WHERE order_id = ?",
+                                              (order_id,)):
+                await ctx.catalog.return_stock(line["product_id"], line["quantity"])
+        if notify:
+            await ctx.send(order["phone"], ctx.text(f"moved_{state}", order["language"], no=order_id,
+                                                    total=format_rupiah(order["total"])))
+    await ctx.emit(OrderStateChanged(order_id, order["phone"], order["state"], state, order["total"]))

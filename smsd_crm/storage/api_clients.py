@@ -1,0 +1,44 @@
+"""JSON API clients and their tokens (only a SHA-256 of each token is stored)."""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+from datetime import datetime
+
+from .db import Database
+from .users import token_hash
+
+TOKEN_PREFIX = "smsd_"
+
+
+async def add_client(db: Database, name: str, now: datetime) -> str:
+    """Create a client and return its token (shown once); ValueError if the name is taken."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    try:
+        await db.execute("INSERT INTO api_clients (name, token_hash, created_at) VALUES (?, ?, ?)",
+                         (name, token_hash(token), now.isoformat()))
+    except sqlite3.IntegrityError:
+        raise ValueError(f"API client {name!r} already exists") from None
+    return token
+
+
+async def client_for(db: Database, token: str, now: datetime) -> str | None:
+    """The name of the active client holding ``token``, or None."""
+    row = await db.fetchone("SELECT id, name FROM api_clients WHERE token_hash = ? AND revoked_at IS NULL",
+                            (token_hash(token),))
+    if row is None:
+        return None
+    await db.execute("UPDATE api_clients SET last_used_at = ? WHERE id = ?", (now.isoformat(), row["id"]))
+    return row["name"]
+
+
+async def revoke(db: Database, name: str, now: datetime) -> bool:
+    """Stop a client's token working; False if there is no such active client."""
+    return await db.execute_changes(
+        "UPDATE api_clients SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now.isoformat(), name)) > 0
+
+
+async def list_clients(db: Database) -> list[sqlite3.Row]:
+    """Every client, newest first."""
+    return await db.fetchall("SELECT name, created_at, last_used_at, revoked_at FROM api_clients ORDER BY id DESC")

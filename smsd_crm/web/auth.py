@@ -1,0 +1,161 @@
+"""Who may see what: security headers, sessions and CSRF for pages, tokens for the API, login.
+
+Safe by default: every page but /login needs a session; every POST carries the
+session's CSRF token; the API takes only ``Authorization: Bearer`` tokens (never
+cookies, so no CSRF there); a lockout after repeated wrong passwords.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from datetime import datetime, timedelta
+from urllib.parse import quote, urlparse
+
+from aiohttp import web
+
+from ..storage import api_clients, users
+from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, render
+from .passwords import hash_password, verify_password
+
+SESSION_COOKIE = "smsd_session"
+LOGIN_CSRF_COOKIE = "smsd_login"
+HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+PUBLIC = ("/login", "/favicon.ico")
+_DUMMY_HASH = hash_password(secrets.token_hex(8))  # answers unknown users as slowly as known ones
+
+
+def _json_error(cls: type[web.HTTPException], message: str, **headers: str) -> web.HTTPException:
+    return cls(text=json.dumps({"error": message}), content_type="application/json", headers=headers or None)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The same protective headers on every answer, errors included."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers.update(HEADERS)
+        raise
+    response.headers.update(HEADERS)
+    return response
+
+
+def _public(request: web.Request) -> bool:
+    return request.path in PUBLIC or request.path.startswith(("/static/", "/lang/"))
+
+
+async def _api_client(request: web.Request) -> str:
+    ctx = request.app[CTX]
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    name = None
+    if scheme.lower() == "bearer" and 20 <= len(token.strip()) <= 200:
+        name = await api_clients.client_for(ctx.db, token.strip(), ctx.clock())
+    if name is None:
+        raise _json_error(web.HTTPUnauthorized, "a valid API token is required (Authorization: Bearer ...)",
+                          **{"WWW-Authenticate": "Bearer"})
+    return name
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Pages need a session (and CSRF on POST); the API needs a token; owner pages need the owner."""
+    if _public(request):
+        return await handler(request)
+    if request.path == "/api" or request.path.startswith("/api/"):
+        request[CLIENT] = await _api_client(request)
+        return await handler(request)
+    ctx = request.app[CTX]
+    token = request.cookies.get(SESSION_COOKIE, "")
+    session = await users.get_session(ctx.db, token, ctx.clock()) if token else None
+    if session is None:
+        if request.path == "/live":
+            raise _json_error(web.HTTPUnauthorized, "logged out")
+        raise web.HTTPFound("/login?next=" + quote(request.path_qs, safe=""))
+    if request.method not in ("GET", "HEAD", "OPTIONS"):
+        form = await request.post() if request.content_type.startswith(("application/x-www-form", "multipart/")) else {}
+        sent = form.get("csrf") or request.headers.get("X-CSRF-Token", "")
+        if not secrets.compare_digest(str(sent), session["csrf"]):
+            raise web.HTTPForbidden(text="CSRF token missing or wrong: reload the page and try again")
+    if getattr(handler, "owner_only", False) and session["role"] != "owner":
+        raise web.HTTPForbidden(text="only the owner may open this page")
+    if request.path != "/live":  # an open page polling for changes is not activity: it may expire
+        await users.touch_session(ctx.db, token, ctx.clock() + timedelta(minutes=ctx.config.session_minutes))
+    request[USER] = session
+    return await handler(request)
+
+
+def local(target: str) -> str:
+    """Only a path on this site (no open redirect)."""
+    parsed = urlparse(target)
+    return target if target.startswith("/") and not target.startswith("//") and not parsed.netloc \
+        and "\\" not in target else "/"
+
+
+async def login_page(request: web.Request) -> web.Response:
+    # Keep the browser's token if it has one: a second login page (another tab, or the
+    # browser's own /favicon.ico request bounced here) must not invalidate the first form.
+    token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not (16 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum()):
+        token = secrets.token_urlsafe(16)
+    response = render(request, "login.html", csrf=token, next=local(request.query.get("next", "/")), error=None)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", max_age=3600,
+                        secure=request.app[CTX].config.secure_cookies)
+    return response
+
+
+async def login(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    form = await request.post()
+    if not secrets.compare_digest(str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")):
+        raise web.HTTPForbidden(text="CSRF token missing or wrong: reload the login page")
+    username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:256]
+    target = local(str(form.get("next", "/")))
+    user = await users.get_user(ctx.db, username)
+    now = ctx.clock()
+    if user is not None and user["locked_until"] and datetime.fromisoformat(user["locked_until"]) > now:
+        return render(request, "login.html", status=429, csrf=form.get("csrf"), next=target, error="locked")
+    # The check runs in a thread (scrypt is slow on purpose) and as slowly for unknown names.
+    ok = await asyncio.to_thread(verify_password, password, user["password_hash"] if user else _DUMMY_HASH)
+    if user is None or not ok:
+        if user is not None:
+            await users.record_failure(ctx.db, user["id"], ctx.config.lockout_attempts,
+                                       now + timedelta(minutes=ctx.config.lockout_minutes))
+        return render(request, "login.html", status=401, csrf=form.get("csrf"), next=target, error="wrong")
+    await users.record_success(ctx.db, user["id"])
+    token = secrets.token_urlsafe(32)  # a new session id at every login
+    await users.create_session(ctx.db, token, user["id"], secrets.token_urlsafe(32), now,
+                               now + timedelta(minutes=ctx.config.session_minutes))
+    old = request.cookies.get(SESSION_COOKIE)
+    if old:
+        await users.end_session(ctx.db, old)
+    response = web.HTTPFound(target)
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
+                        secure=ctx.config.secure_cookies)
+    response.del_cookie(LOGIN_CSRF_COOKIE)
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    await users.end_session(request.app[CTX].db, request.cookies.get(SESSION_COOKIE, ""))
+    response = web.HTTPFound("/login")
+    response.del_cookie(SESSION_COOKIE, path="/")
+    raise response
+
+
+async def choose_language(request: web.Request) -> web.Response:
+    """``/lang/en?next=/orders``: remember the visitor's page language (a harmless preference)."""
+    code = request.match_info["code"]
+    if code not in LANGUAGES:
+        raise web.HTTPNotFound(text="language: id or en")
+    response = web.HTTPFound(local(request.query.get("next", "/")))
+    response.set_cookie(LANG_COOKIE, code, samesite="Lax", max_age=365 * 86400, path="/",
+                        secure=request.app[CTX].config.secure_cookies)
+    raise response

@@ -1,0 +1,112 @@
+"""What every web page shares: the context, request keys, the page renderer and the language."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Awaitable, Callable
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup
+
+from ..config import Settings, StoreConfig, WebConfig
+from ..storage.db import Database
+from .live import LiveFeed
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+LANGUAGES = ("id", "en")
+LANG_COOKIE = "smsd_lang"
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """What the pages need; built by the composition root."""
+
+    db: Database
+    config: WebConfig
+    store: StoreConfig
+    clock: Callable[[], datetime]
+    host: Any = None  # the PluginHost, for the pages and API routes plugins add
+    live: LiveFeed = field(default_factory=LiveFeed)
+    simulator: Any = None  # a PhoneSimulator when the pool has emulated modems, else None
+    settings: Settings | None = None  # for the modems and plugins pages
+    outbox_changed: Callable[[str | None], None] = lambda modem_id=None: None
+    preferred_modem: Callable[[str], str | None] = lambda phone: None
+
+
+CTX = web.AppKey("web_context", WebContext)
+TEMPLATES = web.AppKey("templates", jinja2.Environment)
+NAV = web.AppKey("nav", list)
+USER = web.RequestKey("user", object)  # the logged-in session row (username, role, csrf)
+CLIENT = web.RequestKey("api_client", str)  # the API client's name
+
+
+def owner_only(handler: Handler) -> Handler:
+    """Mark a page the owner may see and staff may not."""
+    handler.owner_only = True  # type: ignore[attr-defined]
+    return handler
+
+
+def language(request: web.Request) -> str:
+    """The page language: the visitor's choice (cookie), else the shop's."""
+    chosen = request.cookies.get(LANG_COOKIE, "")
+    return chosen if chosen in LANGUAGES else request.app[CTX].store.language
+
+
+def translator(lang: str) -> Callable[[str, str], str]:
+    """``tr(indonesian, english)`` picks the text for ``lang``."""
+    return (lambda id_text, en_text: en_text) if lang == "en" else (lambda id_text, en_text: id_text)
+
+
+def csrf_field(user) -> Markup:
+    """The hidden CSRF input every form needs."""
+    token = Markup.escape(user["csrf"]) if user else ""
+    return Markup(f'<input type="hidden" name="csrf" value="{token}">')
+
+
+def render(request: web.Request, name: str, status: int = 200, *, live: str | None = None,
+           **values: Any) -> web.Response:
+    """A page from a template; every value is HTML-escaped (autoescape).
+
+    ``live`` names an event topic: the page reloads itself when that topic changes.
+    """
+    env = request.app[TEMPLATES]
+    user = request.get(USER)
+    lang = language(request)
+    nav = [dict(n, label=n["titles"].get(lang, n["title"])) for n in request.app[NAV]
+           if user and (n["role"] == "staff" or user["role"] == "owner")
+           and (n.get("when") is None or n["when"](request.app[CTX]))]
+    feed = request.app[CTX].live
+    html = env.get_template(name).render(
+        user=user, store=request.app[CTX].store, nav=nav, lang=lang, tr=translator(lang),
+        path=request.path_qs, live=(live, feed.version(live)) if live else None,
+        csrf_field=lambda: csrf_field(user), **values)
+    return web.Response(text=html, content_type="text/html", status=status)
+
+
+STAFF_PRIORITY = 5  # staff and API messages go after replies to customers, before campaigns
+MAX_SMS_TEXT = 1530  # ten concatenated parts
+
+
+async def send_sms(ctx: WebContext, phone: str, text: str, source: str) -> int:
+    """Queue an SMS from staff or an API client (a committed outbox row); return its id."""
+    from ..storage import messages  # the storage layer is the web layer's only way to the outbox
+
+    modem_id = ctx.preferred_modem(phone)
+    message_id = await messages.queue_outbound(ctx.db, phone, text, ctx.clock(), priority=STAFF_PRIORITY,
+                                               plugin=source, modem_id=modem_id)
+    ctx.outbox_changed(modem_id)
+    ctx.live.bump("messages")
+    return message_id
+
+
+def int_or_404(value: str) -> int:
+    """A path id as an int, or a 404 (not a 500) for junk."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise web.HTTPNotFound(text="no such page") from None
+    if not 0 < number < 2**63:
+        raise web.HTTPNotFound(text="no such page")
+    return number

@@ -1,0 +1,70 @@
+"""Live refresh of open pages: a version per topic, bumped by events, and a long poll on /live.
+
+Events from this process bump their ``topic``; commits made by another process
+(a staff command in a terminal) show up as a new ``PRAGMA data_version`` and bump
+every topic. A page reloads itself (or, while someone is typing, offers to) when
+the version it was rendered with changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+
+from ..storage.db import Database
+
+LOGGER = logging.getLogger(__name__)
+LONG_POLL = 25.0  # seconds a /live request waits before answering "no change"
+EXTERNAL_CHECK = 1.0  # seconds between checks for commits by other processes
+
+
+class LiveFeed:
+    """Per-topic change counters that requests can wait on."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, int] = defaultdict(int)
+        self._changed = asyncio.Event()
+
+    def version(self, topic: str) -> int:
+        """The current version of ``topic``."""
+        return self._versions[topic]
+
+    def bump(self, topic: str | None = None) -> None:
+        """``topic`` changed (every topic when None)."""
+        for name in [topic] if topic else list(self._versions) or ["*"]:
+            self._versions[name] += 1
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def observe(self, event: object) -> None:
+        """An event observer for the plugin host."""
+        topic = getattr(event, "topic", None)
+        if isinstance(topic, str):
+            self.bump(topic)
+
+    async def wait(self, topic: str, seen: int, timeout: float = LONG_POLL) -> int:
+        """The version of ``topic`` once it differs from ``seen``, or after ``timeout``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while self._versions[topic] == seen:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._changed.wait()
+            except TimeoutError:
+                break
+        return self._versions[topic]
+
+    async def watch_other_processes(self, db: Database, interval: float = EXTERNAL_CHECK) -> None:
+        """Bump every topic when another connection commits (runs until cancelled)."""
+        last = None
+        while True:
+            row = await db.fetchone("PRAGMA data_version")
+            value = row[0] if row else None
+            if last is not None and value != last:
+                self.bump()
+            last = value
+            await asyncio.sleep(interval)
