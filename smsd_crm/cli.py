@@ -17,12 +17,13 @@ from typing import Callable
 
 from . import __version__
 from .config import Settings, load_config
-from . import cli_access
+from . import cli_access, cli_analytics
 from .cli_data import cmd_catalog_export, cmd_catalog_import, cmd_sales_import
 from .errors import ConfigError, SmsdError
 
 LOGGER = logging.getLogger("smsd_crm")
 DEFAULT_CONFIG = os.environ.get("SMSD_CRM_CONFIG", "config.yaml")
+DEMO_HISTORY_CUSTOMERS = 800  # three years of history so every dashboard has something on first start
 
 
 def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
@@ -58,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Seed demo data, run the daemon with emulated modems, print how to talk to it."""
-    from .demo import demo_banner, seed_demo
+    from .demo import demo_banner, seed_demo, seed_history
 
     settings = load_config(args.config)
     if not any(m.port == "emulator" for m in settings.modems):
@@ -66,6 +67,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _setup_logging(settings, args.verbose)
     created = asyncio.run(seed_demo(settings))
     LOGGER.info("demo data: %d customer(s) added", created)
+    history = asyncio.run(seed_history(settings, years=3, customers=DEMO_HISTORY_CUSTOMERS))
+    if history:
+        LOGGER.info("demo history: %s", ", ".join(f"{n} {t}" for t, n in history.items()))
     return _run_until_signal(settings, on_ready=lambda running: print(
         demo_banner(running, args.config), flush=True))
 
@@ -293,6 +297,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
         p.set_defaults(func=f, verbose=False)
     cli_access.add_parsers(sub, DEFAULT_CONFIG)
+    cli_analytics.add_parsers(sub, DEFAULT_CONFIG)
     sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")
     sales_sub = sales_p.add_subparsers(dest="sales_command", required=True, metavar="SALESCOMMAND")
     simp = sales_sub.add_parser("import", help="import till sales from a CSV file",

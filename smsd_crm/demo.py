@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from importlib import resources
 from pathlib import Path
 
@@ -24,7 +24,7 @@ DEMO_CUSTOMERS = [
 
 
 async def seed_demo(settings: Settings) -> int:
-    """Add the demo customers that are missing; return how many were added."""
+    """Add the demo customers, catalogue and logins that are missing; return how many customers were added."""
     from .daemon import open_database
 
     db = await open_database(settings, PluginHost.load(settings))
@@ -97,3 +97,29 @@ def demo_banner(running, config: str) -> str:
         "=" * 72, "",
     ]
     return "\n".join(lines)
+
+
+async def seed_history(settings: Settings, *, years: float, customers: int, seed: int = 1,
+                       end: date | None = None) -> dict[str, int] | None:
+    """Generate and load a store history; None (nothing written) if the database already holds
+    orders or sales: generated data is never mixed into a shop's real records."""
+    import asyncio
+
+    from .daemon import open_database
+    from .demo_history import generate
+    from .storage.history_load import load_history
+
+    db = await open_database(settings, PluginHost.load(settings))
+    try:
+        existing = await db.fetchone("SELECT (SELECT COUNT(*) FROM sales) + (SELECT COUNT(*) FROM orders)")
+        if existing[0]:
+            return None
+        products = [dict(id=p.id, code=p.code, name=p.name, category=p.category, price=p.price, cost=p.cost)
+                    for p in await catalog.all_products(db)]
+    finally:
+        await db.close()
+    if not products:
+        raise ValueError("the catalogue is empty: import products first (smsd-crm catalog import)")
+    now = datetime.now(timezone.utc)
+    history = generate(products, customers=customers, years=years, end=end or now.date(), seed=seed)
+    return await asyncio.to_thread(load_history, settings.database.path, history, now.isoformat())

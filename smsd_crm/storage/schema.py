@@ -190,4 +190,9 @@ CREATE TABLE api_clients (
     revoked_at   TEXT
 );
 """),
+    Migration("m011_sale_discounts", """
+-- A promo discount given at the till (whole rupiah), for the profitability view.
+ALTER TABLE sales ADD COLUMN discount INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX sales_sold_at ON sales (sold_at);
+"""),
 ]

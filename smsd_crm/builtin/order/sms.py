@@ -100,6 +100,12 @@ CREATE TABLE order_events (
     at          TEXT NOT NULL,
     by          TEXT NOT NULL
 );
+"""),
+            Migration("m002_discounts", """
+-- A promo code the order cited and the discount it gave (campaigns fill these in).
+ALTER TABLE orders ADD COLUMN discount INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE orders ADD COLUMN promo_code TEXT;
+CREATE INDEX orders_created ON orders (created_at);
 """)]
 
 

@@ -1,0 +1,152 @@
+"""Retention and churn, profitability and the whale curve, products bought together, and the
+complaint service figures: plain functions on plain values."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, timedelta
+from itertools import combinations
+from statistics import median
+
+
+# ------------------------------------------------------------------ retention
+
+def active(purchases: dict[str, list[date]], at: date, window_days: int) -> set[str]:
+    """Customers with a purchase in (at - window, at]."""
+    start = at - timedelta(days=window_days)
+    return {c for c, days in purchases.items() if any(start < d <= at for d in days)}
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Between two dates: who stayed, who left, who came back, who is new."""
+
+    start: int
+    end: int
+    retained: int
+    new: int
+    reactivated: int
+    rate: float  # |A(t0) ∩ A(t1)| / |A(t0)|
+    churn: float
+
+
+def retention(purchases: dict[str, list[date]], t0: date, t1: date, window_days: int) -> Retention:
+    """Retention in the intersection form; customers active at t1 but not t0 are new (first purchase
+    after t0 - window) or reactivated (bought before, lapsed, came back)."""
+    a0, a1 = active(purchases, t0, window_days), active(purchases, t1, window_days)
+    start = t0 - timedelta(days=window_days)
+    came = a1 - a0
+    new = {c for c in came if min(purchases[c]) > start}
+    retained = len(a0 & a1)
+    rate = retained / len(a0) if a0 else 0.0
+    return Retention(len(a0), len(a1), retained, len(new), len(came - new), rate, 1 - rate if a0 else 0.0)
+
+
+def crr(start: int, end: int, new: int) -> float:
+    """The textbook customer retention rate (E - N) / S."""
+    return (end - new) / start
+
+
+# ------------------------------------------------------------------ profitability
+
+@dataclass(frozen=True)
+class CustomerCosts:
+    """What one customer brought and cost (whole rupiah)."""
+
+    customer: str
+    revenue: float
+    cost_of_goods: float
+    promo_discounts: float = 0
+    points_redeemed_value: float = 0
+    sms_parts: int = 0
+    complaints: int = 0
+    acquisition: float = 0
+
+
+def profit(c: CustomerCosts, sms_tariff: float, complaint_cost: float) -> float:
+    """revenue - cost of goods - promos - points redeemed - SMS cost - complaint handling - acquisition."""
+    return (c.revenue - c.cost_of_goods - c.promo_discounts - c.points_redeemed_value
+            - c.sms_parts * sms_tariff - c.complaints * complaint_cost - c.acquisition)
+
+
+def whale_curve(profits: list[float]) -> list[float]:
+    """Cumulative profit as a share of total profit, customers ranked from most to least profitable
+    (Kaplan & Narayanan 2001): it rises above 100% and comes back down to 100%."""
+    total = sum(profits)
+    running, out = 0.0, []
+    for p in sorted(profits, reverse=True):
+        running += p
+        out.append(running / total if total else 0.0)
+    return out
+
+
+# ------------------------------------------------------------------ products bought together
+
+@dataclass(frozen=True)
+class Rule:
+    """X -> Y with its support, confidence and lift."""
+
+    x: str
+    y: str
+    count: int
+    support: float
+    confidence: float
+    lift: float
+
+
+def pair_rules(baskets: list[set[str]], min_count: int = 3) -> list[Rule]:
+    """Rules X -> Y over baskets (orders, or each customer's purchases in a window), by lift."""
+    n = len(baskets)
+    if n == 0:
+        return []
+    single: Counter[str] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    for basket in baskets:
+        single.update(basket)
+        pairs.update(combinations(sorted(basket), 2))
+    rules = []
+    for (a, b), count in pairs.items():
+        if count < min_count:
+            continue
+        for x, y in ((a, b), (b, a)):
+            support = count / n
+            confidence = count / single[x]
+            rules.append(Rule(x, y, count, support, confidence, confidence / (single[y] / n)))
+    return sorted(rules, key=lambda r: (-r.lift, -r.count, r.x, r.y))
+
+
+# ------------------------------------------------------------------ complaints
+
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100) with linear interpolation, None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+@dataclass(frozen=True)
+class Service:
+    """How complaints were handled."""
+
+    complaints: int
+    per_100_orders: float
+    first_answer_median_h: float | None
+    first_answer_p90_h: float | None
+    close_median_h: float | None
+    close_p90_h: float | None
+    within_sla: float | None  # share of closed tickets closed within the SLA
+
+
+def service(opened_to_answer_h: list[float], opened_to_close_h: list[float], complaints: int, orders: int,
+            sla_hours: float = 24) -> Service:
+    """Complaints per 100 orders, time to first answer and to close (median, p90), share within SLA."""
+    within = (sum(1 for h in opened_to_close_h if h <= sla_hours) / len(opened_to_close_h)
+              if opened_to_close_h else None)
+    return Service(complaints, 100 * complaints / orders if orders else 0.0,
+                   median(opened_to_answer_h) if opened_to_answer_h else None, percentile(opened_to_answer_h, 90),
+                   median(opened_to_close_h) if opened_to_close_h else None, percentile(opened_to_close_h, 90),
+                   within)
