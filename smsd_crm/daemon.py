@@ -31,6 +31,8 @@ from .storage.db import Database
 from .storage.migrate import migrate
 from .storage.schema import CORE_MIGRATIONS
 from .web.app import WebContext, start_web
+from .storage import app_secrets
+from .web.dashboards import BokehHost, DocumentHub
 from .web.live import LiveFeed
 
 LOGGER = logging.getLogger(__name__)
@@ -103,6 +105,20 @@ async def _start_emulators(stack: AsyncExitStack, settings: Settings) -> tuple[l
     return emulators, ports
 
 
+async def _start_dashboards(stack: AsyncExitStack, settings: Settings, db: Database, live: LiveFeed,
+                            clock: Callable[[], datetime]) -> BokehHost:
+    """Bokeh's server on this loop, refreshed by the live feed; stopped by the exit stack."""
+    from smsd_crm_dashboards.views import VIEWS
+
+    hub = DocumentHub()
+    live.listeners.append(hub.changed)
+    key = await app_secrets.get_or_create(db, "dashboard_signing_key", clock())
+    dashboards = BokehHost(VIEWS, db, hub, key, settings.web.session_minutes * 60)
+    await dashboards.start()
+    stack.push_async_callback(dashboards.stop)
+    return dashboards
+
+
 async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      clock: Callable[[], datetime] = utc_now,
                      on_ready: Callable[[Running], None] | None = None,
@@ -135,9 +151,11 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         if settings.web.enabled:
             simulator = PhoneSimulator(emulators, clock, settings.store.country,
                                        on_change=lambda: live.bump("simulator")) if emulators else None
+            dashboards = await _start_dashboards(stack, settings, db, live, clock)
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
-                outbox_changed=services.outbox_changed, preferred_modem=services.preferred_modem))
+                outbox_changed=services.outbox_changed, preferred_modem=services.preferred_modem,
+                dashboards=dashboards))
             stack.push_async_callback(runner.cleanup)
             host_, port = runner.addresses[0][:2]
             web_url = f"http://{host_}:{port}/"

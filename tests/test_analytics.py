@@ -109,3 +109,17 @@ def test_complaint_service_figures():
     assert s.first_answer_p90_h == pytest.approx(4 + 0.6 * 26)  # between the 4th and 5th values
     assert s.within_sla == 0.75
     assert percentile([], 50) is None and service([], [], 0, 0).within_sla is None
+
+
+def test_post_complaint_retention_by_hand():
+    from smsd_crm.analytics.metrics import post_complaint_retention
+    d = date(2026, 1, 1)
+    closures = [("a", d, 5.0), ("b", d, 10.0), ("c", d, 70.0), ("d", d, 90.0),
+                ("late", AS_OF - timedelta(days=10), 1.0)]  # its 60 days have not passed: not counted
+    purchases = {"a": [d + timedelta(days=20)], "b": [d + timedelta(days=90)], "c": [d + timedelta(days=59)],
+                 "d": [], "x": [d + timedelta(days=3), d + timedelta(days=30)], "y": [d + timedelta(days=5)],
+                 "z": [AS_OF - timedelta(days=1), AS_OF]}  # z's window is not over: not in the baseline
+    r = post_complaint_retention(closures, purchases, AS_OF, window_days=60, sla_hours=24)
+    assert (r.fast, r.fast_n) == (0.5, 2)  # a came back, b only after 90 days
+    assert (r.slow, r.slow_n) == (0.5, 2)  # c came back within 59 days, d never
+    assert r.baseline == 0.5  # x bought again 27 days later, y did not

@@ -119,13 +119,18 @@ def fit_gamma_gamma(x, zbar) -> GammaGamma:
     keep = (x > 0) & (zbar > 0)
     x, zbar = x[keep], zbar[keep]
 
+    # Fit in units of the mean spend (rupiah amounts would push gamma past any fixed bound), then scale
+    # back: gamma scales with the money unit, and the log-likelihood moves by -n log(scale).
+    scale = float(np.mean(zbar)) if len(zbar) else 1.0
+    unit = zbar / scale
+
     def negative_ll(log_params: np.ndarray) -> float:
         p, q, gamma = np.exp(log_params)
-        total = gamma_gamma_log_likelihood(p, q, gamma, x, zbar).sum()
+        total = gamma_gamma_log_likelihood(p, q, gamma, x, unit).sum()
         return -total if np.isfinite(total) else 1e300
 
-    (p, q, gamma), ll, at_bounds = _fit(negative_ll, np.log([1.0, 2.0, max(float(np.mean(zbar)), 1.0)]))
-    return GammaGamma(p, q, gamma, ll, at_bounds)
+    (p, q, gamma), ll, at_bounds = _fit(negative_ll, np.log([1.0, 2.0, 1.0]))
+    return GammaGamma(p, q, gamma * scale, float(ll - len(zbar) * np.log(scale)), at_bounds)
 
 
 def expected_spend(model: GammaGamma, x, zbar) -> np.ndarray:
@@ -168,7 +173,7 @@ def forecast(x, t_x, T, zbar, first_spend, weeks: float = 52.0) -> Forecast:
     else:
         bg = fit_bgnbd(x, t_x, T)
         gg = fit_gamma_gamma(x, zbar)
-        if bg.at_bounds or bg.a <= 1 or gg.at_bounds or gg.q <= 1:
+        if bg.at_bounds or abs(bg.a - 1) < 1e-9 or gg.at_bounds or gg.q <= 1:
             reason = "the fit did not settle (a parameter at its bound)"
     if reason:
         with np.errstate(divide="ignore", invalid="ignore"):

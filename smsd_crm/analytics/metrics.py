@@ -150,3 +150,48 @@ def service(opened_to_answer_h: list[float], opened_to_close_h: list[float], com
                    median(opened_to_answer_h) if opened_to_answer_h else None, percentile(opened_to_answer_h, 90),
                    median(opened_to_close_h) if opened_to_close_h else None, percentile(opened_to_close_h, 90),
                    within)
+
+
+@dataclass(frozen=True)
+class AfterComplaint:
+    """Who bought again within the window after a complaint was closed, fast vs slow, and a baseline."""
+
+    fast: float | None
+    slow: float | None
+    fast_n: int
+    slow_n: int
+    baseline: float | None  # customers without a complaint: bought again within the window
+
+
+def post_complaint_retention(closures: list[tuple[str, date, float]], purchases: dict[str, list[date]],
+                             as_of: date, window_days: int = 60, sla_hours: float = 24) -> AfterComplaint:
+    """``closures``: (customer, closing day, hours it took). Only closures whose whole window has passed
+    count. The baseline takes each customer without a complaint at their first purchase in the same
+    period and asks the same question."""
+    window = timedelta(days=window_days)
+    counts = {"fast": [0, 0], "slow": [0, 0]}
+    complainers = set()
+    first_close = min((c[1] for c in closures), default=None)
+    for customer, closed, hours in closures:
+        complainers.add(customer)
+        if closed + window > as_of:
+            continue
+        kind = "fast" if hours <= sla_hours else "slow"
+        counts[kind][1] += 1
+        if any(closed < d <= closed + window for d in purchases.get(customer, [])):
+            counts[kind][0] += 1
+    base = [0, 0]
+    if first_close is not None:
+        for customer, days in purchases.items():
+            if customer in complainers:
+                continue
+            start = min((d for d in days if d >= first_close), default=None)
+            if start is None or start + window > as_of:
+                continue
+            base[1] += 1
+            base[0] += any(start < d <= start + window for d in days)
+
+    def rate(pair: list[int]) -> float | None:
+        return pair[0] / pair[1] if pair[1] else None
+    return AfterComplaint(rate(counts["fast"]), rate(counts["slow"]), counts["fast"][1], counts["slow"][1],
+                          rate(base))

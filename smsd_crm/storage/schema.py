@@ -195,4 +195,12 @@ CREATE TABLE api_clients (
 ALTER TABLE sales ADD COLUMN discount INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX sales_sold_at ON sales (sold_at);
 """),
+    Migration("m012_app_secrets", """
+-- Keys the daemon must keep across restarts (the dashboards' session signing key).
+CREATE TABLE app_secrets (
+    name        TEXT PRIMARY KEY,
+    value       TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+);
+"""),
 ]

@@ -28,6 +28,9 @@ HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+# Bokeh draws with inline styles; no inline script is needed (the page loads autoload.js by src).
+DASHBOARD_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+                 "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 PUBLIC = ("/login", "/favicon.ico")
 _DUMMY_HASH = hash_password(secrets.token_hex(8))  # answers unknown users as slowly as known ones
 
@@ -39,12 +42,16 @@ def _json_error(cls: type[web.HTTPException], message: str, **headers: str) -> w
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     """The same protective headers on every answer, errors included."""
+    headers = dict(HEADERS)
+    if request.path.startswith("/dash/") or request.path == "/dash":
+        headers["Content-Security-Policy"] = DASHBOARD_CSP
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        exc.headers.update(HEADERS)
+        exc.headers.update(headers)
         raise
-    response.headers.update(HEADERS)
+    if not response.prepared:  # a websocket relay has sent its headers already
+        response.headers.update(headers)
     return response
 
 
@@ -84,7 +91,8 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         sent = form.get("csrf") or request.headers.get("X-CSRF-Token", "")
         if not secrets.compare_digest(str(sent), session["csrf"]):
             raise web.HTTPForbidden(text="CSRF token missing or wrong: reload the page and try again")
-    if getattr(handler, "owner_only", False) and session["role"] != "owner":
+    owner_page = getattr(handler, "owner_only", False) or request.path == "/dash" or request.path.startswith("/dash/")
+    if owner_page and session["role"] != "owner":
         raise web.HTTPForbidden(text="only the owner may open this page")
     if request.path != "/live":  # an open page polling for changes is not activity: it may expire
         await users.touch_session(ctx.db, token, ctx.clock() + timedelta(minutes=ctx.config.session_minutes))

@@ -33,6 +33,7 @@ class WebContext:
     settings: Settings | None = None  # for the modems and plugins pages
     outbox_changed: Callable[[str | None], None] = lambda modem_id=None: None
     preferred_modem: Callable[[str], str | None] = lambda phone: None
+    dashboards: Any = None  # a started BokehHost, or None (no dashboards)
 
 
 CTX = web.AppKey("web_context", WebContext)

@@ -25,6 +25,7 @@ class LiveFeed:
     def __init__(self) -> None:
         self._versions: dict[str, int] = defaultdict(int)
         self._changed = asyncio.Event()
+        self.listeners: list = []  # called with the topic (None: everything) on every bump
 
     def version(self, topic: str) -> int:
         """The current version of ``topic``."""
@@ -36,6 +37,8 @@ class LiveFeed:
             self._versions[name] += 1
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
+        for listener in self.listeners:
+            listener(topic)
 
     def observe(self, event: object) -> None:
         """An event observer for the plugin host."""

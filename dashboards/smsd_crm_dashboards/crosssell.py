@@ -1,0 +1,59 @@
+"""Cross-sell: product pairs bought together, with support, confidence and lift, per purchase and per
+customer (SMS orders are often single items, so the customer level finds what the basket level misses)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, Div, FactorRange
+from bokeh.plotting import figure
+
+from smsd_crm.analytics import extract
+from smsd_crm.analytics.metrics import pair_rules
+
+from .common import bump, html_table, revision, title
+
+ORDER_DAYS = 365
+CUSTOMER_DAYS = 90
+MIN_COUNT = 3
+TOP = 15
+
+
+def _rows(rules, names) -> list[list]:
+    return [[f"{names.get(r.x, r.x)} → {names.get(r.y, r.y)}", r.count, f"{100 * r.support:.1f}%",
+             f"{100 * r.confidence:.0f}%", f"{r.lift:.2f}"] for r in rules[:TOP]]
+
+
+def make(doc, db, hub, today=None):
+    """Fill ``doc`` with the cross-sell view; return its (async) refresh."""
+    heading, marker = title("Dibeli bersama / Bought together"), revision()
+    lift_src = ColumnDataSource({"pair": [], "lift": []}, name="lifts")
+    lifts = figure(y_range=FactorRange(factors=[]), height=360, sizing_mode="stretch_width", toolbar_location=None,
+                   tools="", title="Lift teratas (per pembelian) / Top lift (per purchase)", name="lift_chart")
+    lifts.hbar(y="pair", right="lift", source=lift_src, height=0.7, color="#2e7d4f")
+    orders_table = Div(text="", name="order_rules", sizing_mode="stretch_width")
+    customers_table = Div(text="", name="customer_rules", sizing_mode="stretch_width")
+    headers = ["X → Y", "n", "support", "confidence", "lift"]
+
+    async def refresh() -> None:
+        now = today or date.today()
+        names = {r["code"]: r["name"] for r in await db.fetchall("SELECT code, name FROM products")}
+        by_order = pair_rules(await extract.baskets(db, now - timedelta(days=ORDER_DAYS)), MIN_COUNT)
+        by_customer = pair_rules(await extract.customer_baskets(db, now - timedelta(days=CUSTOMER_DAYS)), MIN_COUNT)
+        top = by_order[:10][::-1]
+        pairs = [f"{r.x} → {r.y}" for r in top]
+        lift_src.data = {"pair": pairs, "lift": [r.lift for r in top]}
+        lifts.y_range.factors = pairs
+        orders_table.text = f"<b>Per pembelian ({ORDER_DAYS} hari) / Per purchase</b>" + html_table(
+            headers, _rows(by_order, names))
+        customers_table.text = f"<b>Per pelanggan ({CUSTOMER_DAYS} hari) / Per customer</b>" + html_table(
+            headers, _rows(by_customer, names))
+        bump(marker)
+
+    doc.add_root(column(heading, lifts, row(orders_table, customers_table, sizing_mode="stretch_width"), marker,
+                        sizing_mode="stretch_width", name="crosssell"))
+    doc.title = "Dibeli bersama / Cross-sell"
+    hub.register(doc, refresh)
+    doc.add_next_tick_callback(refresh)
+    return refresh

@@ -1,0 +1,100 @@
+"""Customers: RFM segments, the studies' four classes with their trend over six months, and the most
+valuable customers (sortable), each linking to the customer's page."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date, timedelta
+
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, Div, FactorRange, Select
+from bokeh.plotting import figure
+
+from smsd_crm.analytics import extract
+from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, behaviour_class, rfm_table
+
+from .common import CLASS_NAMES, COLORS, bump, html_table, revision, rupiah, title
+
+SEGMENT_ORDER = sorted(set(SEGMENTS.values()))
+SORTS = {"value": ("Nilai / Value", lambda r: -r["m"]), "recency": ("Terakhir beli / Recency", lambda r: r["days"]),
+         "frequency": ("Frekuensi / Frequency", lambda r: -r["f"])}
+TREND_MONTHS = 6
+
+
+async def classify(db, as_of: date) -> list[dict]:
+    """Every customer's RFM and class at ``as_of``."""
+    activity = await extract.activity(db, as_of)
+    table = rfm_table(activity, as_of)
+    return [{"phone": a.customer, "days": r.recency_days, "f": r.frequency, "m": r.monetary, "segment": r.segment,
+             "score": f"{r.r}{r.f}{r.m}", "class": behaviour_class(r, a)} for a, r in zip(activity, table)]
+
+
+def month_ends(today: date, months: int) -> list[date]:
+    """The last day of each of the ``months`` months before this one, and today."""
+    ends, first = [], today.replace(day=1)
+    for _ in range(months):
+        first_prev = (first - timedelta(days=1)).replace(day=1)
+        ends.append(first - timedelta(days=1))
+        first = first_prev
+    return sorted(ends) + [today]
+
+
+def make(doc, db, hub, today=None):
+    """Fill ``doc`` with the customers view; return its (async) refresh."""
+    heading, marker = title("Pelanggan / Customers"), revision()
+    summary = Div(text="", name="summary")
+    seg_src = ColumnDataSource({"segment": [], "count": []}, name="segments")
+    segments = figure(x_range=FactorRange(factors=SEGMENT_ORDER), height=300, sizing_mode="stretch_width",
+                      toolbar_location=None, tools="", title="Segmen RFM / RFM segments", name="segment_chart")
+    segments.vbar(x="segment", top="count", source=seg_src, width=0.8, color="#2e7d4f")
+    segments.xaxis.major_label_orientation = 0.6
+    trend_src = ColumnDataSource({"month": [], **{c: [] for c in CLASSES}}, name="trend")
+    trend = figure(x_range=FactorRange(factors=[]), height=300, sizing_mode="stretch_width", toolbar_location=None,
+                   tools="", title="Empat kelas, per bulan / The four classes, by month", name="trend_chart")
+    for c in CLASSES:
+        trend.line(x="month", y=c, source=trend_src, color=COLORS[c], line_width=2, legend_label=CLASS_NAMES[c])
+    trend.legend.location = "top_left"
+    trend.legend.label_text_font_size = "8pt"
+    sort = Select(title="Urutkan / Sort by", value="value", options=[(k, v[0]) for k, v in SORTS.items()],
+                  name="sort", width=220)
+    table = Div(text="", name="table", sizing_mode="stretch_width")
+    state: dict = {"rows": [], "ids": {}, "names": {}}
+
+    def render_table() -> None:
+        rows = sorted(state["rows"], key=SORTS[sort.value][1])[:50]
+        table.text = html_table(
+            ["Pelanggan / Customer", "Segmen / Segment", "Kelas / Class", "RFM", "Hari sejak beli / Days since",
+             "Kali beli / Visits", "Belanja 12 bln / Spend 12 mo"],
+            [[state["names"].get(r["phone"]) or r["phone"], r["segment"], CLASS_NAMES[r["class"]], r["score"],
+              r["days"], r["f"], rupiah(r["m"])] for r in rows],
+            links=[f"/customers/{state['ids'][r['phone']]}" if r["phone"] in state["ids"] else None for r in rows])
+
+    async def refresh() -> None:
+        now = today or date.today()
+        rows = await classify(db, now)
+        people = await db.fetchall("SELECT id, phone, name FROM customers")
+        state.update(rows=rows, ids={p["phone"]: p["id"] for p in people},
+                     names={p["phone"]: p["name"] for p in people})
+        counts = Counter(r["segment"] for r in rows)
+        seg_src.data = {"segment": SEGMENT_ORDER, "count": [counts[s] for s in SEGMENT_ORDER]}
+        classes = Counter(r["class"] for r in rows)
+        summary.text = " · ".join(f"{CLASS_NAMES[c]}: <b>{classes[c]}</b>" for c in CLASSES) + \
+            f" · {len(rows)} pelanggan / customers"
+        months, series = [], {c: [] for c in CLASSES}
+        for end in month_ends(now, TREND_MONTHS):
+            at = Counter(r["class"] for r in (rows if end == now else await classify(db, end)))
+            months.append(end.isoformat()[:7] if end != now else "now")
+            for c in CLASSES:
+                series[c].append(at[c])
+        trend.x_range.factors = months
+        trend_src.data = {"month": months, **series}
+        render_table()
+        bump(marker)
+
+    sort.on_change("value", lambda attr, old, new: render_table())
+    doc.add_root(column(heading, summary, row(segments, trend, sizing_mode="stretch_width"), sort, table, marker,
+                        sizing_mode="stretch_width", name="customers"))
+    doc.title = "Pelanggan / Customers"
+    hub.register(doc, refresh)
+    doc.add_next_tick_callback(refresh)
+    return refresh

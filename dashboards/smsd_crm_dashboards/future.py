@@ -1,0 +1,85 @@
+"""Future value: expected purchases and revenue per customer over the next 52 weeks (BG/NBD +
+Gamma-Gamma), P(alive), the fit against what customers really did in a hold-out half year, and a
+plain statement when the data is too thin and the naive rate is used instead."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, Div
+from bokeh.plotting import figure
+
+from smsd_crm.analytics import extract
+from smsd_crm.analytics.clv import forecast
+from smsd_crm.analytics.transactions import summarize
+
+from .common import bump, html_table, revision, rupiah, title
+
+HOLDOUT_WEEKS = 26
+MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"
+
+
+def make(doc, db, hub, today=None):
+    """Fill ``doc`` with the future-value view; return its (async) refresh."""
+    heading, marker = title("Nilai masa depan / Future value"), revision()
+    method = Div(text="", name="method", sizing_mode="stretch_width")
+    fit_src = ColumnDataSource({"x": [], "actual": [], "predicted": []}, name="fit")
+    fit = figure(height=300, sizing_mode="stretch_width", toolbar_location=None, tools="", name="fit_chart",
+                 title=f"Model vs kenyataan ({HOLDOUT_WEEKS} minggu) / Model vs actual ({HOLDOUT_WEEKS} weeks)",
+                 x_axis_label="pembelian sebelumnya / earlier repeat purchases",
+                 y_axis_label="rata-rata pembelian / mean purchases")
+    fit.line("x", "actual", source=fit_src, color="#2e7d4f", line_width=2, legend_label="nyata / actual")
+    fit.line("x", "predicted", source=fit_src, color="#e0a030", line_width=2, line_dash="dashed",
+             legend_label="model")
+    fit.legend.location = "top_left"
+    hist_src = ColumnDataSource({"left": [], "right": [], "count": []}, name="histogram")
+    hist = figure(height=300, sizing_mode="stretch_width", toolbar_location=None, tools="", name="alive_chart",
+                  title="P(masih aktif) / P(alive)")
+    hist.quad(left="left", right="right", bottom=0, top="count", source=hist_src, color="#6a8fc0")
+    table = Div(text="", name="table", sizing_mode="stretch_width")
+
+    async def refresh() -> None:
+        now = today or date.today()
+        rows = await extract.transactions(db, now)
+        if not rows:
+            method.text = "Belum ada pembelian / No purchases yet."
+            bump(marker)
+            return
+        s = summarize(rows, now)
+        f = forecast(s.x, s.t_x, s.T, s.zbar, s.first_spend)
+        if f.method == "naive":
+            method.text = (f"<b>Perkiraan sederhana / Naive estimate</b>: {f.reason}. Laju pembelian pelanggan "
+                           "sendiri x peluang masih aktif / the customer's own rate x a recency-based P(alive).")
+        else:
+            b, g = f.bgnbd, f.gamma_gamma
+            method.text = (f"<b>BG/NBD</b> r={b.r:.3g} α={b.alpha:.3g} a={b.a:.3g} b={b.b:.3g} (LL {b.log_likelihood:.1f}) · "
+                           f"<b>Gamma-Gamma</b> p={g.p:.3g} q={g.q:.3g} γ={g.gamma:.3g} · "
+                           f"{len(s.customers)} pelanggan / customers · perkiraan 52 minggu: "
+                           f"<b>{rupiah(float(np.sum(f.revenue)))}</b>")
+        # the fit against a hold-out: calibrate HOLDOUT_WEEKS earlier, compare with what happened since
+        cal = summarize(rows, now - timedelta(weeks=HOLDOUT_WEEKS))
+        held = forecast(cal.x, cal.t_x, cal.T, cal.zbar, cal.first_spend, weeks=HOLDOUT_WEEKS)
+        buckets = np.minimum(cal.x, MAX_X)
+        xs = [int(v) for v in sorted(set(buckets.tolist()))]
+        fit_src.data = {"x": xs, "actual": [float(cal.holdout[buckets == v].mean()) for v in xs],
+                        "predicted": [float(held.purchases[buckets == v].mean()) for v in xs]}
+        counts, edges = np.histogram(f.p_alive, bins=10, range=(0, 1))
+        hist_src.data = {"left": edges[:-1].tolist(), "right": edges[1:].tolist(), "count": counts.tolist()}
+        names = {r["phone"]: (r["id"], r["name"]) for r in await db.fetchall("SELECT id, phone, name FROM customers")}
+        top = np.argsort(-f.revenue)[:30]
+        table.text = html_table(
+            ["Pelanggan / Customer", "P(aktif)", "Pembelian 52 mg / Purchases 52 wk", "Per pembelian / Per purchase",
+             "Omzet 52 mg / Revenue 52 wk"],
+            [[(names.get(s.customers[i]) or (None, None))[1] or s.customers[i], f"{f.p_alive[i]:.2f}",
+              f"{f.purchases[i]:.1f}", rupiah(f.spend_per_purchase[i]), rupiah(f.revenue[i])] for i in top],
+            links=[f"/customers/{names[s.customers[i]][0]}" if s.customers[i] in names else None for i in top])
+        bump(marker)
+
+    doc.add_root(column(heading, method, row(fit, hist, sizing_mode="stretch_width"), table, marker,
+                        sizing_mode="stretch_width", name="future"))
+    doc.title = "Nilai masa depan / Future value"
+    hub.register(doc, refresh)
+    doc.add_next_tick_callback(refresh)
+    return refresh

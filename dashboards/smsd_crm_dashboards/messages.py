@@ -1,0 +1,56 @@
+"""Messages: SMS in and out per month, delivery rate, and what sending cost (campaign results join
+here once campaigns exist)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, Div, FactorRange
+from bokeh.plotting import figure
+
+from .common import bump, html_table, revision, rupiah, title
+
+SMS_TARIFF = 350
+MONTHS = 12
+
+
+
+def make(doc, db, hub, today=None):
+    """Fill ``doc`` with the messages view; return its (async) refresh."""
+    heading, marker = title("Pesan / Messages"), revision()
+    src = ColumnDataSource({"month": [], "in": [], "out": []}, name="volumes")
+    chart = figure(x_range=FactorRange(factors=[]), height=300, sizing_mode="stretch_width", toolbar_location=None,
+                   tools="", title="SMS per bulan / SMS per month", name="volume_chart")
+    chart.vbar_stack(["in", "out"], x="month", source=src, width=0.8, color=["#6a8fc0", "#2e7d4f"],
+                     legend_label=["masuk / in", "keluar / out"])
+    chart.legend.location = "top_left"
+    table = Div(text="", name="table", sizing_mode="stretch_width")
+
+    async def refresh() -> None:
+        now = today or date.today()
+        since = (now.replace(day=1) - timedelta(days=31 * (MONTHS - 1))).replace(day=1)
+        rows = await db.fetchall(
+            """SELECT substr(created_at, 1, 7) AS month,
+                      SUM(direction = 'in') AS inbound, SUM(direction = 'out') AS outbound,
+                      SUM(direction = 'out' AND state = 'delivered') AS delivered,
+                      SUM(direction = 'out' AND state = 'failed') AS failed,
+                      SUM(CASE WHEN direction = 'out' AND length(text) <= 160 THEN 1
+                               WHEN direction = 'out' THEN (length(text) + 152) / 153 ELSE 0 END) AS parts
+               FROM messages WHERE created_at >= ? GROUP BY month ORDER BY month""", (since.isoformat(),))
+        months = [r["month"] for r in rows]
+        chart.x_range.factors = months
+        src.data = {"month": months, "in": [r["inbound"] for r in rows], "out": [r["outbound"] for r in rows]}
+        table.text = html_table(
+            ["Bulan / Month", "Masuk / In", "Keluar / Out", "Terkirim / Delivered", "Gagal / Failed",
+             "Tingkat terkirim / Delivery rate", "Bagian / Parts", "Biaya / Cost"],
+            [[r["month"], r["inbound"], r["outbound"], r["delivered"], r["failed"],
+              f"{100 * r['delivered'] / r['outbound']:.1f}%" if r["outbound"] else "—", r["parts"],
+              rupiah(r["parts"] * SMS_TARIFF)] for r in rows])
+        bump(marker)
+
+    doc.add_root(column(heading, chart, table, marker, sizing_mode="stretch_width", name="messages"))
+    doc.title = "Pesan / Messages"
+    hub.register(doc, refresh)
+    doc.add_next_tick_callback(refresh)
+    return refresh

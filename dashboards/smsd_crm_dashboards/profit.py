@@ -1,0 +1,78 @@
+"""Profitability: profit per customer and per segment over the last 12 months (revenue - cost of goods
+- promo discounts - points redeemed - SMS cost - complaint handling cost), the whale curve, and the
+most and least profitable customers."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, timedelta
+
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, Div, FactorRange, Span
+from bokeh.plotting import figure
+
+from smsd_crm.analytics import extract
+from smsd_crm.analytics.metrics import profit, whale_curve
+
+from .common import CLASS_NAMES, bump, html_table, revision, rupiah, title
+from .customers import classify
+
+SMS_TARIFF = 350  # rupiah per SMS part (a typical prepaid tariff; config comes with campaigns)
+COMPLAINT_COST = 25_000  # rupiah of staff time per complaint
+PERIOD_DAYS = 365
+
+
+def make(doc, db, hub, today=None):
+    """Fill ``doc`` with the profitability view; return its (async) refresh."""
+    heading, marker = title("Profitabilitas / Profitability"), revision()
+    note = Div(text=f"12 bulan · SMS Rp{SMS_TARIFF}/bagian · keluhan Rp{COMPLAINT_COST:,}".replace(",", "."),
+               name="note")
+    whale_src = ColumnDataSource({"share": [], "cumulative": []}, name="whale")
+    whale = figure(height=300, sizing_mode="stretch_width", toolbar_location=None, tools="", name="whale_chart",
+                   title="Kurva paus / Whale curve", x_axis_label="pelanggan, urut laba / customers by profit (%)",
+                   y_axis_label="laba kumulatif / cumulative profit (%)")
+    whale.line("share", "cumulative", source=whale_src, line_width=2, color="#2e7d4f")
+    whale.add_layout(Span(location=100, dimension="width", line_dash="dashed", line_color="#888"))
+    class_src = ColumnDataSource({"group": [], "profit": []}, name="by_class")
+    by_class = figure(x_range=FactorRange(factors=[]), height=300, sizing_mode="stretch_width", toolbar_location=None,
+                      tools="", title="Laba per kelas / Profit per class", name="class_chart")
+    by_class.vbar(x="group", top="profit", source=class_src, width=0.7, color="#e0a030")
+    by_class.xaxis.major_label_orientation = 0.5
+    tables = Div(text="", name="tables", sizing_mode="stretch_width")
+
+    async def refresh() -> None:
+        now = today or date.today()
+        costs = await extract.customer_costs(db, now - timedelta(days=PERIOD_DAYS))
+        profits = {c.customer: profit(c, SMS_TARIFF, COMPLAINT_COST) for c in costs}
+        curve = whale_curve(list(profits.values()))
+        n = len(curve)
+        whale_src.data = {"share": [100 * (i + 1) / n for i in range(n)], "cumulative": [100 * v for v in curve]}
+        classes = {r["phone"]: r["class"] for r in await classify(db, now)}
+        per_class: dict[str, float] = defaultdict(float)
+        for phone, value in profits.items():
+            per_class[CLASS_NAMES[classes.get(phone, "other")]] += value
+        groups = sorted(per_class, key=lambda g: -per_class[g])
+        class_src.data = {"group": groups, "profit": [per_class[g] for g in groups]}
+        by_class.x_range.factors = groups
+        names = {r["phone"]: (r["id"], r["name"]) for r in await db.fetchall("SELECT id, phone, name FROM customers")}
+        ranked = sorted(costs, key=lambda c: -profits[c.customer])
+        headers = ["Pelanggan / Customer", "Omzet / Revenue", "Modal / Cost", "Promo", "SMS", "Keluhan", "Laba / Profit"]
+
+        def rows(items):
+            return [[(names.get(c.customer) or (None, None))[1] or c.customer, rupiah(c.revenue),
+                     rupiah(c.cost_of_goods), rupiah(c.promo_discounts), c.sms_parts, c.complaints,
+                     rupiah(profits[c.customer])] for c in items]
+
+        def links(items):
+            return [f"/customers/{names[c.customer][0]}" if c.customer in names else None for c in items]
+        top, bottom = ranked[:15], ranked[-15:][::-1]
+        tables.text = ("<b>Paling menguntungkan / Most profitable</b>" + html_table(headers, rows(top), links(top))
+                       + "<b>Paling rugi / Least profitable</b>" + html_table(headers, rows(bottom), links(bottom)))
+        bump(marker)
+
+    doc.add_root(column(heading, note, row(whale, by_class, sizing_mode="stretch_width"), tables, marker,
+                        sizing_mode="stretch_width", name="profit"))
+    doc.title = "Profitabilitas / Profitability"
+    hub.register(doc, refresh)
+    doc.add_next_tick_callback(refresh)
+    return refresh

@@ -1,0 +1,69 @@
+"""Retention: active customers per month, retention and churn month on month, new and reactivated
+customers, and the lapsing customers worth a win-back message."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, Div, FactorRange
+from bokeh.plotting import figure
+
+from smsd_crm.analytics import extract
+from smsd_crm.analytics.metrics import active, retention
+
+from .common import bump, html_table, revision, rupiah, title
+from .customers import classify, month_ends
+
+WINDOW_DAYS = 90  # "active" = bought in the last 90 days
+MONTHS = 12
+
+
+def make(doc, db, hub, today=None):
+    """Fill ``doc`` with the retention view; return its (async) refresh."""
+    heading, marker = title("Retensi / Retention"), revision()
+    src = ColumnDataSource({"month": [], "active": [], "retained": [], "new": [], "reactivated": [],
+                            "rate": [], "churn": []}, name="months")
+    counts = figure(x_range=FactorRange(factors=[]), height=300, sizing_mode="stretch_width", toolbar_location=None,
+                    tools="", title=f"Pelanggan aktif ({WINDOW_DAYS} hari) / Active customers", name="active_chart")
+    counts.vbar_stack(["retained", "new", "reactivated"], x="month", source=src, width=0.8,
+                      color=["#2e7d4f", "#6a8fc0", "#e0a030"],
+                      legend_label=["bertahan / retained", "baru / new", "kembali / reactivated"])
+    counts.legend.location = "bottom_left"
+    rates = figure(x_range=counts.x_range, y_range=(0, 100), height=300, sizing_mode="stretch_width",
+                   toolbar_location=None, tools="", title="Retensi & churn (%)", name="rate_chart")
+    rates.line("month", "rate", source=src, color="#2e7d4f", line_width=2, legend_label="retensi / retention")
+    rates.line("month", "churn", source=src, color="#b03030", line_width=2, legend_label="churn")
+    lapsing = Div(text="", name="lapsing", sizing_mode="stretch_width")
+
+    async def refresh() -> None:
+        now = today or date.today()
+        days = await extract.purchase_days(db, now)
+        ends = month_ends(now, MONTHS)
+        data = {k: [] for k in src.data}
+        for t0, t1 in zip(ends, ends[1:]):
+            r = retention(days, t0, t1, WINDOW_DAYS)
+            data["month"].append(t1.isoformat()[:7] if t1 != now else "now")
+            data["active"].append(len(active(days, t1, WINDOW_DAYS)))
+            data["retained"].append(r.retained)
+            data["new"].append(r.new)
+            data["reactivated"].append(r.reactivated)
+            data["rate"].append(100 * r.rate)
+            data["churn"].append(100 * r.churn)
+        counts.x_range.factors = data["month"]
+        src.data = data
+        names = {r["phone"]: (r["id"], r["name"]) for r in await db.fetchall("SELECT id, phone, name FROM customers")}
+        targets = sorted((r for r in await classify(db, now) if r["class"] == "inactive"), key=lambda r: -r["m"])[:30]
+        lapsing.text = "<b>Mulai menghilang (kirim sapaan) / Lapsing: win-back targets</b>" + html_table(
+            ["Pelanggan / Customer", "Hari sejak beli / Days since", "Kali beli / Visits", "Belanja 12 bln / Spend"],
+            [[(names.get(r["phone"]) or (None, None))[1] or r["phone"], r["days"], r["f"], rupiah(r["m"])]
+             for r in targets],
+            links=[f"/customers/{names[r['phone']][0]}" if r["phone"] in names else None for r in targets])
+        bump(marker)
+
+    doc.add_root(column(heading, row(counts, rates, sizing_mode="stretch_width"), lapsing, marker,
+                        sizing_mode="stretch_width", name="retention"))
+    doc.title = "Retensi / Retention"
+    hub.register(doc, refresh)
+    doc.add_next_tick_callback(refresh)
+    return refresh

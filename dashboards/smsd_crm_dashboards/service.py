@@ -1,0 +1,86 @@
+"""Service: complaints per week and per 100 purchases, time to first answer and to close, share within
+the SLA, who buys again after a complaint (fast vs slow, with the TARP reference figures), SMS reply
+latency and the modems' health."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+from bokeh.layouts import column, row
+from bokeh.models import ColumnDataSource, Div, FactorRange, Span
+from bokeh.plotting import figure
+
+from smsd_crm import status
+from smsd_crm.analytics import extract
+from smsd_crm.analytics.metrics import percentile, post_complaint_retention, service
+
+from .common import bump, html_table, revision, title
+
+PERIOD_DAYS = 365
+SLA_HOURS = 24
+WINDOW_DAYS = 60
+TARP = (0.54, 0.82)  # resolved at all / resolved quickly: the share who buy again (Kotler & Keller)
+
+
+def _h(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f} h"
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.0f}%"
+
+
+def make(doc, db, hub, today=None):
+    """Fill ``doc`` with the service view; return its (async) refresh."""
+    heading, marker = title("Layanan / Service"), revision()
+    figures = Div(text="", name="figures", sizing_mode="stretch_width")
+    week_src = ColumnDataSource({"week": [], "complaints": [], "per100": []}, name="weeks")
+    weeks = figure(x_range=FactorRange(factors=[]), height=280, sizing_mode="stretch_width", toolbar_location=None,
+                   tools="", title="Keluhan per minggu / Complaints per week", name="week_chart")
+    weeks.vbar(x="week", top="complaints", source=week_src, width=0.8, color="#b03030")
+    weeks.xaxis.major_label_orientation = 1.2
+    after_src = ColumnDataSource({"group": [], "rate": []}, name="after")
+    groups = ["cepat / fast", "lambat / slow", "tanpa keluhan / no complaint"]
+    after = figure(x_range=groups, y_range=(0, 1), height=280, width=420, toolbar_location=None, tools="",
+                   title=f"Beli lagi dalam {WINDOW_DAYS} hari / Bought again within {WINDOW_DAYS} days",
+                   name="after_chart")
+    after.vbar(x="group", top="rate", source=after_src, width=0.7, color="#2e7d4f")
+    for level in TARP:
+        after.add_layout(Span(location=level, dimension="width", line_dash="dashed", line_color="#888"))
+    modems = Div(text="", name="modems", sizing_mode="stretch_width")
+
+    async def refresh() -> None:
+        now = today or date.today()
+        since = now - timedelta(days=PERIOD_DAYS)
+        answer_h, close_h, opened = await extract.complaint_times(db, since)
+        s = service(answer_h, close_h, opened, await extract.order_count(db, since), SLA_HOURS)
+        latency = await extract.reply_latency_seconds(db, datetime.now(timezone.utc) - timedelta(days=7))
+        figures.text = html_table(
+            ["", ""],
+            [["Keluhan (12 bln) / Complaints (12 mo)", s.complaints],
+             ["Per 100 pembelian / per 100 purchases", f"{s.per_100_orders:.2f}"],
+             ["Jawaban pertama, median · p90 / First answer", f"{_h(s.first_answer_median_h)} · {_h(s.first_answer_p90_h)}"],
+             ["Selesai, median · p90 / Closed", f"{_h(s.close_median_h)} · {_h(s.close_p90_h)}"],
+             [f"Selesai dalam {SLA_HOURS} jam / Closed within the SLA", _pct(s.within_sla)],
+             ["Balasan SMS, median · p90 (7 hari) / SMS reply latency",
+              f"{percentile(latency, 50) or 0:.1f} s · {percentile(latency, 90) or 0:.1f} s ({len(latency)} replies)"]])
+        rows = await extract.complaints_per_week(db, now - timedelta(weeks=26))
+        week_src.data = {"week": [w for w, _, _ in rows], "complaints": [c for _, c, _ in rows],
+                         "per100": [100 * c / p if p else 0 for _, c, p in rows]}
+        weeks.x_range.factors = [w for w, _, _ in rows]
+        result = post_complaint_retention(await extract.closures(db, since), await extract.purchase_days(db, now),
+                                          now, WINDOW_DAYS, SLA_HOURS)
+        after_src.data = {"group": groups, "rate": [result.fast or 0, result.slow or 0, result.baseline or 0]}
+        after.title.text = f"Beli lagi / Bought again ≤ {WINDOW_DAYS} d (n = {result.fast_n} · {result.slow_n})"
+        health = [status.describe(dict(r)) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
+        modems.text = "<b>Modem</b>" + html_table(
+            ["Modem", "Status", "Sinyal / Signal", "Jaringan / Network", "Terkirim / Sent", "Galat / Error"],
+            [[m["modem"], m["state"], m["signal"], m["network"], m["sent"], m["last_error"]] for m in health])
+        bump(marker)
+
+    doc.add_root(column(heading, row(figures, after, sizing_mode="stretch_width"), weeks, modems, marker,
+                        sizing_mode="stretch_width", name="service"))
+    doc.title = "Layanan / Service"
+    hub.register(doc, refresh)
+    doc.add_next_tick_callback(refresh)
+    return refresh

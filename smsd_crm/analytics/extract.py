@@ -1,0 +1,184 @@
+"""Reading the shop's records for the analytics (SQL only; the computations live beside it).
+
+Purchases come from both channels: SMS orders that were not cancelled (the order plugin's tables)
+and till sales that carry a phone number. A purchase counts as a promo purchase when it had a
+discount or cited a promo code.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from ..storage.db import Database
+from .rfm import CustomerActivity
+
+PURCHASES = """
+SELECT phone, substr(created_at, 1, 10) AS day, total AS amount,
+       (discount > 0 OR promo_code IS NOT NULL) AS promo, 'sms' AS channel
+FROM orders WHERE state != 'cancelled'
+UNION ALL
+SELECT phone, substr(sold_at, 1, 10), total, discount > 0, 'till' FROM sales WHERE phone IS NOT NULL
+"""
+TILL_ONLY = PURCHASES[PURCHASES.index("SELECT phone, substr(sold_at"):]
+
+
+async def purchases_sql(db: Database) -> str:
+    """The purchases query for this database (till only when the order plugin is off)."""
+    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    return PURCHASES if has_orders else TILL_ONLY
+
+
+async def activity(db: Database, as_of: date, window_days: int = 365) -> list[CustomerActivity]:
+    """Per customer: last purchase (ever, up to ``as_of``); purchase days, spend, orders and promo
+    orders within the window (as_of - window, as_of]."""
+    start = (as_of - timedelta(days=window_days)).isoformat()
+    rows = await db.fetchall(
+        f"""SELECT phone, MAX(day) AS last,
+                   COUNT(DISTINCT CASE WHEN day > ? THEN day END) AS occasions,
+                   SUM(CASE WHEN day > ? THEN amount ELSE 0 END) AS spend,
+                   SUM(day > ?) AS orders, SUM(CASE WHEN day > ? THEN promo ELSE 0 END) AS promo_orders
+            FROM ({await purchases_sql(db)}) WHERE day <= ? GROUP BY phone""",
+        (start, start, start, start, as_of.isoformat()))
+    return [CustomerActivity(r["phone"], date.fromisoformat(r["last"]), r["occasions"], r["spend"], r["orders"],
+                             r["promo_orders"]) for r in rows]
+
+
+async def purchase_days(db: Database, as_of: date) -> dict[str, list[date]]:
+    """Every customer's purchase days up to ``as_of`` (for retention)."""
+    rows = await db.fetchall(f"SELECT DISTINCT phone, day FROM ({await purchases_sql(db)}) WHERE day <= ?",
+                             (as_of.isoformat(),))
+    out: dict[str, list[date]] = defaultdict(list)
+    for r in rows:
+        out[r["phone"]].append(date.fromisoformat(r["day"]))
+    return out
+
+
+async def complaint_times(db: Database, since: date) -> tuple[list[float], list[float], int]:
+    """Hours from opening to first answer, and to closing, of complaints opened since ``since``; and
+    how many were opened."""
+    has = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'")
+    if not has:
+        return [], [], 0
+    rows = await db.fetchall("SELECT opened_at, first_answer_at, closed_at FROM complaints WHERE opened_at >= ?",
+                             (since.isoformat(),))
+
+    def hours(a: str, b: str | None) -> float | None:
+        return (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 3600 if b else None
+    answer = [h for r in rows if (h := hours(r["opened_at"], r["first_answer_at"])) is not None]
+    close = [h for r in rows if (h := hours(r["opened_at"], r["closed_at"])) is not None]
+    return answer, close, len(rows)
+
+
+async def order_count(db: Database, since: date) -> int:
+    """Purchases (both channels) since ``since``."""
+    row = await db.fetchone(f"SELECT COUNT(*) FROM ({await purchases_sql(db)}) WHERE day >= ?", (since.isoformat(),))
+    return row[0]
+
+
+async def baskets(db: Database, since: date, limit: int = 200_000) -> list[set[str]]:
+    """The products of each purchase (SMS orders and till sales) since ``since``."""
+    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    parts = ["SELECT 's' || s.id AS basket, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
+             "WHERE s.sold_at >= ?"]
+    params = [since.isoformat()]
+    if has_orders:
+        parts.insert(0, "SELECT 'o' || o.id, ol.code FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
+                        "WHERE o.state != 'cancelled' AND o.created_at >= ?")
+        params.insert(0, since.isoformat())
+    rows = await db.fetchall(" UNION ALL ".join(parts) + " LIMIT ?", (*params, limit))
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        grouped[r[0]].add(r[1])
+    return list(grouped.values())
+
+
+async def closures(db: Database, since: date) -> list[tuple[str, date, float]]:
+    """(customer, closing day, hours from opening to closing) of complaints closed since ``since``."""
+    has = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'")
+    if not has:
+        return []
+    rows = await db.fetchall("SELECT phone, opened_at, closed_at FROM complaints WHERE closed_at >= ?",
+                             (since.isoformat(),))
+    return [(r["phone"], datetime.fromisoformat(r["closed_at"]).date(),
+             (datetime.fromisoformat(r["closed_at"]) - datetime.fromisoformat(r["opened_at"])).total_seconds() / 3600)
+            for r in rows]
+
+
+async def complaints_per_week(db: Database, since: date) -> list[tuple[str, int, int]]:
+    """(week start, complaints opened, purchases) per ISO week since ``since``."""
+    has = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'")
+    week = "date({col}, '-' || ((strftime('%w', {col}) + 6) % 7) || ' days')"
+    opened = {} if not has else {r[0]: r[1] for r in await db.fetchall(
+        f"SELECT {week.format(col='substr(opened_at, 1, 10)')} AS w, COUNT(*) FROM complaints "
+        "WHERE opened_at >= ? GROUP BY w", (since.isoformat(),))}
+    bought = {r[0]: r[1] for r in await db.fetchall(
+        f"SELECT {week.format(col='day')} AS w, COUNT(*) FROM ({await purchases_sql(db)}) WHERE day >= ? GROUP BY w",
+        (since.isoformat(),))}
+    return [(w, opened.get(w, 0), bought.get(w, 0)) for w in sorted(set(opened) | set(bought))]
+
+
+async def reply_latency_seconds(db: Database, since: datetime) -> list[float]:
+    """Seconds from an SMS arriving to its reply leaving the modem, for replies sent since ``since``."""
+    rows = await db.fetchall(
+        "SELECT i.created_at AS got, o.updated_at AS sent FROM messages o JOIN messages i ON i.id = o.in_reply_to "
+        "WHERE o.direction = 'out' AND o.state IN ('sent', 'delivered') AND o.updated_at >= ?", (since.isoformat(),))
+    return [(datetime.fromisoformat(r["sent"]) - datetime.fromisoformat(r["got"])).total_seconds() for r in rows]
+
+
+async def customer_baskets(db: Database, since: date) -> list[set[str]]:
+    """Every product each known customer bought since ``since`` (both channels): the customer-level
+    baskets, since SMS orders often hold a single item."""
+    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    parts = ["SELECT s.phone, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
+             "WHERE s.phone IS NOT NULL AND s.sold_at >= ?"]
+    params = [since.isoformat()]
+    if has_orders:
+        parts.insert(0, "SELECT o.phone, ol.code FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
+                        "WHERE o.state != 'cancelled' AND o.created_at >= ?")
+        params.insert(0, since.isoformat())
+    rows = await db.fetchall("SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")", params)
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for r in rows:
+        grouped[r[0]].add(r[1])
+    return list(grouped.values())
+
+
+async def transactions(db: Database, until: date) -> list[tuple[str, date, float]]:
+    """(customer, day, amount) of every known customer's purchase up to ``until`` (the CLV input)."""
+    rows = await db.fetchall(f"SELECT phone, day, SUM(amount) FROM ({await purchases_sql(db)}) WHERE day <= ? "
+                             "GROUP BY phone, day", (until.isoformat(),))
+    return [(r[0], date.fromisoformat(r[1]), float(r[2])) for r in rows]
+
+
+async def customer_costs(db: Database, since: date) -> list:
+    """Per known customer since ``since``: revenue, cost of goods, promo discounts, SMS parts sent to
+    them, complaints (the profitability inputs; points redeemed are valued by the caller)."""
+    from .metrics import CustomerCosts
+
+    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    parts = ["SELECT s.phone, SUM(sl.quantity * sl.price), SUM(sl.quantity * sl.cost), 0 FROM sales s "
+             "JOIN sale_lines sl ON sl.sale_id = s.id WHERE s.phone IS NOT NULL AND s.sold_at >= ? GROUP BY s.phone",
+             "SELECT phone, 0, 0, SUM(discount) FROM sales WHERE phone IS NOT NULL AND sold_at >= ? GROUP BY phone"]
+    if has_orders:
+        parts += ["SELECT o.phone, SUM(ol.quantity * ol.price), SUM(ol.quantity * ol.cost), 0 FROM orders o "
+                  "JOIN order_lines ol ON ol.order_id = o.id WHERE o.state != 'cancelled' AND o.created_at >= ? "
+                  "GROUP BY o.phone",
+                  "SELECT phone, 0, 0, SUM(discount) FROM orders WHERE state != 'cancelled' AND created_at >= ? "
+                  "GROUP BY phone"]
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
+    for sql in parts:
+        for phone, revenue, cost, discount in await db.fetchall(sql, (since.isoformat(),)):
+            t = totals[phone]
+            t[0] += revenue or 0
+            t[1] += cost or 0
+            t[2] += discount or 0
+    sms = {r[0]: r[1] for r in await db.fetchall(
+        "SELECT phone, COUNT(*) FROM messages WHERE direction = 'out' AND created_at >= ? AND phone IS NOT NULL "
+        "GROUP BY phone", (since.isoformat(),))}
+    complaints: dict[str, int] = {}
+    if await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'"):
+        complaints = {r[0]: r[1] for r in await db.fetchall(
+            "SELECT phone, COUNT(*) FROM complaints WHERE opened_at >= ? GROUP BY phone", (since.isoformat(),))}
+    return [CustomerCosts(phone, t[0], t[1], t[2], 0, sms.get(phone, 0), complaints.get(phone, 0))
+            for phone, t in totals.items()]

@@ -1,0 +1,76 @@
+"""The owner's dashboard pages: one page per Bokeh view, the BokehJS files, and CSV exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from aiohttp import web
+from markupsafe import Markup
+
+from ..analytics import sales
+from .base import CTX, language, render
+from .dashboards import PREFIX
+
+
+def _host(request: web.Request):
+    host = request.app[CTX].dashboards
+    if host is None:
+        raise web.HTTPNotFound(text="dashboards are not running")
+    return host
+
+
+async def dashboard_index(request: web.Request) -> web.Response:
+    raise web.HTTPFound(f"{PREFIX}/{next(iter(_host(request).views))}")
+
+
+async def dashboard_page(request: web.Request) -> web.Response:
+    host = _host(request)
+    name = request.match_info["view"]
+    if name not in host.views:
+        raise web.HTTPNotFound(text="no such dashboard")
+    element = f"bk-{name}"
+    # A plain <script src> (no inline script, so the page keeps a strict CSP).
+    script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
+                    'bokeh-app-path={1}/{2}"></script>').format(element, PREFIX, name)
+    lang = language(request)
+    views = [(v.name, v.title_en if lang == "en" else v.title) for v in host.views.values()]
+    return render(request, "dashboard.html", script=script, views=views, current=name)
+
+
+async def sales_csv(request: web.Request) -> web.Response:
+    """The sales view's data as CSV, at the level asked for."""
+    db = request.app[CTX].db
+    year, category = request.query.get("year"), request.query.get("category")
+    try:
+        if year and category:
+            bars = await sales.by_product(db, year, category[:100])
+        elif year:
+            bars = await sales.by_month(db, year) + await sales.by_category(db, year)
+        else:
+            bars = await sales.by_year(db)
+    except ValueError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"])
+    for b in bars:
+        writer.writerow([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units])
+    name = "-".join(["sales", *(p for p in (year, category) if p)]).replace('"', "")
+    return web.Response(text=out.getvalue(), content_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def add_routes(app: web.Application) -> list[dict]:
+    """Mount the dashboard pages (when the dashboards run); return their navigation entry."""
+    host = app[CTX].dashboards
+    if host is None:
+        return []
+    app.router.add_get(PREFIX, dashboard_index)
+    app.router.add_static(f"{PREFIX}/static/", path=host.static_path())
+    app.router.add_get(f"{PREFIX}/sales.csv", sales_csv)
+    app.router.add_get(PREFIX + "/{view}", dashboard_page)
+    app.router.add_get(PREFIX + "/{view}/autoload.js", host.autoload)
+    app.router.add_get(PREFIX + "/{view}/ws", host.websocket)
+    app.on_shutdown.append(lambda _app: host.stop())
+    return [{"path": PREFIX, "title": "Dasbor", "titles": {"en": "Dashboards"}, "role": "owner"}]

@@ -1,0 +1,208 @@
+"""The owner's Bokeh dashboards, served through the daemon's aiohttp server.
+
+Bokeh's own server runs on the daemon's loop on an ephemeral loopback port and trusts only
+requests that carry a per-process secret header; aiohttp is the only public listener: it checks
+the owner login, serves the page and BokehJS from the installed package (no CDN: works offline),
+proxies ``autoload.js`` and relays the websocket (after checking its Origin). Open documents are
+refreshed through ``doc.add_next_tick_callback`` when the live feed reports a change.
+See ../shared/design/dashboards.md for the pitfalls this avoids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import aiohttp
+from aiohttp import web
+
+LOGGER = logging.getLogger(__name__)
+SECRET_HEADER = "X-Smsd-Dashboard"
+PREFIX = "/dash"
+MAX_MESSAGE = 20 * 1024 * 1024
+LIVE_TOPICS = ("orders", "sales", "complaints", "messages")
+
+
+@dataclass(frozen=True)
+class View:
+    """One dashboard: its URL name, titles, and ``make(doc, data, hub)`` that fills a Bokeh Document."""
+
+    name: str
+    title: str
+    title_en: str
+    make: Callable[..., None]
+
+
+class DocumentHub:
+    """Open Bokeh documents and their refresh functions; refreshes go through the document's own
+    next-tick callback (changing a session's document from another task is an error)."""
+
+    def __init__(self) -> None:
+        self._open: dict[Any, Callable[[], Any]] = {}
+        self._pending: set[Any] = set()
+
+    def register(self, doc, refresh: Callable[[], Any]) -> None:
+        """Refresh ``doc`` on every change until its session ends."""
+        self._open[doc] = refresh
+        doc.on_session_destroyed(lambda _context: self._open.pop(doc, None))
+
+    def __len__(self) -> int:
+        return len(self._open)
+
+    def changed(self, topic: str | None = None) -> None:
+        """Something the dashboards show changed: schedule one refresh per open document."""
+        if topic is not None and topic not in LIVE_TOPICS:
+            return
+        for doc, refresh in list(self._open.items()):
+            if doc in self._pending:
+                continue  # a burst of orders makes one refresh, not one per order
+            self._pending.add(doc)
+
+            async def run(doc=doc, refresh=refresh) -> None:
+                self._pending.discard(doc)
+                await refresh()
+            try:
+                doc.add_next_tick_callback(run)
+            except Exception:  # the session is going away
+                self._pending.discard(doc)
+                self._open.pop(doc, None)
+
+
+class BokehHost:
+    """The internal Bokeh server (started inside the running loop) and the aiohttp glue to it."""
+
+    def __init__(self, views: list[View], data: Any, hub: DocumentHub, signing_key: str,
+                 session_seconds: float) -> None:
+        self.views = {v.name: v for v in views}
+        self.data = data
+        self.hub = hub
+        self.signing_key = signing_key
+        self.session_seconds = session_seconds
+        self.secret = secrets.token_urlsafe(32)
+        self.server = None
+        self.client: aiohttp.ClientSession | None = None
+        self.sockets: set[web.WebSocketResponse] = set()
+        self._stopped = False
+
+    async def start(self) -> None:
+        """Start Bokeh's server on this loop (a server made before the loop runs hangs every request)."""
+        from bokeh.application import Application
+        from bokeh.application.handlers.function import FunctionHandler
+        from bokeh.server.auth_provider import AuthProvider
+        from bokeh.server.server import Server
+        from bokeh.settings import settings
+        from tornado.ioloop import IOLoop
+
+        settings.resources.set_value("server")  # never a CDN, whatever BOKEH_RESOURCES says
+        secret = self.secret
+
+        class ProxyOnly(AuthProvider):
+            @property
+            def get_user(self):
+                return lambda handler: "proxy" if secrets.compare_digest(
+                    handler.request.headers.get(SECRET_HEADER, ""), secret) else None
+
+            @property
+            def login_url(self):
+                return "/login"
+
+        apps = {f"/{v.name}": Application(FunctionHandler(
+            lambda doc, v=v: v.make(doc, self.data, self.hub))) for v in self.views.values()}
+        self.server = Server(apps, io_loop=IOLoop.current(), address="127.0.0.1", port=0, prefix=PREFIX,
+                             auth_provider=ProxyOnly(), include_headers=[], include_cookies=[],
+                             exclude_headers=None, sign_sessions=True, secret_key=self.signing_key,
+                             session_token_expiration=int(self.session_seconds), use_index=False,
+                             redirect_root=False, check_unused_sessions_milliseconds=5000,
+                             unused_session_lifetime_milliseconds=15000)
+        self.server.start()
+        self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        logging.getLogger("tornado.access").setLevel(logging.WARNING)  # one line per request is noise
+        LOGGER.info("dashboards: %d view(s); Bokeh server on 127.0.0.1:%d (internal, needs the proxy's key)",
+                    len(self.views), self.server.port)
+
+    async def stop(self) -> None:
+        """Close the websockets (else SIGTERM waits for them), the client and the server. Idempotent:
+        the web server's shutdown and the daemon's exit stack both call it."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for ws in list(self.sockets):
+            await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server stopping")
+        if self.client:
+            await self.client.close()
+        if self.server:
+            self.server.stop()
+
+    @property
+    def internal(self) -> str:
+        """The Bokeh server's loopback address."""
+        return f"http://127.0.0.1:{self.server.port}"
+
+    def static_path(self) -> str:
+        """Where BokehJS is installed."""
+        from bokeh.settings import settings
+
+        return str(settings.bokehjs_path())
+
+    def script(self, name: str) -> str:
+        """The ``<script src=.../autoload.js>`` tag that embeds a view (relative URLs: any host name works)."""
+        from bokeh.embed import server_document
+
+        return server_document(f"{PREFIX}/{name}", relative_urls=True)
+
+    async def autoload(self, request: web.Request) -> web.Response:
+        """Proxy ``/dash/<view>/autoload.js`` to the internal server with the secret header."""
+        name = request.match_info["view"]
+        if name not in self.views:
+            raise web.HTTPNotFound(text="no such dashboard")
+        assert self.client is not None
+        url = f"{self.internal}{PREFIX}/{name}/autoload.js"
+        async with self.client.get(url, params=request.query, headers={SECRET_HEADER: self.secret}) as answer:
+            body = await answer.read()
+            return web.Response(body=body, status=answer.status,
+                                content_type=answer.content_type or "application/javascript")
+
+    async def websocket(self, request: web.Request) -> web.StreamResponse:
+        """Relay BokehJS's websocket to the internal server, frames in order both ways."""
+        name = request.match_info["view"]
+        origin = request.headers.get("Origin", "")
+        if name not in self.views or origin not in (f"http://{request.host}", f"https://{request.host}"):
+            raise web.HTTPForbidden(text="websocket from another site refused")
+        protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
+        assert self.client is not None
+        try:
+            inner = await self.client.ws_connect(
+                f"{self.internal.replace('http', 'ws')}{PREFIX}/{name}/ws", protocols=protocols,
+                headers={SECRET_HEADER: self.secret, "Origin": f"http://localhost:{self.server.port}"},
+                max_msg_size=MAX_MESSAGE)
+        except aiohttp.ClientError as exc:
+            raise web.HTTPBadGateway(text=f"dashboard server refused: {exc}") from None
+        outer = web.WebSocketResponse(protocols=("bokeh",), max_msg_size=MAX_MESSAGE, heartbeat=30)
+        await outer.prepare(request)
+        self.sockets.add(outer)
+
+        async def pump(source, sink) -> None:
+            async for msg in source:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    await sink.send_str(msg.data)
+                elif msg.type == aiohttp.WSMsgType.BINARY:
+                    await sink.send_bytes(msg.data)
+                else:
+                    break
+        try:
+            async with asyncio.TaskGroup() as tg:
+                up = tg.create_task(pump(outer, inner))
+                down = tg.create_task(pump(inner, outer))
+                done, _ = await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
+                for task in (up, down):
+                    task.cancel()
+        except* (aiohttp.ClientError, ConnectionResetError):
+            pass
+        finally:
+            self.sockets.discard(outer)
+            await inner.close()
+            await outer.close()
+        return outer

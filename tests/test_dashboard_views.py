@@ -1,0 +1,195 @@
+"""The dashboard views' server-side Documents on a real SQLite file with generated history: what they
+show equals the analytics functions' numbers, refreshes reach open documents, SMS text stays text."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timezone
+
+import pytest
+from bokeh.document import Document
+
+from smsd_crm.analytics import sales
+from smsd_crm.catalog_csv import parse_products
+from smsd_crm.config import parse_config
+from smsd_crm.daemon import offline_session
+from smsd_crm.demo_history import generate
+from smsd_crm.storage import catalog, customers
+from smsd_crm.storage.history_load import load_history
+from smsd_crm.web.dashboards import DocumentHub
+from smsd_crm_dashboards import customers as customers_view
+from smsd_crm_dashboards import sales as sales_view
+from smsd_crm_dashboards import crosssell as crosssell_view
+from smsd_crm_dashboards import future as future_view
+from smsd_crm_dashboards import messages as messages_view
+from smsd_crm_dashboards import profit as profit_view
+from smsd_crm_dashboards import retention as retention_view
+from smsd_crm_dashboards import service as service_view
+
+from .test_demo_history import PRODUCTS
+
+TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture
+async def shop(tmp_path):
+    settings = parse_config("database: {path: shop.sqlite3}\n", tmp_path / "c.yaml")
+    async with offline_session(settings, entry_points=False) as (_, db):
+        rows, errors = parse_products("code,name,category,price,cost\n" + "\n".join(
+            f"{p['code']},{p['name']},{p['category']},{p['price']},{p['cost']}" for p in PRODUCTS))
+        assert not errors
+        await catalog.import_rows(db, rows, datetime.now(timezone.utc))
+        products = [dict(id=p.id, code=p.code, name=p.name, category=p.category, price=p.price, cost=p.cost)
+                    for p in await catalog.all_products(db)]
+        history = generate(products, customers=300, years=2, end=TODAY, seed=3)
+        await asyncio.to_thread(load_history, settings.database.path, history, "2026-11-23T00:00:00+00:00")
+        yield db
+
+
+async def test_sales_view_shows_the_drill_down_numbers(shop):
+    doc, hub = Document(), DocumentHub()
+    refresh = sales_view.make(doc, shop, hub)
+    await refresh()
+    main = doc.get_model_by_name("main").data
+    years = await sales.by_year(shop)
+    assert list(main["key"]) == [b.key for b in years] and list(main["revenue"]) == [b.revenue for b in years]
+    # a year is the sum of its months and of its categories (both channels)
+    for bar in years:
+        assert sum(b.revenue for b in await sales.by_month(shop, bar.key)) == bar.revenue
+        assert sum(b.revenue for b in await sales.by_category(shop, bar.key)) == bar.revenue
+        assert sum(b.sms_revenue for b in await sales.by_category(shop, bar.key)) == bar.sms_revenue
+    assert doc.get_model_by_name("revision").text == "1"
+    assert len(hub) == 1
+
+
+async def test_customers_view_counts_and_escapes(shop):
+    phone = (await shop.fetchone("SELECT phone FROM customers ORDER BY id LIMIT 1"))[0]
+    await customers.upsert(shop, phone, datetime.now(timezone.utc), name="<img src=x onerror=alert(1)>")
+    doc = Document()
+    refresh = customers_view.make(doc, shop, DocumentHub(), today=TODAY)
+    await refresh()
+    rows = await customers_view.classify(shop, TODAY)
+    summary = doc.get_model_by_name("summary").text
+    for kind in ("regular", "deal_seeker", "inactive", "switcher"):
+        assert f"<b>{sum(r['class'] == kind for r in rows)}</b>" in summary
+    segments = doc.get_model_by_name("segments").data
+    assert sum(segments["count"]) == len(rows)
+    trend = doc.get_model_by_name("trend").data
+    assert len(trend["month"]) == customers_view.TREND_MONTHS + 1 and trend["month"][-1] == "now"
+    doc.get_model_by_name("sort").value = "recency"
+    table = doc.get_model_by_name("table").text
+    assert "<img src=x" not in table
+    first_days = [int(cell.split("</td>")[0]) for cell in table.split("<td>")[5::7][:5]]
+    assert first_days == sorted(first_days)  # sorted by days since the last purchase
+
+
+async def test_an_open_document_is_refreshed_once_per_burst():
+    hub = DocumentHub()
+    calls = []
+
+    class FakeDoc:  # only what the hub uses of a Document
+        def __init__(self):
+            self.callbacks = []
+
+        def on_session_destroyed(self, cb):
+            self.destroyed = cb
+
+        def add_next_tick_callback(self, cb):
+            self.callbacks.append(cb)
+
+    doc = FakeDoc()
+
+    async def refresh():
+        calls.append(1)
+    hub.register(doc, refresh)
+    for _ in range(5):
+        hub.changed("orders")
+    hub.changed("simulator")  # not shown on any dashboard
+    assert len(doc.callbacks) == 1
+    await doc.callbacks[0]()
+    hub.changed(None)
+    assert len(doc.callbacks) == 2 and calls == [1]
+    doc.destroyed(None)
+    hub.changed("orders")
+    assert len(doc.callbacks) == 2 and len(hub) == 0
+
+
+async def test_service_view_figures(shop):
+    doc = Document()
+    await service_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    opened = (await shop.fetchone("SELECT COUNT(*) FROM complaints WHERE opened_at >= '2025-11-23'"))[0]
+    figures = doc.get_model_by_name("figures").text
+    assert f"<td>{opened}</td>" in figures and opened > 0
+    weeks = doc.get_model_by_name("weeks").data
+    assert all(w >= "2026-05" for w in weeks["week"]) and sum(weeks["complaints"]) > 0
+    rates = doc.get_model_by_name("after").data["rate"]
+    assert len(rates) == 3 and all(0 <= r <= 1 for r in rates)
+
+
+async def test_crosssell_view_finds_the_pairs_the_history_was_made_with(shop):
+    doc = Document()
+    await crosssell_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    pairs = list(doc.get_model_by_name("lifts").data["pair"])
+    # demo_history adds telur to mi instan and minyak, gula to kopi, pasta gigi to sabun
+    assert {"I01 → T01", "T01 → I01", "K01 → G01", "G01 → K01", "S01 → P01", "P01 → S01"} & set(pairs)
+    assert all(lift > 1 for lift in doc.get_model_by_name("lifts").data["lift"])
+    assert "Mi instan → Telur 1kg" in doc.get_model_by_name("order_rules").text or \
+        "Telur 1kg → Mi instan" in doc.get_model_by_name("order_rules").text
+
+
+async def test_future_view_fits_and_compares_with_the_hold_out(shop):
+    doc = Document()
+    await future_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    assert "BG/NBD" in doc.get_model_by_name("method").text  # 300 customers with repeats: the models fit
+    fit = doc.get_model_by_name("fit").data
+    assert fit["x"][0] == 0 and len(fit["actual"]) == len(fit["predicted"]) >= 3
+    assert sum(doc.get_model_by_name("histogram").data["count"]) == \
+        (await shop.fetchone("SELECT COUNT(DISTINCT phone) FROM (SELECT phone FROM orders UNION ALL "
+                             "SELECT phone FROM sales WHERE phone IS NOT NULL)"))[0]
+    assert "/customers/" in doc.get_model_by_name("table").text
+
+
+async def test_future_view_says_when_data_is_thin(tmp_path):
+    settings = parse_config("database: {path: thin.sqlite3}\n", tmp_path / "c.yaml")
+    async with offline_session(settings, entry_points=False) as (_, db):
+        await db.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
+                         "('r1', '+6281200000001', '2026-10-01T10:00:00+00:00', 5000, '2026-10-01')")
+        doc = Document()
+        await future_view.make(doc, db, DocumentHub(), today=TODAY)()
+        assert "Naive estimate" in doc.get_model_by_name("method").text
+        assert "only 0 repeat buyers" in doc.get_model_by_name("method").text
+
+
+async def test_profit_view_adds_up(shop):
+    doc = Document()
+    await profit_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    whale = doc.get_model_by_name("whale").data
+    assert whale["cumulative"][-1] == pytest.approx(100) and max(whale["cumulative"]) >= 100
+    assert whale["share"][-1] == pytest.approx(100)
+    costs = await __import__("smsd_crm.analytics.extract", fromlist=["x"]).customer_costs(shop, date(2025, 11, 23))
+    from smsd_crm.analytics.metrics import profit
+    total = sum(profit(c, profit_view.SMS_TARIFF, profit_view.COMPLAINT_COST) for c in costs)
+    assert sum(doc.get_model_by_name("by_class").data["profit"]) == pytest.approx(total)
+    assert "Paling rugi / Least profitable" in doc.get_model_by_name("tables").text
+
+
+async def test_retention_view_months_add_up(shop):
+    doc = Document()
+    await retention_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    m = doc.get_model_by_name("months").data
+    assert len(m["month"]) == retention_view.MONTHS and m["month"][-1] == "now"
+    for i in range(len(m["month"])):  # everyone active at the month's end stayed, is new, or came back
+        assert m["active"][i] == m["retained"][i] + m["new"][i] + m["reactivated"][i]
+        assert m["rate"][i] + m["churn"][i] == pytest.approx(100)
+    assert "win-back" in doc.get_model_by_name("lapsing").text
+
+
+async def test_messages_view_counts(shop):
+    doc = Document()
+    await messages_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    v = doc.get_model_by_name("volumes").data
+    since = v["month"][0]
+    inbound = (await shop.fetchone("SELECT COUNT(*) FROM messages WHERE direction = 'in' AND created_at >= ?",
+                                   (since,)))[0]
+    assert sum(v["in"]) == inbound and inbound > 0
+    assert "Rp" in doc.get_model_by_name("table").text
