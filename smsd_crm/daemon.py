@@ -31,7 +31,9 @@ from .storage.db import Database
 from .storage.migrate import migrate
 from .storage.schema import CORE_MIGRATIONS
 from .web.app import WebContext, start_web
+from .analytics.purchases import DashboardData
 from .storage import app_secrets
+from .storage.readonly import ReadOnlyDatabase
 from .web.dashboards import BokehHost, DocumentHub
 from .web.live import LiveFeed
 
@@ -113,7 +115,8 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, db: Datab
     hub = DocumentHub()
     live.listeners.append(hub.changed)
     key = await app_secrets.get_or_create(db, "dashboard_signing_key", clock())
-    dashboards = BokehHost(VIEWS, db, hub, key, settings.web.session_minutes * 60)
+    data = DashboardData(ReadOnlyDatabase(settings.database.path))
+    dashboards = BokehHost(VIEWS, data, hub, key, settings.web.session_minutes * 60)
     await dashboards.start()
     stack.push_async_callback(dashboards.stop)
     return dashboards
@@ -148,10 +151,11 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
 
         emulators, ports = await _start_emulators(stack, settings)
         web_url = None
+        web_dashboards = None
         if settings.web.enabled:
             simulator = PhoneSimulator(emulators, clock, settings.store.country,
                                        on_change=lambda: live.bump("simulator")) if emulators else None
-            dashboards = await _start_dashboards(stack, settings, db, live, clock)
+            dashboards = web_dashboards = await _start_dashboards(stack, settings, db, live, clock)
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
                 outbox_changed=services.outbox_changed, preferred_modem=services.preferred_modem,
@@ -180,6 +184,8 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems")),
                                     name="status"),
                      tg.create_task(live.watch_other_processes(db), name="live")]
+            if web_dashboards is not None:  # compute the views now, not when the owner first looks
+                tg.create_task(web_dashboards.warm_up(), name="dashboards-warm-up")
             LOGGER.info("smsd-crm ready: %d modem(s), plugins: %s", len(modems),
                         ", ".join(p.name for p in host.enabled()))
             if on_ready:

@@ -123,3 +123,16 @@ def test_post_complaint_retention_by_hand():
     assert (r.fast, r.fast_n) == (0.5, 2)  # a came back, b only after 90 days
     assert (r.slow, r.slow_n) == (0.5, 2)  # c came back within 59 days, d never
     assert r.baseline == 0.5  # x bought again 27 days later, y did not
+
+
+@given(st.lists(st.tuples(st.integers(0, 400), st.integers(0, 30), st.integers(0, 10**6), st.integers(0, 30),
+                          st.integers(0, 30)), min_size=1, max_size=80))
+def test_vectorised_classes_equal_the_plain_functions(rows):
+    from smsd_crm.analytics.rfm import classify_arrays
+    people = [_activity(f"c{i}", d, f, m, max(o, p), p) for i, (d, f, m, o, p) in enumerate(rows)]
+    plain = rfm_table(people, AS_OF)
+    r, f, m, segment, kind = classify_arrays([x.recency_days for x in plain], [a.occasions for a in people],
+                                             [a.spend for a in people], [a.orders for a in people],
+                                             [a.promo_orders for a in people])
+    assert list(zip(r.tolist(), f.tolist(), m.tolist(), segment.tolist())) == [(x.r, x.f, x.m, x.segment) for x in plain]
+    assert kind.tolist() == [behaviour_class(x, a) for x, a in zip(plain, people)]

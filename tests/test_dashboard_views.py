@@ -16,6 +16,8 @@ from smsd_crm.daemon import offline_session
 from smsd_crm.demo_history import generate
 from smsd_crm.storage import catalog, customers
 from smsd_crm.storage.history_load import load_history
+from smsd_crm.analytics.purchases import DashboardData
+from smsd_crm.storage.readonly import ReadOnlyDatabase
 from smsd_crm.web.dashboards import DocumentHub
 from smsd_crm_dashboards import customers as customers_view
 from smsd_crm_dashboards import sales as sales_view
@@ -29,6 +31,11 @@ from smsd_crm_dashboards import service as service_view
 from .test_demo_history import PRODUCTS
 
 TODAY = date(2026, 11, 23)
+
+
+def _data(db) -> DashboardData:
+    """What the daemon gives the views: read-only access to the same file."""
+    return DashboardData(ReadOnlyDatabase(db.path))
 
 
 @pytest.fixture
@@ -48,7 +55,7 @@ async def shop(tmp_path):
 
 async def test_sales_view_shows_the_drill_down_numbers(shop):
     doc, hub = Document(), DocumentHub()
-    refresh = sales_view.make(doc, shop, hub)
+    refresh = sales_view.make(doc, _data(shop), hub)
     await refresh()
     main = doc.get_model_by_name("main").data
     years = await sales.by_year(shop)
@@ -66,9 +73,9 @@ async def test_customers_view_counts_and_escapes(shop):
     phone = (await shop.fetchone("SELECT phone FROM customers ORDER BY id LIMIT 1"))[0]
     await customers.upsert(shop, phone, datetime.now(timezone.utc), name="<img src=x onerror=alert(1)>")
     doc = Document()
-    refresh = customers_view.make(doc, shop, DocumentHub(), today=TODAY)
+    refresh = customers_view.make(doc, _data(shop), DocumentHub(), today=TODAY)
     await refresh()
-    rows = await customers_view.classify(shop, TODAY)
+    rows = await customers_view.classify(_data(shop), TODAY)
     summary = doc.get_model_by_name("summary").text
     for kind in ("regular", "deal_seeker", "inactive", "switcher"):
         assert f"<b>{sum(r['class'] == kind for r in rows)}</b>" in summary
@@ -116,7 +123,7 @@ async def test_an_open_document_is_refreshed_once_per_burst():
 
 async def test_service_view_figures(shop):
     doc = Document()
-    await service_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    await service_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     opened = (await shop.fetchone("SELECT COUNT(*) FROM complaints WHERE opened_at >= '2025-11-23'"))[0]
     figures = doc.get_model_by_name("figures").text
     assert f"<td>{opened}</td>" in figures and opened > 0
@@ -128,7 +135,7 @@ async def test_service_view_figures(shop):
 
 async def test_crosssell_view_finds_the_pairs_the_history_was_made_with(shop):
     doc = Document()
-    await crosssell_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    await crosssell_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     pairs = list(doc.get_model_by_name("lifts").data["pair"])
     # demo_history adds telur to mi instan and minyak, gula to kopi, pasta gigi to sabun
     assert {"I01 → T01", "T01 → I01", "K01 → G01", "G01 → K01", "S01 → P01", "P01 → S01"} & set(pairs)
@@ -139,7 +146,7 @@ async def test_crosssell_view_finds_the_pairs_the_history_was_made_with(shop):
 
 async def test_future_view_fits_and_compares_with_the_hold_out(shop):
     doc = Document()
-    await future_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    await future_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     assert "BG/NBD" in doc.get_model_by_name("method").text  # 300 customers with repeats: the models fit
     fit = doc.get_model_by_name("fit").data
     assert fit["x"][0] == 0 and len(fit["actual"]) == len(fit["predicted"]) >= 3
@@ -155,14 +162,14 @@ async def test_future_view_says_when_data_is_thin(tmp_path):
         await db.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
                          "('r1', '+6281200000001', '2026-10-01T10:00:00+00:00', 5000, '2026-10-01')")
         doc = Document()
-        await future_view.make(doc, db, DocumentHub(), today=TODAY)()
+        await future_view.make(doc, _data(db), DocumentHub(), today=TODAY)()
         assert "Naive estimate" in doc.get_model_by_name("method").text
         assert "only 0 repeat buyers" in doc.get_model_by_name("method").text
 
 
 async def test_profit_view_adds_up(shop):
     doc = Document()
-    await profit_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    await profit_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     whale = doc.get_model_by_name("whale").data
     assert whale["cumulative"][-1] == pytest.approx(100) and max(whale["cumulative"]) >= 100
     assert whale["share"][-1] == pytest.approx(100)
@@ -175,7 +182,7 @@ async def test_profit_view_adds_up(shop):
 
 async def test_retention_view_months_add_up(shop):
     doc = Document()
-    await retention_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    await retention_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     m = doc.get_model_by_name("months").data
     assert len(m["month"]) == retention_view.MONTHS and m["month"][-1] == "now"
     for i in range(len(m["month"])):  # everyone active at the month's end stayed, is new, or came back
@@ -186,10 +193,29 @@ async def test_retention_view_months_add_up(shop):
 
 async def test_messages_view_counts(shop):
     doc = Document()
-    await messages_view.make(doc, shop, DocumentHub(), today=TODAY)()
+    await messages_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     v = doc.get_model_by_name("volumes").data
     since = v["month"][0]
     inbound = (await shop.fetchone("SELECT COUNT(*) FROM messages WHERE direction = 'in' AND created_at >= ?",
                                    (since,)))[0]
     assert sum(v["in"]) == inbound and inbound > 0
     assert "Rp" in doc.get_model_by_name("table").text
+
+
+async def test_the_purchase_arrays_agree_with_the_sql_and_the_plain_functions(shop):
+    from smsd_crm.analytics import extract
+    from smsd_crm.analytics.transactions import summarize
+    p = await _data(shop).purchases()
+    for as_of in (TODAY, date(2026, 3, 1)):
+        fast = sorted((a.customer, a.last_purchase, a.occasions, round(a.spend), a.orders, a.promo_orders)
+                      for a in p.activity(as_of))
+        slow = sorted((a.customer, a.last_purchase, a.occasions, round(a.spend), a.orders, a.promo_orders)
+                      for a in await extract.activity(shop, as_of))
+        assert fast == slow and len(fast) > 100
+        vector = p.summary(as_of)
+        plain = summarize(await extract.transactions(shop, TODAY), as_of)
+        assert vector.customers == plain.customers
+        for field in ("x", "t_x", "T", "zbar", "first_spend", "holdout"):
+            assert getattr(vector, field) == pytest.approx(getattr(plain, field)), field
+    days = p.days_by_phone(TODAY)
+    assert days == {k: sorted(v) for k, v in (await extract.purchase_days(shop, TODAY)).items()}

@@ -25,7 +25,11 @@ def _rows(rules, names) -> list[list]:
              f"{100 * r.confidence:.0f}%", f"{r.lift:.2f}"] for r in rules[:TOP]]
 
 
-def make(doc, db, hub, today=None):
+async def _rules(baskets):
+    return pair_rules(await baskets, MIN_COUNT)
+
+
+def make(doc, data, hub, today=None):
     """Fill ``doc`` with the cross-sell view; return its (async) refresh."""
     heading, marker = title("Dibeli bersama / Bought together"), revision()
     lift_src = ColumnDataSource({"pair": [], "lift": []}, name="lifts")
@@ -38,9 +42,11 @@ def make(doc, db, hub, today=None):
 
     async def refresh() -> None:
         now = today or date.today()
+        db = data.db
         names = {r["code"]: r["name"] for r in await db.fetchall("SELECT code, name FROM products")}
-        by_order = pair_rules(await extract.baskets(db, now - timedelta(days=ORDER_DAYS)), MIN_COUNT)
-        by_customer = pair_rules(await extract.customer_baskets(db, now - timedelta(days=CUSTOMER_DAYS)), MIN_COUNT)
+        by_order = await data.cached(("pairs", now), lambda: _rules(extract.baskets(db, now - timedelta(days=ORDER_DAYS))))
+        by_customer = await data.cached(("customer pairs", now), lambda: _rules(
+            extract.customer_baskets(db, now - timedelta(days=CUSTOMER_DAYS))))
         top = by_order[:10][::-1]
         pairs = [f"{r.x} → {r.y}" for r in top]
         lift_src.data = {"pair": pairs, "lift": [r.lift for r in top]}

@@ -10,8 +10,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, FactorRange, Select
 from bokeh.plotting import figure
 
-from smsd_crm.analytics import extract
-from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, behaviour_class, rfm_table
+from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
 from .common import CLASS_NAMES, COLORS, bump, html_table, revision, rupiah, title
 
@@ -21,12 +20,28 @@ SORTS = {"value": ("Nilai / Value", lambda r: -r["m"]), "recency": ("Terakhir be
 TREND_MONTHS = 6
 
 
-async def classify(db, as_of: date) -> list[dict]:
-    """Every customer's RFM and class at ``as_of``."""
-    activity = await extract.activity(db, as_of)
-    table = rfm_table(activity, as_of)
-    return [{"phone": a.customer, "days": r.recency_days, "f": r.frequency, "m": r.monetary, "segment": r.segment,
-             "score": f"{r.r}{r.f}{r.m}", "class": behaviour_class(r, a)} for a, r in zip(activity, table)]
+async def classify(data, as_of: date) -> list[dict]:
+    """Every customer's RFM and class at ``as_of`` (vectorised; the same as rfm_table + behaviour_class)."""
+    return await data.cached(("classify", as_of), lambda: _classify(data, as_of))
+
+
+async def class_counts(data, as_of: date) -> Counter:
+    """How many customers each class has at ``as_of`` (the trend needs counts only)."""
+    async def count() -> Counter:
+        a = (await data.purchases()).activity_arrays(as_of)
+        return Counter(classify_arrays(a["days"], a["occasions"], a["spend"], a["orders"], a["promo"])[4].tolist())
+    return await data.cached(("class counts", as_of), count)
+
+
+async def _classify(data, as_of: date) -> list[dict]:
+    p = await data.purchases()
+    a = p.activity_arrays(as_of)
+    r, f, m, segment, kind = classify_arrays(a["days"], a["occasions"], a["spend"], a["orders"], a["promo"])
+    return [{"phone": p.phones[c], "days": int(d), "f": int(o), "m": float(s), "segment": seg,
+             "score": f"{ri}{fi}{mi}", "class": k}
+            for c, d, o, s, seg, ri, fi, mi, k in zip(a["customer"].tolist(), a["days"].tolist(),
+                                                      a["occasions"].tolist(), a["spend"].tolist(), segment.tolist(),
+                                                      r.tolist(), f.tolist(), m.tolist(), kind.tolist())]
 
 
 def month_ends(today: date, months: int) -> list[date]:
@@ -39,7 +54,7 @@ def month_ends(today: date, months: int) -> list[date]:
     return sorted(ends) + [today]
 
 
-def make(doc, db, hub, today=None):
+def make(doc, data, hub, today=None):
     """Fill ``doc`` with the customers view; return its (async) refresh."""
     heading, marker = title("Pelanggan / Customers"), revision()
     summary = Div(text="", name="summary")
@@ -71,8 +86,8 @@ def make(doc, db, hub, today=None):
 
     async def refresh() -> None:
         now = today or date.today()
-        rows = await classify(db, now)
-        people = await db.fetchall("SELECT id, phone, name FROM customers")
+        rows = await classify(data, now)
+        people = await data.db.fetchall("SELECT id, phone, name FROM customers")
         state.update(rows=rows, ids={p["phone"]: p["id"] for p in people},
                      names={p["phone"]: p["name"] for p in people})
         counts = Counter(r["segment"] for r in rows)
@@ -82,7 +97,7 @@ def make(doc, db, hub, today=None):
             f" · {len(rows)} pelanggan / customers"
         months, series = [], {c: [] for c in CLASSES}
         for end in month_ends(now, TREND_MONTHS):
-            at = Counter(r["class"] for r in (rows if end == now else await classify(db, end)))
+            at = classes if end == now else await class_counts(data, end)
             months.append(end.isoformat()[:7] if end != now else "now")
             for c in CLASSES:
                 series[c].append(at[c])

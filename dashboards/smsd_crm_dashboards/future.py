@@ -4,6 +4,7 @@ plain statement when the data is too thin and the naive rate is used instead."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import numpy as np
@@ -11,9 +12,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div
 from bokeh.plotting import figure
 
-from smsd_crm.analytics import extract
 from smsd_crm.analytics.clv import forecast
-from smsd_crm.analytics.transactions import summarize
 
 from .common import bump, html_table, revision, rupiah, title
 
@@ -21,7 +20,13 @@ HOLDOUT_WEEKS = 26
 MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"
 
 
-def make(doc, db, hub, today=None):
+async def _forecast(summary, weeks: float = 52.0):
+    # the fits take a second or two on a big shop: off the event loop
+    return await asyncio.to_thread(forecast, summary.x, summary.t_x, summary.T, summary.zbar, summary.first_spend,
+                                   weeks)
+
+
+def make(doc, data, hub, today=None):
     """Fill ``doc`` with the future-value view; return its (async) refresh."""
     heading, marker = title("Nilai masa depan / Future value"), revision()
     method = Div(text="", name="method", sizing_mode="stretch_width")
@@ -42,13 +47,13 @@ def make(doc, db, hub, today=None):
 
     async def refresh() -> None:
         now = today or date.today()
-        rows = await extract.transactions(db, now)
-        if not rows:
+        purchases = await data.purchases()
+        if not purchases.phones:
             method.text = "Belum ada pembelian / No purchases yet."
             bump(marker)
             return
-        s = summarize(rows, now)
-        f = forecast(s.x, s.t_x, s.T, s.zbar, s.first_spend)
+        s = purchases.summary(now)
+        f = await data.cached(("forecast", now), lambda: _forecast(s))
         if f.method == "naive":
             method.text = (f"<b>Perkiraan sederhana / Naive estimate</b>: {f.reason}. Laju pembelian pelanggan "
                            "sendiri x peluang masih aktif / the customer's own rate x a recency-based P(alive).")
@@ -59,15 +64,15 @@ def make(doc, db, hub, today=None):
                            f"{len(s.customers)} pelanggan / customers · perkiraan 52 minggu: "
                            f"<b>{rupiah(float(np.sum(f.revenue)))}</b>")
         # the fit against a hold-out: calibrate HOLDOUT_WEEKS earlier, compare with what happened since
-        cal = summarize(rows, now - timedelta(weeks=HOLDOUT_WEEKS))
-        held = forecast(cal.x, cal.t_x, cal.T, cal.zbar, cal.first_spend, weeks=HOLDOUT_WEEKS)
+        cal = purchases.summary(now - timedelta(weeks=HOLDOUT_WEEKS))
+        held = await data.cached(("forecast", now, "hold-out"), lambda: _forecast(cal, HOLDOUT_WEEKS))
         buckets = np.minimum(cal.x, MAX_X)
         xs = [int(v) for v in sorted(set(buckets.tolist()))]
         fit_src.data = {"x": xs, "actual": [float(cal.holdout[buckets == v].mean()) for v in xs],
                         "predicted": [float(held.purchases[buckets == v].mean()) for v in xs]}
         counts, edges = np.histogram(f.p_alive, bins=10, range=(0, 1))
         hist_src.data = {"left": edges[:-1].tolist(), "right": edges[1:].tolist(), "count": counts.tolist()}
-        names = {r["phone"]: (r["id"], r["name"]) for r in await db.fetchall("SELECT id, phone, name FROM customers")}
+        names = {r["phone"]: (r["id"], r["name"]) for r in await data.db.fetchall("SELECT id, phone, name FROM customers")}
         top = np.argsort(-f.revenue)[:30]
         table.text = html_table(
             ["Pelanggan / Customer", "P(aktif)", "Pembelian 52 mg / Purchases 52 wk", "Per pembelian / Per purchase",

@@ -16,7 +16,7 @@ MONTHS = 12
 
 
 
-def make(doc, db, hub, today=None):
+def make(doc, data, hub, today=None):
     """Fill ``doc`` with the messages view; return its (async) refresh."""
     heading, marker = title("Pesan / Messages"), revision()
     src = ColumnDataSource({"month": [], "in": [], "out": []}, name="volumes")
@@ -30,7 +30,7 @@ def make(doc, db, hub, today=None):
     async def refresh() -> None:
         now = today or date.today()
         since = (now.replace(day=1) - timedelta(days=31 * (MONTHS - 1))).replace(day=1)
-        rows = await db.fetchall(
+        rows = await data.db.fetchall(
             """SELECT substr(created_at, 1, 7) AS month,
                       SUM(direction = 'in') AS inbound, SUM(direction = 'out') AS outbound,
                       SUM(direction = 'out' AND state = 'delivered') AS delivered,

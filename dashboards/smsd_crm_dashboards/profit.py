@@ -22,7 +22,7 @@ COMPLAINT_COST = 25_000  # rupiah of staff time per complaint
 PERIOD_DAYS = 365
 
 
-def make(doc, db, hub, today=None):
+def make(doc, data, hub, today=None):
     """Fill ``doc`` with the profitability view; return its (async) refresh."""
     heading, marker = title("Profitabilitas / Profitability"), revision()
     note = Div(text=f"12 bulan · SMS Rp{SMS_TARIFF}/bagian · keluhan Rp{COMPLAINT_COST:,}".replace(",", "."),
@@ -42,19 +42,19 @@ def make(doc, db, hub, today=None):
 
     async def refresh() -> None:
         now = today or date.today()
-        costs = await extract.customer_costs(db, now - timedelta(days=PERIOD_DAYS))
+        costs = await data.cached(("costs", now), lambda: extract.customer_costs(data.db, now - timedelta(days=PERIOD_DAYS)))
         profits = {c.customer: profit(c, SMS_TARIFF, COMPLAINT_COST) for c in costs}
         curve = whale_curve(list(profits.values()))
         n = len(curve)
         whale_src.data = {"share": [100 * (i + 1) / n for i in range(n)], "cumulative": [100 * v for v in curve]}
-        classes = {r["phone"]: r["class"] for r in await classify(db, now)}
+        classes = {r["phone"]: r["class"] for r in await classify(data, now)}
         per_class: dict[str, float] = defaultdict(float)
         for phone, value in profits.items():
             per_class[CLASS_NAMES[classes.get(phone, "other")]] += value
         groups = sorted(per_class, key=lambda g: -per_class[g])
         class_src.data = {"group": groups, "profit": [per_class[g] for g in groups]}
         by_class.x_range.factors = groups
-        names = {r["phone"]: (r["id"], r["name"]) for r in await db.fetchall("SELECT id, phone, name FROM customers")}
+        names = {r["phone"]: (r["id"], r["name"]) for r in await data.db.fetchall("SELECT id, phone, name FROM customers")}
         ranked = sorted(costs, key=lambda c: -profits[c.customer])
         headers = ["Pelanggan / Customer", "Omzet / Revenue", "Modal / Cost", "Promo", "SMS", "Keluhan", "Laba / Profit"]
 

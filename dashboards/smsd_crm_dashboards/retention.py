@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import numpy as np
 from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, FactorRange
 from bokeh.plotting import figure
-
-from smsd_crm.analytics import extract
-from smsd_crm.analytics.metrics import active, retention
 
 from .common import bump, html_table, revision, rupiah, title
 from .customers import classify, month_ends
@@ -19,7 +17,7 @@ WINDOW_DAYS = 90  # "active" = bought in the last 90 days
 MONTHS = 12
 
 
-def make(doc, db, hub, today=None):
+def make(doc, data, hub, today=None):
     """Fill ``doc`` with the retention view; return its (async) refresh."""
     heading, marker = title("Retensi / Retention"), revision()
     src = ColumnDataSource({"month": [], "active": [], "retained": [], "new": [], "reactivated": [],
@@ -38,22 +36,28 @@ def make(doc, db, hub, today=None):
 
     async def refresh() -> None:
         now = today or date.today()
-        days = await extract.purchase_days(db, now)
+        p = await data.purchases()
+        first = p.first_day()
         ends = month_ends(now, MONTHS)
-        data = {k: [] for k in src.data}
+        out = {k: [] for k in src.data}
         for t0, t1 in zip(ends, ends[1:]):
-            r = retention(days, t0, t1, WINDOW_DAYS)
-            data["month"].append(t1.isoformat()[:7] if t1 != now else "now")
-            data["active"].append(len(active(days, t1, WINDOW_DAYS)))
-            data["retained"].append(r.retained)
-            data["new"].append(r.new)
-            data["reactivated"].append(r.reactivated)
-            data["rate"].append(100 * r.rate)
-            data["churn"].append(100 * r.churn)
-        counts.x_range.factors = data["month"]
-        src.data = data
-        names = {r["phone"]: (r["id"], r["name"]) for r in await db.fetchall("SELECT id, phone, name FROM customers")}
-        targets = sorted((r for r in await classify(db, now) if r["class"] == "inactive"), key=lambda r: -r["m"])[:30]
+            # the intersection form of metrics.retention, vectorised over the purchase arrays
+            a0, a1 = p.active(t0, WINDOW_DAYS), p.active(t1, WINDOW_DAYS)
+            retained = len(np.intersect1d(a0, a1, assume_unique=True))
+            came = np.setdiff1d(a1, a0, assume_unique=True)
+            new = int(np.sum(first[came] > p.day_of(t0) - WINDOW_DAYS))
+            rate = retained / len(a0) if len(a0) else 0.0
+            out["month"].append(t1.isoformat()[:7] if t1 != now else "now")
+            out["active"].append(len(a1))
+            out["retained"].append(retained)
+            out["new"].append(new)
+            out["reactivated"].append(len(came) - new)
+            out["rate"].append(100 * rate)
+            out["churn"].append(100 * (1 - rate) if len(a0) else 0.0)
+        counts.x_range.factors = out["month"]
+        src.data = out
+        names = {r["phone"]: (r["id"], r["name"]) for r in await data.db.fetchall("SELECT id, phone, name FROM customers")}
+        targets = sorted((r for r in await classify(data, now) if r["class"] == "inactive"), key=lambda r: -r["m"])[:30]
         lapsing.text = "<b>Mulai menghilang (kirim sapaan) / Lapsing: win-back targets</b>" + html_table(
             ["Pelanggan / Customer", "Hari sejak beli / Days since", "Kali beli / Visits", "Belanja 12 bln / Spend"],
             [[(names.get(r["phone"]) or (None, None))[1] or r["phone"], r["days"], r["f"], rupiah(r["m"])]

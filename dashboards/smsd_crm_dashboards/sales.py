@@ -24,7 +24,7 @@ def _hover() -> HoverTool:
                                ("Till", "@till{0,0}"), ("unit", "@units{0,0}")])
 
 
-def make(doc, db, hub):
+def make(doc, data, hub):
     """Fill ``doc`` with the sales drill-down; return its (async) refresh."""
     state: dict[str, str | None] = {"year": None, "category": None}
     title = Div(text="", name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
@@ -51,23 +51,24 @@ def make(doc, db, hub):
     async def refresh() -> None:
         year, category = state["year"], state["category"]
         if year is None:
-            bars = await sales.by_year(db)
+            bars = await data.cached(("year",), lambda: sales.by_year(data.db))
             main_src.data, main.x_range.factors = _data(bars), [b.key for b in bars]
             main.title.text = "Omzet per tahun (klik satu tahun) / Revenue per year (click a year)"
             side.visible = back.visible = False
             title.text = "Penjualan / Sales"
             link = "/dash/sales.csv"
         else:
-            months = await sales.by_month(db, year)
+            months = await data.cached(("month", year), lambda: sales.by_month(data.db, year))
             main_src.data, main.x_range.factors = _data(months), [b.key for b in months]
             main.title.text = f"{year}: omzet per bulan / revenue per month"
             if category is None:
-                side_bars = await sales.by_category(db, year)
+                side_bars = await data.cached(("category", year), lambda: sales.by_category(data.db, year))
                 side.title.text = f"{year}: kategori (klik satu) / categories (click one)"
                 title.text = f"Penjualan {year} / Sales {year}"
                 link = f"/dash/sales.csv?year={year}"
             else:
-                side_bars = await sales.by_product(db, year, category)
+                side_bars = await data.cached(("product", year, category),
+                                              lambda: sales.by_product(data.db, year, category))
                 side.title.text = f"{year} · {category}: produk / products"
                 title.text = f"Penjualan {year} · {category} / Sales {year} · {category}"
                 link = f"/dash/sales.csv?year={year}&category={category}"

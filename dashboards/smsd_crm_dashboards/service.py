@@ -30,7 +30,12 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.0f}%"
 
 
-def make(doc, db, hub, today=None):
+async def _after(db, purchases, since: date, now: date):
+    return post_complaint_retention(await extract.closures(db, since), purchases.days_by_phone(now), now,
+                                    WINDOW_DAYS, SLA_HOURS)
+
+
+def make(doc, data, hub, today=None):
     """Fill ``doc`` with the service view; return its (async) refresh."""
     heading, marker = title("Layanan / Service"), revision()
     figures = Div(text="", name="figures", sizing_mode="stretch_width")
@@ -52,8 +57,9 @@ def make(doc, db, hub, today=None):
     async def refresh() -> None:
         now = today or date.today()
         since = now - timedelta(days=PERIOD_DAYS)
+        db, p = data.db, await data.purchases()
         answer_h, close_h, opened = await extract.complaint_times(db, since)
-        s = service(answer_h, close_h, opened, await extract.order_count(db, since), SLA_HOURS)
+        s = service(answer_h, close_h, opened, int(p.count[p.day >= p.day_of(since)].sum()), SLA_HOURS)
         latency = await extract.reply_latency_seconds(db, datetime.now(timezone.utc) - timedelta(days=7))
         figures.text = html_table(
             ["", ""],
@@ -68,8 +74,7 @@ def make(doc, db, hub, today=None):
         week_src.data = {"week": [w for w, _, _ in rows], "complaints": [c for _, c, _ in rows],
                          "per100": [100 * c / p if p else 0 for _, c, p in rows]}
         weeks.x_range.factors = [w for w, _, _ in rows]
-        result = post_complaint_retention(await extract.closures(db, since), await extract.purchase_days(db, now),
-                                          now, WINDOW_DAYS, SLA_HOURS)
+        result = await data.cached(("after complaints", now), lambda: _after(db, p, since, now))
         after_src.data = {"group": groups, "rate": [result.fast or 0, result.slow or 0, result.baseline or 0]}
         after.title.text = f"Beli lagi / Bought again ≤ {WINDOW_DAYS} d (n = {result.fast_n} · {result.slow_n})"
         health = [status.describe(dict(r)) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]

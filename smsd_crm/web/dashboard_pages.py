@@ -40,7 +40,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
 
 async def sales_csv(request: web.Request) -> web.Response:
     """The sales view's data as CSV, at the level asked for."""
-    db = request.app[CTX].db
+    db = _host(request).data.db  # read-only, off the daemon's connection
     year, category = request.query.get("year"), request.query.get("category")
     try:
         if year and category:

@@ -136,6 +136,19 @@ class BokehHost:
         if self.server:
             self.server.stop()
 
+    async def warm_up(self) -> None:
+        """Compute every view once in the background (on throwaway documents) so the owner's first look
+        finds the numbers ready; a failure is logged and the view computes when opened."""
+        from bokeh.document import Document
+
+        started = asyncio.get_running_loop().time()
+        for view in self.views.values():
+            try:
+                await view.make(Document(), self.data, DocumentHub())()
+            except Exception:
+                LOGGER.exception("dashboard %s: warming up failed", view.name)
+        LOGGER.info("dashboards ready in %.1f s", asyncio.get_running_loop().time() - started)
+
     @property
     def internal(self) -> str:
         """The Bokeh server's loopback address."""

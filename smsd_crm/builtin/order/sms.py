@@ -106,6 +106,10 @@ CREATE TABLE order_events (
 ALTER TABLE orders ADD COLUMN discount INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE orders ADD COLUMN promo_code TEXT;
 CREATE INDEX orders_created ON orders (created_at);
+"""),
+            Migration("m003_orders_updated_index", """
+-- The dashboards notice a changed order by its newest updated_at.
+CREATE INDEX orders_updated ON orders (updated_at);
 """)]
 
 

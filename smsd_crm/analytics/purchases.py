@@ -1,0 +1,191 @@
+"""Every customer's purchase occasions as numpy arrays, loaded once and kept while nothing changes.
+
+One row per (customer, day): the amount spent, how many purchases and how many of them used a
+promo. RFM, the four classes, retention and the future-value summary are vectorised over these
+arrays for any analysis date, so a dashboard needs one database pass, not one per date. The cache
+is keyed by a cheap fingerprint of the purchase tables (largest ids, newest order change).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+
+from ..storage.db import Database
+from .extract import purchases_sql
+from .rfm import CustomerActivity
+
+EPOCH = date(1970, 1, 1).toordinal()
+
+
+@dataclass(frozen=True)
+class Purchases:
+    """Occasions sorted by customer then day. ``day`` counts days since 1970-01-01."""
+
+    phones: list[str]  # customer index -> phone
+    cust: np.ndarray
+    day: np.ndarray
+    amount: np.ndarray
+    count: np.ndarray
+    promo: np.ndarray
+
+    @staticmethod
+    def day_of(d: date) -> int:
+        """A date as the ``day`` number."""
+        return d.toordinal() - EPOCH
+
+    def activity(self, as_of: date, window_days: int = 365) -> list[CustomerActivity]:
+        """What ``extract.activity`` gives, for any date, without a query."""
+        end, start = self.day_of(as_of), self.day_of(as_of) - window_days
+        upto = self.day <= end
+        n = len(self.phones)
+        last = np.full(n, -1)
+        np.maximum.at(last, self.cust[upto], self.day[upto])
+        inside = upto & (self.day > start)
+        c = self.cust[inside]
+        occasions = np.bincount(c, minlength=n)
+        spend = np.bincount(c, weights=self.amount[inside], minlength=n)
+        orders = np.bincount(c, weights=self.count[inside], minlength=n)
+        promo = np.bincount(c, weights=self.promo[inside], minlength=n)
+        return [CustomerActivity(self.phones[i], date.fromordinal(int(last[i]) + EPOCH), int(occasions[i]),
+                                 float(spend[i]), int(orders[i]), int(promo[i]))
+                for i in np.flatnonzero(last >= 0)]
+
+    def activity_arrays(self, as_of: date, window_days: int = 365) -> dict[str, np.ndarray]:
+        """:meth:`activity` as arrays (customer index, days since the last purchase, occasions, spend,
+        purchases, promo purchases), for customers who bought by ``as_of``."""
+        end, start = self.day_of(as_of), self.day_of(as_of) - window_days
+        upto = self.day <= end
+        n = len(self.phones)
+        last = np.full(n, -1)
+        np.maximum.at(last, self.cust[upto], self.day[upto])
+        inside = upto & (self.day > start)
+        c = self.cust[inside]
+        seen = np.flatnonzero(last >= 0)
+        return {"customer": seen, "days": end - last[seen],
+                "occasions": np.bincount(c, minlength=n)[seen],
+                "spend": np.bincount(c, weights=self.amount[inside], minlength=n)[seen],
+                "orders": np.bincount(c, weights=self.count[inside], minlength=n)[seen].astype(np.int64),
+                "promo": np.bincount(c, weights=self.promo[inside], minlength=n)[seen].astype(np.int64)}
+
+    def active(self, at: date, window_days: int) -> np.ndarray:
+        """Indexes of customers with a purchase in (at - window, at]."""
+        end = self.day_of(at)
+        return np.unique(self.cust[(self.day <= end) & (self.day > end - window_days)])
+
+    def first_day(self) -> np.ndarray:
+        """Each customer's first purchase day (-1 for none)."""
+        first = np.full(len(self.phones), np.iinfo(np.int64).max)
+        np.minimum.at(first, self.cust, self.day)
+        return np.where(first == np.iinfo(np.int64).max, -1, first)
+
+    def days_by_phone(self, as_of: date) -> dict[str, list[date]]:
+        """Purchase days per customer up to ``as_of`` (for the plain retention functions)."""
+        keep = self.day <= self.day_of(as_of)
+        out: dict[str, list[date]] = {}
+        for c, d in zip(self.cust[keep].tolist(), self.day[keep].tolist()):
+            out.setdefault(self.phones[c], []).append(date.fromordinal(d + EPOCH))
+        return out
+
+    def summary(self, end: date):
+        """The CLV summary (``transactions.summarize``) at ``end``, vectorised."""
+        from .transactions import Summary
+
+        cut = self.day_of(end)
+        n = len(self.phones)
+        inside = self.day <= cut
+        c, d, a = self.cust[inside], self.day[inside], self.amount[inside]
+        big = np.iinfo(np.int64).max
+        first, last = np.full(n, big), np.full(n, -1)
+        np.minimum.at(first, c, d)
+        np.maximum.at(last, c, d)
+        occasions = np.bincount(c, minlength=n)
+        total = np.bincount(c, weights=a, minlength=n)
+        first_spend = np.zeros(n)
+        is_first = d == first[c]
+        first_spend[c[is_first]] = a[is_first]
+        holdout = np.bincount(self.cust[~inside], minlength=n)
+        seen = occasions > 0
+        x = (occasions - 1)[seen].astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zbar = np.where(x > 0, (total[seen] - first_spend[seen]) / np.maximum(x, 1), 0.0)
+        return Summary([self.phones[i] for i in np.flatnonzero(seen)], x, (last - first)[seen] / 7.0,
+                       (cut - first)[seen] / 7.0, zbar, first_spend[seen], holdout[seen].astype(float), end)
+
+    def transactions(self, until: date) -> list[tuple[str, date, float]]:
+        """(customer, day, amount) up to ``until``: the CLV input."""
+        keep = self.day <= self.day_of(until)
+        return [(self.phones[c], date.fromordinal(d + EPOCH), a) for c, d, a in
+                zip(self.cust[keep].tolist(), self.day[keep].tolist(), self.amount[keep].tolist())]
+
+
+async def fingerprint(db: Database) -> tuple:
+    """Changes whenever a purchase is added, changed or cancelled (cheap: indexed maxima)."""
+    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    sales = await db.fetchone("SELECT MAX(id), COUNT(*) FROM sales")
+    orders = await db.fetchone("SELECT MAX(id), MAX(updated_at), COUNT(*) FROM orders") if has_orders else None
+    return tuple(sales) + (tuple(orders) if orders else ())
+
+
+def _read(path: str, sql: str) -> list[tuple]:
+    """The aggregate query on a read-only connection of its own (WAL lets it read beside the daemon's
+    writer), so a dashboard loading never holds up the connection that answers SMS."""
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute(sql).fetchall()
+    finally:
+        conn.close()
+    return rows
+
+
+async def load(db: Database) -> Purchases:
+    """One pass over both channels, aggregated per customer and day in SQL."""
+    sql = f"""SELECT phone, CAST(julianday(day) - 2440587.5 AS INTEGER), SUM(amount), COUNT(*), SUM(promo)
+              FROM ({await purchases_sql(db)}) GROUP BY phone, day ORDER BY phone, day"""
+    rows = await asyncio.to_thread(_read, str(db.path), sql)
+    if not rows:
+        empty = np.array([], dtype=np.int64)
+        return Purchases([], empty, empty, np.array([], dtype=float), empty, empty)
+    phone_col, day, amount, count, promo = zip(*rows)
+    phones, cust = np.unique(np.array(phone_col, dtype=object), return_inverse=True)
+    return Purchases(list(phones), cust.astype(np.int64), np.array(day, dtype=np.int64),
+                     np.array(amount, dtype=float), np.array(count, dtype=np.int64), np.array(promo, dtype=np.int64))
+
+
+class DashboardData:
+    """What every dashboard view reads: ``db`` (read-only, off the daemon's connection), the purchase
+    arrays, and results memoised until the purchase tables change. Shared by all open views."""
+
+    def __init__(self, db) -> None:
+        self.db = db
+        self._key: tuple | None = None
+        self._purchases: Purchases | None = None
+        self._memo: dict = {}
+        self._lock = asyncio.Lock()
+
+    async def _fresh(self) -> tuple:
+        key = await fingerprint(self.db)
+        if key != self._key:
+            self._key, self._purchases, self._memo = key, None, {}
+        return key
+
+    async def purchases(self) -> Purchases:
+        """The current arrays (reloaded once after a change, however many views ask)."""
+        async with self._lock:
+            await self._fresh()
+            if self._purchases is None:
+                self._purchases = await load(self.db)
+            return self._purchases
+
+    async def cached(self, key: tuple, compute):
+        """``await compute()`` once per state of the purchase tables."""
+        async with self._lock:
+            await self._fresh()
+        if key not in self._memo:
+            self._memo[key] = await compute()
+        return self._memo[key]
