@@ -49,7 +49,7 @@ async def _shop(tmp_path, emulator, daemons) -> tuple[str, Path, Path]:
 async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_proxy(tmp_path, emulator, daemons):
     base, log, _ = await _shop(tmp_path, emulator, daemons)
     internal = re.search(r"Bokeh server on (127\.0\.0\.1:\d+)", log.read_text()).group(1)
-    paths = ["/dash", "/dash/sales", "/dash/customers", "/dash/service", "/dash/sales/autoload.js?bokeh-autoload-element=x&bokeh-app-path=/dash/sales",
+    paths = ["/dash", "/dash/sales", "/dash/customers", "/dash/service", "/dash/profit.csv", "/dash/sales/autoload.js?bokeh-autoload-element=x&bokeh-app-path=/dash/sales",
              "/dash/sales.csv", "/dash/static/js/bokeh.min.js"]
     async with client() as anonymous:
         for path in paths:
@@ -88,6 +88,20 @@ async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_
         assert total > 0
         assert (await owner.get(f"{base}/dash/sales.csv", params={"year": "20x6"})).status == 400
         assert (await owner.get(f"{base}/dash/nothing")).status == 404
+        # every view's data as CSV
+        from smsd_crm_dashboards.views import VIEWS
+        for view in VIEWS:
+            r = await owner.get(f"{base}/dash/{view.name}.csv")
+            assert r.status == 200 and r.content_type == "text/csv", view.name
+            assert len((await r.text()).splitlines()) >= 2, view.name
+        segments = (await (await owner.get(f"{base}/dash/customers.csv", params={"source": "segments"})).text())
+        assert segments.splitlines()[0] == "segment,count"
+        customers = query(tmp_path / "data" / "test.sqlite3", "SELECT COUNT(*) FROM customers")[0][0]
+        assert 0 < sum(int(line.split(",")[1]) for line in segments.splitlines()[1:]) <= customers
+        assert (await owner.get(f"{base}/dash/customers.csv", params={"source": "nope"})).status == 404
+        await wait_until(lambda: "dashboards ready" in log.read_text(), 30, "warm-up")
+        page = await (await owner.get(f"{base}/dash/customers")).text()
+        assert 'href="/dash/customers.csv?source=segments"' in page
 
 
 async def test_sales_drill_down_and_live_update_in_chromium(tmp_path, emulator, daemons, page):  # noqa: F811

@@ -35,7 +35,8 @@ async def dashboard_page(request: web.Request) -> web.Response:
                     'bokeh-app-path={1}/{2}"></script>').format(element, PREFIX, name)
     lang = language(request)
     views = [(v.name, v.title_en if lang == "en" else v.title) for v in host.views.values()]
-    return render(request, "dashboard.html", script=script, views=views, current=name)
+    return render(request, "dashboard.html", script=script, views=views, current=name,
+                  sources=host.sources.get(name, []))
 
 
 async def sales_csv(request: web.Request) -> web.Response:
@@ -61,6 +62,36 @@ async def sales_csv(request: web.Request) -> web.Response:
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
+async def view_csv(request: web.Request) -> web.Response:
+    """Any view's data as CSV: ``/dash/<view>.csv?source=<name>`` (the view's named data sources; the
+    first when none is given). The numbers are the view's own, from the same memoised computation."""
+    from bokeh.document import Document
+    from bokeh.models import ColumnDataSource
+
+    host = _host(request)
+    name = request.match_info["view"]
+    view = host.views.get(name)
+    if view is None:
+        raise web.HTTPNotFound(text="no such dashboard")
+    doc = Document()
+    from .dashboards import DocumentHub
+
+    await view.make(doc, host.data, DocumentHub())()
+    sources = {m.name: m for m in doc.select({"type": ColumnDataSource}) if m.name}
+    wanted = request.query.get("source") or next(iter(sources), None)
+    if wanted not in sources:
+        raise web.HTTPNotFound(text=f"no data source {wanted!r} (this view has: {', '.join(sources)})")
+    data = sources[wanted].data
+    columns = list(data)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in zip(*(list(data[c]) for c in columns)):
+        writer.writerow(row)
+    return web.Response(text=out.getvalue(), content_type="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="{name}-{wanted}.csv"'})
+
+
 def add_routes(app: web.Application) -> list[dict]:
     """Mount the dashboard pages (when the dashboards run); return their navigation entry."""
     host = app[CTX].dashboards
@@ -69,6 +100,7 @@ def add_routes(app: web.Application) -> list[dict]:
     app.router.add_get(PREFIX, dashboard_index)
     app.router.add_static(f"{PREFIX}/static/", path=host.static_path())
     app.router.add_get(f"{PREFIX}/sales.csv", sales_csv)
+    app.router.add_get(PREFIX + "/{view}.csv", view_csv)
     app.router.add_get(PREFIX + "/{view}", dashboard_page)
     app.router.add_get(PREFIX + "/{view}/autoload.js", host.autoload)
     app.router.add_get(PREFIX + "/{view}/ws", host.websocket)

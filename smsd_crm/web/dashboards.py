@@ -86,6 +86,7 @@ class BokehHost:
         self.client: aiohttp.ClientSession | None = None
         self.sockets: set[web.WebSocketResponse] = set()
         self._stopped = False
+        self.sources: dict[str, list[str]] = {}  # view -> its named data sources (the CSV exports)
 
     async def start(self) -> None:
         """Start Bokeh's server on this loop (a server made before the loop runs hangs every request)."""
@@ -142,9 +143,13 @@ class BokehHost:
         from bokeh.document import Document
 
         started = asyncio.get_running_loop().time()
+        from bokeh.models import ColumnDataSource
+
         for view in self.views.values():
             try:
-                await view.make(Document(), self.data, DocumentHub())()
+                doc = Document()
+                await view.make(doc, self.data, DocumentHub())()
+                self.sources[view.name] = [m.name for m in doc.select({"type": ColumnDataSource}) if m.name]
             except Exception:
                 LOGGER.exception("dashboard %s: warming up failed", view.name)
         LOGGER.info("dashboards ready in %.1f s", asyncio.get_running_loop().time() - started)
