@@ -23,10 +23,14 @@ SELECT phone, substr(sold_at, 1, 10), total, discount > 0, 'till' FROM sales WHE
 TILL_ONLY = PURCHASES[PURCHASES.index("SELECT phone, substr(sold_at"):]
 
 
+async def has_table(db: Database, name: str) -> bool:
+    """Whether a (plugin's) table exists: the order and complaint plugins may be switched off."""
+    return await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+
+
 async def purchases_sql(db: Database) -> str:
     """The purchases query for this database (till only when the order plugin is off)."""
-    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
-    return PURCHASES if has_orders else TILL_ONLY
+    return PURCHASES if await has_table(db, "orders") else TILL_ONLY
 
 
 async def activity(db: Database, as_of: date, window_days: int = 365) -> list[CustomerActivity]:
@@ -57,7 +61,7 @@ async def purchase_days(db: Database, as_of: date) -> dict[str, list[date]]:
 async def complaint_times(db: Database, since: date) -> tuple[list[float], list[float], int]:
     """Hours from opening to first answer, and to closing, of complaints opened since ``since``; and
     how many were opened."""
-    has = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'")
+    has = await has_table(db, "complaints")
     if not has:
         return [], [], 0
     rows = await db.fetchall("SELECT opened_at, first_answer_at, closed_at FROM complaints WHERE opened_at >= ?",
@@ -78,7 +82,7 @@ async def order_count(db: Database, since: date) -> int:
 
 async def baskets(db: Database, since: date, limit: int = 200_000) -> list[set[str]]:
     """The products of each purchase (SMS orders and till sales) since ``since``."""
-    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    has_orders = await has_table(db, "orders")
     parts = ["SELECT 's' || s.id AS basket, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
              "WHERE s.sold_at >= ?"]
     params = [since.isoformat()]
@@ -95,7 +99,7 @@ async def baskets(db: Database, since: date, limit: int = 200_000) -> list[set[s
 
 async def closures(db: Database, since: date) -> list[tuple[str, date, float]]:
     """(customer, closing day, hours from opening to closing) of complaints closed since ``since``."""
-    has = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'")
+    has = await has_table(db, "complaints")
     if not has:
         return []
     rows = await db.fetchall("SELECT phone, opened_at, closed_at FROM complaints WHERE closed_at >= ?",
@@ -107,7 +111,7 @@ async def closures(db: Database, since: date) -> list[tuple[str, date, float]]:
 
 async def complaints_per_week(db: Database, since: date) -> list[tuple[str, int, int]]:
     """(week start, complaints opened, purchases) per ISO week since ``since``."""
-    has = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'")
+    has = await has_table(db, "complaints")
     week = "date({col}, '-' || ((strftime('%w', {col}) + 6) % 7) || ' days')"
     opened = {} if not has else {r[0]: r[1] for r in await db.fetchall(
         f"SELECT {week.format(col='substr(opened_at, 1, 10)')} AS w, COUNT(*) FROM complaints "
@@ -129,7 +133,7 @@ async def reply_latency_seconds(db: Database, since: datetime) -> list[float]:
 async def customer_baskets(db: Database, since: date) -> list[set[str]]:
     """Every product each known customer bought since ``since`` (both channels): the customer-level
     baskets, since SMS orders often hold a single item."""
-    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    has_orders = await has_table(db, "orders")
     parts = ["SELECT s.phone, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
              "WHERE s.phone IS NOT NULL AND s.sold_at >= ?"]
     params = [since.isoformat()]
@@ -156,7 +160,7 @@ async def customer_costs(db: Database, since: date) -> list:
     them, complaints (the profitability inputs; points redeemed are valued by the caller)."""
     from .metrics import CustomerCosts
 
-    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    has_orders = await has_table(db, "orders")
     parts = ["SELECT s.phone, SUM(sl.quantity * sl.price), SUM(sl.quantity * sl.cost), 0 FROM sales s "
              "JOIN sale_lines sl ON sl.sale_id = s.id WHERE s.phone IS NOT NULL AND s.sold_at >= ? GROUP BY s.phone",
              "SELECT phone, 0, 0, SUM(discount) FROM sales WHERE phone IS NOT NULL AND sold_at >= ? GROUP BY phone"]
@@ -177,7 +181,7 @@ async def customer_costs(db: Database, since: date) -> list:
         "SELECT phone, COUNT(*) FROM messages WHERE direction = 'out' AND created_at >= ? AND phone IS NOT NULL "
         "GROUP BY phone", (since.isoformat(),))}
     complaints: dict[str, int] = {}
-    if await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'"):
+    if await has_table(db, "complaints"):
         complaints = {r[0]: r[1] for r in await db.fetchall(
             "SELECT phone, COUNT(*) FROM complaints WHERE opened_at >= ? GROUP BY phone", (since.isoformat(),))}
     return [CustomerCosts(phone, t[0], t[1], t[2], 0, sms.get(phone, 0), complaints.get(phone, 0))

@@ -15,7 +15,7 @@ from datetime import date
 import numpy as np
 
 from ..storage.db import Database
-from .extract import purchases_sql
+from .extract import has_table, purchases_sql
 from .rfm import CustomerActivity
 
 EPOCH = date(1970, 1, 1).toordinal()
@@ -39,20 +39,11 @@ class Purchases:
 
     def activity(self, as_of: date, window_days: int = 365) -> list[CustomerActivity]:
         """What ``extract.activity`` gives, for any date, without a query."""
-        end, start = self.day_of(as_of), self.day_of(as_of) - window_days
-        upto = self.day <= end
-        n = len(self.phones)
-        last = np.full(n, -1)
-        np.maximum.at(last, self.cust[upto], self.day[upto])
-        inside = upto & (self.day > start)
-        c = self.cust[inside]
-        occasions = np.bincount(c, minlength=n)
-        spend = np.bincount(c, weights=self.amount[inside], minlength=n)
-        orders = np.bincount(c, weights=self.count[inside], minlength=n)
-        promo = np.bincount(c, weights=self.promo[inside], minlength=n)
-        return [CustomerActivity(self.phones[i], date.fromordinal(int(last[i]) + EPOCH), int(occasions[i]),
-                                 float(spend[i]), int(orders[i]), int(promo[i]))
-                for i in np.flatnonzero(last >= 0)]
+        a = self.activity_arrays(as_of, window_days)
+        end = self.day_of(as_of)
+        return [CustomerActivity(self.phones[c], date.fromordinal(end - d + EPOCH), o, s, n, p)
+                for c, d, o, s, n, p in zip(a["customer"].tolist(), a["days"].tolist(), a["occasions"].tolist(),
+                                            a["spend"].tolist(), a["orders"].tolist(), a["promo"].tolist())]
 
     def activity_arrays(self, as_of: date, window_days: int = 365) -> dict[str, np.ndarray]:
         """:meth:`activity` as arrays (customer index, days since the last purchase, occasions, spend,
@@ -124,7 +115,7 @@ class Purchases:
 
 async def fingerprint(db: Database) -> tuple:
     """Changes whenever a purchase is added, changed or cancelled (cheap: indexed maxima)."""
-    has_orders = await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    has_orders = await has_table(db, "orders")
     sales = await db.fetchone("SELECT MAX(id), COUNT(*) FROM sales")
     orders = await db.fetchone("SELECT MAX(id), MAX(updated_at), COUNT(*) FROM orders") if has_orders else None
     return tuple(sales) + (tuple(orders) if orders else ())

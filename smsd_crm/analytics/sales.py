@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..storage.db import Database
+from .extract import has_table
 
 # Rows of both channels with the same columns; {where_o} / {where_s} narrow each side by date first,
 # so the indexes on orders.created_at and sales.sold_at are used.
@@ -44,7 +45,7 @@ class Bar:
 
 
 async def _has_orders(db: Database) -> bool:
-    return await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'") is not None
+    return await has_table(db, "orders")
 
 
 async def _bars(db: Database, group: str, label: str, year: str | None = None,
