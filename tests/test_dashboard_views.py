@@ -219,3 +219,23 @@ async def test_the_purchase_arrays_agree_with_the_sql_and_the_plain_functions(sh
             assert getattr(vector, field) == pytest.approx(getattr(plain, field)), field
     days = p.days_by_phone(TODAY)
     assert days == {k: sorted(v) for k, v in (await extract.purchase_days(shop, TODAY)).items()}
+
+
+async def test_the_purchase_arrays_follow_new_and_cancelled_purchases(shop):
+    from smsd_crm.analytics.purchases import load
+    data = _data(shop)
+    await data.purchases()
+    now = "2026-11-23T10:00:00+00:00"
+    await shop.execute("INSERT INTO sales (receipt, phone, sold_at, total, discount, created_at) VALUES "
+                       "('new-1', '+6285700000001', ?, 12000, 0, ?)", (now, now))  # a new customer
+    old_order = (await shop.fetchone("SELECT id, phone FROM orders WHERE state = 'done' ORDER BY id LIMIT 1"))
+    await shop.execute("UPDATE orders SET state = 'cancelled', updated_at = ? WHERE id = ?", (now, old_order[0]))
+    phone = old_order[1]
+    await shop.execute("INSERT INTO orders (phone, state, total, language, created_at, updated_at, discount, "
+                       "promo_code) VALUES (?, 'new', 30000, 'id', ?, ?, 3000, 'PROMO1')", (phone, now, now))
+    merged = await data.purchases()
+    fresh = await load(data.db)
+    as_set = lambda p: sorted(zip([p.phones[c] for c in p.cust.tolist()], p.day.tolist(), p.amount.tolist(),
+                                  p.count.tolist(), p.promo.tolist()))
+    assert as_set(merged) == as_set(fresh)
+    assert "+6285700000001" in merged.phones

@@ -134,11 +134,10 @@ def _read(path: str, sql: str) -> list[tuple]:
     return rows
 
 
-async def load(db: Database) -> Purchases:
-    """One pass over both channels, aggregated per customer and day in SQL."""
-    sql = f"""SELECT phone, CAST(julianday(day) - 2440587.5 AS INTEGER), SUM(amount), COUNT(*), SUM(promo)
-              FROM ({await purchases_sql(db)}) GROUP BY phone, day ORDER BY phone, day"""
-    rows = await asyncio.to_thread(_read, str(db.path), sql)
+DAY = "CAST(julianday({col}) - 2440587.5 AS INTEGER)"
+
+
+def _build(rows: list[tuple]) -> Purchases:
     if not rows:
         empty = np.array([], dtype=np.int64)
         return Purchases([], empty, empty, np.array([], dtype=float), empty, empty)
@@ -146,6 +145,58 @@ async def load(db: Database) -> Purchases:
     phones, cust = np.unique(np.array(phone_col, dtype=object), return_inverse=True)
     return Purchases(list(phones), cust.astype(np.int64), np.array(day, dtype=np.int64),
                      np.array(amount, dtype=float), np.array(count, dtype=np.int64), np.array(promo, dtype=np.int64))
+
+
+async def load(db: Database) -> Purchases:
+    """One pass over both channels, aggregated per customer and day in SQL."""
+    sql = f"""SELECT phone, {DAY.format(col="day")}, SUM(amount), COUNT(*), SUM(promo)
+              FROM ({await purchases_sql(db)}) GROUP BY phone, day ORDER BY phone, day"""
+    return _build(await asyncio.to_thread(_read, str(db.path), sql))
+
+
+async def changes(db: Database, old: tuple, new: tuple) -> list[tuple]:
+    """(phone, day, amount, purchases, promo) rows to add between two fingerprints: sales and orders with
+    larger ids, minus orders cancelled since. Negative rows take a cancelled order back out."""
+    sale_id = old[0] or 0
+    sql = (f"SELECT phone, {DAY.format(col='substr(sold_at, 1, 10)')}, total, 1, discount > 0 FROM sales "
+           f"WHERE phone IS NOT NULL AND id > {int(sale_id)}")
+    if len(old) == 5 and len(new) == 5:
+        order_id, updated = int(old[2] or 0), old[3] or ""
+        day = DAY.format(col="substr(created_at, 1, 10)")
+        promo = "(discount > 0 OR promo_code IS NOT NULL)"
+        sql += (f" UNION ALL SELECT phone, {day}, total, 1, {promo} FROM orders "
+                f"WHERE id > {order_id} AND state != 'cancelled'"
+                f" UNION ALL SELECT phone, {day}, -total, -1, -{promo} FROM orders "
+                f"WHERE id <= {order_id} AND state = 'cancelled' AND updated_at > '{updated.replace(chr(39), '')}'")
+    # the numbers above are the fingerprint's own integers and time stamp, never outside text
+    return await asyncio.to_thread(_read, str(db.path), sql)
+
+
+def merge(base: Purchases, rows: list[tuple]) -> Purchases:
+    """``base`` with ``rows`` added, same-day rows of a customer summed, empty days dropped."""
+    if not rows:
+        return base
+    index = {phone: i for i, phone in enumerate(base.phones)}
+    phones = list(base.phones)
+    cust = []
+    for phone, *_ in rows:
+        if phone not in index:
+            index[phone] = len(phones)
+            phones.append(phone)
+        cust.append(index[phone])
+    _, day, amount, count, promo = zip(*rows)
+    c = np.concatenate([base.cust, np.array(cust, dtype=np.int64)])
+    d = np.concatenate([base.day, np.array(day, dtype=np.int64)])
+    a = np.concatenate([base.amount, np.array(amount, dtype=float)])
+    n = np.concatenate([base.count, np.array(count, dtype=np.int64)])
+    p = np.concatenate([base.promo, np.array(promo, dtype=np.int64)])
+    order = np.lexsort((d, c))
+    c, d, a, n, p = c[order], d[order], a[order], n[order], p[order]
+    starts = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])])
+    c, d = c[starts], d[starts]
+    a, n, p = (np.add.reduceat(v, starts) for v in (a, n, p))
+    keep = n > 0
+    return Purchases(phones, c[keep], d[keep], a[keep], n[keep], p[keep])
 
 
 class DashboardData:
@@ -162,11 +213,18 @@ class DashboardData:
     async def _fresh(self) -> tuple:
         key = await fingerprint(self.db)
         if key != self._key:
-            self._key, self._purchases, self._memo = key, None, {}
+            old, self._key, self._memo = self._key, key, {}
+            # Orders and sales are added, and orders cancelled; anything else (rows deleted, the order
+            # plugin switched on or off) reloads everything.
+            if self._purchases is not None and old is not None and len(old) == len(key) \
+                    and (key[1] or 0) >= (old[1] or 0) and (len(key) < 5 or (key[4] or 0) >= (old[4] or 0)):
+                self._purchases = merge(self._purchases, await changes(self.db, old, key))
+            else:
+                self._purchases = None
         return key
 
     async def purchases(self) -> Purchases:
-        """The current arrays (reloaded once after a change, however many views ask)."""
+        """The current arrays (extended after a change, however many views ask)."""
         async with self._lock:
             await self._fresh()
             if self._purchases is None:
