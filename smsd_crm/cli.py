@@ -17,7 +17,7 @@ from typing import Callable
 
 from . import __version__
 from .config import Settings, load_config
-from . import cli_access, cli_analytics
+from . import cli_access, cli_analytics, cli_tools
 from .cli_data import cmd_catalog_export, cmd_catalog_import, cmd_sales_import
 from .errors import ConfigError, SmsdError
 
@@ -129,31 +129,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_sim_send(args: argparse.Namespace) -> int:
-    """Play a customer: send an SMS to the running daemon's emulated modem, print the reply."""
-    from .modem.emulator_control import request
-
-    settings = load_config(args.config)
-    sock = settings.emulator.control_socket
-    if not sock.exists():
-        print(f"error: no running daemon with emulated modems ({sock} does not exist); "
-              "start one with 'make demo'", file=sys.stderr)
-        return 1
-    payload = {"op": "send", "from": args.number, "text": args.text, "timeout": args.timeout}
-    if args.modem:
-        payload["modem"] = args.modem
-    try:
-        answer = asyncio.run(request(sock, payload, args.timeout + 5))
-    except (OSError, TimeoutError) as exc:
-        print(f"error: cannot reach the daemon at {sock}: {exc}", file=sys.stderr)
-        return 1
-    if not answer.get("ok"):
-        print(f"error: {answer.get('error')}", file=sys.stderr)
-        return 1
-    print(answer["reply"] if answer["reply"] is not None else "(sent; not waiting for a reply)")
-    return 0
-
-
 def cmd_emulator(args: argparse.Namespace) -> int:
     """Run one emulated modem on its own, for a daemon started separately."""
     from .modem.emulator_control import serve_control
@@ -195,42 +170,6 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     asyncio.run(main())
     print(f"{settings.database.path}: schema up to date")
-    return 0
-
-
-def cmd_pdu_decode(args: argparse.Namespace) -> int:
-    """Print every field of a PDU (as +CMGR/+CMGL list it) as JSON."""
-    import json
-
-    from .errors import PduError
-    from .modem.pdu import decode
-    from .modem.pdu_info import describe
-
-    try:
-        decoded = decode(args.hex, with_smsc=not args.no_smsc)
-    except PduError as exc:
-        print(f"error: cannot decode: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(describe(decoded), indent=2, ensure_ascii=False))
-    return 0
-
-
-def cmd_pdu_encode(args: argparse.Namespace) -> int:
-    """Print the SMS-SUBMIT PDUs for a text, with their AT+CMGS lengths, as JSON."""
-    import json
-
-    from .errors import PduError
-    from .modem.pdu_info import encode_for_operator
-
-    from .phones import normalize
-
-    number = normalize(args.to) or args.to  # what the daemon would send: E.164 where possible
-    try:
-        info = encode_for_operator(number, args.text, args.srr)
-    except PduError as exc:
-        print(f"error: cannot encode: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(info, indent=2, ensure_ascii=False))
     return 0
 
 
@@ -298,6 +237,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p.set_defaults(func=f, verbose=False)
     cli_access.add_parsers(sub, DEFAULT_CONFIG)
     cli_analytics.add_parsers(sub, DEFAULT_CONFIG)
+    cli_tools.add_parsers(sub, DEFAULT_CONFIG)
     sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")
     sales_sub = sales_p.add_subparsers(dest="sales_command", required=True, metavar="SALESCOMMAND")
     simp = sales_sub.add_parser("import", help="import till sales from a CSV file",
@@ -307,31 +247,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     simp.add_argument("--utc-offset", type=int, default=7, help="the till's time zone (7 = WIB, 8 = WITA, 9 = WIT)")
     simp.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
     simp.set_defaults(func=cmd_sales_import, verbose=False)
-    sim = sub.add_parser("sim", help="act as a customer's phone against a running daemon",
-                         description="Talk to a running daemon's emulated modem as a customer would.")
-    sim_sub = sim.add_subparsers(dest="sim_command", required=True, metavar="SIMCOMMAND")
-    send = sim_sub.add_parser("send", help="send an SMS and print the reply",
-                              description=cmd_sim_send.__doc__)
-    send.add_argument("number", help="the customer's number, e.g. +6281234567890 or 081234567890")
-    send.add_argument("text", help='the SMS text, e.g. "DAFTAR Budi#Jl. Mawar 5"')
-    send.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config of the running daemon")
-    send.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
-    send.add_argument("--modem", help="id of the emulated modem to receive it (default: the first)")
-    send.set_defaults(func=cmd_sim_send, verbose=False)
-    pdu = sub.add_parser("pdu", help="decode or encode SMS PDUs (diagnostics)",
-                         description="Decode or encode SMS PDUs, as gammu decodepdu does.")
-    pdu_sub = pdu.add_subparsers(dest="pdu_command", required=True, metavar="PDUCOMMAND")
-    dec = pdu_sub.add_parser("decode", help="print every field of a PDU as JSON",
-                             description=cmd_pdu_decode.__doc__)
-    dec.add_argument("hex", help="the PDU in hex, starting with the SMSC field")
-    dec.add_argument("--no-smsc", action="store_true", help="the PDU has no SMSC field (starts at the TPDU)")
-    dec.set_defaults(func=cmd_pdu_decode, verbose=False)
-    enc = pdu_sub.add_parser("encode", help="print the PDUs and AT+CMGS lengths for a text",
-                             description=cmd_pdu_encode.__doc__)
-    enc.add_argument("--to", required=True, help="the recipient, e.g. +6281234567890")
-    enc.add_argument("--text", required=True, help="the message text")
-    enc.add_argument("--srr", action="store_true", help="ask for a delivery report (TP-SRR)")
-    enc.set_defaults(func=cmd_pdu_encode, verbose=False)
     for plugin, command in _plugin_commands(argv):
         p = sub.add_parser(command.name, help=f"{command.help} [plugin {plugin}]", description=command.help)
         command.arguments(p)
@@ -357,3 +272,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `smsd-crm order list | head`: the reader left; not an error of ours
+        sys.stdout = open(os.devnull, "w")
+        return 0

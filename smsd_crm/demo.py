@@ -83,6 +83,7 @@ def demo_banner(running, config: str) -> str:
             lines += [f"                     {line}" for line in logins.read_text().splitlines()]
         else:
             lines.append("  add a login:     .venv/bin/smsd-crm user add NAME --role owner")
+        lines.append(f"  dashboards:      {running.web_url}dash  (the owner: sales, customers, future value, ...)")
         lines.append(f"  JSON API:        {running.web_url}api/openapi.json  "
                      f"(token: .venv/bin/smsd-crm api-client add NAME -c {config})")
     lines += [
