@@ -116,6 +116,7 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, db: Datab
     live.listeners.append(hub.changed)
     key = await app_secrets.get_or_create(db, "dashboard_signing_key", clock())
     data = DashboardData(ReadOnlyDatabase(settings.database.path))
+    stack.callback(data.db.close)
     dashboards = BokehHost(VIEWS, data, hub, key, settings.web.session_minutes * 60)
     await dashboards.start()
     stack.push_async_callback(dashboards.stop)

@@ -239,3 +239,13 @@ async def test_the_purchase_arrays_follow_new_and_cancelled_purchases(shop):
                                   p.count.tolist(), p.promo.tolist()))
     assert as_set(merged) == as_set(fresh)
     assert "+6285700000001" in merged.phones
+
+
+async def test_the_read_only_connection_sees_every_new_commit(shop):
+    reader = ReadOnlyDatabase(shop.path)
+    before = (await reader.fetchone("SELECT COUNT(*) FROM sales"))[0]  # fetchone: the statement must end
+    await shop.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
+                       "('ro-1', NULL, '2026-11-23T10:00:00+00:00', 1000, '2026-11-23')")
+    assert (await reader.fetchone("SELECT COUNT(*) FROM sales"))[0] == before + 1
+    reader.close()
+    assert (await reader.fetchone("SELECT COUNT(*) FROM sales"))[0] == before + 1  # reopens

@@ -113,12 +113,13 @@ class Purchases:
                 zip(self.cust[keep].tolist(), self.day[keep].tolist(), self.amount[keep].tolist())]
 
 
-async def fingerprint(db: Database) -> tuple:
-    """Changes whenever a purchase is added, changed or cancelled (cheap: indexed maxima)."""
-    has_orders = await has_table(db, "orders")
-    sales = await db.fetchone("SELECT MAX(id), COUNT(*) FROM sales")
-    orders = await db.fetchone("SELECT MAX(id), MAX(updated_at), COUNT(*) FROM orders") if has_orders else None
-    return tuple(sales) + (tuple(orders) if orders else ())
+async def fingerprint(db: Database, has_orders: bool | None = None) -> tuple:
+    """Changes whenever a purchase is added, changed or cancelled (one cheap query: indexed maxima)."""
+    if has_orders is None:
+        has_orders = await has_table(db, "orders")
+    orders = (", (SELECT MAX(id) FROM orders), (SELECT MAX(updated_at) FROM orders), (SELECT COUNT(*) FROM orders)"
+              if has_orders else "")
+    return tuple(await db.fetchone(f"SELECT (SELECT MAX(id) FROM sales), (SELECT COUNT(*) FROM sales){orders}"))
 
 
 def _read(path: str, sql: str) -> list[tuple]:
@@ -209,9 +210,12 @@ class DashboardData:
         self._purchases: Purchases | None = None
         self._memo: dict = {}
         self._lock = asyncio.Lock()
+        self._has_orders: bool | None = None  # plugins are switched on or off only with a restart
 
     async def _fresh(self) -> tuple:
-        key = await fingerprint(self.db)
+        if self._has_orders is None:
+            self._has_orders = await has_table(self.db, "orders")
+        key = await fingerprint(self.db, self._has_orders)
         if key != self._key:
             old, self._key, self._memo = self._key, key, {}
             # Orders and sales are added, and orders cancelled; anything else (rows deleted, the order

@@ -5,26 +5,40 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from pathlib import Path
 
 from .db import Params
 
 
 class ReadOnlyDatabase:
-    """``fetchone`` / ``fetchall`` like :class:`Database`, each on a fresh read-only connection (WAL lets
-    readers in beside the writer)."""
+    """``fetchone`` / ``fetchall`` like :class:`Database`, on a read-only connection of its own (WAL
+    lets it read beside the writer). Opened on first use, kept, used by one worker thread at a time;
+    each statement runs in autocommit, so it always sees the latest commit."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        self._conn: sqlite3.Connection | None = None
+        self._lock = threading.Lock()
 
     def _run(self, sql: str, params: Params, one: bool):
-        conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
-        conn.row_factory = sqlite3.Row
-        try:
-            cursor = conn.execute(sql, params)
-            return cursor.fetchone() if one else cursor.fetchall()
-        finally:
-            conn.close()
+        with self._lock:
+            if self._conn is None:
+                self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10,
+                                             check_same_thread=False)
+                self._conn.row_factory = sqlite3.Row
+            cursor = self._conn.execute(sql, params)
+            try:
+                return cursor.fetchone() if one else cursor.fetchall()
+            finally:
+                cursor.close()  # an unfinished statement would keep reading an old snapshot
+
+    def close(self) -> None:
+        """Close the connection (a later query opens a new one)."""
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """The first row of a parameterised query, or None."""
