@@ -249,3 +249,15 @@ async def test_the_read_only_connection_sees_every_new_commit(shop):
     assert (await reader.fetchone("SELECT COUNT(*) FROM sales"))[0] == before + 1
     reader.close()
     assert (await reader.fetchone("SELECT COUNT(*) FROM sales"))[0] == before + 1  # reopens
+
+
+async def test_sms_cost_counts_parts(shop):
+    from smsd_crm.analytics import extract
+    phone = "+6285700000009"
+    for text in ("x" * 160, "y" * 161, "z" * 307):  # 1, 2 and 3 parts
+        await shop.execute("INSERT INTO messages (direction, state, phone, address, text, created_at, updated_at) "
+                           "VALUES ('out', 'sent', ?, ?, ?, '2026-11-20', '2026-11-20')", (phone, phone, text))
+    await shop.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
+                       "('parts-1', ?, '2026-11-20T10:00:00+00:00', 1000, '2026-11-20')", (phone,))
+    costs = {c.customer: c for c in await extract.customer_costs(shop, date(2026, 11, 1))}
+    assert costs[phone].sms_parts == 6

@@ -9,6 +9,8 @@ from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, FactorRange
 from bokeh.plotting import figure
 
+from smsd_crm.analytics.extract import SMS_PARTS
+
 from .common import bump, html_table, revision, rupiah, title
 
 SMS_TARIFF = 350
@@ -31,12 +33,11 @@ def make(doc, data, hub, today=None):
         now = today or date.today()
         since = (now.replace(day=1) - timedelta(days=31 * (MONTHS - 1))).replace(day=1)
         rows = await data.db.fetchall(
-            """SELECT substr(created_at, 1, 7) AS month,
+            f"""SELECT substr(created_at, 1, 7) AS month,
                       SUM(direction = 'in') AS inbound, SUM(direction = 'out') AS outbound,
                       SUM(direction = 'out' AND state = 'delivered') AS delivered,
                       SUM(direction = 'out' AND state = 'failed') AS failed,
-                      SUM(CASE WHEN direction = 'out' AND length(text) <= 160 THEN 1
-                               WHEN direction = 'out' THEN (length(text) + 152) / 153 ELSE 0 END) AS parts
+                      SUM(CASE WHEN direction = 'out' THEN {SMS_PARTS} ELSE 0 END) AS parts
                FROM messages WHERE created_at >= ? GROUP BY month ORDER BY month""", (since.isoformat(),))
         months = [r["month"] for r in rows]
         chart.x_range.factors = months

@@ -20,6 +20,8 @@ FROM orders WHERE state != 'cancelled'
 UNION ALL
 SELECT phone, substr(sold_at, 1, 10), total, discount > 0, 'till' FROM sales WHERE phone IS NOT NULL
 """
+# SMS parts of a message text: GSM-7 sizes (160, then 153 per part); an estimate for UCS-2 texts.
+SMS_PARTS = "CASE WHEN length(text) <= 160 THEN 1 ELSE (length(text) + 152) / 153 END"
 TILL_ONLY = PURCHASES[PURCHASES.index("SELECT phone, substr(sold_at"):]
 
 
@@ -178,8 +180,8 @@ async def customer_costs(db: Database, since: date) -> list:
             t[1] += cost or 0
             t[2] += discount or 0
     sms = {r[0]: r[1] for r in await db.fetchall(
-        "SELECT phone, COUNT(*) FROM messages WHERE direction = 'out' AND created_at >= ? AND phone IS NOT NULL "
-        "GROUP BY phone", (since.isoformat(),))}
+        f"SELECT phone, SUM({SMS_PARTS}) FROM messages WHERE direction = 'out' AND created_at >= ? "
+        "AND phone IS NOT NULL GROUP BY phone", (since.isoformat(),))}
     complaints: dict[str, int] = {}
     if await has_table(db, "complaints"):
         complaints = {r[0]: r[1] for r in await db.fetchall(
