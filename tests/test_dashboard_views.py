@@ -261,3 +261,11 @@ async def test_sms_cost_counts_parts(shop):
                        "('parts-1', ?, '2026-11-20T10:00:00+00:00', 1000, '2026-11-20')", (phone,))
     costs = {c.customer: c for c in await extract.customer_costs(shop, date(2026, 11, 1))}
     assert costs[phone].sms_parts == 6
+
+
+async def test_vectorised_retention_equals_the_plain_function(shop):
+    from smsd_crm.analytics.metrics import retention
+    p = await _data(shop).purchases()
+    days = p.days_by_phone(TODAY)
+    for t0, t1 in ((date(2026, 5, 31), date(2026, 6, 30)), (date(2025, 12, 31), TODAY)):
+        assert p.retention(t0, t1, 90) == retention(days, t0, t1, 90)

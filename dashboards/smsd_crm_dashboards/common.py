@@ -45,3 +45,24 @@ def rupiah(value: float) -> str:
     """Rp12.345 (Indonesian thousands separator)."""
     sign = "-" if value < 0 else ""
     return sign + "Rp" + f"{abs(round(value)):,}".replace(",", ".")
+
+
+class Customers:
+    """Names and page links of the customers, read once per refresh."""
+
+    def __init__(self, rows) -> None:
+        self._by_phone = {r["phone"]: (r["id"], r["name"]) for r in rows}
+
+    @classmethod
+    async def load(cls, db) -> "Customers":
+        """Every customer's id and name."""
+        return cls(await db.fetchall("SELECT id, phone, name FROM customers"))
+
+    def label(self, phone: str) -> str:
+        """The name, or the number when there is none."""
+        return (self._by_phone.get(phone) or (None, None))[1] or phone
+
+    def link(self, phone: str) -> str | None:
+        """The customer's page, or None for a number that is not a customer."""
+        found = self._by_phone.get(phone)
+        return f"/customers/{found[0]}" if found else None

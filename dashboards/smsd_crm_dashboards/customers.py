@@ -12,7 +12,7 @@ from bokeh.plotting import figure
 
 from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
-from .common import CLASS_NAMES, COLORS, bump, html_table, revision, rupiah, title
+from .common import CLASS_NAMES, Customers, COLORS, bump, html_table, revision, rupiah, title
 
 SEGMENT_ORDER = sorted(set(SEGMENTS.values()))
 SORTS = {"value": ("Nilai / Value", lambda r: -r["m"]), "recency": ("Terakhir beli / Recency", lambda r: r["days"]),
@@ -73,23 +73,21 @@ def make(doc, data, hub, today=None):
     sort = Select(title="Urutkan / Sort by", value="value", options=[(k, v[0]) for k, v in SORTS.items()],
                   name="sort", width=220)
     table = Div(text="", name="table", sizing_mode="stretch_width")
-    state: dict = {"rows": [], "ids": {}, "names": {}}
+    state: dict = {"rows": [], "people": Customers([])}
 
     def render_table() -> None:
         rows = sorted(state["rows"], key=SORTS[sort.value][1])[:50]
         table.text = html_table(
             ["Pelanggan / Customer", "Segmen / Segment", "Kelas / Class", "RFM", "Hari sejak beli / Days since",
              "Kali beli / Visits", "Belanja 12 bln / Spend 12 mo"],
-            [[state["names"].get(r["phone"]) or r["phone"], r["segment"], CLASS_NAMES[r["class"]], r["score"],
+            [[state["people"].label(r["phone"]), r["segment"], CLASS_NAMES[r["class"]], r["score"],
               r["days"], r["f"], rupiah(r["m"])] for r in rows],
-            links=[f"/customers/{state['ids'][r['phone']]}" if r["phone"] in state["ids"] else None for r in rows])
+            links=[state["people"].link(r["phone"]) for r in rows])
 
     async def refresh() -> None:
         now = today or date.today()
         rows = await classify(data, now)
-        people = await data.db.fetchall("SELECT id, phone, name FROM customers")
-        state.update(rows=rows, ids={p["phone"]: p["id"] for p in people},
-                     names={p["phone"]: p["name"] for p in people})
+        state.update(rows=rows, people=await Customers.load(data.db))
         counts = Counter(r["segment"] for r in rows)
         seg_src.data = {"segment": SEGMENT_ORDER, "count": [counts[s] for s in SEGMENT_ORDER]}
         classes = Counter(r["class"] for r in rows)

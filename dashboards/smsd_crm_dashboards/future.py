@@ -14,7 +14,7 @@ from bokeh.plotting import figure
 
 from smsd_crm.analytics.clv import forecast
 
-from .common import bump, html_table, revision, rupiah, title
+from .common import Customers, bump, html_table, revision, rupiah, title
 
 HOLDOUT_WEEKS = 26
 MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"
@@ -72,14 +72,14 @@ def make(doc, data, hub, today=None):
                         "predicted": [float(held.purchases[buckets == v].mean()) for v in xs]}
         counts, edges = np.histogram(f.p_alive, bins=10, range=(0, 1))
         hist_src.data = {"left": edges[:-1].tolist(), "right": edges[1:].tolist(), "count": counts.tolist()}
-        names = {r["phone"]: (r["id"], r["name"]) for r in await data.db.fetchall("SELECT id, phone, name FROM customers")}
+        people = await Customers.load(data.db)
         top = np.argsort(-f.revenue)[:30]
         table.text = html_table(
             ["Pelanggan / Customer", "P(aktif)", "Pembelian 52 mg / Purchases 52 wk", "Per pembelian / Per purchase",
              "Omzet 52 mg / Revenue 52 wk"],
-            [[(names.get(s.customers[i]) or (None, None))[1] or s.customers[i], f"{f.p_alive[i]:.2f}",
+            [[people.label(s.customers[i]), f"{f.p_alive[i]:.2f}",
               f"{f.purchases[i]:.1f}", rupiah(f.spend_per_purchase[i]), rupiah(f.revenue[i])] for i in top],
-            links=[f"/customers/{names[s.customers[i]][0]}" if s.customers[i] in names else None for i in top])
+            links=[people.link(s.customers[i]) for i in top])
         bump(marker)
 
     doc.add_root(column(heading, method, row(fit, hist, sizing_mode="stretch_width"), table, marker,

@@ -14,7 +14,7 @@ from bokeh.plotting import figure
 from smsd_crm.analytics import extract
 from smsd_crm.analytics.metrics import profit, whale_curve
 
-from .common import CLASS_NAMES, bump, html_table, revision, rupiah, title
+from .common import CLASS_NAMES, Customers, bump, html_table, revision, rupiah, title
 from .customers import classify
 
 SMS_TARIFF = 350  # rupiah per SMS part (a typical prepaid tariff; config comes with campaigns)
@@ -54,17 +54,17 @@ def make(doc, data, hub, today=None):
         groups = sorted(per_class, key=lambda g: -per_class[g])
         class_src.data = {"group": groups, "profit": [per_class[g] for g in groups]}
         by_class.x_range.factors = groups
-        names = {r["phone"]: (r["id"], r["name"]) for r in await data.db.fetchall("SELECT id, phone, name FROM customers")}
+        people = await Customers.load(data.db)
         ranked = sorted(costs, key=lambda c: -profits[c.customer])
         headers = ["Pelanggan / Customer", "Omzet / Revenue", "Modal / Cost", "Promo", "SMS", "Keluhan", "Laba / Profit"]
 
         def rows(items):
-            return [[(names.get(c.customer) or (None, None))[1] or c.customer, rupiah(c.revenue),
+            return [[people.label(c.customer), rupiah(c.revenue),
                      rupiah(c.cost_of_goods), rupiah(c.promo_discounts), c.sms_parts, c.complaints,
                      rupiah(profits[c.customer])] for c in items]
 
         def links(items):
-            return [f"/customers/{names[c.customer][0]}" if c.customer in names else None for c in items]
+            return [people.link(c.customer) for c in items]
         top, bottom = ranked[:15], ranked[-15:][::-1]
         tables.text = ("<b>Paling menguntungkan / Most profitable</b>" + html_table(headers, rows(top), links(top))
                        + "<b>Paling rugi / Least profitable</b>" + html_table(headers, rows(bottom), links(bottom)))

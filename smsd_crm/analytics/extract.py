@@ -76,27 +76,30 @@ async def complaint_times(db: Database, since: date) -> tuple[list[float], list[
     return answer, close, len(rows)
 
 
-async def order_count(db: Database, since: date) -> int:
-    """Purchases (both channels) since ``since``."""
-    row = await db.fetchone(f"SELECT COUNT(*) FROM ({await purchases_sql(db)}) WHERE day >= ?", (since.isoformat(),))
-    return row[0]
+async def _line_pairs(db: Database, since: date, order_key: str, sale_key: str, *, known_only: bool = False,
+                      outer: str = "{}", limit: int | None = None) -> list[set[str]]:
+    """Product codes of both channels' lines since ``since``, grouped by a key (a purchase, a customer);
+    ``known_only`` leaves out till sales without a customer's number."""
+    parts = [f"SELECT {sale_key}, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
+             "WHERE s.sold_at >= ?" + (" AND s.phone IS NOT NULL" if known_only else "")]
+    params: list = [since.isoformat()]
+    if await has_table(db, "orders"):
+        parts.insert(0, f"SELECT {order_key}, ol.code FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
+                        "WHERE o.state != 'cancelled' AND o.created_at >= ?")
+        params.insert(0, since.isoformat())
+    sql = outer.format(" UNION ALL ".join(parts))  # fixed SQL from this module; values are parameters
+    if limit is not None:
+        sql += " LIMIT ?"
+        params.append(limit)
+    grouped: dict[str, set[str]] = defaultdict(set)
+    for r in await db.fetchall(sql, params):
+        grouped[r[0]].add(r[1])
+    return list(grouped.values())
 
 
 async def baskets(db: Database, since: date, limit: int = 200_000) -> list[set[str]]:
     """The products of each purchase (SMS orders and till sales) since ``since``."""
-    has_orders = await has_table(db, "orders")
-    parts = ["SELECT 's' || s.id AS basket, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
-             "WHERE s.sold_at >= ?"]
-    params = [since.isoformat()]
-    if has_orders:
-        parts.insert(0, "SELECT 'o' || o.id, ol.code FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
-                        "WHERE o.state != 'cancelled' AND o.created_at >= ?")
-        params.insert(0, since.isoformat())
-    rows = await db.fetchall(" UNION ALL ".join(parts) + " LIMIT ?", (*params, limit))
-    grouped: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        grouped[r[0]].add(r[1])
-    return list(grouped.values())
+    return await _line_pairs(db, since, "'o' || o.id", "'s' || s.id", limit=limit)
 
 
 async def closures(db: Database, since: date) -> list[tuple[str, date, float]]:
@@ -135,19 +138,7 @@ async def reply_latency_seconds(db: Database, since: datetime) -> list[float]:
 async def customer_baskets(db: Database, since: date) -> list[set[str]]:
     """Every product each known customer bought since ``since`` (both channels): the customer-level
     baskets, since SMS orders often hold a single item."""
-    has_orders = await has_table(db, "orders")
-    parts = ["SELECT s.phone, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
-             "WHERE s.phone IS NOT NULL AND s.sold_at >= ?"]
-    params = [since.isoformat()]
-    if has_orders:
-        parts.insert(0, "SELECT o.phone, ol.code FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
-                        "WHERE o.state != 'cancelled' AND o.created_at >= ?")
-        params.insert(0, since.isoformat())
-    rows = await db.fetchall("SELECT DISTINCT * FROM (" + " UNION ALL ".join(parts) + ")", params)
-    grouped: dict[str, set[str]] = defaultdict(set)
-    for r in rows:
-        grouped[r[0]].add(r[1])
-    return list(grouped.values())
+    return await _line_pairs(db, since, "o.phone", "s.phone", known_only=True, outer="SELECT DISTINCT * FROM ({})")
 
 
 async def transactions(db: Database, until: date) -> list[tuple[str, date, float]]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..storage.db import Database
 from .extract import has_table, purchases_sql
+from .metrics import Retention
 from .rfm import CustomerActivity
 
 EPOCH = date(1970, 1, 1).toordinal()
@@ -67,6 +68,15 @@ class Purchases:
         end = self.day_of(at)
         return np.unique(self.cust[(self.day <= end) & (self.day > end - window_days)])
 
+    def retention(self, t0: date, t1: date, window_days: int) -> Retention:
+        """:func:`metrics.retention` (the intersection form), vectorised over the arrays."""
+        a0, a1 = self.active(t0, window_days), self.active(t1, window_days)
+        retained = len(np.intersect1d(a0, a1, assume_unique=True))
+        came = np.setdiff1d(a1, a0, assume_unique=True)
+        new = int(np.sum(self.first_day()[came] > self.day_of(t0) - window_days))
+        rate = retained / len(a0) if len(a0) else 0.0
+        return Retention(len(a0), len(a1), retained, new, len(came) - new, rate, 1 - rate if len(a0) else 0.0)
+
     def first_day(self) -> np.ndarray:
         """Each customer's first purchase day (-1 for none)."""
         first = np.full(len(self.phones), np.iinfo(np.int64).max)
@@ -105,12 +115,6 @@ class Purchases:
             zbar = np.where(x > 0, (total[seen] - first_spend[seen]) / np.maximum(x, 1), 0.0)
         return Summary([self.phones[i] for i in np.flatnonzero(seen)], x, (last - first)[seen] / 7.0,
                        (cut - first)[seen] / 7.0, zbar, first_spend[seen], holdout[seen].astype(float), end)
-
-    def transactions(self, until: date) -> list[tuple[str, date, float]]:
-        """(customer, day, amount) up to ``until``: the CLV input."""
-        keep = self.day <= self.day_of(until)
-        return [(self.phones[c], date.fromordinal(d + EPOCH), a) for c, d, a in
-                zip(self.cust[keep].tolist(), self.day[keep].tolist(), self.amount[keep].tolist())]
 
 
 async def fingerprint(db: Database, has_orders: bool | None = None) -> tuple:

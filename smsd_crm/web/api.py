@@ -121,16 +121,19 @@ async def list_messages(call: ApiCall, ctx) -> list[dict]:
     return [dict(r) for r in rows]
 
 
+async def _message(ctx, message_id: int) -> dict:
+    row = await ctx.db.fetchone("SELECT * FROM messages WHERE id = ?", (message_id,))
+    if row is None:
+        raise ApiProblem(404, f"message {message_id} does not exist")
+    return dict(row)
+
+
 async def get_message(call: ApiCall, ctx) -> dict:
-    rows = await ctx.db.fetchall("SELECT * FROM messages WHERE id = ?", (call.path.id,))
-    if not rows:
-        raise ApiProblem(404, f"message {call.path.id} does not exist")
-    return dict(rows[0])
+    return await _message(ctx, call.path.id)
 
 
 async def send_message(call: ApiCall, ctx) -> dict:
-    message_id = await send_sms(ctx, _phone(call.body.to, ctx), call.body.text, f"api:{call.client}")
-    return dict((await ctx.db.fetchall("SELECT * FROM messages WHERE id = ?", (message_id,)))[0])
+    return await _message(ctx, await send_sms(ctx, _phone(call.body.to, ctx), call.body.text, f"api:{call.client}"))
 
 
 def _customer(c) -> CustomerOut:

@@ -11,6 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ..config import Settings, StoreConfig, WebConfig
+from ..storage import messages
 from ..storage.db import Database
 from .live import LiveFeed
 
@@ -92,8 +93,6 @@ MAX_SMS_TEXT = 1530  # ten concatenated parts
 
 async def send_sms(ctx: WebContext, phone: str, text: str, source: str) -> int:
     """Queue an SMS from staff or an API client (a committed outbox row); return its id."""
-    from ..storage import messages  # the storage layer is the web layer's only way to the outbox
-
     modem_id = ctx.preferred_modem(phone)
     message_id = await messages.queue_outbound(ctx.db, phone, text, ctx.clock(), priority=STAFF_PRIORITY,
                                                plugin=source, modem_id=modem_id)
