@@ -105,6 +105,13 @@ class WebConfig(_Strict):
     secure_cookies: bool = Field(False, description="true when served over HTTPS by a proxy")
 
 
+class CostsConfig(_Strict):
+    """What messages and complaints cost the shop (profitability, campaign previews)."""
+
+    sms_part: float = Field(350, ge=0, description="rupiah per SMS part sent (the SIM's tariff)")
+    complaint: float = Field(25_000, ge=0, description="rupiah of staff time per complaint")
+
+
 class LoggingConfig(_Strict):
     """Log level and optional file."""
 
@@ -122,6 +129,7 @@ class Settings(_Strict):
     outbox: OutboxConfig = OutboxConfig()
     flood: FloodConfig = FloodConfig()
     web: WebConfig = WebConfig()
+    costs: CostsConfig = CostsConfig()
     logging: LoggingConfig = LoggingConfig()
     plugins_dir: Path | None = None
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -31,7 +31,7 @@ from .storage.db import Database
 from .storage.migrate import migrate
 from .storage.schema import CORE_MIGRATIONS
 from .web.app import WebContext, start_web
-from .analytics.purchases import DashboardData
+from .analytics.dashboard_data import DashboardData
 from .storage import app_secrets
 from .storage.readonly import ReadOnlyDatabase
 from .web.dashboards import BokehHost, DocumentHub
@@ -115,7 +115,7 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, db: Datab
     hub = DocumentHub()
     live.listeners.append(hub.changed)
     key = await app_secrets.get_or_create(db, "dashboard_signing_key", clock())
-    data = DashboardData(ReadOnlyDatabase(settings.database.path))
+    data = DashboardData(ReadOnlyDatabase(settings.database.path), settings.costs)
     stack.callback(data.db.close)
     dashboards = BokehHost(VIEWS, data, hub, key, settings.web.session_minutes * 60)
     await dashboards.start()

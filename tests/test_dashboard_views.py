@@ -16,7 +16,7 @@ from smsd_crm.daemon import offline_session
 from smsd_crm.demo_history import generate
 from smsd_crm.storage import catalog, customers
 from smsd_crm.storage.history_load import load_history
-from smsd_crm.analytics.purchases import DashboardData
+from smsd_crm.analytics.dashboard_data import DashboardData
 from smsd_crm.storage.readonly import ReadOnlyDatabase
 from smsd_crm.web.dashboards import DocumentHub
 from smsd_crm_dashboards import customers as customers_view
@@ -167,15 +167,18 @@ async def test_future_view_says_when_data_is_thin(tmp_path):
         assert "only 0 repeat buyers" in doc.get_model_by_name("method").text
 
 
-async def test_profit_view_adds_up(shop):
+async def test_profit_view_adds_up_with_the_configured_costs(shop):
+    from smsd_crm.config import CostsConfig
     doc = Document()
-    await profit_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
+    data = DashboardData(ReadOnlyDatabase(shop.path), CostsConfig(sms_part=500, complaint=10_000))
+    await profit_view.make(doc, data, DocumentHub(), today=TODAY)()
     whale = doc.get_model_by_name("whale").data
     assert whale["cumulative"][-1] == pytest.approx(100) and max(whale["cumulative"]) >= 100
     assert whale["share"][-1] == pytest.approx(100)
     costs = await __import__("smsd_crm.analytics.extract", fromlist=["x"]).customer_costs(shop, date(2025, 11, 23))
     from smsd_crm.analytics.metrics import profit
-    total = sum(profit(c, profit_view.SMS_TARIFF, profit_view.COMPLAINT_COST) for c in costs)
+    total = sum(profit(c, 500, 10_000) for c in costs)
+    assert "Rp500/bagian" in doc.get_model_by_name("note").text
     assert sum(doc.get_model_by_name("by_class").data["profit"]) == pytest.approx(total)
     assert "Paling rugi / Least profitable" in doc.get_model_by_name("tables").text
 

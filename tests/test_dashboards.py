@@ -4,7 +4,10 @@ drill-down by real clicks and a live update from an SMS order, with nothing fetc
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -99,6 +102,22 @@ async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_
         customers = query(tmp_path / "data" / "test.sqlite3", "SELECT COUNT(*) FROM customers")[0][0]
         assert 0 < sum(int(line.split(",")[1]) for line in segments.splitlines()[1:]) <= customers
         assert (await owner.get(f"{base}/dash/customers.csv", params={"source": "nope"})).status == 404
+        # the tables drawn as HTML are exported whole, and a formula typed as a name stays text
+        db = tmp_path / "data" / "test.sqlite3"
+        phone = query(db, "SELECT phone FROM orders WHERE state != 'cancelled' ORDER BY id DESC LIMIT 1")[0][0]
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE customers SET name = ? WHERE phone = ?", ('=HYPERLINK("http://x.example","klik")', phone))
+        for view, source, least in (("profit", "customers", 16), ("future", "customers", 31),
+                                    ("crosssell", "rules_per_purchase", 2), ("retention", "lapsing", 2)):
+            rows = list(csv.reader(io.StringIO(await (await owner.get(
+                f"{base}/dash/{view}.csv", params={"source": source})).text())))
+            assert len(rows) >= least, (view, source)  # more than the page shows
+        rows = list(csv.DictReader(io.StringIO(await (await owner.get(
+            f"{base}/dash/profit.csv", params={"source": "customers"})).text())))
+        mine = [r for r in rows if r["phone"] == phone][0]
+        assert mine["name"] == "'" + '=HYPERLINK("http://x.example","klik")'
+        assert int(mine["profit"]) == int(mine["revenue"]) - int(mine["cost_of_goods"]) - int(
+            mine["promo_discounts"]) - int(mine["points_redeemed"]) - 350 * int(mine["sms_parts"]) - 25000 * int(mine["complaints"])
         await wait_until(lambda: "dashboards ready" in log.read_text(), 30, "warm-up")
         page = await (await owner.get(f"{base}/dash/customers")).text()
         assert 'href="/dash/customers.csv?source=segments"' in page

@@ -111,6 +111,8 @@ async def test_concurrent_redemptions_never_overspend(tmp_path):
         assert len(codes) == 2 and len(set(codes)) == 2
         assert await points.balance(ctx, PHONE) == 50
         assert (await db.fetchone("SELECT COUNT(*) FROM vouchers"))[0] == 2
+        # each voucher keeps what the reward costs the shop (the profitability view counts it)
+        assert (await db.fetchone("SELECT SUM(value) FROM vouchers"))[0] == 2 * v10.value == 20_000
 
 
 async def test_an_order_earns_once_and_the_ledger_is_append_only(tmp_path):

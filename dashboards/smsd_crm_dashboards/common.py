@@ -41,6 +41,14 @@ def html_table(headers: list[str], rows: list[list], links: list[str | None] | N
             if rows else "<p>—</p>")
 
 
+def export(doc, name: str, headers: list[str], rows) -> None:
+    """Offer a table as ``/dash/<view>.csv?source=<name>`` beside the view's data sources: every row
+    (not only those drawn) with plain numbers. ``rows`` is a function making the rows, called only
+    when the CSV is asked for (a refresh stays fast). Kept in the document's template variables, which
+    stay on the server, so a long table never travels to the browser."""
+    doc.template_variables.setdefault("exports", {})[name] = (list(headers), rows)
+
+
 def rupiah(value: float) -> str:
     """Rp12.345 (Indonesian thousands separator)."""
     sign = "-" if value < 0 else ""

@@ -9,10 +9,9 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, FactorRange
 from bokeh.plotting import figure
 
-from smsd_crm.analytics import extract
-from smsd_crm.analytics.metrics import pair_rules
+from smsd_crm.analytics.purchases import Purchases
 
-from .common import bump, html_table, revision, title
+from .common import bump, export, html_table, revision, title
 
 ORDER_DAYS = 365
 CUSTOMER_DAYS = 90
@@ -25,8 +24,8 @@ def _rows(rules, names) -> list[list]:
              f"{100 * r.confidence:.0f}%", f"{r.lift:.2f}"] for r in rules[:TOP]]
 
 
-async def _rules(baskets):
-    return pair_rules(await baskets, MIN_COUNT)
+async def _rules(data, since: date, by_customer: bool = False):
+    return (await data.lines()).rules(Purchases.day_of(since), by_customer, MIN_COUNT)
 
 
 def make(doc, data, hub, today=None):
@@ -44,9 +43,13 @@ def make(doc, data, hub, today=None):
         now = today or date.today()
         db = data.db
         names = {r["code"]: r["name"] for r in await db.fetchall("SELECT code, name FROM products")}
-        by_order = await data.cached(("pairs", now), lambda: _rules(extract.baskets(db, now - timedelta(days=ORDER_DAYS))))
+        by_order = await data.cached(("pairs", now), lambda: _rules(data, now - timedelta(days=ORDER_DAYS)))
         by_customer = await data.cached(("customer pairs", now), lambda: _rules(
-            extract.customer_baskets(db, now - timedelta(days=CUSTOMER_DAYS))))
+            data, now - timedelta(days=CUSTOMER_DAYS), by_customer=True))
+        for name, rules in (("rules_per_purchase", by_order), ("rules_per_customer", by_customer)):
+            export(doc, name, ["x", "y", "count", "support", "confidence", "lift"],
+                   lambda rules=rules: [[r.x, r.y, r.count, round(r.support, 6), round(r.confidence, 6),
+                                         round(r.lift, 6)] for r in rules])
         top = by_order[:10][::-1]
         pairs = [f"{r.x} → {r.y}" for r in top]
         lift_src.data = {"pair": pairs, "lift": [r.lift for r in top]}

@@ -12,7 +12,7 @@ from bokeh.plotting import figure
 
 from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
-from .common import CLASS_NAMES, Customers, COLORS, bump, html_table, revision, rupiah, title
+from .common import CLASS_NAMES, Customers, COLORS, bump, export, html_table, revision, rupiah, title
 
 SEGMENT_ORDER = sorted(set(SEGMENTS.values()))
 SORTS = {"value": ("Nilai / Value", lambda r: -r["m"]), "recency": ("Terakhir beli / Recency", lambda r: r["days"]),
@@ -90,6 +90,10 @@ def make(doc, data, hub, today=None):
         state.update(rows=rows, people=await Customers.load(data.db))
         counts = Counter(r["segment"] for r in rows)
         seg_src.data = {"segment": SEGMENT_ORDER, "count": [counts[s] for s in SEGMENT_ORDER]}
+        people = state["people"]
+        export(doc, "customers", ["phone", "name", "segment", "class", "rfm", "days_since", "visits", "spend_12_months"],
+               lambda: [[r["phone"], people.label(r["phone"]), r["segment"], r["class"], r["score"], r["days"], r["f"],
+                 round(r["m"])] for r in rows])
         classes = Counter(r["class"] for r in rows)
         summary.text = " · ".join(f"{CLASS_NAMES[c]}: <b>{classes[c]}</b>" for c in CLASSES) + \
             f" · {len(rows)} pelanggan / customers"

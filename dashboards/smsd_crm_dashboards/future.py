@@ -12,18 +12,22 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div
 from bokeh.plotting import figure
 
-from smsd_crm.analytics.clv import forecast
+from smsd_crm.analytics.clv import fit, forecast
 
-from .common import Customers, bump, html_table, revision, rupiah, title
+from .common import Customers, bump, export, html_table, revision, rupiah, title
 
 HOLDOUT_WEEKS = 26
 MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"
 
 
-async def _forecast(summary, weeks: float = 52.0):
-    # the fits take a second or two on a big shop: off the event loop
-    return await asyncio.to_thread(forecast, summary.x, summary.t_x, summary.T, summary.zbar, summary.first_spend,
-                                   weeks)
+REFIT_SECONDS = 600  # one more order barely moves the fitted parameters; the predictions follow at once
+
+
+async def _forecast(data, summary, key: tuple, weeks: float = 52.0):
+    # the fits take a second or two on a big shop: off the event loop, and at most every few minutes
+    models = await data.lasting(key, REFIT_SECONDS, lambda: asyncio.to_thread(
+        fit, summary.x, summary.t_x, summary.T, summary.zbar))
+    return forecast(summary.x, summary.t_x, summary.T, summary.zbar, summary.first_spend, weeks, models)
 
 
 def make(doc, data, hub, today=None):
@@ -53,7 +57,7 @@ def make(doc, data, hub, today=None):
             bump(marker)
             return
         s = purchases.summary(now)
-        f = await data.cached(("forecast", now), lambda: _forecast(s))
+        f = await data.cached(("forecast", now), lambda: _forecast(data, s, ("fit", now)))
         if f.method == "naive":
             method.text = (f"<b>Perkiraan sederhana / Naive estimate</b>: {f.reason}. Laju pembelian pelanggan "
                            "sendiri x peluang masih aktif / the customer's own rate x a recency-based P(alive).")
@@ -65,7 +69,8 @@ def make(doc, data, hub, today=None):
                            f"<b>{rupiah(float(np.sum(f.revenue)))}</b>")
         # the fit against a hold-out: calibrate HOLDOUT_WEEKS earlier, compare with what happened since
         cal = purchases.summary(now - timedelta(weeks=HOLDOUT_WEEKS))
-        held = await data.cached(("forecast", now, "hold-out"), lambda: _forecast(cal, HOLDOUT_WEEKS))
+        held = await data.cached(("forecast", now, "hold-out"),
+                                 lambda: _forecast(data, cal, ("fit", now, "hold-out"), HOLDOUT_WEEKS))
         buckets = np.minimum(cal.x, MAX_X)
         xs = [int(v) for v in sorted(set(buckets.tolist()))]
         fit_src.data = {"x": xs, "actual": [float(cal.holdout[buckets == v].mean()) for v in xs],
@@ -73,7 +78,13 @@ def make(doc, data, hub, today=None):
         counts, edges = np.histogram(f.p_alive, bins=10, range=(0, 1))
         hist_src.data = {"left": edges[:-1].tolist(), "right": edges[1:].tolist(), "count": counts.tolist()}
         people = await Customers.load(data.db)
-        top = np.argsort(-f.revenue)[:30]
+        ranked = np.argsort(-f.revenue)
+        export(doc, "customers", ["phone", "name", "p_alive", "purchases_52_weeks", "spend_per_purchase",
+                                  "revenue_52_weeks"],
+               lambda: [[s.customers[i], people.label(s.customers[i]), round(float(f.p_alive[i]), 4),
+                 round(float(f.purchases[i]), 3), round(float(f.spend_per_purchase[i])), round(float(f.revenue[i]))]
+                for i in ranked.tolist()])
+        top = ranked[:30]
         table.text = html_table(
             ["Pelanggan / Customer", "P(aktif)", "Pembelian 52 mg / Purchases 52 wk", "Per pembelian / Per purchase",
              "Omzet 52 mg / Revenue 52 wk"],

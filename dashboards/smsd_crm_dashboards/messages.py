@@ -11,9 +11,8 @@ from bokeh.plotting import figure
 
 from smsd_crm.analytics.extract import SMS_PARTS
 
-from .common import bump, html_table, revision, rupiah, title
+from .common import bump, export, html_table, revision, rupiah, title
 
-SMS_TARIFF = 350
 MONTHS = 12
 
 
@@ -42,12 +41,15 @@ def make(doc, data, hub, today=None):
         months = [r["month"] for r in rows]
         chart.x_range.factors = months
         src.data = {"month": months, "in": [r["inbound"] for r in rows], "out": [r["outbound"] for r in rows]}
+        export(doc, "months", ["month", "in", "out", "delivered", "failed", "parts", "cost"],
+               lambda: [[r["month"], r["inbound"], r["outbound"], r["delivered"], r["failed"], r["parts"],
+                         r["parts"] * data.costs.sms_part] for r in rows])
         table.text = html_table(
             ["Bulan / Month", "Masuk / In", "Keluar / Out", "Terkirim / Delivered", "Gagal / Failed",
              "Tingkat terkirim / Delivery rate", "Bagian / Parts", "Biaya / Cost"],
             [[r["month"], r["inbound"], r["outbound"], r["delivered"], r["failed"],
               f"{100 * r['delivered'] / r['outbound']:.1f}%" if r["outbound"] else "—", r["parts"],
-              rupiah(r["parts"] * SMS_TARIFF)] for r in rows])
+              rupiah(r["parts"] * data.costs.sms_part)] for r in rows])
         bump(marker)
 
     doc.add_root(column(heading, chart, table, marker, sizing_mode="stretch_width", name="messages"))

@@ -11,21 +11,27 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, FactorRange, Span
 from bokeh.plotting import figure
 
-from smsd_crm.analytics import extract
+from smsd_crm.analytics import extract, lines
+from smsd_crm.analytics.purchases import Purchases
 from smsd_crm.analytics.metrics import profit, whale_curve
 
-from .common import CLASS_NAMES, Customers, bump, html_table, revision, rupiah, title
+from .common import CLASS_NAMES, Customers, bump, export, html_table, revision, rupiah, title
 from .customers import classify
 
-SMS_TARIFF = 350  # rupiah per SMS part (a typical prepaid tariff; config comes with campaigns)
-COMPLAINT_COST = 25_000  # rupiah of staff time per complaint
 PERIOD_DAYS = 365
+
+
+async def _costs(data, since: date) -> list:
+    return lines.customer_costs(await data.lines(), await data.purchases(), Purchases.day_of(since),
+                                await data.sms_parts(since), await extract.complaints_per_customer(data.db, since),
+                                await extract.points_redeemed_per_customer(data.db, since))
 
 
 def make(doc, data, hub, today=None):
     """Fill ``doc`` with the profitability view; return its (async) refresh."""
     heading, marker = title("Profitabilitas / Profitability"), revision()
-    note = Div(text=f"12 bulan · SMS Rp{SMS_TARIFF}/bagian · keluhan Rp{COMPLAINT_COST:,}".replace(",", "."),
+    tariff, complaint_cost = data.costs.sms_part, data.costs.complaint
+    note = Div(text=f"12 bulan · SMS {rupiah(tariff)}/bagian · keluhan {rupiah(complaint_cost)} (config: costs)",
                name="note")
     whale_src = ColumnDataSource({"share": [], "cumulative": []}, name="whale")
     whale = figure(height=300, sizing_mode="stretch_width", toolbar_location=None, tools="", name="whale_chart",
@@ -42,8 +48,8 @@ def make(doc, data, hub, today=None):
 
     async def refresh() -> None:
         now = today or date.today()
-        costs = await data.cached(("costs", now), lambda: extract.customer_costs(data.db, now - timedelta(days=PERIOD_DAYS)))
-        profits = {c.customer: profit(c, SMS_TARIFF, COMPLAINT_COST) for c in costs}
+        costs = await data.cached(("costs", now), lambda: _costs(data, now - timedelta(days=PERIOD_DAYS)))
+        profits = {c.customer: profit(c, tariff, complaint_cost) for c in costs}
         curve = whale_curve(list(profits.values()))
         n = len(curve)
         whale_src.data = {"share": [100 * (i + 1) / n for i in range(n)], "cumulative": [100 * v for v in curve]}
@@ -56,15 +62,23 @@ def make(doc, data, hub, today=None):
         by_class.x_range.factors = groups
         people = await Customers.load(data.db)
         ranked = sorted(costs, key=lambda c: -profits[c.customer])
-        headers = ["Pelanggan / Customer", "Omzet / Revenue", "Modal / Cost", "Promo", "SMS", "Keluhan", "Laba / Profit"]
+        headers = ["Pelanggan / Customer", "Omzet / Revenue", "Modal / Cost", "Promo", "Poin / Points", "SMS", "Keluhan",
+                   "Laba / Profit"]
 
         def rows(items):
             return [[people.label(c.customer), rupiah(c.revenue),
-                     rupiah(c.cost_of_goods), rupiah(c.promo_discounts), c.sms_parts, c.complaints,
+                     rupiah(c.cost_of_goods), rupiah(c.promo_discounts), rupiah(c.points_redeemed_value), c.sms_parts,
+                     c.complaints,
                      rupiah(profits[c.customer])] for c in items]
 
         def links(items):
             return [people.link(c.customer) for c in items]
+        export(doc, "customers", ["phone", "name", "class", "revenue", "cost_of_goods", "promo_discounts",
+                                  "points_redeemed", "sms_parts", "complaints", "profit"],
+               lambda: [[c.customer, people.label(c.customer), classes.get(c.customer, "other"), round(c.revenue),
+                 round(c.cost_of_goods), round(c.promo_discounts), round(c.points_redeemed_value), c.sms_parts,
+                 c.complaints,
+                 round(profits[c.customer])] for c in ranked])
         top, bottom = ranked[:15], ranked[-15:][::-1]
         tables.text = ("<b>Paling menguntungkan / Most profitable</b>" + html_table(headers, rows(top), links(top))
                        + "<b>Paling rugi / Least profitable</b>" + html_table(headers, rows(bottom), links(bottom)))

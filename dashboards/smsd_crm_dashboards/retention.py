@@ -9,7 +9,7 @@ from bokeh.layouts import column, row
 from bokeh.models import ColumnDataSource, Div, FactorRange
 from bokeh.plotting import figure
 
-from .common import Customers, bump, html_table, revision, rupiah, title
+from .common import Customers, bump, export, html_table, revision, rupiah, title
 from .customers import classify, month_ends
 
 WINDOW_DAYS = 90  # "active" = bought in the last 90 days
@@ -50,7 +50,10 @@ def make(doc, data, hub, today=None):
         counts.x_range.factors = out["month"]
         src.data = out
         people = await Customers.load(data.db)
-        targets = sorted((r for r in await classify(data, now) if r["class"] == "inactive"), key=lambda r: -r["m"])[:30]
+        lapsing_all = sorted((r for r in await classify(data, now) if r["class"] == "inactive"), key=lambda r: -r["m"])
+        export(doc, "lapsing", ["phone", "name", "days_since", "visits", "spend_12_months"],
+               lambda: [[r["phone"], people.label(r["phone"]), r["days"], r["f"], round(r["m"])] for r in lapsing_all])
+        targets = lapsing_all[:30]
         lapsing.text = "<b>Mulai menghilang (kirim sapaan) / Lapsing: win-back targets</b>" + html_table(
             ["Pelanggan / Customer", "Hari sejak beli / Days since", "Kali beli / Visits", "Belanja 12 bln / Spend"],
             [[people.label(r["phone"]), r["days"], r["f"], rupiah(r["m"])] for r in targets],

@@ -51,24 +51,24 @@ def make(doc, data, hub):
     async def refresh() -> None:
         year, category = state["year"], state["category"]
         if year is None:
-            bars = await data.cached(("year",), lambda: sales.by_year(data.db))
+            bars = (await data.drill()).by_year()
             main_src.data, main.x_range.factors = _data(bars), [b.key for b in bars]
             main.title.text = "Omzet per tahun (klik satu tahun) / Revenue per year (click a year)"
             side.visible = back.visible = False
             title.text = "Penjualan / Sales"
             link = "/dash/sales.csv"
         else:
-            months = await data.cached(("month", year), lambda: sales.by_month(data.db, year))
+            drill = await data.drill()
+            months = drill.by_month(year)
             main_src.data, main.x_range.factors = _data(months), [b.key for b in months]
             main.title.text = f"{year}: omzet per bulan / revenue per month"
             if category is None:
-                side_bars = await data.cached(("category", year), lambda: sales.by_category(data.db, year))
+                side_bars = drill.by_category(year)
                 side.title.text = f"{year}: kategori (klik satu) / categories (click one)"
                 title.text = f"Penjualan {year} / Sales {year}"
                 link = f"/dash/sales.csv?year={year}"
             else:
-                side_bars = await data.cached(("product", year, category),
-                                              lambda: sales.by_product(data.db, year, category))
+                side_bars = drill.by_product(year, category)
                 side.title.text = f"{year} · {category}: produk / products"
                 title.text = f"Penjualan {year} · {category} / Sales {year} · {category}"
                 link = f"/dash/sales.csv?year={year}&category={category}"

@@ -14,7 +14,7 @@ from smsd_crm import status
 from smsd_crm.analytics import extract
 from smsd_crm.analytics.metrics import percentile, post_complaint_retention, service
 
-from .common import bump, html_table, revision, title
+from .common import bump, export, html_table, revision, title
 
 PERIOD_DAYS = 365
 SLA_HOURS = 24
@@ -61,16 +61,17 @@ def make(doc, data, hub, today=None):
         answer_h, close_h, opened = await extract.complaint_times(db, since)
         s = service(answer_h, close_h, opened, int(p.count[p.day >= p.day_of(since)].sum()), SLA_HOURS)
         latency = await extract.reply_latency_seconds(db, datetime.now(timezone.utc) - timedelta(days=7))
-        figures.text = html_table(
-            ["", ""],
-            [["Keluhan (12 bln) / Complaints (12 mo)", s.complaints],
+        figures_rows = [["Keluhan (12 bln) / Complaints (12 mo)", s.complaints],
              ["Per 100 pembelian / per 100 purchases", f"{s.per_100_orders:.2f}"],
              ["Jawaban pertama, median · p90 / First answer", f"{_h(s.first_answer_median_h)} · {_h(s.first_answer_p90_h)}"],
              ["Selesai, median · p90 / Closed", f"{_h(s.close_median_h)} · {_h(s.close_p90_h)}"],
              [f"Selesai dalam {SLA_HOURS} jam / Closed within the SLA", _pct(s.within_sla)],
              ["Balasan SMS, median · p90 (7 hari) / SMS reply latency",
-              f"{percentile(latency, 50) or 0:.1f} s · {percentile(latency, 90) or 0:.1f} s ({len(latency)} replies)"]])
-        rows = await extract.complaints_per_week(db, now - timedelta(weeks=26))
+              f"{percentile(latency, 50) or 0:.1f} s · {percentile(latency, 90) or 0:.1f} s ({len(latency)} replies)"]]
+        figures.text = html_table(["", ""], figures_rows)
+        export(doc, "figures", ["figure", "value"], lambda: figures_rows)
+        weeks_since = now - timedelta(weeks=26)
+        rows = await extract.complaints_per_week(db, weeks_since, p.per_week(weeks_since))
         week_src.data = {"week": [w for w, _, _ in rows], "complaints": [c for _, c, _ in rows],
                          "per100": [100 * c / p if p else 0 for _, c, p in rows]}
         weeks.x_range.factors = [w for w, _, _ in rows]

@@ -157,31 +157,46 @@ class Forecast:
     gamma_gamma: GammaGamma | None
 
 
-def forecast(x, t_x, T, zbar, first_spend, weeks: float = 52.0) -> Forecast:
-    """Fit both models and predict; fall back to a naive rate when the data is too thin.
+@dataclass(frozen=True)
+class Models:
+    """Both fitted models, or why they are not trusted (``reason`` empty when they are)."""
+
+    bgnbd: BgNbd | None
+    gamma_gamma: GammaGamma | None
+    reason: str
+
+
+def fit(x, t_x, T, zbar) -> Models:
+    """Fit BG/NBD and Gamma-Gamma, and say when the data is too thin or the fit did not settle."""
+    x = np.asarray(x, dtype=float)
+    repeaters = int(np.sum(x > 0))
+    if repeaters < MIN_REPEAT_BUYERS:
+        return Models(None, None, f"only {repeaters} repeat buyers (the models need {MIN_REPEAT_BUYERS})")
+    bg = fit_bgnbd(x, t_x, T)
+    gg = fit_gamma_gamma(x, zbar)
+    if bg.at_bounds or abs(bg.a - 1) < 1e-9 or gg.at_bounds or gg.q <= 1:
+        return Models(bg, gg, "the fit did not settle (a parameter at its bound)")
+    return Models(bg, gg, "")
+
+
+def forecast(x, t_x, T, zbar, first_spend, weeks: float = 52.0, models: Models | None = None) -> Forecast:
+    """Predict with ``models`` (fitted here when not given); fall back to a naive rate when the data is
+    too thin.
 
     The fallback: purchases = x / T x weeks (the customer's own repeat rate) times a recency-based
     P(alive) = t_x / T (1 when T is 0); spend = the customer's mean spend (the first purchase's when
     there is no repeat). It says so in ``method`` and ``reason``.
     """
     x, t_x, T, zbar, first_spend = (np.asarray(v, dtype=float) for v in (x, t_x, T, zbar, first_spend))
-    repeaters = int(np.sum(x > 0))
-    reason = ""
-    bg = gg = None
-    if repeaters < MIN_REPEAT_BUYERS:
-        reason = f"only {repeaters} repeat buyers (the models need {MIN_REPEAT_BUYERS})"
-    else:
-        bg = fit_bgnbd(x, t_x, T)
-        gg = fit_gamma_gamma(x, zbar)
-        if bg.at_bounds or abs(bg.a - 1) < 1e-9 or gg.at_bounds or gg.q <= 1:
-            reason = "the fit did not settle (a parameter at its bound)"
-    if reason:
+    if models is None:
+        models = fit(x, t_x, T, zbar)
+    bg, gg = models.bgnbd, models.gamma_gamma
+    if models.reason or bg is None or gg is None:
         with np.errstate(divide="ignore", invalid="ignore"):
             alive = np.where(T > 0, np.clip(t_x / T, 0, 1), 1.0)
             purchases = np.where(T > 0, x / T * weeks, 0.0) * alive
         spend = np.where(x > 0, zbar, first_spend)
-        return Forecast(alive, purchases, spend, purchases * spend, "naive", reason, bg, gg)
-    assert bg is not None and gg is not None
+        return Forecast(alive, purchases, spend, purchases * spend, "naive", models.reason, bg, gg)
     alive = p_alive(bg, x, t_x, T)
     purchases = expected_purchases(bg, weeks, x, t_x, T)
     spend = expected_spend(gg, x, zbar)

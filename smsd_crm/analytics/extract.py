@@ -15,10 +15,10 @@ from .rfm import CustomerActivity
 
 PURCHASES = """
 SELECT phone, substr(created_at, 1, 10) AS day, total AS amount,
-       (discount > 0 OR promo_code IS NOT NULL) AS promo, 'sms' AS channel
+       (discount > 0 OR promo_code IS NOT NULL) AS promo, 'sms' AS channel, discount
 FROM orders WHERE state != 'cancelled'
 UNION ALL
-SELECT phone, substr(sold_at, 1, 10), total, discount > 0, 'till' FROM sales WHERE phone IS NOT NULL
+SELECT phone, substr(sold_at, 1, 10), total, discount > 0, 'till', discount FROM sales WHERE phone IS NOT NULL
 """
 # SMS parts of a message text: GSM-7 sizes (160, then 153 per part); an estimate for UCS-2 texts.
 SMS_PARTS = "CASE WHEN length(text) <= 160 THEN 1 ELSE (length(text) + 152) / 153 END"
@@ -114,16 +114,19 @@ async def closures(db: Database, since: date) -> list[tuple[str, date, float]]:
             for r in rows]
 
 
-async def complaints_per_week(db: Database, since: date) -> list[tuple[str, int, int]]:
-    """(week start, complaints opened, purchases) per ISO week since ``since``."""
+async def complaints_per_week(db: Database, since: date,
+                              bought: dict[str, int] | None = None) -> list[tuple[str, int, int]]:
+    """(week start, complaints opened, purchases) per ISO week since ``since``; ``bought`` gives the
+    purchases per week start when the caller has them (``Purchases.per_week``)."""
     has = await has_table(db, "complaints")
     week = "date({col}, '-' || ((strftime('%w', {col}) + 6) % 7) || ' days')"
     opened = {} if not has else {r[0]: r[1] for r in await db.fetchall(
         f"SELECT {week.format(col='substr(opened_at, 1, 10)')} AS w, COUNT(*) FROM complaints "
         "WHERE opened_at >= ? GROUP BY w", (since.isoformat(),))}
-    bought = {r[0]: r[1] for r in await db.fetchall(
-        f"SELECT {week.format(col='day')} AS w, COUNT(*) FROM ({await purchases_sql(db)}) WHERE day >= ? GROUP BY w",
-        (since.isoformat(),))}
+    if bought is None:
+        bought = {r[0]: r[1] for r in await db.fetchall(
+            f"SELECT {week.format(col='day')} AS w, COUNT(*) FROM ({await purchases_sql(db)}) WHERE day >= ? "
+            "GROUP BY w", (since.isoformat(),))}
     return [(w, opened.get(w, 0), bought.get(w, 0)) for w in sorted(set(opened) | set(bought))]
 
 
@@ -170,12 +173,37 @@ async def customer_costs(db: Database, since: date) -> list:
             t[0] += revenue or 0
             t[1] += cost or 0
             t[2] += discount or 0
-    sms = {r[0]: r[1] for r in await db.fetchall(
-        f"SELECT phone, SUM({SMS_PARTS}) FROM messages WHERE direction = 'out' AND created_at >= ? "
-        "AND phone IS NOT NULL GROUP BY phone", (since.isoformat(),))}
-    complaints: dict[str, int] = {}
-    if await has_table(db, "complaints"):
-        complaints = {r[0]: r[1] for r in await db.fetchall(
-            "SELECT phone, COUNT(*) FROM complaints WHERE opened_at >= ? GROUP BY phone", (since.isoformat(),))}
-    return [CustomerCosts(phone, t[0], t[1], t[2], 0, sms.get(phone, 0), complaints.get(phone, 0))
+    sms = await sms_parts_per_customer(db, since)
+    complaints = await complaints_per_customer(db, since)
+    points = await points_redeemed_per_customer(db, since)
+    return [CustomerCosts(phone, t[0], t[1], t[2], points.get(phone, 0), sms.get(phone, 0), complaints.get(phone, 0))
             for phone, t in totals.items()]
+
+
+async def points_redeemed_per_customer(db: Database, since: date) -> dict[str, int]:
+    """Rupiah value of the rewards each number redeemed since ``since`` (none when the points
+    plugin is off)."""
+    if not await has_table(db, "vouchers"):
+        return {}
+    return {r[0]: r[1] for r in await db.fetchall(
+        "SELECT phone, SUM(value) FROM vouchers WHERE created_at >= ? GROUP BY phone", (since.isoformat(),))}
+
+
+async def sms_parts_per_customer(db: Database, since: date, after_id: int = 0,
+                                 upto_id: int | None = None) -> dict[str, int]:
+    """SMS parts sent to each number since ``since`` (messages with after_id < id <= upto_id)."""
+    sql = (f"SELECT phone, SUM({SMS_PARTS}) FROM messages WHERE direction = 'out' AND created_at >= ? "
+           "AND phone IS NOT NULL AND id > ?")
+    params: list = [since.isoformat(), after_id]
+    if upto_id is not None:
+        sql += " AND id <= ?"
+        params.append(upto_id)
+    return {r[0]: r[1] for r in await db.fetchall(sql + " GROUP BY phone", params)}
+
+
+async def complaints_per_customer(db: Database, since: date) -> dict[str, int]:
+    """Complaints each number opened since ``since`` (none when the complaint plugin is off)."""
+    if not await has_table(db, "complaints"):
+        return {}
+    return {r[0]: r[1] for r in await db.fetchall(
+        "SELECT phone, COUNT(*) FROM complaints WHERE opened_at >= ? GROUP BY phone", (since.isoformat(),))}

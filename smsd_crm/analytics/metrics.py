@@ -4,6 +4,7 @@ complaint service figures: plain functions on plain values."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import combinations
@@ -97,14 +98,20 @@ class Rule:
 
 def pair_rules(baskets: list[set[str]], min_count: int = 3) -> list[Rule]:
     """Rules X -> Y over baskets (orders, or each customer's purchases in a window), by lift."""
-    n = len(baskets)
-    if n == 0:
-        return []
     single: Counter[str] = Counter()
     pairs: Counter[tuple[str, str]] = Counter()
     for basket in baskets:
         single.update(basket)
         pairs.update(combinations(sorted(basket), 2))
+    return rules_from_counts(single, pairs, len(baskets), min_count)
+
+
+def rules_from_counts(single: Mapping[str, int], pairs: Mapping[tuple[str, str], int], n: int,
+                      min_count: int = 3) -> list[Rule]:
+    """The rules from counts: baskets holding each item, baskets holding each pair (a, b) with a < b,
+    and the number of baskets ``n``."""
+    if n == 0:
+        return []
     rules = []
     for (a, b), count in pairs.items():
         if count < min_count:

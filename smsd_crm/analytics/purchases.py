@@ -32,6 +32,7 @@ class Purchases:
     amount: np.ndarray
     count: np.ndarray
     promo: np.ndarray
+    discount: np.ndarray  # promo discounts given
 
     @staticmethod
     def day_of(d: date) -> int:
@@ -83,6 +84,14 @@ class Purchases:
         np.minimum.at(first, self.cust, self.day)
         return np.where(first == np.iinfo(np.int64).max, -1, first)
 
+    def per_week(self, since: date) -> dict[str, int]:
+        """Purchases per week (keyed by the Monday it starts on, ISO format) from ``since`` on."""
+        keep = self.day >= self.day_of(since)
+        monday = self.day[keep] - (self.day[keep] + 3) % 7  # 1970-01-01 was a Thursday
+        weeks, at = np.unique(monday, return_inverse=True)
+        counts = np.bincount(at, weights=self.count[keep], minlength=len(weeks))
+        return {date.fromordinal(int(w) + EPOCH).isoformat(): int(n) for w, n in zip(weeks.tolist(), counts.tolist())}
+
     def days_by_phone(self, as_of: date) -> dict[str, list[date]]:
         """Purchase days per customer up to ``as_of`` (for the plain retention functions)."""
         keep = self.day <= self.day_of(as_of)
@@ -126,14 +135,14 @@ async def fingerprint(db: Database, has_orders: bool | None = None) -> tuple:
     return tuple(await db.fetchone(f"SELECT (SELECT MAX(id) FROM sales), (SELECT COUNT(*) FROM sales){orders}"))
 
 
-def _read(path: str, sql: str) -> list[tuple]:
+def _read(path: str, sql: str, params: tuple = ()) -> list[tuple]:
     """The aggregate query on a read-only connection of its own (WAL lets it read beside the daemon's
     writer), so a dashboard loading never holds up the connection that answers SMS."""
     import sqlite3
 
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
     try:
-        rows = conn.execute(sql).fetchall()
+        rows = conn.execute(sql, params).fetchall()
     finally:
         conn.close()
     return rows
@@ -145,36 +154,36 @@ DAY = "CAST(julianday({col}) - 2440587.5 AS INTEGER)"
 def _build(rows: list[tuple]) -> Purchases:
     if not rows:
         empty = np.array([], dtype=np.int64)
-        return Purchases([], empty, empty, np.array([], dtype=float), empty, empty)
-    phone_col, day, amount, count, promo = zip(*rows)
+        return Purchases([], empty, empty, np.array([], dtype=float), empty, empty, np.array([], dtype=float))
+    phone_col, day, amount, count, promo, discount = zip(*rows)
     phones, cust = np.unique(np.array(phone_col, dtype=object), return_inverse=True)
     return Purchases(list(phones), cust.astype(np.int64), np.array(day, dtype=np.int64),
-                     np.array(amount, dtype=float), np.array(count, dtype=np.int64), np.array(promo, dtype=np.int64))
+                     np.array(amount, dtype=float), np.array(count, dtype=np.int64), np.array(promo, dtype=np.int64),
+                     np.array(discount, dtype=float))
 
 
 async def load(db: Database) -> Purchases:
     """One pass over both channels, aggregated per customer and day in SQL."""
-    sql = f"""SELECT phone, {DAY.format(col="day")}, SUM(amount), COUNT(*), SUM(promo)
+    sql = f"""SELECT phone, {DAY.format(col="day")}, SUM(amount), COUNT(*), SUM(promo), SUM(discount)
               FROM ({await purchases_sql(db)}) GROUP BY phone, day ORDER BY phone, day"""
     return _build(await asyncio.to_thread(_read, str(db.path), sql))
 
 
 async def changes(db: Database, old: tuple, new: tuple) -> list[tuple]:
-    """(phone, day, amount, purchases, promo) rows to add between two fingerprints: sales and orders with
+    """(phone, day, amount, purchases, promo, discount) rows to add between two fingerprints: sales and orders with
     larger ids, minus orders cancelled since. Negative rows take a cancelled order back out."""
-    sale_id = old[0] or 0
-    sql = (f"SELECT phone, {DAY.format(col='substr(sold_at, 1, 10)')}, total, 1, discount > 0 FROM sales "
-           f"WHERE phone IS NOT NULL AND id > {int(sale_id)}")
+    sql = (f"SELECT phone, {DAY.format(col='substr(sold_at, 1, 10)')}, total, 1, discount > 0, discount FROM sales "
+           "WHERE phone IS NOT NULL AND id > ?")
+    params: list = [int(old[0] or 0)]
     if len(old) == 5 and len(new) == 5:
-        order_id, updated = int(old[2] or 0), old[3] or ""
         day = DAY.format(col="substr(created_at, 1, 10)")
         promo = "(discount > 0 OR promo_code IS NOT NULL)"
-        sql += (f" UNION ALL SELECT phone, {day}, total, 1, {promo} FROM orders "
-                f"WHERE id > {order_id} AND state != 'cancelled'"
-                f" UNION ALL SELECT phone, {day}, -total, -1, -{promo} FROM orders "
-                f"WHERE id <= {order_id} AND state = 'cancelled' AND updated_at > '{updated.replace(chr(39), '')}'")
-    # the numbers above are the fingerprint's own integers and time stamp, never outside text
-    return await asyncio.to_thread(_read, str(db.path), sql)
+        sql += (f" UNION ALL SELECT phone, {day}, total, 1, {promo}, discount FROM orders "
+                "WHERE id > ? AND state != 'cancelled'"
+                f" UNION ALL SELECT phone, {day}, -total, -1, -{promo}, -discount FROM orders "
+                "WHERE id <= ? AND state = 'cancelled' AND updated_at > ?")
+        params += [int(old[2] or 0), int(old[2] or 0), old[3] or ""]
+    return await asyncio.to_thread(_read, str(db.path), sql, tuple(params))
 
 
 def merge(base: Purchases, rows: list[tuple]) -> Purchases:
@@ -189,60 +198,17 @@ def merge(base: Purchases, rows: list[tuple]) -> Purchases:
             index[phone] = len(phones)
             phones.append(phone)
         cust.append(index[phone])
-    _, day, amount, count, promo = zip(*rows)
+    _, day, amount, count, promo, discount = zip(*rows)
     c = np.concatenate([base.cust, np.array(cust, dtype=np.int64)])
     d = np.concatenate([base.day, np.array(day, dtype=np.int64)])
     a = np.concatenate([base.amount, np.array(amount, dtype=float)])
     n = np.concatenate([base.count, np.array(count, dtype=np.int64)])
     p = np.concatenate([base.promo, np.array(promo, dtype=np.int64)])
+    x = np.concatenate([base.discount, np.array(discount, dtype=float)])
     order = np.lexsort((d, c))
-    c, d, a, n, p = c[order], d[order], a[order], n[order], p[order]
+    c, d, a, n, p, x = c[order], d[order], a[order], n[order], p[order], x[order]
     starts = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])])
     c, d = c[starts], d[starts]
-    a, n, p = (np.add.reduceat(v, starts) for v in (a, n, p))
+    a, n, p, x = (np.add.reduceat(v, starts) for v in (a, n, p, x))
     keep = n > 0
-    return Purchases(phones, c[keep], d[keep], a[keep], n[keep], p[keep])
-
-
-class DashboardData:
-    """What every dashboard view reads: ``db`` (read-only, off the daemon's connection), the purchase
-    arrays, and results memoised until the purchase tables change. Shared by all open views."""
-
-    def __init__(self, db) -> None:
-        self.db = db
-        self._key: tuple | None = None
-        self._purchases: Purchases | None = None
-        self._memo: dict = {}
-        self._lock = asyncio.Lock()
-        self._has_orders: bool | None = None  # plugins are switched on or off only with a restart
-
-    async def _fresh(self) -> tuple:
-        if self._has_orders is None:
-            self._has_orders = await has_table(self.db, "orders")
-        key = await fingerprint(self.db, self._has_orders)
-        if key != self._key:
-            old, self._key, self._memo = self._key, key, {}
-            # Orders and sales are added, and orders cancelled; anything else (rows deleted, the order
-            # plugin switched on or off) reloads everything.
-            if self._purchases is not None and old is not None and len(old) == len(key) \
-                    and (key[1] or 0) >= (old[1] or 0) and (len(key) < 5 or (key[4] or 0) >= (old[4] or 0)):
-                self._purchases = merge(self._purchases, await changes(self.db, old, key))
-            else:
-                self._purchases = None
-        return key
-
-    async def purchases(self) -> Purchases:
-        """The current arrays (extended after a change, however many views ask)."""
-        async with self._lock:
-            await self._fresh()
-            if self._purchases is None:
-                self._purchases = await load(self.db)
-            return self._purchases
-
-    async def cached(self, key: tuple, compute):
-        """``await compute()`` once per state of the purchase tables."""
-        async with self._lock:
-            await self._fresh()
-        if key not in self._memo:
-            self._memo[key] = await compute()
-        return self._memo[key]
+    return Purchases(phones, c[keep], d[keep], a[keep], n[keep], p[keep], x[keep])

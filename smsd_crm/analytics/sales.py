@@ -3,15 +3,20 @@
 Both channels are read: SMS orders (the order plugin's tables, cancelled orders left out) and till
 sales (core). Revenue is quantity x price of each line as sold, before order-level promo discounts
 (those are a cost in the profitability view), so a year is exactly the sum of its months and of its
-categories.
+categories. :class:`Drill` groups the line arrays (what the dashboards use: milliseconds after a new
+order); the SQL functions say the same and are what the tests compare it with.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
 
 from ..storage.db import Database
 from .extract import has_table
+from .lines import Lines
 
 # Rows of both channels with the same columns; {where_o} / {where_s} narrow each side by date first,
 # so the indexes on orders.created_at and sales.sold_at are used.
@@ -98,3 +103,76 @@ def _year(year: str) -> str:
     if not (len(year) == 4 and year.isdigit()):
         raise ValueError(f"not a year: {year!r}")
     return year
+
+
+OTHER = "Lainnya"  # the category of lines whose product is not (or no longer) in the catalogue
+
+
+class Drill:
+    """The drill-down over the line arrays; ``categories`` maps product ids to their category. Each
+    answer is kept: a Drill belongs to one state of the lines."""
+
+    def __init__(self, lines: Lines, categories: dict[int, str]) -> None:
+        self.lines = lines
+        self.category_names = sorted(set(categories.values()) | {OTHER})
+        index = {name: i for i, name in enumerate(self.category_names)}
+        top = max(int(lines.product.max(initial=-1)), max(categories, default=-1)) + 2
+        table = np.full(top, index[OTHER], dtype=np.int32)
+        for pid, name in categories.items():
+            if pid >= 0:
+                table[pid + 1] = index[name]
+        self._category = table[lines.product + 1]  # product -1 (not in the catalogue) reads slot 0: OTHER
+        self._kept: dict[tuple, list[Bar]] = {}
+
+    def by_year(self) -> list[Bar]:
+        """Revenue per year."""
+        return self._bars(("year",), lambda: np.ones(len(self.lines.day), dtype=bool))
+
+    def by_month(self, year: str) -> list[Bar]:
+        """Revenue per month of ``year`` ("2026")."""
+        return self._bars(("month", _year(year)), lambda: self._in_year(year))
+
+    def by_category(self, year: str) -> list[Bar]:
+        """Revenue per category in ``year``."""
+        return self._bars(("category", _year(year)), lambda: self._in_year(year))
+
+    def by_product(self, year: str, category: str) -> list[Bar]:
+        """Revenue per product of ``category`` in ``year``."""
+        if category not in self.category_names:
+            return []
+        wanted = self.category_names.index(category)
+        return self._bars(("product", _year(year), category), lambda: self._in_year(year) & (self._category == wanted))
+
+    def _in_year(self, year: str) -> np.ndarray:
+        y = int(_year(year))
+        start, end = (date(y, 1, 1) - EPOCH).days, (date(y + 1, 1, 1) - EPOCH).days
+        return (self.lines.day >= start) & (self.lines.day < end)
+
+    def _bars(self, key: tuple, keep) -> list[Bar]:
+        if key not in self._kept:
+            self._kept[key] = self._group(key[0], keep())
+        return self._kept[key]
+
+    def _group(self, level: str, keep: np.ndarray) -> list[Bar]:
+        lines = self.lines
+        # integer keys first (years, months since 1970, category and product indexes), names after
+        if level in ("year", "month"):
+            days = lines.day[keep].astype("datetime64[D]")
+            numbers = days.astype("datetime64[Y]" if level == "year" else "datetime64[M]").astype(np.int64)
+        else:
+            numbers = (self._category if level == "category" else lines.code)[keep].astype(np.int64)
+        found, at = np.unique(numbers, return_inverse=True)
+        sms = lines.sms[keep]
+        revenue, units = lines.revenue[keep], lines.units[keep]
+        sums = [np.bincount(at, weights=w, minlength=len(found)).tolist() for w in (revenue * sms, revenue * ~sms, units)]
+        if level in ("year", "month"):
+            unit = "datetime64[Y]" if level == "year" else "datetime64[M]"
+            keys = [str(k) for k in np.datetime_as_string(found.astype(unit))]
+        else:
+            keys = [(self.category_names if level == "category" else lines.codes)[k] for k in found.tolist()]
+        bars = [Bar(k, lines.names.get(k, k) if level == "product" else k, int(s), int(t), int(u))
+                for k, s, t, u in zip(keys, *sums)]
+        return sorted(bars, key=lambda b: b.key)
+
+
+EPOCH = date(1970, 1, 1)

@@ -26,6 +26,7 @@ class Reward(BaseModel):
     code: str = Field(pattern=r"^[A-Za-z0-9]{1,10}$")
     name: str
     cost: int = Field(gt=0)
+    value: int = Field(0, ge=0, description="what the reward costs the shop in rupiah (the profitability view)")
 
 
 class PointsConfig(PluginConfig):
@@ -34,9 +35,9 @@ class PointsConfig(PluginConfig):
     earn_per: int = Field(1000, gt=0, description="rupiah per point on completed orders and till sales")
     expiry_days: int = Field(365, gt=0)
     rewards: list[Reward] = Field(default_factory=lambda: [
-        Reward(code="V10", name="Voucher Rp10.000", cost=100),
-        Reward(code="V25", name="Voucher Rp25.000", cost=230),
-        Reward(code="GULA", name="Gula Pasir 1kg", cost=170),
+        Reward(code="V10", name="Voucher Rp10.000", cost=100, value=10_000),
+        Reward(code="V25", name="Voucher Rp25.000", cost=230, value=25_000),
+        Reward(code="GULA", name="Gula Pasir 1kg", cost=170, value=16_000),
     ])
     keywords: dict[str, dict[str, list[str]]] = Field(default_factory=lambda: {
         "balance": {"id": ["POIN"], "en": ["POINT", "POINTS"]},
@@ -99,6 +100,9 @@ CREATE TABLE vouchers (
     created_at  TEXT NOT NULL,
     used_at     TEXT
 );
+"""), Migration("m002_voucher_value", """
+-- what each redeemed reward cost the shop, for the profitability view
+ALTER TABLE vouchers ADD COLUMN value INTEGER NOT NULL DEFAULT 0;
 """)]
 
 
@@ -128,8 +132,8 @@ async def redeem(ctx: PluginContext, phone: str, reward: Reward) -> tuple[str | 
             return None, current
         code = "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(8))
         now = ctx.now().isoformat()
-        await ctx.db.execute("INSERT INTO vouchers (code, phone, reward, cost, created_at) VALUES (?, ?, ?, ?, ?)",
-                             (code, phone, reward.code, reward.cost, now))
+        await ctx.db.execute("INSERT INTO vouchers (code, phone, reward, cost, value, created_at) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (code, phone, reward.code, reward.cost, reward.value, now))
         await ctx.db.execute("INSERT INTO points_ledger (phone, delta, reason, ref, at) VALUES (?, ?, 'redeem', ?, ?)",
                              (phone, -reward.cost, code, now))
     return code, current - reward.cost

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from aiohttp import web
 from markupsafe import Markup
 
-from ..analytics import sales
+from ..csv_output import to_csv
 from .base import CTX, language, render
 from .dashboards import PREFIX
 
@@ -41,24 +38,21 @@ async def dashboard_page(request: web.Request) -> web.Response:
 
 async def sales_csv(request: web.Request) -> web.Response:
     """The sales view's data as CSV, at the level asked for."""
-    db = _host(request).data.db  # read-only, off the daemon's connection
+    drill = await _host(request).data.drill()  # the dashboards' own arrays, off the daemon's connection
     year, category = request.query.get("year"), request.query.get("category")
     try:
         if year and category:
-            bars = await sales.by_product(db, year, category[:100])
+            bars = drill.by_product(year, category[:100])
         elif year:
-            bars = await sales.by_month(db, year) + await sales.by_category(db, year)
+            bars = drill.by_month(year) + drill.by_category(year)
         else:
-            bars = await sales.by_year(db)
+            bars = drill.by_year()
     except ValueError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"])
-    for b in bars:
-        writer.writerow([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units])
+    text = to_csv(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"],
+                  ([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units] for b in bars))
     name = "-".join(["sales", *(p for p in (year, category) if p)]).replace('"', "")
-    return web.Response(text=out.getvalue(), content_type="text/csv",
+    return web.Response(text=text, content_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
 
 
@@ -66,7 +60,6 @@ async def view_csv(request: web.Request) -> web.Response:
     """Any view's data as CSV: ``/dash/<view>.csv?source=<name>`` (the view's named data sources; the
     first when none is given). The numbers are the view's own, from the same memoised computation."""
     from bokeh.document import Document
-    from bokeh.models import ColumnDataSource
 
     host = _host(request)
     name = request.match_info["view"]
@@ -74,21 +67,14 @@ async def view_csv(request: web.Request) -> web.Response:
     if view is None:
         raise web.HTTPNotFound(text="no such dashboard")
     doc = Document()
-    from .dashboards import DocumentHub
+    from .dashboards import DocumentHub, data_tables
 
     await view.make(doc, host.data, DocumentHub())()
-    sources = {m.name: m for m in doc.select({"type": ColumnDataSource}) if m.name}
-    wanted = request.query.get("source") or next(iter(sources), None)
-    if wanted not in sources:
-        raise web.HTTPNotFound(text=f"no data source {wanted!r} (this view has: {', '.join(sources)})")
-    data = sources[wanted].data
-    columns = list(data)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in zip(*(list(data[c]) for c in columns)):
-        writer.writerow(row)
-    return web.Response(text=out.getvalue(), content_type="text/csv",
+    tables = data_tables(doc)
+    wanted = request.query.get("source") or next(iter(tables), None)
+    if wanted not in tables:
+        raise web.HTTPNotFound(text=f"no data source {wanted!r} (this view has: {', '.join(tables)})")
+    return web.Response(text=to_csv(*tables[wanted]), content_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}-{wanted}.csv"'})
 
 

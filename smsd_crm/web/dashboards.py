@@ -71,6 +71,21 @@ class DocumentHub:
                 self._open.pop(doc, None)
 
 
+
+def data_tables(doc) -> dict[str, tuple[list[str], list[list]]]:
+    """A view's exportable data: its named ColumnDataSources (what the charts draw) and the tables it
+    offered with ``smsd_crm_dashboards.common.export``; name -> (columns, rows)."""
+    from bokeh.models import ColumnDataSource
+
+    out = {}
+    for source in doc.select({"type": ColumnDataSource}):
+        if source.name:
+            columns = list(source.data)
+            out[source.name] = (columns, [list(r) for r in zip(*(list(source.data[c]) for c in columns))])
+    for name, (columns, rows) in doc.template_variables.get("exports", {}).items():
+        out[name] = (columns, rows())
+    return out
+
 class BokehHost:
     """The internal Bokeh server (started inside the running loop) and the aiohttp glue to it."""
 
@@ -143,13 +158,11 @@ class BokehHost:
         from bokeh.document import Document
 
         started = asyncio.get_running_loop().time()
-        from bokeh.models import ColumnDataSource
-
         for view in self.views.values():
             try:
                 doc = Document()
                 await view.make(doc, self.data, DocumentHub())()
-                self.sources[view.name] = [m.name for m in doc.select({"type": ColumnDataSource}) if m.name]
+                self.sources[view.name] = list(data_tables(doc))
             except Exception:
                 LOGGER.exception("dashboard %s: warming up failed", view.name)
         LOGGER.info("dashboards ready in %.1f s", asyncio.get_running_loop().time() - started)

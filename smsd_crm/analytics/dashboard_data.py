@@ -1,0 +1,106 @@
+"""What every dashboard view reads, shared by all open views: the purchase arrays and the line
+arrays (extended, not reloaded, when orders and sales arrive), results memoised until the purchase
+tables change, and model fits kept for a few minutes across changes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from datetime import date
+
+from . import lines as line_arrays
+from .extract import has_table, sms_parts_per_customer
+from .lines import Lines
+from .purchases import Purchases, changes, fingerprint, load, merge
+
+
+class DashboardData:
+    """``db`` is read-only, off the daemon's connection (``storage.readonly``); ``costs`` is the
+    ``costs`` config section (SMS tariff, complaint cost)."""
+
+    def __init__(self, db, costs=None) -> None:
+        from ..config import CostsConfig
+
+        self.db = db
+        self.costs = costs or CostsConfig()
+        self._key: tuple | None = None
+        self._purchases: Purchases | None = None
+        self._lines: Lines | None = None
+        self._memo: dict = {}
+        self._lasting: dict = {}
+        self._sms: tuple[date, int, Counter] | None = None
+        self._lock = asyncio.Lock()
+        self._has_orders: bool | None = None  # plugins are switched on or off only with a restart
+
+    async def _fresh(self) -> tuple:
+        if self._has_orders is None:
+            self._has_orders = await has_table(self.db, "orders")
+        key = await fingerprint(self.db, self._has_orders)
+        if key != self._key:
+            old, self._key, self._memo = self._key, key, {}
+            # Orders and sales are added, and orders cancelled; anything else (rows deleted, the order
+            # plugin switched on or off) reloads everything.
+            if old is not None and len(old) == len(key) and (key[1] or 0) >= (old[1] or 0) \
+                    and (len(key) < 5 or (key[4] or 0) >= (old[4] or 0)):
+                if self._purchases is not None:
+                    self._purchases = merge(self._purchases, await changes(self.db, old, key))
+                if self._lines is not None:
+                    self._lines = await line_arrays.changes(str(self.db.path), self._lines, old, key)
+            else:
+                self._purchases = self._lines = None
+        return key
+
+    async def purchases(self) -> Purchases:
+        """The current purchase arrays (one row per customer and day)."""
+        async with self._lock:
+            await self._fresh()
+            if self._purchases is None:
+                self._purchases = await load(self.db)
+            return self._purchases
+
+    async def lines(self) -> Lines:
+        """The current line arrays (one row per order or sale line)."""
+        async with self._lock:
+            await self._fresh()
+            if self._lines is None:
+                self._lines = await line_arrays.load(str(self.db.path), bool(self._has_orders))
+            return self._lines
+
+    async def drill(self):
+        """The sales drill-down over the current lines (``sales.Drill``)."""
+        from .sales import Drill
+
+        async def make():
+            categories = {r[0]: r[1] for r in await self.db.fetchall("SELECT id, category FROM products")}
+            return Drill(await self.lines(), categories)
+        return await self.cached(("drill",), make)
+
+    async def cached(self, key: tuple, compute):
+        """``await compute()`` once per state of the purchase tables."""
+        async with self._lock:
+            await self._fresh()
+        if key not in self._memo:
+            self._memo[key] = await compute()
+        return self._memo[key]
+
+    async def lasting(self, key: tuple, max_age_s: float, compute):
+        """``await compute()`` at most once per ``max_age_s`` seconds, whatever changed in between: for
+        model fits, which move little with one more order and take a second or more."""
+        kept = self._lasting.get(key)
+        if kept is None or time.monotonic() - kept[0] > max_age_s:
+            self._lasting = {k: v for k, v in self._lasting.items() if time.monotonic() - v[0] <= max_age_s}
+            kept = self._lasting[key] = (time.monotonic(), await compute())
+        return kept[1]
+
+    async def sms_parts(self, since: date) -> dict[str, int]:
+        """SMS parts sent to each number since ``since``: counted in full once per ``since`` (a day),
+        then only the messages added since the last call."""
+        top = (await self.db.fetchone("SELECT MAX(id) FROM messages"))[0] or 0
+        if self._sms is None or self._sms[0] != since:
+            self._sms = (since, 0, Counter())
+        _, last, counts = self._sms
+        if top > last:
+            counts = counts + Counter(await sms_parts_per_customer(self.db, since, last, top))
+            self._sms = (since, top, counts)
+        return dict(counts)

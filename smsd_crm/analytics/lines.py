@@ -1,0 +1,178 @@
+"""Every SMS order line and till sale line as numpy arrays, loaded once and extended as orders arrive.
+
+The sales drill-down, the cost of goods per customer and the products bought together are grouped
+sums over these arrays, so a new order costs the dashboards a read of its own lines (milliseconds)
+instead of a pass over a million lines. The SQL in ``extract`` and ``sales`` says the same things
+and is what the tests compare these arrays with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from .metrics import CustomerCosts, Rule, rules_from_counts
+
+DAY = "CAST(julianday(substr({col}, 1, 10)) - 2440587.5 AS INTEGER)"
+ORDER_LINES = (f"SELECT o.id, o.phone, {DAY.format(col='o.created_at')}, ol.code, ol.name, "
+               "COALESCE(ol.product_id, -1), ol.quantity, ol.quantity * ol.price, ol.quantity * ol.cost "
+               "FROM orders o JOIN order_lines ol ON ol.order_id = o.id WHERE o.state != 'cancelled'")
+SALE_LINES = (f"SELECT -s.id, s.phone, {DAY.format(col='s.sold_at')}, sl.code, sl.name, "
+              "COALESCE(sl.product_id, -1), sl.quantity, sl.quantity * sl.price, sl.quantity * sl.cost "
+              "FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id WHERE 1")
+COLUMNS = ("basket", "cust", "day", "sms", "code", "product", "units", "revenue", "cost")
+BATCH = 50_000  # rows turned into arrays at a time: a million lines never sit in memory as tuples
+
+
+@dataclass(frozen=True)
+class Lines:
+    """One row per order or sale line. ``basket`` is the order id, or minus the sale id for a till
+    sale; ``cust`` indexes ``phones`` (-1: a till sale without a number); ``code`` indexes ``codes``;
+    ``product`` is the catalogue id (-1 when the till sold something not in it); ``day`` counts days
+    since 1970-01-01; revenue and cost are quantity x the line's price and cost."""
+
+    phones: list[str]
+    codes: list[str]
+    names: dict[str, str]  # code -> its largest name, as SQL's MAX(name)
+    basket: np.ndarray
+    cust: np.ndarray
+    day: np.ndarray
+    sms: np.ndarray
+    code: np.ndarray
+    product: np.ndarray
+    units: np.ndarray
+    revenue: np.ndarray
+    cost: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "Lines":
+        """No lines."""
+        i32, i64 = np.array([], dtype=np.int32), np.array([], dtype=np.int64)
+        return cls([], [], {}, i64, i32, i32, np.array([], dtype=bool), i32, i32, i32, i64, i64)
+
+    def add(self, rows) -> "Lines":
+        """These lines with ``rows`` (basket, phone, day, code, name, product, units, revenue, cost)
+        appended; ``rows`` may be any iterable of row lists (a cursor's batches)."""
+        phones, codes, names = list(self.phones), list(self.codes), dict(self.names)
+        phone_index = {p: i for i, p in enumerate(phones)}
+        code_index = {c: i for i, c in enumerate(codes)}
+
+        def index(values, table: dict, listing: list) -> np.ndarray:
+            out = np.empty(len(values), dtype=np.int32)
+            for i, v in enumerate(values):
+                k = table.get(v)
+                if k is None:
+                    k = table[v] = len(listing) if v is not None else -1
+                    if v is not None:
+                        listing.append(v)
+                out[i] = k
+            return out
+        parts: dict[str, list[np.ndarray]] = {f: [getattr(self, f)] for f in COLUMNS}
+        for batch in rows:
+            if not batch:
+                continue
+            basket, phone, day, code, name, product, units, revenue, cost = zip(*batch)
+            for c, n in zip(code, name):
+                if n > names.get(c, ""):
+                    names[c] = n
+            b = np.array(basket, dtype=np.int64)
+            for field, values in (("basket", b), ("cust", index(phone, phone_index, phones)),
+                                  ("day", np.array(day, dtype=np.int32)), ("sms", b > 0),
+                                  ("code", index(code, code_index, codes)),
+                                  ("product", np.array(product, dtype=np.int32)),
+                                  ("units", np.array(units, dtype=np.int32)),
+                                  ("revenue", np.array(revenue, dtype=np.int64)),
+                                  ("cost", np.array(cost, dtype=np.int64))):
+                parts[field].append(values)
+        return Lines(phones, codes, names, **{f: np.concatenate(v) for f, v in parts.items()})
+
+    def without_orders(self, order_ids: list[int]) -> "Lines":
+        """These lines less those of the given (cancelled) orders."""
+        if not order_ids:
+            return self
+        keep = ~np.isin(self.basket, np.array(order_ids, dtype=np.int64))
+        return replace(self, **{f: getattr(self, f)[keep] for f in COLUMNS})
+
+    def rules(self, since_day: int, by_customer: bool = False, min_count: int = 3) -> list[Rule]:
+        """Products bought together from ``since_day`` on, per purchase or per known customer: what
+        ``metrics.pair_rules`` gives on ``extract.baskets`` / ``extract.customer_baskets``, counted
+        with array operations instead of one Python set per basket."""
+        keep = self.day >= since_day
+        if by_customer:
+            keep &= self.cust >= 0
+        width = len(self.codes) + 1
+        key = (self.cust if by_customer else self.basket)[keep].astype(np.int64)
+        # one row per (basket, product), sorted by basket then product
+        key, code = np.divmod(np.unique((key - key.min() if len(key) else key) * width + self.code[keep]), width)
+        n = len(np.unique(key))
+        single = np.bincount(code, minlength=width)
+        pairs = np.zeros(width * width, dtype=np.int64)
+        # items of a basket are neighbours: the pairs (i, i + gap) in the same basket, gap = 1, 2, ...
+        gap = 1
+        while gap < len(key) and (same := key[gap:] == key[:-gap]).any():
+            pairs += np.bincount(code[:-gap][same] * width + code[gap:][same], minlength=width * width)
+            gap += 1
+        names = self.codes
+        found = np.flatnonzero(pairs)
+        return rules_from_counts({names[c]: int(single[c]) for c in np.flatnonzero(single)},
+                                 {(names[a], names[b]): int(pairs[a * width + b])
+                                  for a, b in zip(*np.divmod(found, width))}, n, min_count)
+
+
+def _batches(path: str, sql: str, params: tuple = ()):
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        cursor = conn.execute(sql, params)
+        while batch := cursor.fetchmany(BATCH):
+            yield batch
+    finally:
+        conn.close()
+
+
+def _ids(path: str, sql: str, params: tuple) -> list[int]:
+    return [row[0] for batch in _batches(path, sql, params) for row in batch]
+
+
+async def load(path: str, has_orders: bool) -> Lines:
+    """Every line of both channels (SMS orders that were not cancelled, and till sales), read on a
+    read-only connection of its own and turned into arrays in a worker thread."""
+    sql = SALE_LINES if not has_orders else f"{ORDER_LINES} UNION ALL {SALE_LINES}"
+    return await asyncio.to_thread(lambda: Lines.empty().add(_batches(path, sql)))
+
+
+async def changes(path: str, lines: Lines, old: tuple, new: tuple) -> Lines:
+    """``lines`` brought from fingerprint ``old`` to ``new`` (see ``purchases.fingerprint``): the lines
+    of sales and orders with larger ids added, those of orders cancelled since taken out."""
+    sql = f"{SALE_LINES} AND s.id > ?"
+    params: list = [int(old[0] or 0)]
+    cancelled: list[int] = []
+    if len(old) == 5 and len(new) == 5:
+        sql = f"{ORDER_LINES} AND o.id > ? UNION ALL {sql}"
+        params.insert(0, int(old[2] or 0))
+        cancelled = await asyncio.to_thread(
+            _ids, path, "SELECT id FROM orders WHERE id <= ? AND state = 'cancelled' AND updated_at > ?",
+            (int(old[2] or 0), old[3] or ""))
+    return await asyncio.to_thread(lambda: lines.without_orders(cancelled).add(_batches(path, sql, tuple(params))))
+
+
+def customer_costs(lines: Lines, purchases, since_day: int, sms_parts: dict[str, int],
+                   complaints: dict[str, int], points: dict[str, int]) -> list[CustomerCosts]:
+    """``extract.customer_costs`` from the arrays: per known customer who bought from ``since_day``
+    on, revenue and cost of goods of their lines, promo discounts of their purchases (``purchases``:
+    the ``Purchases`` arrays), and the rupiah of points redeemed, SMS parts sent and complaints (given
+    per number)."""
+    keep = (lines.day >= since_day) & (lines.cust >= 0)
+    n = len(lines.phones)
+    revenue = np.bincount(lines.cust[keep], weights=lines.revenue[keep], minlength=n)
+    cost = np.bincount(lines.cust[keep], weights=lines.cost[keep], minlength=n)
+    totals = {lines.phones[i]: [revenue[i], cost[i], 0.0] for i in np.flatnonzero(np.bincount(lines.cust[keep],
+                                                                                               minlength=n))}
+    inside = purchases.day >= since_day
+    discount = np.bincount(purchases.cust[inside], weights=purchases.discount[inside], minlength=len(purchases.phones))
+    for i in np.unique(purchases.cust[inside]).tolist():
+        totals.setdefault(purchases.phones[i], [0.0, 0.0, 0.0])[2] = discount[i]
+    return [CustomerCosts(phone, float(t[0]), float(t[1]), float(t[2]), points.get(phone, 0),
+                          sms_parts.get(phone, 0), complaints.get(phone, 0)) for phone, t in totals.items()]
