@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from .context import PluginContext
 from .errors import ApiProblem, ConfigError, PluginError, SmsdError, StartupError
-from .events import (ComplaintChanged, ComplaintOpened, DeliveryReported, MessageHandled, MessageReceived,
-                     MessageSent, OrderPlaced, OrderStateChanged, TillSale)
+from .events import (CampaignFinished, ComplaintChanged, ComplaintOpened, DeliveryReported, MessageHandled,
+                     MessageReceived, MessageSent, OrderPlaced, OrderStateChanged, TillSale)
 from .grammar import closest, format_rupiah, split_fields, split_keyword
 from .hookspecs import hookimpl
 from .models import (ApiRoute, Command, Customer, Keyword, Message, Migration, Page, Product, ProfileSection,
-                     Reply)
+                     Reply, Segment)
 from .plugin_config import PluginConfig
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "ApiProblem", "ApiRoute", "ComplaintChanged", "ComplaintOpened", "ProfileSection",
+    "ApiProblem", "ApiRoute", "CampaignFinished", "ComplaintChanged", "Segment", "ComplaintOpened", "ProfileSection",
     "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Message", "MessageHandled", "MessageReceived",
     "MessageSent", "Migration", "PluginConfig", "PluginContext", "PluginError", "Reply",

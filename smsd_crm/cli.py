@@ -17,7 +17,7 @@ from typing import Callable
 
 from . import __version__
 from .config import Settings, load_config
-from . import cli_access, cli_analytics, cli_tools
+from . import cli_access, cli_analytics, cli_campaigns, cli_tools
 from .cli_data import cmd_catalog_export, cmd_catalog_import, cmd_sales_import
 from .errors import ConfigError, SmsdError
 
@@ -236,6 +236,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
         p.set_defaults(func=f, verbose=False)
     cli_access.add_parsers(sub, DEFAULT_CONFIG)
+    cli_campaigns.add_parsers(sub, DEFAULT_CONFIG)
     cli_analytics.add_parsers(sub, DEFAULT_CONFIG)
     cli_tools.add_parsers(sub, DEFAULT_CONFIG)
     sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")

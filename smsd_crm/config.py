@@ -7,6 +7,7 @@ plugin's own model (see :mod:`smsd_crm.plugin_config`), with the same messages.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 from pathlib import Path
@@ -30,6 +31,17 @@ class StoreConfig(_Strict):
     name: str = "Toko Kita"
     language: Literal["id", "en"] = "id"
     country: str = Field("ID", pattern=r"^[A-Z]{2}$", description="region for numbers written without +")
+    timezone: str = Field("Asia/Jakarta", description="the shop's local time: quiet hours, greetings, reports")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (for example Asia/Jakarta, Asia/Makassar)") from None
+        return v
 
 
 class DatabaseConfig(_Strict):
@@ -55,6 +67,8 @@ class ModemConfig(_Strict):
                              description="service centre number, for SIMs that lack one (+62816124)")
     send: bool = Field(True, description="false: a receive-only modem")
     max_per_minute: int | None = Field(None, gt=0, description="send-rate limit of this SIM")
+    max_per_day: int | None = Field(None, gt=0, description="campaign messages this SIM sends per day "
+                                                              "(replies are never held back)")
     prefixes: list[str] = Field(default_factory=list,
                                 description="prefer this modem for numbers starting with these (+62811)")
 
@@ -112,6 +126,52 @@ class CostsConfig(_Strict):
     complaint: float = Field(25_000, ge=0, description="rupiah of staff time per complaint")
 
 
+class QuietHours(_Strict):
+    """No campaign message leaves between ``start`` and ``end`` (local time; may span midnight)."""
+
+    start: dt.time = dt.time(21, 0)
+    end: dt.time = dt.time(8, 0)
+
+
+class Holiday(_Strict):
+    """A dated greeting to every customer (Lebaran, Natal, Tahun Baru...)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,40}$")
+    date: dt.date
+    text: dict[Literal["id", "en"], str]
+
+
+class GreetingsConfig(_Strict):
+    """Greetings made into campaigns once per customer and occasion, from ``send_at`` local time."""
+
+    send_at: dt.time = dt.time(9, 0)
+    birthday: bool = False
+    birthday_text: dict[Literal["id", "en"], str] = Field(default_factory=lambda: {
+        "id": "Selamat ulang tahun, {nama}! Salam hangat dari {toko}.",
+        "en": "Happy birthday, {nama}! Warm wishes from {toko}."})
+    holidays: list[Holiday] = Field(default_factory=list)
+    winback_days: int | None = Field(None, gt=0, description="greet customers whose last purchase was this "
+                                                              "many days ago (off when empty)")
+    winback_text: dict[Literal["id", "en"], str] = Field(default_factory=lambda: {
+        "id": "Halo {nama}, lama tidak mampir! {toko} punya barang baru untuk Anda.",
+        "en": "Hello {nama}, we miss you! {toko} has new things for you."})
+
+
+class CampaignsConfig(_Strict):
+    """Promotions, greetings and their pace."""
+
+    quiet_hours: QuietHours | None = QuietHours()
+    weekly_cap: int | None = Field(2, ge=1, description="promotions per customer per 7 days (greetings apart)")
+    window_per_modem: int = Field(2, ge=1, le=20, description="campaign messages queued ahead per sending modem")
+    default_name: dict[Literal["id", "en"], str] = Field(default_factory=lambda: {"id": "Pelanggan",
+                                                                                   "en": "Customer"})
+    greetings: GreetingsConfig = GreetingsConfig()
+    replies: dict[Literal["id", "en"], dict[str, str]] = Field(default_factory=lambda: {
+        "id": {"done": "Promo #{id} selesai: {sent} terkirim, {delivered} diterima, {failed} gagal, "
+                       "{skipped} dilewati."},
+        "en": {"done": "Promo #{id} done: {sent} sent, {delivered} delivered, {failed} failed, {skipped} skipped."}})
+
+
 class LoggingConfig(_Strict):
     """Log level and optional file."""
 
@@ -130,6 +190,7 @@ class Settings(_Strict):
     flood: FloodConfig = FloodConfig()
     web: WebConfig = WebConfig()
     costs: CostsConfig = CostsConfig()
+    campaigns: CampaignsConfig = CampaignsConfig()
     logging: LoggingConfig = LoggingConfig()
     plugins_dir: Path | None = None
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)

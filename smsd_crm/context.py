@@ -16,6 +16,7 @@ from . import catalog_match
 from .config import StoreConfig
 from .models import Customer, Keyword, Product
 from .plugin_config import PluginConfig
+from .storage import campaigns as campaign_queries
 from .storage import catalog as catalog_queries
 from .storage import consent as consent_queries
 from .storage import conversations as conversation_queries
@@ -23,7 +24,6 @@ from .storage import customers as customer_queries
 from .storage import messages as message_queries
 from .storage.db import Database, Params
 
-STAFF_PRIORITY = 5
 
 
 class _Defaults(dict):
@@ -44,6 +44,7 @@ class CoreServices:
     region: str = "ID"
     preferred_modem: Callable[[str], str | None] = lambda phone: None  # routing by number prefix
     spawn: Callable[[Coroutine, str], asyncio.Task] | None = None  # None outside the daemon (CLI)
+    campaigns: Any = None  # campaigns.service.CampaignService
 
 
 class PluginDatabase:
@@ -109,6 +110,30 @@ class Catalog:
         """Put stock back (a cancelled order)."""
         await catalog_queries.return_stock(self._s.db, product_id, quantity, self._s.clock())
 
+    async def set_stock(self, code: str, quantity: int) -> Product | None:
+        """Set a product's counted stock by code; None if there is no such product."""
+        return await catalog_queries.set_stock(self._s.db, code, quantity, self._s.clock())
+
+
+class Campaigns:
+    """Broadcasts to customers (core keeps consent, the weekly cap, quiet hours and the pace)."""
+
+    def __init__(self, services: CoreServices) -> None:
+        self._s = services
+
+    async def broadcast(self, text: str, *, target: str | None = None, notify_phone: str | None = None,
+                        name: str = "promo"):
+        """Start a promotion to opted-in customers (all, or ``@target``: a class, an RFM segment or a
+        plugin's segment). Returns ``Started(id, preview)``, or None when nobody can receive it;
+        an unknown target raises LookupError with the choices."""
+        if self._s.campaigns is None:
+            raise RuntimeError("campaigns are not available here")
+        return await self._s.campaigns.broadcast(text, target=target, notify_phone=notify_phone, name=name)
+
+    async def promo_code_exists(self, code: str) -> bool:
+        """Whether a campaign has this promo code (orders citing it count in its results)."""
+        return await campaign_queries.promo_code_exists(self._s.db, code)
+
 
 class Consent:
     """Promotion consent, kept by core for every plugin (BERHENTI / MULAI record it here)."""
@@ -155,12 +180,24 @@ class PluginContext:
         self.catalog = Catalog(services)
         self.consent = Consent(services)
         self.conversations = Conversations(name, services)
+        self.campaigns = Campaigns(services)
         self.state: dict[str, Any] = {}  # the plugin's own in-memory state for this process
         self._s = services
 
     def now(self) -> datetime:
         """The daemon's clock (UTC); tests inject their own."""
         return self._s.clock()
+
+    def phone(self, text: str) -> str | None:
+        """A number as typed (0812..., +62812..., 62812...) in E.164, or None if it is not one."""
+        from .phones import normalize
+        return normalize(text, self._s.region)
+
+    def today_start(self) -> datetime:
+        """Midnight at the start of today in the shop's time zone (``store.timezone``)."""
+        from zoneinfo import ZoneInfo
+        local = self.now().astimezone(ZoneInfo(self.store.timezone))
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
     def keywords(self) -> list[Keyword]:
         """Every keyword of every enabled plugin."""
@@ -175,7 +212,7 @@ class PluginContext:
         """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id."""
         modem_id = self._s.preferred_modem(phone)
         message_id = await message_queries.queue_outbound(
-            self._s.db, phone, text, self.now(), priority=STAFF_PRIORITY, plugin=self.name,
+            self._s.db, phone, text, self.now(), priority=message_queries.STAFF_PRIORITY, plugin=self.name,
             modem_id=modem_id)
         self._s.outbox_changed(modem_id)
         return message_id

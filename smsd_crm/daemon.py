@@ -14,7 +14,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import AsyncIterator, Callable
+from zoneinfo import ZoneInfo
 
+from .campaigns.greetings import Greetings
+from .campaigns.runner import CampaignRunner, local_midnight
+from .campaigns.service import CampaignService
 from .config import Settings
 from .context import CoreServices
 from .modem.emulator_control import serve_control
@@ -82,7 +86,8 @@ async def offline_session(settings: Settings, clock: Callable[[], datetime] = ut
     try:
         host.bind(CoreServices(db=db, store=settings.store, clock=clock,
                                keywords=lambda: list(host.keyword_table.values()), emit=host.emit,
-                               outbox_changed=lambda modem_id=None: None, region=settings.store.country))
+                               outbox_changed=lambda modem_id=None: None, region=settings.store.country,
+                               campaigns=CampaignService(db, settings, clock, host)))
         yield host, db
     finally:
         await db.close()
@@ -136,13 +141,16 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         emit = host.emit
         outbox_ref: list[Outbox] = []
         pool_ref: list[ModemPool] = []
+        runner_ref: list[CampaignRunner] = []
+        campaign_service = CampaignService(db, settings, clock, host,
+                                           wake=lambda: runner_ref[0].wake() if runner_ref else None)
         background = BackgroundTasks()
         services = CoreServices(db=db, store=settings.store, clock=clock,
                                 keywords=lambda: list(host.keyword_table.values()), emit=emit,
                                 outbox_changed=lambda modem_id=None: outbox_ref[0].notify(modem_id),
                                 region=settings.store.country,
                                 preferred_modem=lambda phone: pool_ref[0].preferred_for(phone),
-                                spawn=background.spawn)
+                                spawn=background.spawn, campaigns=campaign_service)
         host.bind(services)
         live = LiveFeed()
         host.observers.append(live.observe)
@@ -160,7 +168,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
                 outbox_changed=services.outbox_changed, preferred_modem=services.preferred_modem,
-                dashboards=dashboards))
+                dashboards=dashboards, campaigns=campaign_service))
             stack.push_async_callback(runner.cleanup)
             host_, port = runner.addresses[0][:2]
             web_url = f"http://{host_}:{port}/"
@@ -174,14 +182,22 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                   for cfg in settings.modems]
         pool = ModemPool(modems)
         pool_ref.append(pool)
-        outbox = Outbox(db, pool, settings.outbox, clock, emit)
+        zone = ZoneInfo(settings.store.timezone)
+        outbox = Outbox(db, pool, settings.outbox, clock, emit,
+                        daily_campaign_limits={m.id: m.max_per_day for m in settings.modems},
+                        day_start=lambda now: local_midnight(now, zone))
         outbox_ref.append(outbox)
+        campaigns = CampaignRunner(db, settings, host, outbox.notify, clock, len(pool.sending_ids()),
+                                   Greetings(db, settings.campaigns.greetings, clock))
+        runner_ref.append(campaigns)
+        host.observers.append(campaigns.observe)
         running = Running(settings, db, host, pool, emulators, web_url)
 
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(router.run(), name="router"),
                      tg.create_task(outbox.run(), name="outbox"),
                      tg.create_task(pool.run(), name="pool"),
+                     tg.create_task(campaigns.run(), name="campaigns"),
                      tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems")),
                                     name="status"),
                      tg.create_task(live.watch_other_processes(db), name="live")]

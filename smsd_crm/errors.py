@@ -33,6 +33,10 @@ class StorageError(SmsdError):
     """The database could not be opened, migrated or written."""
 
 
+class CampaignError(SmsdError):
+    """A campaign cannot be made or changed as asked (an unknown segment, an empty text)."""
+
+
 class PduError(SmsdError):
     """A PDU could not be decoded or encoded."""
 

@@ -107,3 +107,13 @@ class ComplaintChanged:
     ticket_id: int
     phone: str
     state: str
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignFinished:
+    """Every recipient of a campaign was sent to or skipped; ``counts`` by outcome."""
+
+    topic: ClassVar[str] = "campaigns"
+    campaign_id: int
+    name: str
+    counts: dict

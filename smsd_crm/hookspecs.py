@@ -68,6 +68,18 @@ def customer_profile(customer, ctx):
 
 
 @hookspec
+def register_segments():
+    """Return a list of ``Segment``: campaign audiences this plugin knows (``@name`` in PROMO)."""
+
+
+@hookspec
+def campaign_fields(phone, language, ctx):
+    """A campaign message to ``phone`` is being written: return ``{field: value}`` for its
+    template (the points plugin gives ``{poin}``), or ``None``. Called once per recipient, just
+    before the message is queued; keep it to one quick query."""
+
+
+@hookspec
 def startup(ctx):
     """Called once after migrations, before any message is routed. Raise to refuse to start."""
 

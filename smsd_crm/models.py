@@ -89,6 +89,9 @@ class Keyword:
     command: str
     plugin: str
     language: str = "id"
+    # Words after the keyword that are secrets (the owner's PIN): masked before the SMS is stored,
+    # and the keyword is not offered to customers in help texts.
+    secret_words: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +141,7 @@ class OutboundMessage:
     text: str
     attempts: int
     preferred_modem: str | None = None
+    campaign_id: int | None = None  # a promotion: consent is checked once more before it is sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,3 +256,14 @@ class ApiRoute:
 # returns only once the message is durably stored, so the modem may delete it.
 InboundSink = Callable[[InboundMessage], Awaitable[None]]
 ReportSink = Callable[[DeliveryReport], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A campaign audience a plugin offers (``register_segments``): ``resolve(ctx)`` returns the
+    customers' numbers (core still leaves out those who opted out and any number that is not a
+    customer). ``name`` is what the owner types after ``@`` in a PROMO SMS."""
+
+    name: str
+    title: str
+    resolve: Callable[[Any], Awaitable[list[str]]]

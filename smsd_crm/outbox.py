@@ -17,6 +17,8 @@ from .config import OutboxConfig
 from .errors import ModemError, PduError
 from .events import DeliveryReported, MessageSent
 from .models import DeliveryReport, OutboundMessage, SendResult
+from .storage import campaigns as campaign_queries
+from .storage import consent
 from .storage import messages as queries
 from .storage.db import Database
 
@@ -50,8 +52,15 @@ class Outbox:
     """One worker per sending modem over one queue table."""
 
     def __init__(self, db: Database, pool: SenderPool, config: OutboxConfig,
-                 clock: Callable[[], datetime], emit: Callable[[object], Awaitable[None]]) -> None:
+                 clock: Callable[[], datetime], emit: Callable[[object], Awaitable[None]], *,
+                 daily_campaign_limits: dict[str, int | None] | None = None,
+                 day_start: Callable[[datetime], datetime] | None = None) -> None:
         self._db = db
+        # Campaign messages per SIM per local day (operators block SIMs that send too much bulk);
+        # counted from the database once a day, then in memory.
+        self._daily = {k: v for k, v in (daily_campaign_limits or {}).items() if v}
+        self._day_start = day_start or (lambda now: now.replace(hour=0, minute=0, second=0, microsecond=0))
+        self._used: dict[str, tuple[datetime, int]] = {}
         self._pool = pool
         self._config = config
         self._clock = clock
@@ -107,7 +116,8 @@ class Outbox:
             if not self._stopping:
                 row = await queries.claim_next(
                     self._db, now, modem_id, self._pool.senders(),
-                    now - timedelta(seconds=self._config.same_sim_wait))
+                    now - timedelta(seconds=self._config.same_sim_wait),
+                    campaigns=await self._campaigns_allowed(modem_id, now))
             if row is None:
                 self._pool.release(sender, None)
                 await self._sleep(wake)
@@ -124,6 +134,21 @@ class Outbox:
                 if self._in_flight == 0:
                     self._idle.set()
         await asyncio.Event().wait()  # stopped: idle until cancelled with the task group
+
+    async def _campaigns_allowed(self, modem_id: str, now: datetime) -> bool:
+        limit = self._daily.get(modem_id)
+        if limit is None:
+            return True
+        day = self._day_start(now)
+        kept = self._used.get(modem_id)
+        if kept is None or kept[0] != day:
+            kept = self._used[modem_id] = (day, await campaign_queries.sent_by_modem_since(self._db, modem_id, day))
+        return kept[1] < limit
+
+    def _count_campaign_send(self, modem_id: str) -> None:
+        if modem_id in self._used:
+            day, used = self._used[modem_id]
+            self._used[modem_id] = (day, used + 1)
 
     async def _sleep(self, wake: asyncio.Event) -> None:
         """Until woken, a deferred row is due, or a row waiting for its own SIM may be taken."""
@@ -153,7 +178,12 @@ class Outbox:
         await self._emit(DeliveryReported(message_id, state, report.status))
 
     async def _deliver(self, row: OutboundMessage, sender: Sender) -> bool | None:
-        """Send one row; True on success, False for a modem failure, None for a bad message."""
+        """Send one row; True on success, False for a modem failure, None for a bad message or a
+        promotion to a number that opted out since it was queued."""
+        if row.campaign_id is not None and not await consent.may_promote(self._db, row.phone):
+            await campaign_queries.drop_opted_out(self._db, row.id, self._clock())
+            LOGGER.info("message %d not sent: %s opted out of promotions", row.id, row.phone)
+            return None
         try:
             result = await sender.send(row.phone, row.text)
         except PduError as exc:
@@ -166,6 +196,8 @@ class Outbox:
         await queries.mark_sent(self._db, row.id, result.modem_id, result.references, self._clock(),
                                 sim_id=result.sim_id, phone=row.phone)
         LOGGER.info("message %d sent via %s", row.id, result.modem_id)
+        if row.campaign_id is not None:
+            self._count_campaign_send(sender.id)
         await self._emit(MessageSent(row.id, row.phone, result.modem_id))
         return True
 

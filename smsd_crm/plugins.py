@@ -47,6 +47,7 @@ DEFAULT_PLUGINS = (
     ("info", "smsd_crm.builtin.info"),
     ("optout", "smsd_crm.builtin.optout"),  # tryfirst: asked before the others whatever its place
     ("webhooks", "smsd_crm.builtin.webhooks"),  # answers no SMS; posts events to other programs
+    ("owner", "smsd_crm.builtin.owner"),  # PROMO / LAPORAN / STOK from the owner's numbers, with the PIN
     ("help", "smsd_crm.builtin.help"),
 )
 
@@ -181,7 +182,8 @@ class PluginHost:
                         if key in table and table[key].plugin != info.name:
                             raise StartupError(f"keyword {key!r} is claimed by plugins {table[key].plugin!r} "
                                                f"and {info.name!r}; change one in config.yaml")
-                        table[key] = Keyword(key, command, info.name, lang)
+                        table[key] = Keyword(key, command, info.name, lang,
+                                             getattr(info.config, "secret_words", {}).get(command, 0))
         return table
 
     def enabled(self) -> list[PluginInfo]:

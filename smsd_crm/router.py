@@ -10,6 +10,7 @@ commit in one transaction, so each stored message is answered exactly once.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from datetime import datetime, timedelta
 from typing import Callable
@@ -29,6 +30,7 @@ from .storage.db import Database
 LOGGER = logging.getLogger(__name__)
 FLOOD = "core:flood"
 AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
+MASK = "****"
 
 
 class Router:
@@ -42,14 +44,34 @@ class Router:
         self._outbox_changed = outbox_changed
         self._clock = clock
         self._queue: asyncio.Queue[int] = asyncio.Queue()
+        # The real text of messages stored masked (an owner command's PIN), until they are routed.
+        # Kept in memory only: after a crash the plugin sees the mask and asks for the command again.
+        self._secrets: dict[int, str] = {}
+
+    def mask(self, text: str) -> str | None:
+        """``text`` with the secret words of its keyword (the owner's PIN) masked, or None when the
+        keyword has none."""
+        keyword, _, rest = split_keyword(text)
+        match = self._keyword(keyword) if keyword else None
+        if match is None or not match.secret_words:
+            return None
+        words = rest.split(None, match.secret_words)
+        hidden = [MASK] * min(match.secret_words, len(words)) + words[match.secret_words:]
+        return " ".join([keyword, *hidden])
 
     async def accept(self, msg: InboundMessage) -> None:
         """Commit an inbound SMS (a duplicate is dropped) and queue it for routing."""
         phone = None if msg.sender_is_alphanumeric else phones.normalize(msg.sender, self._settings.store.country)
+        original = msg.text
+        masked = None if msg.error or msg.binary else self.mask(msg.text)
+        if masked is not None:  # neither the text nor the raw PDU may keep the PIN
+            msg = dataclasses.replace(msg, text=masked, raw_pdus=())
         message_id = await queries.insert_inbound(self._db, msg, phone, self._clock())
         if message_id is None:
             LOGGER.info("duplicate SMS from %s on %s ignored", msg.sender, msg.modem_id)
             return
+        if masked is not None:
+            self._secrets[message_id] = original
         if msg.error:
             LOGGER.warning("SMS %d on %s could not be decoded; kept raw for staff: %s", message_id,
                            msg.modem_id, msg.error)
@@ -81,8 +103,8 @@ class Router:
                 match = self._host.keyword_table[meant]
         return match
 
-    async def _message(self, stored: queries.StoredInbound) -> Message:
-        keyword, _, args = split_keyword(stored.text)
+    async def _message(self, stored: queries.StoredInbound, text: str) -> Message:
+        keyword, _, args = split_keyword(text)
         match = self._keyword(keyword)
         language = match.language if match else None
         if language is None and stored.phone:
@@ -92,7 +114,7 @@ class Router:
         if stored.phone and match is None:  # a keyword starts afresh; anything else may answer a dialogue
             dialogue = await conversation_queries.get(self._db, stored.phone, stored.created_at)
         return Message(
-            id=stored.id, phone=stored.phone, sender=stored.address, text=stored.text,
+            id=stored.id, phone=stored.phone, sender=stored.address, text=text,
             received_at=stored.created_at, modem_id=stored.modem_id, keyword=keyword or None,
             command=match.command if match else None, args=args,
             language=language or self._settings.store.language,
@@ -103,8 +125,10 @@ class Router:
         stored = await queries.get_inbound(self._db, message_id)
         if stored is None or stored.state != "received":
             return
-        message = await self._message(stored)
-        await self._host.emit(MessageReceived(message))
+        message = await self._message(stored, self._secrets.pop(message_id, stored.text))
+        # observers (webhooks, pages) see the text as stored, the PIN masked
+        public = dataclasses.replace(message, text=stored.text, args=split_keyword(stored.text)[2])
+        await self._host.emit(MessageReceived(public))
         keyword = self._keyword(message.keyword or "")
         owner = keyword.plugin if keyword else message.conversation_plugin
         plugin, reply_id = None, None
@@ -127,7 +151,7 @@ class Router:
             return
         if reply_id is not None:
             self._outbox_changed(message.modem_id)
-        await self._host.emit(MessageHandled(message, plugin, reply_id))
+        await self._host.emit(MessageHandled(public, plugin, reply_id))
 
     async def _flooding(self, message: Message, stored: queries.StoredInbound) -> bool:
         """Too many messages from this number this minute: one notice per minute, nothing routed.

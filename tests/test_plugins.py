@@ -50,7 +50,8 @@ def test_builtins_and_plugin_dir_file_are_loaded(tmp_path):
     names = [(p.name, p.source) for p in host.plugins]
     assert names == [("registration", "builtin"), ("order", "builtin"), ("complaint", "builtin"), ("points", "builtin"),
                      ("info", "builtin"),
-                     ("optout", "builtin"), ("webhooks", "builtin"), ("help", "builtin"), ("echo", "file")]
+                     ("optout", "builtin"), ("webhooks", "builtin"), ("owner", "builtin"), ("help", "builtin"),
+                     ("echo", "file")]
     assert host.keyword_table["GEMA"].plugin == "echo"
     assert host.keyword_table["ECHO"].language == "en"
     assert host.keyword_table["DAFTAR"].command == "register"
@@ -85,7 +86,7 @@ def test_disabled_plugin_is_listed_but_not_active(tmp_path):
     settings = _settings(tmp_path, "plugins:\n  echo:\n    enabled: false\n", files={"echo.py": ECHO})
     host = PluginHost.load(settings, entry_points=False)
     assert [p.name for p in host.enabled()] == ["registration", "order", "complaint", "points", "info", "optout",
-                                                  "webhooks", "help"]
+                                                  "webhooks", "owner", "help"]
     assert "GEMA" not in host.keyword_table
     assert not host.pm.has_plugin("echo")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 
 import pytest
@@ -113,8 +114,9 @@ def test_prefix_routing(clock):
 NOW = lambda: datetime.now(timezone.utc)  # noqa: E731
 
 
-@pytest.fixture
-async def two_modems(tmp_path):
+@asynccontextmanager
+async def _running_pool(tmp_path, **outbox_options):
+    """Two emulated modems on ptys, the pool and an outbox over a real SQLite file, running."""
     emus = [PtyModem(f"sim{i}", imsi=f"51010000000000{i}") for i in (1, 2)]
     for e in emus:
         await e.start()
@@ -131,16 +133,24 @@ async def two_modems(tmp_path):
         pass
 
     outbox = Outbox(db, pool, OutboxConfig(retry_min=0.05, retry_max=0.2, max_attempts=10, same_sim_wait=0),
-                    NOW, emit)
+                    NOW, emit, **outbox_options)
     tasks = [asyncio.create_task(pool.run()), asyncio.create_task(outbox.run())]
-    await asyncio.wait_for(asyncio.gather(*(m.ready.wait() for m in modems)), 10)
-    yield emus, db, outbox
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    await db.close()
-    for e in emus:
-        await e.stop()
+    try:
+        await asyncio.wait_for(asyncio.gather(*(m.ready.wait() for m in modems)), 10)
+        yield emus, db, outbox
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await db.close()
+        for e in emus:
+            await e.stop()
+
+
+@pytest.fixture
+async def two_modems(tmp_path):
+    async with _running_pool(tmp_path) as running:
+        yield running
 
 
 async def _queue(db, outbox, count):
@@ -171,3 +181,19 @@ async def test_a_failing_modem_hands_its_messages_to_the_other(two_modems):
     assert emus[0].core.submitted == [] and set(_sent_by_number(emus).values()) == {1}
     rows = await db.fetchall("SELECT state, modem_id FROM messages")
     assert {(r[0], r[1]) for r in rows} == {("sent", "sim2")}
+
+
+async def test_a_sim_stops_sending_campaign_messages_at_its_daily_limit_but_not_replies(tmp_path):
+    from smsd_crm.storage import campaigns
+    async with _running_pool(tmp_path, daily_campaign_limits={"sim1": 3, "sim2": 2}) as (emus, db, outbox):
+        cid = await campaigns.create(db, name="t", text={"id": "x"}, audience={"kind": "all"}, now=NOW())
+        for i in range(10):
+            await messages.queue_outbound(db, f"+62813000{i:05d}", f"Promo {i}", NOW(), priority=0, campaign_id=cid)
+        outbox.notify()
+        await wait_until(lambda: sum(len(e.core.submitted) for e in emus) == 5, 30, "the day's allowance")
+        await messages.queue_outbound(db, "+6281299999999", "Balasan", NOW())  # a reply still goes out
+        outbox.notify()
+        await wait_until(lambda: "+6281299999999" in _sent_by_number(emus), 30, "the reply")
+        assert [len([s for s in e.core.submitted if s.decoded.text.startswith("Promo")]) for e in emus] == [3, 2]
+        assert tuple(await db.fetchone("SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND state = 'queued'",
+                                       (cid,))) == (5,)

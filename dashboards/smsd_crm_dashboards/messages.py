@@ -1,5 +1,6 @@
-"""Messages: SMS in and out per month, delivery rate, and what sending cost (campaign results join
-here once campaigns exist)."""
+"""Messages and campaigns: SMS in and out per month, delivery rate, what sending cost, and each
+campaign's results (sent, delivered, opt-outs that followed, purchases by recipients within a week,
+orders citing its promo code)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, FactorRange
 from bokeh.plotting import figure
 
+from smsd_crm.analytics.campaign_results import results as campaign_results
 from smsd_crm.analytics.extract import SMS_PARTS
 
 from .common import bump, export, html_table, revision, rupiah, title
 
 MONTHS = 12
+RESULT_DAYS = 7
 
 
 
@@ -27,6 +30,7 @@ def make(doc, data, hub, today=None):
                      legend_label=["masuk / in", "keluar / out"])
     chart.legend.location = "top_left"
     table = Div(text="", name="table", sizing_mode="stretch_width")
+    campaigns = Div(text="", name="campaigns", sizing_mode="stretch_width")
 
     async def refresh() -> None:
         now = today or date.today()
@@ -50,10 +54,20 @@ def make(doc, data, hub, today=None):
             [[r["month"], r["inbound"], r["outbound"], r["delivered"], r["failed"],
               f"{100 * r['delivered'] / r['outbound']:.1f}%" if r["outbound"] else "—", r["parts"],
               rupiah(r["parts"] * data.costs.sms_part)] for r in rows])
+        found = await campaign_results(data.db, days=RESULT_DAYS)
+        columns = ["id", "name", "kind", "state", "started_at", "recipients", "sent", "delivered", "failed", "skipped",
+                   "parts", "opted_out_after", "buyers", "purchases", "revenue", "code_orders", "code_revenue"]
+        export(doc, "campaigns", columns, lambda: [[getattr(c, k) for k in columns] for c in found])
+        campaigns.text = (f"<b>Promosi / Campaigns</b> (pembelian {RESULT_DAYS} hari setelah SMS / purchases within "
+                          f"{RESULT_DAYS} days of the SMS)" + html_table(
+            ["#", "Nama / Name", "Status", "Terkirim / Sent", "Diterima / Delivered", "Gagal / Failed",
+             "Berhenti / Opted out", "Pembeli / Buyers", "Omzet / Revenue", "Biaya / Cost", "Kode / Code orders"],
+            [[c.id, c.name, c.state, c.sent, c.delivered, c.failed, c.opted_out_after, c.buyers, rupiah(c.revenue),
+              rupiah(c.parts * data.costs.sms_part), f"{c.code_orders} · {rupiah(c.code_revenue)}"] for c in found]))
         bump(marker)
 
-    doc.add_root(column(heading, chart, table, marker, sizing_mode="stretch_width", name="messages"))
-    doc.title = "Pesan / Messages"
+    doc.add_root(column(heading, chart, table, campaigns, marker, sizing_mode="stretch_width", name="messages"))
+    doc.title = "Pesan & promosi / Messages & campaigns"
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

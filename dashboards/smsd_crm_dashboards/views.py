@@ -14,5 +14,5 @@ VIEWS = [
     View("retention", "Retensi", "Retention", retention.make),
     View("crosssell", "Dibeli bersama", "Cross-sell", crosssell.make),
     View("service", "Layanan", "Service", service.make),
-    View("messages", "Pesan", "Messages", messages.make),
+    View("messages", "Pesan & promosi", "Messages & campaigns", messages.make),
 ]

@@ -41,6 +41,8 @@ def menu_words(ctx: PluginContext, language: str) -> str:
     """The first keyword of every command in ``language`` (else any language), comma separated."""
     chosen: dict[tuple[str, str], str] = {}
     for kw in ctx.keywords():
+        if kw.secret_words:  # the owner's commands are not advertised
+            continue
         key = (kw.plugin, kw.command)
         if key not in chosen or (kw.language == language and chosen[key][1] != language):
             chosen[key] = (kw.word, kw.language)  # type: ignore[assignment]
@@ -57,7 +59,8 @@ def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
     if message.command == "help":
         return Reply(ctx.text("menu", lang, keywords=words))
     if message.keyword and len(message.keyword) >= 3:
-        suggestion = closest(message.keyword, sorted({k.word for k in ctx.keywords()}), cutoff=0.6)
+        suggestion = closest(message.keyword, sorted({k.word for k in ctx.keywords() if not k.secret_words}),
+                             cutoff=0.6)
         if suggestion:
             return Reply(ctx.text("did_you_mean", lang, suggestion=suggestion))
     return Reply(ctx.text("unknown", lang, keywords=words))

@@ -216,3 +216,10 @@ async def customer_profile(customer, ctx: PluginContext):
     table = [[r["at"][:16].replace("T", " "), f"{r['delta']:+d}", r["reason"], r["ref"] or ""] for r in rows]
     return ProfileSection("Poin", ["Waktu / Time", "Poin / Points", "Alasan / Reason", "Ref"], table,
                           summary=str(await balance(ctx, customer.phone)), titles={"en": "Points"})
+
+
+@hookimpl
+async def campaign_fields(phone: str, language: str, ctx: PluginContext) -> dict[str, str]:
+    """``{poin}`` (and ``{points}``) in campaign texts: the customer's balance."""
+    points = await balance(ctx, phone)
+    return {"poin": str(points), "points": str(points)}

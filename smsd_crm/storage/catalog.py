@@ -66,3 +66,12 @@ async def return_stock(db: Database, product_id: int, quantity: int, now: dateti
     """Put ``quantity`` back on a counted stock (a cancelled order)."""
     await db.execute("UPDATE products SET stock = stock + ?, updated_at = ? WHERE id = ? AND stock IS NOT NULL",
                      (quantity, now.isoformat(), product_id))
+
+
+async def set_stock(db: Database, code: str, quantity: int, now: datetime) -> Product | None:
+    """Set the counted stock of the product with ``code`` (the owner's STOK); None if no such product."""
+    changed = await db.execute_changes("UPDATE products SET stock = ?, updated_at = ? WHERE code = ?",
+                                       (quantity, now.isoformat(), code.upper()))
+    if not changed:
+        return None
+    return next((p for p in await all_products(db) if p.code == code.upper()), None)

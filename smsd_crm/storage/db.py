@@ -118,6 +118,14 @@ class Database:
             cur = await self._conn.execute(sql, params)
             return cur.lastrowid or 0
 
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        """Run one parameterised write for each row (in the caller's transaction, or one of its own)."""
+        if self._in_transaction():
+            await self._conn.executemany(sql, rows)
+            return
+        async with self.transaction():
+            await self._conn.executemany(sql, rows)
+
     async def execute_changes(self, sql: str, params: Params = ()) -> int:
         """Run one parameterised write; return the number of rows it changed."""
         async with self.transaction():

@@ -11,7 +11,9 @@ from datetime import datetime
 from ..models import InboundMessage, OutboundMessage
 from .db import Database
 
-REPLY_PRIORITY = 10
+REPLY_PRIORITY = 10  # replies to customers first
+STAFF_PRIORITY = 5  # staff, API and plugin messages after replies, before campaigns
+CAMPAIGN_PRIORITY = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,24 +84,26 @@ async def finish_inbound(db: Database, message_id: int, state: str, now: datetim
 
 async def queue_outbound(db: Database, phone: str, text: str, now: datetime, *,
                          priority: int = REPLY_PRIORITY, in_reply_to: int | None = None,
-                         plugin: str | None = None, modem_id: str | None = None) -> int:
+                         plugin: str | None = None, modem_id: str | None = None,
+                         campaign_id: int | None = None) -> int:
     """Add an outbox row (committed before any modem sees it); return its id."""
     stamp = now.isoformat()
     return await db.execute(
         """INSERT INTO messages (direction, state, phone, address, customer_id, text, modem_id, plugin,
-               in_reply_to, priority, created_at, updated_at)
-           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?)""",
-        (phone, phone, phone, text, modem_id, plugin, in_reply_to, priority, stamp, stamp))
+               in_reply_to, priority, campaign_id, created_at, updated_at)
+           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (phone, phone, phone, text, modem_id, plugin, in_reply_to, priority, campaign_id, stamp, stamp))
 
 
 async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[str],
-                     same_sim_until: datetime) -> OutboundMessage | None:
+                     same_sim_until: datetime, campaigns: bool = True) -> OutboundMessage | None:
     """Take the most urgent due outbox row for ``modem_id`` and mark it ``sending``.
 
     Replies go before bulk (priority). A row that names a modem (the SIM the
     customer texted) waits for it until ``same_sim_until`` passes its creation,
     unless that modem cannot send (not in ``senders``); a row whose last send
-    failed on this modem prefers any other.
+    failed on this modem prefers any other. ``campaigns`` False: this modem has used its
+    campaign messages for the day, so only other rows are taken.
     """
     stamp = now.isoformat()
     async with db.transaction():
@@ -110,16 +114,18 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
                    SELECT id FROM messages
                    WHERE direction = 'out' AND state = 'queued'
                      AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
+                     AND (campaign_id IS NULL OR :campaigns)
                      AND (modem_id IS NULL OR modem_id = :me OR created_at <= :cutoff
                           OR modem_id NOT IN (SELECT value FROM json_each(:senders)))
                    ORDER BY priority DESC, (modem_id = :me) DESC, (failed_modem = :me) ASC, id
                    LIMIT 1)
-               RETURNING id, phone, text, attempts, modem_id""",
+               RETURNING id, phone, text, attempts, modem_id, campaign_id""",
             {"me": modem_id, "now": stamp, "cutoff": same_sim_until.isoformat(),
-             "senders": json.dumps(senders)})
+             "senders": json.dumps(senders), "campaigns": int(campaigns)})
     if row is None:
         return None
-    return OutboundMessage(row["id"], row["phone"], row["text"], row["attempts"], row["modem_id"])
+    return OutboundMessage(row["id"], row["phone"], row["text"], row["attempts"], row["modem_id"],
+                           row["campaign_id"])
 
 
 async def queue_state(db: Database) -> tuple[datetime | None, bool]:

@@ -203,4 +203,37 @@ CREATE TABLE app_secrets (
     created_at  TEXT NOT NULL
 );
 """),
+    Migration("m013_campaigns", """
+-- Promotions, greetings and win-back messages. A recipient row per number (nobody twice); its
+-- outbox row is written in the same transaction as its 'queued' mark.
+CREATE TABLE campaigns (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('promo', 'greeting', 'winback')),
+    text         TEXT NOT NULL,                -- JSON: language -> template ({nama}, {poin}, ...)
+    audience     TEXT NOT NULL,                -- JSON: {"kind": ..., "value": ...}
+    state        TEXT NOT NULL CHECK (state IN ('draft', 'scheduled', 'running', 'paused', 'done', 'cancelled')),
+    start_at     TEXT,                         -- UTC; NULL: at once
+    promo_code   TEXT UNIQUE,                  -- orders citing it count as this campaign's
+    notify_phone TEXT,                         -- the owner who asked by SMS: gets the summary
+    occasion     TEXT UNIQUE,                  -- greetings: made once per occasion
+    created_by   TEXT NOT NULL DEFAULT '',
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL,
+    started_at   TEXT,
+    finished_at  TEXT
+);
+CREATE TABLE campaign_recipients (
+    campaign_id  INTEGER NOT NULL REFERENCES campaigns(id) ON DELETE CASCADE,
+    phone        TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('pending', 'queued', 'skipped')),
+    message_id   INTEGER REFERENCES messages(id),
+    reason       TEXT,
+    PRIMARY KEY (campaign_id, phone)
+);
+CREATE INDEX campaign_recipients_state ON campaign_recipients (campaign_id, state);
+CREATE INDEX campaign_recipients_message ON campaign_recipients (message_id);
+ALTER TABLE messages ADD COLUMN campaign_id INTEGER REFERENCES campaigns(id);
+CREATE INDEX messages_campaign ON messages (campaign_id, state) WHERE campaign_id IS NOT NULL;
+"""),
 ]

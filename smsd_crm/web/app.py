@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from . import admin_pages, api, customer_pages, dashboard_pages, message_pages, pages, simulator_page
+from . import admin_pages, api, campaign_pages, customer_pages, dashboard_pages, message_pages, pages, simulator_page
 from .auth import authenticate, choose_language, login, login_page, logout, security_headers
 from .base import CTX, NAV, TEMPLATES, WebContext, owner_only, render
 
@@ -58,6 +58,7 @@ def make_web_app(ctx: WebContext) -> web.Application:
     nav += pages.mount(app, ctx.host) if ctx.host else []
     nav += simulator_page.add_routes(app)
     nav += dashboard_pages.add_routes(app)
+    nav += campaign_pages.add_routes(app)
     nav += admin_pages.add_routes(app)
     nav.append({"path": "/admin/users", "title": "Pengguna", "titles": {"en": "Users"}, "role": "owner"})
     app[NAV] = nav

@@ -35,6 +35,7 @@ class WebContext:
     outbox_changed: Callable[[str | None], None] = lambda modem_id=None: None
     preferred_modem: Callable[[str], str | None] = lambda phone: None
     dashboards: Any = None  # a started BokehHost, or None (no dashboards)
+    campaigns: Any = None  # the CampaignService, or None (no campaigns page)
 
 
 CTX = web.AppKey("web_context", WebContext)
@@ -87,14 +88,13 @@ def render(request: web.Request, name: str, status: int = 200, *, live: str | No
     return web.Response(text=html, content_type="text/html", status=status)
 
 
-STAFF_PRIORITY = 5  # staff and API messages go after replies to customers, before campaigns
 MAX_SMS_TEXT = 1530  # ten concatenated parts
 
 
 async def send_sms(ctx: WebContext, phone: str, text: str, source: str) -> int:
     """Queue an SMS from staff or an API client (a committed outbox row); return its id."""
     modem_id = ctx.preferred_modem(phone)
-    message_id = await messages.queue_outbound(ctx.db, phone, text, ctx.clock(), priority=STAFF_PRIORITY,
+    message_id = await messages.queue_outbound(ctx.db, phone, text, ctx.clock(), priority=messages.STAFF_PRIORITY,
                                                plugin=source, modem_id=modem_id)
     ctx.outbox_changed(modem_id)
     ctx.live.bump("messages")

@@ -13,7 +13,7 @@ from ..errors import StartupError
 from .base import USER, csrf_field, language, render, translator
 
 RESERVED = ("/login", "/logout", "/static", "/admin", "/api", "/favicon.ico", "/live", "/lang",
-            "/customers", "/messages", "/simulator", "/dash")
+            "/customers", "/messages", "/simulator", "/dash", "/campaigns")
 __all__ = ["PageView", "csrf_field", "loader", "mount", "template_dirs"]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field
 
 from smsd_crm import (Command, Message, Migration, OrderPlaced, PluginConfig, PluginContext, Product, Reply,
@@ -117,10 +119,13 @@ def _short(name: str) -> str:
     return name if len(name) <= 40 else name[:39] + "…"
 
 
-async def _check_items(message: Message, ctx: PluginContext) -> Reply | list[tuple[Product, int]]:
+PROMO_CODE = re.compile(r"(?i)\b(?:kode|code)\s*[:#]?\s*([a-z0-9]{2,20})\b")
+
+
+async def _check_items(message: Message, ctx: PluginContext, args: str) -> Reply | list[tuple[Product, int]]:
     """The products and quantities asked for, or the reply that explains what is wrong."""
     lang, cfg = message.language, ctx.config
-    items = parse_items(message.args)
+    items = parse_items(args)
     if not items or any(not i.query for i in items):
         return Reply(ctx.text("usage", lang))
     if len(items) > MAX_ITEMS:
@@ -149,7 +154,12 @@ async def _check_items(message: Message, ctx: PluginContext) -> Reply | list[tup
 
 
 async def _place(message: Message, ctx: PluginContext) -> Reply:
-    checked = await _check_items(message, ctx)
+    # "PESAN beras 2 KODE HEMAT10": a campaign's promo code, so the campaign's results count the order
+    code, args = None, message.args
+    if (m := PROMO_CODE.search(args)) is not None:
+        args = (args[:m.start()] + " " + args[m.end():]).strip(" ,")
+        code = m.group(1).upper() if await ctx.campaigns.promo_code_exists(m.group(1)) else None
+    checked = await _check_items(message, ctx, args)
     if isinstance(checked, Reply):
         return checked
     now = ctx.now().isoformat()
@@ -159,8 +169,8 @@ async def _place(message: Message, ctx: PluginContext) -> Reply:
             if not await ctx.catalog.take_stock(product, quantity):  # checked above, in this transaction
                 raise RuntimeError(f"stock of {product.code} changed while ordering")
         order_id = await ctx.db.execute(
-            "INSERT INTO orders (phone, state, total, language, message_id, created_at, updated_at) "
-            "VALUES (?, 'new', ?, ?, ?, ?, ?)", (message.phone, total, message.language, message.id, now, now))
+            "INSERT INTO orders (phone, state, total, language, message_id, created_at, updated_at, promo_code) "
+            "VALUES (?, 'new', ?, ?, ?, ?, ?, ?)", (message.phone, total, message.language, message.id, now, now, code))
         for line, (p, q) in enumerate(checked, start=1):
             await ctx.db.execute(
                 "INSERT INTO order_lines (order_id, line, product_id, code, name, quantity, price, cost) "

@@ -1,0 +1,117 @@
+"""The owner's campaigns page: create (text, audience, start time, promo code), preview (recipients,
+SMS parts, GSM-7 or UCS-2 and why, cost), start, pause, resume, cancel, and progress."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from aiohttp import web
+
+from ..campaigns.audience import KINDS, SEGMENT_NAMES, Audience
+from ..analytics.rfm import CLASSES
+from ..errors import CampaignError
+from ..storage import campaigns as store
+from .base import CTX, USER, int_or_404, owner_only, render
+
+ACTIONS = ("start", "pause", "resume", "cancel")
+MAX_TEXT = 1000  # characters: a campaign is a few SMS at most
+
+
+def _service(request: web.Request):
+    service = request.app[CTX].campaigns
+    if service is None:
+        raise web.HTTPNotFound(text="campaigns are not available")
+    return service
+
+
+async def _listing(request: web.Request, error: str | None = None, form=None, status: int = 200) -> web.Response:
+    db = request.app[CTX].db
+    rows = []
+    for c in await store.listing(db):
+        rows.append({"c": c, "audience": Audience.from_dict(c.audience).describe()
+                     if c.audience.get("kind") in KINDS else c.audience.get("value", ""),
+                     "counts": await store.progress(db, c.id)})
+    return render(request, "campaigns.html", status=status, campaigns=rows, error=error, form=form or {},
+                  kinds=KINDS, classes=CLASSES, segments=SEGMENT_NAMES, live="campaigns")
+
+
+@owner_only
+async def campaigns_page(request: web.Request) -> web.Response:
+    """Every campaign with its progress, and the form for a new one."""
+    return await _listing(request)
+
+
+@owner_only
+async def create(request: web.Request) -> web.Response:
+    """A new draft from the form; its page shows the preview."""
+    service = _service(request)
+    form = await request.post()
+    values = {k: str(form.get(k, "")).strip() for k in ("name", "text", "text_en", "kind", "value", "start",
+                                                         "promo_code")}
+    try:
+        if len(values["text"]) > MAX_TEXT or len(values["text_en"]) > MAX_TEXT:
+            raise CampaignError(f"a campaign text is at most {MAX_TEXT} characters")
+        audience = Audience(values["kind"] or "all", values["value"] or None)
+        start_at = None
+        if values["start"]:
+            try:
+                local = datetime.fromisoformat(values["start"])
+            except ValueError:
+                raise CampaignError("the start time is not a date and time") from None
+            start_at = local.replace(tzinfo=service.zone).astimezone(timezone.utc)
+        texts = {request.app[CTX].store.language: values["text"]}
+        if values["text_en"]:
+            texts["en"] = values["text_en"]
+        campaign_id = await service.create(name=values["name"][:80] or "campaign", text=texts, audience=audience,
+                                           start_at=start_at, promo_code=values["promo_code"] or None,
+                                           created_by=f"web:{request[USER]['username']}")
+    except CampaignError as exc:
+        return await _listing(request, str(exc), values, status=400)
+    raise web.HTTPFound(f"/campaigns/{campaign_id}")
+
+
+@owner_only
+async def campaign_page(request: web.Request) -> web.Response:
+    """One campaign: texts, audience, preview (for a draft) or progress, and its buttons."""
+    service = _service(request)
+    campaign = await store.get(request.app[CTX].db, int_or_404(request.match_info["id"]))
+    if campaign is None:
+        raise web.HTTPNotFound(text="no such campaign")
+    preview = None
+    if campaign.state == "draft":
+        audience = Audience.from_dict(campaign.audience)
+        preview = await service.preview(campaign.text, await service.recipients(audience))
+    return render(request, "campaign.html", c=campaign, preview=preview,
+                  counts=await store.progress(request.app[CTX].db, campaign.id), zone=service.zone,
+                  audience=Audience.from_dict(campaign.audience).describe()
+                  if campaign.audience.get("kind") in KINDS else campaign.audience.get("value", ""),
+                  live="campaigns")
+
+
+@owner_only
+async def act(request: web.Request) -> web.Response:
+    """Start, pause, resume or cancel."""
+    service = _service(request)
+    action = request.match_info["action"]
+    campaign_id = int_or_404(request.match_info["id"])
+    if action not in ACTIONS:
+        raise web.HTTPNotFound(text="no such action")
+    await request.post()  # the CSRF check has read the token
+    try:
+        if action == "start":
+            await service.start(campaign_id)
+        elif not await getattr(service, action)(campaign_id):
+            raise web.HTTPConflict(text=f"this campaign cannot {action} now")
+    except CampaignError as exc:
+        raise web.HTTPConflict(text=str(exc)) from None
+    request.app[CTX].live.bump("campaigns")
+    raise web.HTTPFound(f"/campaigns/{campaign_id}")
+
+
+def add_routes(app: web.Application) -> list[dict]:
+    """Mount the campaign pages; return their navigation entry."""
+    app.router.add_get("/campaigns", campaigns_page)
+    app.router.add_post("/campaigns", create)
+    app.router.add_get("/campaigns/{id}", campaign_page)
+    app.router.add_post("/campaigns/{id}/{action}", act)
+    return [{"path": "/campaigns", "title": "Promosi", "titles": {"en": "Campaigns"}, "role": "owner"}]
