@@ -84,6 +84,7 @@ def demo_banner(running, config: str) -> str:
         else:
             lines.append("  add a login:     .venv/bin/smsd-crm user add NAME --role owner")
         lines.append(f"  dashboards:      {running.web_url}dash  (the owner: sales, customers, future value, ...)")
+        lines.append(f"  campaigns:       {running.web_url}campaigns  (the owner: promotions with a preview and cost)")
         lines.append(f"  JSON API:        {running.web_url}api/openapi.json  "
                      f"(token: .venv/bin/smsd-crm api-client add NAME -c {config})")
     lines += [
@@ -93,6 +94,12 @@ def demo_banner(running, config: str) -> str:
         f"  .venv/bin/smsd-crm sim send -c {config} 081234567890 BANTUAN",
         f"  .venv/bin/smsd-crm sim send -c {config} 081234567890 \"PESAN beras 2, minyak goreng 1\"",
         f"  .venv/bin/smsd-crm order list -c {config}      (staff: orders waiting; 'order ready N' tells the customer)",
+        "",
+        "A promotion to the regulars (the owner; none leaves 21:00-08:00 shop time):",
+        f"  .venv/bin/smsd-crm campaign create -c {config} --class regular --name Minyak "
+        "--text \"Halo {nama}, diskon 10% minyak goreng s/d Minggu!\"",
+        f"  .venv/bin/smsd-crm campaign start ID -c {config}   (ID: the number 'create' printed; "
+        "then 'campaign show ID --follow')",
         "",
         "Stop with Ctrl-C.",
         "=" * 72, "",

@@ -3,6 +3,7 @@ birthdays, and the recipient bookkeeping on a real SQLite file."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
@@ -257,3 +258,18 @@ async def test_the_runner_fills_in_names_and_points_and_keeps_the_weekly_cap(tmp
                                                     "WHERE campaign_id = ?", (second,))] == [
             ("skipped", "weekly cap"), ("skipped", "weekly cap")]
         assert (await store.get(db, first)).state == "done" and (await store.get(db, second)).state == "done"
+
+
+async def test_a_campaign_paused_while_the_runner_feeds_it_stops_the_feeding(tmp_path):
+    from smsd_crm.campaigns.runner import IDLE_WAIT, CampaignRunner
+    settings = parse_config("database: {path: q.sqlite3}\ncampaigns: {quiet_hours: null}\n", tmp_path / "c.yaml")
+    async with offline_session(settings, lambda: NOW, entry_points=False) as (host, db):
+        await db.execute("INSERT INTO customers (phone, created_at, updated_at) VALUES ('+6281300000001', 'x', 'x')")
+        runner = CampaignRunner(db, settings, host, lambda modem_id=None: None, lambda: NOW, sending_modems=1)
+        cid = await store.create(db, name="t", text={"id": "x"}, audience={"kind": "all"}, now=NOW)
+        await store.start(db, cid, ["+6281300000001"], NOW)
+        campaign = await store.get(db, cid)
+        await store.pause(db, cid, NOW)  # after the runner read the running campaigns, before it queued
+        assert await runner._feed(campaign, "+6281300000001", NOW) == "stopped"
+        assert await asyncio.wait_for(runner.tick(), 5) == IDLE_WAIT  # and a look finds nothing running
+        assert await store.in_flight(db) == 0

@@ -20,6 +20,8 @@ OWNER = "+6281100000001"
 PIN = "2468"
 STRANGER = "+6285799999999"
 OWNER_CONFIG = f"""\
+flood:
+  max_per_minute: 60  # this test sends the owner's commands quicker than any owner
 campaigns:
   quiet_hours: null
 plugins:
@@ -114,6 +116,12 @@ async def test_an_owner_promo_reaches_exactly_the_opted_in_customers(tmp_path, e
     assert query(db, "SELECT COUNT(*) FROM messages WHERE text LIKE ?", (f"%{PIN}%",)) == [(0,)]
     assert f" {PIN} " not in log.read_text()
 
+    # broken owner commands get a clear answer and start nothing
+    assert (await reply_to(emulator, OWNER, f"PROMO {PIN}")).startswith("Format: PROMO PIN [@segmen] teks.")
+    unknown = await reply_to(emulator, OWNER, f"PROMO {PIN} @vip Diskon")
+    assert unknown.startswith("Segmen @vip tidak dikenal. Pilih: @all") and "@tetap" in unknown
+    assert query(db, "SELECT COUNT(*) FROM campaigns") == [(1,)]
+
     # the owner's other commands
     report = await reply_to(emulator, OWNER, f"LAPORAN {PIN}")
     assert report.startswith("Laporan ") and "keluhan terbuka 0" in report
@@ -136,7 +144,7 @@ async def test_an_owner_promo_reaches_exactly_the_opted_in_customers(tmp_path, e
 
 
 async def test_quiet_hours_defer_a_campaign_until_they_end(tmp_path, emulator, daemons):
-    quiet_always = "campaigns:\n  quiet_hours: {start: '00:00', end: '23:59:59'}\n"
+    quiet_always = OWNER_CONFIG.replace("quiet_hours: null", "quiet_hours: {start: '00:00', end: '23:59:59'}")
     config = write_config(tmp_path, emulator.device, extra=quiet_always)
     db = tmp_path / "data" / "test.sqlite3"
     log = tmp_path / "daemon.log"
@@ -151,12 +159,16 @@ async def test_quiet_hours_defer_a_campaign_until_they_end(tmp_path, emulator, d
     assert (await reply_to(emulator, phones[0], "INFO")).startswith("Toko Uji: buka")
     assert out.promos("Promo malam") == []
     assert query(db, "SELECT state, COUNT(*) FROM campaign_recipients GROUP BY state") == [("pending", 5)]
+    # the owner who asks by SMS at night is told when it will go
+    answer = await reply_to(emulator, OWNER, f"PROMO {PIN} Promo malam juga")
+    assert answer.startswith("Promo #2 dikirim ke 5 pelanggan") and answer.endswith(
+        "Jam tenang: mulai dikirim pukul 23:59."), answer
     assert await daemon.stop() == 0
     # the quiet hours are over (here: taken out of the config): the campaign goes out
     write_config(tmp_path, emulator.device, extra="campaigns:\n  quiet_hours: null\n")
     await daemons(config, tmp_path / "daemon2.log")
-    await wait_until(lambda: len(out.promos("Promo malam")) == 5, 60, "the deferred campaign")
-    assert sorted(p for p, _ in out.promos("Promo malam")) == phones
+    await wait_until(lambda: len(out.promos("Promo malam")) == 10, 60, "the deferred campaigns")
+    assert sorted(p for p, t in out.promos("Promo malam") if "juga" not in t) == phones
 
 
 async def test_pause_resume_replies_first_and_an_opt_out_during_the_campaign(tmp_path, slow_emulator, daemons):

@@ -44,6 +44,7 @@ class OwnerConfig(PluginConfig):
             "unknown_target": "Segmen @{target} tidak dikenal. Pilih: {choices}.",
             "promo_queued": "Promo #{id} dikirim ke {count} pelanggan ({parts} SMS/orang, {encoding}, "
                             "kira-kira {cost}). Ringkasan menyusul setelah selesai.",
+            "promo_later": " Jam tenang: mulai dikirim pukul {time}.",
             "promo_empty": "Tidak ada pelanggan yang bisa menerima promo ini.",
             "report": "Laporan {date}: kasir {sales} ({receipts} struk); pesanan SMS {orders} ({orders_total}), "
                       "baru {new}, siap {ready}; keluhan terbuka {complaints}.",
@@ -59,6 +60,7 @@ class OwnerConfig(PluginConfig):
             "unknown_target": "Unknown segment @{target}. Choose: {choices}.",
             "promo_queued": "Promo #{id} goes to {count} customers ({parts} SMS each, {encoding}, about {cost}). "
                             "A summary follows when it is done.",
+            "promo_later": " Quiet hours: sending starts at {time}.",
             "promo_empty": "No customer can receive this promotion.",
             "report": "Report {date}: till {sales} ({receipts} receipts); SMS orders {orders} ({orders_total}), "
                       "new {new}, ready {ready}; open complaints {complaints}.",
@@ -163,8 +165,9 @@ async def _promo(ctx: PluginContext, message: Message, rest: str) -> Reply:
     if started is None:
         return Reply(ctx.text("promo_empty", lang))
     p = started.preview
+    later = ctx.text("promo_later", lang, time=f"{started.waits_until:%H:%M}") if started.waits_until else ""
     return Reply(ctx.text("promo_queued", lang, id=started.id, count=p.recipients, parts=p.parts_each.parts,
-                          encoding=p.parts_each.encoding, cost=format_rupiah(round(p.cost))))
+                          encoding=p.parts_each.encoding, cost=format_rupiah(round(p.cost))) + later)
 
 
 async def _report(ctx: PluginContext, lang: str) -> str:

@@ -107,12 +107,17 @@ class CampaignRunner:
         room = self.window - await store.in_flight(self._db)
         fed = 0
         for campaign in active:
-            while room > 0:
+            stopped = False
+            while room > 0 and not stopped:
                 phones = await store.next_pending(self._db, campaign.id, room)
                 if not phones:
                     break
                 for phone in phones:
-                    if await self._feed(campaign, phone, now):
+                    outcome = await self._feed(campaign, phone, now)
+                    if outcome == "stopped":  # paused or cancelled meanwhile (the CLI, the page)
+                        stopped = True
+                        break
+                    if outcome == "queued":
                         room -= 1
                         fed += 1
             if await store.finish_if_complete(self._db, campaign.id, now):
@@ -121,19 +126,20 @@ class CampaignRunner:
             self._outbox_changed(None)
         return 1.0 if active else IDLE_WAIT
 
-    async def _feed(self, campaign: store.Campaign, phone: str, now: datetime) -> bool:
-        """Queue one recipient's message, or skip them with the reason; True if queued."""
+    async def _feed(self, campaign: store.Campaign, phone: str, now: datetime) -> str:
+        """Queue one recipient's message, or skip them with the reason: "queued", "skipped", or
+        "stopped" when the campaign no longer runs."""
         if not await consent.may_promote(self._db, phone):
             await store.skip(self._db, campaign.id, phone, "opted out")
-            return False
+            return "skipped"
         if campaign.kind != "greeting" and self._config.weekly_cap is not None and \
                 await store.promotions_since(self._db, phone, now - timedelta(days=7)) >= self._config.weekly_cap:
             await store.skip(self._db, campaign.id, phone, "weekly cap")
-            return False
+            return "skipped"
         customer = await self._db.fetchone("SELECT name, language FROM customers WHERE phone = ?", (phone,))
         if customer is None:
             await store.skip(self._db, campaign.id, phone, "no longer a customer")
-            return False
+            return "skipped"
         language = customer["language"] or self._default_language
         values = {"nama": customer["name"] or self._config.default_name.get(language, ""), "name": customer["name"] or
                   self._config.default_name.get(language, ""), "toko": self._store_name, "store": self._store_name}
@@ -141,7 +147,8 @@ class CampaignRunner:
             values.update({str(k): str(v) for k, v in dict(fields).items()})
         template = campaign.text.get(language) or campaign.text.get(self._default_language) \
             or next(iter(campaign.text.values()))
-        return await store.enqueue(self._db, campaign.id, phone, render(template, values), now) is not None
+        queued = await store.enqueue(self._db, campaign.id, phone, render(template, values), now)
+        return "queued" if queued is not None else "stopped"
 
     async def _finished(self, campaign: store.Campaign, now: datetime) -> None:
         counts = await store.progress(self._db, campaign.id)

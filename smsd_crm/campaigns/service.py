@@ -13,6 +13,7 @@ from ..storage import campaigns as store
 from ..storage import consent
 from .audience import CLASS_WORDS, SEGMENT_NAMES, Audience, from_word, resolve
 from .preview import FIELD, Preview, preview, render
+from .runner import quiet_until
 
 SAMPLE_FIELD = "12345"  # a plugin's field ({poin}) as sized in a preview
 
@@ -23,6 +24,7 @@ class Started:
 
     id: int
     preview: Preview
+    waits_until: datetime | None = None  # the end of the quiet hours it starts in (shop time)
 
 
 class CampaignService:
@@ -118,7 +120,10 @@ class CampaignService:
         campaign_id = await self.create(name=name, text=text, audience=audience, notify_phone=notify_phone,
                                         created_by=notify_phone or "")
         texts = (await store.get(self.db, campaign_id)).text
-        result = Started(campaign_id, await self.preview(texts, phones))
+        quiet = self._settings.campaigns.quiet_hours
+        local = self._clock().astimezone(self.zone)
+        result = Started(campaign_id, await self.preview(texts, phones),
+                         quiet_until(local, quiet.start, quiet.end) if quiet else None)
         await store.start(self.db, campaign_id, phones, self._clock())
         self._wake()
         return result
