@@ -11,7 +11,7 @@ import pytest
 from .conftest import SMSD_CRM, sim_send, wait_until, write_config
 
 SUBCOMMANDS = [["run"], ["demo"], ["check-config"], ["plugins"], ["migrate"], ["sim"], ["sim", "send"],
-               ["emulator"]]
+               ["emulator"], ["campaign"]]
 
 
 @pytest.mark.parametrize("args", [[]] + SUBCOMMANDS)
@@ -32,6 +32,29 @@ def test_migrate_creates_the_schema(tmp_path):
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "data" / "test.sqlite3").exists()
+
+
+def test_campaign_mistakes_get_one_clear_line(tmp_path):
+    config = write_config(tmp_path, "/dev/null")
+
+    def campaign(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([SMSD_CRM, "campaign", *args, "-c", str(config)], capture_output=True, text=True,
+                              timeout=60)
+    for args, says in ((["create", "--name", "x"], "--text is required"),
+                       (["create", "--text", "x", "--segment", "Whales"], "unknown segment 'Whales'"),
+                       (["create", "--text", "x", "--class", "regular", "--category", "Sembako"], "choose one audience"),
+                       (["create", "--text", "x", "--start", "besok pagi"], "use YYYY-MM-DD HH:MM"),
+                       (["create", "--text", "x", "--promo-code", "a b;"], "a promo code is letters and digits"),
+                       (["start", "99"], "no campaign 99"), (["pause"], "needs a campaign id")):
+        result = campaign(*args)
+        assert result.returncode != 0 and says in result.stderr and "Traceback" not in result.stderr, (args, result)
+    made = campaign("create", "--text", "Halo {nama} 🎉", "--name", "emoji")
+    assert made.returncode == 0 and "UCS-2 because of '🎉'" in made.stdout
+    assert campaign("start", "1").returncode == 0
+    again = campaign("start", "1")
+    assert again.returncode == 1 and "not a draft" in again.stderr
+    assert campaign("resume", "1").returncode == 1  # it is not paused
+    assert "campaign 1 cancelled" in campaign("cancel", "1").stdout
 
 
 async def test_standalone_emulator_process_with_a_separate_daemon(tmp_path, daemons):
