@@ -48,8 +48,14 @@ def bgnbd_log_likelihood(r: float, alpha: float, a: float, b: float,
                          x: np.ndarray, t_x: np.ndarray, T: np.ndarray) -> np.ndarray:
     """Each customer's log-likelihood (Fader, Hardie & Lee 2005, eq. 6), computed in logs."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
-    a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    a2 = betaln(a, b + x) - betaln(a, b)
+    return _bgnbd_ll(r, alpha, a, b, x, t_x, T, *np.unique(x, return_inverse=True))
+
+
+def _bgnbd_ll(r, alpha, a, b, x, t_x, T, values, at) -> np.ndarray:
+    # the special functions depend on x alone, which takes few values (``values``, ``at`` from
+    # np.unique): each is evaluated once per value, not once per customer
+    a1 = (gammaln(r + values) - gammaln(r) + r * np.log(alpha))[at]
+    a2 = (betaln(a, b + values) - betaln(a, b))[at]
     a3 = -(r + x) * np.log(alpha + T)
     with np.errstate(divide="ignore", invalid="ignore"):
         a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) - (r + x) * np.log(alpha + t_x),
@@ -94,10 +100,11 @@ def _fit(negative_ll, start: np.ndarray) -> tuple[list[float], float, bool]:
 def fit_bgnbd(x, t_x, T) -> BgNbd:
     """Maximum-likelihood BG/NBD on log parameters (so they stay positive)."""
     x, t_x, T = (np.asarray(v, dtype=float) for v in (x, t_x, T))
+    values, at = np.unique(x, return_inverse=True)
 
     def negative_ll(log_params: np.ndarray) -> float:
         r, alpha, a, b = np.exp(log_params)
-        total = bgnbd_log_likelihood(r, alpha, a, b, x, t_x, T).sum()
+        total = _bgnbd_ll(r, alpha, a, b, x, t_x, T, values, at).sum()
         return -total if np.isfinite(total) else 1e300
 
     scale = max(float(np.mean(T)), 1.0)
@@ -108,9 +115,14 @@ def fit_bgnbd(x, t_x, T) -> BgNbd:
 def gamma_gamma_log_likelihood(p: float, q: float, gamma: float, x, zbar) -> np.ndarray:
     """Each repeat buyer's log-likelihood of their mean spend (Fader & Hardie 2013, eq. 3)."""
     x, zbar = np.asarray(x, dtype=float), np.asarray(zbar, dtype=float)
-    px = p * x
-    return (gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(gamma) + (px - 1) * np.log(zbar)
-            + px * np.log(x) - (px + q) * np.log(gamma + x * zbar))
+    return _gamma_gamma_ll(p, q, gamma, x, zbar, *np.unique(x, return_inverse=True), np.log(x), np.log(zbar))
+
+
+def _gamma_gamma_ll(p, q, gamma, x, zbar, values, at, log_x, log_zbar) -> np.ndarray:
+    # as in _bgnbd_ll: the gamma functions once per distinct x; the logs of the data once per fit
+    pv, px = p * values, p * x
+    return ((gammaln(pv + q) - gammaln(pv) - gammaln(q))[at] + q * np.log(gamma) + (px - 1) * log_zbar
+            + px * log_x - (px + q) * np.log(gamma + x * zbar))
 
 
 def fit_gamma_gamma(x, zbar) -> GammaGamma:
@@ -123,10 +135,11 @@ def fit_gamma_gamma(x, zbar) -> GammaGamma:
     # back: gamma scales with the money unit, and the log-likelihood moves by -n log(scale).
     scale = float(np.mean(zbar)) if len(zbar) else 1.0
     unit = zbar / scale
+    data = (x, unit, *np.unique(x, return_inverse=True), np.log(x), np.log(unit))
 
     def negative_ll(log_params: np.ndarray) -> float:
         p, q, gamma = np.exp(log_params)
-        total = gamma_gamma_log_likelihood(p, q, gamma, x, unit).sum()
+        total = _gamma_gamma_ll(p, q, gamma, *data).sum()
         return -total if np.isfinite(total) else 1e300
 
     (p, q, gamma), ll, at_bounds = _fit(negative_ll, np.log([1.0, 2.0, 1.0]))

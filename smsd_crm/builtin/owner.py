@@ -102,7 +102,7 @@ CREATE INDEX owner_attempts_phone ON owner_attempts (phone, id);
 async def startup(ctx: PluginContext) -> None:
     """Say plainly when owner commands cannot work."""
     if not ctx.config.numbers or ctx.config.pin is None:
-        ctx.log.warning("owner commands are off: set plugins.owner.numbers and plugins.owner.pin")
+        ctx.log.info("owner commands are off: set plugins.owner.numbers and plugins.owner.pin to use them")
 
 
 async def _locked(ctx: PluginContext, phone: str) -> bool:
