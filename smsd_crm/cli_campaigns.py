@@ -128,6 +128,13 @@ async def _show(db, store, campaign_id: int, follow: bool) -> int:
         await asyncio.sleep(1.0)  # a person watching; the daemon sends meanwhile
     if interactive:
         print()
+    from .analytics.campaign_results import DAYS, results
+    if c.state != "draft":
+        [r] = await results(db, campaign_id=campaign_id)
+        rupiah = f"Rp{r.revenue:,}".replace(",", ".")
+        print(f"within {DAYS} days of the SMS: {r.buyers} recipient(s) bought ({r.purchases} purchase(s), {rupiah}), "
+              f"{r.opted_out_after} opted out" + (f"; orders citing {c.promo_code}: {r.code_orders}"
+                                                   if c.promo_code else ""))
     return 0
 
 

@@ -113,7 +113,7 @@ class ComplaintChanged:
 class CampaignFinished:
     """Every recipient of a campaign was sent to or skipped; ``counts`` by outcome."""
 
-    topic: ClassVar[str] = "campaigns"
+    topic: ClassVar[str] = "messages"  # pages showing messages (and campaign progress) refresh
     campaign_id: int
     name: str
     counts: dict

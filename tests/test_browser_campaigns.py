@@ -48,6 +48,7 @@ async def test_the_owner_previews_starts_and_watches_a_campaign(tmp_path, daemon
     await page.get_by_role("button", name="Mulai").click()
     await page.locator("#state", has_text="done").wait_for(timeout=30000)  # the page follows by itself
     assert "4 terkirim" in await page.inner_text("#progress")
+    assert "0 penerima membeli" in await page.inner_text("#results")  # nobody has bought since
     await _shot(page, "campaign-done")
     sent = dict(query(db, "SELECT phone, text FROM messages WHERE campaign_id = 1 AND state = 'sent'"))
     assert sent["+6281300000003"] == "Halo <script>alert(1)</script>, diskon 10% minyak goreng 🎉"

@@ -211,6 +211,7 @@ async def test_pause_resume_replies_first_and_an_opt_out_during_the_campaign(tmp
         ("skipped", "opted out")]
     shown = cli(config, "campaign", "show", "1")
     assert "30/30: 29 sent" in shown and "1 skipped" in shown and "0 to go" in shown
+    assert "within 7 days of the SMS: 0 recipient(s) bought" in shown
 
 
 async def test_killing_the_daemon_mid_campaign_sends_nothing_twice_and_finishes(tmp_path, slow_emulator, daemons):

@@ -10,13 +10,13 @@ from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, FactorRange
 from bokeh.plotting import figure
 
+from smsd_crm.analytics.campaign_results import DAYS as RESULT_DAYS
 from smsd_crm.analytics.campaign_results import results as campaign_results
 from smsd_crm.analytics.extract import SMS_PARTS
 
 from .common import bump, export, html_table, revision, rupiah, title
 
 MONTHS = 12
-RESULT_DAYS = 7
 
 
 

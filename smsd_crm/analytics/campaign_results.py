@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from .extract import SMS_PARTS, has_table
 
+DAYS = 7  # purchases and opt-outs count this long after each recipient's message
+
 
 @dataclass(frozen=True)
 class CampaignResult:
@@ -32,16 +34,18 @@ class CampaignResult:
     code_revenue: int
 
 
-async def results(db, days: int = 7, limit: int = 20) -> list[CampaignResult]:
-    """The newest campaigns' results; purchases count within ``days`` after each recipient's message
-    was sent."""
+async def results(db, days: int = DAYS, limit: int = 20, campaign_id: int | None = None) -> list[CampaignResult]:
+    """The newest campaigns' results (or one campaign's); purchases count within ``days`` after each
+    recipient's message was sent."""
     has_orders = await has_table(db, "orders")
     window = f"+{int(days)} days"
     bought = ("SELECT phone, created_at AS at, total FROM orders WHERE state != 'cancelled' UNION ALL "
               if has_orders else "") + "SELECT phone, sold_at, total FROM sales WHERE phone IS NOT NULL"
     out = []
-    for c in await db.fetchall("SELECT id, name, kind, state, started_at, promo_code FROM campaigns "
-                               "ORDER BY id DESC LIMIT ?", (limit,)):
+    chosen = ("SELECT id, name, kind, state, started_at, promo_code FROM campaigns WHERE id = ?", (campaign_id,)) \
+        if campaign_id is not None else ("SELECT id, name, kind, state, started_at, promo_code FROM campaigns "
+                                         "ORDER BY id DESC LIMIT ?", (limit,))
+    for c in await db.fetchall(*chosen):
         m = await db.fetchone(
             f"""SELECT COUNT(*) AS recipients,
                        SUM(r.state = 'skipped') AS skipped,

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from ..campaigns.audience import KINDS, SEGMENT_NAMES, Audience
+from ..analytics.campaign_results import DAYS as RESULT_DAYS
+from ..analytics.campaign_results import results as campaign_results
 from ..analytics.rfm import CLASSES
 from ..errors import CampaignError
 from ..storage import campaigns as store
@@ -32,7 +34,7 @@ async def _listing(request: web.Request, error: str | None = None, form=None, st
                      if c.audience.get("kind") in KINDS else c.audience.get("value", ""),
                      "counts": await store.progress(db, c.id)})
     return render(request, "campaigns.html", status=status, campaigns=rows, error=error, form=form or {},
-                  kinds=KINDS, classes=CLASSES, segments=SEGMENT_NAMES, live="campaigns")
+                  kinds=KINDS, classes=CLASSES, segments=SEGMENT_NAMES, live="messages")
 
 
 @owner_only
@@ -77,15 +79,18 @@ async def campaign_page(request: web.Request) -> web.Response:
     campaign = await store.get(request.app[CTX].db, int_or_404(request.match_info["id"]))
     if campaign is None:
         raise web.HTTPNotFound(text="no such campaign")
-    preview = None
+    preview, outcome = None, None
+    if campaign.state != "draft":
+        found = await campaign_results(request.app[CTX].db, days=RESULT_DAYS, campaign_id=campaign.id)
+        outcome = found[0] if found else None
     if campaign.state == "draft":
         audience = Audience.from_dict(campaign.audience)
         preview = await service.preview(campaign.text, await service.recipients(audience))
-    return render(request, "campaign.html", c=campaign, preview=preview,
+    return render(request, "campaign.html", c=campaign, preview=preview, outcome=outcome, days=RESULT_DAYS,
                   counts=await store.progress(request.app[CTX].db, campaign.id), zone=service.zone,
                   audience=Audience.from_dict(campaign.audience).describe()
                   if campaign.audience.get("kind") in KINDS else campaign.audience.get("value", ""),
-                  live="campaigns")
+                  live="messages")
 
 
 @owner_only
@@ -104,7 +109,7 @@ async def act(request: web.Request) -> web.Response:
             raise web.HTTPConflict(text=f"this campaign cannot {action} now")
     except CampaignError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
-    request.app[CTX].live.bump("campaigns")
+    request.app[CTX].live.bump("messages")
     raise web.HTTPFound(f"/campaigns/{campaign_id}")
 
 
