@@ -165,3 +165,31 @@ async def test_a_dialogue_takes_plain_follow_ups_until_it_expires_and_survives_a
     await db.execute("UPDATE conversations SET expires_at = ?", ((NOW - timedelta(seconds=1)).isoformat(),))
     rows = await send("halo lagi", "081333333333")  # expired: back to the normal menu
     assert rows[-1]["text"].startswith("Maaf, perintah tidak dikenal")
+
+
+async def test_an_owner_pin_is_masked_before_storing_and_for_observers(tmp_path):
+    from smsd_crm.campaigns.service import CampaignService
+    from smsd_crm.events import MessageHandled, MessageReceived
+    settings = parse_config("store: {name: Toko Uji}\nplugins:\n  owner:\n    numbers: ['0811-0000-0001']\n"
+                            "    pin: '975310'\n", tmp_path / "c.yaml")
+    host = PluginHost.load(settings, entry_points=False)
+    db = await open_database(settings, host)
+    seen: list = []
+    host.observers.append(seen.append)
+    host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()), host.emit,
+                           lambda modem_id=None: None, campaigns=CampaignService(db, settings, lambda: NOW, host)))
+    router = Router(db, host, settings, lambda modem_id=None: None, lambda: NOW)
+    try:
+        await router.accept(InboundMessage("sim1", "+6281100000001", "promo 975310 @tetap Diskon besar",
+                                           NOW - timedelta(seconds=5), raw_pdus=("0791...",)))
+        while not router._queue.empty():
+            await router.route(router._queue.get_nowait())
+        rows = [tuple(r) for r in await db.fetchall("SELECT direction, text, raw_pdu FROM messages ORDER BY id")]
+        # the plugin read the real PIN (it answered, not refused), nothing kept it
+        assert rows == [("in", "PROMO **** @tetap Diskon besar", None),
+                        ("out", "Tidak ada pelanggan yang bisa menerima promo ini.", None)]
+        events = [e for e in seen if isinstance(e, (MessageReceived, MessageHandled))]
+        assert len(events) == 2 and all("975310" not in repr(e) for e in events)
+        assert events[0].message.args == "**** @tetap Diskon besar"
+    finally:
+        await db.close()
