@@ -5,16 +5,23 @@ process; the daemon opens them by path. Latency is timed from the moment an SMS
 is stored on an emulated SIM (+CMTI) to the moment its reply's SMS-SUBMIT
 reaches a modem: read, commit, delete, route, commit reply, send.
 
-(a) steady: `--rate` SMS per second for `--seconds`, spread over the modems: p50/p99.
+(a) steady: `--rate` SMS per second for `--seconds`, spread over the modems: p50/p99. The texts
+    are the customer corpus (tests/data/sms-id-*.jsonl: loose keywords, free wording, units)
+    against the demo catalogue, each from its own number, so every SMS goes through the reader;
+    `--texts daftar` sends only `DAFTAR name#address` (the figure before issue 12).
 (b) burst: `--burst` SMS at once: how many per second the daemon answers.
 
 Usage: .venv/bin/python bench/inbound.py [--modems 4] [--rate 50] [--seconds 20] [--burst 1000]
+                                         [--texts corpus|daftar]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import re
+import subprocess
 import statistics
 import sys
 import tempfile
@@ -30,6 +37,20 @@ modems:
 logging: {{level: WARNING}}
 web: {{port: 0}}
 """
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def corpus_texts() -> list[str]:
+    """Customer SMS that get a reply from a stranger's number (thanks get none; order numbers made up)."""
+    texts = []
+    for path in sorted((ROOT / "tests" / "data").glob("sms-id-*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            case = json.loads(line) if line.strip() else None
+            if case and case["expect"]["intent"] != "thanks":
+                texts.append(re.sub(r"\{order:\w+\}", "1", case["text"]))
+    return texts
 
 
 class Timer:
@@ -61,7 +82,7 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
 
 
-async def main(n: int, rate: float, seconds: float, burst: int) -> None:
+async def main(n: int, rate: float, seconds: float, burst: int, mix: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         emus = [PtyModem(f"m{i}", link=Path(tmp) / f"tty{i}", imsi=f"5101000000{i:05d}", capacity=50)
                 for i in range(n)]
@@ -70,8 +91,11 @@ async def main(n: int, rate: float, seconds: float, burst: int) -> None:
         cfg = Path(tmp) / "config.yaml"
         cfg.write_text(CONFIG.format(modems="\n".join(f"  - {{id: m{i}, port: {e.device}}}"
                                                       for i, e in enumerate(emus))))
+        smsd_crm = str(Path(sys.executable).parent / "smsd-crm")
+        subprocess.run([smsd_crm, "catalog", "import", str(ROOT / "smsd_crm" / "demo_data" / "products.csv"),
+                        "-c", str(cfg)], check=True, capture_output=True)
         proc = await asyncio.create_subprocess_exec(
-            str(Path(sys.executable).parent / "smsd-crm"), "run", "-c", str(cfg),
+            smsd_crm, "run", "-c", str(cfg),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
         timer = Timer(emus)
         try:
@@ -82,13 +106,15 @@ async def main(n: int, rate: float, seconds: float, burst: int) -> None:
 
             count = int(rate * seconds)
             numbers = [f"+62812100{i:05d}" for i in range(count)]
+            texts = corpus_texts() if mix == "corpus" else []
             start = time.perf_counter()
             for i, number in enumerate(numbers):
                 await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
-                timer.deliver(emus[i % n], number, f"DAFTAR Pelanggan {i}#Jl. Bench {i}")
+                text = texts[i % len(texts)] if texts else f"DAFTAR Pelanggan {i}#Jl. Bench {i}"
+                timer.deliver(emus[i % n], number, text)
             await timer.wait_all(numbers, 120)
             lat = [timer.latency[x] for x in numbers]
-            print(f"(a) steady {rate:g} SMS/s for {seconds:g} s over {n} modem(s), {count} SMS: "
+            print(f"(a) steady {rate:g} SMS/s for {seconds:g} s over {n} modem(s), {count} SMS ({mix}): "
                   f"p50 {pct(lat, 50):.1f} ms, p90 {pct(lat, 90):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
                   f"max {max(lat) * 1000:.1f} ms")
 
@@ -113,5 +139,6 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--burst", type=int, default=1000)
+    parser.add_argument("--texts", choices=["corpus", "daftar"], default="corpus")
     args = parser.parse_args()
-    asyncio.run(main(args.modems, args.rate, args.seconds, args.burst))
+    asyncio.run(main(args.modems, args.rate, args.seconds, args.burst, args.texts))

@@ -12,18 +12,25 @@ from .errors import ApiProblem, ConfigError, PluginError, SmsdError, StartupErro
 from .events import (CampaignFinished, ComplaintChanged, ComplaintOpened, DeliveryReported, MessageHandled,
                      MessageReceived, MessageSent, OrderPlaced, OrderStateChanged, TillSale)
 from .grammar import closest, format_rupiah, split_fields, split_keyword
+from .gsm7_text import Listing, clip, fits_one_sms, to_gsm7
 from .hookspecs import hookimpl
 from .models import (ApiRoute, Command, Customer, Keyword, Message, Migration, Page, Product, ProfileSection,
                      Reply, Segment)
 from .plugin_config import PluginConfig
+from .understanding import (MAX_ITEMS, AskSize, ItemRequest, Lexicon, Measure, Packs, choose, parse_items,
+                            size_text)
+from .understanding.fields import Registration, parse_birthday, parse_registration, parse_update, person_name
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ApiProblem", "ApiRoute", "CampaignFinished", "ComplaintChanged", "Segment", "ComplaintOpened", "ProfileSection",
     "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
-    "ConfigError", "Customer", "DeliveryReported", "Keyword", "Message", "MessageHandled", "MessageReceived",
+    "ConfigError", "Customer", "DeliveryReported", "Keyword", "Listing", "Message", "MessageHandled",
+    "MessageReceived",
     "MessageSent", "Migration", "PluginConfig", "PluginContext", "PluginError", "Reply",
-    "SmsdError", "StartupError", "closest", "format_rupiah", "hookimpl", "split_fields",
-    "split_keyword",
+    "SmsdError", "StartupError", "clip", "closest", "fits_one_sms", "format_rupiah", "hookimpl", "split_fields",
+    "split_keyword", "to_gsm7",
+    "MAX_ITEMS", "AskSize", "ItemRequest", "Lexicon", "Measure", "Packs", "choose", "parse_items", "size_text",
+    "Registration", "parse_birthday", "parse_registration", "parse_update", "person_name",
 ]

@@ -12,10 +12,12 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
 
 from .models import Product
 
 WORD_MATCH = 80.0  # how alike two words must be (one typo in a 5-letter word passes)
+TYPO = 85.0  # the score of a word one edit (or one swap of neighbours) away from a name's word
 MARGIN = 5.0  # the best candidate must lead the next by this much to be taken without asking
 
 
@@ -39,6 +41,8 @@ def _word_score(word: str, candidates: list[str]) -> float:
             return 100.0
         if len(word) >= 4 and len(c) >= 4:  # short words (1l, mie) must be exact
             best = max(best, fuzz.ratio(word, c))
+            if OSA.distance(word, c, score_cutoff=1) <= 1:  # one typo, a swap included ("gual" -> "gula")
+                best = max(best, TYPO)
     return best
 
 
@@ -63,7 +67,11 @@ def find(query: str, products: list[Product], limit: int = 3) -> list[Match]:
     words = q.split()
     found = []
     for p in products:
+        # each name and alias, and all of them together ("gas elpiji": two aliases of one product)
+        together = " ".join((p.name, *p.aliases))
         scores = [s for s in (_cover(words, n) for n in (p.name, *p.aliases)) if s is not None]
+        if not scores and len(words) > 1 and (s := _cover(words, together)) is not None:
+            scores = [s - 10.0]  # below a match of one name
         if scores:
             found.append(Match(p, max(scores)))
     return sorted(found, key=lambda m: (-m.score, m.product.name))[:limit]

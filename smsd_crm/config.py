@@ -28,7 +28,8 @@ class _Strict(BaseModel):
 class StoreConfig(_Strict):
     """Who the shop is; used in reply texts."""
 
-    name: str = "Toko Kita"
+    name: str = Field("Toko Kita", min_length=1, max_length=30,
+                      description="at most 30 characters: replies name the shop and must fit one SMS")
     language: Literal["id", "en"] = "id"
     country: str = Field("ID", pattern=r"^[A-Z]{2}$", description="region for numbers written without +")
     timezone: str = Field("Asia/Jakarta", description="the shop's local time: quiet hours, greetings, reports")
@@ -98,9 +99,14 @@ class OutboxConfig(_Strict):
 
 
 class FloodConfig(_Strict):
-    """Flood protection (core): a number sending too much gets one short notice a minute, no routing."""
+    """Flood protection (core): a number sending too much gets one short notice a minute, no routing;
+    automatic "not understood" replies are budgeted and a repeated text is answered once."""
 
     max_per_minute: int = Field(10, ge=1, description="messages from one number per minute that are answered")
+    unknown_per_hour: int = Field(3, ge=0, description="automatic 'not understood' replies to one number per "
+                                  "hour; after that such messages are stored and not answered")
+    repeat_minutes: float = Field(10, ge=0, description="the same text from a number again within this many "
+                                  "minutes is stored and not answered again (0: off)")
     reply: dict[str, str] = Field(default_factory=lambda: {
         "id": "Terlalu banyak pesan dari nomor Anda. Mohon tunggu 1 menit lalu coba lagi.",
         "en": "Too many messages from your number. Please wait a minute and try again.",
@@ -172,6 +178,43 @@ class CampaignsConfig(_Strict):
         "en": {"done": "Promo #{id} done: {sent} sent, {delivered} delivered, {failed} failed, {skipped} skipped."}})
 
 
+class TextingConfig(_Strict):
+    """Words a shop adds to what the SMS reader understands (docs/customers-texting.md).
+
+    Product names and aliases come from the catalogue; these are the other words.
+    """
+
+    abbreviations: dict[str, str] = Field(default_factory=dict, description="shorthand -> word: {bsk: besok}")
+    synonyms: dict[str, str] = Field(default_factory=dict, description="customer word -> catalogue word")
+    units: dict[str, str] = Field(default_factory=dict, description="word -> a known unit: {kresek: bungkus}")
+    fillers: list[str] = Field(default_factory=list, description="words that carry no item or intent")
+    greetings: list[str] = Field(default_factory=list)
+    thanks: list[str] = Field(default_factory=list)
+    phrases: dict[Literal["order", "price", "cancel", "status", "complain", "stop", "start", "help", "info",
+                          "balance", "rewards", "register", "update"], list[str]] = Field(
+        default_factory=dict, description="command -> extra phrases that show it")
+
+    @field_validator("abbreviations", "synonyms", "units")
+    @classmethod
+    def _one_word(cls, v: dict[str, str]) -> dict[str, str]:
+        for word in v:
+            if len(str(word).split()) != 1:
+                raise ValueError(f"{word!r}: one word each (a product's other names go in the catalogue's aliases)")
+        return v
+
+    @field_validator("units")
+    @classmethod
+    def _known_units(cls, v: dict[str, str]) -> dict[str, str]:
+        from .understanding.lexicon import Lexicon
+        Lexicon().extended(units=v)  # raises ValueError naming the unknown unit
+        return v
+
+    def lexicon(self):
+        """The default lexicon with these words added (a ``understanding.lexicon.Lexicon``)."""
+        from .understanding.lexicon import Lexicon
+        return Lexicon().extended(**self.model_dump())
+
+
 class LoggingConfig(_Strict):
     """Log level and optional file."""
 
@@ -191,6 +234,7 @@ class Settings(_Strict):
     web: WebConfig = WebConfig()
     costs: CostsConfig = CostsConfig()
     campaigns: CampaignsConfig = CampaignsConfig()
+    texting: TextingConfig = TextingConfig()
     logging: LoggingConfig = LoggingConfig()
     plugins_dir: Path | None = None
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -205,6 +249,11 @@ class Settings(_Strict):
                 raise ValueError(f"modem id {m.id!r} is used twice")
             seen.add(m.id)
         return v
+
+    @field_validator("texting", mode="before")
+    @classmethod
+    def _empty_section(cls, v: Any) -> Any:
+        return {} if v is None else v  # "texting:" with every line commented out
 
     @field_validator("plugins", mode="before")
     @classmethod

@@ -8,12 +8,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine
 
 from . import catalog_match
 from .config import StoreConfig
+from .gsm7_text import render_reply
 from .models import Customer, Keyword, Product
 from .plugin_config import PluginConfig
 from .storage import campaigns as campaign_queries
@@ -23,12 +24,8 @@ from .storage import conversations as conversation_queries
 from .storage import customers as customer_queries
 from .storage import messages as message_queries
 from .storage.db import Database, Params
+from .understanding.lexicon import Lexicon
 
-
-
-class _Defaults(dict):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"  # an unknown placeholder stays visible instead of crashing a reply
 
 
 @dataclass(frozen=True)
@@ -45,6 +42,7 @@ class CoreServices:
     preferred_modem: Callable[[str], str | None] = lambda phone: None  # routing by number prefix
     spawn: Callable[[Coroutine, str], asyncio.Task] | None = None  # None outside the daemon (CLI)
     campaigns: Any = None  # campaigns.service.CampaignService
+    lexicon: Lexicon = field(default_factory=Lexicon)  # config texting: the words customers use
 
 
 class PluginDatabase:
@@ -181,6 +179,8 @@ class PluginContext:
         self.consent = Consent(services)
         self.conversations = Conversations(name, services)
         self.campaigns = Campaigns(services)
+        # What the SMS reader knows about words (units, fillers, synonyms): read-only
+        self.lexicon: Lexicon = services.lexicon
         self.state: dict[str, Any] = {}  # the plugin's own in-memory state for this process
         self._s = services
 
@@ -204,9 +204,13 @@ class PluginContext:
         return self._s.keywords()
 
     def text(self, template_name: str, language: str, /, **values: Any) -> str:
-        """Render this plugin's reply template in ``language`` (``{store}`` is the shop's name)."""
+        """Render this plugin's reply template in ``language`` (``{store}`` is the shop's name).
+
+        Every value is made GSM-7 (an emoji a customer typed never turns the reply into UCS-2);
+        a list, or a :class:`~smsd_crm.Listing`, keeps as many items as fit one SMS with the rest
+        of the reply (docs/plugins.md, "Replies fit one SMS")."""
         template = self.config.template(template_name, language, self.store.language)
-        return template.format_map(_Defaults(store=self.store.name, **values))
+        return render_reply(template, {"store": self.store.name, **values}, language)
 
     async def send(self, phone: str, text: str) -> int:
         """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id."""

@@ -84,7 +84,7 @@ async def offline_session(settings: Settings, clock: Callable[[], datetime] = ut
     host = PluginHost.load(settings, entry_points=entry_points)
     db = await open_database(settings, host)
     try:
-        host.bind(CoreServices(db=db, store=settings.store, clock=clock,
+        host.bind(CoreServices(db=db, store=settings.store, clock=clock, lexicon=settings.texting.lexicon(),
                                keywords=lambda: list(host.keyword_table.values()), emit=host.emit,
                                outbox_changed=lambda modem_id=None: None, region=settings.store.country,
                                campaigns=CampaignService(db, settings, clock, host)))
@@ -145,7 +145,8 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         campaign_service = CampaignService(db, settings, clock, host,
                                            wake=lambda: runner_ref[0].wake() if runner_ref else None)
         background = BackgroundTasks()
-        services = CoreServices(db=db, store=settings.store, clock=clock,
+        lexicon = settings.texting.lexicon()
+        services = CoreServices(db=db, store=settings.store, clock=clock, lexicon=lexicon,
                                 keywords=lambda: list(host.keyword_table.values()), emit=emit,
                                 outbox_changed=lambda modem_id=None: outbox_ref[0].notify(modem_id),
                                 region=settings.store.country,
@@ -173,7 +174,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             host_, port = runner.addresses[0][:2]
             web_url = f"http://{host_}:{port}/"
             LOGGER.info("web pages on %s", web_url)
-        router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock)
+        router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock, lexicon)
         async def report(delivery_report) -> None:
             await outbox_ref[0].record_report(delivery_report)
 

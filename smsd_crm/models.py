@@ -45,6 +45,9 @@ class InboundMessage:
     raw_pdus: tuple[str, ...] = ()
     error: str | None = None  # set when the PDU could not be decoded: stored, never routed
     binary: bool = False  # 8-bit data (WAP push, SIM toolkit): stored, never answered
+    # TP-OA type of number (TS 23.040 9.1.2.5: 1 international, 5 alphanumeric, 6 abbreviated...),
+    # None when the modem layer does not know it; see understanding/senders.py
+    sender_type_of_number: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +55,10 @@ class Message:
     """A stored inbound message as plugins see it.
 
     ``phone`` is the E.164 number, or ``None`` for a sender that cannot be
-    answered (alphanumeric or unparsable). ``keyword`` is the first word as typed
-    (upper case); ``command`` is the plugin command it matched (``register``), or
-    ``None``; ``args`` is the text after the keyword; ``language`` the language
-    to answer in. ``conversation`` is the state a plugin stored with
+    answered (a name, a short code, an impossible number: understanding/senders.py).
+    ``keyword`` is the first word as typed (upper case); ``command`` is the plugin
+    command it matched (``register``), or ``None``; ``args`` is the text after the
+    keyword; ``language`` the language to answer in. ``conversation`` is the state a plugin stored with
     ``ctx.conversations.open`` while that dialogue is open; ``conversation_plugin``
     names its owner.
     """
@@ -79,6 +82,9 @@ class Reply:
     """What a plugin answers: the text goes back to the sender as one outbox row."""
 
     text: str
+    # True for an automatic "not understood" answer (help's fallback, a plugin's own): the router
+    # sends at most flood.unknown_per_hour of them to a number, so two machines never talk forever.
+    fallback: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,11 @@ import phonenumbers
 
 
 def normalize(raw: str, region: str = "ID") -> str | None:
-    """The E.164 form of ``raw``, or None for names (``TELKOMSEL``), short codes and junk."""
+    """The E.164 form of ``raw``, or None for names (``TELKOMSEL``), impossible lengths and junk.
+
+    A 5-6 digit short code (``70514``) still reads as a possible number here: whether a sender can be
+    answered at all is decided on the address as received, by ``understanding.senders``.
+    """
     text = raw.strip()
     if not text or any(c.isalpha() for c in text):
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -20,25 +21,36 @@ from .config import Settings
 from .errors import PluginError
 from .events import MessageHandled, MessageReceived
 from .grammar import closest, split_keyword
-from .models import InboundMessage, Keyword, Message, Reply
+from .models import InboundMessage, Keyword, Message, Product, Reply
 from .plugins import PluginHost
+from .storage import catalog as catalog_queries
 from .storage import conversations as conversation_queries
 from .storage import customers as customer_queries
 from .storage import messages as queries
 from .storage.db import Database
+from .understanding.intent import Reader
+from .understanding.lexicon import Lexicon
+from .understanding import senders
 
 LOGGER = logging.getLogger(__name__)
 FLOOD = "core:flood"
 AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
 MASK = "****"
+CATALOGUE_TTL = 5.0  # seconds the reader's copy of the product names is kept
+OVER_BUDGET = "over budget"  # last_error of a message whose "not understood" reply was not sent
+REPEATED = "repeated"  # last_error of a message whose text was just answered
 
 
 class Router:
     """Stores inbound SMS and routes them to plugins."""
 
     def __init__(self, db: Database, host: PluginHost, settings: Settings,
-                 outbox_changed: Callable[[str | None], None], clock: Callable[[], datetime]) -> None:
+                 outbox_changed: Callable[[str | None], None], clock: Callable[[], datetime],
+                 lexicon: Lexicon | None = None) -> None:
         self._db = db
+        self._reader = Reader(host.keyword_table, lexicon or settings.texting.lexicon())
+        self._products: list[Product] | None = None
+        self._products_at = 0.0
         self._host = host
         self._settings = settings
         self._outbox_changed = outbox_changed
@@ -61,7 +73,10 @@ class Router:
 
     async def accept(self, msg: InboundMessage) -> None:
         """Commit an inbound SMS (a duplicate is dropped) and queue it for routing."""
-        phone = None if msg.sender_is_alphanumeric else phones.normalize(msg.sender, self._settings.store.country)
+        region = self._settings.store.country
+        unanswerable = senders.why_not(msg.sender, alphanumeric=msg.sender_is_alphanumeric,
+                                       type_of_number=msg.sender_type_of_number, region=region)
+        phone = None if unanswerable else phones.normalize(msg.sender, region)  # None: stored, never answered
         original = msg.text
         masked = None if msg.error or msg.binary else self.mask(msg.text)
         if masked is not None:  # neither the text nor the raw PDU may keep the PIN
@@ -79,7 +94,8 @@ class Router:
         if msg.binary:
             LOGGER.info("SMS %d from %s is binary (8-bit data); stored, not answered", message_id, msg.sender)
             return
-        LOGGER.info("SMS %d received from %s on %s", message_id, msg.sender, msg.modem_id)
+        LOGGER.info("SMS %d received from %s on %s%s", message_id, msg.sender, msg.modem_id,
+                    f"; never answered: {unanswerable}" if unanswerable else "")
         self._queue.put_nowait(message_id)
 
     async def run(self) -> None:
@@ -103,47 +119,67 @@ class Router:
                 match = self._host.keyword_table[meant]
         return match
 
-    async def _message(self, stored: queries.StoredInbound, text: str) -> Message:
-        keyword, _, args = split_keyword(text)
-        match = self._keyword(keyword)
-        language = match.language if match else None
-        if language is None and stored.phone:
+    async def _catalogue(self) -> list[Product]:
+        """The active products' names for the reader, re-read at most every ``CATALOGUE_TTL`` seconds
+        (a catalogue import in another process is seen that much later; prices and stock are read by
+        the plugins themselves)."""
+        now = time.monotonic()
+        if self._products is None or now - self._products_at > CATALOGUE_TTL:
+            self._products = await catalog_queries.all_products(self._db, active_only=True)
+            self._products_at = now
+        return self._products
+
+    async def _message(self, stored: queries.StoredInbound, text: str) -> tuple[Message, str | None]:
+        """The message as plugins see it, read by the understanding layer, and the plugin to ask first."""
+        dialogue = None
+        if stored.phone:
+            dialogue = await conversation_queries.get(self._db, stored.phone, stored.created_at)
+        products = await self._catalogue()
+        reading = self._reader.read(text, products, in_dialogue=dialogue is not None)
+        language = reading.language
+        if language is None and stored.phone:  # the words do not tell: the customer's own language
             customer = await customer_queries.get_by_phone(self._db, stored.phone)
             language = customer.language if customer else None
-        dialogue = None
-        if stored.phone and match is None:  # a keyword starts afresh; anything else may answer a dialogue
-            dialogue = await conversation_queries.get(self._db, stored.phone, stored.created_at)
-        return Message(
+        if reading.how not in ("keyword", "dialogue", "none"):
+            LOGGER.info("message %d read as %s (%s)", stored.id, reading.command, reading.how)
+        joins = reading.how == "dialogue" and dialogue is not None  # anything but an exact command
+        owner = reading.keyword.plugin if reading.keyword else (dialogue[0] if joins else None)
+        message = Message(
             id=stored.id, phone=stored.phone, sender=stored.address, text=text,
-            received_at=stored.created_at, modem_id=stored.modem_id, keyword=keyword or None,
-            command=match.command if match else None, args=args,
+            received_at=stored.created_at, modem_id=stored.modem_id, keyword=reading.word or None,
+            command=reading.command, args=reading.args,
             language=language or self._settings.store.language,
-            conversation=dialogue[1] if dialogue else None, conversation_plugin=dialogue[0] if dialogue else None)
+            conversation=dialogue[1] if joins else None, conversation_plugin=dialogue[0] if joins else None)
+        return message, owner
 
     async def route(self, message_id: int) -> None:
         """Route one stored message (no-op if it was already handled)."""
         stored = await queries.get_inbound(self._db, message_id)
         if stored is None or stored.state != "received":
             return
-        message = await self._message(stored, self._secrets.pop(message_id, stored.text))
+        message, owner = await self._message(stored, self._secrets.pop(message_id, stored.text))
         # observers (webhooks, pages) see the text as stored, the PIN masked
         public = dataclasses.replace(message, text=stored.text, args=split_keyword(stored.text)[2])
         await self._host.emit(MessageReceived(public))
-        keyword = self._keyword(message.keyword or "")
-        owner = keyword.plugin if keyword else message.conversation_plugin
         plugin, reply_id = None, None
         if message.phone is not None and await self._flooding(message, stored):
             return
+        if message.phone is not None and await self._repeated(message, stored, public):
+            return
+        reason = None
         try:
             async with self._host.deferred_events(), self._db.transaction():
                 if message.phone is not None:  # never answer a name such as TELKOMSEL
                     plugin, reply = await self._ask_plugins(message, owner)
                     if isinstance(reply, Reply) and reply.text.strip():
-                        reply_id = await queries.queue_outbound(
-                            self._db, message.phone, reply.text, self._clock(), in_reply_to=message.id,
-                            plugin=plugin, modem_id=message.modem_id)
+                        if reply.fallback and await self._over_budget(message):
+                            reason = OVER_BUDGET
+                        else:
+                            reply_id = await queries.queue_outbound(
+                                self._db, message.phone, reply.text, self._clock(), in_reply_to=message.id,
+                                plugin=plugin, modem_id=message.modem_id, fallback=reply.fallback)
                 await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
-                                             keyword=message.keyword, plugin=plugin)
+                                             keyword=message.keyword, plugin=plugin, error=reason)
         except PluginError as exc:
             LOGGER.error("message %d: %s", message.id, exc, exc_info=exc.__cause__)
             await queries.finish_inbound(self._db, message.id, "failed", self._clock(),
@@ -178,9 +214,46 @@ class Router:
             self._outbox_changed(message.modem_id)
         return True
 
+    async def _repeated(self, message: Message, stored: queries.StoredInbound, public: Message) -> bool:
+        """The same text (case and spacing aside) was answered within ``flood.repeat_minutes``: stored,
+        handled, not answered again. Not while a dialogue is open: YA to a new question is new. Not
+        for a masked owner command: LAPORAN with a wrong PIN and with the right one are stored alike."""
+        minutes = self._settings.flood.repeat_minutes
+        if not minutes or message.conversation is not None or message.text != stored.text:
+            return False
+        since = stored.created_at - timedelta(minutes=minutes)
+        answered = await queries.answered_texts(self._db, message.phone, message.id, since, FLOOD)
+        if _same(stored.text) not in {_same(text) for text in answered}:
+            return False
+        async with self._db.transaction():
+            await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
+                                         keyword=message.keyword, error=REPEATED)
+        LOGGER.info("message %d from %s not answered: the same text was answered in the last %g minutes",
+                    message.id, message.phone, minutes)
+        await self._host.emit(MessageHandled(public, None, None))
+        return True
+
+    async def _over_budget(self, message: Message) -> bool:
+        """This number already got ``flood.unknown_per_hour`` "not understood" replies in the last hour.
+
+        Counted from the outbox, so a restart forgets none: a machine that answers every SMS
+        (an error text, an auto-reply) gets a few help texts, never an endless exchange.
+        """
+        limit = self._settings.flood.unknown_per_hour
+        if await queries.fallbacks_since(self._db, message.phone, self._clock() - timedelta(hours=1)) < limit:
+            return False
+        LOGGER.info("message %d from %s not answered: %d 'not understood' replies in the last hour already",
+                    message.id, message.phone, limit)
+        return True
+
     async def _ask_plugins(self, message: Message, owner: str | None):
         if owner is not None:
             plugin, reply = await self._host.call_first("handle_message", only=owner, message=message)
             if reply is not None:
                 return plugin, reply
         return await self._host.call_first("handle_message", skip=owner, message=message)
+
+
+def _same(text: str) -> str:
+    """A text as compared for repeats: case and spacing do not count."""
+    return " ".join(text.split()).casefold()

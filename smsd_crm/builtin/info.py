@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from smsd_crm import Message, PluginConfig, PluginContext, Product, Reply, format_rupiah, hookimpl
+from smsd_crm import Listing, Message, PluginConfig, PluginContext, Product, Reply, clip, format_rupiah, hookimpl
+
+NAME_IN_REPLY = 40  # septets of a product name in a price answer (the catalogue allows 80)
 
 
 class InfoConfig(PluginConfig):
     """Keywords, replies and the store's details for INFO."""
 
-    hours: str = "07.00-21.00 setiap hari"
-    address: str = "Jl. Contoh No. 1"
-    delivery: str = "Antar gratis min. Rp50.000 radius 2 km"
+    # INFO answers all three with the store's name in one SMS: hence the limits.
+    hours: str = Field("07.00-21.00 setiap hari", min_length=1, max_length=30)
+    address: str = Field("Jl. Contoh No. 1", min_length=1, max_length=40)
+    delivery: str = Field("Antar gratis min. Rp50.000 radius 2 km", min_length=1, max_length=40)
     keywords: dict[str, dict[str, list[str]]] = Field(default_factory=lambda: {
         "price": {"id": ["HARGA", "CEK"], "en": ["PRICE"]},
         "info": {"id": ["INFO"]},
@@ -66,11 +69,11 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
         words.pop(0)
     query = " ".join(words)[:60]
     if not query:
-        return Reply(ctx.text("usage", lang))
+        return Reply(ctx.text("usage", lang), fallback=True)
     product, suggestions = await ctx.catalog.resolve(query)
     found = [product] if product else suggestions[:3]
     if not found:
-        return Reply(ctx.text("not_found", lang, query=query))
-    items = "; ".join(f"{p.name} ({p.code}) {format_rupiah(p.price)}/{p.unit}, {_stock(ctx, p, lang)}"
-                      for p in found)
+        return Reply(ctx.text("not_found", lang, query=clip(query, 60)), fallback=True)
+    items = Listing([f"{clip(p.name, NAME_IN_REPLY)} ({p.code}) {format_rupiah(p.price)}/{p.unit}, "
+                     f"{_stock(ctx, p, lang)}" for p in found], "; ")  # as many as fit one SMS
     return Reply(ctx.text("price", lang, items=items))

@@ -16,7 +16,8 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from smsd_crm import Message, Migration, PluginConfig, PluginContext, Reply, format_rupiah, hookimpl, split_fields
+from smsd_crm import (Listing, Message, Migration, PluginConfig, PluginContext, Reply, clip, format_rupiah, hookimpl,
+                      split_fields)
 
 
 MASK = "****"
@@ -43,7 +44,7 @@ class OwnerConfig(PluginConfig):
             "promo_usage": "Format: PROMO PIN [@segmen] teks. Contoh: PROMO 1234 Diskon 10% minyak goreng s/d Minggu!",
             "unknown_target": "Segmen @{target} tidak dikenal. Pilih: {choices}.",
             "promo_queued": "Promo #{id} dikirim ke {count} pelanggan ({parts} SMS/orang, {encoding}, "
-                            "kira-kira {cost}). Ringkasan menyusul setelah selesai.",
+                            "sekitar {cost}). Ringkasan menyusul.",
             "promo_later": " Jam tenang: mulai dikirim pukul {time}.",
             "promo_empty": "Tidak ada pelanggan yang bisa menerima promo ini.",
             "report": "Laporan {date}: kasir {sales} ({receipts} struk); pesanan SMS {orders} ({orders_total}), "
@@ -161,7 +162,8 @@ async def _promo(ctx: PluginContext, message: Message, rest: str) -> Reply:
         started = await ctx.campaigns.broadcast(rest, target=target, notify_phone=message.phone,
                                                 name=f"SMS PROMO {ctx.now():%Y-%m-%d %H:%M}")
     except LookupError as exc:
-        return Reply(ctx.text("unknown_target", lang, target=(target or "").lstrip("@"), choices=str(exc)))
+        return Reply(ctx.text("unknown_target", lang, target=clip((target or "").lstrip("@"), 20),
+                              choices=Listing(str(exc).split(", "))))
     if started is None:
         return Reply(ctx.text("promo_empty", lang))
     p = started.preview
@@ -198,4 +200,4 @@ async def _stock(ctx: PluginContext, message: Message, rest: str) -> Reply:
     product = await ctx.catalog.set_stock(code, qty)
     if product is None:
         return Reply(ctx.text("unknown_product", lang, code=code[:20]))
-    return Reply(ctx.text("stock_set", lang, code=product.code, name=product.name, qty=qty))
+    return Reply(ctx.text("stock_set", lang, code=product.code, name=clip(product.name, 40), qty=qty))

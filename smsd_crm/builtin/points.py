@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smsd_crm import (Message, Migration, OrderStateChanged, PluginConfig, PluginContext, ProfileSection, Reply,
-                      TillSale, hookimpl, split_keyword)
+from smsd_crm import (Listing, Message, Migration, OrderStateChanged, PluginConfig, PluginContext, ProfileSection,
+                      Reply, TillSale, clip, hookimpl, split_keyword)
 
 VOUCHER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L to misread on a phone
 
@@ -24,7 +24,7 @@ class Reward(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     code: str = Field(pattern=r"^[A-Za-z0-9]{1,10}$")
-    name: str
+    name: str = Field(min_length=1, max_length=30, description="as the replies name it (one SMS holds it)")
     cost: int = Field(gt=0)
     value: int = Field(0, ge=0, description="what the reward costs the shop in rupiah (the profitability view)")
 
@@ -185,14 +185,14 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
                               expiring=await _expiring_soon(ctx, phone, lang)))
     rewards = {r.code.upper(): r for r in ctx.config.rewards}
     if message.command == "rewards":
-        listing = "; ".join(f"{r.code} {r.name} = {r.cost} poin" for r in ctx.config.rewards)
+        listing = Listing([f"{r.code} {r.name} = {r.cost} poin" for r in ctx.config.rewards], "; ")  # as many as fit
         return Reply(ctx.text("rewards", lang, list=listing, balance=await balance(ctx, phone)))
     code = split_keyword(message.args)[0]
     if not code:
         return Reply(ctx.text("redeem_usage", lang))
     reward = rewards.get(code)
     if reward is None:
-        return Reply(ctx.text("unknown_reward", lang, code=code[:10]))
+        return Reply(ctx.text("unknown_reward", lang, code=clip(code, 10)))
     voucher, left = await redeem(ctx, phone, reward)
     if voucher is None:
         return Reply(ctx.text("not_enough", lang, balance=left, cost=reward.cost, reward=reward.name))

@@ -5,21 +5,13 @@ Written exactly like a third-party plugin: it uses only the public API.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from datetime import date
-
 from pydantic import Field
 
-from smsd_crm import Message, PluginConfig, PluginContext, Reply, hookimpl, split_keyword
+# The fields are read by smsd_crm.understanding.fields (pure); Registration is imported for older callers.
+from smsd_crm import (Message, PluginConfig, PluginContext, Registration, Reply, clip, hookimpl,  # noqa: F401
+                      parse_birthday, parse_registration, parse_update, split_keyword)
 
 MAX_NAME, MAX_ADDRESS = 60, 160
-_DATE = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{2,4})")
-_TRAILING_DATE = re.compile(r"[\s#.,;*]*(\d{1,2}[-/]\d{1,2}[-/]\d{2,4})\s*$")
-# Words that start an Indonesian address when fields are separated by spaces only.
-_ADDRESS_START = {"JL", "JLN", "JALAN", "GG", "GANG", "PERUM", "PERUMAHAN", "KOMP", "KOMPLEK",
-                  "KOMPLEKS", "RT", "RW", "DUSUN", "DSN", "DESA", "DS", "KP", "KAMPUNG", "BLOK",
-                  "NO", "KEL", "KEC", "ASRAMA", "PASAR", "LORONG", "LR"}
 
 
 class RegistrationConfig(PluginConfig):
@@ -55,59 +47,6 @@ class RegistrationConfig(PluginConfig):
     })
 
 
-@dataclass(frozen=True)
-class Registration:
-    """What a DAFTAR message says."""
-
-    name: str
-    address: str | None
-    birthday: str | None  # as typed; checked by parse_birthday
-
-
-def parse_birthday(text: str) -> date | None:
-    """``17-08-1990``, ``17/8/90`` -> a date; None when it is not a real date."""
-    m = _DATE.fullmatch(text.strip())
-    if not m:
-        return None
-    day, month, year = (int(g) for g in m.groups())
-    if year < 100:
-        year += 1900 if year > 30 else 2000
-    try:
-        born = date(year, month, day)
-    except ValueError:
-        return None
-    return born if 1900 <= born.year <= date.today().year else None
-
-
-def _split_spaces(rest: str) -> tuple[str, str | None]:
-    tokens = rest.split()
-    for i, token in enumerate(tokens[1:], start=1):
-        if token.upper().rstrip(".") in _ADDRESS_START or any(c.isdigit() for c in token):
-            return " ".join(tokens[:i]), " ".join(tokens[i:])
-    return " ".join(tokens), None
-
-
-def parse_registration(separator: str, rest: str) -> Registration:
-    """Parse what follows the keyword: ``Budi Santoso#Jl. Mawar 5#17-08-1990`` and its variants.
-
-    ``#`` anywhere wins; else the separator typed after the keyword; else
-    spaces, where the address starts at a word like ``Jl.`` or one with a digit.
-    """
-    birthday = None
-    m = _TRAILING_DATE.search(rest)
-    if m and m.start() > 0:
-        birthday, rest = m.group(1), rest[:m.start()]
-    sep = "#" if "#" in rest else separator
-    if sep and sep != " " and sep in rest:
-        name, _, address = rest.partition(sep)
-        address = address.strip(" #.,;*") or None
-        if address and sep == "#":
-            address = " ".join(p.strip() for p in address.split("#") if p.strip())
-    else:
-        name, address = _split_spaces(rest)
-    return Registration(" ".join(name.split()), address and " ".join(address.split()), birthday)
-
-
 @hookimpl
 def register_config_model():
     """Registration's config section."""
@@ -118,8 +57,8 @@ async def _register(message: Message, ctx: PluginContext) -> Reply:
     lang = message.language
     _, sep, _ = split_keyword(message.text)
     reg = parse_registration(sep, message.args)
-    if not reg.name:
-        return Reply(ctx.text("usage", lang))
+    if not reg.name:  # nothing typed, or only symbols ("DAFTAR 😀😀")
+        return Reply(ctx.text("bad_name" if message.args.strip() else "usage", lang, max=MAX_NAME))
     if len(reg.name) > MAX_NAME or not any(c.isalpha() for c in reg.name):
         return Reply(ctx.text("bad_name", lang, max=MAX_NAME))
     if reg.address and len(reg.address) > MAX_ADDRESS:
@@ -135,22 +74,18 @@ async def _register(message: Message, ctx: PluginContext) -> Reply:
     customer, created = await ctx.customers.upsert(message.phone, **fields)
     ctx.log.info("customer %s %s", customer.id, "registered" if created else "updated")
     template = "welcome" if created else "updated"
-    return Reply(ctx.text(template, lang, name=reg.name[:30], member=f"{customer.id:05d}"))
+    return Reply(ctx.text(template, lang, name=clip(reg.name, 30), member=f"{customer.id:05d}"))
 
 
-_UPDATE_FIELDS = {"NAMA": "name", "NAME": "name", "ALAMAT": "address", "ADDRESS": "address",
-                  "LAHIR": "birthday", "BIRTHDAY": "birthday", "TGL": "birthday"}
 _FIELD_LABELS = {"id": {"name": "Nama", "address": "Alamat", "birthday": "Tanggal lahir"},
                  "en": {"name": "name", "address": "address", "birthday": "birthday"}}
 
 
 async def _update(message: Message, ctx: PluginContext) -> Reply:
     lang = message.language
-    word, _, value = split_keyword(message.args)
-    field = _UPDATE_FIELDS.get(word)
-    value = value.strip(" #.,;*")
+    field, value = parse_update(message.args)  # "NAMA siti aminah" -> ("name", "Siti Aminah")
     if field is None or not value:
-        return Reply(ctx.text("update_usage", lang))
+        return Reply(ctx.text("update_usage", lang), fallback=True)
     if await ctx.customers.get(message.phone) is None:
         return Reply(ctx.text("not_registered", lang))
     if field == "birthday":

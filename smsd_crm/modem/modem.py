@@ -335,6 +335,7 @@ class Modem:
         message = InboundMessage(
             modem_id=self.id, sender=first.sender.number, text=group.text(), smsc_time=first.scts,
             sim_id=self.sim_id, sender_is_alphanumeric=first.sender.is_alphanumeric,
+            sender_type_of_number=first.sender.type_of_number,
             incomplete=incomplete, raw_pdus=(),
             binary=any(p.encoding == "8bit" for p in group.parts.values()))
         await self._sink(message)  # returns once committed: only now may the SIM copy go

@@ -34,6 +34,12 @@ class Address:
         """True for sender names like ``TELKOMSEL`` (type of number 101)."""
         return (self.toa & 0x70) == 0x50
 
+    @property
+    def type_of_number(self) -> int:
+        """Bits 6-4 of the type of address (TS 23.040 9.1.2.5): 0 unknown, 1 international, 2 national,
+        3 network specific, 4 subscriber, 5 alphanumeric, 6 abbreviated, 7 reserved."""
+        return (self.toa >> 4) & 0x07
+
 
 @dataclass(frozen=True, slots=True)
 class Concat:

@@ -85,14 +85,18 @@ async def finish_inbound(db: Database, message_id: int, state: str, now: datetim
 async def queue_outbound(db: Database, phone: str, text: str, now: datetime, *,
                          priority: int = REPLY_PRIORITY, in_reply_to: int | None = None,
                          plugin: str | None = None, modem_id: str | None = None,
-                         campaign_id: int | None = None) -> int:
-    """Add an outbox row (committed before any modem sees it); return its id."""
+                         campaign_id: int | None = None, fallback: bool = False) -> int:
+    """Add an outbox row (committed before any modem sees it); return its id.
+
+    ``fallback`` marks an automatic "not understood" reply, counted by :func:`fallbacks_since`.
+    """
     stamp = now.isoformat()
     return await db.execute(
         """INSERT INTO messages (direction, state, phone, address, customer_id, text, modem_id, plugin,
-               in_reply_to, priority, campaign_id, created_at, updated_at)
-           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?, ?)""",
-        (phone, phone, phone, text, modem_id, plugin, in_reply_to, priority, campaign_id, stamp, stamp))
+               in_reply_to, priority, campaign_id, fallback, created_at, updated_at)
+           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (phone, phone, phone, text, modem_id, plugin, in_reply_to, priority, campaign_id, int(fallback),
+         stamp, stamp))
 
 
 async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[str],
@@ -244,6 +248,29 @@ async def sent_by_since(db: Database, phone: str, plugin: str, since: datetime) 
         "SELECT 1 FROM messages WHERE direction = 'out' AND phone = ? AND plugin = ? AND created_at >= ? LIMIT 1",
         (phone, plugin, since.isoformat()))
     return row is not None
+
+
+async def fallbacks_since(db: Database, phone: str, since: datetime) -> int:
+    """How many automatic "not understood" replies were queued to ``phone`` since ``since``."""
+    row = await db.fetchone(
+        """SELECT COUNT(*) AS n FROM messages
+           WHERE direction = 'out' AND phone = ? AND fallback = 1 AND created_at >= ?""",
+        (phone, since.isoformat()))
+    return row["n"] if row else 0
+
+
+async def answered_texts(db: Database, phone: str, before_id: int, since: datetime,
+                         notice_plugin: str) -> list[str]:
+    """Texts of the inbound messages from ``phone`` received since ``since`` (before ``before_id``)
+    that got an answer; a notice from ``notice_plugin`` (the flood guard's) is not one."""
+    rows = await db.fetchall(
+        """SELECT m.text FROM messages m
+           WHERE m.direction = 'in' AND m.phone = ? AND m.id < ? AND m.created_at >= ? AND m.state = 'handled'
+             AND EXISTS (SELECT 1 FROM messages r  -- a reply goes to the same phone, later: messages_phone
+                         WHERE r.phone = m.phone AND r.id > m.id AND r.in_reply_to = m.id
+                           AND r.direction = 'out' AND r.plugin IS NOT ?)""",
+        (phone, before_id, since.isoformat(), notice_plugin))
+    return [r["text"] for r in rows]
 
 
 async def list_messages(db: Database, *, direction: str | None = None, state: str | None = None,

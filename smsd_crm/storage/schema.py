@@ -236,4 +236,8 @@ CREATE INDEX campaign_recipients_message ON campaign_recipients (message_id);
 ALTER TABLE messages ADD COLUMN campaign_id INTEGER REFERENCES campaigns(id);
 CREATE INDEX messages_campaign ON messages (campaign_id, state) WHERE campaign_id IS NOT NULL;
 """),
+    Migration("m014_fallback_replies", """
+-- Outbound: 1 for an automatic "not understood" reply (Reply.fallback), budgeted per number per hour.
+ALTER TABLE messages ADD COLUMN fallback INTEGER NOT NULL DEFAULT 0;
+"""),
 ]

@@ -6,9 +6,9 @@ import re
 
 from pydantic import Field
 
-from smsd_crm import (Command, Message, Migration, OrderPlaced, PluginConfig, PluginContext, Product, Reply,
-                      format_rupiah, hookimpl, split_keyword)
-from smsd_crm.builtin.order_grammar import MAX_ITEMS, parse_items
+from smsd_crm import (Command, Listing, Message, Migration, OrderPlaced, PluginConfig, PluginContext, Product, Reply,
+                      clip, format_rupiah, hookimpl)
+from smsd_crm import MAX_ITEMS, AskSize, Packs, choose, parse_items, size_text
 
 from .moves import STATE_NAMES, STATES, OrderError, move
 
@@ -29,6 +29,8 @@ class OrderConfig(PluginConfig):
             "usage": "Format: PESAN barang jumlah, barang jumlah. Contoh: PESAN beras 2, gula 1",
             "unknown": "Barang tidak dikenal: {items}. Cek dengan HARGA nama barang. Pesanan belum dibuat.",
             "suggest": "{item}: maksud Anda {choices}? Pesanan belum dibuat.",
+            "ask_size": "{item} {given}: pilih {choices} dan jumlahnya. Pesanan belum dibuat.",
+            "which_order": "Pesanan mana yang dibatalkan? {orders}. Ketik BATAL nomor, mis. BATAL {no}",
             "bad_quantity": "Jumlah {item} tidak valid ({given}); boleh 1-{max}. Pesanan belum dibuat.",
             "short_stock": "Maaf, stok {item} tinggal {stock}. Pesanan belum dibuat.",
             "too_many": "Maks. {max} barang per pesanan. Pesanan belum dibuat.",
@@ -47,6 +49,8 @@ class OrderConfig(PluginConfig):
             "usage": "Format: ORDER item quantity, item quantity. Example: ORDER rice 2, sugar 1",
             "unknown": "Unknown item: {items}. Check with PRICE item name. No order was made.",
             "suggest": "{item}: did you mean {choices}? No order was made.",
+            "ask_size": "{item} {given}: choose {choices} and how many. No order was made.",
+            "which_order": "Which order? {orders}. Text CANCEL number, e.g. CANCEL {no}",
             "bad_quantity": "Quantity for {item} is not valid ({given}); 1-{max} allowed. No order was made.",
             "short_stock": "Sorry, only {stock} {item} left. No order was made.",
             "too_many": "At most {max} items per order. No order was made.",
@@ -115,8 +119,11 @@ CREATE INDEX orders_updated ON orders (updated_at);
 """)]
 
 
+NAME_IN_REPLY = 40  # septets of a product name or a typed item in a reply (the catalogue allows 80)
+
+
 def _short(name: str) -> str:
-    return name if len(name) <= 40 else name[:39] + "…"
+    return clip(name, NAME_IN_REPLY)
 
 
 PROMO_CODE = re.compile(r"(?i)\b(?:kode|code)\s*[:#]?\s*([a-z0-9]{2,20})\b")
@@ -125,9 +132,11 @@ PROMO_CODE = re.compile(r"(?i)\b(?:kode|code)\s*[:#]?\s*([a-z0-9]{2,20})\b")
 async def _check_items(message: Message, ctx: PluginContext, args: str) -> Reply | list[tuple[Product, int]]:
     """The products and quantities asked for, or the reply that explains what is wrong."""
     lang, cfg = message.language, ctx.config
-    items = parse_items(args)
+    products = await ctx.catalog.products()
+    keep = frozenset(w for p in products for n in (p.code, p.name, *p.aliases) for w in n.lower().split())
+    items = parse_items(args, ctx.lexicon, keep)
     if not items or any(not i.query for i in items):
-        return Reply(ctx.text("usage", lang))
+        return Reply(ctx.text("usage", lang), fallback=True)  # format hints are budgeted too
     if len(items) > MAX_ITEMS:
         return Reply(ctx.text("too_many", lang, max=MAX_ITEMS))
     wanted: dict[int, tuple[Product, int]] = {}
@@ -136,20 +145,36 @@ async def _check_items(message: Message, ctx: PluginContext, args: str) -> Reply
         product, suggestions = await ctx.catalog.resolve(item.query)
         if product is None:
             if suggestions:
-                choices = " / ".join(f"{p.name} ({p.code})" for p in suggestions[:2])
+                choices = Listing([f"{_short(p.name)} ({p.code})" for p in suggestions[:2]], " / ")
                 return Reply(ctx.text("suggest", lang, item=_short(item.query), choices=choices))
             unknown.append(_short(item.query))
             continue
-        if item.quantity is None or not 0 < item.quantity <= cfg.max_quantity:
-            return Reply(ctx.text("bad_quantity", lang, item=product.name, given=item.raw_quantity or "?",
-                                  max=cfg.max_quantity))
+        quantity = item.quantity
+        if item.size is not None:  # "minyak yg 2 liter 3": the 2 L pouch, three of them
+            pack = choose(item.size, product, products, ctx.lexicon)
+            if not isinstance(pack, Packs) or pack.quantity != 1:
+                sizes = Listing([f"{_short(p.name)} ({p.code})" for p in
+                                 (pack.options if isinstance(pack, AskSize) else (pack.product,))], " / ")
+                return Reply(ctx.text("ask_size", lang, item=_short(item.query), given=size_text(item.size),
+                                      choices=sizes))
+            product = pack.product
+        if item.measure is not None:  # "gula 2 kg", "minyak 2 liter": counted in the catalogue's packs
+            packs = choose(item.measure, product, products, ctx.lexicon)
+            if isinstance(packs, AskSize):
+                sizes = Listing([f"{_short(p.name)} ({p.code})" for p in packs.options], " / ")
+                return Reply(ctx.text("ask_size", lang, item=_short(item.query), given=clip(item.raw_quantity, 12),
+                                      choices=sizes))
+            product, quantity = packs.product, packs.quantity
+        if quantity is None or not 0 < quantity <= cfg.max_quantity:
+            return Reply(ctx.text("bad_quantity", lang, item=_short(product.name),
+                                  given=clip(item.raw_quantity, 10) or "?", max=cfg.max_quantity))
         before = wanted.get(product.id, (product, 0))[1]
-        wanted[product.id] = (product, before + item.quantity)
+        wanted[product.id] = (product, before + quantity)
     if unknown:
-        return Reply(ctx.text("unknown", lang, items=", ".join(unknown)))
+        return Reply(ctx.text("unknown", lang, items=unknown), fallback=True)
     for product, quantity in wanted.values():
         if product.stock is not None and product.stock < quantity:
-            return Reply(ctx.text("short_stock", lang, item=product.name, stock=product.stock))
+            return Reply(ctx.text("short_stock", lang, item=_short(product.name), stock=product.stock))
     return list(wanted.values())
 
 
@@ -178,19 +203,27 @@ async def _place(message: Message, ctx: PluginContext) -> Reply:
         await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, 'new', ?, 'sms')",
                              (order_id, now))
     await ctx.emit(OrderPlaced(order_id, message.phone, total))
-    lines = ", ".join(f"{q}x {p.name} {format_rupiah(p.price * q)}" for p, q in checked)
+    lines = [f"{q}x {_short(p.name)} {format_rupiah(p.price * q)}" for p, q in checked]  # as many as fit
     return Reply(ctx.text("placed", message.language, no=order_id, lines=lines, total=format_rupiah(total)))
 
 
 def _number(args: str) -> int | None:
-    word = split_keyword(args)[0].lstrip("#")
-    return int(word) if word.isdigit() and len(word) < 10 else None
+    """The order number in ``12``, ``#12``, ``pesanan 12``, ``no. 12``: the first number written."""
+    m = re.search(r"(?<![\w])#?(\d{1,9})(?![\w])", args)
+    return int(m.group(1)) if m else None
 
 
 async def _cancel(message: Message, ctx: PluginContext) -> Reply:
     lang, number = message.language, _number(message.args)
-    if number is None:
-        return Reply(ctx.text("cancel_usage", lang))
+    if number is None:  # "gak jadi, batal aja": the customer's one open order, else ask which
+        open_orders = await ctx.db.fetchall("SELECT id FROM orders WHERE phone = ? AND state = 'new' "
+                                            "ORDER BY id DESC LIMIT 4", (message.phone,))
+        if not open_orders:
+            return Reply(ctx.text("cancel_usage", lang), fallback=True)
+        if len(open_orders) > 1:
+            numbers = Listing([f"#{o['id']}" for o in open_orders], ", ")
+            return Reply(ctx.text("which_order", lang, orders=numbers, no=open_orders[0]["id"]))
+        number = open_orders[0]["id"]
     order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND phone = ?", (number, message.phone))
     if order is None:
         return Reply(ctx.text("not_found", lang, no=number))

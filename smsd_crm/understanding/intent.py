@@ -1,0 +1,452 @@
+"""What a customer's SMS asks for: the command, its arguments and the language (pure).
+
+Read in this order, the first that applies wins:
+
+1. **A keyword** as the first word, after any greeting or filler (``Pagi kak, PESAN ...``,
+   ``mau pesan ...``); SMS shorthand counts (``psn``, ``pesen``). ``CEK`` followed by
+   another keyword or intent means that one (``cek poin`` is POIN, not a price check).
+2. **Inside an open dialogue** (a complaint waiting for details, ...) only an *exact*
+   command leaves it: a keyword whose arguments fit it completely (``HARGA gula``,
+   ``STOP`` on its own, ``BATAL 12``). Anything else joins the dialogue; no fuzzy
+   matching, no free-wording guesses (``Stop dulu jual roti yg itu`` is a follow-up).
+3. **Free wording**: intent cues (``jgn kirim promo lg``, ``brp harga gula``, ``tolong kirim
+   beras 1 karung``, ``pesanan sy sdh dikirim?``), checked in ``PRIORITY`` order.
+4. **A keyword with a small typo** (``KOMPLEN``).
+5. **Just items** (``susu uht 1``): an order; a bare product name: a price check.
+6. **Greetings** (``Assalamualaikum``, ``Selamat pagi kak``, ``P``) and **thanks** (``makasih``,
+   ``ok``): commands ``greeting`` and ``thanks``.
+
+The reply language follows the customer's words (``Stop ya`` is Indonesian), not the
+keyword's spelling; ``None`` when the words do not tell.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .. import catalog_match
+from ..grammar import split_keyword
+from ..models import Keyword, Product
+from .items import parse_items
+from .lexicon import Lexicon
+from .normalize import Word, clean, words
+
+GREETING, THANKS = "greeting", "thanks"
+AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
+# Free-wording intents, strongest first: opting out before ordering ("jangan kirim promo"),
+# a cancel or a status question before a complaint ("pesanan belum sampai").
+PRIORITY = ("stop", "start", "cancel", "help", "status", "complain", "info", "update", "register",
+            "rewards", "balance", "price", "order")
+# Words that only introduce what follows: "cek poin", "cek status", "cek harga".
+LEADS = frozenset({"cek", "check", "lihat", "tanya"})
+# Commands that take nothing after the keyword, and the words that may still follow them.
+NO_ARGUMENTS: Mapping[str, frozenset[str]] = {
+    "info": frozenset({"toko", "shop", "store"}),
+    "balance": frozenset({"poin", "point", "points", "your", "you"}),
+    "rewards": frozenset({"hadiah", "apa", "what"}),
+    "help": frozenset({"menu", "apa"}),
+    "stop": frozenset({"promo", "promosi", "sms", "iklan", "promotion", "promotions"}),
+    "start": frozenset({"promo", "promosi", "sms", "lagi", "again"}),
+    "status": frozenset({"pesanan", "order", "status"}),
+}
+WITH_NUMBER = frozenset({"cancel", "status"})
+# Intents that win over a keyword whose arguments do not fit it ("beli gula kmrn tp kurang" is a complaint).
+STRONGER = frozenset({"stop", "complain", "rewards", "status", "cancel", "help", "info"})
+ITEMS = frozenset({"order", "price"})
+CODES = frozenset({"redeem"})  # commands whose argument is a code (a reward's: V10)
+FIELDS = frozenset({"register", "update"})  # polite words around the fields are not part of them
+# Words Indonesians use as they are ("Stop ya", "mau order", "cancel aja"): they tell no language.
+LOAN_WORDS = frozenset({"stop", "start", "order", "info", "status", "menu", "promo", "oke", "cancel", "unreg"})
+EN_WORDS = frozenset("""
+register update rewards redeem complaint complain
+the my your you i me please want would like how much what is are of for to and with order price points
+point rewards help thanks thank hello hi good morning evening cancel status sugar rice oil eggs
+egg milk water where when open close shop store address deliver delivery can do does not no yes buy sorry please
+""".split())
+ID_WORDS = frozenset("""
+yang saya mau pesan beli harga berapa tolong kirim ya kak dong sudah belum tidak jangan lagi ini itu ada
+apa aja saja kok sama dan untuk dengan dari karena bisa bagaimana tadi kemarin sekarang pesanan poin hadiah
+terima kasih makasih selamat pagi siang sore malam halo toko alamat jam buka tutup batal berhenti mulai
+bantuan daftar nama ganti ubah dulu juga deh sih nih mas mbak pak bu promo jual
+""".split())
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one SMS was read.
+
+    ``command`` is a plugin command (``order``), ``greeting``/``thanks``, or None (not understood,
+    or a follow-up in a dialogue when ``how`` is ``"dialogue"``); ``keyword`` the registered keyword
+    that names the command (None for free wording without one); ``word`` the first word as typed,
+    upper case; ``args`` what the command works on (for ``order`` and ``price`` with filler words
+    removed, otherwise as typed); ``language`` ``"id"``/``"en"`` or None; ``how`` one of
+    ``keyword``, ``dialogue``, ``words``, ``typo``, ``items``, ``greeting``, ``thanks``, ``none``.
+    """
+
+    command: str | None
+    keyword: Keyword | None
+    word: str
+    args: str
+    language: str | None
+    how: str
+
+
+class Reader:
+    """Reads SMS against the registered keywords and a lexicon; build once, call ``read`` per SMS."""
+
+    def __init__(self, keywords: Mapping[str, Keyword], lexicon: Lexicon) -> None:
+        self.keywords = dict(keywords)
+        self.lexicon = lexicon
+        self._by_command: dict[str, Keyword] = {}
+        for kw in keywords.values():
+            if not kw.secret_words:
+                self._by_command.setdefault(kw.command, kw)
+        self._words_of: tuple[Sequence[Product], frozenset[str]] | None = None
+        self._known = frozenset({w.lower() for w in keywords} | {w for ps in lexicon.cues.values() for p in ps for w in p}
+                                | set(lexicon.abbreviations.values()) | lexicon.fillers | lexicon.greetings)
+        self._fuzzy = sorted(w for w, kw in keywords.items() if not kw.secret_words and len(w) >= 4)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _norms(self, ws: Sequence[Word]) -> list[str]:
+        out = []
+        for w in ws:
+            n = self.lexicon.expand(w.norm)
+            # "menunya", "harganya", "pesannya": the suffix -nya on a word the reader knows
+            if n.endswith("nya") and len(n) > 5 and n not in self._known:
+                base = self.lexicon.expand(n[:-3])
+                n = base if base in self._known else n
+            out.append(n)
+        return out
+
+    def language(self, norms: Sequence[str]) -> str | None:
+        """``"en"`` or ``"id"`` when the words lean one way, else None."""
+        norms = [n for n in norms if n not in LOAN_WORDS]
+        en = sum(1 for n in norms if n in EN_WORDS and n not in ID_WORDS)
+        ind = sum(1 for n in norms if n in ID_WORDS and n not in EN_WORDS)
+        ind += sum(1 for n in norms if n in self.lexicon.abbreviations.values() and n not in EN_WORDS
+                   and n not in ID_WORDS)
+        if en > ind:
+            return "en"
+        if ind > en:
+            return "id"
+        return None
+
+    def _keyword_at(self, w: Word) -> Keyword | None:
+        for form in (w.raw.upper(), self.lexicon.expand(w.norm).upper()):
+            if form in self.keywords:
+                return self.keywords[form]
+        return None
+
+    def _skippable(self, norm: str) -> bool:
+        lex = self.lexicon
+        return norm in lex.fillers or norm in lex.greetings
+
+    def _product_words(self, products: Sequence[Product]) -> frozenset[str]:
+        if self._words_of is not None and self._words_of[0] is products:  # the same catalogue as last time
+            return self._words_of[1]
+        out: set[str] = set()
+        for p in products:
+            out.add(p.code.lower())
+            for name in (p.name, *p.aliases):
+                out.update(catalog_match.normalize(name).split())
+        self._words_of = (products, frozenset(out))
+        return self._words_of[1]
+
+    def _content(self, norms: Sequence[str], extra: frozenset[str] = frozenset()) -> list[str]:
+        """The words that carry meaning: not fillers, greetings, question marks or ``extra``."""
+        lex = self.lexicon
+        return [n for n in norms if n not in lex.fillers and n not in lex.greetings and n != "?"
+                and n not in extra]
+
+    def _item_text(self, cleaned: str, start: int) -> str:
+        return cleaned[start:].strip(" #.,;*:-\n")
+
+    def _query(self, ws: Sequence[Word], products: Sequence[Product], drop: frozenset[str]) -> str:
+        """The product a question names: its words without fillers, question and cue words."""
+        keep = self._product_words(products)
+        out = []
+        for w in ws:
+            n = self.lexicon.expand(w.norm)
+            n = self.lexicon.synonyms.get(n, n) if n not in keep else n
+            number = n.isdigit() or n in self.lexicon.numbers or bool(re.fullmatch(r"\d+[a-z]*|se[a-z]+", n)
+                                                                        and self._unitish(n))
+            if n in keep or not (n in drop or self._skippable(n) or n == "?" or n in self.lexicon.thanks
+                                 or number or self.lexicon.is_unit(n)):
+                out.append(n)
+        return " ".join(out)
+
+    def _unitish(self, word: str) -> bool:
+        """``2kg``, ``sekilo``: a quantity written as one word."""
+        return bool(parse_items(word, self.lexicon)) and not parse_items(word, self.lexicon)[0].query
+
+    def _resolves(self, query: str, products: Sequence[Product]) -> bool:
+        return bool(query) and catalog_match.resolve(query, list(products))[0] is not None
+
+    def _items_resolve(self, text: str, products: Sequence[Product]) -> bool:
+        items = parse_items(text, self.lexicon, self._product_words(products))
+        return bool(items) and all(i.query and self._resolves(i.query, products) for i in items)
+
+    def _exact(self, kw: Keyword, args_words: Sequence[Word], args: str, products: Sequence[Product]) -> bool:
+        """A keyword's arguments fit its command completely (used inside a dialogue)."""
+        norms = self._norms(args_words)
+        command = kw.command
+        if not self._content(norms):
+            return True  # the keyword alone ("HARGA", "STOP"): nobody adds that to a complaint
+        if command in NO_ARGUMENTS:
+            rest = self._content(norms, NO_ARGUMENTS[command])
+            if command in WITH_NUMBER:
+                rest = [n for n in rest if not n.lstrip("#").isdigit()]
+            return not rest
+        if command in WITH_NUMBER:
+            return any(n.lstrip("#").isdigit() for n in norms)
+        if command == "price":  # every word names a product ("HARGA susu" asks about two kinds)
+            query = self._query(args_words, products, frozenset())
+            return bool(query) and bool(catalog_match.find(query, list(products)))
+        if command == "order":
+            return self._items_resolve(args, products)
+        if command in CODES:  # "TUKAR V10"; "tukar poin apa aja" asks for the list instead
+            rest = self._content(norms)
+            return bool(rest) and bool(re.fullmatch(r"[a-z]*\d+[a-z0-9]*", rest[0]))
+        return True
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, text: str, products: Sequence[Product] = (), in_dialogue: bool = False) -> Reading:
+        """Read one SMS (``text`` as received). ``products`` is the active catalogue."""
+        cleaned = clean(text)
+        ws = words(cleaned)
+        norms = self._norms(ws)
+        language = self.language(norms)
+        first = ws[0].raw.upper() if ws else ("?" if "?" in text else "")
+        if not ws:
+            if "?" in text and "?" in self.keywords:
+                return Reading("help", self.keywords["?"], "?", "", language, "keyword")
+            return Reading(None, None, first, "", language, "none")
+        found = self._leading_keyword(cleaned, ws, products, in_dialogue)
+        if found is not None:
+            kw, at = found
+            args_words = ws[at + 1:]
+            start = at + 1
+            if at > 0:  # "mau daftar kak, nama Eko": polite words after a keyword typed mid-sentence
+                while start < len(ws) and self._skippable(norms[start]):
+                    start += 1
+            args = cleaned[ws[at].end:].lstrip(" #.,;*:!-\n").rstrip()
+            if kw.secret_words:  # the owner's PROMO text goes out as typed, emoji and all
+                args = split_keyword(text)[2]
+            if start > at + 1:
+                args = self._item_text(cleaned, ws[start].start) if start < len(ws) else ""
+            if kw.command in FIELDS:  # "daftar dong kak, Hendra ...", "UBAH ALAMAT Jl. X kak"
+                args = self._span(cleaned, ws, norms, at + 1)
+            if kw.command in ITEMS:
+                args = self._item_args(kw.command, cleaned, ws, at + 1, products)
+            reading = Reading(kw.command, kw, ws[at].raw.upper(), args, language, "keyword")
+            fits = self._exact(kw, args_words, args, products)
+            if in_dialogue and fits and kw.command != "complain" and \
+                    self._cue_position("complain", self._norms(args_words)) >= 0:
+                fits = False  # "Daftar yg kurang: sampo ...": more about the complaint, not a command
+            if fits:
+                return reading
+            if not in_dialogue:
+                # "beli gula 2 kg kmrn tp ... kurang", "POIN bisa dituker apa aja": the words after the
+                # keyword do not fit it, and show another intent
+                other = self._by_cues(cleaned, ws, norms, products, language, skip=kw.command)
+                if other is not None and other.command != kw.command and other.command in STRONGER:
+                    return other
+                return reading
+        if in_dialogue:
+            return Reading(None, None, first, cleaned, language, "dialogue")
+        for reading in (self._by_cues(cleaned, ws, norms, products, language),
+                        self._typo(cleaned, ws, products, language),
+                        self._just_items(cleaned, ws, norms, products, language)):
+            if reading is not None:
+                return reading
+        return self._courtesy(norms, first, cleaned, language)
+
+    def _courtesy(self, norms: Sequence[str], first: str, cleaned: str, language: str | None) -> Reading:
+        """Greetings and thanks: only such words, or a short text with one and nothing else understood
+        ("ok makasih infonya", "makasih kak, ditunggu ya")."""
+        lex = self.lexicon
+        content = self._content(norms)
+        thanks = [n for n in norms if n in lex.thanks and n not in lex.greetings]
+        greets = [n for n in norms if n in lex.greetings]
+        rest = [n for n in content if n not in lex.thanks and n not in lex.greetings]
+        if not thanks and (greets or not content) and not rest:
+            return Reading(GREETING, None, first, "", language, "greeting")
+        if thanks and (not rest or len(rest) <= SHORT and len(norms) <= 2 * SHORT):
+            return Reading(THANKS, None, first, "", language, "thanks")
+        if greets and not thanks and len(rest) <= 1 and len(norms) <= SHORT + 2 and not any(
+                r.isdigit() for r in rest):
+            return Reading(GREETING, None, first, "", language, "greeting")
+        return Reading(None, None, first, cleaned, language, "none")
+
+    def _leading_keyword(self, cleaned: str, ws: Sequence[Word], products: Sequence[Product],
+                         in_dialogue: bool) -> tuple[Keyword, int] | None:
+        """The keyword opening the text (after greetings and fillers) and its word index."""
+        for at, w in enumerate(ws):
+            kw = self._keyword_at(w)
+            if kw is not None and kw.secret_words and at > 0:
+                return None  # the owner's commands (their PIN is masked) only as the very first word
+            if kw is not None:
+                if self.lexicon.expand(w.norm) in LEADS and at + 1 < len(ws):
+                    # "cek poin", "cek status pesanan": the word after CEK says what is meant
+                    nxt = self._leading_keyword(cleaned, ws[at + 1:], products, in_dialogue)
+                    if nxt is not None and nxt[1] == 0:
+                        return nxt[0], at + 1
+                    cue = self._cue_command(self._norms(ws[at + 1:]))
+                    if cue is not None and cue not in ITEMS and cue in self._by_command:
+                        return None
+                return kw, at
+            if not self._skippable(self.lexicon.expand(w.norm)):
+                return None
+        return None
+
+    def _item_args(self, command: str, cleaned: str, ws: Sequence[Word], start: int,
+                   products: Sequence[Product]) -> str:
+        if command == "price":
+            drop = frozenset(p for ps in self.lexicon.cues.get("price", ()) for p in ps)
+            return self._query(ws[start:], products, drop)
+        return self._item_text(cleaned, ws[start].start) if start < len(ws) else ""
+
+    def _cue_command(self, norms: Sequence[str]) -> str | None:
+        for command in PRIORITY:
+            if self._cue_position(command, norms) >= 0:
+                return command
+        return None
+
+    def _cue_position(self, command: str, norms: Sequence[str]) -> int:
+        """Index of the last word of the earliest cue of ``command`` in ``norms``, or -1."""
+        ends = [e for phrase in self.lexicon.cues.get(command, ()) if (e := _find(phrase, norms)) is not None]
+        return min(ends) if ends else -1
+
+    def _by_cues(self, cleaned: str, ws: Sequence[Word], norms: Sequence[str], products: Sequence[Product],
+                 language: str | None, skip: str | None = None) -> Reading | None:
+        """Free wording: the strongest intent (other than ``skip``) whose cue words are in the text."""
+        for command in PRIORITY:
+            kw = self._by_command.get(command)
+            if kw is None or command == skip or self._cue_position(command, norms) < 0:
+                continue
+            reading = self._cue_reading(command, kw, cleaned, ws, norms, products, language)
+            if reading is not None:
+                return reading
+        return None
+
+    def _cue_reading(self, command: str, kw: Keyword, cleaned: str, ws: Sequence[Word], norms: Sequence[str],
+                     products: Sequence[Product], language: str | None) -> Reading | None:
+        first = ws[0].raw.upper()
+        at = self._cue_position(command, norms)
+        if command in WITH_NUMBER:
+            number = next((n.lstrip("#") for n in norms if n.lstrip("#").isdigit()), "")
+            return Reading(command, kw, first, number, language, "words")
+        if command == "info" and self._just_items(cleaned, ws, norms, products, language, within=True):
+            return None  # "bisa antar gas 1?": an order that asks for delivery
+        if command in NO_ARGUMENTS:
+            return Reading(command, kw, first, "", language, "words")
+        if command == "price":
+            drop = frozenset(p for ps in self.lexicon.cues.get("price", ()) for p in ps)
+            query = self._query(ws, products, drop)
+            strong = any(n in ("harga", "berapa", "price") for n in norms)
+            if not query or not (strong or catalog_match.find(query, list(products))):
+                return None
+            return Reading(command, kw, first, query, language, "words")
+        if command == "order":
+            args = self._item_text(cleaned, ws[at + 1].start) if 0 <= at < len(ws) - 1 else ""
+            items = parse_items(args, self.lexicon, self._product_words(products)) if args else []
+            if not any(i.query and catalog_match.find(i.query, list(products)) for i in items) and \
+                    not any(i.raw_quantity for i in items):
+                return None  # "kirim" without anything to send
+            return Reading(command, kw, first, args, language, "words")
+        if command == "update":
+            field_at = next((i for i, n in enumerate(norms) if n in ("alamat", "nama", "lahir", "address", "name")),
+                            None)
+            if field_at is None:
+                return None
+            return Reading(command, kw, first, self._span(cleaned, ws, norms, field_at), language, "words")
+        if command == "register":
+            return Reading(command, kw, first, self._span(cleaned, ws, norms, at + 1), language, "words")
+        return Reading(command, kw, first, cleaned, language, "words")  # a complaint in their own words
+
+    def _span(self, cleaned: str, ws: Sequence[Word], norms: Sequence[str], start: int) -> str:
+        """The text from word ``start`` on, without polite words around it ("kak, nama Eko ... ya kak")."""
+        end = len(ws)
+        begin = ws[start - 1].end if 0 < start <= len(ws) else 0  # what follows the keyword, as typed
+        while start < end and self._skippable(norms[start]):
+            start += 1
+            begin = ws[start].start if start < end else len(cleaned)
+        finish = len(cleaned)
+        while end > start and (self._skippable(norms[end - 1]) or norms[end - 1] in self.lexicon.thanks):
+            end -= 1
+            finish = ws[end - 1].end if end > start else begin
+        return cleaned[begin:finish].strip(" #.,;*:-\n")
+
+    def _typo(self, cleaned: str, ws: Sequence[Word], products: Sequence[Product],
+              language: str | None) -> Reading | None:
+        """The first meaningful word is a keyword with a small typo (``KOMPLEN``, ``POINTT``)."""
+        at = next((i for i, w in enumerate(ws) if not self._skippable(self.lexicon.expand(w.norm))), None)
+        if at is None or len(ws[at].raw) < 4:
+            return None
+        meant = _closest(ws[at].raw.upper(), self._fuzzy)
+        if meant is None:
+            return None
+        kw = self.keywords[meant]
+        args = cleaned[ws[at].end:].strip(" #.,;*:!-\n")
+        if kw.command in ITEMS:
+            args = self._item_args(kw.command, cleaned, ws, at + 1, products)
+        return Reading(kw.command, kw, ws[at].raw.upper(), args, language, "typo")
+
+    def _just_items(self, cleaned: str, ws: Sequence[Word], norms: Sequence[str], products: Sequence[Product],
+                    language: str | None, within: bool = False) -> Reading | None:
+        """``susu uht 1``: every word is a product's, a number or a unit: an order (a price check without
+        a number)."""
+        content = self._content(norms)
+        if not content or not products:
+            return None
+        keep = self._product_words(products)
+        if within:  # a product's word and a quantity somewhere in the text
+            has = any(n in keep and not self.lexicon.is_unit(n) for n in norms) and any(
+                n.isdigit() or n in self.lexicon.numbers or self._unitish(n) for n in norms)
+            return Reading("order", None, "", cleaned, language, "items") if has else None
+        items = parse_items(cleaned, self.lexicon, keep)
+        if not items or not all(i.query and catalog_match.find(i.query, list(products)) for i in items):
+            return None
+        if any(i.raw_quantity for i in items) and "order" in self._by_command:
+            return Reading("order", self._by_command["order"], ws[0].raw.upper(), cleaned, language, "items")
+        query = " ".join(i.query for i in items)
+        if len(items) == 1 and "price" in self._by_command:
+            return Reading("price", self._by_command["price"], ws[0].raw.upper(), query, language, "items")
+        return None
+
+SHORT = 2  # words besides thanks that a thank-you may carry ("ok makasih infonya", "makasih, ditunggu ya")
+GAP = 2  # words a phrase's words may have between them ("jangan kirim promo" matches "jangan promo")
+
+
+def _find(phrase: Sequence[str], norms: Sequence[str]) -> int | None:
+    """Where ``phrase`` ends in ``norms`` when its words occur in order, at most ``GAP`` words apart."""
+    for start, n in enumerate(norms):
+        if n != phrase[0]:
+            continue
+        at, ok = start, True
+        for word in phrase[1:]:
+            nxt = next((i for i in range(at + 1, min(len(norms), at + 2 + GAP)) if norms[i] == word), None)
+            if nxt is None:
+                ok = False
+                break
+            at = nxt
+        if ok:
+            return at
+    return None
+
+
+def _closest(word: str, candidates: list[str]) -> str | None:
+    matches = difflib.get_close_matches(word, candidates, n=2, cutoff=AUTOCORRECT)
+    if not matches:
+        return None
+    if len(matches) > 1:
+        first = difflib.SequenceMatcher(None, word, matches[0]).ratio()
+        second = difflib.SequenceMatcher(None, word, matches[1]).ratio()
+        if first == second:
+            return None  # ambiguous: better to ask than to guess
+    return matches[0]

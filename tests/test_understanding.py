@@ -1,0 +1,247 @@
+"""Issue 12: the reader as pure functions: cleaning, items and units, sizes, intent, language, config words."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from smsd_crm import catalog_match
+from smsd_crm.catalog_csv import parse_products
+from smsd_crm.config import ConfigError, Settings, parse_config
+from smsd_crm.models import Product
+from smsd_crm.plugins import PluginHost
+from smsd_crm.understanding.intent import Reader
+from smsd_crm.understanding.items import Measure, parse_items
+from smsd_crm.understanding.lexicon import Lexicon
+from smsd_crm.understanding.normalize import clean, words
+from smsd_crm.understanding.sizes import AskSize, Packs, choose, product_size
+
+CATALOGUE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+LEX = Lexicon()
+
+
+@pytest.fixture(scope="module")
+def products() -> list[Product]:
+    rows, errors = parse_products(CATALOGUE.read_text())
+    assert not errors
+    return [Product(i + 1, r.code, r.name, tuple(r.aliases), r.category, r.unit, r.price, r.cost, r.stock)
+            for i, r in enumerate(rows)]
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    host = PluginHost.load(Settings(plugins_dir=None), entry_points=False)
+    return Reader(host.keyword_table, LEX)
+
+
+def order_lines(text: str, products: list[Product]) -> list[tuple[str, int]] | str:
+    """What the order plugin makes of ``text``: lines, or why not (the same steps as the plugin)."""
+    keep = frozenset(w for p in products for n in (p.code, p.name, *p.aliases) for w in n.lower().split())
+    lines = []
+    for item in parse_items(text, LEX, keep):
+        product, suggestions = catalog_match.resolve(item.query, products)
+        if product is None:
+            return "ask" if suggestions else f"unknown {item.query}"
+        quantity = item.quantity
+        if item.measure is not None:
+            packs = choose(item.measure, product, products, LEX)
+            if isinstance(packs, AskSize):
+                return "ask size"
+            product, quantity = packs.product, packs.quantity
+        lines.append((product.code, quantity))
+    return lines or "usage"
+
+
+# ------------------------------------------------------------------ cleaning
+
+@pytest.mark.parametrize("raw, cleaned", [
+    ("ＰＥＳＡＮ gula 1 🙏", "PESAN gula 1"),
+    ("P E S A N beras 2", "PESAN beras 2"),
+    ("pesan\u200b gula\u00ad 2\ufeff", "pesan gula 2"),
+    ("  makasih   kak 😊👍 ", "makasih kak"),
+    ("DAFTAR Budi\nJl. Mawar 5", "DAFTAR Budi\nJl. Mawar 5"),
+])
+def test_clean_drops_what_carries_no_meaning(raw, cleaned):
+    assert clean(raw) == cleaned
+
+
+def test_words_fold_stretched_letters_and_keep_their_place():
+    ws = words(clean("Makasihhh kaaak, PESAN"))
+    assert [w.norm for w in ws] == ["makasih", "kak", "pesan"]
+    assert [w.raw for w in ws] == ["Makasihhh", "kaaak", "PESAN"]
+
+
+# ------------------------------------------------------------------ items, units and sizes
+
+@pytest.mark.parametrize("text, lines", [
+    ("minyak 1 liter", [("M02", 1)]),          # was 1x M01 + 1x M02
+    ("minyak goreng 2 liter", [("M01", 1)]),   # an exact size wins over 2 x 1 L
+    ("gula 2 kg", [("G01", 2)]),
+    ("telur 2 kg", [("T01", 2)]),              # was "Barang tidak dikenal: kg"
+    ("telor sekilo", [("T01", 1)]),
+    ("telur se-kilo", [("T01", 1)]),
+    ("2 karung beras", [("B01", 2)]),
+    ("beras 1 karung", [("B01", 1)]),
+    ("beras 5 kg", [("B01", 1)]),
+    ("beras 10 kg", [("B01", 2)]),             # Beras Medium is another product, not another size
+    ("gula 1 🙏", [("G01", 1)]),                # was "Barang tidak dikenal: 🙏"
+    ("gula 2 kg ya kak", [("G01", 2)]),
+    ("odol 2 sama sampo 1", [("P03", 2), ("P02", 1)]),
+    ("beras 1 dan telur 1kg", [("B01", 1), ("T01", 1)]),
+    ("teh 2 kotak sama gula 1kg", [("H01", 2), ("G01", 1)]),
+    ("gas 1 tabung ya kak", [("L01", 1)]),
+    ("1 galon", [("A02", 1)]),
+    ("galon 1", [("A02", 1)]),
+    ("dua indomie goreng", [("I01", 2)]),
+    ("minyak goreng 2L 3", [("M01", 3)]),      # a size in the name, then the quantity
+    ("B01*1;G01*2", [("B01", 1), ("G01", 2)]),
+    ("#B01#2#G02#1", "unknown G02"),
+    ("sugar 1", [("G01", 1)]),                 # English grocery words
+    ("rice 2", [("B01", 2)]),
+    ("gula 1\nminyak 1", [("G01", 1), ("M01", 1)]),
+    ("minyak 6 liter", "ask size"),            # 3 x 2 L or 6 x 1 L: ask, do not guess
+    ("gula 2 liter", "ask size"),              # sugar is not sold by the litre
+    ("telur setengah kilo", "ask size"),
+    ("susu 1", "ask"),
+    ("liter", "usage"),                        # was: an order for oil
+    ("rokok 1 bks", "unknown rokok"),
+])
+def test_items_with_units_count_the_catalogues_packs(text, lines, products):
+    assert order_lines(text, products) == lines
+
+
+def test_sizes_come_from_the_names(products):
+    by_code = {p.code: p for p in products}
+    assert product_size(by_code["M01"], LEX) == Measure("ml", 2000)
+    assert product_size(by_code["C04"], LEX) == Measure("g", 250)      # 1/4kg
+    assert product_size(by_code["A02"], LEX) == Measure("ml", 19000)
+    assert product_size(by_code["R01"], LEX) is None                    # Roti Tawar: a count
+    assert choose(Measure("g", 500), by_code["C04"], products, LEX) == Packs(by_code["C04"], 2)
+
+
+def test_a_unit_word_never_becomes_an_item():
+    assert [i.query for i in parse_items("gula 2 liter")] == ["gula"]
+    assert parse_items("kilo") == []
+
+
+# ------------------------------------------------------------------ intent
+
+@pytest.mark.parametrize("text, command", [
+    ("mau pesan gula 2 kg ya kak", "order"),
+    ("tolong kirim beras 1 karung", "order"),
+    ("psn gula 2", "order"),
+    ("kak mau beli odol 2 sama sampo 1", "order"),
+    ("susu uht 1", "order"),
+    ("jangan kirim promo lagi", "stop"),
+    ("tdk usah kirim promo2 lg ya", "stop"),
+    ("jgn sms promo lg", "stop"),
+    ("Assalamualaikum", "greeting"),
+    ("Selamat pagi", "greeting"),
+    ("P", "greeting"),
+    ("Halo kak, selamat pagi", "greeting"),
+    ("Terima kasih", "thanks"),
+    ("ok", "thanks"),
+    ("makasih ya kak 🙏", "thanks"),
+    ("cek poin", "balance"),
+    ("cek poin sy", "balance"),
+    ("poin saya brp", "balance"),
+    ("ada kecap?", "price"),
+    ("brp harga gula sekarang", "price"),
+    ("HARGA gual", "price"),
+    ("BATAL pesanan 1", "cancel"),
+    ("gak jadi kak, batal aja", "cancel"),
+    ("pesanan sy sdh dikirim?", "status"),
+    ("cek status pesanan", "status"),
+    ("gimana cara pesannya kak?", "help"),
+    ("Alamat toko di mana kak", "info"),
+    ("tutup jam brp kak", "info"),
+    ("ganti alamat ke Perum Puri Indah B7", "update"),
+    ("mau daftar kak, nama Eko alamat Jl. Beringin 3", "register"),
+    ("Kak, gas yg kemarin kok cepet habis ya, kayaknya ga penuh", "complain"),
+    ("KOMPLEN telur pecah", "complain"),      # a keyword with a typo, outside a dialogue
+])
+def test_free_wording(reader, products, text, command):
+    assert reader.read(text, products).command == command
+
+
+@pytest.mark.parametrize("text, args", [
+    ("brp harga gula sekarang", "gula"),
+    ("ada kecap?", "kecap"),
+    ("harga teluur brp", "teluur"),
+    ("cek harga galon", "galon"),
+    ("tlg kirim gas 1 tabung ya kak", "gas 1 tabung ya kak"),
+    ("ganti alamat ke Perum Puri Indah B7", "alamat ke Perum Puri Indah B7"),
+    ("mau daftar kak, nama Eko alamat Jl. Beringin 3", "nama Eko alamat Jl. Beringin 3"),
+    ("BATAL pesanan 12", "pesanan 12"),
+])
+def test_arguments_are_what_the_command_works_on(reader, products, text, args):
+    assert reader.read(text, products).args == args
+
+
+@pytest.mark.parametrize("text", [
+    "Pesanan saya kemarin belum sampai juga", "Pesanan td siang kak, dianter mas nya",
+    "Info dong, tadi yg antar siapa ya", "Info kak, sy beli 2 kg dua2nya basah",
+    "Harga segitu kok kualitasnya begini", "Harga mahal tp kemasan jelek kak",
+    "Stop kirim yg itu", "Stop dulu jual roti yg itu kak", "PESEN lagi gak deh", "Batal aja sambalnya, tuker sama kecap ya kak",
+    "Daftar yg kurang: sampo 1 renceng isinya cuma 10", "Mulai skrg sy cek dulu tanggalnya",
+    "makasih kak",
+])
+def test_inside_a_dialogue_anything_but_an_exact_command_joins_it(reader, products, text):
+    r = reader.read(text, products, in_dialogue=True)
+    assert (r.command, r.how) == (None, "dialogue")
+
+
+@pytest.mark.parametrize("text, command", [
+    ("STOP", "stop"), ("berhenti ya", "stop"), ("HARGA gula", "price"), ("BATAL 12", "cancel"),
+    ("PESAN gula 2", "order"), ("POIN", "balance"), ("INFO", "info"), ("KOMPLAIN roti basi", "complain"),
+])
+def test_an_exact_command_leaves_a_dialogue(reader, products, text, command):
+    assert reader.read(text, products, in_dialogue=True).command == command
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Stop", None), ("Stop ya", "id"), ("STOP PROMO ya kak", "id"), ("my points?", "en"),
+    ("order rice 1", "en"), ("mau order migor 1", "id"), ("register Ann#Main Street 5", "en"),
+    ("cek status pesanan", "id"), ("please stop sending promo", "en"),
+])
+def test_the_language_follows_the_customers_words(reader, products, text, language):
+    assert reader.read(text, products).language == language
+
+
+def test_an_owner_keyword_counts_only_as_the_first_word(reader, products):
+    # the PIN is masked only when PROMO is the first word; never read it from further on
+    host = PluginHost.load(parse_config("plugins: {owner: {numbers: ['0811'], pin: '4321'}}\n", Path("x.yaml")),
+                           entry_points=False)
+    owner_reader = Reader(host.keyword_table, LEX)
+    assert owner_reader.read("PROMO 4321 diskon", products).command == "promo"
+    assert owner_reader.read("halo PROMO 4321 diskon", products).command != "promo"
+
+
+# ------------------------------------------------------------------ the shop's own words
+
+def test_a_shop_adds_words_in_config(products):
+    settings = parse_config("""
+texting:
+  abbreviations: {bsk: besok}
+  synonyms: {gulaku: gula}
+  units: {kresek: bungkus, kilogram: kg}
+  fillers: [gan]
+  greetings: [horas]
+  thanks: [suwun]
+  phrases: {order: [nitip]}
+""", Path("config.yaml"))
+    lex = settings.texting.lexicon()
+    host = PluginHost.load(Settings(plugins_dir=None), entry_points=False)
+    shop = Reader(host.keyword_table, lex)
+    assert shop.read("nitip gulaku 2 kresek gan", products).command == "order"
+    assert [(i.query, i.quantity) for i in parse_items("gulaku 2 kresek gan", lex)] == [("gula", 2)]
+    assert parse_items("gula 3 kilogram", lex)[0].measure == Measure("g", 3000)
+    assert shop.read("horas", products).command == "greeting"
+    assert shop.read("suwun", products).command == "thanks"
+    assert Reader(host.keyword_table, LEX).read("horas", products).command is None
+
+
+def test_an_unknown_unit_in_config_is_a_clear_error():
+    with pytest.raises(ConfigError, match="texting.units.*'kresek'.*not a known unit"):
+        parse_config("texting: {units: {kresek: plastik}}\n", Path("config.yaml"))
