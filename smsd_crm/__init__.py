@@ -18,7 +18,7 @@ from .models import (ApiRoute, Command, Customer, Keyword, Message, Migration, P
                      Reply, Segment)
 from .plugin_config import PluginConfig
 from .understanding import (MAX_ITEMS, AskSize, ItemRequest, Lexicon, Measure, Packs, choose, parse_items,
-                            size_text)
+                            size_text, wrong_pack)
 from .understanding.fields import Registration, parse_birthday, parse_registration, parse_update, person_name
 
 __version__ = "0.1.0"
@@ -31,6 +31,6 @@ __all__ = [
     "MessageSent", "Migration", "PluginConfig", "PluginContext", "PluginError", "Reply",
     "SmsdError", "StartupError", "clip", "closest", "fits_one_sms", "format_rupiah", "hookimpl", "split_fields",
     "split_keyword", "to_gsm7",
-    "MAX_ITEMS", "AskSize", "ItemRequest", "Lexicon", "Measure", "Packs", "choose", "parse_items", "size_text",
+    "MAX_ITEMS", "AskSize", "ItemRequest", "Lexicon", "Measure", "Packs", "choose", "parse_items", "size_text", "wrong_pack",
     "Registration", "parse_birthday", "parse_registration", "parse_update", "person_name",
 ]

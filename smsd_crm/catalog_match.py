@@ -18,6 +18,7 @@ from .models import Product
 
 WORD_MATCH = 80.0  # how alike two words must be (one typo in a 5-letter word passes)
 TYPO = 85.0  # the score of a word one edit (or one swap of neighbours) away from a name's word
+SHORTHAND = 82.0  # the score of vowel-dropped shorthand (kpi -> kopi): a match, below a typo
 MARGIN = 5.0  # the best candidate must lead the next by this much to be taken without asking
 
 
@@ -43,7 +44,23 @@ def _word_score(word: str, candidates: list[str]) -> float:
             best = max(best, fuzz.ratio(word, c))
             if OSA.distance(word, c, score_cutoff=1) <= 1:  # one typo, a swap included ("gual" -> "gula")
                 best = max(best, TYPO)
+        if _shorthand(word, c):
+            best = max(best, SHORTHAND)
     return best
+
+
+def _shorthand(word: str, name_word: str) -> bool:
+    """SMS shorthand that drops vowels: ``kpi`` for ``kopi``, ``mnyk`` for ``minyak``, ``tlr`` for ``telur``.
+
+    Same first letter, every typed letter in order in the name's word, at least 3 of them and at
+    least 60% of its length, and no digits (``2l`` is a size, not a word).
+    """
+    if len(word) < 3 or len(word) >= len(name_word) or word[0] != name_word[0] or not word.isalpha():
+        return False
+    if len(word) < 0.6 * len(name_word):
+        return False
+    letters = iter(name_word)
+    return all(ch in letters for ch in word)
 
 
 def _cover(query_words: list[str], name: str) -> float | None:

@@ -194,12 +194,13 @@ class TextingConfig(_Strict):
                           "balance", "rewards", "register", "update"], list[str]] = Field(
         default_factory=dict, description="command -> extra phrases that show it")
 
-    @field_validator("abbreviations", "synonyms", "units")
+    @field_validator("abbreviations", "units")
     @classmethod
     def _one_word(cls, v: dict[str, str]) -> dict[str, str]:
         for word in v:
             if len(str(word).split()) != 1:
-                raise ValueError(f"{word!r}: one word each (a product's other names go in the catalogue's aliases)")
+                raise ValueError(f"{word!r}: one word each (several-word names go in synonyms or the catalogue's "
+                                 "aliases)")
         return v
 
     @field_validator("units")

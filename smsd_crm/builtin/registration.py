@@ -30,7 +30,6 @@ class RegistrationConfig(PluginConfig):
             "bad_address": "Alamat terlalu panjang (maks. {max} huruf).",
             "bad_birthday": "Tanggal lahir tidak valid. Contoh: 17-08-1990",
             "update_usage": "Format: UBAH NAMA x, UBAH ALAMAT x, atau UBAH LAHIR 17-08-1990",
-            "not_registered": "Nomor Anda belum terdaftar. Ketik DAFTAR nama#alamat",
             "field_updated": "{field} Anda sudah diubah. Terima kasih!",
         },
         "en": {
@@ -41,7 +40,6 @@ class RegistrationConfig(PluginConfig):
             "bad_address": "Address too long (max. {max} letters).",
             "bad_birthday": "Invalid birthday. Example: 17-08-1990",
             "update_usage": "Format: UPDATE NAME x, UPDATE ADDRESS x or UPDATE BIRTHDAY 17-08-1990",
-            "not_registered": "Your number is not registered. Text REGISTER name#address",
             "field_updated": "Your {field} is changed. Thank you!",
         },
     })
@@ -86,8 +84,7 @@ async def _update(message: Message, ctx: PluginContext) -> Reply:
     field, value = parse_update(message.args)  # "NAMA siti aminah" -> ("name", "Siti Aminah")
     if field is None or not value:
         return Reply(ctx.text("update_usage", lang), fallback=True)
-    if await ctx.customers.get(message.phone) is None:
-        return Reply(ctx.text("not_registered", lang))
+    # a number not registered yet is recorded with what it sent ("ganti alamat ke ..." before any DAFTAR)
     if field == "birthday":
         born = parse_birthday(value)
         if born is None:

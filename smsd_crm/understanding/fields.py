@@ -140,7 +140,10 @@ def parse_update(rest: str) -> tuple[str | None, str]:
         return None, ""
     value = _BEFORE_VALUE.sub("", m.group("value").strip())
     field = next(f for f in _LABEL_WORDS if m.group(f))
-    if field == "name":
+    if field == "name":  # "jadi Siti Aminah ya kak, kemarin salah ketik": the name ends at a comma
+        value = re.split(r"[,;\n]", value, maxsplit=1)[0]
+        value = re.sub(r"(?i)(?:\s+(?:ya|yah|kak|kakak|mas|mbak|mba|pak|bu|min|dong|deh|nih|please|pls))+\s*$", "",
+                       value)
         return field, person_name(value)
     if field == "address":
         return field, _address(value) or ""

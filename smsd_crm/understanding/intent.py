@@ -31,7 +31,7 @@ from .. import catalog_match
 from ..grammar import split_keyword
 from ..models import Keyword, Product
 from .items import parse_items
-from .lexicon import Lexicon
+from .lexicon import TIME_WORDS, Lexicon
 from .normalize import Word, clean, words
 
 GREETING, THANKS = "greeting", "thanks"
@@ -169,6 +169,8 @@ class Reader:
         """The product a question names: its words without fillers, question and cue words."""
         keep = self._product_words(products)
         out = []
+        if any(" " in k for k in self.lexicon.synonyms):  # "soy sauce" -> "kecap"
+            ws = words(clean(self.lexicon.replace_phrases(" ".join(w.raw for w in ws))))
         for w in ws:
             n = self.lexicon.expand(w.norm)
             n = self.lexicon.synonyms.get(n, n) if n not in keep else n
@@ -178,6 +180,19 @@ class Reader:
                                  or number or self.lexicon.is_unit(n)):
                 out.append(n)
         return " ".join(out)
+
+    def _narrow(self, query: str, products: Sequence[Product]) -> str:
+        """``query``, or its longest run of words that names a product ("gas elpiji teh" -> "gas
+        elpiji": the last word was the Sundanese "teh", a way to address a woman)."""
+        words_ = query.split()
+        if not words_ or self._resolves(query, products):
+            return query
+        for size in range(len(words_) - 1, 0, -1):
+            for start in range(0, len(words_) - size + 1):
+                part = " ".join(words_[start:start + size])
+                if self._resolves(part, products):
+                    return part
+        return query
 
     def _unitish(self, word: str) -> bool:
         """``2kg``, ``sekilo``: a quantity written as one word."""
@@ -250,7 +265,7 @@ class Reader:
                 fits = False  # "Daftar yg kurang: sampo ...": more about the complaint, not a command
             if fits:
                 return reading
-            if not in_dialogue:
+            if not in_dialogue and kw.command not in STRONGER:
                 # "beli gula 2 kg kmrn tp ... kurang", "POIN bisa dituker apa aja": the words after the
                 # keyword do not fit it, and show another intent
                 other = self._by_cues(cleaned, ws, norms, products, language, skip=kw.command)
@@ -338,21 +353,27 @@ class Reader:
                      products: Sequence[Product], language: str | None) -> Reading | None:
         first = ws[0].raw.upper()
         at = self._cue_position(command, norms)
-        if command in WITH_NUMBER:
-            number = next((n.lstrip("#") for n in norms if n.lstrip("#").isdigit()), "")
+        if command in WITH_NUMBER:  # the order's number, not "2" of "It's been 2 hours"
+            number = next((n.lstrip("#") for i, n in enumerate(norms) if n.lstrip("#").isdigit()
+                           and not (i + 1 < len(norms) and norms[i + 1] in TIME_WORDS)), "")
             return Reading(command, kw, first, number, language, "words")
         if command == "info" and self._just_items(cleaned, ws, norms, products, language, within=True):
             return None  # "bisa antar gas 1?": an order that asks for delivery
         if command in NO_ARGUMENTS:
             return Reading(command, kw, first, "", language, "words")
         if command == "price":
+            if self._cue_position("order", norms) >= 0 and self._just_items(cleaned, ws, norms, products,
+                                                                            language, within=True):
+                return None  # "ada arisan, tolong siapin teh 2 kotak": an order that mentions "ada"
             drop = frozenset(p for ps in self.lexicon.cues.get("price", ()) for p in ps)
-            query = self._query(ws, products, drop)
-            strong = any(n in ("harga", "berapa", "price") for n in norms)
-            if not query or not (strong or catalog_match.find(query, list(products))):
+            query = self._narrow(self._query(ws, products, drop), products)
+            strong = any(n in ("harga", "berapa", "price", "much") for n in norms)
+            named = any(n in self._product_words(products) for n in query.split())
+            if not query or not (strong or named):
                 return None
             return Reading(command, kw, first, query, language, "words")
         if command == "order":
+            at = self._order_verb(norms, at)
             args = self._item_text(cleaned, ws[at + 1].start) if 0 <= at < len(ws) - 1 else ""
             items = parse_items(args, self.lexicon, self._product_words(products)) if args else []
             if not any(i.query and catalog_match.find(i.query, list(products)) for i in items) and \
@@ -368,6 +389,15 @@ class Reader:
         if command == "register":
             return Reading(command, kw, first, self._span(cleaned, ws, norms, at + 1), language, "words")
         return Reading(command, kw, first, cleaned, language, "words")  # a complaint in their own words
+
+    def _order_verb(self, norms: Sequence[str], first: int) -> int:
+        """Where the items start: after the last order word before the first number ("I'd like to order
+        2 galon": after "order", not "like")."""
+        verbs = {p[0] for p in self.lexicon.cues.get("order", ()) if len(p) == 1}
+        first_number = next((i for i, n in enumerate(norms) if n[:1].isdigit() or n in self.lexicon.numbers),
+                            len(norms))
+        later = [i for i, n in enumerate(norms) if n in verbs and first <= i < first_number]
+        return max(later) if later else first
 
     def _span(self, cleaned: str, ws: Sequence[Word], norms: Sequence[str], start: int) -> str:
         """The text from word ``start`` on, without polite words around it ("kak, nama Eko ... ya kak")."""

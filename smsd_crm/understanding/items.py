@@ -21,7 +21,7 @@ from .normalize import clean, fold
 
 MAX_ITEMS = 20
 _NUMBER = re.compile(r"^(?:x)?(-?\d+(?:/\d+)?)(?:x)?([a-z]*)$")
-_SEPARATORS = re.compile(r"[,;\n]+")
+_SEPARATORS = re.compile(r"[,;:\n]+")
 _TOKEN = re.compile(r"[^\s#*.,;:!?()\"]+")
 
 
@@ -47,6 +47,7 @@ class ItemRequest:
     raw_quantity: str = ""
     measure: Measure | None = None
     size: Measure | None = None  # a pack size named with the item ("minyak yg 2 liter 3"): which pack
+    unit: str | None = None  # the count word typed ("karung", "dus"), folded
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class _Qty:
     measure: Measure | None
     raw: str
     size: Measure | None = None
+    unit: str | None = None
 
 
 def _unit_amount(word: str, lexicon: Lexicon) -> tuple[str, float] | None:
@@ -67,20 +69,20 @@ def _unit_amount(word: str, lexicon: Lexicon) -> tuple[str, float] | None:
     return None
 
 
-def _with_unit(n: float, unit: tuple[str, float], raw: str) -> _Qty:
+def _with_unit(n: float, unit: tuple[str, float], raw: str, word: str | None = None) -> _Qty:
     dim, size = unit
     if dim == "count":
-        return _Qty(n * size, None, raw)
+        return _Qty(n * size, None, raw, unit=word)
     return _Qty(None, Measure(dim, n * size), raw)
 
 
 def _quantity(token: str, lexicon: Lexicon) -> _Qty | None:
     """A quantity token (``2``, ``x2``, ``2x``, ``2kg``, ``dua``, ``sekilo``, ``1/2``), else None."""
-    word = fold(token).replace("-", "") if not token.startswith("-") else token.lower()
+    word = lexicon.expand(fold(token).replace("-", "")) if not token.startswith("-") else token.lower()
     if word in lexicon.numbers:
         return _Qty(lexicon.numbers[word], None, token)
     if word.startswith("se") and (unit := _unit_amount(word[2:], lexicon)) is not None:
-        return _with_unit(1, unit, token)  # sekilo, sebungkus, selusin
+        return _with_unit(1, unit, token, word[2:])  # sekilo, sebungkus, selusin
     m = _NUMBER.match(word)
     if m is None:
         return None
@@ -89,7 +91,7 @@ def _quantity(token: str, lexicon: Lexicon) -> _Qty | None:
     if not suffix:
         return _Qty(n, None, token)
     unit = _unit_amount(suffix, lexicon)
-    return _with_unit(n, unit, token) if unit is not None else None
+    return _with_unit(n, unit, token, suffix) if unit is not None else None
 
 
 def _merge_unit(q: _Qty, token: str, lexicon: Lexicon) -> _Qty | None:
@@ -97,7 +99,7 @@ def _merge_unit(q: _Qty, token: str, lexicon: Lexicon) -> _Qty | None:
     if q.count is None:
         return None
     unit = _unit_amount(fold(token), lexicon)
-    return _with_unit(q.count, unit, f"{q.raw} {token}") if unit is not None else None
+    return _with_unit(q.count, unit, f"{q.raw} {token}", fold(token)) if unit is not None else None
 
 
 def _request(name: list[str], q: _Qty | None) -> ItemRequest:
@@ -107,7 +109,7 @@ def _request(name: list[str], q: _Qty | None) -> ItemRequest:
         return ItemRequest(" ".join(name), None, q.raw, q.measure)
     count = q.count
     whole = int(count) if count is not None and float(count).is_integer() else None
-    return ItemRequest(" ".join(name), whole, q.raw, size=q.size)
+    return ItemRequest(" ".join(name), whole, q.raw, size=q.size, unit=q.unit)
 
 
 def _chunk(tokens: list[str], lexicon: Lexicon, keep: frozenset[str], after_items: bool) -> list[ItemRequest]:
@@ -184,7 +186,7 @@ def parse_items(rest: str, lexicon: Lexicon | None = None, keep: frozenset[str] 
     """
     lexicon = lexicon or Lexicon()
     keep = frozenset(w for w in keep if w not in lexicon.units)  # "liter" is a measure, never a name
-    rest = clean(rest)
+    rest = lexicon.replace_phrases(clean(rest))
     rest = re.sub(r"(?<=\d)\s*[xX]\s*(?=\d)", " x", rest)  # "B01x2" keeps working
     rest = re.sub(r"(?<=[A-Za-z0-9])\*(?=\d)", " ", rest)
     rest = re.sub(r"(?i)\bse-(?=\w)", "se", rest)  # "se-kilo"
@@ -201,4 +203,11 @@ def parse_items(rest: str, lexicon: Lexicon | None = None, keep: frozenset[str] 
         if tokens:
             items.extend(_chunk(tokens, lexicon, keep, bool(items)))
     items = [i for i in items if i.query or i.raw_quantity]
+    if keep and any(_names_product(i, keep) for i in items):
+        # talk between the items ("buat besok pagi soalnya ada arisan", "yg 600an"): no number, no product word
+        items = [i for i in items if i.raw_quantity or _names_product(i, keep)]
     return items[:MAX_ITEMS + 1]
+
+
+def _names_product(item: ItemRequest, keep: frozenset[str]) -> bool:
+    return any(w.lower() in keep for w in item.query.split())

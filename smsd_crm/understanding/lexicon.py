@@ -8,6 +8,7 @@ folded form of ``normalize.fold`` (lower case).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Mapping
@@ -38,6 +39,15 @@ ABBREVIATIONS: dict[str, str] = {
     "pesankan": "pesan", "beliin": "beli", "belikan": "beli", "dituker": "ditukar", "tuker": "tukar",
     "nuker": "tukar", "dateng": "datang", "nyampe": "sampai", "nyampai": "sampai", "sampe": "sampai",
     "cepet": "cepat", "anterin": "antar", "dianterin": "diantar", "bner": "benar", "bnr": "benar",
+    # Sundanese, Javanese and Jakarta forms customers mix in
+    "mesen": "pesan", "mesenin": "pesan", "batalin": "batal", "batalkan": "batal", "cancelin": "cancel",
+    "siapin": "siapkan", "berapaan": "berapa", "brapaan": "berapa", "kumaha": "bagaimana", "carana": "cara",
+    "karo": "sama", "diterke": "diantar", "anterke": "antar", "gue": "saya", "gua": "saya", "kagak": "tidak",
+    "nggak": "tidak", "ndak": "tidak", "mboten": "tidak", "teu": "tidak", "henteu": "tidak", "yaudah": "ya",
+    "udahan": "sudah", "sakarung": "sekarung", "sakilo": "sekilo", "saliter": "seliter", "sabungkus": "sebungkus",
+    "nuhun": "makasih", "hatur": "makasih", "matur": "makasih", "nuwun": "makasih", "suwun": "makasih",
+    "enjing": "pagi", "sonten": "sore", "dalu": "malam", "wilujeng": "selamat", "sugeng": "selamat",
+    "barusan": "tadi", "tadi2": "tadi", "kmaren": "kemarin", "kemaren": "kemarin", "segelnya": "segel",
     "u": "you", "ur": "your", "msh": "masih", "masi": "masih", "dmn": "mana", "dimana": "mana",
     "kpn": "kapan", "jm": "jam", "bks": "bungkus", "bgks": "bungkus", "bngks": "bungkus",
 }
@@ -45,19 +55,22 @@ ABBREVIATIONS: dict[str, str] = {
 # Words that carry no item and no intent: politeness, address forms, particles.
 FILLERS: frozenset[str] = frozenset("""
 tolong mohon minta mau ingin pengen pengin dong donk ya yah yaa iya deh sih nih tuh lah kah kok loh lho
-kak ka kakak mas mbak mba bang pak bu bapak ibu om tante min admin gan sis bos bro
+kak ka kakak mas mbak mba bang pak bu bapak ibu om tante min admin gan sis bos bro teteh aa akang neng
+nggih atuh euy mah monggo mangga punten mriki wae we nya heula siapkan sediakan
+of some per can could will just also thank hey
 ada yang saya kami aku please pls the a an i want would like to me my for with
 nya sama juga ini itu aja saja dulu sekarang hari secepatnya segera cepat
 """.split())
 
 GREETINGS: frozenset[str] = frozenset("""
 assalamualaikum assalamu alaikum wr wb warahmatullahi wabarakatuh salam selamat pagi siang sore malam
-halo hallo hello helo hai hay hi hey p ping permisi punten shalom om swastiastu
+halo hallo hello helo hai hay hi hey p ping permisi punten shalom om swastiastu kulonuwun sampurasun
+morning evening afternoon good
 """.split())
 
 THANKS: frozenset[str] = frozenset("""
 makasih terima kasih thanks thank you oke siap baik mantap mantab good great nice noted sudah iya ya yes
-sama sama terimakasih alhamdulillah amin aamiin
+sama sama terimakasih alhamdulillah amin aamiin banyak got it lot very much noted sip appreciate
 """.split())
 
 # Unit words -> (dimension, size in base units): mass in grams, volume in millilitres, or a count
@@ -72,7 +85,27 @@ UNITS: dict[str, tuple[str, float]] = {
 COUNT_UNITS: frozenset[str] = frozenset("""
 x pcs pc biji bh buah butir bungkus bks bgks pak pack kotak ktk dus kardus box karung sak botol btl kaleng klg
 tabung galon renceng rcg sachet saset sachets batang tube pouch ikat ekor potong lembar item items unit
+bottle bottles bag bags pack packs packet packets box boxes can cans sack sacks tin tins carton cartons piece pieces
 """.split())
+
+# Kinds of pack: a count word and the catalogue's unit of one group name the same thing ("bks" and
+# "bungkus", "sak" and "karung", "dus" and "kotak"); words of different groups do not ("aqua 2 dus"
+# is a carton, not a bottle). "bag" is said of a pack and of a sack alike: a plain count.
+PACK_GROUPS: dict[str, frozenset[str]] = {g.split(":")[0]: frozenset(g.split(":")[1].split()) for g in """
+bungkus:bungkus bks bgks bngks pak pack packs packet packets pouch plastik
+botol:botol btl bottle bottles
+kotak:kotak ktk box boxes dus kardus karton carton cartons
+karung:karung sak sack sacks
+kaleng:kaleng klg can cans tin tins
+tabung:tabung
+galon:galon
+renceng:renceng rcg
+sachet:sachet saset sachets
+batang:batang
+tube:tube
+butir:butir ekor potong lembar biji
+ikat:ikat
+""".strip().splitlines()}
 
 NUMBER_WORDS: dict[str, int] = {w: i for i, w in enumerate(
     "nol satu dua tiga empat lima enam tujuh delapan sembilan sepuluh sebelas".split())}
@@ -87,6 +120,10 @@ untuk buat ke di jam besok nanti lusa antar diantar kirim dikirim alamat rumah m
 tapi karena soalnya kalau biar supaya sebelum sesudah habis pakai tunggu ditunggu bisa boleh kapan
 """.split())
 
+# Words after a number that make it a time, not an order number ("It's been 2 hours", "udh 2 hari").
+TIME_WORDS: frozenset[str] = frozenset("jam hari menit minggu bulan hour hours day days minute minutes week weeks"
+                                       .split())
+
 # Separators between items of one order ("gula 1 sama minyak 1").
 ITEM_JOINERS: frozenset[str] = frozenset({"sama", "dan", "and", "plus", "serta", "&", "+", "terus", "trus",
                                           "sekalian"})
@@ -100,7 +137,13 @@ SYNONYMS: dict[str, str] = {
     "biscuit": "biskuit", "biscuits": "biskuit", "noodle": "mie", "noodles": "mie", "mi": "mie", "indomie": "mie",
     "ketchup": "kecap", "soy": "kecap", "sauce": "saus", "chili": "sambal", "onion": "bawang", "shallot": "bawang",
     "detergent": "deterjen", "ice": "es", "lpg": "gas", "elpiji": "gas", "telor": "telur", "endog": "telur",
-    "sampho": "sampo", "sabun colek": "sabun", "aer": "air",
+    "sampho": "sampo", "aer": "air",
+    # phrases (several words) are replaced as a whole before the words are read
+    "soy sauce": "kecap", "sweet soy sauce": "kecap manis", "ground coffee": "kopi bubuk",
+    "cooking oil": "minyak goreng", "instant noodles": "mie instan", "dish soap": "sabun piring",
+    "mineral water": "air mineral", "chili sauce": "saus sambal", "washing powder": "deterjen",
+    "bar soap": "sabun mandi", "shallots": "bawang merah", "red onion": "bawang merah",
+    "gas cylinder": "gas", "condensed milk": "susu kental", "uht milk": "susu uht", "tea bags": "teh celup",
 }
 
 
@@ -110,30 +153,38 @@ DEFAULT_CUES: dict[str, list[str]] = {
              "stop promo", "berhenti promo", "tidak mau promo", "stop iklan", "jangan iklan", "stop sms",
              "unsubscribe", "no more promo", "stop sending", "hapus nomor", "tidak usah kirim sms",
              "tidak mau terima"],
-    "start": ["mulai lagi", "kirim promo lagi", "mau promo", "mau terima promo", "promo lagi dong", "start again"],
+    "start": ["mulai lagi", "kirim promo lagi", "kirim lagi promo", "mau promo", "mau terima promo",
+              "promo lagi dong", "start again", "info promo lagi", "send promo again"],
     "cancel": ["batal", "batalkan", "tidak jadi", "cancel", "gajadi", "gak jadi"],
     "help": ["cara pesan", "cara daftar", "cara order", "bagaimana pesan", "bagaimana order", "cara",
-             "bantuan", "bantu", "menu", "help", "how to", "lewat sms", "pesan lewat", "order lewat"],
+             "bantuan", "bantu", "menu", "help", "how to", "lewat sms", "pesan lewat", "order lewat",
+             "how does", "how can i order", "what can i text", "what can i send"],
     "info": ["jam buka", "jam tutup", "tutup jam", "buka jam", "tutup kapan", "buka kapan", "alamat toko",
              "toko mana", "lokasi", "ongkir", "ongkos kirim", "where shop", "opening hours", "buka tidak",
              "buka hari", "hari buka", "bisa antar", "bisa kirim ke", "antar sampai", "delivery", "deliver", "minggu buka", "libur", "what time", "open", "opening", "close",
              "where is"],
-    "balance": ["poin", "point", "points", "my points"],
-    "rewards": ["hadiah", "rewards", "reward", "bisa ditukar", "ditukar apa", "tukar apa", "tukar poin apa"],
+    "balance": ["poin", "point", "points", "my points", "how many points"],
+    "rewards": ["hadiah", "rewards", "reward", "bisa ditukar", "ditukar apa", "tukar apa", "tukar poin apa",
+                "voucher apa", "ada voucher", "redeem for", "can redeem", "what redeem"],
     "status": ["pesanan sudah", "pesanan belum", "status pesanan", "pesanan mana", "pesanan kapan",
                "pesanan dikirim", "pesanan sampai", "order status", "my order", "sudah dikirim",
-               "kapan diantar", "kapan dikirim", "sudah diantar", "sudah sampai"],
+               "kapan diantar", "kapan dikirim", "sudah diantar", "sudah sampai", "sudah diproses",
+               "belum diproses", "diproses", "where is my order", "where my order", "order arrive"],
     "update": ["ganti alamat", "ubah alamat", "pindah alamat", "alamat baru", "ganti nama", "ubah nama",
                "ganti lahir", "ubah lahir", "change address"],
-    "register": ["daftar", "registrasi", "gabung member", "jadi member", "register"],
+    "register": ["daftar", "registrasi", "gabung member", "jadi member", "register", "sign up"],
     # a complaint in the customer's words: something wrong with what they got
     "complain": ["komplain", "keluhan", "kecewa", "rusak", "bocor", "pecah", "busuk", "basi", "jamuran",
                  "berjamur", "kadaluarsa", "kedaluwarsa", "expired", "penyok", "sobek", "kotor", "tidak penuh",
                  "kurang penuh", "cepat habis", "cepet habis", "salah kirim", "belum sampai", "belum datang",
                  "tidak sampai", "tidak datang", "kurang", "menggumpal", "bau", "complaint", "broken",
-                 "salah barang", "telat", "terlambat", "kemahalan", "tidak akurat", "rembes", "bolong", "retak"],
-    "price": ["harga", "berapa", "price", "how much", "masih ada", "ready", "stok", "tersedia", "ada"],
-    "order": ["pesan", "beli", "order", "kirim", "dikirim", "antar", "diantar", "ambil", "titip", "buy"],
+                 "salah barang", "telat", "terlambat", "kemahalan", "tidak akurat", "rembes", "bolong", "retak",
+                 "aneh", "segel", "kebuka", "isinya cuma", "harusnya", "tidak sesuai", "palsu", "kempes",
+                 "wrong item", "damaged", "leaking", "expired"],
+    "price": ["harga", "berapa", "price", "how much", "masih ada", "ready", "stok", "tersedia", "ada",
+              "do you have", "do you sell"],
+    "order": ["pesan", "beli", "order", "kirim", "dikirim", "antar", "diantar", "ambil", "titip", "buy",
+              "siapkan", "like", "want", "need", "get"],
 }
 
 
@@ -157,6 +208,22 @@ class Lexicon:
     def expand(self, word: str) -> str:
         """The full form of a folded word (``yg`` -> ``yang``); the word itself if it is not short for one."""
         return self.abbreviations.get(word, word)
+
+    def replace_phrases(self, text: str) -> str:
+        """``text`` with each several-word synonym replaced (``soy sauce`` -> ``kecap``), case aside."""
+        for phrase in self._phrases:
+            if phrase in text.lower():
+                text = re.sub(rf"(?i)(?<!\w){re.escape(phrase)}(?!\w)", self.synonyms[phrase], text)
+        return text
+
+    @property
+    def _phrases(self) -> list[str]:
+        return sorted((k for k in self.synonyms if " " in k), key=len, reverse=True)
+
+    def pack_group(self, word: str) -> str | None:
+        """The kind of pack a word names (``bks`` -> ``bungkus``), None for plain counts (pcs, x)."""
+        word = self.expand(word.lower())
+        return next((g for g, ws in PACK_GROUPS.items() if word in ws), None)
 
     def is_unit(self, word: str) -> bool:
         """True for ``kg``, ``liter``, ``karung``... (measures and counts)."""

@@ -91,3 +91,18 @@ def choose(measure: Measure, resolved: Product, products: list[Product], lexicon
         if n is not None:
             return Packs(sized[0][0], n)
     return AskSize(tuple(p for p, _ in sized) or (resolved,))
+
+
+def wrong_pack(unit_typed: str | None, product: Product, lexicon: Lexicon) -> bool:
+    """The customer counted in a kind of pack the product is not sold in: ``aqua 2 dus`` for a bottle,
+    ``telor 10 butir`` for eggs sold by the kg. Plain counts (``pcs``, ``x``) always fit."""
+    if unit_typed is None:
+        return False
+    typed = lexicon.pack_group(unit_typed)
+    if typed is None:
+        return False
+    sold = lexicon.pack_group(product.unit)
+    if sold is not None:
+        return sold != typed
+    # sold by a measure (kg, liter): a bag or a sack of it is fine, single pieces are not
+    return typed == "butir" and lexicon.units.get(product.unit.lower(), ("count", 0))[0] != "count"

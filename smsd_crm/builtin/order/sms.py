@@ -8,7 +8,7 @@ from pydantic import Field
 
 from smsd_crm import (Command, Listing, Message, Migration, OrderPlaced, PluginConfig, PluginContext, Product, Reply,
                       clip, format_rupiah, hookimpl)
-from smsd_crm import MAX_ITEMS, AskSize, Packs, choose, parse_items, size_text
+from smsd_crm import MAX_ITEMS, AskSize, Packs, choose, parse_items, size_text, wrong_pack
 
 from .moves import STATE_NAMES, STATES, OrderError, move
 
@@ -31,6 +31,7 @@ class OrderConfig(PluginConfig):
             "suggest": "{item}: maksud Anda {choices}? Pesanan belum dibuat.",
             "ask_size": "{item} {given}: pilih {choices} dan jumlahnya. Pesanan belum dibuat.",
             "which_order": "Pesanan mana yang dibatalkan? {orders}. Ketik BATAL nomor, mis. BATAL {no}",
+            "per_unit": "Maaf, {item} dijual per {unit}, bukan per {given}. Tulis jumlah {unit}nya. Pesanan belum dibuat.",
             "bad_quantity": "Jumlah {item} tidak valid ({given}); boleh 1-{max}. Pesanan belum dibuat.",
             "short_stock": "Maaf, stok {item} tinggal {stock}. Pesanan belum dibuat.",
             "too_many": "Maks. {max} barang per pesanan. Pesanan belum dibuat.",
@@ -51,6 +52,7 @@ class OrderConfig(PluginConfig):
             "suggest": "{item}: did you mean {choices}? No order was made.",
             "ask_size": "{item} {given}: choose {choices} and how many. No order was made.",
             "which_order": "Which order? {orders}. Text CANCEL number, e.g. CANCEL {no}",
+            "per_unit": "Sorry, {item} is sold per {unit}, not per {given}. Send how many {unit}. No order was made.",
             "bad_quantity": "Quantity for {item} is not valid ({given}); 1-{max} allowed. No order was made.",
             "short_stock": "Sorry, only {stock} {item} left. No order was made.",
             "too_many": "At most {max} items per order. No order was made.",
@@ -150,6 +152,9 @@ async def _check_items(message: Message, ctx: PluginContext, args: str) -> Reply
             unknown.append(_short(item.query))
             continue
         quantity = item.quantity
+        if wrong_pack(item.unit, product, ctx.lexicon):  # "aqua 2 dus" for a bottle: ask, do not guess
+            return Reply(ctx.text("per_unit", lang, item=_short(product.name), unit=clip(product.unit, 12),
+                                  given=clip(item.unit or "", 12)))
         if item.size is not None:  # "minyak yg 2 liter 3": the 2 L pouch, three of them
             pack = choose(item.size, product, products, ctx.lexicon)
             if not isinstance(pack, Packs) or pack.quantity != 1:
