@@ -78,7 +78,10 @@ def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
         return None
     lang = message.language
     if message.command == "help":
-        return Reply(_menu(ctx, "menu", lang))
+        # the menu asked for by its keyword; read from other words ("format buat pesen gimana") it is
+        # budgeted like any automatic answer: a machine's "format SMS salah" must not start a loop
+        asked = (message.keyword or "") in {k.word for k in ctx.keywords() if k.command == "help"}
+        return Reply(_menu(ctx, "menu", lang), fallback=not asked)
     if message.command == "greeting":  # "Assalamualaikum", "Selamat pagi kak", "P": a polite menu
         return Reply(_menu(ctx, "greeting", lang), fallback=True)
     if message.command == "thanks":  # "ok", "makasih": nothing to answer, no SMS to pay for

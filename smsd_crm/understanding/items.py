@@ -195,7 +195,7 @@ def parse_items(rest: str, lexicon: Lexicon | None = None, keep: frozenset[str] 
         # joining words split items too: "gula 1 sama minyak 1"
         tokens: list[str] = []
         for token in _TOKEN.findall(chunk):
-            if fold(token) in lexicon.joiners and fold(token) not in keep and tokens:
+            if lexicon.expand(fold(token)) in lexicon.joiners and fold(token) not in keep and tokens:
                 items.extend(_chunk(tokens, lexicon, keep, bool(items)))
                 tokens = []
             else:
