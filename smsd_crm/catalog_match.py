@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA
@@ -30,6 +31,7 @@ class Match:
     score: float
 
 
+@lru_cache(maxsize=8192)  # product names and typed words repeat: read each once
 def normalize(text: str) -> str:
     """Lower case, punctuation to spaces, one space between words."""
     return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
@@ -40,12 +42,20 @@ def _word_score(word: str, candidates: list[str]) -> float:
     for c in candidates:
         if word == c:
             return 100.0
-        if len(word) >= 4 and len(c) >= 4:  # short words (1l, mie) must be exact
-            best = max(best, fuzz.ratio(word, c))
-            if OSA.distance(word, c, score_cutoff=1) <= 1:  # one typo, a swap included ("gual" -> "gula")
-                best = max(best, TYPO)
-        if _shorthand(word, c):
-            best = max(best, SHORTHAND)
+        best = max(best, _pair_score(word, c))
+    return best
+
+
+@lru_cache(maxsize=65536)
+def _pair_score(word: str, c: str) -> float:
+    """How alike one typed word and one word of a name are (0-100, below 100)."""
+    best = 0.0
+    if len(word) >= 4 and len(c) >= 4:  # short words (1l, mie) must be exact
+        best = fuzz.ratio(word, c)
+        if OSA.distance(word, c, score_cutoff=1) <= 1:  # one typo, a swap included ("gual" -> "gula")
+            best = max(best, TYPO)
+    if _shorthand(word, c):
+        best = max(best, SHORTHAND)
     return best
 
 

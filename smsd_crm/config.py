@@ -107,6 +107,8 @@ class FloodConfig(_Strict):
                                   "hour; after that such messages are stored and not answered")
     repeat_minutes: float = Field(10, ge=0, description="the same text from a number again within this many "
                                   "minutes is stored and not answered again (0: off)")
+    replies_per_hour: int = Field(30, ge=1, description="replies of any kind to one number per hour; after "
+                                  "that its messages are stored and not answered (a machine in a loop)")
     reply: dict[str, str] = Field(default_factory=lambda: {
         "id": "Terlalu banyak pesan dari nomor Anda. Mohon tunggu 1 menit lalu coba lagi.",
         "en": "Too many messages from your number. Please wait a minute and try again.",

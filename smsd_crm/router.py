@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Callable
@@ -21,23 +22,28 @@ from .config import Settings
 from .errors import PluginError
 from .events import MessageHandled, MessageReceived
 from .grammar import closest, split_keyword
-from .models import InboundMessage, Keyword, Message, Product, Reply
+from .models import InboundMessage, Message, Product, Reply
 from .plugins import PluginHost
 from .storage import catalog as catalog_queries
 from .storage import conversations as conversation_queries
 from .storage import customers as customer_queries
 from .storage import messages as queries
 from .storage.db import Database
-from .understanding.intent import Reader
+from .understanding.intent import Reader, Reading
 from .understanding.lexicon import Lexicon
+from .understanding.normalize import clean
 from .understanding import senders
 
 LOGGER = logging.getLogger(__name__)
 FLOOD = "core:flood"
 AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
 MASK = "****"
+PIN_LIKE = re.compile(r"(?<!\d)\d{4,12}(?!\d)")
+LEET = str.maketrans("013457", "OIEAST")  # digits typed for letters in a word
 CATALOGUE_TTL = 5.0  # seconds the reader's copy of the product names is kept
 OVER_BUDGET = "over budget"  # last_error of a message whose "not understood" reply was not sent
+ECHO = "echo"  # last_error of a message that was the shop's own text sent back
+OVER_CAP = "over reply cap"  # last_error of a message not answered: flood.replies_per_hour reached
 REPEATED = "repeated"  # last_error of a message whose text was just answered
 
 
@@ -61,15 +67,20 @@ class Router:
         self._secrets: dict[int, str] = {}
 
     def mask(self, text: str) -> str | None:
-        """``text`` with the secret words of its keyword (the owner's PIN) masked, or None when the
-        keyword has none."""
-        keyword, _, rest = split_keyword(text)
-        match = self._keyword(keyword) if keyword else None
-        if match is None or not match.secret_words:
+        """``text`` with what could be the owner's PIN masked when it names an owner command anywhere, in
+        any form (``ＬＡＰＯＲＡＮ 4321``, ``Pagi, LAPORAN 4321``, ``laporan4321``, ``L A P O R A N 4321``, a
+        typo); None when it names none. Every run of 4-12 digits is masked, wherever it stands: the
+        stored text may lose a number, the PIN is never kept (the plugin reads the real text)."""
+        secret = sorted(w for w, kw in self._host.keyword_table.items() if kw.secret_words)
+        if not secret:
             return None
-        words = rest.split(None, match.secret_words)
-        hidden = [MASK] * min(match.secret_words, len(words)) + words[match.secret_words:]
-        return " ".join([keyword, *hidden])
+        cleaned = clean(text)
+        # words as letters: "LAP0RAN" (a zero for the O), "LAPORAN975310" (the PIN glued on)
+        names = [re.sub(r"\d+$", "", w).translate(LEET) for w in re.findall(r"[A-Z0-9]+", cleaned.upper())]
+        if not any(n in secret or (len(n) >= 4 and closest(n, secret, cutoff=AUTOCORRECT)) for n in names):
+            return None
+        masked = PIN_LIKE.sub(MASK, cleaned)
+        return masked if masked != cleaned else None
 
     async def accept(self, msg: InboundMessage) -> None:
         """Commit an inbound SMS (a duplicate is dropped) and queue it for routing."""
@@ -109,16 +120,6 @@ class Router:
             except Exception:  # never let one message stop the pipeline
                 LOGGER.exception("routing message %d failed", message_id)
 
-    def _keyword(self, keyword: str) -> Keyword | None:
-        """The registered keyword, or the one a small typo clearly meant (PESEN -> PESAN)."""
-        match = self._host.keyword_table.get(keyword)
-        if match is None and len(keyword) >= 4:
-            meant = closest(keyword, list(self._host.keyword_table), cutoff=AUTOCORRECT)
-            if meant is not None:
-                LOGGER.info("keyword %r read as %s", keyword, meant)
-                match = self._host.keyword_table[meant]
-        return match
-
     async def _catalogue(self) -> list[Product]:
         """The active products' names for the reader, re-read at most every ``CATALOGUE_TTL`` seconds
         (a catalogue import in another process is seen that much later; prices and stock are read by
@@ -135,7 +136,11 @@ class Router:
         if stored.phone:
             dialogue = await conversation_queries.get(self._db, stored.phone, stored.created_at)
         products = await self._catalogue()
-        reading = self._reader.read(text, products, in_dialogue=dialogue is not None)
+        try:
+            reading = self._reader.read(text, products, in_dialogue=dialogue is not None)
+        except Exception:  # a reader bug must not leave the SMS unrouted (and failing again at every start)
+            LOGGER.exception("message %d could not be read; answered as not understood", stored.id)
+            reading = Reading(None, None, (text.split() or [""])[0].upper(), text, None, "none")
         language = reading.language
         if language is None and stored.phone:  # the words do not tell: the customer's own language
             customer = await customer_queries.get_by_phone(self._db, stored.phone)
@@ -146,7 +151,8 @@ class Router:
         owner = reading.keyword.plugin if reading.keyword else (dialogue[0] if joins else None)
         message = Message(
             id=stored.id, phone=stored.phone, sender=stored.address, text=text,
-            received_at=stored.created_at, modem_id=stored.modem_id, keyword=reading.word or None,
+            received_at=stored.created_at, modem_id=stored.modem_id,
+            keyword=PIN_LIKE.sub(MASK, reading.word) or None,  # stored: never "LAPORAN975310"
             command=reading.command, args=reading.args,
             language=language or self._settings.store.language,
             conversation=dialogue[1] if joins else None, conversation_plugin=dialogue[0] if joins else None)
@@ -166,6 +172,8 @@ class Router:
             return
         if message.phone is not None and await self._repeated(message, stored, public):
             return
+        if message.phone is not None and await self._echoed(message, stored, public):
+            return
         reason = None
         try:
             async with self._host.deferred_events(), self._db.transaction():
@@ -174,6 +182,8 @@ class Router:
                     if isinstance(reply, Reply) and reply.text.strip():
                         if reply.fallback and await self._over_budget(message):
                             reason = OVER_BUDGET
+                        elif await self._over_cap(message):
+                            reason = OVER_CAP
                         else:
                             reply_id = await queries.queue_outbound(
                                 self._db, message.phone, reply.text, self._clock(), in_reply_to=message.id,
@@ -231,6 +241,32 @@ class Router:
         LOGGER.info("message %d from %s not answered: the same text was answered in the last %g minutes",
                     message.id, message.phone, minutes)
         await self._host.emit(MessageHandled(public, None, None))
+        return True
+
+    async def _echoed(self, message: Message, stored: queries.StoredInbound, public: Message) -> bool:
+        """The SMS is one of the shop's own texts to this number in the last hour, sent back by a machine
+        (an echo bot, a forwarding phone): stored, handled, never acted on ("... Batal: BATAL 12" would
+        cancel the order) and never answered."""
+        since = stored.created_at - timedelta(hours=1)
+        if _same(stored.text) not in {_same(t) for t in await queries.sent_texts_since(self._db, message.phone,
+                                                                                        since)}:
+            return False
+        async with self._db.transaction():
+            await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
+                                         keyword=message.keyword, error=ECHO)
+        LOGGER.info("message %d from %s not answered: it is the shop's own text sent back", message.id,
+                    message.phone)
+        await self._host.emit(MessageHandled(public, None, None))
+        return True
+
+    async def _over_cap(self, message: Message) -> bool:
+        """This number already got ``flood.replies_per_hour`` replies in the last hour (a machine that
+        answers every reply with something the shop understands: a loop a person never makes)."""
+        cap = self._settings.flood.replies_per_hour
+        if await queries.replies_since(self._db, message.phone, self._clock() - timedelta(hours=1)) < cap:
+            return False
+        LOGGER.warning("message %d from %s not answered: %d replies in the last hour already", message.id,
+                       message.phone, cap)
         return True
 
     async def _over_budget(self, message: Message) -> bool:

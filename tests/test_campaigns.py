@@ -112,7 +112,7 @@ async def test_an_owner_promo_reaches_exactly_the_opted_in_customers(tmp_path, e
     # the PIN is nowhere: not in the stored text, not in a raw PDU, not in the log
     stored = query(db, "SELECT text, raw_pdu FROM messages WHERE direction = 'in' AND phone = ? AND text LIKE 'promo%' "
                        "ORDER BY id", (OWNER,))
-    assert stored == [("PROMO **** Diskon!", None), ("PROMO **** Halo {nama}, diskon 10% minyak goreng!", None)]
+    assert stored == [("PROMO **** Diskon!", None), ("promo **** Halo {nama}, diskon 10% minyak goreng!", None)]
     assert query(db, "SELECT COUNT(*) FROM messages WHERE text LIKE ?", (f"%{PIN}%",)) == [(0,)]
     assert f" {PIN} " not in log.read_text()
 

@@ -107,7 +107,7 @@ async def shop(tmp_path, emulator, daemons):
     # The script is many customers' day in a minute, repeats and nonsense on purpose: the flood guard,
     # the budget of "not understood" replies and the repeat rule are tested in test_router.py, test_loops.py.
     config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\n"
-                          "flood: {max_per_minute: 1000, unknown_per_hour: 1000, repeat_minutes: 0}\n")
+                          "flood: {max_per_minute: 1000, unknown_per_hour: 1000, repeat_minutes: 0, replies_per_hour: 1000}\n")
     (tmp_path / "data").mkdir()
     subprocess.run([SMSD_CRM, "catalog", "import", str(SAMPLE), "-c", str(config)], check=True,
                    capture_output=True, timeout=60)

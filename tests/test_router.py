@@ -126,8 +126,14 @@ async def test_duplicate_sms_is_answered_once(pipeline):
     assert len(rows) == 2
 
 
+async def test_only_emoji_is_a_reaction_and_costs_no_sms(pipeline):
+    send, _ = pipeline
+    rows = await send("😀😀😀")
+    assert [(r["direction"], r["state"]) for r in rows] == [("in", "handled")]
+
+
 @pytest.mark.parametrize("text", ["", "   ", "<script>alert(1)</script>", "'; DROP TABLE customers;--",
-                                  "😀😀😀", "x" * 1000, "DAFTAR " + "A" * 500, "DAFTAR 12345#67890",
+                                  "x" * 1000, "DAFTAR " + "A" * 500, "DAFTAR 12345#67890",
                                   "DAFTAR Budi#Jl. Mawar#31-02-1990", "UBAH LAHIR 17-08-1990", "UBAH"])
 async def test_hostile_and_broken_text_gets_a_short_answer(pipeline, text):
     send, db = pipeline
@@ -186,10 +192,63 @@ async def test_an_owner_pin_is_masked_before_storing_and_for_observers(tmp_path)
             await router.route(router._queue.get_nowait())
         rows = [tuple(r) for r in await db.fetchall("SELECT direction, text, raw_pdu FROM messages ORDER BY id")]
         # the plugin read the real PIN (it answered, not refused), nothing kept it
-        assert rows == [("in", "PROMO **** @tetap Diskon besar", None),
+        assert rows == [("in", "promo **** @tetap Diskon besar", None),
                         ("out", "Tidak ada pelanggan yang bisa menerima promo ini.", None)]
         events = [e for e in seen if isinstance(e, (MessageReceived, MessageHandled))]
         assert len(events) == 2 and all("975310" not in repr(e) for e in events)
         assert events[0].message.args == "**** @tetap Diskon besar"
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("text", ["ＬＡＰＯＲＡＮ 975310", "Pagi, LAPORAN 975310", "laporan975310", "L A P O R A N 975310",
+                                  "LAPORAN\u200b975310", "LAPORAN 🙏 975310", "LAPORAN PIN 975310", "STOK B01 975310 40",
+                                  "LAP0RAN 975310"])
+async def test_an_owner_pin_written_oddly_is_never_stored(tmp_path, text):
+    from smsd_crm.campaigns.service import CampaignService
+    settings = parse_config("store: {name: Toko Uji}\nplugins_dir: null\n"
+                            "plugins: {owner: {numbers: ['081100000001'], pin: '975310'}}\n", tmp_path / "c.yaml")
+    host = PluginHost.load(settings, entry_points=False)
+    db = await open_database(settings, host)
+    try:
+        host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
+                               host.emit, lambda modem_id=None: None,
+                               campaigns=CampaignService(db, settings, lambda: NOW, host)))
+        router = Router(db, host, settings, lambda modem_id=None: None, lambda: NOW)
+        await router.accept(InboundMessage("sim1", "081100000001", text, NOW, sim_id="510"))
+        while not router._queue.empty():
+            await router.route(router._queue.get_nowait())
+        rows = await db.fetchall("SELECT text, keyword, raw_pdu FROM messages")
+        assert rows and all("975310" not in str(v) for r in rows for v in tuple(r)), [tuple(r) for r in rows]
+    finally:
+        await db.close()
+
+
+async def test_the_shops_own_text_sent_back_is_never_acted_on(pipeline):
+    send, db = pipeline
+    rows = await send("DAFTAR Budi#Jl. Mawar 5")
+    welcome = rows[-1]["text"]
+    rows = await send(welcome)  # an echo bot (or a forwarding phone) sends the welcome back
+    assert (rows[-1]["direction"], rows[-1]["state"], rows[-1]["last_error"]) == ("in", "handled", "echo")
+    assert (await db.fetchone("SELECT COUNT(*) AS n FROM messages WHERE direction = 'out'"))["n"] == 1
+
+
+async def test_replies_to_one_number_are_capped_per_hour(tmp_path):
+    settings = parse_config("store: {name: Toko Uji}\nplugins_dir: null\n"
+                            "flood: {replies_per_hour: 2, repeat_minutes: 0}\n", tmp_path / "c.yaml")
+    host = PluginHost.load(settings, entry_points=False)
+    db = await open_database(settings, host)
+    try:
+        host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
+                               host.emit, lambda modem_id=None: None))
+        router = Router(db, host, settings, lambda modem_id=None: None, lambda: NOW)
+        for i in range(4):  # a machine texting "BANTUAN" after every reply
+            await router.accept(InboundMessage("sim1", "081234567890", "BANTUAN", NOW + timedelta(seconds=i),
+                                               sim_id="510"))
+            while not router._queue.empty():
+                await router.route(router._queue.get_nowait())
+        rows = [tuple(r) for r in await db.fetchall("SELECT direction, last_error FROM messages ORDER BY id")]
+        assert rows == [("in", None), ("out", None), ("in", None), ("out", None),
+                        ("in", "over reply cap"), ("in", "over reply cap")]
     finally:
         await db.close()

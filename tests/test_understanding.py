@@ -44,11 +44,18 @@ def order_lines(text: str, products: list[Product]) -> list[tuple[str, int]] | s
         if product is None:
             return "ask" if suggestions else f"unknown {item.query}"
         quantity = item.quantity
+        if item.size is not None:
+            pack = choose(item.size, product, products, LEX)
+            if not isinstance(pack, Packs) or pack.quantity != 1:
+                return "ask size"
+            product = pack.product
         if item.measure is not None:
             packs = choose(item.measure, product, products, LEX)
             if isinstance(packs, AskSize):
                 return "ask size"
             product, quantity = packs.product, packs.quantity
+        if quantity is None or quantity <= 0:
+            return "bad quantity"
         lines.append((product.code, quantity))
     return lines or "usage"
 
@@ -173,7 +180,9 @@ def test_free_wording(reader, products, text, command):
     ("tlg kirim gas 1 tabung ya kak", "gas 1 tabung ya kak"),
     ("ganti alamat ke Perum Puri Indah B7", "alamat ke Perum Puri Indah B7"),
     ("mau daftar kak, nama Eko alamat Jl. Beringin 3", "nama Eko alamat Jl. Beringin 3"),
-    ("BATAL pesanan 12", "pesanan 12"),
+    ("BATAL pesanan 12", "12"),
+    ("batal yg gula 2 kresek", ""),                     # "2" is a quantity, not an order number
+    ("Where is my order? It's been 2 hours", ""),       # a time
 ])
 def test_arguments_are_what_the_command_works_on(reader, products, text, args):
     assert reader.read(text, products).args == args
@@ -185,11 +194,15 @@ def test_arguments_are_what_the_command_works_on(reader, products, text, args):
     "Harga segitu kok kualitasnya begini", "Harga mahal tp kemasan jelek kak",
     "Stop kirim yg itu", "Stop dulu jual roti yg itu kak", "PESEN lagi gak deh", "Batal aja sambalnya, tuker sama kecap ya kak",
     "Daftar yg kurang: sampo 1 renceng isinya cuma 10", "Mulai skrg sy cek dulu tanggalnya",
-    "makasih kak",
+    "Daftar belanjaan kemarin: gula 2, minyak 1",
 ])
 def test_inside_a_dialogue_anything_but_an_exact_command_joins_it(reader, products, text):
     r = reader.read(text, products, in_dialogue=True)
     assert (r.command, r.how) == (None, "dialogue")
+
+
+def test_thanks_inside_a_dialogue_cost_no_sms(reader, products):
+    assert reader.read("ok makasih kak", products, in_dialogue=True).command == "thanks"
 
 
 @pytest.mark.parametrize("text, command", [
@@ -245,3 +258,49 @@ texting:
 def test_an_unknown_unit_in_config_is_a_clear_error():
     with pytest.raises(ConfigError, match="texting.units.*'kresek'.*not a known unit"):
         parse_config("texting: {units: {kresek: plastik}}\n", Path("config.yaml"))
+
+
+# ------------------------------------------------------------------ what a breaker found (issue 12 review)
+
+@pytest.mark.parametrize("text", [
+    "PESAN gula 1/0", "pesan gula 0/0", "pesan minyak 1/0 liter", "pesan gula " + "9" * 400,
+    "gula " + "9" * 5000 + " kg", "cek " * 1000, "brp " + " ".join(f"kata{i}" for i in range(200)),
+    "🙏" * 2000, "x" * 5000,
+])
+def test_hostile_text_is_read_without_an_error(reader, products, text):
+    reader.read(text, products)  # no exception; the daemon answers it like any other
+
+
+@pytest.mark.parametrize("text, lines", [
+    ("beras 2-3 karung", "bad quantity"), ("gula 2-3", "bad quantity"), ("gula 1/0", "bad quantity"),
+    ("kopi 1 kg", "ask size"), ("kopi 20 g", "ask size"), ("garam 500 g", [("C03", 2)]), ("gas 12 kg", "ask size"),
+    ("teh celup isi 25", [("H01", 1)]), ("teh celup isi 25 2", [("H01", 2)]),
+    ("gula dua belas", [("G01", 12)]), ("gula dua puluh", [("G01", 20)]),
+    ("3 minyak goreng 1L", [("M02", 3)]),
+])
+def test_quantities_a_breaker_tried(text, lines, products):
+    got = order_lines(text, products)
+    if lines == "bad quantity":
+        assert got == "bad quantity" or (isinstance(got, list) and not got)
+    else:
+        assert got == lines
+
+
+@pytest.mark.parametrize("text, command", [
+    ("stok gula ada?", "price"), ("Laporan kak, gas sy bocor", "complain"),
+    ("Promonya jangan dikirim lagi kak", "stop"), ("jangan lupa kirim promo ya", None),
+    ("Gak jadi batal kak, tetap kirim ya", None), ("pesanan saya jangan batal ya", None),
+    ("sy ga di rumah jadi titip tetangga ya", None), ("Stop pesanan", None),
+    ("mulai besok saya pesan tiap minggu", None), ("kalau beli gula 2 berapa?", "price"),
+    ("Sy sdh pesan gula 2 td pagi", None), ("daftar harga dong kak", None),
+    ("saya sudah daftar kemarin, kok poin ga nambah", None), ("ganti nama? ga usah kak", None),
+    ("alamat baru saya nanti saya kabari", None), ("👍", "thanks"),
+    ("Kak barangnya udh nyampe, makasih ya", "thanks"), ("hello, what time do you open?", "info"),
+    ("sudah cukup sms promonya kak, makasih", "stop"), ("tolong dibatalkan ya kak pesanannya", "cancel"),
+])
+def test_sentences_that_must_not_change_anything_else(reader, products, text, command):
+    got = reader.read(text, products).command
+    if command is None:
+        assert got not in ("order", "cancel", "stop", "start", "register", "update"), got
+    else:
+        assert got == command

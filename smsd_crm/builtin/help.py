@@ -87,7 +87,8 @@ def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
     if message.command == "thanks":  # "ok", "makasih": nothing to answer, no SMS to pay for
         return None
     # a short text whose first word is near a keyword ("DFT Budi"); a sentence gets the menu, not a guess
-    if message.keyword and len(message.keyword) >= 3 and len(message.text.split()) <= 5:
+    if message.keyword and len(message.keyword) >= 3 and len(message.text.split()) <= 5 and \
+            message.keyword.lower() not in ctx.lexicon.fillers:  # "Ada rokok?" is no typo of ADUAN
         suggestion = closest(message.keyword, sorted({k.word for k in ctx.keywords() if not k.secret_words}),
                              cutoff=0.6)
         if suggestion:

@@ -261,15 +261,34 @@ async def fallbacks_since(db: Database, phone: str, since: datetime) -> int:
 
 async def answered_texts(db: Database, phone: str, before_id: int, since: datetime,
                          notice_plugin: str) -> list[str]:
-    """Texts of the inbound messages from ``phone`` received since ``since`` (before ``before_id``)
-    that got an answer; a notice from ``notice_plugin`` (the flood guard's) is not one."""
+    """The text of the latest inbound message from ``phone`` received since ``since`` (before
+    ``before_id``) that got an answer (a list of at most one); a notice from ``notice_plugin`` (the
+    flood guard's) is not one. Only the latest: PESAN, BATAL, PESAN again is a new order."""
     rows = await db.fetchall(
         """SELECT m.text FROM messages m
            WHERE m.direction = 'in' AND m.phone = ? AND m.id < ? AND m.created_at >= ? AND m.state = 'handled'
              AND EXISTS (SELECT 1 FROM messages r  -- a reply goes to the same phone, later: messages_phone
                          WHERE r.phone = m.phone AND r.id > m.id AND r.in_reply_to = m.id
-                           AND r.direction = 'out' AND r.plugin IS NOT ?)""",
+                           AND r.direction = 'out' AND r.plugin IS NOT ?)
+           ORDER BY m.id DESC LIMIT 1""",
         (phone, before_id, since.isoformat(), notice_plugin))
+    return [r["text"] for r in rows]
+
+
+async def replies_since(db: Database, phone: str, since: datetime) -> int:
+    """How many replies (rows answering an inbound message) were queued to ``phone`` since ``since``."""
+    row = await db.fetchone(
+        """SELECT COUNT(*) AS n FROM messages
+           WHERE direction = 'out' AND phone = ? AND in_reply_to IS NOT NULL AND created_at >= ?""",
+        (phone, since.isoformat()))
+    return row["n"] if row else 0
+
+
+async def sent_texts_since(db: Database, phone: str, since: datetime) -> list[str]:
+    """Texts queued to ``phone`` since ``since`` (to recognise a machine echoing them back)."""
+    rows = await db.fetchall(
+        "SELECT text FROM messages WHERE direction = 'out' AND phone = ? AND created_at >= ? ORDER BY id DESC "
+        "LIMIT 50", (phone, since.isoformat()))
     return [r["text"] for r in rows]
 
 

@@ -30,8 +30,9 @@ from typing import Mapping, Sequence
 from .. import catalog_match
 from ..grammar import split_keyword
 from ..models import Keyword, Product
+from .fields import parse_registration
 from .items import parse_items
-from .lexicon import TIME_WORDS, Lexicon
+from .lexicon import NEGATIONS, PAST, TIME_WORDS, Lexicon
 from .normalize import Word, clean, words
 
 GREETING, THANKS = "greeting", "thanks"
@@ -42,20 +43,29 @@ PRIORITY = ("stop", "start", "cancel", "help", "status", "complain", "info", "up
             "rewards", "balance", "price", "order")
 # Words that only introduce what follows: "cek poin", "cek status", "cek harga".
 LEADS = frozenset({"cek", "check", "lihat", "tanya"})
+PIN = re.compile(r"\d{4,12}")  # what follows an owner keyword (plugins.owner.pin is 4-12 digits)
+MAX_READ = 480  # characters read of one SMS (three parts): more is kept, not read
+MAX_NARROW = 6  # words of a question tried in shorter runs
 # Commands that take nothing after the keyword, and the words that may still follow them.
 NO_ARGUMENTS: Mapping[str, frozenset[str]] = {
     "info": frozenset({"toko", "shop", "store"}),
     "balance": frozenset({"poin", "point", "points", "your", "you"}),
     "rewards": frozenset({"hadiah", "apa", "what"}),
     "help": frozenset({"menu", "apa"}),
-    "stop": frozenset({"promo", "promosi", "sms", "iklan", "promotion", "promotions"}),
-    "start": frozenset({"promo", "promosi", "sms", "lagi", "again"}),
+    "stop": frozenset({"promo", "promos", "promosi", "sms", "iklan", "promotion", "promotions", "kirim", "dikirim",
+                       "send", "sending", "me", "message", "messages", "lagi", "again", "broadcast", "spam"}),
+    "start": frozenset({"promo", "promos", "promosi", "sms", "lagi", "again", "kirim", "dikirim", "send",
+                        "promotion", "promotions", "iklan"}),
     "status": frozenset({"pesanan", "order", "status"}),
 }
 WITH_NUMBER = frozenset({"cancel", "status"})
 # Intents that win over a keyword whose arguments do not fit it ("beli gula kmrn tp kurang" is a complaint).
+LABELS = frozenset({"nama", "name", "alamat", "address"})  # "jadi member. Nama Siti, rumah di ..."
+QUESTION = frozenset({"kalau", "berapa", "apakah", "gimana", "bagaimana", "how", "what"})
 STRONGER = frozenset({"stop", "complain", "rewards", "status", "cancel", "help", "info"})
 ITEMS = frozenset({"order", "price"})
+NEGATABLE = frozenset({"cancel", "stop", "start"})  # cues that change something: not after "jangan"
+CONSENT = frozenset({"stop", "start"})  # by keyword only when the words after it fit ("Stop pesanan" is no opt-out)
 CODES = frozenset({"redeem"})  # commands whose argument is a code (a reward's: V10)
 FIELDS = frozenset({"register", "update"})  # polite words around the fields are not part of them
 # Words Indonesians use as they are ("Stop ya", "mau order", "cancel aja"): they tell no language.
@@ -105,6 +115,8 @@ class Reader:
             if not kw.secret_words:
                 self._by_command.setdefault(kw.command, kw)
         self._words_of: tuple[Sequence[Product], frozenset[str]] | None = None
+        self._found_for: Sequence[Product] | None = None
+        self._found: dict[str, list[catalog_match.Match]] = {}
         self._known = frozenset({w.lower() for w in keywords} | {w for ps in lexicon.cues.values() for p in ps for w in p}
                                 | set(lexicon.abbreviations.values()) | lexicon.fillers | lexicon.greetings)
         self._fuzzy = sorted(w for w, kw in keywords.items() if not kw.secret_words and len(w) >= 4)
@@ -185,7 +197,7 @@ class Reader:
         """``query``, or its longest run of words that names a product ("gas elpiji teh" -> "gas
         elpiji": the last word was the Sundanese "teh", a way to address a woman)."""
         words_ = query.split()
-        if not words_ or self._resolves(query, products):
+        if not words_ or len(words_) > MAX_NARROW or self._resolves(query, products):
             return query
         for size in range(len(words_) - 1, 0, -1):
             for start in range(0, len(words_) - size + 1):
@@ -198,31 +210,54 @@ class Reader:
         """``2kg``, ``sekilo``: a quantity written as one word."""
         return bool(parse_items(word, self.lexicon)) and not parse_items(word, self.lexicon)[0].query
 
+    def _find(self, query: str, products: Sequence[Product]) -> list[catalog_match.Match]:
+        """``catalog_match.find``, remembered for the catalogue in use (one SMS asks several times)."""
+        if self._found_for is not products:
+            self._found_for, self._found = products, {}
+        if query not in self._found:
+            if len(self._found) > 4096:
+                self._found.clear()
+            self._found[query] = catalog_match.find(query, list(products))
+        return self._found[query]
+
     def _resolves(self, query: str, products: Sequence[Product]) -> bool:
-        return bool(query) and catalog_match.resolve(query, list(products))[0] is not None
+        if not query:
+            return False
+        matches = self._find(query, products)
+        return bool(matches) and (len(matches) == 1 or matches[0].score - matches[1].score >= catalog_match.MARGIN)
 
     def _items_resolve(self, text: str, products: Sequence[Product]) -> bool:
         items = parse_items(text, self.lexicon, self._product_words(products))
         return bool(items) and all(i.query and self._resolves(i.query, products) for i in items)
 
-    def _exact(self, kw: Keyword, args_words: Sequence[Word], args: str, products: Sequence[Product]) -> bool:
+    def _exact(self, kw: Keyword, args_words: Sequence[Word], args: str, products: Sequence[Product],
+               in_dialogue: bool = True) -> bool:
         """A keyword's arguments fit its command completely (used inside a dialogue)."""
         norms = self._norms(args_words)
         command = kw.command
         if not self._content(norms):
             return True  # the keyword alone ("HARGA", "STOP"): nobody adds that to a complaint
+        if in_dialogue and command in CONSENT:
+            return False  # inside a dialogue, STOP on its own ("Stop kirim yg itu" is about the complaint)
         if command in NO_ARGUMENTS:
             rest = self._content(norms, NO_ARGUMENTS[command])
             if command in WITH_NUMBER:
-                rest = [n for n in rest if not n.lstrip("#").isdigit()]
+                rest = [n for n in rest if n.lstrip("#") != args]
             return not rest
         if command in WITH_NUMBER:
-            return any(n.lstrip("#").isdigit() for n in norms)
+            return bool(args)
         if command == "price":  # every word names a product ("HARGA susu" asks about two kinds)
             query = self._query(args_words, products, frozenset())
-            return bool(query) and bool(catalog_match.find(query, list(products)))
+            return bool(query) and bool(self._find(query, products))
         if command == "order":
             return self._items_resolve(args, products)
+        if command == "register":  # a name, not "daftar harga dong"; in a dialogue, with an address
+            reg = parse_registration(" ", args)
+            head = self._norms(words(reg.name)[:1])
+            if not reg.name or (head and head[0] in self._known):
+                return False
+            return not in_dialogue or ("#" in args or bool(re.search(
+                r"(?i)\b(nama|alamat|jl|jln|jalan|gg|gang|perum|komplek|blok|rt|rw)\b", args)))
         if command in CODES:  # "TUKAR V10"; "tukar poin apa aja" asks for the list instead
             rest = self._content(norms)
             return bool(rest) and bool(re.fullmatch(r"[a-z]*\d+[a-z0-9]*", rest[0]))
@@ -232,7 +267,7 @@ class Reader:
 
     def read(self, text: str, products: Sequence[Product] = (), in_dialogue: bool = False) -> Reading:
         """Read one SMS (``text`` as received). ``products`` is the active catalogue."""
-        cleaned = clean(text)
+        cleaned = clean(text[:MAX_READ * 2])[:MAX_READ]
         ws = words(cleaned)
         norms = self._norms(ws)
         language = self.language(norms)
@@ -240,6 +275,8 @@ class Reader:
         if not ws:
             if "?" in text and "?" in self.keywords:
                 return Reading("help", self.keywords["?"], "?", "", language, "keyword")
+            if text.strip() and not cleaned:  # "👍", "🙏🙏": a reaction, nothing to answer
+                return Reading(THANKS, None, "", "", language, "thanks")
             return Reading(None, None, first, "", language, "none")
         found = self._leading_keyword(cleaned, ws, products, in_dialogue)
         if found is not None:
@@ -258,28 +295,61 @@ class Reader:
                 args = self._span(cleaned, ws, norms, at + 1)
             if kw.command in ITEMS:
                 args = self._item_args(kw.command, cleaned, ws, at + 1, products)
+            if kw.command in WITH_NUMBER:  # "BATAL pesanan 12": the order's number, never "2" of "gula 2"
+                args = self._order_number(norms, at + 1, products)
             reading = Reading(kw.command, kw, ws[at].raw.upper(), args, language, "keyword")
-            fits = self._exact(kw, args_words, args, products)
+            fits = self._exact(kw, args_words, args, products, in_dialogue)
             if in_dialogue and fits and kw.command != "complain" and \
                     self._cue_position("complain", self._norms(args_words)) >= 0:
                 fits = False  # "Daftar yg kurang: sampo ...": more about the complaint, not a command
             if fits:
                 return reading
-            if not in_dialogue and kw.command not in STRONGER:
+            if not in_dialogue:
                 # "beli gula 2 kg kmrn tp ... kurang", "POIN bisa dituker apa aja": the words after the
                 # keyword do not fit it, and show another intent
                 other = self._by_cues(cleaned, ws, norms, products, language, skip=kw.command)
-                if other is not None and other.command != kw.command and other.command in STRONGER:
+                if other is not None and kw.command not in STRONGER and other.command in STRONGER:
                     return other
-                return reading
+                if kw.command not in CONSENT | FIELDS:
+                    return reading
+                # "Stop pesanan", "mulai besok saya pesan": no change of consent; read on ("mulai lagi aja deh
+                # kak promonya, ternyata butuh" still says it in words)
+                if kw.command in CONSENT and self._cue_position(kw.command, norms) >= 0:
+                    return Reading(kw.command, kw, ws[at].raw.upper(), "", language, "words")
+                if other is not None:
+                    return other
+                return self._rest(cleaned, ws, norms, products, language, first)
         if in_dialogue:
+            if self._courtesy(norms, first, cleaned, language).command == THANKS:
+                return Reading(THANKS, None, first, "", language, "thanks")  # "makasih kak": no SMS to pay
             return Reading(None, None, first, cleaned, language, "dialogue")
-        for reading in (self._by_cues(cleaned, ws, norms, products, language),
-                        self._typo(cleaned, ws, products, language),
+        cue = self._by_cues(cleaned, ws, norms, products, language)
+        return cue if cue is not None else self._rest(cleaned, ws, norms, products, language, first)
+
+    def _rest(self, cleaned: str, ws: Sequence[Word], norms: Sequence[str], products: Sequence[Product],
+              language: str | None, first: str) -> Reading:
+        """After keywords and cues: a keyword with a typo, just items, greetings and thanks."""
+        for reading in (self._typo(cleaned, ws, products, language),
                         self._just_items(cleaned, ws, norms, products, language)):
             if reading is not None:
                 return reading
         return self._courtesy(norms, first, cleaned, language)
+
+    def _order_number(self, norms: Sequence[str], start: int, products: Sequence[Product]) -> str:
+        """The order number in what follows (``12``, ``#12``, ``no 12``): not a quantity ("gula 2"), a
+        time ("2 jam") or a size ("2 kg"); "" when there is none."""
+        keep = self._product_words(products)
+        for i in range(start, len(norms)):
+            n = norms[i].lstrip("#")
+            if not n.isdigit() or len(n) > 9:
+                continue
+            after = norms[i + 1] if i + 1 < len(norms) else ""
+            before = norms[i - 1] if i > 0 else ""
+            if after in TIME_WORDS or self.lexicon.is_unit(after) or (before in keep and before not in
+                                                                        ("order", "pesanan")):
+                continue
+            return n
+        return ""
 
     def _courtesy(self, norms: Sequence[str], first: str, cleaned: str, language: str | None) -> Reading:
         """Greetings and thanks: only such words, or a short text with one and nothing else understood
@@ -303,19 +373,27 @@ class Reader:
         """The keyword opening the text (after greetings and fillers) and its word index."""
         for at, w in enumerate(ws):
             kw = self._keyword_at(w)
-            if kw is not None and kw.secret_words and at > 0:
-                return None  # the owner's commands (their PIN is masked) only as the very first word
+            if kw is not None and kw.secret_words:
+                # the owner's commands: the very first word, and a PIN after it ("STOK gula ada?" is a
+                # customer's question, "Laporan kak, gas bocor" a complaint)
+                if at == 0 and at + 1 < len(ws) and PIN.fullmatch(ws[at + 1].norm):
+                    return kw, at
+                return None
+            norm = self.lexicon.expand(w.norm)
+            if kw is not None and norm in self.lexicon.greetings and at + 1 < len(ws) and self._content(
+                    self._norms(ws[at + 1:])):
+                continue  # "HALO kak, mau pesan ..." / "hello, what time do you open?": the greeting opens it
             if kw is not None:
-                if self.lexicon.expand(w.norm) in LEADS and at + 1 < len(ws):
+                if norm in LEADS and at + 1 < len(ws):
                     # "cek poin", "cek status pesanan": the word after CEK says what is meant
-                    nxt = self._leading_keyword(cleaned, ws[at + 1:], products, in_dialogue)
-                    if nxt is not None and nxt[1] == 0:
-                        return nxt[0], at + 1
-                    cue = self._cue_command(self._norms(ws[at + 1:]))
+                    nxt = self._keyword_at(ws[at + 1])
+                    if nxt is not None and not nxt.secret_words and self.lexicon.expand(ws[at + 1].norm) not in LEADS:
+                        return nxt, at + 1
+                    cue = self._cue_command(self._norms(ws[at + 1:at + 6]))
                     if cue is not None and cue not in ITEMS and cue in self._by_command:
                         return None
                 return kw, at
-            if not self._skippable(self.lexicon.expand(w.norm)):
+            if not self._skippable(norm):
                 return None
         return None
 
@@ -333,13 +411,33 @@ class Reader:
         return None
 
     def _cue_position(self, command: str, norms: Sequence[str]) -> int:
-        """Index of the last word of the earliest cue of ``command`` in ``norms``, or -1."""
-        ends = [e for phrase in self.lexicon.cues.get(command, ()) if (e := _find(phrase, norms)) is not None]
+        """Index of the last word of the earliest cue of ``command`` in ``norms``, or -1.
+
+        A cue right after a negation does not count for a change of state ("jangan batal", "gak jadi
+        batal", "dont cancel"); "tidak jadi" counts only as two words in a row."""
+        gap = 0 if command == "cancel" else GAP
+        ends = []
+        for phrase in self.lexicon.cues.get(command, ()):
+            for start, end in _occurrences(phrase, norms, gap):
+                if command in NEGATABLE and start > 0 and (
+                        norms[start - 1] in NEGATIONS or norms[start - 1] == "jadi" or
+                        (start > 1 and norms[start - 2] in NEGATIONS and norms[start - 1] == "jadi")):
+                    continue
+                if phrase[0] == "jangan" and start + 1 < len(norms) and norms[start + 1] == "lupa":
+                    continue  # "jangan lupa kirim promo ya": the opposite of stop
+                if command == "cancel" and tuple(phrase) == ("tidak", "jadi") and end + 1 < len(norms) and \
+                        norms[end + 1] in ("batal", "cancel"):
+                    continue  # "gak jadi batal": keep it
+                ends.append(end)
+                break
         return min(ends) if ends else -1
 
     def _by_cues(self, cleaned: str, ws: Sequence[Word], norms: Sequence[str], products: Sequence[Product],
                  language: str | None, skip: str | None = None) -> Reading | None:
         """Free wording: the strongest intent (other than ``skip``) whose cue words are in the text."""
+        if any(n in self.lexicon.thanks and n not in ("sudah", "ya", "iya", "baik", "sama") for n in norms) and \
+                "sudah" in norms and any(n in ("sampai", "datang", "diterima", "terima") for n in norms):
+            return Reading(THANKS, None, ws[0].raw.upper(), "", language, "thanks")  # "udh nyampe, makasih"
         for command in PRIORITY:
             kw = self._by_command.get(command)
             if kw is None or command == skip or self._cue_position(command, norms) < 0:
@@ -354,40 +452,54 @@ class Reader:
         first = ws[0].raw.upper()
         at = self._cue_position(command, norms)
         if command in WITH_NUMBER:  # the order's number, not "2" of "It's been 2 hours"
-            number = next((n.lstrip("#") for i, n in enumerate(norms) if n.lstrip("#").isdigit()
-                           and not (i + 1 < len(norms) and norms[i + 1] in TIME_WORDS)), "")
-            return Reading(command, kw, first, number, language, "words")
+            return Reading(command, kw, first, self._order_number(norms, 0, products), language, "words")
         if command == "info" and self._just_items(cleaned, ws, norms, products, language, within=True):
             return None  # "bisa antar gas 1?": an order that asks for delivery
         if command in NO_ARGUMENTS:
             return Reading(command, kw, first, "", language, "words")
         if command == "price":
-            if self._cue_position("order", norms) >= 0 and self._just_items(cleaned, ws, norms, products,
-                                                                            language, within=True):
+            asks = "?" in norms or any(n in QUESTION for n in norms)
+            if not asks and self._cue_position("order", norms) >= 0 and self._just_items(
+                    cleaned, ws, norms, products, language, within=True):
                 return None  # "ada arisan, tolong siapin teh 2 kotak": an order that mentions "ada"
             drop = frozenset(p for ps in self.lexicon.cues.get("price", ()) for p in ps)
             query = self._narrow(self._query(ws, products, drop), products)
-            strong = any(n in ("harga", "berapa", "price", "much") for n in norms)
+            strong = any(n in ("harga", "berapa", "price", "much") for n in norms) or (
+                norms[0] == "ada" and "?" in norms)  # "Ada rokok kak?": tell them it is not sold
             named = any(n in self._product_words(products) for n in query.split())
             if not query or not (strong or named):
                 return None
             return Reading(command, kw, first, query, language, "words")
         if command == "order":
+            if any(n in PAST for n in norms[:max(at, 0) + 1]) or any(n in QUESTION for n in norms):
+                return None  # "sdh pesan gula 2 td pagi", "kalau beli gula 2 berapa?": no new order
             at = self._order_verb(norms, at)
             args = self._item_text(cleaned, ws[at + 1].start) if 0 <= at < len(ws) - 1 else ""
             items = parse_items(args, self.lexicon, self._product_words(products)) if args else []
-            if not any(i.query and catalog_match.find(i.query, list(products)) for i in items) and \
+            if not any(i.query and self._find(i.query, products) for i in items) and \
                     not any(i.raw_quantity for i in items):
                 return None  # "kirim" without anything to send
             return Reading(command, kw, first, args, language, "words")
         if command == "update":
             field_at = next((i for i, n in enumerate(norms) if n in ("alamat", "nama", "lahir", "address", "name")),
                             None)
-            if field_at is None:
+            if field_at is None or (field_at + 1 < len(norms) and norms[field_at + 1] == "?"):
                 return None
-            return Reading(command, kw, first, self._span(cleaned, ws, norms, field_at), language, "words")
+            args = self._span(cleaned, ws, norms, field_at)
+            value = self._content(self._norms(ws[field_at + 1:]))
+            if not [n for n in value if n not in NEGATIONS and n not in ("usah", "baru", "ke", "jadi", "nanti")]:
+                return None  # "ganti nama? ga usah kak"
+            if norms[field_at] in ("alamat", "address") and not re.search(
+                    r"(?i)\d|\b(jl|jln|jalan|gg|gang|perum|komplek|kompleks|blok|rt|rw|desa|dusun|kp|kampung)\b", args):
+                return None  # "alamat baru saya nanti saya kabari": no address in it
+            return Reading(command, kw, first, args, language, "words")
         if command == "register":
-            return Reading(command, kw, first, self._span(cleaned, ws, norms, at + 1), language, "words")
+            args = self._span(cleaned, ws, norms, at + 1)
+            head = self._norms(words(args)[:1])
+            if any(n in PAST for n in norms[:at]) or (head and head[0] in self._known and head[0] not in LABELS) \
+                    or "?" in norms:
+                return None  # "saya sudah daftar kemarin, kok poin ga nambah", "daftar harga dong"
+            return Reading(command, kw, first, args, language, "words")
         return Reading(command, kw, first, cleaned, language, "words")  # a complaint in their own words
 
     def _order_verb(self, norms: Sequence[str], first: int) -> int:
@@ -418,6 +530,8 @@ class Reader:
         at = next((i for i, w in enumerate(ws) if not self._skippable(self.lexicon.expand(w.norm))), None)
         if at is None or len(ws[at].raw) < 4:
             return None
+        if self._keyword_at(ws[at]) is not None:
+            return None  # an exact keyword was read (or refused) already; a typo it is not
         meant = _closest(ws[at].raw.upper(), self._fuzzy)
         if meant is None:
             return None
@@ -440,7 +554,7 @@ class Reader:
                 n.isdigit() or n in self.lexicon.numbers or self._unitish(n) for n in norms)
             return Reading("order", None, "", cleaned, language, "items") if has else None
         items = parse_items(cleaned, self.lexicon, keep)
-        if not items or not all(i.query and catalog_match.find(i.query, list(products)) for i in items):
+        if not items or not all(i.query and self._find(i.query, products) for i in items):
             return None
         if any(i.raw_quantity for i in items) and "order" in self._by_command:
             return Reading("order", self._by_command["order"], ws[0].raw.upper(), cleaned, language, "items")
@@ -453,21 +567,21 @@ SHORT = 2  # words besides thanks that a thank-you may carry ("ok makasih infony
 GAP = 2  # words a phrase's words may have between them ("jangan kirim promo" matches "jangan promo")
 
 
-def _find(phrase: Sequence[str], norms: Sequence[str]) -> int | None:
-    """Where ``phrase`` ends in ``norms`` when its words occur in order, at most ``GAP`` words apart."""
+def _occurrences(phrase: Sequence[str], norms: Sequence[str], gap: int = GAP):
+    """(start, end) of each place ``phrase`` occurs in ``norms``: its words in order, at most ``gap``
+    words apart."""
     for start, n in enumerate(norms):
         if n != phrase[0]:
             continue
         at, ok = start, True
         for word in phrase[1:]:
-            nxt = next((i for i in range(at + 1, min(len(norms), at + 2 + GAP)) if norms[i] == word), None)
+            nxt = next((i for i in range(at + 1, min(len(norms), at + 2 + gap)) if norms[i] == word), None)
             if nxt is None:
                 ok = False
                 break
             at = nxt
         if ok:
-            return at
-    return None
+            yield start, at
 
 
 def _closest(word: str, candidates: list[str]) -> str | None:

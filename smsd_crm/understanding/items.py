@@ -16,10 +16,11 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .lexicon import Lexicon
+from .lexicon import NAME_NUMBERS, Lexicon
 from .normalize import clean, fold
 
 MAX_ITEMS = 20
+MAX_DIGITS = 9  # longer numbers are read as "not a valid quantity"
 _NUMBER = re.compile(r"^(?:x)?(-?\d+(?:/\d+)?)(?:x)?([a-z]*)$")
 _SEPARATORS = re.compile(r"[,;:\n]+")
 _TOKEN = re.compile(r"[^\s#*.,;:!?()\"]+")
@@ -69,8 +70,10 @@ def _unit_amount(word: str, lexicon: Lexicon) -> tuple[str, float] | None:
     return None
 
 
-def _with_unit(n: float, unit: tuple[str, float], raw: str, word: str | None = None) -> _Qty:
+def _with_unit(n: float | None, unit: tuple[str, float], raw: str, word: str | None = None) -> _Qty:
     dim, size = unit
+    if n is None:
+        return _Qty(None, None, raw, unit=word)
     if dim == "count":
         return _Qty(n * size, None, raw, unit=word)
     return _Qty(None, Measure(dim, n * size), raw)
@@ -78,20 +81,54 @@ def _with_unit(n: float, unit: tuple[str, float], raw: str, word: str | None = N
 
 def _quantity(token: str, lexicon: Lexicon) -> _Qty | None:
     """A quantity token (``2``, ``x2``, ``2x``, ``2kg``, ``dua``, ``sekilo``, ``1/2``), else None."""
-    word = lexicon.expand(fold(token).replace("-", "")) if not token.startswith("-") else token.lower()
+    word = lexicon.expand(fold(token)) if not token.startswith("-") else token.lower()
     if word in lexicon.numbers:
         return _Qty(lexicon.numbers[word], None, token)
     if word.startswith("se") and (unit := _unit_amount(word[2:], lexicon)) is not None:
         return _with_unit(1, unit, token, word[2:])  # sekilo, sebungkus, selusin
+    if re.fullmatch(r"\d+-\d+[a-z]*", word):  # "2-3 karung": a range, ask which
+        return _Qty(None, None, token)
     m = _NUMBER.match(word)
     if m is None:
         return None
-    n = float(Fraction(m.group(1))) if "/" in m.group(1) else int(m.group(1))
+    digits = m.group(1)
+    if len(digits) > MAX_DIGITS:  # "gula 999...9": not a quantity anyone orders; never a float overflow
+        return _Qty(None, None, token[:MAX_DIGITS + 3])
+    if "/" in digits:
+        top, _, bottom = digits.partition("/")
+        if int(bottom) == 0:  # "1/0"
+            return _Qty(None, None, token)
+        n: float = float(Fraction(int(top.lstrip("-") or 0), int(bottom))) * (-1 if top.startswith("-") else 1)
+    else:
+        n = int(digits)
     suffix = m.group(2)
     if not suffix:
         return _Qty(n, None, token)
     unit = _unit_amount(suffix, lexicon)
     return _with_unit(n, unit, token, suffix) if unit is not None else None
+
+
+def _numbers_in_words(tokens: list[str], lexicon: Lexicon) -> list[str]:
+    """``dua belas`` -> ``12``, ``dua puluh lima`` -> ``25``, ``seratus`` -> ``100`` (as digits)."""
+    out: list[str] = []
+    i = 0
+    while i < len(tokens):
+        word = fold(tokens[i])
+        value = {"sebelas": 11, "sepuluh": 10, "seratus": 100}.get(word, lexicon.numbers.get(word))
+        if isinstance(value, int) and i + 1 < len(tokens) and fold(tokens[i + 1]) in ("belas", "puluh", "ratus"):
+            value = {"belas": value + 10, "puluh": value * 10, "ratus": value * 100}[fold(tokens[i + 1])]
+            i += 1
+            nxt = lexicon.numbers.get(fold(tokens[i + 1])) if i + 1 < len(tokens) else None
+            if isinstance(nxt, int) and 0 < nxt < 10 and value % 10 == 0:  # "dua puluh lima"
+                value += nxt
+                i += 1
+            out.append(str(value))
+        elif word == "seratus":
+            out.append("100")
+        else:
+            out.append(tokens[i])
+        i += 1
+    return out
 
 
 def _merge_unit(q: _Qty, token: str, lexicon: Lexicon) -> _Qty | None:
@@ -115,8 +152,11 @@ def _request(name: list[str], q: _Qty | None) -> ItemRequest:
 def _chunk(tokens: list[str], lexicon: Lexicon, keep: frozenset[str], after_items: bool) -> list[ItemRequest]:
     """Items of one chunk: a quantity belongs to the name before it, or after it when it comes first."""
     parts: list[str | _Qty] = []
-    for token in tokens:
+    for token in _numbers_in_words(tokens, lexicon):
         q = _quantity(token, lexicon)
+        if q is not None and parts and isinstance(parts[-1], str) and fold(parts[-1]) in NAME_NUMBERS:
+            parts.append(token)  # "Teh Celup isi 25": the number belongs to the name
+            continue
         # "2 kg", "1 galon"; a unit that is also a product's word ("galon") is a unit only after a name
         if q is None and parts and isinstance(parts[-1], _Qty) and \
                 (fold(token) not in keep or any(isinstance(p, str) for p in parts)):
@@ -139,6 +179,11 @@ def _chunk(tokens: list[str], lexicon: Lexicon, keep: frozenset[str], after_item
             parts.append(lexicon.synonyms.get(word, token))
         else:
             parts.append(token)
+    # "3 minyak goreng 1L": a count first, a size after the name
+    if len(parts) >= 3 and isinstance(parts[0], _Qty) and parts[0].measure is None and isinstance(parts[-1], _Qty) \
+            and parts[-1].measure is not None and all(isinstance(p, str) for p in parts[1:-1]):
+        first, size = parts[0], parts[-1]
+        parts = [_Qty(first.count, None, first.raw, size=size.measure, unit=first.unit), *parts[1:-1]]
     # A size named before the quantity ("minyak goreng 2L 1", "minyak yg 2 liter 2 pcs") says which pack.
     for i in range(1, len(parts) - 1):
         here, after = parts[i], parts[i + 1]

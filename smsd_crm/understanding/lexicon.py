@@ -18,7 +18,7 @@ ABBREVIATIONS: dict[str, str] = {
     "yg": "yang", "dgn": "dengan", "dg": "dengan", "sdh": "sudah", "udh": "sudah", "udah": "sudah",
     "dah": "sudah", "blm": "belum", "blom": "belum", "lom": "belum", "brp": "berapa", "brapa": "berapa",
     "tdk": "tidak", "gk": "tidak", "ga": "tidak", "gak": "tidak", "nggak": "tidak", "ngga": "tidak",
-    "enggak": "tidak", "g": "tidak", "tak": "tidak", "sy": "saya", "aq": "saya", "aku": "saya", "gw": "saya",
+    "enggak": "tidak", "tak": "tidak", "sy": "saya", "aq": "saya", "aku": "saya", "gw": "saya",
     "utk": "untuk", "tlg": "tolong", "tlong": "tolong", "aja": "saja", "aj": "saja", "jgn": "jangan",
     "jngn": "jangan", "lg": "lagi", "lgi": "lagi", "dr": "dari", "krn": "karena", "bs": "bisa", "bsa": "bisa",
     "gmn": "bagaimana", "gimana": "bagaimana", "gmana": "bagaimana", "td": "tadi", "kmrn": "kemarin",
@@ -43,7 +43,7 @@ ABBREVIATIONS: dict[str, str] = {
     "mesen": "pesan", "mesenin": "pesan", "batalin": "batal", "batalkan": "batal", "cancelin": "cancel",
     "siapin": "siapkan", "berapaan": "berapa", "brapaan": "berapa", "kumaha": "bagaimana", "carana": "cara",
     "karo": "sama", "diterke": "diantar", "anterke": "antar", "gue": "saya", "gua": "saya", "kagak": "tidak",
-    "nggak": "tidak", "ndak": "tidak", "mboten": "tidak", "teu": "tidak", "henteu": "tidak", "yaudah": "ya",
+    "ndak": "tidak", "mboten": "tidak", "teu": "tidak", "henteu": "tidak", "yaudah": "ya",
     "udahan": "sudah", "sakarung": "sekarung", "sakilo": "sekilo", "saliter": "seliter", "sabungkus": "sebungkus",
     "nuhun": "makasih", "hatur": "makasih", "matur": "makasih", "nuwun": "makasih", "suwun": "makasih",
     "enjing": "pagi", "sonten": "sore", "dalu": "malam", "wilujeng": "selamat", "sugeng": "selamat",
@@ -52,6 +52,7 @@ ABBREVIATIONS: dict[str, str] = {
     "pesenanku": "pesanan", "pesananku": "pesanan", "pesanane": "pesanan", "kirimkan": "kirim",
     "promosi": "promo", "promosi2": "promo", "promo2nya": "promo", "iklannya": "iklan", "sm": "sama",
     "dijalan": "jalan", "dapet": "dapat",
+    "trs": "terus", "dibatalkan": "batal", "dibatalin": "batal", "dicancel": "cancel", "jgn2": "jangan",
     "u": "you", "ur": "your", "msh": "masih", "masi": "masih", "dmn": "mana", "dimana": "mana",
     "kpn": "kapan", "jm": "jam", "bks": "bungkus", "bgks": "bungkus", "bngks": "bungkus",
 }
@@ -128,6 +129,16 @@ tapi karena soalnya kalau biar supaya sebelum sesudah habis pakai tunggu ditungg
 TIME_WORDS: frozenset[str] = frozenset("jam hari menit minggu bulan hour hours day days minute minutes week weeks"
                                        .split())
 
+# Words that turn the cue after them around: "jangan batal", "gak jadi batal", "dont cancel".
+NEGATIONS: frozenset[str] = frozenset({"jangan", "tidak", "dont", "don't", "not", "never", "belum"})
+# Words that show something already happened ("sdh pesan gula 2 td pagi"), not a new request.
+PAST: frozenset[str] = frozenset({"sudah", "tadi", "kemarin", "lalu", "ordered", "bought", "yesterday"})
+
+# A number right after these is part of the product's name ("Teh Celup isi 25", "pampers ukuran 3").
+NAME_NUMBERS: frozenset[str] = frozenset({"isi", "ukuran", "size", "nomor", "no", "type", "tipe"})
+# Packs whose size makes them another product: a 12 kg gas cylinder is not four 3 kg ones.
+FIXED_SIZE_PACKS: frozenset[str] = frozenset({"tabung", "galon"})
+
 # Separators between items of one order ("gula 1 sama minyak 1").
 ITEM_JOINERS: frozenset[str] = frozenset({"sama", "dan", "and", "plus", "serta", "&", "+", "terus", "trus",
                                           "sekalian"})
@@ -153,14 +164,15 @@ SYNONYMS: dict[str, str] = {
 
 DEFAULT_CUES: dict[str, list[str]] = {
     # opt-out needs a "don't/stop" word and a "promotion" word; checked before orders ("jangan kirim promo")
-    "stop": ["jangan promo", "jangan kirim sms", "jangan sms", "tidak usah promo", "tidak perlu promo",
-             "stop promo", "berhenti promo", "tidak mau promo", "stop iklan", "jangan iklan", "stop sms",
-             "unsubscribe", "no more promo", "stop sending", "hapus nomor", "tidak usah kirim sms",
-             "tidak mau terima"],
-    "start": ["mulai lagi", "kirim promo lagi", "kirim lagi promo", "mau promo", "mau terima promo",
+    "stop": ["jangan promo", "jangan kirim sms", "tidak usah promo", "tidak perlu promo", "stop promo",
+             "berhenti promo", "tidak mau promo", "stop iklan", "jangan iklan", "stop sms", "unsubscribe",
+             "no more promo", "stop sending", "tidak usah kirim sms", "promo jangan", "promo tidak usah",
+             "iklan stop", "promo stop", "sms stop", "cukup promo", "cukup sms", "tidak usah sms", "sms jangan",
+             "tidak mau dapat promo"],
+    "start": ["mulai lagi", "kirim promo lagi", "kirim lagi promo", "mau terima promo",
               "promo lagi dong", "start again", "info promo lagi", "send promo again", "promo dikirim lagi",
               "promo boleh lagi", "boleh promo lagi"],
-    "cancel": ["batal", "batalkan", "tidak jadi", "cancel", "gajadi", "gak jadi"],
+    "cancel": ["batal", "batalkan", "tidak jadi", "cancel", "gajadi"],
     "help": ["cara pesan", "cara daftar", "cara order", "bagaimana pesan", "bagaimana order", "cara",
              "bantuan", "bantu", "menu", "help", "how to", "lewat sms", "pesan lewat", "order lewat",
              "how does", "how can i order", "what can i text", "what can i send", "format"],
@@ -221,7 +233,8 @@ class Lexicon:
         """``text`` with each several-word synonym replaced (``soy sauce`` -> ``kecap``), case aside."""
         for phrase in self._phrases:
             if phrase in text.lower():
-                text = re.sub(rf"(?i)(?<!\w){re.escape(phrase)}(?!\w)", self.synonyms[phrase], text)
+                meant = self.synonyms[phrase]
+                text = re.sub(rf"(?i)(?<!\w){re.escape(phrase)}(?!\w)", lambda _: meant, text)
         return text
 
     @property

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 from ..models import Product
 from .items import Measure
-from .lexicon import Lexicon
+from .lexicon import FIXED_SIZE_PACKS, Lexicon
 
 _SIZE = re.compile(r"(?<![\w/])(\d+(?:[.,]\d+)?|\d+/\d+)\s*([a-zA-Z]+)\b")
 
@@ -86,7 +86,8 @@ def choose(measure: Measure, resolved: Product, products: list[Product], lexicon
         return Packs(resolved, 1)
     if len(exact) == 1:
         return Packs(exact[0], 1)
-    if not exact and len(sized) == 1:  # one size only: as many packs as make the amount
+    fixed = lexicon.pack_group(resolved.unit) in FIXED_SIZE_PACKS  # "gas 12 kg" is another cylinder
+    if not exact and len(sized) == 1 and not fixed:  # one size only: as many packs as make the amount
         n = _count(measure.amount, sized[0][1])
         if n is not None:
             return Packs(sized[0][0], n)

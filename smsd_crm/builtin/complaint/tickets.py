@@ -104,7 +104,9 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
         await ctx.conversations.open(message.phone, {"ticket": number}, FOLLOW_UP_MINUTES)
     await ctx.emit(ComplaintOpened(number, message.phone, text) if template == "opened"
                    else ComplaintChanged(number, message.phone, "open"))
-    return Reply(ctx.text(template, lang, no=number))
+    # a follow-up's acknowledgement is budgeted like an automatic answer: a machine echoing it back
+    # into the open ticket must not run up an endless exchange (the note is kept either way)
+    return Reply(ctx.text(template, lang, no=number), fallback=template != "opened")
 
 
 class ComplaintError(Exception):

@@ -174,6 +174,9 @@ async def _check_items(message: Message, ctx: PluginContext, args: str) -> Reply
             return Reply(ctx.text("bad_quantity", lang, item=_short(product.name),
                                   given=clip(item.raw_quantity, 10) or "?", max=cfg.max_quantity))
         before = wanted.get(product.id, (product, 0))[1]
+        if before + quantity > cfg.max_quantity:  # "es 100 sama es 100 sama es 100": the total counts
+            return Reply(ctx.text("bad_quantity", lang, item=_short(product.name), given=str(before + quantity),
+                                  max=cfg.max_quantity))
         wanted[product.id] = (product, before + quantity)
     if unknown:
         return Reply(ctx.text("unknown", lang, items=unknown), fallback=True)
