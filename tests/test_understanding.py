@@ -304,3 +304,9 @@ def test_sentences_that_must_not_change_anything_else(reader, products, text, co
         assert got not in ("order", "cancel", "stop", "start", "register", "update"), got
     else:
         assert got == command
+
+
+def test_a_name_change_in_free_wording_keeps_only_the_name(reader, products):
+    from smsd_crm.understanding.fields import parse_update
+    reading = reader.read("Ganti nama sy jd Siti Rahma", products)
+    assert reading.command == "update" and parse_update(reading.args) == ("name", "Siti Rahma")

@@ -52,7 +52,7 @@ _FIELD = "|".join(f"(?P<{field}>{words})" for field, words in _LABEL_WORDS.items
 _LABEL = re.compile(rf"(?<!\w)(?:{_FIELD})(?!\w)\s*[:=]?\s*", re.IGNORECASE)
 _UPDATE = re.compile(rf"^[{re.escape(_EDGE)}]*(?:{_FIELD})(?!\w)[{re.escape(_EDGE)}]*(?P<value>.*)$",
                      re.IGNORECASE | re.DOTALL)
-_BEFORE_VALUE = re.compile(r"^(?:(?:sudah\s+|udah\s+|udh\s+)?pindah\s+)?(?:ke|jadi|menjadi|to|di)\s+",
+_BEFORE_VALUE = re.compile(r"^(?:(?:sudah\s+|udah\s+|udh\s+)?pindah\s+)?(?:ke|jadi|jd|menjadi|to|di)\s+",
                            re.IGNORECASE)  # "alamat ke ...", "alamat di ..."
 # A form of address with a comma before the fields: "kak, Eko, Jl. Beringin 3".
 _VOCATIVE = re.compile(r"^(?:kak|kakak|ka|mas|mbak|mba|min|admin|gan|sis|bos|bang|om|pak|bu|halo|hallo|hai"
