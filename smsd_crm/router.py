@@ -17,6 +17,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Callable
 
+from rapidfuzz import fuzz
+
 from . import phones
 from .config import Settings
 from .errors import PluginError
@@ -38,10 +40,13 @@ LOGGER = logging.getLogger(__name__)
 FLOOD = "core:flood"
 AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
 MASK = "****"
-PIN_LIKE = re.compile(r"(?<!\d)\d{4,12}(?!\d)")
+# 4 digits or more, also written with spaces, dots or dashes inside ("975 310", "97-53-10")
+PIN_LIKE = re.compile(r"(?<!\d)\d(?:[ .\-]?\d){3,}(?!\d)")
 LEET = str.maketrans("013457", "OIEAST")  # digits typed for letters in a word
 CATALOGUE_TTL = 5.0  # seconds the reader's copy of the product names is kept
 OVER_BUDGET = "over budget"  # last_error of a message whose "not understood" reply was not sent
+ECHO_MIN = 20  # characters (letters and digits) a text needs to be recognised as an echo
+ECHO_SIMILAR = 90.0  # how alike (rapidfuzz ratio) an echo and the shop's text are at least
 ECHO = "echo"  # last_error of a message that was the shop's own text sent back
 OVER_CAP = "over reply cap"  # last_error of a message not answered: flood.replies_per_hour reached
 REPEATED = "repeated"  # last_error of a message whose text was just answered
@@ -75,9 +80,12 @@ class Router:
         if not secret:
             return None
         cleaned = clean(text)
-        # words as letters: "LAP0RAN" (a zero for the O), "LAPORAN975310" (the PIN glued on)
-        names = [re.sub(r"\d+$", "", w).translate(LEET) for w in re.findall(r"[A-Z0-9]+", cleaned.upper())]
-        if not any(n in secret or (len(n) >= 4 and closest(n, secret, cutoff=AUTOCORRECT)) for n in names):
+        # words as letters: "LAP0RAN" (a zero for the O), "LAPORAN975310" (the PIN glued on), "P.R.O.M.O"
+        joined = re.sub(r"(?<=\b[A-Z0-9])[.\-](?=[A-Z0-9]\b)", "", cleaned.upper())
+        names = [re.sub(r"\d+$", "", w).translate(LEET) for w in re.findall(r"[A-Z0-9]+", joined)]
+        bare = bool(re.fullmatch(r"[\d\s.\-]+", cleaned)) and len(re.sub(r"\D", "", cleaned)) >= 4
+        if not bare and not any(n in secret or n == "PIN" or _abbreviates(n, secret) or
+                                (len(n) >= 4 and closest(n, secret, cutoff=AUTOCORRECT)) for n in names):
             return None
         masked = PIN_LIKE.sub(MASK, cleaned)
         return masked if masked != cleaned else None
@@ -248,8 +256,7 @@ class Router:
         (an echo bot, a forwarding phone): stored, handled, never acted on ("... Batal: BATAL 12" would
         cancel the order) and never answered."""
         since = stored.created_at - timedelta(hours=1)
-        if _same(stored.text) not in {_same(t) for t in await queries.sent_texts_since(self._db, message.phone,
-                                                                                        since)}:
+        if not _echo_of(stored.text, await queries.sent_texts_since(self._db, message.phone, since)):
             return False
         async with self._db.transaction():
             await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
@@ -288,6 +295,36 @@ class Router:
             if reply is not None:
                 return plugin, reply
         return await self._host.call_first("handle_message", skip=owner, message=message)
+
+
+def _abbreviates(word: str, keywords: list[str]) -> bool:
+    """``LPRN``, ``LAP``, ``STK``, ``RPT``: a short form of a keyword (its first letter, the rest in
+    order), which an owner may type."""
+    if len(word) < 3:
+        return False
+    for kw in keywords:
+        if len(word) < len(kw) and word[0] == kw[0]:
+            letters = iter(kw)
+            if all(ch in letters for ch in word):
+                return True
+    return False
+
+
+def _echo_of(text: str, sent: list[str]) -> bool:
+    """``text`` is one of ``sent`` come back, perhaps changed a little ("Re: ...", "... (1)", "> ...",
+    full stops dropped, case): it holds a sent text whole, or nearly equals one."""
+    got = _letters(text)
+    if len(got) < ECHO_MIN:
+        return False
+    for t in sent:
+        mine = _letters(t)
+        if len(mine) >= ECHO_MIN and (mine in got or fuzz.ratio(got, mine) >= ECHO_SIMILAR):
+            return True
+    return False
+
+
+def _letters(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", text.casefold()).split())
 
 
 def _same(text: str) -> str:

@@ -85,8 +85,8 @@ async def test_loose_orders_with_units_make_the_right_lines(shop, emulator):
 
 async def test_greetings_are_answered_politely_and_thanks_cost_nothing(shop, emulator):
     db = shop
-    for text in ("Assalamualaikum", "Selamat pagi", "P"):
-        [reply] = await send(emulator, db, A, text)
+    for i, text in enumerate(("Assalamualaikum", "Selamat pagi", "P")):
+        [reply] = await send(emulator, db, f"+62813000002{i:02d}", text)
         assert reply.startswith("Halo, selamat datang di Toko Uji!") and "PESAN" in reply, reply
     for text in ("Terima kasih", "ok", "makasih ya kak"):
         assert await send(emulator, db, A, text) == []

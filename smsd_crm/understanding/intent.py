@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -33,7 +34,7 @@ from ..models import Keyword, Product
 from .fields import parse_registration
 from .items import parse_items
 from .lexicon import NEGATIONS, PAST, TIME_WORDS, Lexicon
-from .normalize import Word, clean, words
+from .normalize import _INVISIBLE, Word, clean, words
 
 GREETING, THANKS = "greeting", "thanks"
 AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
@@ -59,12 +60,17 @@ NO_ARGUMENTS: Mapping[str, frozenset[str]] = {
     "status": frozenset({"pesanan", "order", "status"}),
 }
 WITH_NUMBER = frozenset({"cancel", "status"})
+# Words after which a number is an order's number ("pesanan 12", "no 12", "BATAL 12").
+ORDER_NUMBER_BEFORE = frozenset({"no", "nomor", "nomer", "pesanan", "order", "batal", "cancel", "status",
+                                 "nomornya", "yang", "orderan", "number"})
 # Intents that win over a keyword whose arguments do not fit it ("beli gula kmrn tp kurang" is a complaint).
 LABELS = frozenset({"nama", "name", "alamat", "address"})  # "jadi member. Nama Siti, rumah di ..."
 QUESTION = frozenset({"kalau", "berapa", "apakah", "gimana", "bagaimana", "how", "what"})
 STRONGER = frozenset({"stop", "complain", "rewards", "status", "cancel", "help", "info"})
 ITEMS = frozenset({"order", "price"})
-NEGATABLE = frozenset({"cancel", "stop", "start"})  # cues that change something: not after "jangan"
+NEGATABLE = frozenset({"cancel", "stop", "start", "order"})
+ORDER_VERBS = frozenset({"beli", "pesan", "order", "ganti", "tambah", "jadinya", "jadi"})
+HALT = frozenset({"stop", "berhenti", "dihentikan", "hentikan", "distop", "diberhentikan", "putus"})  # cues that change something: not after "jangan"
 CONSENT = frozenset({"stop", "start"})  # by keyword only when the words after it fit ("Stop pesanan" is no opt-out)
 CODES = frozenset({"redeem"})  # commands whose argument is a code (a reward's: V10)
 FIELDS = frozenset({"register", "update"})  # polite words around the fields are not part of them
@@ -288,7 +294,7 @@ class Reader:
                     start += 1
             args = cleaned[ws[at].end:].lstrip(" #.,;*:!-\n").rstrip()
             if kw.secret_words:  # the owner's PROMO text goes out as typed, emoji and all
-                args = split_keyword(text)[2]
+                args = owner_arguments(text, ws[at].raw)
             if start > at + 1:
                 args = self._item_text(cleaned, ws[start].start) if start < len(ws) else ""
             if kw.command in FIELDS:  # "daftar dong kak, Hendra ...", "UBAH ALAMAT Jl. X kak"
@@ -310,7 +316,10 @@ class Reader:
                 other = self._by_cues(cleaned, ws, norms, products, language, skip=kw.command)
                 if other is not None and kw.command not in STRONGER and other.command in STRONGER:
                     return other
-                if kw.command not in CONSENT | FIELDS:
+                changes = kw.command == "cancel" and any(  # "batal beli 2 aja, jadinya 3": a change
+                    n in ORDER_VERBS and i + 1 < len(norms) and norms[i + 1][:1].isdigit()
+                    for i, n in enumerate(norms[at + 1:], start=at + 1))
+                if kw.command not in CONSENT | FIELDS and not changes:
                     return reading
                 # "Stop pesanan", "mulai besok saya pesan": no change of consent; read on ("mulai lagi aja deh
                 # kak promonya, ternyata butuh" still says it in words)
@@ -338,17 +347,16 @@ class Reader:
     def _order_number(self, norms: Sequence[str], start: int, products: Sequence[Product]) -> str:
         """The order number in what follows (``12``, ``#12``, ``no 12``): not a quantity ("gula 2"), a
         time ("2 jam") or a size ("2 kg"); "" when there is none."""
-        keep = self._product_words(products)
         for i in range(start, len(norms)):
             n = norms[i].lstrip("#")
             if not n.isdigit() or len(n) > 9:
                 continue
             after = norms[i + 1] if i + 1 < len(norms) else ""
             before = norms[i - 1] if i > 0 else ""
-            if after in TIME_WORDS or self.lexicon.is_unit(after) or (before in keep and before not in
-                                                                        ("order", "pesanan")):
+            if after in TIME_WORDS or self.lexicon.is_unit(after):
                 continue
-            return n
+            if norms[i].startswith("#") or before in ORDER_NUMBER_BEFORE or (i == start and start > 0):
+                return n  # "BATAL 12", "batal pesanan 12", "no. 12", "#12"; not "batal beli 2"
         return ""
 
     def _courtesy(self, norms: Sequence[str], first: str, cleaned: str, language: str | None) -> Reading:
@@ -419,15 +427,20 @@ class Reader:
         ends = []
         for phrase in self.lexicon.cues.get(command, ()):
             for start, end in _occurrences(phrase, norms, gap):
-                if command in NEGATABLE and start > 0 and (
-                        norms[start - 1] in NEGATIONS or norms[start - 1] == "jadi" or
-                        (start > 1 and norms[start - 2] in NEGATIONS and norms[start - 1] == "jadi")):
-                    continue
+                before = norms[max(0, start - 2):start]
+                if command in NEGATABLE and (any(n in NEGATIONS for n in before) or
+                                             (before and before[-1] in ("jadi", "usah", "perlu"))):
+                    continue  # "jangan kirim gula 2", "tidak usah pesan", "gak jadi batal", "dont cancel"
+                if command == "stop" and any(w in NEGATIONS for w in phrase) and any(
+                        n in HALT for n in norms[start + 1:end + 3]):
+                    continue  # "promo nya jangan dihentikan", "jangan stop kirim promonya"
                 if phrase[0] == "jangan" and start + 1 < len(norms) and norms[start + 1] == "lupa":
                     continue  # "jangan lupa kirim promo ya": the opposite of stop
                 if command == "cancel" and tuple(phrase) == ("tidak", "jadi") and end + 1 < len(norms) and \
-                        norms[end + 1] in ("batal", "cancel"):
-                    continue  # "gak jadi batal": keep it
+                        norms[end + 1] in ("batal", "cancel", "membatalkan", "beli", "pesan", "order", "ganti"):
+                    continue  # "gak jadi batal": keep it; "ga jadi beli 2, 1 aja": a change, ask a person
+                if command in ("cancel", "update", "register") and any(n in PAST for n in norms[:start]):
+                    continue  # "kmrn mau batal 2 pesanan tp ga jadi", "kemarin sy sdh ganti alamat"
                 ends.append(end)
                 break
         return min(ends) if ends else -1
@@ -451,6 +464,8 @@ class Reader:
                      products: Sequence[Product], language: str | None) -> Reading | None:
         first = ws[0].raw.upper()
         at = self._cue_position(command, norms)
+        if command in CONSENT and "?" in norms:
+            return None  # "did I unsubscribe?": a question about it, no change
         if command in WITH_NUMBER:  # the order's number, not "2" of "It's been 2 hours"
             return Reading(command, kw, first, self._order_number(norms, 0, products), language, "words")
         if command == "info" and self._just_items(cleaned, ws, norms, products, language, within=True):
@@ -536,6 +551,9 @@ class Reader:
         if meant is None:
             return None
         kw = self.keywords[meant]
+        norms = self._norms(ws)
+        if kw.command in NEGATABLE | FIELDS and (any(n in PAST for n in norms) or "?" in norms):
+            return None  # "I ordered rice 2 yesterday": no new order from a near-keyword
         args = cleaned[ws[at].end:].strip(" #.,;*:!-\n")
         if kw.command in ITEMS:
             args = self._item_args(kw.command, cleaned, ws, at + 1, products)
@@ -556,15 +574,27 @@ class Reader:
         items = parse_items(cleaned, self.lexicon, keep)
         if not items or not all(i.query and self._find(i.query, products) for i in items):
             return None
-        if any(i.raw_quantity for i in items) and "order" in self._by_command:
+        if any(i.raw_quantity for i in items) and "order" in self._by_command and "?" not in norms:
             return Reading("order", self._by_command["order"], ws[0].raw.upper(), cleaned, language, "items")
         query = " ".join(i.query for i in items)
-        if len(items) == 1 and "price" in self._by_command:
+        if len(items) == 1 and "price" in self._by_command:  # "gula?", "gula 2 habis ya?": ask, not order
             return Reading("price", self._by_command["price"], ws[0].raw.upper(), query, language, "items")
         return None
 
 SHORT = 2  # words besides thanks that a thank-you may carry ("ok makasih infonya", "makasih, ditunggu ya")
 GAP = 2  # words a phrase's words may have between them ("jangan kirim promo" matches "jangan promo")
+
+
+def owner_arguments(text: str, keyword: str) -> str:
+    """What follows an owner keyword, as typed, with its PIN written plainly: ``ＬＡＰＯＲＡＮ ９７５３１０``,
+    ``LAPORAN #975310``, ``LAPORAN 9\u200b75310``, ``LAPORAN+975310`` -> ``975310 ...``; the rest
+    (a PROMO's text) keeps its emoji."""
+    folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+    m = re.match(rf"^\W*{re.escape(keyword)}[\W_]*(.*)$", folded, re.IGNORECASE | re.DOTALL)
+    rest = m.group(1) if m else split_keyword(folded)[2]
+    head, _, tail = rest.partition(" ")
+    pin = "".join(str(unicodedata.decimal(c)) if c.isdecimal() else c for c in head.strip("#+\"'“”…:.=-*"))
+    return f"{pin} {tail}".strip()
 
 
 def _occurrences(phrase: Sequence[str], norms: Sequence[str], gap: int = GAP):
