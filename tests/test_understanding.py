@@ -335,5 +335,6 @@ def test_a_promo_keeps_its_text_as_typed():
 ])
 def test_negations_past_and_questions_change_nothing(reader, products, text):
     reading = reader.read(text, products)
-    assert reading.command not in ("cancel", "stop", "start", "register", "update") and not (
-        reading.command == "order" and any(i.query for i in parse_items(reading.args, LEX))), reading
+    assert reading.command not in ("cancel", "stop", "start", "register", "update"), reading
+    if reading.command == "order":  # an order attempt that the order plugin refuses: no order is made
+        assert isinstance(order_lines(reading.args, products), str), reading
