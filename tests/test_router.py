@@ -202,20 +202,24 @@ async def test_an_owner_pin_is_masked_before_storing_and_for_observers(tmp_path)
         await db.close()
 
 
+async def _own_router(tmp_path, yaml: str):
+    """(router, db) in-process with settings of the test's own."""
+    from smsd_crm.campaigns.service import CampaignService
+    settings = parse_config("store: {name: Toko Uji}\nplugins_dir: null\n" + yaml, tmp_path / "c.yaml")
+    host = PluginHost.load(settings, entry_points=False)
+    db = await open_database(settings, host)
+    host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
+                           host.emit, lambda modem_id=None: None,
+                           campaigns=CampaignService(db, settings, lambda: NOW, host)))
+    return Router(db, host, settings, lambda modem_id=None: None, lambda: NOW), db
+
+
 @pytest.mark.parametrize("text", ["ＬＡＰＯＲＡＮ 975310", "Pagi, LAPORAN 975310", "laporan975310", "L A P O R A N 975310",
                                   "LAPORAN\u200b975310", "LAPORAN 🙏 975310", "LAPORAN PIN 975310", "STOK B01 975310 40",
                                   "LAP0RAN 975310"])
 async def test_an_owner_pin_written_oddly_is_never_stored(tmp_path, text):
-    from smsd_crm.campaigns.service import CampaignService
-    settings = parse_config("store: {name: Toko Uji}\nplugins_dir: null\n"
-                            "plugins: {owner: {numbers: ['081100000001'], pin: '975310'}}\n", tmp_path / "c.yaml")
-    host = PluginHost.load(settings, entry_points=False)
-    db = await open_database(settings, host)
+    router, db = await _own_router(tmp_path, "plugins: {owner: {numbers: ['081100000001'], pin: '975310'}}\n")
     try:
-        host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
-                               host.emit, lambda modem_id=None: None,
-                               campaigns=CampaignService(db, settings, lambda: NOW, host)))
-        router = Router(db, host, settings, lambda modem_id=None: None, lambda: NOW)
         await router.accept(InboundMessage("sim1", "081100000001", text, NOW, sim_id="510"))
         while not router._queue.empty():
             await router.route(router._queue.get_nowait())
@@ -235,14 +239,8 @@ async def test_the_shops_own_text_sent_back_is_never_acted_on(pipeline):
 
 
 async def test_replies_to_one_number_are_capped_per_hour(tmp_path):
-    settings = parse_config("store: {name: Toko Uji}\nplugins_dir: null\n"
-                            "flood: {replies_per_hour: 2, repeat_minutes: 0}\n", tmp_path / "c.yaml")
-    host = PluginHost.load(settings, entry_points=False)
-    db = await open_database(settings, host)
+    router, db = await _own_router(tmp_path, "flood: {replies_per_hour: 2, repeat_minutes: 0}\n")
     try:
-        host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
-                               host.emit, lambda modem_id=None: None))
-        router = Router(db, host, settings, lambda modem_id=None: None, lambda: NOW)
         for i in range(4):  # a machine texting "BANTUAN" after every reply
             await router.accept(InboundMessage("sim1", "081234567890", "BANTUAN", NOW + timedelta(seconds=i),
                                                sim_id="510"))

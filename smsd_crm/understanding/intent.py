@@ -468,14 +468,13 @@ class Reader:
             return None  # "did I unsubscribe?": a question about it, no change
         if command in WITH_NUMBER:  # the order's number, not "2" of "It's been 2 hours"
             return Reading(command, kw, first, self._order_number(norms, 0, products), language, "words")
-        if command == "info" and self._just_items(cleaned, ws, norms, products, language, within=True):
+        if command == "info" and self._mentions_items(norms, products):
             return None  # "bisa antar gas 1?": an order that asks for delivery
         if command in NO_ARGUMENTS:
             return Reading(command, kw, first, "", language, "words")
         if command == "price":
             asks = "?" in norms or any(n in QUESTION for n in norms)
-            if not asks and self._cue_position("order", norms) >= 0 and self._just_items(
-                    cleaned, ws, norms, products, language, within=True):
+            if not asks and self._cue_position("order", norms) >= 0 and self._mentions_items(norms, products):
                 return None  # "ada arisan, tolong siapin teh 2 kotak": an order that mentions "ada"
             drop = frozenset(p for ps in self.lexicon.cues.get("price", ()) for p in ps)
             query = self._narrow(self._query(ws, products, drop), products)
@@ -559,18 +558,20 @@ class Reader:
             args = self._item_args(kw.command, cleaned, ws, at + 1, products)
         return Reading(kw.command, kw, ws[at].raw.upper(), args, language, "typo")
 
+    def _mentions_items(self, norms: Sequence[str], products: Sequence[Product]) -> bool:
+        """A product's word and a quantity somewhere in the text ("bisa antar gas 1?")."""
+        keep = self._product_words(products)
+        return any(n in keep and not self.lexicon.is_unit(n) for n in norms) and any(
+            n.isdigit() or n in self.lexicon.numbers or self._unitish(n) for n in norms)
+
     def _just_items(self, cleaned: str, ws: Sequence[Word], norms: Sequence[str], products: Sequence[Product],
-                    language: str | None, within: bool = False) -> Reading | None:
+                    language: str | None) -> Reading | None:
         """``susu uht 1``: every word is a product's, a number or a unit: an order (a price check without
         a number)."""
         content = self._content(norms)
         if not content or not products:
             return None
         keep = self._product_words(products)
-        if within:  # a product's word and a quantity somewhere in the text
-            has = any(n in keep and not self.lexicon.is_unit(n) for n in norms) and any(
-                n.isdigit() or n in self.lexicon.numbers or self._unitish(n) for n in norms)
-            return Reading("order", None, "", cleaned, language, "items") if has else None
         items = parse_items(cleaned, self.lexicon, keep)
         if not items or not all(i.query and self._find(i.query, products) for i in items):
             return None
