@@ -224,12 +224,10 @@ async def test_killing_the_daemon_mid_campaign_sends_nothing_twice_and_finishes(
     cli(config, "campaign", "create", "--name", "gula", "--text", "Gula murah untuk {nama}")
     cli(config, "campaign", "start", "1")
     await wait_until(lambda: len(out.promos("Gula murah")) >= 8, 30, "the campaign under way")
-    # The modem hangs: the daemon's next AT+CMGS gets no answer, so a send is in flight (claimed,
-    # never accepted) when the daemon is killed. Every earlier send was committed before it.
-    emulator.core.silent = True
-    seen = len(emulator.core.commands)
-    await wait_until(lambda: any(c.upper().startswith("AT+CMGS") for c in emulator.core.commands[seen:]), 30,
-                     "a send in flight")
+    # The modem hangs on the daemon's next AT+CMGS, whatever comes between: a send is in flight
+    # (claimed, never accepted) when the daemon is killed. Every earlier send was committed before it.
+    emulator.core.hang_on = "AT+CMGS"
+    await wait_until(lambda: emulator.core.silent, 30, "a send in flight")
     assert query(db, "SELECT COUNT(*) FROM messages WHERE campaign_id = 1 AND state = 'sending'") == [(1,)]
     assert await daemon.stop(signal.SIGKILL) == -signal.SIGKILL
     sent_before = len(out.promos("Gula murah"))

@@ -62,13 +62,23 @@ async def test_messages_stored_before_start_are_swept(emulator):
     assert sink.messages[1].sender == "081222222222"
 
 
-async def test_cmti_read_commit_then_delete(emulator, driver):
-    _, sink = driver
-    emulator.deliver("+6281333333333", "halo")
-    await wait_until(lambda: sink.messages, 10)
-    await wait_until(lambda: not emulator.core.storage, 10)
-    reads = [c for c in emulator.core.commands if c.startswith(("AT+CMGR", "AT+CMGD"))]
-    assert reads[0].startswith("AT+CMGR") and reads[-1].startswith("AT+CMGD")
+async def test_cmti_read_commit_then_delete(emulator):
+    sink = Sink()
+    # No periodic sweep during the test: the message must come in through +CMTI alone.
+    modem = Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=3600), sink)
+    task = asyncio.create_task(modem.run())
+    try:
+        # The start-up sweep has listed the (empty) SIM before the message arrives.
+        await wait_until(lambda: "AT+CMGL=4" in emulator.core.commands, 10, "the start-up sweep")
+        emulator.deliver("+6281333333333", "halo")
+        await wait_until(lambda: sink.messages, 10)
+        await wait_until(lambda: not emulator.core.storage, 10)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    reads = [c for c in emulator.core.commands if c.startswith(("AT+CMGR", "AT+CMGD", "AT+CMGL"))]
+    assert reads == ["AT+CMGL=4", "AT+CMGR=0", "AT+CMGD=0"]
+    assert [m.text for m in sink.messages] == ["halo"]
 
 
 async def test_nothing_is_deleted_while_the_sink_fails(emulator, driver):

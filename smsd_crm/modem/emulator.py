@@ -85,6 +85,7 @@ class EmulatorCore:
         self.unacknowledged = 0
         # Fault injection and quirks (see PERSONALITIES and docs/modem-quirks in shared/).
         self.silent = False  # a hung modem: answers nothing but AT+CFUN=1,1
+        self.hang_on: str | None = None  # command prefix: the modem hangs (goes silent) on the next such command
         self.injected: dict[str, list[str]] = {}  # command prefix -> next answers instead of the real one
         self.double_echo = False
         self.eol = b"\r\n"
@@ -170,6 +171,8 @@ class EmulatorCore:
             line = raw.replace(b"\x1b", b"").decode("latin-1").strip("\n ")
             if not line:
                 continue
+            if self.hang_on and line.upper().startswith(self.hang_on.upper()):
+                self.silent, self.hang_on = True, None
             if self.silent and line.upper() != "AT+CFUN=1,1":
                 self.commands.append(line)
                 continue
