@@ -186,7 +186,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         zone = ZoneInfo(settings.store.timezone)
         outbox = Outbox(db, pool, settings.outbox, clock, emit,
                         daily_campaign_limits={m.id: m.max_per_day for m in settings.modems},
-                        day_start=lambda now: local_midnight(now, zone))
+                        day_start=lambda now: local_midnight(now, zone), region=settings.store.country)
         outbox_ref.append(outbox)
         campaigns = CampaignRunner(db, settings, host, outbox.notify, clock, len(pool.sending_ids()),
                                    Greetings(db, settings.campaigns.greetings, clock))

@@ -54,8 +54,9 @@ class Outbox:
     def __init__(self, db: Database, pool: SenderPool, config: OutboxConfig,
                  clock: Callable[[], datetime], emit: Callable[[object], Awaitable[None]], *,
                  daily_campaign_limits: dict[str, int | None] | None = None,
-                 day_start: Callable[[datetime], datetime] | None = None) -> None:
+                 day_start: Callable[[datetime], datetime] | None = None, region: str = "ID") -> None:
         self._db = db
+        self._region = region  # for recipients in status reports written without +62
         # Campaign messages per SIM per local day (operators block SIMs that send too much bulk);
         # counted from the database once a day, then in memory.
         self._daily = {k: v for k, v in (daily_campaign_limits or {}).items() if v}
@@ -166,9 +167,9 @@ class Outbox:
             pass
 
     async def record_report(self, report: DeliveryReport) -> None:
-        """Match a status report to its outbox row by (SIM, message reference, number)."""
+        """Match a status report to its outbox row by (SIM, message reference, normalised number)."""
         result = await queries.apply_report(self._db, report.sim_id, report.reference, report.recipient,
-                                            report.status, report.final, self._clock())
+                                            report.status, report.final, self._clock(), self._region)
         if result is None:
             LOGGER.info("status report %#04x for MR %d to %s on %s matches no sent message",
                         report.status, report.reference, report.recipient, report.modem_id)

@@ -139,6 +139,17 @@ async def test_reports_and_direct_messages_are_acknowledged_when_the_mode_needs_
     assert r.emu.core.commands.count("AT+CNMA") == 2
 
 
+@pytest.mark.parametrize("written", [lambda n: n.lstrip("+"), lambda n: "0" + n[3:]],
+                         ids=["62812-type-unknown", "0812-national"])
+async def test_a_report_whose_recipient_lacks_the_plus_is_matched(rig, written):
+    # Networks that write the recipient with type of number unknown (6281…, 0812…) still match.
+    r = await rig(report_recipient=written)
+    message_id = await r.send("Pesanan Anda siap", phone="+6281200000031")
+    await r.wait_state(message_id, "delivered")
+    states = [e.state for e in r.events if type(e).__name__ == "DeliveryReported"]
+    assert states == ["delivered"]
+
+
 async def test_a_report_for_nothing_we_sent_is_ignored(rig):
     r = await rig()
     await r.outbox.record_report(type("R", (), dict(sim_id="x", reference=9, recipient="+62811", status=0,

@@ -77,6 +77,9 @@ class EmulatorCore:
         self.read_memory = "SM"
         # Status reports sent after each SMS-SUBMIT that asks for one (TP-ST values, in order).
         self.report_statuses: list[int] = [0x00]
+        # How the network writes the recipient in a status report: as sent (+62812…), or as some
+        # do with type of number unknown, e.g. ``lambda n: n.lstrip("+")`` (62812…) or national 0812….
+        self.report_recipient: Callable[[str], str] = lambda number: number
         # Personality knobs: which CNMI <ds> values are accepted; +CSMS service 1 (every
         # +CMT/+CDS must be acknowledged with +CNMA); new messages routed as +CMT, not stored.
         self.supported_ds = {0, 1, 2}
@@ -301,7 +304,8 @@ class EmulatorCore:
         if self.cnmi_ds == 0:
             return
         now = self.clock()
-        hex_pdu = encode_status_report(record.reference, record.decoded.destination.number, now, now, status)
+        recipient = self.report_recipient(record.decoded.destination.number)
+        hex_pdu = encode_status_report(record.reference, recipient, now, now, status)
         if self.cnmi_ds == 1:
             self.unacknowledged += self.csms_service
             self._write(f"\r\n+CDS: {self._tpdu_length(hex_pdu)}\r\n{hex_pdu}\r\n".encode())

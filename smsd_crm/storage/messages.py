@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from .. import phones
 from ..models import InboundMessage, OutboundMessage
 from .db import Database
 
@@ -158,19 +159,22 @@ async def mark_sent(db: Database, message_id: int, modem_id: str, refs: tuple[in
 
 
 async def apply_report(db: Database, sim_id: str, reference: int, phone: str, status: int, final: bool,
-                       now: datetime) -> tuple[int, str] | None:
+                       now: datetime, region: str = "ID") -> tuple[int, str] | None:
     """Record a status report on the newest matching part; return (message id, new state) or None.
 
-    A report that is not final is kept on the part and leaves the message
-    ``sent``. The message becomes ``delivered`` once every part is delivered,
-    ``failed`` as soon as one part finally failed.
+    The recipient is compared as a normalised number: networks write it as sent (``+62812…``) or
+    with type of number unknown (``62812…``, ``0812…``). A report that is not final is kept on the
+    part and leaves the message ``sent``. The message becomes ``delivered`` once every part is
+    delivered, ``failed`` as soon as one part finally failed.
     """
     stamp = now.isoformat()
+    wanted = _number_key(phone, region)
     async with db.transaction():
-        part = await db.fetchone(
-            """SELECT message_id, part FROM outbox_parts
-               WHERE sim_id = ? AND reference = ? AND phone = ? AND final = 0
-               ORDER BY sent_at DESC LIMIT 1""", (sim_id, reference, phone))
+        candidates = await db.fetchall(
+            """SELECT message_id, part, phone FROM outbox_parts
+               WHERE sim_id = ? AND reference = ? AND final = 0
+               ORDER BY sent_at DESC""", (sim_id, reference))
+        part = next((c for c in candidates if _number_key(c["phone"], region) == wanted), None)
         if part is None:
             return None
         await db.execute(
@@ -190,6 +194,11 @@ async def apply_report(db: Database, sim_id: str, reference: int, phone: str, st
                WHERE id = ? AND state IN ('sent', 'delivered')""",
             (state, stamp, state, f"status report {status:#04x}", part["message_id"]))
     return part["message_id"], state
+
+
+def _number_key(phone: str, region: str) -> str:
+    """E.164 where the number allows it, else the text as written (a name, a short code)."""
+    return phones.normalize(phone, region) or phone.strip()
 
 
 async def mark_retry(db: Database, message_id: int, error: str, at: datetime, now: datetime,
