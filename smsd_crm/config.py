@@ -59,6 +59,8 @@ class ModemConfig(_Strict):
     baudrate: int = Field(115200, gt=0)
     pin: SecretStr | None = None
     sweep_interval: float = Field(60.0, gt=0, description="seconds between AT+CMGL sweeps")
+    fallback_sweep_interval: float = Field(5.0, gt=0, description="seconds between sweeps on a modem that "
+                                                                    "announces no new messages (+CMTI)")
     command_timeout: float = Field(10.0, gt=0)
     send_timeout: float = Field(60.0, gt=0, description="wait for +CMGS, which can take a minute")
     multipart_timeout: float = Field(300.0, gt=0, description="give up waiting for missing parts")

@@ -172,3 +172,53 @@ async def test_cpin_with_its_ok_returns_at_once(channel):
 ])
 def test_creg_corner_formats(line, unsolicited, state):
     assert commands.parse_creg(line, unsolicited) == state
+
+
+def _cnmi(*lists):
+    return commands.CnmiSupport(*(frozenset(v) if v is not None else None for v in lists))
+
+
+@pytest.mark.parametrize("answer,support", [
+    # gammu tests/at-cnmi/01.dump, 02.dump, 03.dump (real phones; 03 has no space after the colon)
+    ("+CNMI: (2),(0-1,3),(0,2),(0-1),(0)", _cnmi({2}, {0, 1, 3}, {0, 2}, {0, 1}, {0})),
+    ("+CNMI: (0-2),(0,1,3),(0),(0,1),(0,1)", _cnmi({0, 1, 2}, {0, 1, 3}, {0}, {0, 1}, {0, 1})),
+    ("+CNMI:(0-3),(0-3),(0-3),(0,1),(0,1)", _cnmi(*[range(4)] * 3, {0, 1}, {0, 1})),
+    # Cinterion PHS8 (ModemManager's cinterion parser): only <bfr> 1
+    ("+CNMI: (0,1,2),(0,1),(0,2),(0),(1)", _cnmi({0, 1, 2}, {0, 1}, {0, 2}, {0}, {1})),
+    # odd spacing, an empty list and missing parameters
+    ("+CNMI: ( 0 - 2 ) , (0, 1 ,3),(),(0-2)", _cnmi({0, 1, 2}, {0, 1, 3}, None, {0, 1, 2}, None)),
+    ("+CNMI: (2)", _cnmi({2}, None, None, None, None)),
+])
+def test_cnmi_test_answers(answer, support):
+    assert commands.parse_cnmi_support([answer]) == support
+
+
+@pytest.mark.parametrize("lines", [[], ["+CNMI: 2,1,0,0,0"], ["+CNMI: (),()"], ["junk"]])
+def test_cnmi_test_answers_that_say_nothing(lines):
+    assert commands.parse_cnmi_support(lines) is None
+
+
+@pytest.mark.parametrize("answer,reports,first", [
+    ("+CNMI: (0-3),(0-3),(0,2),(0-2),(0,1)", False, (2, 1, 0, 0, 0)),
+    ("+CNMI: (0-3),(0-3),(0,2),(0-2),(0,1)", True, (2, 1, 0, 1, 0)),
+    ("+CNMI: (0,1,2),(0,1),(0,2),(0),(1)", True, (2, 1, 0, 0, 1)),  # no reports possible: still +CMTI
+    ("+CNMI: (1),(0-3),(0,2),(0,2),(0,1)", True, (1, 1, 0, 2, 0)),
+    ("+CNMI: (2),(0-1,3),(2,3),(0-1),(0)", False, (2, 1, 2, 0, 0)),
+    ("+CNMI: (0-2),(0,3),(0),(0),(0,1)", False, (2, 3, 0, 0, 0)),
+    ("+CNMI: (2),(0,2),(0),(0),(0)", False, (2, 0, 0, 0, 0)),  # stored, found by the sweep, never +CMT
+])
+def test_cnmi_values_chosen_from_what_the_modem_allows(answer, reports, first):
+    settings = commands.cnmi_settings(commands.parse_cnmi_support([answer]), reports)
+    assert settings[0] == first
+    assert len(settings) == len(set(settings))
+
+
+def test_cnmi_without_an_answer_tries_the_usual_settings_then_short_forms():
+    assert commands.cnmi_settings(None, False) == [(2, 1, 0, 0, 0), (1, 1, 0, 0, 0), (2, 1, 0, 0, 1), (2, 1),
+                                                   (1, 1)]
+    assert commands.cnmi_settings(None, True)[:2] == [(2, 1, 0, 1, 0), (2, 1, 0, 2, 0)]
+
+
+def test_which_cnmi_values_announce_new_messages():
+    assert commands.cnmi_announces((2, 1, 0, 0, 0)) and commands.cnmi_announces((1, 3))
+    assert not commands.cnmi_announces((0, 1, 0, 0, 0)) and not commands.cnmi_announces((2, 0, 0, 1, 0))

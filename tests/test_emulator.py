@@ -40,6 +40,19 @@ def test_deliver_announces_with_cmti_after_cnmi_and_stores_a_real_deliver_pdu():
     assert isinstance(decoded, pdu.Deliver) and decoded.text == "halo"
 
 
+def test_cnmi_values_come_from_a_knob_that_the_test_command_lists():
+    core, out = make()
+    core.feed(b"ATE0\rAT+CNMI=?\r")
+    assert b"+CNMI: (0-3),(0-3),(0-3),(0-2),(0,1)\r\n" in out  # by default everything TS 27.005 allows
+    core.cnmi_supported = [{1, 2}, {0, 1}, {0, 2}, {0}, {1}]
+    out.clear()
+    core.feed(b"AT+CNMI=?\rAT+CNMI=2,1,0,0,0\r")
+    assert b"+CNMI: (1,2),(0,1),(0,2),(0),(1)" in out and out.endswith(b"+CMS ERROR: 303\r\n")
+    out.clear()
+    core.feed(b"AT+CNMI=2,1,0,0,1\r")
+    assert out.endswith(b"OK\r\n") and (core.cnmi_mode, core.cnmi_mt) == (2, 1)
+
+
 def test_cmgr_cmgl_cmgd():
     core, out = make()
     core.feed(b"ATE0\r")

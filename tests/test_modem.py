@@ -199,3 +199,58 @@ async def test_sixteen_bit_references_both_ways_and_parts_out_of_order(emulator)
         assert {s.concat.ref_bits for s in sent} == {16} and len(sent) == len(parts)
     finally:
         task.cancel()
+
+
+async def _run(modem):
+    """Start ``modem.run()``; the caller cancels the task."""
+    task = asyncio.create_task(modem.run())
+    await asyncio.wait_for(modem.ready.wait(), 10)
+    return task
+
+
+async def _stop(task):
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+EVERY = [{0, 1, 2, 3}, {0, 1, 2, 3}, {0, 1, 2, 3}, {0, 1, 2}, {0, 1}]
+
+
+@pytest.mark.parametrize("supported", [
+    [*EVERY[:4], {1}],  # only <bfr> 1 (Cinterion PHS8 lists +CNMI: (0,1,2),(0,1),(0,2),(0),(1))
+    [{1}, *EVERY[1:]],  # only mode 1
+    [EVERY[0], {0, 1}, {2, 3}, *EVERY[3:]],  # <mt> 1 only with cell broadcasts routed (<bm> 2, 3)
+], ids=["bfr-1-only", "mode-1-only", "bm-2-3-only"])
+async def test_cnmi_is_negotiated_so_new_messages_are_announced(emulator, supported):
+    emulator.core.cnmi_supported = supported
+    sink = Sink()
+    # No periodic sweep during the test: the message must come in through +CMTI.
+    modem = Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=3600), sink)
+    task = await _run(modem)
+    try:
+        await wait_until(lambda: "AT+CMGL=4" in emulator.core.commands, 10, "the start-up sweep")
+        emulator.deliver("+6281333333333", "halo")
+        await wait_until(lambda: sink.messages, 20, "the message, announced by +CMTI")
+    finally:
+        await _stop(task)
+    assert "AT+CNMI=?" in emulator.core.commands and [m.text for m in sink.messages] == ["halo"]
+
+
+@pytest.mark.parametrize("refusal", ["no-mt-1-or-3", "cnmi-refused"])
+async def test_a_modem_that_cannot_announce_is_swept_often(emulator, caplog, refusal):
+    if refusal == "no-mt-1-or-3":
+        emulator.core.cnmi_supported[1] = {0, 2}  # +CMT only: stored messages would never be announced
+    else:
+        emulator.core.inject("AT+CNMI", *["ERROR"] * 20)  # AT+CNMI=? and every setting
+    sink = Sink()
+    config = ModemConfig(id="sim1", port=emulator.device, sweep_interval=3600, fallback_sweep_interval=0.3)
+    modem = Modem(config, sink)
+    task = await _run(modem)
+    try:
+        await wait_until(lambda: "AT+CMGL=4" in emulator.core.commands, 10, "the start-up sweep")
+        emulator.deliver("+6281333333333", "halo")
+        await wait_until(lambda: sink.messages, 20, "the message, found by a short sweep")
+    finally:
+        await _stop(task)
+    assert emulator.core.cnmi_mt == 0
+    assert caplog.text.count("announces new messages") == 1

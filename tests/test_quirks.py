@@ -216,7 +216,7 @@ async def test_sim_without_smsc_and_none_configured_is_reported(tmp_path, caplog
 
 async def test_a_modem_that_refuses_cnmi_is_swept(tmp_path):
     async with Gateway(tmp_path) as gw:
-        gw.emus[0].core.inject("AT+CNMI", "ERROR", "ERROR", "ERROR")
+        gw.emus[0].core.inject("AT+CNMI", *["ERROR"] * 20)  # AT+CNMI=? and every setting tried
         await gw.ready()
         assert gw.emus[0].core.cnmi_mt == 0  # announces nothing
         gw.emus[0].deliver("+6281234567890", "tanpa pemberitahuan")

@@ -150,6 +150,92 @@ def parse_storage_notice(line: str) -> tuple[str, int] | None:
     return (m.group(1).upper(), int(m.group(2))) if m else None
 
 
+@dataclass(frozen=True, slots=True)
+class CnmiSupport:
+    """The values a modem lists for each ``AT+CNMI`` parameter; None where it listed nothing."""
+
+    mode: frozenset[int] | None = None
+    mt: frozenset[int] | None = None
+    bm: frozenset[int] | None = None
+    ds: frozenset[int] | None = None
+    bfr: frozenset[int] | None = None
+
+
+_PAREN_RE = re.compile(r"\(([^()]*)\)")
+
+
+def _value_list(text: str) -> frozenset[int] | None:
+    """``0-3`` / ``0,2`` / ``0-1,3`` / `` 0 , 2 `` to a set; None for an empty or unreadable list."""
+    values: set[int] = set()
+    for item in text.split(","):
+        low, _, high = item.strip().strip('"').partition("-")
+        low, high = low.strip(), high.strip()
+        if low.isdigit() and (not high or high.isdigit()):
+            values.update(range(int(low), int(high or low) + 1))
+    return frozenset(values) or None
+
+
+def parse_cnmi_support(lines: list[str]) -> CnmiSupport | None:
+    """What ``AT+CNMI=?`` allows (TS 27.005 §3.4.1), or None when the answer says nothing.
+
+    The answer is ``+CNMI: (<mode>s),(<mt>s),(<bm>s),(<ds>s),(<bfr>s)``, each a list of
+    values and ranges: ``+CNMI: (0-3),(0-3),(0,2),(0-2),(0,1)``, ``+CNMI:(2),(0-1,3),(0,2),(0-1),(0)``.
+    Spaces anywhere, fewer lists (``+CNMI: (2)``) and empty ones (``()``) occur; a parameter
+    not listed is None, which means "unknown", not "unsupported".
+    """
+    value = info_value(lines, "+CNMI:")
+    if value is None:
+        return None
+    lists = [_value_list(group) for group in _PAREN_RE.findall(value)]
+    if not any(lists):
+        return None
+    return CnmiSupport(*(lists + [None] * 5)[:5])
+
+
+def _pick(supported: frozenset[int] | None, preferred: tuple[int, ...]) -> list[int]:
+    """The preferred values the modem allows, in order; else its lowest value (unknown: all preferred)."""
+    if supported is None:
+        return list(preferred)
+    return [v for v in preferred if v in supported] or [min(supported)]
+
+
+# Tried when AT+CNMI=? tells nothing: today's settings, then mode 1 and the short form, which
+# leaves <bm>, <ds> and <bfr> at values the modem chose itself.
+CNMI_BLIND = ((2, 1, 0, 0, 0), (1, 1, 0, 0, 0), (2, 1, 0, 0, 1), (2, 1), (1, 1))
+
+
+def cnmi_settings(support: CnmiSupport | None, reports: bool) -> list[tuple[int, ...]]:
+    """``AT+CNMI`` values to try in order, best first (TS 27.005 §3.4.1).
+
+    Preferred: <mode> 2 (buffer while the link is busy, then flush), 1 or 3; <mt> 1 (store and
+    announce with +CMTI) or 3 (the same except class 3); never 2 unless nothing else is allowed,
+    because +CMT hands a message over without storing it; <bm> 0 (no cell broadcasts); <ds> 1
+    (+CDS) then 2 (+CDSI) when delivery reports are wanted, else 0; <bfr> 0. A parameter the
+    modem does not allow any preferred value for gets its lowest allowed value. The blind list
+    follows as a fallback for modems whose answer is wrong.
+    """
+    blind = ([(2, 1, 0, 1, 0), (2, 1, 0, 2, 0)] if reports else []) + list(CNMI_BLIND)
+    if support is None:
+        return blind
+    mode = _pick(support.mode, (2, 1, 3))[0]
+    mt = _pick(support.mt, (1, 3, 0))[0]
+    bm = _pick(support.bm, (0,))[0]
+    bfr = _pick(support.bfr, (0,))[0]
+    ds_order = _pick(support.ds, (1, 2, 0) if reports else (0,))
+    if reports and 0 not in ds_order and (support.ds is None or 0 in support.ds):
+        ds_order.append(0)  # no reports rather than no new-message indications
+    chosen = [(mode, mt, bm, ds, bfr) for ds in ds_order]
+    return chosen + [v for v in blind if v not in chosen]
+
+
+def cnmi_announces(values: tuple[int, ...]) -> bool:
+    """Whether new messages are indicated (+CMTI, or +CMT) with these ``AT+CNMI`` values.
+
+    <mode> 0 keeps every indication buffered in the modem; <mt> 0 sends none.
+    """
+    return len(values) >= 2 and values[0] != 0 and values[1] != 0
+
+
 def parse_cmgs(lines: list[str]) -> int | None:
     """The message reference from ``+CMGS: <mr>``."""
     for line in lines:

@@ -69,6 +69,7 @@ class EmulatorCore:
         self.imei, self.imsi, self.operator = imei, imsi, operator
         self.clock = clock
         self.echo = True  # real modems start with ATE1
+        self.cnmi_mode = 0  # TS 27.005 3.4.1 <mode> 0: indications stay buffered in the modem
         self.cnmi_mt = 0  # no +CMTI until the host asks for it
         self.cnmi_ds = 0  # status reports: 0 none, 1 +CDS with the PDU, 2 stored in SR with +CDSI
         # Memories: SM holds received messages, SR status reports; AT+CPMS picks the one read.
@@ -80,9 +81,10 @@ class EmulatorCore:
         # How the network writes the recipient in a status report: as sent (+62812…), or as some
         # do with type of number unknown, e.g. ``lambda n: n.lstrip("+")`` (62812…) or national 0812….
         self.report_recipient: Callable[[str], str] = lambda number: number
-        # Personality knobs: which CNMI <ds> values are accepted; +CSMS service 1 (every
-        # +CMT/+CDS must be acknowledged with +CNMA); new messages routed as +CMT, not stored.
-        self.supported_ds = {0, 1, 2}
+        # Personality knobs: the values accepted for each AT+CNMI parameter (<mode>, <mt>, <bm>,
+        # <ds>, <bfr>; AT+CNMI=? lists them; ``supported_ds`` is the fourth); +CSMS service 1
+        # (every +CMT/+CDS must be acknowledged with +CNMA); new messages routed as +CMT, not stored.
+        self.cnmi_supported: list[set[int]] = [{0, 1, 2, 3}, {0, 1, 2, 3}, {0, 1, 2, 3}, {0, 1, 2}, {0, 1}]
         self.csms_service = 0
         self.deliver_direct = False
         self.unacknowledged = 0
@@ -152,7 +154,7 @@ class EmulatorCore:
             self.network_queue.append(hex_pdu)
             return None
         self.storage[index] = StoredSms(stat, hex_pdu)
-        if self.cnmi_mt == 1:
+        if self.cnmi_mode != 0 and self.cnmi_mt in (1, 3):  # mt 3 routes only class 3 directly
             self._send_line(f'+CMTI: "SM",{index}')
         return index
 
@@ -234,14 +236,28 @@ class EmulatorCore:
         self.echo = m.group(1) == "1"
         self._ok()
 
+    @property
+    def supported_ds(self) -> set[int]:
+        """The CNMI <ds> values accepted (0 none, 1 +CDS, 2 stored in SR with +CDSI)."""
+        return self.cnmi_supported[3]
+
+    @supported_ds.setter
+    def supported_ds(self, values: set[int]) -> None:
+        self.cnmi_supported[3] = set(values)
+
     def _cnmi(self, m):
         values = [v.strip() for v in m.group(1).split(",")]
         number = lambda i: int(values[i]) if len(values) > i and values[i].isdigit() else 0  # noqa: E731
-        if number(3) not in self.supported_ds:
+        given = [i for i in range(min(len(values), 5)) if values[i].isdigit()]
+        if len(values) > 5 or any(int(values[i]) not in self.cnmi_supported[i] for i in given):
             self._send_line("+CMS ERROR: 303")  # operation not supported
             return
-        self.cnmi_mt, self.cnmi_ds = number(1), number(3)
+        self.cnmi_mode, self.cnmi_mt, self.cnmi_ds = number(0), number(1), number(3)
         self._ok()
+
+    def _cnmi_test(self, m):
+        """``+CNMI: (0-3),(0-3),(0-3),(0-2),(0,1)`` from ``cnmi_supported``."""
+        self._ok("+CNMI: " + ",".join(f"({_value_list(v)})" for v in self.cnmi_supported))
 
     def _cpms_query(self, m):
         used = len(self.storage)
@@ -329,14 +345,14 @@ class EmulatorCore:
         """AT+CFUN=1,1: the modem reboots: echo back on, notifications off, a hang cleared."""
         self.resets += 1
         self._ok()
-        self.echo, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0
+        self.echo, self.cnmi_mode, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0, 0
         self.read_memory = "SM"
         self.silent = False
 
     def power_loss(self) -> None:
         """Unplugged: whatever was half typed is gone; the SIM keeps its messages."""
         self._buffer, self._pdu_length = b"", None
-        self.echo, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0
+        self.echo, self.cnmi_mode, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0, 0
         self.read_memory = "SM"
 
     def _cnma(self, m):
@@ -394,6 +410,17 @@ class EmulatorCore:
     _HANDLERS: list = []
 
 
+def _value_list(values: set[int]) -> str:
+    """``{0, 1, 2, 3}`` -> ``0-3``, ``{0, 2}`` -> ``0,2``, as AT+CNMI=? lists values."""
+    runs: list[list[int]] = []
+    for v in sorted(values):
+        if runs and v == runs[-1][-1] + 1:
+            runs[-1].append(v)
+        else:
+            runs.append([v])
+    return ",".join(f"{r[0]}-{r[-1]}" if len(r) > 2 else ",".join(map(str, r)) for r in runs)
+
+
 _H = EmulatorCore
 EmulatorCore._HANDLERS = [
     (r"AT", _H._at),
@@ -405,6 +432,7 @@ EmulatorCore._HANDLERS = [
     (r"AT\^CURC=\d", _H._at),
     (r"AT\+CPIN\?", lambda s, m: s._ok("+CPIN: READY" if s.pin_ok else "+CPIN: SIM PIN")),
     (r'AT\+CPIN="?(\d+)"?', _H._cpin),
+    (r"AT\+CNMI=\?", _H._cnmi_test),
     (r"AT\+CNMI=(.*)", _H._cnmi),
     (r"AT\+CPMS\?", _H._cpms_query),
     (r"AT\+CPMS=(.*)", _H._cpms_set),

@@ -56,6 +56,8 @@ class Modem:
         self._desynced = False  # a late answer may still arrive: resync before the next command
         self.sent = 0
         self.received = 0
+        self._announced: bool | None = None  # whether AT+CNMI gives +CMTI; None before the first start
+        self._sweep_interval = config.sweep_interval  # shorter when nothing is announced
 
     # ------------------------------------------------------------ lifecycle
 
@@ -148,12 +150,7 @@ class Modem:
         await self._try('AT+CPMS="SM","SM","SM"')
         csms = commands.info_value(await self._try("AT+CSMS?") or [], "+CSMS:")
         self._needs_ack = bool(csms) and csms.split(",")[0].strip() == "1"
-        # +CMTI for stored messages; modems that refuse rely on the periodic sweep.
-        # Reports as +CDS (ds=1) or, where refused, stored in SR and announced (ds=2).
-        for cnmi in (["AT+CNMI=2,1,0,1,0", "AT+CNMI=2,1,0,2,0"] if self._reports else []) + [
-                "AT+CNMI=2,1,0,0,0"]:
-            if await self._try(cnmi) is not None:
-                break
+        self._set_sweep_interval(await self._negotiate_cnmi())
         await self._try("AT+CREG=1")  # registration changes as +CREG: <stat>
         csca = commands.info_value(await self._try("AT+CSCA?") or [], "+CSCA:")
         if not (csca and csca.split(",")[0].strip('" ')) and not self.config.smsc:
@@ -171,6 +168,30 @@ class Modem:
                     self.id, h.signal if h.signal is not None else "?",
                     commands.REGISTRATION_NAMES.get(h.registration, "registration ?"), h.operator or "?",
                     self.sim_id or "?", h.iccid or "?", h.storage_used, h.storage_total)
+
+    async def _negotiate_cnmi(self) -> bool:
+        """Ask for +CMTI (and reports as +CDS or +CDSI) with values the modem lists in ``AT+CNMI=?``.
+
+        True when new messages will be announced. Modems differ in what they accept (only
+        <bfr> 1, only mode 1, ...); one refused setting must not leave every SMS to the sweep.
+        """
+        support = commands.parse_cnmi_support(await self._try("AT+CNMI=?") or [])
+        for values in commands.cnmi_settings(support, self._reports):
+            if await self._try("AT+CNMI=" + ",".join(map(str, values))) is not None:
+                return commands.cnmi_announces(values)
+        return False
+
+    def _set_sweep_interval(self, announced: bool) -> None:
+        """Without +CMTI only the sweep finds new messages: sweep often (``fallback_sweep_interval``)."""
+        was, self._announced = self._announced, announced
+        if announced:
+            self._sweep_interval = self.config.sweep_interval
+            return
+        self._sweep_interval = min(self.config.sweep_interval, self.config.fallback_sweep_interval)
+        if was is not False:  # once, not at every reconnect
+            LOGGER.warning("modem %s: no AT+CNMI setting it accepts announces new messages (+CMTI); "
+                           "looking for them with AT+CMGL=4 every %g s instead of every %g s", self.id,
+                           self._sweep_interval, self.config.sweep_interval)
 
     async def _resync(self) -> None:
         """ESC, then a bare AT until the modem answers.
@@ -249,7 +270,7 @@ class Modem:
 
     async def _sweep_timer(self) -> None:
         while True:
-            await asyncio.sleep(self.config.sweep_interval)
+            await asyncio.sleep(self._sweep_interval)
             self._work.put_nowait(("sweep",))
 
     async def _receive_loop(self) -> None:
