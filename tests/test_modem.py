@@ -254,3 +254,53 @@ async def test_a_modem_that_cannot_announce_is_swept_often(emulator, caplog, ref
         await _stop(task)
     assert emulator.core.cnmi_mt == 0
     assert caplog.text.count("announces new messages") == 1
+
+
+@pytest.mark.parametrize("encoding", ["ucs2", "gsm7"])
+async def test_a_character_cut_between_two_parts_is_stored_whole(emulator, encoding):
+    """Senders cut an emoji's surrogate pair, or an ESC from its extension code, between parts."""
+    from datetime import datetime, timezone
+    from smsd_crm.modem import gsm7
+    from smsd_crm.modem.compose import Segment, encode_deliver_segments
+    if encoding == "ucs2":
+        text = "Makasih ya kak 🙏 " * 5
+        units = text.encode("utf-16-be")
+        cut = units.index("🙏".encode("utf-16-be")) + 2  # between the high and the low surrogate
+    else:
+        text = "Harga promo 10€ per bungkus. " * 8
+        units = gsm7.encode(text)
+        cut = units.index(gsm7.ESC) + 1  # the ESC ends part 1, the euro's code starts part 2
+    segments = [Segment(encoding, units[:cut], ""), Segment(encoding, units[cut:], "")]
+    for part in encode_deliver_segments("+6281555555555", segments, datetime.now(timezone.utc),
+                                        concat_reference=9):
+        emulator.core.store_pdu(part.hex)
+    sink = Sink()
+    task = await _run(Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=3600), sink))
+    try:
+        await wait_until(lambda: sink.messages, 10, "the joined message")
+        await wait_until(lambda: not emulator.core.storage, 10, "both parts deleted once stored")
+    finally:
+        await _stop(task)
+    assert [m.text for m in sink.messages] == [text] and not sink.messages[0].incomplete
+
+
+async def test_two_long_messages_with_one_reference_interleaved_are_both_stored(emulator):
+    """One sender, the same concatenation reference twice, parts arriving A1 B1 B2 A2."""
+    from datetime import datetime, timedelta, timezone
+    from smsd_crm.modem.compose import encode_deliver
+    sent = datetime.now(timezone.utc)
+    first, second = "KOMPLAIN telur pecah tiga butir. " * 6, "PESAN beras 5 kg dan gula 2 kg. " * 6
+    a = encode_deliver("+6281555555555", first, sent, concat_reference=77)
+    b = encode_deliver("+6281555555555", second, sent + timedelta(minutes=3), concat_reference=77)
+    assert len(a) == len(b) == 2
+    for part in (a[0], b[0], b[1], a[1]):
+        emulator.core.store_pdu(part.hex)
+    sink = Sink()
+    task = await _run(Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=3600), sink))
+    try:
+        await wait_until(lambda: len(sink.messages) == 2, 10, "both messages")
+        await wait_until(lambda: not emulator.core.storage, 10, "every part deleted once stored")
+    finally:
+        await _stop(task)
+    assert sorted(m.text for m in sink.messages) == sorted([first, second])
+    assert not any(m.incomplete for m in sink.messages)

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsd_crm.errors import PduError
-from smsd_crm.modem import compose, pdu
-from smsd_crm.modem.reassembly import Reassembler
+from smsd_crm.modem import compose, gsm7, pdu
+from smsd_crm.modem.reassembly import Reassembler, join_text
 
 any_text = st.text(max_size=600, alphabet=st.characters(blacklist_categories=("Cs",)))
 zones = st.integers(min_value=-48, max_value=56).map(lambda q: timezone(timedelta(minutes=15 * q)))
@@ -108,3 +108,83 @@ def test_same_reference_from_two_senders_is_kept_apart():
     assert r.add(p1[0], 1) is None and r.add(p2[0], 2) is None
     assert r.add(p1[1], 3).text() == "a" * 200
     assert r.add(p2[1], 4).text() == "b" * 200
+
+
+WHEN = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
+def _cut(units, cuts, size: int = 1):
+    """``units`` cut at ``cuts`` (counted in units of ``size`` items), wherever that falls."""
+    points = sorted({0, len(units), *(c * size for c in cuts if 0 < c * size < len(units))})
+    return [units[a:b] for a, b in zip(points, points[1:])] or [units]
+
+
+def _parts_cut_anywhere(encoding: str, chunks, sender: str = "+62811", reference: int = 7,
+                        when: datetime = WHEN) -> list[pdu.Deliver]:
+    segs = [compose.Segment(encoding, c, "") for c in chunks]
+    return [pdu.decode(p.hex) for p in compose.encode_deliver_segments(sender, segs, when,
+                                                                       concat_reference=reference)]
+
+
+def test_an_emoji_cut_between_two_parts_is_joined():
+    units = ("Terima kasih " + "🙏" + " sampai jumpa").encode("utf-16-be")
+    cut = units.index("🙏".encode("utf-16-be")) + 2  # between the high and the low surrogate
+    parts = _parts_cut_anywhere(pdu.UCS2, [units[:cut], units[cut:]])
+    assert [p.text.count("\ufffd") for p in parts] == [1, 1]  # each part alone has half an emoji
+    assert join_text(parts) == "Terima kasih 🙏 sampai jumpa"
+    assert join_text([parts[0], None]) == "Terima kasih \ufffd[...]"
+
+
+def test_an_escape_at_the_end_of_a_part_joins_the_next_part():
+    septets = gsm7.encode("Harga 10€ saja")
+    cut = septets.index(gsm7.ESC) + 1  # the ESC ends part 1, the euro's code starts part 2
+    parts = _parts_cut_anywhere(pdu.GSM7, [septets[:cut], septets[cut:]])
+    assert join_text(parts) == "Harga 10€ saja"
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(alphabet="ab€{}[]😀é ", min_size=1, max_size=300),
+       cuts=st.lists(st.integers(1, 200), max_size=5))
+def test_text_cut_at_any_unit_joins_back(text, cuts):
+    if gsm7.is_gsm7(text):
+        chunks = _cut(gsm7.encode(text), cuts)
+        parts = _parts_cut_anywhere(pdu.GSM7, chunks)
+    else:
+        chunks = _cut(text.encode("utf-16-be"), cuts, size=2)
+        parts = _parts_cut_anywhere(pdu.UCS2, chunks)
+    assert join_text(parts) == text
+
+
+def test_a_reused_reference_keeps_two_messages_apart():
+    """One sender, one reference, two long messages with their parts interleaved."""
+    first = _parts("pertama " * 30)
+    second = [pdu.decode(p.hex) for p in compose.encode_deliver(
+        "+62811", "kedua " * 40, datetime(2026, 1, 1, 0, 2, tzinfo=timezone.utc), ref_bits=8,
+        concat_reference=300)]
+    assert first[0].concat == second[0].concat and len(first) == len(second) == 2
+    r = Reassembler(60, lambda: 0.0)
+    assert r.add(first[0], 1) is None
+    assert r.add(second[0], 2) is None  # the same sequence number, other content: not a duplicate
+    assert r.add(first[0], 5) is None  # this one is a duplicate: the same PDU in another slot
+    done = r.add(second[1], 3)  # nearest in time to the second's part 1
+    assert done is not None and done.text() == "kedua " * 40 and done.indices == {2, 3}
+    done = r.add(first[1], 4)
+    assert done is not None and done.text() == "pertama " * 30 and done.indices == {1, 4, 5}
+    assert r.groups == {}
+
+
+def test_reused_reference_groups_expire_one_by_one():
+    first = _parts("satu " * 50)
+    second = [pdu.decode(p.hex) for p in compose.encode_deliver(
+        "+62811", "dua " * 60, datetime(2026, 1, 1, 0, 5, tzinfo=timezone.utc), concat_reference=300)]
+    clock = [0.0]
+    r = Reassembler(60, lambda: clock[0])
+    r.add(first[0], 1)
+    clock[0] = 30.0
+    r.add(second[0], 2)
+    clock[0] = 61.0
+    [old] = r.expired()
+    assert old.text().startswith("satu") and old.text().endswith("[...]")
+    clock[0] = 91.0
+    [young] = r.expired()
+    assert young.text().startswith("dua") and r.groups == {}

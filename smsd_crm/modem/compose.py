@@ -145,7 +145,22 @@ def encode_deliver(
 
     ``sender`` is a number (``+62…``, ``08…``) or an alphanumeric name.
     """
-    segs = segment(text, ref_bits)
+    return encode_deliver_segments(sender, segment(text, ref_bits), scts, concat_reference=concat_reference,
+                                   ref_bits=ref_bits, smsc=smsc, dcs=dcs)
+
+
+def encode_deliver_segments(
+    sender: str,
+    segs: list[Segment],
+    scts: datetime,
+    *,
+    concat_reference: int = 0,
+    ref_bits: int = 8,
+    smsc: str | None = "+62816124",
+    dcs: int | None = None,
+) -> list[EncodedPdu]:
+    """SMS-DELIVER PDUs for parts cut already, e.g. the way a sender cuts them that splits a
+    surrogate pair or an escape between two parts (``segment`` never does)."""
     digits = sender.lstrip("+")
     is_number = bool(digits) and all(c in "0123456789" for c in digits)
     oa = address_octets(sender) if is_number else alnum_address_octets(sender)

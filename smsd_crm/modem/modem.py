@@ -344,9 +344,9 @@ class Modem:
             if index is not None:
                 await self._try(f"AT+CMGD={index}")
             return
-        group = Group(0.0, {1: decoded}, {index} if index is not None else set())
+        group = Group(0.0, {1: decoded}, {("SM", index): hex_pdu} if index is not None else {})
         if decoded.concat and decoded.concat.total > 1:
-            group = self._reassembler.add(decoded, index)
+            group = self._reassembler.add(decoded, index, hex_pdu)
             if group is None:
                 return  # parts stay on the SIM until the whole message is stored
         await self._hand_up(group, incomplete=False)
@@ -361,7 +361,7 @@ class Modem:
             binary=any(p.encoding == "8bit" for p in group.parts.values()))
         await self._sink(message)  # returns once committed: only now may the SIM copy go
         self.received += 1
-        for index in sorted(group.indices):
+        for _, index in sorted(group.slots):
             await self._cmd(f"AT+CMGD={index}")
 
     # ------------------------------------------------------------ sending

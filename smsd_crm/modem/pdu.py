@@ -64,7 +64,8 @@ class Deliver:
     smsc: str | None = None
     concat: Concat | None = None
     message_class: int | None = None
-    data: bytes = b""
+    data: bytes = b""  # the user data octets of 8-bit and UCS-2 parts (UCS-2: UTF-16BE code units)
+    septets: tuple[int, ...] = ()  # the GSM-7 septets: long messages are joined on these, not on text
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +291,8 @@ def _guess_alphabet(dcs: int, udl: int, body: bytes, udhi: bool) -> str:
 
 
 def _read_user_data(r: _Reader, udhi: bool, alphabet: str,
-                    dcs: int = 0) -> tuple[str, Concat | None, bytes, str]:
-    """(text, concatenation, raw data for 8-bit/UCS-2, the alphabet actually used)."""
+                    dcs: int = 0) -> tuple[str, Concat | None, bytes, str, tuple[int, ...]]:
+    """(text, concatenation, raw data for 8-bit/UCS-2, the alphabet actually used, GSM-7 septets)."""
     udl = r.octet("user data length")
     body = r.rest()
     alphabet = _guess_alphabet(dcs, udl, body, udhi) if dcs else alphabet
@@ -313,13 +314,13 @@ def _read_user_data(r: _Reader, udhi: bool, alphabet: str,
         count = max(udl - header_septets, 0)
         septets = gsm7.unpack(body[header_octets:], count, fill)
         # Short data (a UDL longer than the PDU) decodes what is there.
-        return gsm7.decode(septets), concat, b"", alphabet
+        return gsm7.decode(septets), concat, b"", alphabet, tuple(septets)
     data = body[header_octets:max(udl, header_octets)]
     if alphabet == UCS2:
         if len(data) % 2:
             data = data[:-1]  # a sender cut a code unit in half: drop the half
-        return data.decode("utf-16-be", errors="replace"), concat, data, alphabet
-    return data.decode("latin-1"), concat, data, alphabet
+        return data.decode("utf-16-be", errors="replace"), concat, data, alphabet, ()
+    return data.decode("latin-1"), concat, data, alphabet, ()
 
 
 # ---------------------------------------------------------------- decoding
@@ -355,8 +356,8 @@ def _decode_deliver(r: _Reader, first: int, smsc: str | None) -> Deliver:
     alphabet, cls, compressed = dcs_alphabet(dcs)
     if compressed:
         raise PduError(f"compressed user data (DCS {dcs:02X}) is not supported")
-    text, concat, data, alphabet = _read_user_data(r, bool(first & 0x40), alphabet, dcs)
-    return Deliver(sender, text, alphabet, scts, dcs, pid, smsc, concat, cls, data)
+    text, concat, data, alphabet, septets = _read_user_data(r, bool(first & 0x40), alphabet, dcs)
+    return Deliver(sender, text, alphabet, scts, dcs, pid, smsc, concat, cls, data, septets)
 
 
 def _decode_submit(r: _Reader, first: int, smsc: str | None) -> Submit:
@@ -369,7 +370,7 @@ def _decode_submit(r: _Reader, first: int, smsc: str | None) -> Submit:
     alphabet, _, compressed = dcs_alphabet(dcs)
     if compressed:
         raise PduError(f"compressed user data (DCS {dcs:02X}) is not supported")
-    text, concat, data, alphabet = _read_user_data(r, bool(first & 0x40), alphabet, dcs)
+    text, concat, data, alphabet, _ = _read_user_data(r, bool(first & 0x40), alphabet, dcs)
     return Submit(destination, text, alphabet, reference, dcs, bool(first & 0x20), smsc, concat, data)
 
 
