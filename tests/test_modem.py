@@ -304,3 +304,52 @@ async def test_two_long_messages_with_one_reference_interleaved_are_both_stored(
         await _stop(task)
     assert sorted(m.text for m in sink.messages) == sorted([first, second])
     assert not any(m.incomplete for m in sink.messages)
+
+
+async def test_a_read_answered_busy_is_tried_again_at_once(emulator):
+    sink = Sink()
+    # No periodic sweep during the test: the message must come in through +CMTI and a retried read.
+    task = await _run(Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=3600), sink))
+    try:
+        await wait_until(lambda: "AT+CMGL=4" in emulator.core.commands, 10, "the start-up sweep")
+        emulator.core.inject("AT+CMGR", "+CME ERROR: 515")  # device busy, once
+        emulator.deliver("+6281333333333", "halo")
+        await wait_until(lambda: sink.messages, 20, "the message, read again after the busy answer")
+        await wait_until(lambda: not emulator.core.storage, 10, "deleted once stored")
+    finally:
+        await _stop(task)
+    assert [m.text for m in sink.messages] == ["halo"]
+    assert [c for c in emulator.core.commands if c.startswith("AT+CMGR")] == ["AT+CMGR=0", "AT+CMGR=0"]
+
+
+@pytest.mark.parametrize("refusals", [["+CME ERROR: 515"] * 6, ["+CMS ERROR: 302"]],
+                         ids=["busy-six-times", "not-allowed-once"])
+async def test_a_refused_delete_is_tried_again_later_without_holding_up_reads(emulator, refusals):
+    sink = Sink()
+    task = await _run(Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=3600), sink))
+    try:
+        await wait_until(lambda: "AT+CMGL=4" in emulator.core.commands, 10, "the start-up sweep")
+        emulator.core.inject("AT+CMGD", *refusals)
+        emulator.deliver("+6281333333333", "pertama")
+        await wait_until(lambda: sink.messages, 20, "the first message")
+        emulator.deliver("+6281444444444", "kedua")  # read while the first slot waits for its delete
+        await wait_until(lambda: len(sink.messages) == 2, 20, "the second message")
+        await wait_until(lambda: not emulator.core.storage, 30, "both slots freed in the end")
+    finally:
+        await _stop(task)
+    assert [m.text for m in sink.messages] == ["pertama", "kedua"]  # each handed up once
+
+
+async def test_a_sweep_frees_a_stored_message_whose_delete_failed_without_handing_it_up_again(emulator):
+    emulator.core.inject("AT+CMGD", *["+CMS ERROR: 302"] * 3)  # operation not allowed, three times
+    emulator.deliver("+6281333333333", "sekali saja")
+    sink = Sink()
+    task = await _run(Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=0.3), sink))
+    try:
+        await wait_until(lambda: not emulator.core.injected["AT+CMGD"], 20, "every refusal used up")
+        await wait_until(lambda: not emulator.core.storage, 20, "the slot freed")
+        sweeps = emulator.core.commands.count("AT+CMGL=4")
+        await wait_until(lambda: emulator.core.commands.count("AT+CMGL=4") > sweeps, 10, "one more sweep")
+    finally:
+        await _stop(task)
+    assert [m.text for m in sink.messages] == ["sekali saja"]

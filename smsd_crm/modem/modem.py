@@ -7,6 +7,7 @@ which it does once the message is committed to the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -22,9 +23,11 @@ from .pdu import Deliver, StatusReport, decode
 from .health import Health
 from .reassembly import Group, Reassembler
 from .serial import open_port
+from .slots import Undeleted
 
 LOGGER = logging.getLogger(__name__)
 TIMEOUTS_BEFORE_RECONNECT = 3  # consecutive command timeouts: the modem has stopped answering
+RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # a read or delete answered busy: tried again within 3.7 s
 
 
 class Modem:
@@ -44,6 +47,9 @@ class Modem:
         self._work: asyncio.Queue = asyncio.Queue()
         self._send_lock = asyncio.Lock()
         self._reassembler = Reassembler(config.multipart_timeout, clock)
+        self._clock = clock
+        self._undeleted = Undeleted()  # committed messages whose slot the modem would not free yet
+        self._memory_selected = "SM"  # where AT+CMGR/AT+CMGD act (AT+CPMS)
         self._concat_ref = itertools.count(int(clock() * 1000) % 65536)
         self.ready = asyncio.Event()
         self.on_change: Callable[[], None] = lambda: None  # the pool listens to ready changes
@@ -275,7 +281,7 @@ class Modem:
 
     async def _receive_loop(self) -> None:
         while True:
-            item = await self._work.get()
+            item = await self._next_work()
             try:
                 if item[0] == "read":
                     await self._read(item[1], item[2])
@@ -283,6 +289,8 @@ class Modem:
                     await self._process(None, item[1])
                     if self._needs_ack:
                         await self._try("AT+CNMA")  # else the network stops routing to us
+                elif item[0] == "undeleted":
+                    await self._retry_deletes()
                 else:
                     await self._sweep()
             except ModemUnavailable:
@@ -292,35 +300,122 @@ class Modem:
             except Exception:  # e.g. the database refused: the SMS stays on the SIM for the next sweep
                 LOGGER.exception("modem %s: could not hand a message up; it stays on the SIM", self.id)
 
-    async def _read(self, index: int, memory: str) -> None:
-        """Read, hand up and delete one message stored in ``memory`` (SM, ME, SR for reports)."""
-        switched = memory != "SM"
-        if switched and await self._try(f'AT+CPMS="{memory}"') is None:
-            return
+    async def _next_work(self) -> tuple:
+        """The next queued item, or ``("undeleted",)`` once a failed delete is due again."""
+        due = self._undeleted.next_due()
+        if due is None:
+            return await self._work.get()
         try:
+            async with asyncio.timeout(max(0.0, due - self._clock())):
+                return await self._work.get()
+        except TimeoutError:
+            return ("undeleted",)
+
+    async def _read(self, index: int, memory: str) -> None:
+        """Read, hand up and delete one message stored in ``memory`` (SM, ME, SR for reports).
+
+        A slot whose delete failed after its message was committed is only deleted, and only
+        while it still holds that message: if the delete did happen after all, a new SMS may
+        have taken the slot.
+        """
+        async with self._memory(memory) as selected:
+            if not selected:
+                return
             try:
-                lines = await self._cmd(f"AT+CMGR={index}")
+                lines = await self._patiently(f"AT+CMGR={index}", after_timeout=True)
             except CommandError as exc:
                 if exc.code == 321:  # invalid index: already read and deleted
                     LOGGER.info("modem %s: %s index %d is already gone", self.id, memory, index)
+                    self._undeleted.forget((memory, index))
                     return
                 raise
             stored = commands.parse_cmgr(lines, index)
-            if stored:
-                await self._process(stored.index, stored.pdu)
+            if stored and self._undeleted.holds((memory, index), stored.pdu):
+                await self._delete(memory, index, stored.pdu)
+            elif stored:
+                self._undeleted.forget((memory, index))
+                await self._process(stored.index, stored.pdu, memory)
+
+    async def _retry_deletes(self) -> None:
+        """Delete again, after a while, the slots a modem refused to free (each with its backoff)."""
+        for memory, index in self._undeleted.due(self._clock()):
+            try:
+                await self._read(index, memory)
+            except ModemUnavailable:
+                raise
+            except ModemError as exc:  # not even readable yet: later again
+                LOGGER.info("modem %s: %s index %d still not deleted: %s", self.id, memory, index, exc)
+                self._undeleted.postpone((memory, index), self._clock())
+
+    @contextlib.asynccontextmanager
+    async def _memory(self, memory: str):
+        """Select ``memory`` for AT+CMGR/AT+CMGD (AT+CPMS), then the one selected before.
+
+        Yields False when the modem refuses it.
+        """
+        before = self._memory_selected
+        if memory == before:
+            yield True
+            return
+        if await self._try(f'AT+CPMS="{memory}"') is None:
+            yield False
+            return
+        self._memory_selected = memory
+        try:
+            yield True
         finally:
-            if switched:
-                await self._try('AT+CPMS="SM","SM","SM"')
+            self._memory_selected = before  # also if refused: (re)initialising selects SM again
+            await self._try('AT+CPMS="SM","SM","SM"' if before == "SM" else f'AT+CPMS="{before}"')
+
+    async def _patiently(self, command: str, *, after_timeout: bool) -> list[str]:
+        """``command``, sent again after 0.2, 0.5, 1 and 2 s while the answer is transient.
+
+        Busy answers (TS 27.007 §9.2 ``+CME ERROR: 515``, TS 27.005 §3.2.5 ``+CMS ERROR: 314``)
+        pass within seconds; leaving the SMS to the next sweep cost a minute. ``after_timeout``:
+        whether a command that got no answer may be sent again (a read may; a delete may have
+        happened, and its slot may hold a new SMS by now).
+        """
+        for delay in RETRY_DELAYS:
+            try:
+                return await self._cmd(command)
+            except CommandTimeout:
+                if not after_timeout:
+                    raise
+            except CommandError as exc:
+                if not exc.transient:
+                    raise
+            LOGGER.info("modem %s: %s got a transient answer; again in %g s", self.id, command, delay)
+            await asyncio.sleep(delay)
+        return await self._cmd(command)
+
+    async def _delete(self, memory: str, index: int, pdu: str) -> None:
+        """Free a slot whose message is committed; one the modem will not free is tried again later."""
+        try:
+            async with self._memory(memory) as selected:
+                if not selected:
+                    raise ModemError(self.id, f"cannot select {memory}")
+                await self._patiently(f"AT+CMGD={index}", after_timeout=False)
+        except ModemError as exc:
+            if self._undeleted.keep((memory, index), pdu, self._clock()):
+                LOGGER.warning("modem %s: %s index %d holds a stored message but could not be deleted "
+                               "(%s); trying again later", self.id, memory, index, exc)
+            if isinstance(exc, ModemUnavailable):
+                raise
+            return
+        self._undeleted.forget((memory, index))
 
     async def _sweep(self) -> None:
         # A long listing takes a real modem seconds; a hung one must not hold the line for long.
         listing = await self._cmd("AT+CMGL=4", timeout=min(30.0, self.config.command_timeout * 6))
         for stored in commands.parse_cmgl(listing):
+            if stored.index is not None and self._undeleted.holds(("SM", stored.index), stored.pdu):
+                await self._delete("SM", stored.index, stored.pdu)  # stored already; only its delete failed
+                continue
             await self._process(stored.index, stored.pdu)
         for group in self._reassembler.expired():
             await self._hand_up(group, incomplete=True)
 
-    async def _process(self, index: int | None, hex_pdu: str) -> None:
+    async def _process(self, index: int | None, hex_pdu: str, memory: str = "SM") -> None:
         try:
             decoded = decode(hex_pdu)
         except PduError as exc:
@@ -329,7 +424,7 @@ class Modem:
             await self._sink(InboundMessage(self.id, "", "", None, sim_id=self.sim_id,
                                             raw_pdus=(hex_pdu,), error=str(exc)))
             if index is not None:
-                await self._cmd(f"AT+CMGD={index}")
+                await self._delete(memory, index, hex_pdu)
             return
         if isinstance(decoded, StatusReport):
             if self._report_sink is not None:
@@ -337,16 +432,16 @@ class Modem:
                     self.id, self.sim_id or self.id, decoded.reference, decoded.recipient.number,
                     decoded.status, decoded.discharge_time))
             if index is not None:
-                await self._try(f"AT+CMGD={index}")
+                await self._delete(memory, index, hex_pdu)
             return
         if not isinstance(decoded, Deliver):
             LOGGER.info("modem %s: skipping %s at index %s", self.id, type(decoded).__name__, index)
             if index is not None:
                 await self._try(f"AT+CMGD={index}")
             return
-        group = Group(0.0, {1: decoded}, {("SM", index): hex_pdu} if index is not None else {})
+        group = Group(0.0, {1: decoded}, {(memory, index): hex_pdu} if index is not None else {})
         if decoded.concat and decoded.concat.total > 1:
-            group = self._reassembler.add(decoded, index, hex_pdu)
+            group = self._reassembler.add(decoded, index, hex_pdu, memory)
             if group is None:
                 return  # parts stay on the SIM until the whole message is stored
         await self._hand_up(group, incomplete=False)
@@ -361,8 +456,8 @@ class Modem:
             binary=any(p.encoding == "8bit" for p in group.parts.values()))
         await self._sink(message)  # returns once committed: only now may the SIM copy go
         self.received += 1
-        for _, index in sorted(group.slots):
-            await self._cmd(f"AT+CMGD={index}")
+        for (memory, index), pdu in sorted(group.slots.items()):
+            await self._delete(memory, index, pdu)
 
     # ------------------------------------------------------------ sending
 
