@@ -332,20 +332,23 @@ class Modem:
             stored = commands.parse_cmgr(lines, index)
             if stored and self._undeleted.holds((memory, index), stored.pdu):
                 await self._delete(memory, index, stored.pdu)
-            elif stored:
-                self._undeleted.forget((memory, index))
+                return
+            self._undeleted.forget((memory, index))  # empty, or a new SMS in a slot freed after all
+            if stored:
                 await self._process(stored.index, stored.pdu, memory)
 
     async def _retry_deletes(self) -> None:
         """Delete again, after a while, the slots a modem refused to free (each with its backoff)."""
-        for memory, index in self._undeleted.due(self._clock()):
+        for slot in self._undeleted.due(self._clock()):
+            memory, index = slot
             try:
                 await self._read(index, memory)
             except ModemUnavailable:
                 raise
-            except ModemError as exc:  # not even readable yet: later again
+            except ModemError as exc:
                 LOGGER.info("modem %s: %s index %d still not deleted: %s", self.id, memory, index, exc)
-                self._undeleted.postpone((memory, index), self._clock())
+            if slot in self._undeleted.due(self._clock()):  # not read, so neither freed nor put off
+                self._undeleted.postpone(slot, self._clock())
 
     @contextlib.asynccontextmanager
     async def _memory(self, memory: str):
