@@ -96,7 +96,11 @@ class OutboxConfig(_Strict):
     max_attempts: int = Field(5, ge=1)
     retry_min: float = Field(5.0, gt=0, description="seconds before the first retry")
     retry_max: float = Field(600.0, gt=0)
-    same_sim_wait: float = Field(10.0, ge=0, description="seconds a reply waits for the SIM the customer texted")
+    reply_from: Literal["any", "texted"] = Field(
+        "any", description="any: a reply goes out from any healthy modem (fastest); texted: from the SIM the "
+        "customer texted when it can within same_sim_wait seconds")
+    same_sim_wait: float = Field(10.0, ge=0, description="with reply_from: texted, seconds a reply waits for "
+                                 "the SIM the customer texted")
     delivery_reports: bool = Field(False, description="ask the network for delivery reports (may be charged)")
 
 

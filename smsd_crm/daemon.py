@@ -31,6 +31,7 @@ from . import status
 from .router import Router
 from .simulator import PhoneSimulator
 from .tasks import BackgroundTasks
+from .storage.send_journal import DbFacts
 from .storage.db import Database
 from .storage.migrate import migrate
 from .storage.schema import CORE_MIGRATIONS
@@ -178,8 +179,9 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         async def report(delivery_report) -> None:
             await outbox_ref[0].record_report(delivery_report)
 
+        facts = DbFacts(db, clock)  # what each modem model was seen to do, kept across restarts
         modems = [Modem(cfg.model_copy(update={"port": ports.get(cfg.id, cfg.port)}), router.accept,
-                        report_sink=report, reports=settings.outbox.delivery_reports)
+                        report_sink=report, reports=settings.outbox.delivery_reports, facts=facts)
                   for cfg in settings.modems]
         pool = ModemPool(modems)
         pool_ref.append(pool)

@@ -65,11 +65,13 @@ class CommandError(ModemError):
     """The modem answered ERROR, +CME ERROR or +CMS ERROR.
 
     ``kind`` is ``"CME"``, ``"CMS"`` or ``""`` for a bare error; ``code`` is the
-    numeric code where known; ``transient`` says whether retrying can help.
+    numeric code where known; ``transient`` says whether retrying can help;
+    ``message_fault`` that the message is at fault, not the modem.
     """
 
     def __init__(
-        self, modem_id: str, command: str, kind: str, code: int | None, text: str, transient: bool
+        self, modem_id: str, command: str, kind: str, code: int | None, text: str, transient: bool,
+        message_fault: bool = False,
     ) -> None:
         super().__init__(modem_id, f"{command!r} failed: {text}")
         self.command = command
@@ -77,6 +79,14 @@ class CommandError(ModemError):
         self.code = code
         self.text = text
         self.transient = transient
+        self.message_fault = message_fault  # the message is at fault (bad number, bad PDU), not the modem
+
+
+class SendUncertain(ModemError):
+    """A send's result never came back although the modem answers again: the SMS may or may not be
+    on the air. Transient: the outbox resolves it (from storage where it can) before sending again."""
+
+    transient = True
 
 
 class ApiProblem(SmsdError):

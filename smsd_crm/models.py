@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Protocol
 
 
 class InboundState(str, enum.Enum):
@@ -273,3 +273,36 @@ class Segment:
     name: str
     title: str
     resolve: Callable[[Any], Awaitable[list[str]]]
+
+
+# How far one part of an outbox message got (smsd_crm.modem.submit puts it on the air).
+ENCODED, STORED, SUBMITTING, SENT = "encoded", "stored", "submitting", "sent"
+
+
+@dataclass
+class OutgoingPart:
+    """One SMS-SUBMIT of an outbox message and how far it got.
+
+    ``pdu`` is hex (SMSC octets + TPDU) and ``tpdu_length`` its TPDU in octets; ``state`` is
+    encoded | stored | submitting | sent; ``storage_index`` is its slot on the SIM ``sim_id``
+    (IMSI) while it is stored; ``via`` CMSS or CMGS once submitted; ``reference`` the TP-MR
+    once sent (None when the send was found in storage afterwards, so its MR is unknown).
+    """
+
+    part: int
+    total: int
+    pdu: str
+    tpdu_length: int
+    state: str = ENCODED
+    modem_id: str | None = None
+    sim_id: str | None = None
+    storage_index: int | None = None
+    via: str | None = None
+    reference: int | None = None
+
+
+class SendJournal(Protocol):
+    """Where a part's progress is committed (the outbox's database)."""
+
+    async def record(self, part: OutgoingPart) -> None:
+        """Make the part's current state durable; returns once committed."""

@@ -1,9 +1,14 @@
 """The durable outbox: one worker per sending modem claims a committed row and sends it.
 
-Transient modem errors are retried with exponential backoff, preferring another
-modem; permanent ones fail the row. A row found ``sending`` at start (the daemon
-died mid-send) is queued again: the window between the modem's ``+CMGS`` and
-the commit of ``sent`` is the only place a message can go out twice.
+A row's parts are encoded once and journalled (``outbox_pdus``) step by step as the modem
+stores and sends them (:mod:`smsd_crm.modem.submit`), so a row found ``sending`` at start (the
+daemon died mid-send) is queued again and resumed: parts already on the air are not sent again.
+Only on a modem without store-then-send can a part go out twice (logged).
+
+Errors by class: a message at fault (bad number, bad PDU) fails that row only and never counts
+against the modem; modem errors are retried with backoff, preferring another modem, and a
+retried row keeps its place in the queue. Before each claim a worker lets its modem read what
+is waiting on its SIM (intake first).
 """
 
 from __future__ import annotations
@@ -14,24 +19,34 @@ from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Protocol
 
 from .config import OutboxConfig
-from .errors import ModemError, PduError
+from .errors import CommandError, ModemError, PduError
 from .events import DeliveryReported, MessageSent
-from .models import DeliveryReport, OutboundMessage, SendResult
+from .models import DeliveryReport, OutboundMessage, OutgoingPart, SendJournal, SendResult
 from .storage import campaigns as campaign_queries
 from .storage import consent
 from .storage import messages as queries
+from .storage import send_journal
 from .storage.db import Database
 
 LOGGER = logging.getLogger(__name__)
 IDLE_POLL = 2.0
+INTAKE_WAIT = 5.0  # seconds a worker lets its modem read waiting messages before it sends
 
 
 class Sender(Protocol):
     """One modem as the outbox sees it."""
 
     id: str
+    sim_id: str
+    ready_count: int  # how often it (re)connected
 
-    async def send(self, number: str, text: str) -> SendResult: ...
+    def encode(self, number: str, text: str) -> list[OutgoingPart]: ...
+
+    async def send_parts(self, parts: list[OutgoingPart], journal: SendJournal) -> SendResult: ...
+
+    async def wait_intake(self, timeout: float) -> bool: ...
+
+    async def tidy_storage(self, keep: set[int]) -> int: ...
 
 
 class SenderPool(Protocol):
@@ -73,6 +88,7 @@ class Outbox:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._tidied: dict[str, int] = {}  # modem id -> its connection count at the last tidy-up
 
     def notify(self, modem_id: str | None = None) -> None:
         """A row was queued: wake the worker of the modem it prefers, else one idle worker."""
@@ -112,12 +128,14 @@ class Outbox:
             if sender is None:
                 continue
             wake.clear()
-            now = self._clock()
             row = None
             if not self._stopping:
+                await self._tidy(sender)
+                await sender.wait_intake(INTAKE_WAIT)
+                now = self._clock()
+                wait = self._config.same_sim_wait if self._config.reply_from == "texted" else 0.0
                 row = await queries.claim_next(
-                    self._db, now, modem_id, self._pool.senders(),
-                    now - timedelta(seconds=self._config.same_sim_wait),
+                    self._db, now, modem_id, self._pool.senders(), now - timedelta(seconds=wait),
                     campaigns=await self._campaigns_allowed(modem_id, now))
             if row is None:
                 self._pool.release(sender, None)
@@ -135,6 +153,18 @@ class Outbox:
                 if self._in_flight == 0:
                     self._idle.set()
         await asyncio.Event().wait()  # stopped: idle until cancelled with the task group
+
+    async def _tidy(self, sender: Sender) -> None:
+        """Once per connection: delete stored outgoing messages no row needs (a crash between
+        storing a part and committing its slot leaves one behind)."""
+        if self._tidied.get(sender.id) == sender.ready_count:
+            return
+        try:
+            await sender.tidy_storage(await send_journal.kept_slots(self._db, sender.sim_id or sender.id))
+        except ModemError as exc:
+            LOGGER.info("modem %s: storage tidy-up postponed: %s", sender.id, exc)
+            return
+        self._tidied[sender.id] = sender.ready_count
 
     async def _campaigns_allowed(self, modem_id: str, now: datetime) -> bool:
         limit = self._daily.get(modem_id)
@@ -186,16 +216,27 @@ class Outbox:
             LOGGER.info("message %d not sent: %s opted out of promotions", row.id, row.phone)
             return None
         try:
-            result = await sender.send(row.phone, row.text)
+            parts = await send_journal.load_parts(self._db, row.id)
+            if not parts:
+                parts = sender.encode(row.phone, row.text)
+                await send_journal.save_parts(self._db, row.id, parts, self._clock())
+            result = await sender.send_parts(parts, send_journal.DbJournal(self._db, row.id, row.phone, self._clock))
         except PduError as exc:
             await queries.mark_failed(self._db, row.id, f"cannot encode: {exc}", self._clock())
             LOGGER.error("message %d cannot be encoded: %s", row.id, exc)
             return None
+        except CommandError as exc:
+            if not exc.message_fault:
+                await self._failed(row, sender, exc)
+                return False
+            # The number or the PDU is wrong: this message fails, the modem is not to blame.
+            await queries.mark_failed(self._db, row.id, str(exc), self._clock())
+            LOGGER.error("message %d refused by the network: %s", row.id, exc)
+            return None
         except ModemError as exc:
             await self._failed(row, sender, exc)
             return False
-        await queries.mark_sent(self._db, row.id, result.modem_id, result.references, self._clock(),
-                                sim_id=result.sim_id, phone=row.phone)
+        await queries.mark_sent(self._db, row.id, parts, self._clock(), phone=row.phone)
         LOGGER.info("message %d sent via %s", row.id, result.modem_id)
         if row.campaign_id is not None:
             self._count_campaign_send(sender.id)

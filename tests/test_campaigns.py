@@ -224,9 +224,9 @@ async def test_killing_the_daemon_mid_campaign_sends_nothing_twice_and_finishes(
     cli(config, "campaign", "create", "--name", "gula", "--text", "Gula murah untuk {nama}")
     cli(config, "campaign", "start", "1")
     await wait_until(lambda: len(out.promos("Gula murah")) >= 8, 30, "the campaign under way")
-    # The modem hangs on the daemon's next AT+CMGS, whatever comes between: a send is in flight
+    # The modem hangs on the daemon's next send (AT+CMSS), whatever comes between: a send is in flight
     # (claimed, never accepted) when the daemon is killed. Every earlier send was committed before it.
-    emulator.core.hang_on = "AT+CMGS"
+    emulator.core.hang_on = "AT+CMSS"
     await wait_until(lambda: emulator.core.silent, 30, "a send in flight")
     assert query(db, "SELECT COUNT(*) FROM messages WHERE campaign_id = 1 AND state = 'sending'") == [(1,)]
     assert await daemon.stop(signal.SIGKILL) == -signal.SIGKILL

@@ -4,84 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections import Counter
-from datetime import datetime, timezone
 
 import pytest
 
-from smsd_crm.config import ModemConfig, OutboxConfig
+from smsd_crm.config import ModemConfig
 from smsd_crm.modem.emulator import PERSONALITIES, apply_personality
 from smsd_crm.modem.modem import Modem
-from smsd_crm.modem.pool import ModemPool
-from smsd_crm.modem.pty_emulator import PtyModem, next_reply
-from smsd_crm.outbox import Outbox
-from smsd_crm.storage import messages
-from smsd_crm.storage.db import Database
-from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.modem.pty_emulator import next_reply
 
 from .conftest import wait_until
-
-FAST = dict(command_timeout=0.5, health_interval=0.3, sweep_interval=0.5)
-
-
-def now() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-class Gateway:
-    """Emulated modems + drivers + pool + outbox + database, all in this process."""
-
-    def __init__(self, tmp_path, count: int = 1, **modem_options) -> None:
-        self.tmp = tmp_path
-        self.emus = [PtyModem(f"sim{i + 1}", link=tmp_path / f"ttyUSB-sim{i + 1}", imsi=f"51010000000000{i}")
-                     for i in range(count)]
-        self.options = {**FAST, **modem_options}
-        self.inbound: list = []
-
-    async def __aenter__(self) -> "Gateway":
-        for e in self.emus:
-            await e.start()
-        self.db = await Database.open(self.tmp / "gw.sqlite3")
-        await migrate(self.db, [("core", m) for m in CORE_MIGRATIONS])
-
-        async def sink(message):
-            self.inbound.append(message)
-
-        async def emit(event):
-            pass
-
-        self.modems = [Modem(ModemConfig(id=e.modem_id, port=str(e.link), **self.options), sink)
-                       for e in self.emus]
-        self.pool = ModemPool(self.modems, backoff_min=0.05, backoff_max=0.2)
-        self.outbox = Outbox(self.db, self.pool, OutboxConfig(retry_min=0.05, retry_max=0.2, max_attempts=20,
-                                                               same_sim_wait=0), now, emit)
-        self.tasks = [asyncio.create_task(self.pool.run()), asyncio.create_task(self.outbox.run())]
-        return self
-
-    async def ready(self, *indexes: int) -> None:
-        for i in indexes or range(len(self.modems)):
-            await asyncio.wait_for(self.modems[i].ready.wait(), 15)
-
-    async def queue(self, phone: str, text: str) -> int:
-        message_id = await messages.queue_outbound(self.db, phone, text, now())
-        self.outbox.notify()
-        return message_id
-
-    async def state(self, message_id: int) -> str:
-        return (await self.db.fetchone("SELECT state FROM messages WHERE id = ?", (message_id,)))[0]
-
-    def submitted_to(self, phone: str) -> int:
-        return sum(1 for e in self.emus for s in e.core.submitted if s.decoded.destination.number == phone)
-
-    async def __aexit__(self, *exc) -> None:
-        for t in self.tasks:
-            t.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
-        await self.db.close()
-        for e in self.emus:
-            if e.path:
-                await e.stop()
+from .gateway import Gateway, now
 
 
 @pytest.mark.parametrize("personality", sorted(PERSONALITIES))
@@ -117,14 +49,14 @@ async def test_unplug_in_the_middle_of_a_send_then_replug_under_a_new_name(tmp_p
         emu = gw.emus[0]
         emu.deliver("+6281111111111", "belum dibaca")  # stays on the SIM across the unplug
         await wait_until(lambda: gw.inbound, 10)
-        emu.core.send_delay = 30.0  # the network is slow: unplug while +CMGS is pending
+        emu.core.send_delay = 30.0  # the network is slow: unplug while +CMSS is pending
         message_id = await gw.queue("+6281234567890", "Pesanan siap")
-        await wait_until(lambda: any(c.startswith("AT+CMGS") for c in emu.core.commands), 10)
+        await wait_until(lambda: any(c.startswith("AT+CMSS") for c in emu.core.commands), 10)
         old_path = emu.path
         emu.unplug()
         await wait_until(lambda: not gw.modems[0].ready.is_set(), 10)
         emu.core.send_delay = 0.0
-        # The message the SIM was holding when the network took it never got its +CMGS: it was not sent.
+        # The message the SIM was holding when the network took it never got its +CMSS: it was not sent.
         emu.core.submitted.clear()
         await emu.replug()
         assert emu.path != old_path
@@ -139,11 +71,11 @@ async def test_busy_errors_are_retried_and_a_permanent_one_fails_fast(tmp_path):
     async with Gateway(tmp_path) as gw:
         await gw.ready()
         core = gw.emus[0].core
-        core.inject("AT+CMGS", "+CMS ERROR: 314", "+CME ERROR: 515")  # SIM busy, device busy
+        core.inject("AT+CMSS", "+CMS ERROR: 314", "+CME ERROR: 515")  # SIM busy, device busy
         retried = await gw.queue("+6281200000001", "coba lagi")
         await wait_until(lambda: gw.submitted_to("+6281200000001") == 1, 15)
-        await wait_until(lambda: core.injected["AT+CMGS"] == [], 5)
-        core.inject("AT+CMGS", "+CMS ERROR: 304")  # invalid PDU parameter: retrying cannot help
+        await wait_until(lambda: core.injected["AT+CMSS"] == [], 5)
+        core.inject("AT+CMSS", "+CMS ERROR: 304")  # invalid PDU parameter: retrying cannot help
         failed = await gw.queue("+6281200000002", "tidak akan terkirim")
         async with asyncio.timeout(10):
             while await gw.state(failed) != "failed":

@@ -148,21 +148,34 @@ class AtChannel(asyncio.Protocol):
         LOGGER.log(TRACE, "%s -> %r", self.modem_id, commands.redact(data.decode("latin-1")))
         self._transport.write(data)  # type: ignore[attr-defined]
 
-    async def command(self, command: str, timeout: float = 5.0, ends_with: str | None = None) -> list[str]:
+    def exclusive(self) -> asyncio.Lock:
+        """Hold the line for several exchanges (``async with channel.exclusive():``), passing
+        ``held=True`` to each: nothing queued behind runs in between."""
+        return self._lock
+
+    async def command(self, command: str, timeout: float = 5.0, ends_with: str | None = None,
+                      held: bool = False) -> list[str]:
         """Send one command and return its information lines; raise on error or timeout.
 
         ``ends_with``: an information-line prefix after which a missing final OK is tolerated.
+        ``held``: the caller holds :meth:`exclusive`.
         """
-        async with self._lock:
+        if held:
             final, lines = await self._exchange(command, timeout, None, 0.0, ends_with)
+        else:
+            async with self._lock:
+                final, lines = await self._exchange(command, timeout, None, 0.0, ends_with)
         return self._check(command, final, lines)
 
     async def command_with_data(
-        self, command: str, data: str, prompt_timeout: float = 10.0, timeout: float = 60.0
+        self, command: str, data: str, prompt_timeout: float = 10.0, timeout: float = 60.0, held: bool = False
     ) -> list[str]:
         """``AT+CMGS=<n>`` style: wait for the ``>`` prompt, send ``data`` and Ctrl-Z."""
-        async with self._lock:
+        if held:
             final, lines = await self._exchange(command, timeout, data, prompt_timeout)
+        else:
+            async with self._lock:
+                final, lines = await self._exchange(command, timeout, data, prompt_timeout)
         return self._check(command, final, lines)
 
     async def _exchange(self, command: str, timeout: float, data: str | None, prompt_timeout: float,
@@ -207,7 +220,7 @@ class AtChannel(asyncio.Protocol):
         if final.ok:
             return lines
         raise CommandError(self.modem_id, commands.redact(command), final.kind, final.code, final.text,
-                           final.transient)
+                           final.transient, commands.blames_message(final.kind, final.code))
 
     def abort_input(self) -> None:
         """Send ESC: ends an SMS entry a previous run left open after ``AT+CMGS``."""

@@ -25,7 +25,12 @@ _FINAL_ERROR = ("ERROR", "COMMAND NOT SUPPORT", "NO CARRIER", "TOO MANY PARAMETE
 # TS 27.005 3.2.5 / TS 27.007 9.2: codes worth retrying. Everything else is permanent.
 TRANSIENT_CMS = {300, 314, 331, 332, 500, 512, 513, 514, 515, 516, 517, 518, 519, 520}
 TRANSIENT_CMS |= {38, 41, 42, 47}  # network out of order, temporary failure, congestion
+TRANSIENT_CMS |= {192, 194, 212}  # TP-FCS: SC busy, SC system failure, SIM toolkit busy
 TRANSIENT_CME = {3, 4, 14, 30, 31, 100, 515}
+# Codes that condemn one message, not the modem that sent it: the number or the PDU is wrong
+# (TS 24.011 E.2 RP-causes, TS 23.040 9.2.3.22 TP-FCS 0x80-0x9F protocol-id/data-coding errors,
+# 0xC3 invalid SME address, 0xC4 destination barred; TS 27.005 3.2.5 304/305 invalid parameter).
+MESSAGE_CMS = {1, 21, 28, 96, 97, 98, 99, 195, 196, 304, 305} | set(range(128, 160))
 
 _VERBOSE_CME = {
     "sim busy": 14, "sim not inserted": 10, "sim pin required": 11, "sim puk required": 12,
@@ -236,13 +241,41 @@ def cnmi_announces(values: tuple[int, ...]) -> bool:
     return len(values) >= 2 and values[0] != 0 and values[1] != 0
 
 
-def parse_cmgs(lines: list[str]) -> int | None:
-    """The message reference from ``+CMGS: <mr>``."""
+def parse_cmgs(lines: list[str], prefix: str = "+CMGS:") -> int | None:
+    """The message reference from ``+CMGS: <mr>`` (or ``+CMSS: <mr>`` with that ``prefix``)."""
     for line in lines:
-        if line.startswith("+CMGS:"):
-            values = _ints(line[6:])
+        if line.startswith(prefix):
+            values = _ints(line[len(prefix):])
             return values[0] if values else None
     return None
+
+
+def parse_cmgw(lines: list[str]) -> int | None:
+    """The storage index from ``+CMGW: <index>`` (TS 27.005 3.5.3)."""
+    return parse_cmgs(lines, "+CMGW:")
+
+
+def blames_message(kind: str, code: int | None) -> bool:
+    """True when an error answer to a send condemns that message only (never the modem)."""
+    return kind == "CMS" and code in MESSAGE_CMS
+
+
+def same_submit(stored_hex: str, ours_hex: str) -> bool:
+    """Whether a PDU read back from storage is the SMS-SUBMIT we wrote there.
+
+    Compared from the TPDU's first octet, leaving out the SMSC octets (a modem may fill in
+    the SIM's service centre) and TP-MR (set when it is sent), TS 23.040 9.2.2.2.
+    """
+    def tpdu(hex_pdu: str) -> str | None:
+        try:
+            smsc_octets = int(hex_pdu[:2], 16)
+        except ValueError:
+            return None
+        body = hex_pdu[2 + 2 * smsc_octets:].upper()
+        return body[:2] + body[4:] if len(body) >= 4 else None
+
+    a, b = tpdu(stored_hex.strip()), tpdu(ours_hex.strip())
+    return a is not None and a == b
 
 
 def parse_cpin(lines: list[str]) -> str | None:

@@ -90,7 +90,8 @@ class EmulatorCore:
         self.unacknowledged = 0
         # Fault injection and quirks (see PERSONALITIES and docs/modem-quirks in shared/).
         self.silent = False  # a hung modem: answers nothing but AT+CFUN=1,1
-        self.hang_on: str | None = None  # command prefix: the modem hangs (goes silent) on the next such command
+        # Command prefix (or prefixes): the modem hangs (goes silent) on the next such command.
+        self.hang_on: str | tuple[str, ...] | None = None
         self.injected: dict[str, list[str]] = {}  # command prefix -> next answers instead of the real one
         self.double_echo = False
         self.eol = b"\r\n"
@@ -110,6 +111,15 @@ class EmulatorCore:
         self.commands: list[str] = []
         # Fault knob: answer every SMS-SUBMIT with this +CMS ERROR code (331 = no network).
         self.submit_error: int | None = None
+        # Store-then-send (AT+CMGW, AT+CMSS): supported or not, and whether a message sent from
+        # storage is then marked "stored sent" (stat 3); models differ on both.
+        self.store_send = True
+        self.marks_sent = True
+        # The worst moment for the host: the SMS is on the air but its result is held back
+        # (``held``) until released or lost with the power (``power_loss``).
+        self.hold_results = False
+        self.held: list[str] = []
+        self.hold_at: int | None = None  # start holding results once this many SMS were on the air
         # SIM PIN state: None means no PIN is asked; a wrong entry answers +CME ERROR: 16.
         self.pin = pin
         self.pin_ok = pin is None
@@ -119,6 +129,7 @@ class EmulatorCore:
         self._schedule = schedule or (lambda delay, fn: fn())
         self._buffer = b""
         self._pdu_length: int | None = None  # set while waiting for PDU after the prompt
+        self._pdu_command = "CMGS"  # what the awaited PDU is for: CMGS (send) or CMGW (store)
         self._mr = itertools.count(1)
         self._last_stamp: dict[str, datetime] = {}
         self._concat_ref = itertools.count(1)
@@ -176,7 +187,8 @@ class EmulatorCore:
             line = raw.replace(b"\x1b", b"").decode("latin-1").strip("\n ")
             if not line:
                 continue
-            if self.hang_on and line.upper().startswith(self.hang_on.upper()):
+            if self.hang_on and line.upper().startswith(
+                    tuple(p.upper() for p in ((self.hang_on,) if isinstance(self.hang_on, str) else self.hang_on))):
                 self.silent, self.hang_on = True, None
             if self.silent and line.upper() != "AT+CFUN=1,1":
                 self.commands.append(line)
@@ -194,6 +206,8 @@ class EmulatorCore:
                 length, self._pdu_length = self._pdu_length, None
                 if b == 0x1B:
                     self._send_line("OK")  # ESC aborts the message
+                elif self._pdu_command == "CMGW":
+                    self._store_submit(raw.decode("latin-1").strip(), length or 0)
                 else:
                     self._accept_submit(raw.decode("latin-1").strip(), length or 0)
                 return True
@@ -350,8 +364,9 @@ class EmulatorCore:
         self.silent = False
 
     def power_loss(self) -> None:
-        """Unplugged: whatever was half typed is gone; the SIM keeps its messages."""
+        """Unplugged: whatever was half typed is gone, a held result with it; the SIM keeps its messages."""
         self._buffer, self._pdu_length = b"", None
+        self.held.clear()
         self.echo, self.cnmi_mode, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0, 0
         self.read_memory = "SM"
 
@@ -368,10 +383,28 @@ class EmulatorCore:
             self._send_line("+CME ERROR: 16")  # incorrect password
 
     def _cmgs(self, m):
-        self._pdu_length = int(m.group(1))
+        self._pdu_length, self._pdu_command = int(m.group(1)), "CMGS"
         if self.noise:
             self._send_line(self.noise)  # ZTE: +ZDONR between AT+CMGS= and the prompt
         self._write(self.prompt)
+
+    def _valid_submit(self, hex_pdu: str, length: int, command: str) -> pdu_codec.Submit | None:
+        """The decoded SMS-SUBMIT, or None after answering +CMS ERROR: 304 (TS 27.005 3.2.5)."""
+        if self._tpdu_length(hex_pdu) != length:
+            LOGGER.warning("%s: AT+%s=%d but the TPDU has %d octets", self.modem_id, command, length,
+                           self._tpdu_length(hex_pdu))
+            self._send_line("+CMS ERROR: 304")
+            return None
+        try:
+            decoded = pdu_codec.decode(hex_pdu)
+        except PduError as exc:
+            LOGGER.warning("%s: invalid SUBMIT PDU %s: %s", self.modem_id, hex_pdu, exc)
+            self._send_line("+CMS ERROR: 304")
+            return None
+        if not isinstance(decoded, pdu_codec.Submit):
+            self._send_line("+CMS ERROR: 304")
+            return None
+        return decoded
 
     def _accept_submit(self, hex_pdu: str, length: int) -> None:
         if self.submit_error is not None:
@@ -380,32 +413,81 @@ class EmulatorCore:
         if not self.smsc and hex_pdu.startswith("00"):
             self._send_line("+CMS ERROR: 330")  # SMSC address unknown
             return
-        if self._tpdu_length(hex_pdu) != length:
-            LOGGER.warning("%s: AT+CMGS=%d but the TPDU has %d octets", self.modem_id, length,
-                           self._tpdu_length(hex_pdu))
-            self._send_line("+CMS ERROR: 304")
-            return
-        try:
-            decoded = pdu_codec.decode(hex_pdu)
-        except PduError as exc:
-            LOGGER.warning("%s: invalid SUBMIT PDU %s: %s", self.modem_id, hex_pdu, exc)
-            self._send_line("+CMS ERROR: 304")
-            return
-        if not isinstance(decoded, pdu_codec.Submit):
-            self._send_line("+CMS ERROR: 304")
-            return
+        decoded = self._valid_submit(hex_pdu, length, "CMGS")
+        if decoded is not None:
+            self._transmit(hex_pdu, decoded, "+CMGS")
+
+    def _transmit(self, hex_pdu: str, decoded: pdu_codec.Submit, answer: str,
+                  on_air: Callable[[], None] = lambda: None) -> None:
+        """Put an SMS-SUBMIT on the air after ``send_delay``, then answer ``<answer>: <mr>``."""
         mr = next(self._mr) % 256
         record = SubmittedSms(self.modem_id, hex_pdu, decoded, mr)
 
         def done() -> None:
             self.submitted.append(record)
-            self._ok(f"+CMGS: {mr}")
+            on_air()
+            if self.hold_at is not None and len(self.submitted) >= self.hold_at:
+                self.hold_results, self.hold_at = True, None
+            if self.hold_results:
+                self.held.append(f"{answer}: {mr}")
+            else:
+                self._ok(f"{answer}: {mr}")
             self._on_submit(record)
             if decoded.status_report_request:
                 for status in self.report_statuses:
                     self._schedule(0.01, lambda st=status: self._report(record, st))
 
         self._schedule(self.send_delay, done) if self.send_delay else done()
+
+    def release_held(self) -> None:
+        """Answer every held send result (the link came back in time)."""
+        while self.held:
+            self._ok(self.held.pop(0))
+
+    # Store-then-send: TS 27.005 3.5.3 (AT+CMGW) and 3.5.2 (AT+CMSS).
+
+    def _cmgw(self, m):
+        if not self.store_send:
+            self._send_line(self.error_text)
+            return
+        self._pdu_length, self._pdu_command = int(m.group(1)), "CMGW"
+        self._write(self.prompt)
+
+    def _store_submit(self, hex_pdu: str, length: int) -> None:
+        if self._valid_submit(hex_pdu, length, "CMGW") is None:
+            return
+        index = next((i for i in range(self.capacity) if i not in self.storage), None)
+        if index is None:
+            self._send_line("+CMS ERROR: 322")  # memory full
+            return
+        self.storage[index] = StoredSms(2, hex_pdu)  # 2: stored unsent
+        self._ok(f"+CMGW: {index}")
+
+    def _cmss(self, m):
+        if not self.store_send:
+            self._send_line(self.error_text)
+            return
+        index = int(m.group(1))
+        stored = self.storage.get(index)
+        if stored is None or stored.stat not in (2, 3):
+            self._send_line("+CMS ERROR: 321")  # invalid memory index
+            return
+        if self.submit_error is not None:
+            self._send_line(f"+CMS ERROR: {self.submit_error}")
+            return
+        if not self.smsc and stored.pdu.startswith("00"):
+            self._send_line("+CMS ERROR: 330")
+            return
+        decoded = pdu_codec.decode(stored.pdu)
+
+        def mark() -> None:
+            if self.marks_sent and index in self.storage:
+                self.storage[index].stat = 3  # stored sent
+
+        self._transmit(stored.pdu, decoded, "+CMSS", mark)
+
+    def _store_send_test(self, m):
+        self._ok() if self.store_send else self._send_line(self.error_text)
 
     _HANDLERS: list = []
 
@@ -440,6 +522,10 @@ EmulatorCore._HANDLERS = [
     (r"AT\+CMGR=(\d+)", _H._cmgr),
     (r"AT\+CMGD=(\d+)(?:,(\d))?", _H._cmgd),
     (r"AT\+CMGS=(\d+)", _H._cmgs),
+    (r"AT\+CMGW=\?", _H._store_send_test),
+    (r"AT\+CMSS=\?", _H._store_send_test),
+    (r"AT\+CMGW=(\d+)(?:,\d+)?", _H._cmgw),
+    (r"AT\+CMSS=(\d+)(?:,.*)?", _H._cmss),
     (r"AT\+CNMA", _H._cnma),
     (r"AT\+CSMS\?", lambda s, m: s._ok(f"+CSMS: {s.csms_service},1,1,1")),
     (r"AT\+CGSN", lambda s, m: s._ok(s.imei)),

@@ -19,7 +19,8 @@ from ..models import DeliveryReport, InboundMessage, InboundSink, ReportSink, Se
 from . import commands, health
 from .at import AtChannel
 from .compose import encode_submit
-from .pdu import Deliver, StatusReport, decode
+from .submit import MemoryFacts, MemoryJournal, ModemFacts, OutgoingPart, SendJournal, Submitter
+from .pdu import Deliver, StatusReport, Submit, decode
 from .health import Health
 from .reassembly import Group, Reassembler
 from .serial import open_port
@@ -35,7 +36,7 @@ class Modem:
 
     def __init__(self, config: ModemConfig, sink: InboundSink, *, opener=open_port,
                  clock: Callable[[], float] = time.monotonic, report_sink: ReportSink | None = None,
-                 reports: bool = False) -> None:
+                 reports: bool = False, facts: ModemFacts | None = None) -> None:
         self.config = config
         self.id = config.id
         self._sink = sink
@@ -64,6 +65,10 @@ class Modem:
         self.received = 0
         self._announced: bool | None = None  # whether AT+CNMI gives +CMTI; None before the first start
         self._sweep_interval = config.sweep_interval  # shorter when nothing is announced
+        self._submitter = Submitter(self, facts or MemoryFacts(), config.send_timeout)
+        # Intake first: set while nothing waits to be read, so a send never holds up a read.
+        self._intake_idle = asyncio.Event()
+        self._intake_idle.set()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -158,6 +163,9 @@ class Modem:
         self._needs_ack = bool(csms) and csms.split(",")[0].strip() == "1"
         self._set_sweep_interval(await self._negotiate_cnmi())
         await self._try("AT+CREG=1")  # registration changes as +CREG: <stat>
+        # Store then send (AT+CMGW + AT+CMSS) lets a restart tell a sent part from an unsent one.
+        self._submitter.store_send = (await self._try("AT+CMGW=?") is not None
+                                      and await self._try("AT+CMSS=?") is not None)
         csca = commands.info_value(await self._try("AT+CSCA?") or [], "+CSCA:")
         if not (csca and csca.split(",")[0].strip('" ')) and not self.config.smsc:
             LOGGER.warning("modem %s: the SIM has no SMS service centre number; sends will fail with "
@@ -268,8 +276,10 @@ class Modem:
             return
         notice = commands.parse_storage_notice(line)
         if notice:  # +CMTI or +CDSI, in whatever memory it names
+            self._intake_idle.clear()
             self._work.put_nowait(("read", notice[1], notice[0]))
         elif line.startswith(("+CMT:", "+CDS:")) and second:
+            self._intake_idle.clear()
             self._work.put_nowait(("pdu", second.strip()))
         else:
             LOGGER.debug("modem %s: URC %s", self.id, line)
@@ -281,7 +291,11 @@ class Modem:
 
     async def _receive_loop(self) -> None:
         while True:
+            if self._work.empty():
+                self._intake_idle.set()
             item = await self._next_work()
+            if item[0] not in ("sweep", "undeleted"):
+                self._intake_idle.clear()
             try:
                 if item[0] == "read":
                     await self._read(item[1], item[2])
@@ -437,6 +451,8 @@ class Modem:
             if index is not None:
                 await self._delete(memory, index, hex_pdu)
             return
+        if isinstance(decoded, Submit):
+            return  # an outgoing message in storage: the outbox's (store then send), tidied by it
         if not isinstance(decoded, Deliver):
             LOGGER.info("modem %s: skipping %s at index %s", self.id, type(decoded).__name__, index)
             if index is not None:
@@ -464,20 +480,100 @@ class Modem:
 
     # ------------------------------------------------------------ sending
 
+    def encode(self, number: str, text: str, status_report: bool | None = None) -> list[OutgoingPart]:
+        """The SMS-SUBMIT parts of ``text`` to ``number`` with this modem's next concatenation
+        reference and service centre (raises PduError when it cannot be encoded)."""
+        bits = self.config.concat_ref_bits
+        pdus = encode_submit(number, text, concat_reference=next(self._concat_ref) % (1 << bits),
+                             ref_bits=bits, smsc=self.config.smsc,
+                             status_report=self._reports if status_report is None else status_report)
+        return [OutgoingPart(i, len(pdus), p.hex, p.tpdu_length) for i, p in enumerate(pdus, start=1)]
+
     async def send(self, number: str, text: str, status_report: bool | None = None) -> SendResult:
-        """Send ``text`` to ``number``; all parts back to back on this modem."""
+        """Send ``text`` to ``number``; all parts back to back on this modem, nothing journalled."""
+        return await self.send_parts(self.encode(number, text, status_report), MemoryJournal())
+
+    async def send_parts(self, parts: list[OutgoingPart], journal: SendJournal) -> SendResult:
+        """Put the parts not yet sent on the air (see :mod:`.submit`), each step committed by
+        ``journal``; the references are TP-MR per part (0 where unknown)."""
         if not self.ready.is_set() or self._channel is None:
             raise ModemUnavailable(self.id, "not ready")
-        bits = self.config.concat_ref_bits
-        parts = encode_submit(number, text, concat_reference=next(self._concat_ref) % (1 << bits),
-                              ref_bits=bits, smsc=self.config.smsc,
-                              status_report=self._reports if status_report is None else status_report)
-        refs = []
-        channel = self._channel
         async with self._send_lock:
-            for part in parts:
-                lines = await self._watched(lambda: channel.command_with_data(
-                    f"AT+CMGS={part.tpdu_length}", part.hex, timeout=self.config.send_timeout))
-                refs.append(commands.parse_cmgs(lines) or 0)
+            await self._submitter.send(parts, journal)
         self.sent += 1
-        return SendResult(self.id, tuple(refs), self.sim_id or self.id)
+        return SendResult(self.id, tuple(p.reference or 0 for p in parts), self.sim_id or self.id)
+
+    async def wait_intake(self, timeout: float) -> bool:
+        """Wait (at most ``timeout`` s) until nothing is waiting to be read; True when so."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._intake_idle.wait()
+            return True
+        except TimeoutError:
+            return False
+
+    async def tidy_storage(self, keep: set[int]) -> int:
+        """Delete stored outgoing messages no outbox row needs (slots not in ``keep``)."""
+        async with self._send_lock:
+            return await self._submitter.tidy(keep)
+
+    # The Line the submitter drives.
+
+    async def command(self, command: str, timeout: float | None = None) -> list[str]:
+        """One AT command under the watchdog (raises CommandError, CommandTimeout, ModemUnavailable)."""
+        return await self._cmd(command, timeout)
+
+    async def send_command(self, command: str, data: str | None, timeout: float) -> list[str]:
+        """A send step (``AT+CMSS``, ``AT+CMGS``, ``AT+CMGW`` with ``data``) and, when its result
+        does not come within ``timeout`` s, the probe, holding the line together so nothing queued
+        behind (a sweep, a read) waits on a hung modem first.
+
+        Raises CommandTimeout when the modem answers the probe (the result was lost: resolve it),
+        ModemUnavailable when it stays silent for the hang limit, CommandError on an error answer.
+        """
+        channel = self._channel
+        if channel is None:
+            raise ModemUnavailable(self.id, "not connected")
+        if self._desynced:
+            self._desynced = False
+            await self._resync()
+        async with channel.exclusive():
+            try:
+                if data is None:
+                    return await channel.command(command, timeout, held=True)
+                return await channel.command_with_data(command, data, timeout=timeout, held=True)
+            except CommandTimeout:
+                within = self._submitter.hang_limit
+                LOGGER.warning("modem %s: no result to %s after %.0f s; probing it", self.id,
+                               commands.redact(command), timeout)
+                if not await self._probe(channel, within):
+                    raise ModemUnavailable(self.id, f"silent for {within:.0f} s after {command}") from None
+                self._timeouts = 0
+                raise
+
+    async def _probe(self, channel: AtChannel, within: float) -> bool:
+        """ESC, then a bare ``AT`` each second until the modem answers (True) or ``within`` s pass.
+        The caller holds the line."""
+        channel.abort_input()
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                await channel.command("AT", timeout=1.0, held=True)
+            except CommandTimeout:
+                continue
+            except ModemError:
+                pass  # an error answer is an answer: the modem is alive
+            return True
+        return False
+        channel.abort_input()
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                await channel.command("AT", timeout=1.0)
+            except CommandTimeout:
+                continue
+            except ModemError:
+                pass  # an error answer is an answer: the modem is alive
+            self._desynced, self._timeouts = False, 0
+            return True
+        return False

@@ -20,7 +20,8 @@ from .modem import Modem
 
 LOGGER = logging.getLogger(__name__)
 FAILURE_LIMIT = 3  # consecutive failed sends before a modem rests
-REST_SECONDS = 60.0
+REST_SECONDS = 60.0  # while other modems carry its load
+REST_ALONE = 3.0  # when no other modem can send: a breather, not a stall
 RESET_AFTER = 3  # consecutive failed starts before an AT+CFUN=1,1 reset
 OUT_OF_SERVICE_AFTER = 6  # consecutive failed starts before the modem is reported out of service
 
@@ -176,10 +177,12 @@ class ModemPool:
         else:
             slot.failures += 1
             if slot.failures >= FAILURE_LIMIT:
-                slot.resting_until = self._clock() + REST_SECONDS
+                others = [i for i in self.senders() if i != modem.id]
+                rest = REST_SECONDS if others else REST_ALONE
+                slot.resting_until = self._clock() + rest
                 slot.failures = 0
-                LOGGER.warning("modem %s failed %d sends in a row; resting it for %.0f s",
-                               modem.id, FAILURE_LIMIT, REST_SECONDS)
+                LOGGER.warning("modem %s failed %d sends in a row; resting it for %.0f s%s",
+                               modem.id, FAILURE_LIMIT, rest, "" if others else " (no other modem can send)")
         self._changed.set()
 
     def preferred_for(self, number: str) -> str | None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .. import phones
-from ..models import InboundMessage, OutboundMessage
+from ..models import InboundMessage, OutboundMessage, OutgoingPart
 from .db import Database
 
 REPLY_PRIORITY = 10  # replies to customers first
@@ -107,10 +107,14 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
     Replies go before bulk (priority). A row that names a modem (the SIM the
     customer texted) waits for it until ``same_sim_until`` passes its creation,
     unless that modem cannot send (not in ``senders``); a row whose last send
-    failed on this modem prefers any other. ``campaigns`` False: this modem has used its
-    campaign messages for the day, so only other rows are taken.
+    failed on this modem comes after the others while another modem can send, and keeps its
+    place when this modem is the only one. A row with a part stored on another sender's SIM
+    waits for that sender (only it can tell whether the part went out).
+    ``campaigns`` False: this modem has used its campaign messages for the day, so only other
+    rows are taken.
     """
     stamp = now.isoformat()
+    alone = not [s for s in senders if s != modem_id]
     async with db.transaction():
         row = await db.fetchone(
             """UPDATE messages SET state = 'sending', attempts = attempts + 1, modem_id = :me,
@@ -122,11 +126,15 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
                      AND (campaign_id IS NULL OR :campaigns)
                      AND (modem_id IS NULL OR modem_id = :me OR created_at <= :cutoff
                           OR modem_id NOT IN (SELECT value FROM json_each(:senders)))
-                   ORDER BY priority DESC, (modem_id = :me) DESC, (failed_modem = :me) ASC, id
+                     AND NOT EXISTS (
+                         SELECT 1 FROM outbox_pdus p WHERE p.message_id = messages.id
+                           AND p.state IN ('stored', 'submitting') AND p.storage_index IS NOT NULL
+                           AND p.modem_id != :me AND p.modem_id IN (SELECT value FROM json_each(:senders)))
+                   ORDER BY priority DESC, (modem_id = :me) DESC, (failed_modem = :me AND NOT :alone) ASC, id
                    LIMIT 1)
                RETURNING id, phone, text, attempts, modem_id, campaign_id""",
             {"me": modem_id, "now": stamp, "cutoff": same_sim_until.isoformat(),
-             "senders": json.dumps(senders), "campaigns": int(campaigns)})
+             "senders": json.dumps(senders), "campaigns": int(campaigns), "alone": int(alone)})
     if row is None:
         return None
     return OutboundMessage(row["id"], row["phone"], row["text"], row["attempts"], row["modem_id"],
@@ -142,20 +150,50 @@ async def queue_state(db: Database) -> tuple[datetime | None, bool]:
     return due, bool(row and row["now_"])
 
 
-async def mark_sent(db: Database, message_id: int, modem_id: str, refs: tuple[int, ...], now: datetime,
-                    sim_id: str = "", phone: str = "") -> None:
-    """The modem accepted every part: record each part's reference for status reports."""
+async def mark_sent(db: Database, message_id: int, parts: list[OutgoingPart], now: datetime,
+                    phone: str = "") -> None:
+    """Every part is on the air: record each part's SIM and reference for status reports and
+    drop the send journal. A part found sent in storage has no known reference (-1, never matched)."""
     stamp = now.isoformat()
+    last = parts[-1]
     async with db.transaction():
         await db.execute(
             """UPDATE messages SET state = 'sent', modem_id = ?, refs = ?, last_error = NULL, updated_at = ?
                WHERE id = ?""",
-            (modem_id, ",".join(map(str, refs)), stamp, message_id))
-        for part, ref in enumerate(refs, start=1):
+            (last.modem_id, ",".join(str(p.reference if p.reference is not None else -1) for p in parts), stamp,
+             message_id))
+        for p in parts:  # normally recorded as each part went out (record_sent_part)
             await db.execute(
-                """INSERT OR REPLACE INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone,
+                """INSERT OR IGNORE INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone,
                        sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (message_id, part, modem_id, sim_id or modem_id, ref, phone, stamp))
+                (message_id, p.part, p.modem_id or "", p.sim_id or p.modem_id or "",
+                 p.reference if p.reference is not None else -1, phone, stamp))
+        await db.execute("DELETE FROM outbox_pdus WHERE message_id = ?", (message_id,))
+        # A part's report can come back before the last part is sent.
+        reported = await db.fetchall("SELECT status, final FROM outbox_parts WHERE message_id = ?", (message_id,))
+        state = _state_from_reports(reported)
+        if state != "sent":
+            await db.execute(
+                """UPDATE messages SET state = ?, last_error = CASE WHEN ? = 'failed' THEN 'status report' ELSE
+                       last_error END WHERE id = ?""", (state, state, message_id))
+
+
+async def record_sent_part(db: Database, message_id: int, part: OutgoingPart, phone: str, now: datetime) -> None:
+    """One part is on the air: what its status report will be matched on, kept at once."""
+    await db.execute(
+        """INSERT OR REPLACE INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone, sent_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        (message_id, part.part, part.modem_id or "", part.sim_id or part.modem_id or "",
+         part.reference if part.reference is not None else -1, phone, now.isoformat()))
+
+
+def _state_from_reports(parts) -> str:
+    """failed once a part finally failed, delivered once every part is, else sent."""
+    if any(p["final"] and p["status"] is not None and p["status"] >= 0x40 for p in parts):
+        return "failed"
+    if parts and all(p["final"] and p["status"] is not None and p["status"] < 0x20 for p in parts):
+        return "delivered"
+    return "sent"
 
 
 async def apply_report(db: Database, sim_id: str, reference: int, phone: str, status: int, final: bool,
@@ -182,12 +220,7 @@ async def apply_report(db: Database, sim_id: str, reference: int, phone: str, st
             (status, int(final), stamp, part["message_id"], part["part"]))
         parts = await db.fetchall("SELECT status, final FROM outbox_parts WHERE message_id = ?",
                                   (part["message_id"],))
-        if any(p["final"] and p["status"] >= 0x40 for p in parts):
-            state = "failed"
-        elif all(p["final"] and p["status"] < 0x20 for p in parts):
-            state = "delivered"
-        else:
-            state = "sent"
+        state = _state_from_reports(parts)
         await db.execute(
             """UPDATE messages SET state = ?, updated_at = ?,
                    last_error = CASE WHEN ? = 'failed' THEN ? ELSE last_error END

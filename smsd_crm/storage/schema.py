@@ -240,4 +240,35 @@ CREATE INDEX messages_campaign ON messages (campaign_id, state) WHERE campaign_i
 -- Outbound: 1 for an automatic "not understood" reply (Reply.fallback), budgeted per number per hour.
 ALTER TABLE messages ADD COLUMN fallback INTEGER NOT NULL DEFAULT 0;
 """),
+    Migration("m015_store_then_send", """
+-- The encoded parts of an outbox message while it is being sent, so a restart resumes it exactly:
+-- the same PDUs (the same concatenation reference), only the parts not yet on the air.
+-- state: encoded (nothing done) | stored (written to the SIM with AT+CMGW at storage_index,
+-- not sent) | submitting (AT+CMSS or AT+CMGS issued, result not yet known) | sent.
+CREATE TABLE outbox_pdus (
+    message_id    INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+    part          INTEGER NOT NULL,            -- 1-based
+    total         INTEGER NOT NULL,
+    pdu           TEXT NOT NULL,               -- hex: SMSC octets + SMS-SUBMIT TPDU
+    tpdu_length   INTEGER NOT NULL,            -- octets, for AT+CMGW=/AT+CMGS=
+    state         TEXT NOT NULL DEFAULT 'encoded',
+    modem_id      TEXT,
+    sim_id        TEXT,                        -- the SIM whose storage holds it (IMSI)
+    storage_index INTEGER,
+    via           TEXT,                        -- CMSS | CMGS: how it was (being) submitted
+    reference     INTEGER,                     -- TP-MR once sent (NULL when found sent in storage)
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (message_id, part)
+);
+CREATE INDEX outbox_pdus_stored ON outbox_pdus (sim_id, storage_index) WHERE storage_index IS NOT NULL;
+-- What the daemon learned about a modem model by watching it (keyed by IMEI), for example whether
+-- it marks a message sent from storage as "stored sent".
+CREATE TABLE modem_facts (
+    imei       TEXT NOT NULL,
+    fact       TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    learned_at TEXT NOT NULL,
+    PRIMARY KEY (imei, fact)
+);
+"""),
 ]
