@@ -231,6 +231,7 @@ class Outbox:
                 return False
             # The number or the PDU is wrong: this message fails, the modem is not to blame.
             await queries.mark_failed(self._db, row.id, str(exc), self._clock())
+            self._tidied.pop(sender.id, None)  # its stored part is no longer needed on the SIM
             LOGGER.error("message %d refused by the network: %s", row.id, exc)
             return None
         except ModemError as exc:
@@ -251,4 +252,5 @@ class Outbox:
             LOGGER.warning("message %d: %s; retry %d in %.1f s", row.id, exc, row.attempts, delay)
         else:
             await queries.mark_failed(self._db, row.id, str(exc), self._clock())
+            self._tidied.pop(sender.id, None)  # its stored part is no longer needed on the SIM
             LOGGER.error("message %d failed after %d attempt(s): %s", row.id, row.attempts, exc)

@@ -64,6 +64,8 @@ async def test_a_message_at_fault_fails_alone_and_never_rests_the_modem(tmp_path
         good = await gw.queue("+6281200000300", "baik")
         await wait_until(lambda: gw.state_now(good) == "sent", 15, "the next message sent at once")
         assert all(gw.state_now(m) == "failed" for m in bad)
+        # the failed messages' stored copies do not stay on the SIM
+        await wait_until(lambda: not [s for s in core.storage.values() if s.stat in (2, 3)], 15, "SIM tidied")
 
 
 async def test_a_silent_modem_is_probed_and_the_reply_resumes_when_it_answers(tmp_path):
