@@ -197,3 +197,29 @@ async def test_a_sim_stops_sending_campaign_messages_at_its_daily_limit_but_not_
         assert [len([s for s in e.core.submitted if s.decoded.text.startswith("Promo")]) for e in emus] == [3, 2]
         assert tuple(await db.fetchone("SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND state = 'queued'",
                                        (cid,))) == (5,)
+
+
+async def test_a_replugged_modem_is_reopened_when_its_path_returns_not_after_the_backoff(tmp_path):
+    """The backoff is an hour, so only the watch on the device path can explain the reopen."""
+    emu = PtyModem("sim1", link=tmp_path / "ttyUSB0")
+    await emu.start()
+
+    async def sink(message):
+        pass
+
+    modem = Modem(ModemConfig(id="sim1", port=emu.device), sink)
+    pool = ModemPool([modem], backoff_min=3600, backoff_max=3600)
+    task = asyncio.create_task(pool.run())
+    try:
+        await wait_until(lambda: modem.ready.is_set(), 20, "first start")
+        emu.unplug()
+        # The supervisor records the error just before it starts its hour-long wait.
+        await wait_until(lambda: pool.status()[0].last_error, 20, "the pool noticed the unplug")
+        assert not modem.ready.is_set()
+        await emu.replug()
+        await wait_until(lambda: modem.ready.is_set(), 30, "reopened after the re-plug")
+        assert modem.ready_count == 2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await emu.stop()

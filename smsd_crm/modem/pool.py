@@ -17,6 +17,7 @@ from typing import Callable
 
 from ..errors import ModemUnavailable
 from .modem import Modem
+from .port_watch import wait_for_port
 
 LOGGER = logging.getLogger(__name__)
 FAILURE_LIMIT = 3  # consecutive failed sends before a modem rests
@@ -85,7 +86,8 @@ class ModemPool:
 
         Reopening the port comes first (a missing port is never a reason to reset);
         after RESET_AFTER failed starts in a row the modem gets AT+CFUN=1,1, after
-        OUT_OF_SERVICE_AFTER it is reported out of service and still probed.
+        OUT_OF_SERVICE_AFTER it is reported out of service and still probed. A device
+        path that (re)appears during the wait ends it at once (port_watch.py).
         """
         delay, failed_starts = self._backoff[0], 0
         while True:
@@ -110,8 +112,13 @@ class ModemPool:
                     self._out_of_service.add(modem.id)
                     LOGGER.error("modem %s is out of service after %d failed starts; still probing it",
                                  modem.id, failed_starts)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._backoff[1])
+            if await wait_for_port(modem.config.port, delay):
+                # Re-plugged: reopen now, and soon again if it is not usable yet (udev may
+                # still be setting its permissions) rather than after the grown backoff.
+                LOGGER.info("modem %s: %s is back; reopening it", modem.id, modem.config.port)
+                delay = self._backoff[0]
+            else:
+                delay = min(delay * 2, self._backoff[1])
 
     # ------------------------------------------------------------ lending senders
 

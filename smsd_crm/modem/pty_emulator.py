@@ -120,6 +120,8 @@ class PtyModem:
         self.core.feed(data)
 
     def _write(self, data: bytes) -> None:
+        if self._master < 0:
+            return  # unplugged: a modem without power says nothing, then or after the re-plug
         self._out += data
         self._flush()
 
