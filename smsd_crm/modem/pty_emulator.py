@@ -100,13 +100,20 @@ class PtyModem:
     async def replug(self) -> None:
         """Plug it back in: a new tty name, the same IMEI and SIM; the link follows it."""
         old = self.path
-        # Hold the old tty number while plugging in, as re-enumeration does: a new name.
-        hold = os.openpty()
+        # Hold the old tty number while plugging in, as re-enumeration does: a new name. Other
+        # processes open and close ptys too, so take numbers until the old one is among them
+        # (or it is not free at all).
+        holds = []
         try:
+            for _ in range(64):
+                holds.append(os.openpty())
+                if os.ttyname(holds[-1][1]) == old:
+                    break
             await self.start()
         finally:
-            for fd in hold:
-                os.close(fd)
+            for pair in holds:
+                for fd in pair:
+                    os.close(fd)
         LOGGER.info("emulated modem %s re-plugged: %s -> %s", self.modem_id, old, self.path)
 
     def _readable(self) -> None:
