@@ -137,7 +137,16 @@ def cmd_emulator(args: argparse.Namespace) -> int:
     _setup_logging(None, args.verbose)
 
     async def main() -> None:
-        emu = PtyModem(args.id, link=args.link)
+        emu = PtyModem(args.id, link=args.link, send_delay=args.send_delay)
+        emu.core.store_send = not args.no_store_send
+
+        def on_air(record) -> None:  # every SMS the daemon put on the air, to count duplicates by
+            concat = record.decoded.concat
+            part = f" part {concat.sequence}/{concat.total} ref {concat.reference}" if concat else ""
+            print(f"on the air: to {record.decoded.destination.number}{part} MR {record.reference}: "
+                  f"{record.decoded.text[:60]!r}", flush=True)
+
+        emu.watch(on_air)
         await emu.start()
         server = await serve_control(Path(args.control), [emu])
         print(f"emulated modem {args.id}: port {emu.device}; simulator socket {args.control}", flush=True)
@@ -257,6 +266,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     emu.add_argument("--id", default="emu1", help="modem id")
     emu.add_argument("--link", help="also make this symlink to the pty (a stable port path)")
     emu.add_argument("--control", default="var/emulator.sock", help="simulator socket path")
+    emu.add_argument("--send-delay", type=float, default=0.0, metavar="SECONDS",
+                     help="seconds per SMS on the air (a real modem takes about 3)")
+    emu.add_argument("--no-store-send", action="store_true",
+                     help="a modem without AT+CMGW/AT+CMSS (sends with AT+CMGS only)")
     return parser
 
 

@@ -70,6 +70,9 @@ async def test_standalone_emulator_process_with_a_separate_daemon(tmp_path, daem
         code, out, err = await sim_send(config, "085712345678", "REG Wati#Gg. Mawar 2")
         assert code == 0, err
         assert out.startswith("Selamat datang Wati")
+        # the emulator tells what it put on the air (how a shop counts duplicates after a crash)
+        on_air = (await asyncio.wait_for(emu.stdout.readline(), 30)).decode()
+        assert on_air.startswith("on the air: to +6285712345678") and "Selamat datang Wati" in on_air
     finally:
         emu.terminate()
         assert await asyncio.wait_for(emu.wait(), 30) == 0
