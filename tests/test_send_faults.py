@@ -9,8 +9,12 @@ half of that for the event it means: it fails on that behaviour and never measur
 
 from __future__ import annotations
 
+import asyncio
+
+from smsd_crm.config import ModemConfig
 from smsd_crm.modem.compose import encode_submit
 from smsd_crm.modem.emulator import StoredSms
+from smsd_crm.modem.modem import Modem
 
 from .conftest import wait_until
 from .gateway import Gateway
@@ -131,17 +135,38 @@ async def test_replies_go_out_from_any_healthy_modem_by_default(tmp_path):
         assert gw.emus[1].core.submitted, "the second modem sent none of the replies"
 
 
-async def test_a_stored_outgoing_message_no_row_needs_is_tidied_and_the_sweep_keeps_its_hands_off(tmp_path):
+async def test_the_sweep_leaves_stored_outgoing_messages_alone(emulator):
+    core = emulator.core
+    core.storage[5] = StoredSms(2, encode_submit("+6281200000900", "menunggu dikirim")[0].hex)
+    core.storage[6] = StoredSms(3, encode_submit("+6281200000901", "sudah dikirim")[0].hex)
+    received = []
+
+    async def sink(message):
+        received.append(message)
+
+    modem = Modem(ModemConfig(id="sim1", port=emulator.device, sweep_interval=0.2), sink)
+    task = asyncio.create_task(modem.run())
+    try:
+        await wait_until(lambda: core.commands.count("AT+CMGL=4") >= 3, 15, "three sweeps")
+        emulator.deliver("+6281300000900", "halo")  # an incoming one is still taken
+        await wait_until(lambda: received, 15)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert {5, 6} <= set(core.storage) and not [c for c in core.commands if c in ("AT+CMGD=5", "AT+CMGD=6")]
+    assert [m.text for m in received] == ["halo"]
+
+
+async def test_a_stored_outgoing_message_no_row_needs_is_tidied_never_sent(tmp_path):
     async with Gateway(tmp_path) as gw:
         core = gw.emus[0].core
         orphan = encode_submit("+6281200000900", "tertinggal")[0].hex
         core.storage[5] = StoredSms(2, orphan)  # left by a crash between AT+CMGW and its commit
         await gw.ready()
-        await wait_until(lambda: "AT+CMGL=4" in core.commands, 10, "the start-up sweep")
-        assert 5 in core.storage  # the sweep leaves outgoing messages to the outbox
         await gw.queue("+6281200000901", "halo")
         await wait_until(lambda: 5 not in core.storage, 15, "the orphan tidied away")
-        assert "tertinggal" not in texts_on_air(core)  # tidied, never sent
+        await wait_until(lambda: len(core.submitted) == 1, 15)
+        assert texts_on_air(core) == ["halo"]  # tidied, never sent
 
 
 async def test_a_modem_without_store_and_send_falls_back_to_cmgs(tmp_path):

@@ -120,6 +120,7 @@ class EmulatorCore:
         self.hold_results = False
         self.held: list[str] = []
         self.hold_at: int | None = None  # start holding results once this many SMS were on the air
+        self._powered = 0  # counts power losses: a send scheduled before one is dropped
         # SIM PIN state: None means no PIN is asked; a wrong entry answers +CME ERROR: 16.
         self.pin = pin
         self.pin_ok = pin is None
@@ -364,9 +365,11 @@ class EmulatorCore:
         self.silent = False
 
     def power_loss(self) -> None:
-        """Unplugged: whatever was half typed is gone, a held result with it; the SIM keeps its messages."""
+        """Unplugged: whatever was half typed is gone, a held result with it, and a send still on its
+        way to the network never gets there; the SIM keeps its messages."""
         self._buffer, self._pdu_length = b"", None
         self.held.clear()
+        self._powered += 1
         self.echo, self.cnmi_mode, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0, 0
         self.read_memory = "SM"
 
@@ -422,8 +425,11 @@ class EmulatorCore:
         """Put an SMS-SUBMIT on the air after ``send_delay``, then answer ``<answer>: <mr>``."""
         mr = next(self._mr) % 256
         record = SubmittedSms(self.modem_id, hex_pdu, decoded, mr)
+        powered = self._powered
 
         def done() -> None:
+            if powered != self._powered:
+                return  # the power went while it was being sent: it never reached the network
             self.submitted.append(record)
             on_air()
             if self.hold_at is not None and len(self.submitted) >= self.hold_at:
