@@ -34,6 +34,8 @@ def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
         handlers.append(logging.FileHandler(settings.logging.file, encoding="utf-8"))
     logging.basicConfig(level=level, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    # Each SQL statement at DEBUG would bury the AT traffic an operator turns DEBUG on for.
+    logging.getLogger("aiosqlite").setLevel(logging.INFO)
 
 
 def _run_until_signal(settings: Settings, on_ready=None) -> int:

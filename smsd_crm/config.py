@@ -62,7 +62,8 @@ class ModemConfig(_Strict):
     fallback_sweep_interval: float = Field(5.0, gt=0, description="seconds between sweeps on a modem that "
                                                                     "announces no new messages (+CMTI)")
     command_timeout: float = Field(10.0, gt=0)
-    send_timeout: float = Field(60.0, gt=0, description="wait for +CMGS, which can take a minute")
+    send_timeout: float = Field(60.0, ge=8, description="the longest wait for +CMSS/+CMGS (at least 8 s: a "
+                                "network can take that long); the wait used is learnt from the modem")
     multipart_timeout: float = Field(300.0, gt=0, description="give up waiting for missing parts")
     health_interval: float = Field(60.0, gt=0, description="seconds between health checks (the watchdog)")
     concat_ref_bits: Literal[8, 16] = Field(8, description="reference size in long SMS this modem sends")

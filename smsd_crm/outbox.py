@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Protocol
 
 from .config import OutboxConfig
-from .errors import CommandError, ModemError, PduError
+from .errors import CommandError, ModemError, ModemUnavailable, PduError, SendUncertain
 from .events import DeliveryReported, MessageSent
 from .models import DeliveryReport, OutboundMessage, OutgoingPart, SendJournal, SendResult
 from .storage import campaigns as campaign_queries
@@ -31,6 +32,8 @@ from .storage.db import Database
 LOGGER = logging.getLogger(__name__)
 IDLE_POLL = 2.0
 INTAKE_WAIT = 5.0  # seconds a worker lets its modem read waiting messages before it sends
+TIDY_EVERY = 600.0  # seconds between tidy-ups of a modem's stored outgoing messages
+RESUME_WAIT = 60.0  # seconds a row waits for the modem whose SIM holds its part in flight to come back
 
 
 class Sender(Protocol):
@@ -48,6 +51,9 @@ class Sender(Protocol):
 
     async def tidy_storage(self, keep: set[int]) -> int: ...
 
+    @property
+    def storage_untidy(self) -> bool: ...
+
 
 class SenderPool(Protocol):
     """Lends idle senders (the modem pool)."""
@@ -61,6 +67,8 @@ class SenderPool(Protocol):
     def release(self, sender: Sender, ok: bool | None) -> None: ...
 
     def senders(self) -> list[str]: ...
+
+    def connected(self) -> list[str]: ...
 
 
 class Outbox:
@@ -88,7 +96,8 @@ class Outbox:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
-        self._tidied: dict[str, int] = {}  # modem id -> its connection count at the last tidy-up
+        # modem id -> (its connection count, the monotonic time) at the last tidy-up
+        self._tidied: dict[str, tuple[int, float]] = {}
 
     def notify(self, modem_id: str | None = None) -> None:
         """A row was queued: wake the worker of the modem it prefers, else one idle worker."""
@@ -136,7 +145,8 @@ class Outbox:
                 wait = self._config.same_sim_wait if self._config.reply_from == "texted" else 0.0
                 row = await queries.claim_next(
                     self._db, now, modem_id, self._pool.senders(), now - timedelta(seconds=wait),
-                    campaigns=await self._campaigns_allowed(modem_id, now))
+                    campaigns=await self._campaigns_allowed(modem_id, now), connected=self._pool.connected(),
+                    resume_until=now - timedelta(seconds=RESUME_WAIT))
             if row is None:
                 self._pool.release(sender, None)
                 await self._sleep(wake)
@@ -157,14 +167,22 @@ class Outbox:
     async def _tidy(self, sender: Sender) -> None:
         """Once per connection: delete stored outgoing messages no row needs (a crash between
         storing a part and committing its slot leaves one behind)."""
-        if self._tidied.get(sender.id) == sender.ready_count:
+        last = self._tidied.get(sender.id)
+        now = time.monotonic()
+        if (last is not None and last[0] == sender.ready_count and now - last[1] < TIDY_EVERY
+                and not sender.storage_untidy):
             return
+        if not sender.sim_id:
+            return  # which SIM this is is not known: its slots cannot be told from another SIM's
         try:
-            await sender.tidy_storage(await send_journal.kept_slots(self._db, sender.sim_id or sender.id))
+            await sender.tidy_storage(await send_journal.kept_slots(self._db, sender.sim_id))
         except ModemError as exc:
             LOGGER.info("modem %s: storage tidy-up postponed: %s", sender.id, exc)
             return
-        self._tidied[sender.id] = sender.ready_count
+        except Exception:  # a tidy-up must never stop the outbox
+            LOGGER.exception("modem %s: storage tidy-up failed", sender.id)
+            return
+        self._tidied[sender.id] = (sender.ready_count, now)
 
     async def _campaigns_allowed(self, modem_id: str, now: datetime) -> bool:
         limit = self._daily.get(modem_id)
@@ -247,6 +265,8 @@ class Outbox:
     async def _failed(self, row: OutboundMessage, sender: Sender, exc: ModemError) -> None:
         if getattr(exc, "transient", False) and row.attempts < self._config.max_attempts:
             delay = min(self._config.retry_min * 2 ** (row.attempts - 1), self._config.retry_max)
+            if isinstance(exc, (ModemUnavailable, SendUncertain)):
+                delay = 0.0  # the modem went away or lost the result: due at once, in its place by age
             at = self._clock() + timedelta(seconds=delay)
             await queries.mark_retry(self._db, row.id, str(exc), at, self._clock(), failed_modem=sender.id)
             LOGGER.warning("message %d: %s; retry %d in %.1f s", row.id, exc, row.attempts, delay)

@@ -108,3 +108,52 @@ async def test_without_store_and_send_a_killed_send_goes_out_at_most_twice_and_i
     assert twice[2] == 1 and twice[0] == phones[0]
     assert seen[(twice[0], twice[1], 2)] == 1  # its part 2 once, under the same reference
     assert "possible duplicate" in (tmp_path / "daemon1.log").read_text()
+
+
+async def test_a_sim_busy_after_the_power_cut_does_not_cost_the_part_in_flight_its_slot(tmp_path, emulator,
+                                                                                      daemons):
+    # Right after power-up a SIM answers busy for a while: reading its identity (AT+CIMI) and the
+    # slot of the part in flight (AT+CMGR) are asked again, never guessed.
+    core = emulator.core
+    config = write_config(tmp_path, emulator.device)
+    db = tmp_path / "data" / "test.sqlite3"
+    daemon = await daemons(config, tmp_path / "daemon0.log")
+    emulator.deliver("+6281300000001", "INFO")  # one reply first: the driver learns its modem
+    await wait_until(lambda: len(core.submitted) == 1, 30)
+    core.hold_at = len(core.submitted) + 1
+    emulator.deliver("+6281300000002", "INFO")
+    await wait_until(lambda: core.held, 30, "the reply on the air, its result held")
+    assert await daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    core.power_loss()
+    core.hold_results = False
+    core.inject("AT+CIMI", "+CME ERROR: 14", "ERROR")  # SIM busy
+    core.inject("AT+CMGR", "+CME ERROR: 515", "+CME ERROR: 515", "+CME ERROR: 515")
+    await daemons(config, tmp_path / "daemon1.log")
+    await wait_until(lambda: query(db, "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND state = 'sent'")
+                     == [(2,)], 60, "both replies recorded sent")
+    assert [normalize(s.decoded.destination.number) for s in core.submitted] == ["+6281300000001", "+6281300000002"]
+    assert "possible duplicate" not in (tmp_path / "daemon1.log").read_text()
+
+
+async def test_a_stop_during_a_send_longer_than_the_drain_is_resolved_like_a_crash(tmp_path, emulator, daemons):
+    # SIGTERM waits at most 10 s for sends in flight; a slower one is left in flight and is
+    # resolved at the restart: from its slot where the modem stores then sends, else sent again
+    # with a logged possible duplicate naming the message (here: a modem with AT+CMGS only,
+    # which keeps its power and finishes the first send while the daemon is down).
+    core = emulator.core
+    core.store_send = False
+    config = write_config(tmp_path, emulator.device)
+    daemon = await daemons(config, tmp_path / "daemon0.log")
+    core.send_delay = 12.0
+    seen = len(core.commands)
+    emulator.deliver("+6281300000003", "INFO")
+    await wait_until(lambda: any(c.startswith("AT+CMGS=") for c in core.commands[seen:]), 30, "the send under way")
+    assert await daemon.stop(signal.SIGTERM, timeout=60) == 0
+    assert "1 send(s) still in flight at shutdown" in (tmp_path / "daemon0.log").read_text()
+    core.send_delay = 0.0
+    await daemons(config, tmp_path / "daemon1.log")
+    await wait_until(lambda: query(tmp_path / "data" / "test.sqlite3", "SELECT state FROM messages WHERE "
+                                   "direction = 'out'") == [("sent",)], 60, "the reply recorded sent")
+    await wait_until(lambda: len(core.submitted) == 2, 30, "the reply sent again")
+    log = (tmp_path / "daemon1.log").read_text()
+    assert "possible duplicate" in log and "to +6281300000003" in log

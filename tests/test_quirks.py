@@ -40,7 +40,7 @@ async def test_a_hung_modem_is_reconnected_then_reset_and_comes_back(tmp_path):
         await gw.ready()
         message_id = await gw.queue("+6281234567890", "masih hidup")
         await wait_until(lambda: gw.submitted_to("+6281234567890") == 1, 10)
-        assert await gw.state(message_id) == "sent"
+        await wait_until(lambda: gw.state_now(message_id) == "sent", 10, "recorded sent")
 
 
 async def test_unplug_in_the_middle_of_a_send_then_replug_under_a_new_name(tmp_path):
@@ -61,7 +61,7 @@ async def test_unplug_in_the_middle_of_a_send_then_replug_under_a_new_name(tmp_p
         await gw.ready()
         await wait_until(lambda: gw.submitted_to("+6281234567890") >= 1, 20)
         assert gw.submitted_to("+6281234567890") == 1
-        assert await gw.state(message_id) == "sent"
+        await wait_until(lambda: gw.state_now(message_id) == "sent", 10, "recorded sent")
         assert gw.modems[0].sim_id == "510100000000000"  # recognised by IMSI, whatever the tty
 
 

@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 import pytest
 
 from smsd_crm.config import ModemConfig, OutboxConfig
+from smsd_crm.modem.compose import encode_status_report
+from smsd_crm.modem.emulator import StoredSms
 from smsd_crm.modem.modem import Modem
 from smsd_crm.modem.pool import ModemPool
 from smsd_crm.modem.pty_emulator import PtyModem
@@ -107,7 +109,10 @@ async def test_cdsi_reports_are_read_from_sr_memory_and_deleted(rig):
     await r.wait_state(message_id, "delivered")
     commands = r.emu.core.commands
     assert "AT+CNMI=2,1,0,2,0" in commands and 'AT+CPMS="SR"' in commands
-    assert r.emu.core.memories["SR"] == {} and commands[-1] == 'AT+CPMS="SM","SM","SM"'
+    await wait_until(lambda: r.emu.core.memories["SR"] == {}, 10, "the report deleted from SR")
+    # SM is selected again afterwards (the outbox's AT+CMGR/AT+CMGD on SM slots wait for it)
+    await wait_until(lambda: [c for c in commands if c.startswith("AT+CPMS")][-1] == 'AT+CPMS="SM","SM","SM"',
+                     10, "SM selected again")
 
 
 async def test_a_failed_report_fails_the_message(rig):
@@ -162,3 +167,34 @@ async def test_cdsi_for_an_index_already_gone_is_harmless(rig):
     r.emu.core._send_line('+CDSI: "SR",7')  # nothing at SR 7: +CMS ERROR: 321
     message_id = await r.send("masih jalan")
     await r.wait_state(message_id, "delivered")
+
+
+async def test_reports_stored_in_sr_never_leave_sent_copies_on_the_sim(rig):
+    # Reading reports switches AT+CMGR/AT+CMGD to SR; the outbox's reads and deletes of its own SM
+    # slots wait until SM is selected again, so no sent copy is left behind to fill the SIM.
+    r = await rig(supported_ds={0, 2})
+    ids = [await r.send(f"Halo {i}", phone=f"+62812345678{i:02d}") for i in range(12)]
+    for message_id in ids:
+        await r.wait_state(message_id, "delivered")
+    await wait_until(lambda: not [i for i, s in r.emu.core.storage.items() if s.stat in (2, 3)], 10,
+                     "no sent copy left in SM")
+    assert r.emu.core.memories["SR"] == {}
+
+
+async def test_reports_waiting_in_sr_at_start_are_read_by_the_sweep(rig):
+    # A report stored while the daemon was down (its +CDSI went to nobody) is found by a sweep.
+    r = await rig(supported_ds={0, 2})
+    message_id = await r.send("Halo")
+    await r.wait_state(message_id, "delivered")
+    r.emu.core.report_statuses = []  # the next report is held back by the network for now
+    second = await r.send("Halo lagi", phone="+6281234567891")
+    await r.wait_state(second, "sent")
+    core = r.emu.core
+    await wait_until(lambda: core.memories["SR"] == {}, 10)
+    record = next(s for s in core.submitted if s.decoded.text == "Halo lagi")
+    # the network's report arrives in SR without a notice, as when the daemon was down
+    pdu = encode_status_report(record.reference, record.decoded.destination.number, now(), now(), 0)
+    core.memories["SR"][0] = StoredSms(0, pdu)
+    r.modem._work.put_nowait(("sweep",))  # the next periodic sweep, without waiting a minute for it
+    await r.wait_state(second, "delivered")
+    await wait_until(lambda: core.memories["SR"] == {}, 10, "the report deleted from SR")

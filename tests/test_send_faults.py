@@ -16,7 +16,7 @@ from smsd_crm.modem.compose import encode_submit
 from smsd_crm.modem.emulator import StoredSms
 from smsd_crm.modem.modem import Modem
 
-from .conftest import wait_until
+from .conftest import query, wait_until
 from .gateway import Gateway
 
 
@@ -178,3 +178,25 @@ async def test_a_modem_without_store_and_send_falls_back_to_cmgs(tmp_path):
         await wait_until(lambda: gw.state_now(message_id) == "sent", 15)
         assert len(core.submitted) == 2 and not [c for c in core.commands if c.startswith("AT+CMSS=")]
         assert len(sends(core)) == 2
+
+
+async def test_a_send_slower_than_the_learnt_wait_is_taken_when_its_result_comes_late(tmp_path):
+    # The driver learnt 0.0 s sends and waits 8 s; the network then takes 12 s. The late +CMSS
+    # is the send's result, not the answer to the probe or to the next command.
+    async with Gateway(tmp_path, send_timeout=60.0, command_timeout=10.0, health_interval=60.0,
+                       outbox={"retry_min": 0.1}) as gw:
+        await gw.ready()
+        core = gw.emus[0].core
+        for i in range(3):
+            await gw.queue(f"+62812000011{i:02d}", f"pemanasan {i}")
+        await wait_until(lambda: len(core.submitted) == 3, 15)
+        core.send_delay = 12.0
+        slow = await gw.queue("+6281200001200", "lambat tapi sampai")
+        await wait_until(lambda: gw.state_now(slow) == "sent", 60, "the slow reply recorded sent")
+        core.send_delay = 0.0
+        after = await gw.queue("+6281200001201", "berikutnya")
+        await wait_until(lambda: gw.state_now(after) == "sent", 30, "the next reply sent")
+        assert texts_on_air(core)[3:] == ["lambat tapi sampai", "berikutnya"]  # each once, in order
+        refs = dict(query(tmp_path / "gw.sqlite3", "SELECT message_id, reference FROM outbox_parts"))
+        mrs = [s.reference for s in core.submitted[3:]]
+        assert [refs[slow], refs[after]] == mrs  # each its own message reference

@@ -15,6 +15,8 @@ from ..errors import CommandError, CommandTimeout, ModemUnavailable
 from . import commands
 
 LOGGER = logging.getLogger(__name__)
+# The AT traffic, both ways, below DEBUG: it carries customers' texts and owners' PINs (as PDUs),
+# so no configured level shows it; a developer sets this logger to 5 by hand.
 TRACE = 5
 
 CTRL_Z = b"\x1a"
@@ -34,6 +36,7 @@ class _Pending:
     prompt: asyncio.Future | None = None
     ends_with: str | None = None  # an information line that may be the last one (no final OK)
     grace: asyncio.TimerHandle | None = None
+    needs_info: bool = False  # a final before a line with ``prefix`` is a stray one: ignore it
 
 
 class AtChannel(asyncio.Protocol):
@@ -48,6 +51,11 @@ class AtChannel(asyncio.Protocol):
         self._pending: _Pending | None = None
         self._lock = asyncio.Lock()
         self._urc_waiting: str | None = None  # first line of a two-line URC
+        # A send whose result did not come in time may still answer: its result line (prefix) and
+        # the final after it are taken aside, never given to the command then waiting.
+        self._late_prefix: str | None = None
+        self._late_lines: list[str] = []
+        self._late_final: commands.Final | None = None
         self.opened = asyncio.Event()
         self.closed = asyncio.Event()
 
@@ -101,6 +109,15 @@ class AtChannel(asyncio.Protocol):
             first, self._urc_waiting = self._urc_waiting, None
             self._dispatch_urc(first, line)
             return
+        if self._late_prefix is not None and self._late_final is None:
+            if line.startswith(self._late_prefix):
+                self._late_lines.append(line)
+                return
+            if self._late_lines:
+                final = commands.parse_final(line)
+                if final is not None:
+                    self._late_final = final  # the late send's own final
+                    return
         p = self._pending
         if p is not None:
             if line in p.echo:
@@ -110,6 +127,9 @@ class AtChannel(asyncio.Protocol):
                 return
             final = commands.parse_final(line)
             if final is not None:
+                if p.needs_info and not any(x.startswith(p.prefix or "") for x in p.lines):
+                    LOGGER.debug("%s: stray final %r before the answer to %s", self.modem_id, line, p.command)
+                    return
                 if p.grace is not None:
                     p.grace.cancel()
                 if not p.future.done():
@@ -147,6 +167,33 @@ class AtChannel(asyncio.Protocol):
             raise ModemUnavailable(self.modem_id, "port is closed")
         LOGGER.log(TRACE, "%s -> %r", self.modem_id, commands.redact(data.decode("latin-1")))
         self._transport.write(data)  # type: ignore[attr-defined]
+
+    def expect_late(self, prefix: str) -> None:
+        """A send timed out: its result line (``+CMSS:``...) and final may still come; keep them aside."""
+        self._late_prefix, self._late_lines, self._late_final = prefix, [], None
+
+    def take_late(self) -> list[str] | None:
+        """The late send's lines if its result came with OK since :meth:`expect_late`; stops expecting."""
+        lines, final = self._late_lines, self._late_final
+        self._late_prefix, self._late_lines, self._late_final = None, [], None
+        return lines if lines and final is not None and final.ok else None
+
+    async def sync(self, timeout: float) -> None:
+        """``AT+CSQ`` and ignore every final until its ``+CSQ:`` line: answers to earlier probes that
+        a busy modem kept for later are drained, so the next command gets its own answer. The
+        caller holds :meth:`exclusive`."""
+        loop = asyncio.get_running_loop()
+        pending = _Pending("AT+CSQ", loop.create_future(), [], "+CSQ:", {"AT+CSQ", "AT+CSQ\r"},
+                           needs_info=True)
+        self._pending = pending
+        try:
+            self._write(b"AT+CSQ\r")
+            async with asyncio.timeout(timeout):
+                await pending.future
+        except TimeoutError:
+            raise CommandTimeout(self.modem_id, "no answer to 'AT+CSQ' while resynchronising") from None
+        finally:
+            self._pending = None
 
     def exclusive(self) -> asyncio.Lock:
         """Hold the line for several exchanges (``async with channel.exclusive():``), passing

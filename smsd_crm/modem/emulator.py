@@ -121,6 +121,7 @@ class EmulatorCore:
         self.held: list[str] = []
         self.hold_at: int | None = None  # start holding results once this many SMS were on the air
         self._powered = 0  # counts power losses: a send scheduled before one is dropped
+        self._transmitting = False  # an SMS is on its way: commands wait until it is done
         # SIM PIN state: None means no PIN is asked; a wrong entry answers +CME ERROR: 16.
         self.pin = pin
         self.pin_ok = pin is None
@@ -173,9 +174,9 @@ class EmulatorCore:
     # ------------------------------------------------------------ host side
 
     def feed(self, data: bytes) -> None:
-        """Bytes from the host (the daemon)."""
+        """Bytes from the host (the daemon). While an SMS is being sent, input waits (as on real modems)."""
         self._buffer += data
-        while self._buffer:
+        while self._buffer and not self._transmitting:
             if self._pdu_length is not None:
                 if not self._take_pdu():
                     return
@@ -370,6 +371,7 @@ class EmulatorCore:
         self._buffer, self._pdu_length = b"", None
         self.held.clear()
         self._powered += 1
+        self._transmitting = False
         self.echo, self.cnmi_mode, self.cnmi_mt, self.cnmi_ds, self.creg_urc = True, 0, 0, 0, 0
         self.read_memory = "SM"
 
@@ -430,6 +432,7 @@ class EmulatorCore:
         def done() -> None:
             if powered != self._powered:
                 return  # the power went while it was being sent: it never reached the network
+            self._transmitting = False
             self.submitted.append(record)
             on_air()
             if self.hold_at is not None and len(self.submitted) >= self.hold_at:
@@ -443,7 +446,11 @@ class EmulatorCore:
                 for status in self.report_statuses:
                     self._schedule(0.01, lambda st=status: self._report(record, st))
 
-        self._schedule(self.send_delay, done) if self.send_delay else done()
+        if self.send_delay:
+            self._transmitting = True
+            self._schedule(self.send_delay, lambda: (done(), self.feed(b"")))
+        else:
+            done()
 
     def release_held(self) -> None:
         """Answer every held send result (the link came back in time)."""

@@ -66,6 +66,7 @@ class Modem:
         self._announced: bool | None = None  # whether AT+CNMI gives +CMTI; None before the first start
         self._sweep_interval = config.sweep_interval  # shorter when nothing is announced
         self._submitter = Submitter(self, facts or MemoryFacts(), config.send_timeout)
+        self._storage_lock = asyncio.Lock()  # held while AT+CPMS selects a memory other than SM
         # Intake first: set while nothing waits to be read, so a send never holds up a read.
         self._intake_idle = asyncio.Event()
         self._intake_idle.set()
@@ -171,7 +172,13 @@ class Modem:
             LOGGER.warning("modem %s: the SIM has no SMS service centre number; sends will fail with "
                            "+CMS ERROR: 330 until modems[].smsc is set in the config", self.id)
         self.imei = ((await self._try("AT+CGSN")) or [""])[0].strip()
-        self.sim_id = ((await self._try("AT+CIMI")) or [""])[0].strip()
+        # The SIM's identity ties stored parts and reports to it: a SIM busy after power-up is asked again.
+        try:
+            self.sim_id = (await self._patiently("AT+CIMI", after_timeout=True) or [""])[0].strip()
+        except CommandError as exc:
+            self.sim_id = ""
+            LOGGER.warning("modem %s: no IMSI (%s); stored outgoing messages are not tidied on this "
+                           "connection", self.id, exc.text)
         for ask in ("AT+CCID", "AT^ICCID?", "AT+ICCID"):
             iccid = commands.parse_iccid(await self._try(ask) or [])
             if iccid:
@@ -214,11 +221,13 @@ class Modem:
         for PDU text, which would swallow every later command; after a timeout a
         late answer may still be on its way.
         """
-        assert self._channel is not None
-        self._channel.abort_input()
+        channel = self._channel
+        if channel is None:
+            raise ModemUnavailable(self.id, "not connected")
+        channel.abort_input()
         for attempt in range(3):
             try:
-                await self._channel.command("AT", timeout=min(2.0, self.config.command_timeout))
+                await channel.command("AT", timeout=min(2.0, self.config.command_timeout))
                 return
             except ModemError as exc:
                 LOGGER.info("modem %s: no answer to AT (attempt %d): %s", self.id, attempt + 1, exc)
@@ -374,15 +383,24 @@ class Modem:
         if memory == before:
             yield True
             return
-        if await self._try(f'AT+CPMS="{memory}"') is None:
-            yield False
-            return
-        self._memory_selected = memory
+        # While another memory is selected the submitter's AT+CMGR/AT+CMGD on SM slots must wait:
+        # the outermost switch away from SM holds the storage lock.
+        lock = self._storage_lock if before == "SM" else None
+        if lock is not None:
+            await lock.acquire()
         try:
-            yield True
+            if await self._try(f'AT+CPMS="{memory}"') is None:
+                yield False
+                return
+            self._memory_selected = memory
+            try:
+                yield True
+            finally:
+                self._memory_selected = before  # also if refused: (re)initialising selects SM again
+                await self._try('AT+CPMS="SM","SM","SM"' if before == "SM" else f'AT+CPMS="{before}"')
         finally:
-            self._memory_selected = before  # also if refused: (re)initialising selects SM again
-            await self._try('AT+CPMS="SM","SM","SM"' if before == "SM" else f'AT+CPMS="{before}"')
+            if lock is not None:
+                lock.release()
 
     async def _patiently(self, command: str, *, after_timeout: bool) -> list[str]:
         """``command``, sent again after 0.2, 0.5, 1 and 2 s while the answer is transient.
@@ -429,8 +447,19 @@ class Modem:
                 await self._delete("SM", stored.index, stored.pdu)  # stored already; only its delete failed
                 continue
             await self._process(stored.index, stored.pdu)
+        if self._reports:
+            await self._sweep_reports()
         for group in self._reassembler.expired():
             await self._hand_up(group, incomplete=True)
+
+    async def _sweep_reports(self) -> None:
+        """Status reports kept in SR whose +CDSI was missed (the daemon was down): read them too."""
+        async with self._memory("SR") as selected:
+            if not selected:
+                return  # no SR memory: reports come as +CDS or not at all
+            listing = await self._cmd("AT+CMGL=4", timeout=min(30.0, self.config.command_timeout * 6))
+            for stored in commands.parse_cmgl(listing):
+                await self._process(stored.index, stored.pdu, "SR")
 
     async def _process(self, index: int | None, hex_pdu: str, memory: str = "SM") -> None:
         try:
@@ -512,6 +541,11 @@ class Modem:
         except TimeoutError:
             return False
 
+    @property
+    def storage_untidy(self) -> bool:
+        """True when a sent part's slot could not be deleted (the outbox tidies up soon)."""
+        return self._submitter.untidy
+
     async def tidy_storage(self, keep: set[int]) -> int:
         """Delete stored outgoing messages no outbox row needs (slots not in ``keep``)."""
         async with self._send_lock:
@@ -520,8 +554,11 @@ class Modem:
     # The Line the submitter drives.
 
     async def command(self, command: str, timeout: float | None = None) -> list[str]:
-        """One AT command under the watchdog (raises CommandError, CommandTimeout, ModemUnavailable)."""
-        return await self._cmd(command, timeout)
+        """A storage command of the submitter (``AT+CMGR``/``AT+CMGD``/``AT+CMGL`` on SM slots): with SM
+        selected, busy answers tried again within seconds (raises CommandError, CommandTimeout,
+        ModemUnavailable)."""
+        async with self._storage_lock:
+            return await self._patiently(command, after_timeout=not command.upper().startswith("AT+CMGD"))
 
     async def send_command(self, command: str, data: str | None, timeout: float) -> list[str]:
         """A send step (``AT+CMSS``, ``AT+CMGS``, ``AT+CMGW`` with ``data``) and, when its result
@@ -546,7 +583,20 @@ class Modem:
                 within = self._submitter.hang_limit
                 LOGGER.warning("modem %s: no result to %s after %.0f s; probing it", self.id,
                                commands.redact(command), timeout)
-                if not await self._probe(channel, within):
+                channel.expect_late(commands.response_prefix(command) or "+CMGS:")
+                alive = await self._probe(channel, within)
+                late = channel.take_late()
+                if late is not None:  # the slow send answered after all, before the probe's answer
+                    LOGGER.info("modem %s: the result of %s came late: %s", self.id, commands.redact(command),
+                                late)
+                    self._timeouts = 0
+                    return late
+                if not alive:
+                    # Hung: end this connection so the pool reconnects (and resets) it and the
+                    # other modems take over its work.
+                    LOGGER.warning("modem %s: silent for %.0f s after %s; reconnecting it", self.id, within,
+                                   commands.redact(command))
+                    channel.close()
                     raise ModemUnavailable(self.id, f"silent for {within:.0f} s after {command}") from None
                 self._timeouts = 0
                 raise
@@ -563,6 +613,11 @@ class Modem:
                 continue
             except ModemError:
                 pass  # an error answer is an answer: the modem is alive
+            # A modem that was busy may answer earlier probes too: drain those before going on.
+            try:
+                await channel.sync(min(5.0, max(1.0, deadline - time.monotonic())))
+            except CommandTimeout:
+                continue
             return True
         return False
         channel.abort_input()

@@ -139,6 +139,10 @@ class ModemPool:
         now = self._clock()
         return [s.modem.id for s in self._slots.values() if s.modem.can_send and s.resting_until <= now]
 
+    def connected(self) -> list[str]:
+        """Ids of the sending modems that are connected and initialised (resting or not)."""
+        return [m.id for m in self.modems if m.config.send and m.ready.is_set()]
+
     def sending_ids(self) -> list[str]:
         """Ids of the modems allowed to send (not receive-only), ready or not."""
         return [m.id for m in self.modems if m.config.send]

@@ -45,6 +45,11 @@ class ModemFacts(Protocol):
     async def put(self, imei: str, fact: str, value: str) -> None: ...
 
 
+def _what(journal: SendJournal) -> str:
+    """How logs name the message a journal belongs to ("message 12 to +62812...")."""
+    return getattr(journal, "what", "a message")
+
+
 class MemoryJournal:
     """A journal that keeps nothing (direct sends from tools and tests)."""
 
@@ -108,6 +113,7 @@ class Submitter:
         self.timer = SendTimer(send_timeout)
         self.hang_limit = hang_limit  # seconds of silence before the modem counts as hung
         self.store_send = False
+        self.untidy = False  # a sent part's slot could not be deleted: tidy up soon
         self._unsupported_answers = 0
 
     async def send(self, parts: list[OutgoingPart], journal: SendJournal) -> None:
@@ -123,14 +129,17 @@ class Submitter:
 
     async def _send_part(self, part: OutgoingPart, journal: SendJournal) -> None:
         line = self._line
-        if part.state in (STORED, SUBMITTING) and part.storage_index is not None and part.sim_id == self._sim:
+        # Our slot if it was stored through this SIM, or through this modem when the SIM's identity
+        # could not be read; the slot's content is compared before anything is concluded.
+        ours = part.sim_id == self._sim or part.modem_id == line.id
+        if part.state in (STORED, SUBMITTING) and part.storage_index is not None and ours:
             if await self._found_sent(part, journal):
                 return
         elif part.state == SUBMITTING:
-            LOGGER.warning("modem %s: part %d/%d of a message may be on the air already (%s without a "
-                           "result, %s); sending it again: a possible duplicate", line.id, part.part,
-                           part.total, part.via or "a send", "AT+CMGS" if part.via == "CMGS"
-                           else f"stored on another SIM {part.sim_id}")
+            LOGGER.warning("modem %s: part %d/%d of %s may be on the air already (%s without a result, %s); "
+                           "sending it again: a possible duplicate", line.id, part.part, part.total,
+                           _what(journal), part.via or "a send", "a modem without store then send"
+                           if part.via == "CMGS" else f"stored on another SIM {part.sim_id}")
             self._forget_slot(part)
         elif part.state == STORED:
             self._forget_slot(part)  # written to another SIM, never submitted: its modem tidies it
@@ -223,25 +232,25 @@ class Submitter:
             stored = None
         if stored is None or not commands.same_submit(stored.pdu, part.pdu):
             if part.state == SUBMITTING:
-                LOGGER.warning("modem %s: slot %d no longer holds part %d/%d; sending it again: a "
-                               "possible duplicate", line.id, index, part.part, part.total)
+                LOGGER.warning("modem %s: slot %d no longer holds part %d/%d of %s; sending it again: a "
+                               "possible duplicate", line.id, index, part.part, part.total, _what(journal))
             self._forget_slot(part)
             return False
         if stored.stat == STORED_SENT:
             if await self._facts.get(line.imei, MARKS_SENT) != "yes":
                 await self._facts.put(line.imei, MARKS_SENT, "yes")
-            LOGGER.info("modem %s: part %d/%d in slot %d is already on the air; not sent again",
-                        line.id, part.part, part.total, index)
+            LOGGER.info("modem %s: part %d/%d of %s in slot %d is already on the air; not sent again",
+                        line.id, part.part, part.total, _what(journal), index)
             part.state, part.reference = SENT, None
             await journal.record(part)
             await self._delete(index)
             return True
         marks = await self._facts.get(line.imei, MARKS_SENT)
         if part.state == SUBMITTING and marks != "yes":
-            LOGGER.warning("modem %s %s messages sent from storage; part %d/%d may be on the air already: "
-                           "sending it again, a possible duplicate", line.id,
+            LOGGER.warning("modem %s %s messages sent from storage; part %d/%d of %s may be on the air "
+                           "already: sending it again, a possible duplicate", line.id,
                            "does not mark" if marks == "no" else "has not shown yet whether it marks",
-                           part.part, part.total)
+                           part.part, part.total, _what(journal))
         part.state = STORED
         return False
 
@@ -266,6 +275,7 @@ class Submitter:
         try:
             await self._line.command(f"AT+CMGD={index}")
         except CommandError as exc:  # left for the next tidy-up
+            self.untidy = True
             LOGGER.info("modem %s: could not delete sent slot %d yet: %s", self._line.id, index, exc.text)
 
     # ------------------------------------------------------------ plain send
@@ -307,4 +317,5 @@ class Submitter:
         if removed:
             LOGGER.info("modem %s: deleted %d stored outgoing message(s) no outbox row needs", self._line.id,
                         removed)
+        self.untidy = False
         return removed

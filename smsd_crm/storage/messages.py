@@ -101,15 +101,18 @@ async def queue_outbound(db: Database, phone: str, text: str, now: datetime, *,
 
 
 async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[str],
-                     same_sim_until: datetime, campaigns: bool = True) -> OutboundMessage | None:
+                     same_sim_until: datetime, campaigns: bool = True, connected: list[str] | None = None,
+                     resume_until: datetime | None = None) -> OutboundMessage | None:
     """Take the most urgent due outbox row for ``modem_id`` and mark it ``sending``.
 
     Replies go before bulk (priority). A row that names a modem (the SIM the
     customer texted) waits for it until ``same_sim_until`` passes its creation,
     unless that modem cannot send (not in ``senders``); a row whose last send
     failed on this modem comes after the others while another modem can send, and keeps its
-    place when this modem is the only one. A row with a part stored on another sender's SIM
-    waits for that sender (only it can tell whether the part went out).
+    place when this modem is the only one. A row with a part in flight from another modem's SIM
+    (``submitting``: it may be on the air) waits for that modem (only it can tell whether the part went out) while it is
+    ``connected`` (resting or not), and while the part's last step is newer than ``resume_until``
+    (a modem re-enumerating after a power cut comes back).
     ``campaigns`` False: this modem has used its campaign messages for the day, so only other
     rows are taken.
     """
@@ -128,13 +131,16 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
                           OR modem_id NOT IN (SELECT value FROM json_each(:senders)))
                      AND NOT EXISTS (
                          SELECT 1 FROM outbox_pdus p WHERE p.message_id = messages.id
-                           AND p.state IN ('stored', 'submitting') AND p.storage_index IS NOT NULL
-                           AND p.modem_id != :me AND p.modem_id IN (SELECT value FROM json_each(:senders)))
+                           AND p.state = 'submitting' AND p.storage_index IS NOT NULL
+                           AND p.modem_id != :me
+                           AND (p.modem_id IN (SELECT value FROM json_each(:connected)) OR p.updated_at > :resume))
                    ORDER BY priority DESC, (modem_id = :me) DESC, (failed_modem = :me AND NOT :alone) ASC, id
                    LIMIT 1)
                RETURNING id, phone, text, attempts, modem_id, campaign_id""",
             {"me": modem_id, "now": stamp, "cutoff": same_sim_until.isoformat(),
-             "senders": json.dumps(senders), "campaigns": int(campaigns), "alone": int(alone)})
+             "senders": json.dumps(senders), "campaigns": int(campaigns), "alone": int(alone),
+             "connected": json.dumps(senders if connected is None else connected),
+             "resume": (resume_until or now).isoformat()})
     if row is None:
         return None
     return OutboundMessage(row["id"], row["phone"], row["text"], row["attempts"], row["modem_id"],
@@ -173,9 +179,9 @@ async def mark_sent(db: Database, message_id: int, parts: list[OutgoingPart], no
         reported = await db.fetchall("SELECT status, final FROM outbox_parts WHERE message_id = ?", (message_id,))
         state = _state_from_reports(reported)
         if state != "sent":
-            await db.execute(
-                """UPDATE messages SET state = ?, last_error = CASE WHEN ? = 'failed' THEN 'status report' ELSE
-                       last_error END WHERE id = ?""", (state, state, message_id))
+            failed = next((p["status"] for p in reported if p["final"] and (p["status"] or 0) >= 0x40), None)
+            await db.execute("UPDATE messages SET state = ?, last_error = ? WHERE id = ?",
+                             (state, None if failed is None else f"status report {failed:#04x}", message_id))
 
 
 async def record_sent_part(db: Database, message_id: int, part: OutgoingPart, phone: str, now: datetime) -> None:

@@ -58,6 +58,7 @@ class DbJournal:
 
     def __init__(self, db: Database, message_id: int, phone: str, clock: Callable[[], datetime]) -> None:
         self._db, self._id, self._phone, self._clock = db, message_id, phone, clock
+        self.what = f"message {message_id} to {phone}"  # how logs name it
 
     async def record(self, part: OutgoingPart) -> None:
         now = self._clock()
