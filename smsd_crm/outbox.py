@@ -238,6 +238,10 @@ class Outbox:
             if not parts:
                 parts = sender.encode(row.phone, row.text)
                 await send_journal.save_parts(self._db, row.id, parts, self._clock())
+            # Parts stored on another modem's SIM are sent from this one: that SIM's copies go at its
+            # next tidy-up, due now.
+            for other in {p.modem_id for p in parts if p.storage_index is not None and p.modem_id != sender.id}:
+                self._tidied.pop(other or "", None)
             result = await sender.send_parts(parts, send_journal.DbJournal(self._db, row.id, row.phone, self._clock))
         except PduError as exc:
             await queries.mark_failed(self._db, row.id, f"cannot encode: {exc}", self._clock())

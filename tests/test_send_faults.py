@@ -200,3 +200,21 @@ async def test_a_send_slower_than_the_learnt_wait_is_taken_when_its_result_comes
         refs = dict(query(tmp_path / "gw.sqlite3", "SELECT message_id, reference FROM outbox_parts"))
         mrs = [s.reference for s in core.submitted[3:]]
         assert [refs[slow], refs[after]] == mrs  # each its own message reference
+
+
+async def test_a_part_stored_on_one_sim_and_sent_from_another_leaves_no_copy_behind(tmp_path):
+    async with Gateway(tmp_path, count=2) as gw:
+        await gw.ready()
+        one, two = (e.core for e in gw.emus)
+        two.set_registration(0)  # only sim1 can send at first
+        await wait_until(lambda: not gw.modems[1].can_send, 10, "sim2 out of the network")
+        one.inject("AT+CMSS", "+CMS ERROR: 331")  # no network service, after the part was stored
+        message_id = await gw.queue("+6281200001300", "lewat modem lain")
+        await wait_until(lambda: any(c.startswith("AT+CMSS") for c in one.commands), 15, "sim1 tried")
+        one.set_registration(0)
+        two.set_registration(1)
+        await wait_until(lambda: gw.state_now(message_id) == "sent", 15, "sent from sim2")
+        assert [s.decoded.text for s in two.submitted] == ["lewat modem lain"] and not one.submitted
+        one.set_registration(1)
+        await gw.queue("+6281200001301", "berikutnya")  # sim1 works again; its stale copy goes
+        await wait_until(lambda: not [s for s in one.storage.values() if s.stat in (2, 3)], 15, "sim1 tidied")
