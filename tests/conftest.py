@@ -90,8 +90,9 @@ class DaemonProcess:
             self.proc = await asyncio.create_subprocess_exec(
                 SMSD_CRM, self.command, "-c", str(self.config), stdout=log, stderr=log,
                 stdin=asyncio.subprocess.DEVNULL, env=env)
+        # A bound, not a duration: a loaded 2-core machine takes seconds to import and migrate.
         await wait_until(lambda: "ready on" in self.log.read_text(errors="replace")
-                         or self.proc.returncode is not None, 30, "daemon start")
+                         or self.proc.returncode is not None, 90, "daemon start")
         assert self.proc.returncode is None, self.log.read_text()
         return self
 
@@ -118,9 +119,9 @@ async def daemons():
     started: list[DaemonProcess] = []
 
     async def start(config: Path, log: Path, command: str = "run") -> DaemonProcess:
-        d = await DaemonProcess(config, log, command).start()
-        started.append(d)
-        return d
+        d = DaemonProcess(config, log, command)
+        started.append(d)  # before it starts: a start that times out is still killed at the end
+        return await d.start()
 
     yield start
     for d in started:
