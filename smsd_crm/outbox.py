@@ -175,7 +175,7 @@ class Outbox:
         if not sender.sim_id:
             return  # which SIM this is is not known: its slots cannot be told from another SIM's
         try:
-            await sender.tidy_storage(await send_journal.kept_slots(self._db, sender.sim_id))
+            await sender.tidy_storage(await send_journal.kept_slots(self._db, sender.sim_id, sender.id))
         except ModemError as exc:
             LOGGER.info("modem %s: storage tidy-up postponed: %s", sender.id, exc)
             return

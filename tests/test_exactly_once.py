@@ -157,3 +157,25 @@ async def test_a_stop_during_a_send_longer_than_the_drain_is_resolved_like_a_cra
     await wait_until(lambda: len(core.submitted) == 2, 30, "the reply sent again")
     log = (tmp_path / "daemon1.log").read_text()
     assert "possible duplicate" in log and "to +6281300000003" in log
+
+
+async def test_a_part_stored_while_the_sim_could_not_be_identified_keeps_its_slot(tmp_path, emulator, daemons):
+    # The first start never read the IMSI (the SIM stayed busy): parts are journalled under the
+    # modem. The next start reads it; its tidy-up must not take the slot proving a part went out.
+    core = emulator.core
+    core.inject("AT+CIMI", *["ERROR"] * 6)
+    config = write_config(tmp_path, emulator.device)
+    db = tmp_path / "data" / "test.sqlite3"
+    daemon = await daemons(config, tmp_path / "daemon0.log")
+    emulator.deliver("+6281300000001", "INFO")
+    await wait_until(lambda: len(core.submitted) == 1, 30)
+    core.hold_at = len(core.submitted) + 1
+    emulator.deliver("+6281300000002", "INFO")
+    await wait_until(lambda: core.held, 30, "the reply on the air, its result held")
+    assert await daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    core.power_loss()
+    core.hold_results = False
+    await daemons(config, tmp_path / "daemon1.log")  # AT+CIMI answers now
+    await wait_until(lambda: query(db, "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND state = 'sent'")
+                     == [(2,)], 60, "both replies recorded sent")
+    assert [normalize(s.decoded.destination.number) for s in core.submitted] == ["+6281300000001", "+6281300000002"]

@@ -169,11 +169,14 @@ class Submitter:
         try:
             lines = await self._line.send_command(f"AT+CMGW={part.tpdu_length}", part.pdu, self.timer.floor)
         except CommandTimeout:
+            self.untidy = True  # it may have been stored all the same: tidy before the next claim
             raise SendUncertain(self._line.id, "no answer to AT+CMGW") from None
         except CommandError as exc:
             key = (exc.kind, exc.code)
             if key in _MEMORY_FULL:
-                LOGGER.info("modem %s: SIM storage full; sending with AT+CMGS", self._line.id)
+                LOGGER.warning("modem %s: SIM storage full; sending this part with AT+CMGS (a crash during "
+                               "it may send it twice)", self._line.id)
+                self.untidy = True
                 return None
             if exc.kind == "" or key in _NOT_SUPPORTED:
                 self._unsupported_answers += 1

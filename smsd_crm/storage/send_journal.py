@@ -43,13 +43,15 @@ async def record_part(db: Database, message_id: int, p: OutgoingPart, now: datet
          p.part))
 
 
-async def kept_slots(db: Database, sim_id: str) -> set[int]:
+async def kept_slots(db: Database, sim_id: str, modem_id: str | None = None) -> set[int]:
     """Slots on SIM ``sim_id`` holding a part of a row still to be sent that is not known to be on
-    the air (never to be tidied away)."""
+    the air (never to be tidied away); also those stored through ``modem_id`` while its SIM's
+    identity could not be read (recorded under the modem id)."""
     rows = await db.fetchall(
         """SELECT p.storage_index FROM outbox_pdus p JOIN messages m ON m.id = p.message_id
-           WHERE p.sim_id = ? AND p.storage_index IS NOT NULL AND p.state != ?
-             AND m.state IN ('queued', 'sending')""", (sim_id, SENT))
+           WHERE (p.sim_id = ? OR (p.modem_id = ? AND p.sim_id = p.modem_id))
+             AND p.storage_index IS NOT NULL AND p.state != ? AND m.state IN ('queued', 'sending')""",
+        (sim_id, modem_id, SENT))
     return {r["storage_index"] for r in rows}
 
 
