@@ -116,7 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 1
 
     async def main() -> str:
-        db = await Database.open(settings.database.path)
+        db = await Database.open(settings.database.path, settings.store.time)
         try:
             rows = [dict(r) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
             return format_status(rows, await messages.outbox_counts(db), datetime.now(timezone.utc))
@@ -254,7 +254,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                 description=cmd_sales_import.__doc__ + " Columns: receipt,date,phone,code,"
                                 "quantity,price (one row per item; phone and price optional).")
     simp.add_argument("file", help="the CSV file")
-    simp.add_argument("--utc-offset", type=int, default=7, help="the till's time zone (7 = WIB, 8 = WITA, 9 = WIT)")
+    simp.add_argument("--utc-offset", type=int, default=None,
+                      help="the till's time zone when it is not store.timezone (7 = WIB, 8 = WITA, 9 = WIT)")
     simp.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
     simp.set_defaults(func=cmd_sales_import, verbose=False)
     for plugin, command in _plugin_commands(argv):

@@ -93,7 +93,8 @@ def cmd_sales_import(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with offline_session(settings) as (host, db):
             products = {p.code: p for p in await catalog.all_products(db)}
-            tz = timezone(timedelta(hours=args.utc_offset))
+            # the till writes shop time: read it in store.timezone unless --utc-offset says otherwise
+            tz = settings.store.time.zone if args.utc_offset is None else timezone(timedelta(hours=args.utc_offset))
             parsed, errors = parse_sales(text, products, tz, settings.store.country)
             if errors:
                 return _report(args.file, errors)

@@ -11,12 +11,15 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .shop_time import ShopTime
 
 _ID = r"^[A-Za-z0-9_-]{1,32}$"
 
@@ -32,17 +35,26 @@ class StoreConfig(_Strict):
                       description="at most 30 characters: replies name the shop and must fit one SMS")
     language: Literal["id", "en"] = "id"
     country: str = Field("ID", pattern=r"^[A-Z]{2}$", description="region for numbers written without +")
-    timezone: str = Field("Asia/Jakarta", description="the shop's local time: quiet hours, greetings, reports")
+    timezone: str = Field("Asia/Jakarta", description="the shop's local time: days, months and years counted, every time shown, quiet hours, greetings, reports; one UTC offset (no daylight saving time)")
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from .shop_time import for_zone
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r} (for example Asia/Jakarta, Asia/Makassar)") from None
+        for_zone(v)  # a zone with daylight saving time: ValueError saying so
         return v
+
+    @property
+    def time(self) -> "ShopTime":
+        """Days, months, years and every time shown, in this shop's zone (``shop_time``)."""
+        from .shop_time import for_zone
+        return for_zone(self.timezone)
 
 
 class DatabaseConfig(_Strict):

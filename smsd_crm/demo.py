@@ -129,5 +129,6 @@ async def seed_history(settings: Settings, *, years: float, customers: int, seed
     if not products:
         raise ValueError("the catalogue is empty: import products first (smsd-crm catalog import)")
     now = datetime.now(timezone.utc)
-    history = generate(products, customers=customers, years=years, end=end or now.date(), seed=seed)
+    shop = settings.store.time
+    history = generate(products, customers=customers, years=years, end=end or shop.day(now), seed=seed, zone=shop.zone)
     return await asyncio.to_thread(load_history, settings.database.path, history, now.isoformat())
