@@ -39,7 +39,7 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     from .daemon import offline_session
     from .storage import catalog
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     text = _read_file(args.file)
     if text is None:
         return 1
@@ -62,7 +62,7 @@ def cmd_catalog_export(args: argparse.Namespace) -> int:
     from .daemon import offline_session
     from .storage import catalog
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
 
     async def main() -> str:
         async with offline_session(settings) as (_, db):
@@ -85,7 +85,7 @@ def cmd_sales_import(args: argparse.Namespace) -> int:
     from .sales_csv import parse_sales
     from .storage import catalog, sales
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     text = _read_file(args.file)
     if text is None:
         return 1

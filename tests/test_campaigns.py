@@ -131,7 +131,7 @@ async def test_an_owner_promo_reaches_exactly_the_opted_in_customers(tmp_path, e
     conn.close()
     assert await reply_to(emulator, OWNER, f"STOK {PIN} b01 40") == "Stok B01 (Beras 5kg) sekarang 40."
     assert query(db, "SELECT stock FROM products WHERE code = 'B01'") == [(40,)]
-    assert (await reply_to(emulator, OWNER, f"STOK {PIN} B01 banyak")).startswith("Format: STOK PIN kode jumlah")
+    assert (await reply_to(emulator, OWNER, f"STOK {PIN} B01 banyak")).startswith("Format: STOK PIN kode/nama jumlah")
 
     # three wrong PINs in a row lock the number: then even the right PIN is refused
     for wrong in ("0000", "0001"):  # (the same text again within minutes would get no second answer)
