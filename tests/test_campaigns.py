@@ -162,7 +162,7 @@ async def test_quiet_hours_defer_a_campaign_until_they_end(tmp_path, emulator, d
     # the owner who asks by SMS at night is told when it will go
     answer = await reply_to(emulator, OWNER, f"PROMO {PIN} Promo malam juga")
     assert answer.startswith("Promo #2 dikirim ke 5 pelanggan") and answer.endswith(
-        "Jam tenang: mulai dikirim pukul 23:59."), answer
+        "Jam tenang: mulai dikirim pukul 23.59."), answer
     assert await daemon.stop() == 0
     # the quiet hours are over (here: taken out of the config): the campaign goes out
     write_config(tmp_path, emulator.device, extra="campaigns:\n  quiet_hours: null\n")
