@@ -82,7 +82,7 @@ async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_
                                                               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="})
         assert r.status == 403
         years = (await (await owner.get(f"{base}/dash/sales.csv")).text()).splitlines()
-        assert years[0] == "key,label,sms_revenue,till_revenue,revenue,units" and len(years) >= 3
+        assert years[0] == "key (Asia/Jakarta),label,sms_revenue,till_revenue,revenue,units" and len(years) >= 3
         total = sum(int(line.split(",")[4]) for line in years[1:])
         year = years[-1].split(",")[0]
         months = (await (await owner.get(f"{base}/dash/sales.csv", params={"year": year})).text()).splitlines()[1:]

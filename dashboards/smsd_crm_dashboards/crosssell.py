@@ -40,7 +40,7 @@ def make(doc, data, hub, today=None):
     headers = ["X → Y", "n", "support", "confidence", "lift"]
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         db = data.db
         names = {r["code"]: r["name"] for r in await db.fetchall("SELECT code, name FROM products")}
         by_order = await data.cached(("pairs", now), lambda: _rules(data, now - timedelta(days=ORDER_DAYS)))

@@ -85,7 +85,7 @@ def make(doc, data, hub, today=None):
             links=[state["people"].link(r["phone"]) for r in rows])
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         rows = await classify(data, now)
         state.update(rows=rows, people=await Customers.load(data.db))
         counts = Counter(r["segment"] for r in rows)

@@ -50,7 +50,7 @@ def make(doc, data, hub, today=None):
     table = Div(text="", name="table", sizing_mode="stretch_width")
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         purchases = await data.purchases()
         if not purchases.phones:
             method.text = "Belum ada pembelian / No purchases yet."

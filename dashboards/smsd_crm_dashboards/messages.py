@@ -13,6 +13,7 @@ from bokeh.plotting import figure
 from smsd_crm.analytics.campaign_results import DAYS as RESULT_DAYS
 from smsd_crm.analytics.campaign_results import results as campaign_results
 from smsd_crm.analytics.extract import SMS_PARTS
+from smsd_crm.shop_time import sql_day
 
 from .common import bump, export, html_table, revision, rupiah, title
 
@@ -33,15 +34,15 @@ def make(doc, data, hub, today=None):
     campaigns = Div(text="", name="campaigns", sizing_mode="stretch_width")
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         since = (now.replace(day=1) - timedelta(days=31 * (MONTHS - 1))).replace(day=1)
         rows = await data.db.fetchall(
-            f"""SELECT substr(created_at, 1, 7) AS month,
+            f"""SELECT substr({sql_day('created_at')}, 1, 7) AS month,
                       SUM(direction = 'in') AS inbound, SUM(direction = 'out') AS outbound,
                       SUM(direction = 'out' AND state = 'delivered') AS delivered,
                       SUM(direction = 'out' AND state = 'failed') AS failed,
                       SUM(CASE WHEN direction = 'out' THEN {SMS_PARTS} ELSE 0 END) AS parts
-               FROM messages WHERE created_at >= ? GROUP BY month ORDER BY month""", (since.isoformat(),))
+               FROM messages WHERE created_at >= shop_start(?) GROUP BY month ORDER BY month""", (since.isoformat(),))
         months = [r["month"] for r in rows]
         chart.x_range.factors = months
         src.data = {"month": months, "in": [r["inbound"] for r in rows], "out": [r["outbound"] for r in rows]}

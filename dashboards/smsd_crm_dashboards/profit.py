@@ -47,7 +47,7 @@ def make(doc, data, hub, today=None):
     tables = Div(text="", name="tables", sizing_mode="stretch_width")
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         costs = await data.cached(("costs", now), lambda: _costs(data, now - timedelta(days=PERIOD_DAYS)))
         profits = {c.customer: profit(c, tariff, complaint_cost) for c in costs}
         curve = whale_curve(list(profits.values()))

@@ -34,7 +34,7 @@ def make(doc, data, hub, today=None):
     lapsing = Div(text="", name="lapsing", sizing_mode="stretch_width")
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         p = await data.purchases()
         ends = month_ends(now, MONTHS)
         out = {k: [] for k in src.data}

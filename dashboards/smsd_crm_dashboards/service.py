@@ -55,7 +55,7 @@ def make(doc, data, hub, today=None):
     modems = Div(text="", name="modems", sizing_mode="stretch_width")
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         since = now - timedelta(days=PERIOD_DAYS)
         db, p = data.db, await data.purchases()
         answer_h, close_h, opened = await extract.complaint_times(db, since)

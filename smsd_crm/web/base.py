@@ -82,10 +82,19 @@ def render(request: web.Request, name: str, status: int = 200, *, live: str | No
            and (n.get("when") is None or n["when"](request.app[CTX]))]
     feed = request.app[CTX].live
     html = env.get_template(name).render(
-        user=user, store=request.app[CTX].store, nav=nav, lang=lang, tr=translator(lang),
+        user=user, store=request.app[CTX].store, nav=nav, lang=lang, tr=translator(lang), **time_formats(request, lang),
         path=request.path_qs, live=(live, feed.version(live)) if live else None,
         csrf_field=lambda: csrf_field(user), **values)
     return web.Response(text=html, content_type="text/html", status=status)
+
+
+def time_formats(request: web.Request, lang: str) -> dict[str, Callable]:
+    """``when(instant)``, ``day(instant)`` and ``clock(instant)`` for templates: stored UTC instants
+    shown in shop time, in the page's language (``shop_time``)."""
+    shop = request.app[CTX].store.time
+    return {"when": lambda at, seconds=False, zone=False: shop.format(at, lang, seconds=seconds, zone=zone),
+            "day": lambda at: shop.format_day(at, lang),
+            "clock": lambda at, seconds=False: shop.format_time(at, lang, seconds=seconds)}
 
 
 MAX_SMS_TEXT = 1530  # ten concatenated parts

@@ -49,7 +49,9 @@ async def sales_csv(request: web.Request) -> web.Response:
             bars = drill.by_year()
     except ValueError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    text = to_csv(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"],
+    time_key = not category  # keys are years (or months beside categories), not products
+    text = to_csv(zoned(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"], request,
+                        ("key",) if time_key else ()),
                   ([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units] for b in bars))
     name = "-".join(["sales", *(p for p in (year, category) if p)]).replace('"', "")
     return web.Response(text=text, content_type="text/csv",
@@ -74,8 +76,19 @@ async def view_csv(request: web.Request) -> web.Response:
     wanted = request.query.get("source") or next(iter(tables), None)
     if wanted not in tables:
         raise web.HTTPNotFound(text=f"no data source {wanted!r} (this view has: {', '.join(tables)})")
-    return web.Response(text=to_csv(*tables[wanted]), content_type="text/csv",
+    columns, rows = tables[wanted]
+    return web.Response(text=to_csv(zoned(columns, request), rows), content_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}-{wanted}.csv"'})
+
+
+TIME_COLUMNS = ("day", "week", "month", "year", "date", "at", "first", "last")
+
+
+def zoned(columns: list[str], request: web.Request, also: tuple[str, ...] = ()) -> list[str]:
+    """Column names with the zone their days and times are in: ``month (Asia/Jakarta)``. Every day,
+    month and year is the shop's (``store.timezone``), never UTC's."""
+    zone = request.app[CTX].store.timezone
+    return [f"{c} ({zone})" if c in TIME_COLUMNS or c in also else c for c in columns]
 
 
 def add_routes(app: web.Application) -> list[dict]:

@@ -32,8 +32,9 @@ async def complaint_desk(view, ctx: PluginContext):
         "LEFT JOIN customers c ON c.phone = t.phone WHERE t.state != 'closed' ORDER BY t.opened_at, t.id")
     tickets = []
     for t in rows:
-        tickets.append({**t, "customer": t["customer"] or "?", "opened_at": t["opened_at"][:16].replace("T", " "),
-                        "notes": [{**n, "at": n["at"][11:16]} for n in await _notes(ctx, t["id"])]})
+        shop = ctx.store.time
+        tickets.append({**t, "customer": t["customer"] or "?", "opened_at": shop.format(t["opened_at"], view.lang),
+                        "notes": [{**n, "at": shop.format_time(n["at"], view.lang)} for n in await _notes(ctx, t["id"])]})
     return view.render("complaint_desk.html", tickets=tickets, message=message)
 
 
@@ -102,7 +103,7 @@ async def customer_profile(customer, ctx: PluginContext):
     out = []
     for t in rows:
         notes = await _notes(ctx, t["id"])
-        out.append([f"K{t['id']}", t["opened_at"][:16].replace("T", " "), t["state"],
+        out.append([f"K{t['id']}", ctx.store.time.format(t["opened_at"], ctx.store.language), t["state"],
                     notes[0]["text"][:120] if notes else "", str(len(notes))])
     return ProfileSection("Keluhan", ["#", "Dibuka / Opened", "Status", "Isi / Text", "Pesan / Notes"], out,
                           summary=str(len(rows)), titles={"en": "Complaints"})

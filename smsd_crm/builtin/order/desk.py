@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -19,16 +20,16 @@ async def _lines(ctx: PluginContext, order_id: int) -> list[dict]:
     return await ctx.db.fetchall("SELECT * FROM order_lines WHERE order_id = ? ORDER BY line", (order_id,))
 
 
-async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
-    today = ctx.now().isoformat()[:10]
+async def _desk_orders(ctx: PluginContext, lang: str) -> dict[str, list[dict]]:
+    today = ctx.today_start().astimezone(timezone.utc).isoformat()  # the shop's today, as stored (UTC)
     rows = await ctx.db.fetchall(
         "SELECT o.*, c.name AS customer, c.id AS customer_id FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
-        "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND substr(o.updated_at, 1, 10) = ?) "
+        "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND o.updated_at >= ?) "
         "ORDER BY o.id", (today,))
     out: dict[str, list[dict]] = {state: [] for state, _, _ in DESK_COLUMNS}
     for o in rows:
         out[o["state"]].append({**o, "customer": o["customer"] or "?", "total": format_rupiah(o["total"]),
-                                "created_at": o["created_at"][:16].replace("T", " "),
+                                "created_at": ctx.store.time.format(o["created_at"], lang),
                                 "lines": await _lines(ctx, o["id"])})
     return out
 
@@ -44,7 +45,7 @@ async def order_desk(view, ctx: PluginContext):
             message = str(exc) if isinstance(exc, OrderError) else "bad request"
         else:
             view.redirect("/orders")
-    return view.render("order_desk.html", orders=await _desk_orders(ctx), columns=DESK_COLUMNS,
+    return view.render("order_desk.html", orders=await _desk_orders(ctx, view.lang), columns=DESK_COLUMNS,
                        moves=DESK_MOVES, message=message)
 
 
@@ -150,7 +151,7 @@ async def customer_profile(customer, ctx: PluginContext):
     out = []
     for o in rows:
         items = ", ".join(f"{line['quantity']}x {line['name']}" for line in await _lines(ctx, o["id"]))
-        out.append([f"#{o['id']}", o["created_at"][:16].replace("T", " "), o["state"], items, format_rupiah(o["total"])])
+        out.append([f"#{o['id']}", ctx.store.time.format(o["created_at"], ctx.store.language), o["state"], items, format_rupiah(o["total"])])
     spent = sum(o["total"] for o in rows if o["state"] == "done")
     return ProfileSection("Pesanan", ["#", "Waktu / Time", "Status", "Barang / Items", "Total"], out,
                           summary=f"{len(rows)} × · selesai / done: {format_rupiah(spent)}", titles={"en": "Orders"})
