@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, hookimpl
+from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, Speaker, hookimpl
 
 from .tickets import ComplaintError, answer, close
 
@@ -96,16 +96,18 @@ def register_api():
 
 
 @hookimpl
-async def customer_profile(customer, ctx: PluginContext):
-    """The customer's complaint tickets on their page."""
+async def customer_profile(customer, ctx: PluginContext, language: str):
+    """The customer's complaint tickets on their page, in the page's language."""
+    speak = Speaker(language)
     rows = await ctx.db.fetchall("SELECT * FROM complaints WHERE phone = ? ORDER BY id DESC LIMIT 50", (customer.phone,))
     out = []
     for t in rows:
         notes = await _notes(ctx, t["id"])
-        out.append([f"K{t['id']}", t["opened_at"][:16].replace("T", " "), t["state"],
+        out.append([f"K{t['id']}", speak.when(t["opened_at"][:16]), speak.word("state", t["state"]),
                     notes[0]["text"][:120] if notes else "", str(len(notes))])
-    return ProfileSection("Keluhan", ["#", "Dibuka / Opened", "Status", "Isi / Text", "Pesan / Notes"], out,
-                          summary=str(len(rows)), titles={"en": "Complaints"})
+    return ProfileSection(speak.t("nav.complaints"), ["#", speak.t("opened"), speak.t("state_heading"),
+                                                      speak.t("text"), speak.t("notes")], out,
+                          summary=speak.number(len(rows)))
 
 
 __all__ = ["complaint_desk", "customer_profile", "register_api", "register_pages"]

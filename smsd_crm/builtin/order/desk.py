@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, format_rupiah, hookimpl
+from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, Speaker, format_rupiah, hookimpl
 
 from .moves import STATES, OrderError, move
 
@@ -144,16 +144,19 @@ def register_api():
 
 
 @hookimpl
-async def customer_profile(customer, ctx: PluginContext):
-    """The customer's orders on their page."""
+async def customer_profile(customer, ctx: PluginContext, language: str):
+    """The customer's orders on their page, in the page's language."""
+    speak = Speaker(language)
     rows = await ctx.db.fetchall("SELECT * FROM orders WHERE phone = ? ORDER BY id DESC LIMIT 100", (customer.phone,))
     out = []
     for o in rows:
         items = ", ".join(f"{line['quantity']}x {line['name']}" for line in await _lines(ctx, o["id"]))
-        out.append([f"#{o['id']}", o["created_at"][:16].replace("T", " "), o["state"], items, format_rupiah(o["total"])])
+        out.append([f"#{o['id']}", speak.when(o["created_at"][:16]), speak.word("state", o["state"]), items,
+                    speak.money(o["total"])])
     spent = sum(o["total"] for o in rows if o["state"] == "done")
-    return ProfileSection("Pesanan", ["#", "Waktu / Time", "Status", "Barang / Items", "Total"], out,
-                          summary=f"{len(rows)} × · selesai / done: {format_rupiah(spent)}", titles={"en": "Orders"})
+    return ProfileSection(speak.t("nav.orders"), ["#", speak.t("time"), speak.t("state_heading"), speak.t("item"),
+                                                  speak.t("total")], out,
+                          summary=speak.t("done_spent", count=speak.number(len(rows)), spent=speak.money(spent)))
 
 
 __all__ = ["STATES", "customer_profile", "order_desk", "register_api", "register_pages"]

@@ -1,0 +1,57 @@
+"""The one message catalogue: both languages name the same texts, every name a page uses exists,
+and numbers, money and dates are written the page language's way."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+from smsd_crm.i18n import Catalogue, Speaker, catalogue, format_number, format_when, lookup
+from smsd_crm.plugin_config import PluginConfig
+
+ROOT = Path(__file__).parent.parent / "smsd_crm"
+TEMPLATES = [*ROOT.glob("web/templates/*.html"), *ROOT.glob("builtin/*/templates/*.html")]
+NAME = re.compile(r"""\bt\(\s*["']([^"']+)["']\s*[,)]""")
+PREFIX = re.compile(r"""\bt\(\s*["']([^"']+\.)["']\s*~\s*""")
+
+
+def test_both_languages_have_the_same_names():
+    names = catalogue().names()
+    assert names["id"] == names["en"], names["id"] ^ names["en"]
+
+
+def test_every_name_the_pages_use_is_in_the_catalogue():
+    names = catalogue().names()["id"]
+    for path in TEMPLATES:
+        text = path.read_text()
+        assert "tr(" not in text, path.name  # texts are named in the catalogue, not written in pairs
+        for name in NAME.findall(text):
+            assert name in names, (path.name, name)
+        for prefix in PREFIX.findall(text):
+            assert any(n.startswith(prefix) for n in names), (path.name, prefix)
+
+
+def test_words_fall_back_to_the_value_and_texts_fill_fields():
+    speak = Speaker("en")
+    assert speak.word("state", "new") == "new" and Speaker("id").word("state", "new") == "baru"
+    assert Speaker("id").word("state", "a-plugin-state") == "a-plugin-state"
+    assert speak.t("welcome", name="kasir") == "Welcome, kasir"
+    assert Speaker("id").word("segment", "Champions") == "Juara"
+
+
+def test_sms_templates_and_pages_share_the_lookup():
+    table = {"id": {"x": "halo"}, "en": {"x": "hello", "y": "only english"}}
+    assert lookup(table, "x", "en") == "hello" and lookup(table, "y", "id") == "only english"
+    config = PluginConfig(replies=table)
+    assert config.template("x", "fr") == "halo" == Catalogue(table).text("x", "fr")
+
+
+def test_numbers_money_and_dates_in_the_language_s_way():
+    assert format_number(1234567, "id") == "1.234.567" and format_number(1234567, "en") == "1,234,567"
+    assert format_number(1234.5, "id", 1) == "1.234,5" and format_number(1234.5, "en", 1) == "1,234.5"
+    assert Speaker("en").money(1234567.4) == "Rp1.234.567" == Speaker("id").money(1234567)
+    assert format_when("2026-05-07T14:03:59", "id") == "7 Mei 2026 14.03"
+    assert format_when(datetime(2026, 8, 17, 9, 5), "en") == "17 Aug 2026 09:05"
+    assert format_when(date(2026, 8, 17), "id") == "17 Agu 2026" and format_when("2026-08-17", "en") == "17 Aug 2026"
+    assert format_when("soon", "en") == "soon" and format_when(None, "id") == ""
