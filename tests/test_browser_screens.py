@@ -169,6 +169,8 @@ async def test_page_fits_the_screen_and_speaks_one_language(shop, tabs, role, si
     assert await page.get_attribute("html", "lang") == lang
     if role != "guest":
         await _menu_works(page, size, owner=role == "owner")
+        if size == "phone" and path == "/":
+            await page.screenshot(path=str(ARTIFACTS / f"screen-{role}-phone-{lang}-menu-open.png"))
     if size == "phone":
         assert await page.evaluate(SMALL_TARGETS) == []
     text = await page.evaluate(PAGE_TEXT)
