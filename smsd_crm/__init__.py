@@ -14,6 +14,7 @@ from .events import (CampaignFinished, ComplaintChanged, ComplaintOpened, Delive
 from .grammar import closest, format_rupiah, record_number, split_fields, split_keyword
 from .gsm7_text import Listing, clip, fits_one_sms, to_gsm7
 from .hookspecs import hookimpl
+from .i18n import Speaker
 from .models import (ApiRoute, Command, Customer, Keyword, Message, Migration, Page, Product, ProfileSection,
                      Reply, Segment)
 from .plugin_config import PluginConfig
@@ -32,5 +33,5 @@ __all__ = [
     "SmsdError", "StartupError", "clip", "closest", "fits_one_sms", "format_rupiah", "hookimpl", "split_fields",
     "split_keyword", "to_gsm7", "record_number",
     "MAX_ITEMS", "AskSize", "ItemRequest", "Lexicon", "Measure", "Packs", "choose", "parse_items", "size_text", "wrong_pack",
-    "Registration", "parse_birthday", "parse_registration", "parse_update", "person_name",
+    "Registration", "parse_birthday", "parse_registration", "parse_update", "person_name", "Speaker",
 ]

@@ -22,7 +22,7 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 DEFAULT_ZONE = "Asia/Jakarta"
-# The month names of both languages, as the pages' tr() pairs are written: (Indonesian, English).
+# The month names of both languages, (Indonesian, English): the one source for pages (i18n.Speaker), CLI and SMS.
 MONTHS = (("Jan", "Jan"), ("Feb", "Feb"), ("Mar", "Mar"), ("Apr", "Apr"), ("Mei", "May"), ("Jun", "Jun"),
           ("Jul", "Jul"), ("Agu", "Aug"), ("Sep", "Sep"), ("Okt", "Oct"), ("Nov", "Nov"), ("Des", "Dec"))
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsd_crm import (Listing, Message, Migration, OrderStateChanged, PluginConfig, PluginContext, ProfileSection,
-                      Reply, TillSale, clip, hookimpl, split_keyword)
+                      Reply, Speaker, TillSale, clip, hookimpl, split_keyword)
 
 VOUCHER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L to misread on a phone
 
@@ -233,13 +233,15 @@ async def track_event(event, ctx: PluginContext) -> None:
 
 
 @hookimpl
-async def customer_profile(customer, ctx: PluginContext):
-    """The customer's points balance and ledger on their page."""
+async def customer_profile(customer, ctx: PluginContext, language: str):
+    """The customer's points balance and ledger on their page, in the page's language."""
+    speak = Speaker(language, time=ctx.store.time)
     rows = await ctx.db.fetchall("SELECT * FROM points_ledger WHERE phone = ? ORDER BY id DESC LIMIT 100",
                                  (customer.phone,))
-    table = [[ctx.store.time.format(r["at"], ctx.store.language), f"{r['delta']:+d}", r["reason"], r["ref"] or ""] for r in rows]
-    return ProfileSection("Poin", ["Waktu / Time", "Poin / Points", "Alasan / Reason", "Ref"], table,
-                          summary=str(await balance(ctx, customer.phone)), titles={"en": "Points"})
+    table = [[speak.when(r["at"]), f"{r['delta']:+d}", speak.word("points_reason", r["reason"]), r["ref"] or ""]
+             for r in rows]
+    return ProfileSection(speak.t("points"), [speak.t("time"), speak.t("points"), speak.t("reason"), "Ref"], table,
+                          summary=speak.number(await balance(ctx, customer.phone)))
 
 
 @hookimpl

@@ -6,14 +6,14 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ..csv_output import to_csv
-from .base import CTX, language, render
+from .base import CTX, language, page_error, render
 from .dashboards import PREFIX
 
 
 def _host(request: web.Request):
     host = request.app[CTX].dashboards
     if host is None:
-        raise web.HTTPNotFound(text="dashboards are not running")
+        raise page_error(web.HTTPNotFound, "error.no_dashboards")
     return host
 
 
@@ -25,7 +25,7 @@ async def dashboard_page(request: web.Request) -> web.Response:
     host = _host(request)
     name = request.match_info["view"]
     if name not in host.views:
-        raise web.HTTPNotFound(text="no such dashboard")
+        raise page_error(web.HTTPNotFound, "error.not_found")
     element = f"bk-{name}"
     # A plain <script src> (no inline script, so the page keeps a strict CSP).
     script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
@@ -104,4 +104,4 @@ def add_routes(app: web.Application) -> list[dict]:
     app.router.add_get(PREFIX + "/{view}/autoload.js", host.autoload)
     app.router.add_get(PREFIX + "/{view}/ws", host.websocket)
     app.on_shutdown.append(lambda _app: host.stop())
-    return [{"path": PREFIX, "title": "Dasbor", "titles": {"en": "Dashboards"}, "role": "owner"}]
+    return [{"path": PREFIX, "key": "nav.dashboards", "role": "owner"}]
