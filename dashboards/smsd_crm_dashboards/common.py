@@ -109,6 +109,12 @@ def bump(marker: Div) -> None:
     marker.text = str(int(marker.text) + 1)
 
 
+def table_box(name: str) -> Div:
+    """A Div for ``html_table``s as wide as the screen: a wider table scrolls inside it, so a phone's
+    page never gets wider than the screen (Bokeh's Div otherwise grows with its content)."""
+    return Div(text="", name=name, sizing_mode="stretch_width", styles={"overflow-x": "auto", "max-width": "100%"})
+
+
 def html_table(headers: list[str], rows: list[list], links: list[str | None] | None = None) -> str:
     """An HTML table; every cell is escaped (names come from SMS). ``links`` make the first cell a link."""
     head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
@@ -119,9 +125,8 @@ def html_table(headers: list[str], rows: list[list], links: list[str | None] | N
             cells[0] = f'<a href="{escape(links[i])}">{cells[0]}</a>'
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     style = "border-collapse:collapse;font-size:0.9em"
-    # a wide table scrolls inside its own box, so a phone's page never gets wider than the screen
-    return (f'<div style="overflow-x:auto;max-width:100%"><table style="{style}"><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(body)}</tbody></table></div>' if rows else "<p>—</p>")
+    return (f'<table style="{style}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            if rows else "<p>—</p>")
 
 
 def export(doc, name: str, headers: list[str], rows) -> None:

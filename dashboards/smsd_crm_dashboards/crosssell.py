@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
 from smsd_crm.analytics.purchases import Purchases
 
-from .common import bar_height, bump, chart, export, html_table, revision, texts, title
+from .common import bar_height, bump, chart, export, html_table, revision, table_box, texts, title
 
 ORDER_DAYS = 365
 CUSTOMER_DAYS = 90
@@ -44,8 +44,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     lifts.hbar(y="pair", right="lift", source=lift_src, height=0.7, color="#2e7d4f")
     lifts.add_tools(HoverTool(tooltips=[("", "@pair"), (tr("Kode", "Codes"), "@codes"), ("lift", "@lift{0.00}"),
                                         (tr("keyakinan", "confidence"), "@confidence{0%}")]))
-    orders_table = Div(text="", name="order_rules", sizing_mode="stretch_width")
-    customers_table = Div(text="", name="customer_rules", sizing_mode="stretch_width")
+    orders_table = table_box("order_rules")
+    customers_table = table_box("customer_rules")
     headers = ["X → Y", "n", tr("dukungan", "support"), tr("keyakinan", "confidence"), "lift"]
 
     async def refresh() -> None:
@@ -64,10 +64,10 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         lift_src.data = {"pair": pairs, "codes": [f"{r.x} → {r.y}" for r in top], "lift": [r.lift for r in top],
                          "confidence": [r.confidence for r in top]}
         lifts.y_range.factors = pairs
-        orders_table.text = f"<b>{tr(f'Per pembelian ({ORDER_DAYS} hari)', f'Per purchase ({ORDER_DAYS} days)')}</b>" \
-            + html_table(headers, _rows(by_order, names))
-        customers_table.text = (f"<b>{tr(f'Per pelanggan ({CUSTOMER_DAYS} hari)', f'Per customer ({CUSTOMER_DAYS} days)')}"
-                                "</b>" + html_table(headers, _rows(by_customer, names)))
+        per_order = tr(f"Per pembelian ({ORDER_DAYS} hari)", f"Per purchase ({ORDER_DAYS} days)")
+        per_customer = tr(f"Per pelanggan ({CUSTOMER_DAYS} hari)", f"Per customer ({CUSTOMER_DAYS} days)")
+        orders_table.text = f"<b>{per_order}</b>" + html_table(headers, _rows(by_order, names))
+        customers_table.text = f"<b>{per_customer}</b>" + html_table(headers, _rows(by_customer, names))
         bump(marker)
 
     doc.add_root(column(heading, lifts, orders_table, customers_table, marker, sizing_mode="stretch_width",

@@ -11,7 +11,8 @@ from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Select
 
 from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
-from .common import COLORS, Customers, bump, chart, class_name, export, html_table, revision, rupiah, texts, title
+from .common import (COLORS, Customers, bump, chart, class_name, export, html_table, revision, rupiah, table_box,
+                     texts, title)
 
 SEGMENT_ORDER = sorted(set(SEGMENTS.values()))
 SORTS = {"value": (("Nilai", "Value"), lambda r: -r["m"]),
@@ -85,7 +86,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     trend.xaxis.major_label_orientation = 0.8
     sort = Select(title=tr("Urutkan", "Sort by"), value="value", options=[(k, tr(*v[0])) for k, v in SORTS.items()],
                   name="sort", width=220)
-    table = Div(text="", name="table", sizing_mode="stretch_width")
+    table = table_box("table")
     state: dict = {"rows": [], "people": Customers([])}
 
     def render_table() -> None:

@@ -16,7 +16,7 @@ from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Toggle
 from smsd_crm.analytics.clv import fit, forecast
 
 from .common import (Customers, bar_height, bump, chart, export, html_table, number, revision, rupiah, rupiah_axis,
-                     texts, title)
+                     table_box, texts, title)
 
 HOLDOUT_WEEKS = 26
 MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"
@@ -59,13 +59,12 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     top_src = ColumnDataSource({"customer": [], "name": [], "revenue": [], "purchases": [], "p_alive": [],
                                 "revenue_text": []}, name="top")
     top = chart(bar_height(TOP), y_range=FactorRange(factors=[]), name="top_chart",
-                title=tr(f"Perkiraan belanja {MONTHS_AHEAD} bulan ke depan, {TOP} pelanggan teratas",
-                         f"Expected spend over the next {MONTHS_AHEAD} months, top {TOP} customers"))
+                title=tr(f"Belanja {MONTHS_AHEAD} bln ke depan", f"Spend, next {MONTHS_AHEAD} months"))
     top.hbar(y="name", right="revenue", source=top_src, height=0.7, color="#2e7d4f")
     top.add_tools(HoverTool(tooltips=[("", "@name"), (tr("Omzet", "Revenue"), "@revenue_text"),
                                       (tr("Pembelian", "Purchases"), "@purchases{0.0}"),
                                       (tr("Masih aktif", "Still active"), "@p_alive{0%}")]))
-    table = Div(text="", name="table", sizing_mode="stretch_width")
+    table = table_box("table")
     toggle = Toggle(label=tr("Rincian model", "Model details"), name="details_toggle", active=False, width=160)
     method = Div(text="", name="method", sizing_mode="stretch_width")
     fit_src = ColumnDataSource({"x": [], "actual": [], "predicted": []}, name="fit")
@@ -78,8 +77,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
              legend_label="model")
     fit.legend.location = "top_left"
     hist_src = ColumnDataSource({"left": [], "right": [], "count": []}, name="histogram")
-    hist = chart(name="alive_chart", title=tr("Peluang masih aktif (P(alive)), jumlah pelanggan",
-                                              "P(alive): customers per band"))
+    hist = chart(name="alive_chart", title=tr("Peluang masih aktif: pelanggan", "P(alive): customers"))
     hist.quad(left="left", right="right", bottom=0, top="count", source=hist_src, color="#6a8fc0")
     details = column(method, fit, hist, visible=False, sizing_mode="stretch_width", name="details")
     toggle.on_change("active", lambda attr, old, new: setattr(details, "visible", bool(new)))

@@ -13,7 +13,7 @@ from smsd_crm.analytics.campaign_results import DAYS as RESULT_DAYS
 from smsd_crm.analytics.campaign_results import results as campaign_results
 from smsd_crm.analytics.extract import SMS_PARTS
 
-from .common import bump, chart, export, html_table, revision, rupiah, texts, title
+from .common import bump, chart, export, html_table, revision, rupiah, table_box, texts, title
 
 MONTHS = 12
 
@@ -44,8 +44,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         "Laporan pengiriman mati (outbox.delivery_reports): apakah SMS sampai ke penerima tidak diketahui.",
         "Delivery reports are off (outbox.delivery_reports): whether an SMS reached its recipient is not known."),
         name="delivery_note", sizing_mode="stretch_width", visible=not reports)
-    table = Div(text="", name="table", sizing_mode="stretch_width")
-    campaigns = Div(text="", name="campaigns", sizing_mode="stretch_width")
+    table = table_box("table")
+    campaigns = table_box("campaigns")
 
     async def refresh() -> None:
         now = today or date.today()

@@ -14,7 +14,8 @@ from smsd_crm.analytics import extract, lines
 from smsd_crm.analytics.purchases import Purchases
 from smsd_crm.analytics.metrics import profit, whale_curve
 
-from .common import Customers, bump, chart, class_name, export, html_table, revision, rupiah, rupiah_axis, texts, title
+from .common import (Customers, bump, chart, class_name, export, html_table, revision, rupiah, rupiah_axis, table_box,
+                     texts, title)
 from .customers import classify
 
 PERIOD_DAYS = 365
@@ -46,7 +47,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     by_class.vbar(x="label", top="profit", source=class_src, width=0.7, color="#e0a030")
     by_class.add_tools(HoverTool(tooltips=[("", "@label"), (tr("Laba", "Profit"), "@profit_text")]))
     by_class.xaxis.major_label_orientation = 0.5
-    tables = Div(text="", name="tables", sizing_mode="stretch_width")
+    tables = table_box("tables")
 
     async def refresh() -> None:
         now = today or date.today()
@@ -85,8 +86,10 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                  c.complaints,
                  round(profits[c.customer])] for c in ranked])
         top, bottom = ranked[:15], ranked[-15:][::-1]
-        tables.text = (f"<b>{tr('Paling menguntungkan', 'Most profitable')}</b>" + html_table(headers, rows(top), links(top))
-                       + f"<b>{tr('Paling rugi', 'Least profitable')}</b>" + html_table(headers, rows(bottom), links(bottom)))
+        tables.text = (f"<b>{tr('Paling menguntungkan', 'Most profitable')}</b>"
+                       + html_table(headers, rows(top), links(top))
+                       + f"<b>{tr('Paling rugi', 'Least profitable')}</b>"
+                       + html_table(headers, rows(bottom), links(bottom)))
         bump(marker)
 
     doc.add_root(column(heading, note, by_class, whale, tables, marker, sizing_mode="stretch_width", name="profit"))

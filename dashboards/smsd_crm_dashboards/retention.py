@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
-from .common import Customers, bump, chart, export, html_table, revision, rupiah, texts, title
+from .common import Customers, bump, chart, export, html_table, revision, rupiah, table_box, texts, title
 from .customers import classify, month_ends
 
 WINDOW_DAYS = 90  # "active" = bought in the last 90 days
@@ -37,7 +37,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     rates.line("month", "churn", source=src, color="#b03030", line_width=2, legend_label="churn")
     rates.legend.label_text_font_size = "8pt"
     rates.xaxis.major_label_orientation = 0.8
-    lapsing = Div(text="", name="lapsing", sizing_mode="stretch_width")
+    lapsing = table_box("lapsing")
 
     async def refresh() -> None:
         now = today or date.today()

@@ -58,6 +58,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     title = Div(text="", name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
     back = Button(label=tr("← Kembali", "← Back"), name="back", visible=False, width=110)
     export = Div(text="", name="export")
+    hint = Div(text="", name="hint", sizing_mode="stretch_width", styles={"color": "#555"})
     revision = Div(text="0", name="revision", visible=False)
 
     main_src = ColumnDataSource(bar_data([], "year", lang), name="main")
@@ -77,7 +78,9 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         drill = await data.drill()
         if year is None:
             main_bars, main_level = drill.by_year(), "year"
-            main.title.text = tr("Omzet per tahun (klik satu tahun)", "Revenue per year (click a year)")
+            main.title.text = tr("Omzet per tahun", "Revenue per year")
+            hint.text = tr("Klik satu tahun untuk bulan dan kategorinya.",
+                           "Click a year for its months and categories.")
             title.text = tr("Penjualan", "Sales")
             link = "/dash/sales.csv"
         else:
@@ -85,12 +88,14 @@ def make(doc, data, hub, today=None, lang: str | None = None):
             main.title.text = tr(f"{year}: omzet per bulan", f"{year}: revenue per month")
             if category is None:
                 side_bars, side_level = drill.by_category(year), "category"
-                side.title.text = tr(f"{year}: kategori (klik satu)", f"{year}: categories (click one)")
+                side.title.text = tr(f"{year}: kategori", f"{year}: categories")
+                hint.text = tr("Klik satu kategori untuk produknya.", "Click a category for its products.")
                 title.text = tr(f"Penjualan {year}", f"Sales {year}")
                 link = f"/dash/sales.csv?year={year}"
             else:
                 side_bars, side_level = drill.by_product(year, category), "product"
                 side.title.text = tr(f"{year} · {category}: produk", f"{year} · {category}: products")
+                hint.text = tr("Arahkan ke batang untuk kode dan angkanya.", "Point at a bar for its code and figures.")
                 title.text = tr(f"Penjualan {year} · {category}", f"Sales {year} · {category}")
                 link = f"/dash/sales.csv?year={year}&category={category}"
             side_src.data = bar_data(side_bars, side_level, lang)
@@ -128,7 +133,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     main_src.selected.on_change("indices", on_main)
     side_src.selected.on_change("indices", on_side)
     back.on_click(on_back)
-    doc.add_root(column(row(back, export), title, main, side, revision, sizing_mode="stretch_width",
+    doc.add_root(column(row(back, export), title, hint, main, side, revision, sizing_mode="stretch_width",
                         name="sales"))
     doc.title = tr("Penjualan", "Sales")
     hub.register(doc, refresh)

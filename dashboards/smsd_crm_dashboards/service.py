@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, NumeralTickFormatter, Span
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, NumeralTickFormatter, Span
 
 from smsd_crm import status
 from smsd_crm.analytics import extract
 from smsd_crm.analytics.metrics import percentile, post_complaint_retention, service
 
-from .common import bump, chart, export, html_table, revision, texts, title
+from .common import bump, chart, export, html_table, revision, table_box, texts, title
 
 PERIOD_DAYS = 365
 SLA_HOURS = 24
@@ -38,7 +38,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the service view; return its (async) refresh."""
     tr = texts(lang)
     heading, marker = title(tr("Layanan", "Service")), revision()
-    figures = Div(text="", name="figures", sizing_mode="stretch_width")
+    figures = table_box("figures")
     week_src = ColumnDataSource({"week": [], "complaints": [], "per100": []}, name="weeks")
     weeks = chart(x_range=FactorRange(factors=[]), title=tr("Keluhan per minggu", "Complaints per week"),
                   name="week_chart")
@@ -54,7 +54,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     after.yaxis.formatter = NumeralTickFormatter(format="0%")
     for level in TARP:
         after.add_layout(Span(location=level, dimension="width", line_dash="dashed", line_color="#888"))
-    modems = Div(text="", name="modems", sizing_mode="stretch_width")
+    modems = table_box("modems")
 
     async def refresh() -> None:
         now = today or date.today()
