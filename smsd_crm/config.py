@@ -195,8 +195,14 @@ class CampaignsConfig(_Strict):
     greetings: GreetingsConfig = GreetingsConfig()
     replies: dict[Literal["id", "en"], dict[str, str]] = Field(default_factory=lambda: {
         "id": {"done": "Promo #{id} selesai: {sent} terkirim, {delivered} diterima, {failed} gagal, "
-                       "{skipped} dilewati."},
-        "en": {"done": "Promo #{id} done: {sent} sent, {delivered} delivered, {failed} failed, {skipped} skipped."}})
+                       "{skipped} dilewati.",
+               "done_no_reports": "Promo #{id} selesai: {sent} terkirim (diterima: tidak diketahui, laporan "
+                                  "pengiriman mati), {failed} gagal, {skipped} dilewati."},
+        "en": {"done": "Promo #{id} done: {sent} sent, {delivered} delivered, {failed} failed, {skipped} skipped.",
+               "done_no_reports": "Promo #{id} done: {sent} sent (delivered: not known, delivery reports are off), "
+                                  "{failed} failed, {skipped} skipped."}},
+        description="the owner's summary when a PROMO is done; done_no_reports when outbox.delivery_reports is "
+                    "off (without reports nobody knows how many arrived)")
 
 
 class TextingConfig(_Strict):

@@ -121,7 +121,8 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, db: Datab
     hub = DocumentHub()
     live.listeners.append(hub.changed)
     key = await app_secrets.get_or_create(db, "dashboard_signing_key", clock())
-    data = DashboardData(ReadOnlyDatabase(settings.database.path, settings.store.time), settings.costs)
+    data = DashboardData(ReadOnlyDatabase(settings.database.path, settings.store.time), settings.costs,
+                         settings.outbox.delivery_reports)
     stack.callback(data.db.close)
     dashboards = BokehHost(VIEWS, data, hub, key, settings.web.session_minutes * 60)
     await dashboards.start()

@@ -17,13 +17,15 @@ from .purchases import Purchases, changes, fingerprint, load, merge
 
 class DashboardData:
     """``db`` is read-only, off the daemon's connection (``storage.readonly``); ``costs`` is the
-    ``costs`` config section (SMS tariff, complaint cost)."""
+    ``costs`` config section (SMS tariff, complaint cost); ``delivery_reports`` is
+    ``outbox.delivery_reports``: without reports nobody knows whether a sent SMS arrived."""
 
-    def __init__(self, db, costs=None) -> None:
+    def __init__(self, db, costs=None, delivery_reports: bool = False) -> None:
         from ..config import CostsConfig
 
         self.db = db
         self.costs = costs or CostsConfig()
+        self.delivery_reports = delivery_reports
         self._key: tuple | None = None
         self._purchases: Purchases | None = None
         self._lines: Lines | None = None

@@ -27,10 +27,11 @@ async def dashboard_page(request: web.Request) -> web.Response:
     if name not in host.views:
         raise page_error(web.HTTPNotFound, "error.not_found")
     element = f"bk-{name}"
-    # A plain <script src> (no inline script, so the page keeps a strict CSP).
-    script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
-                    'bokeh-app-path={1}/{2}"></script>').format(element, PREFIX, name)
     lang = language(request)
+    # A plain <script src> (no inline script, so the page keeps a strict CSP). ``lang`` reaches the
+    # view through the session's request arguments: its labels follow the page's language.
+    script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
+                    'bokeh-app-path={1}/{2}&amp;lang={3}"></script>').format(element, PREFIX, name, lang)
     views = [(v.name, v.title_en if lang == "en" else v.title) for v in host.views.values()]
     return render(request, "dashboard.html", script=script, views=views, current=name,
                   sources=host.sources.get(name, []))
