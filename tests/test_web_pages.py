@@ -207,6 +207,24 @@ async def test_language_switch_changes_every_label(shop):
         assert str(r.url).startswith(base)
 
 
+async def test_times_are_shop_time_in_the_page_s_language(shop):
+    """One when(): every stored UTC instant (09.00 UTC here) is shown in shop time (16.00 WIB) and
+    written the page language's way (Indonesian 16.00, English 16:00), on core and plugin pages."""
+    base, *_ = shop
+    async with client() as s:
+        await log_in(s, base, "pemilik")
+        for lang, at, clock in (("id", "23 Nov 2026 16.00", "16.00"), ("en", "23 Nov 2026 16:00", "16:00")):
+            await s.get(f"{base}/lang/{lang}", params={"next": "/"})
+            for path in ("/messages", "/messages/conversation?phone=%2B6281234567890", "/orders", "/complaints",
+                         "/customers/1", "/admin/users"):
+                page = await (await s.get(base + path)).text()
+                assert at in page, (lang, path)
+                assert "09.00" not in page and "09:00" not in page, (lang, path)
+            assert f"{clock}:" in await (await s.get(f"{base}/complaints")).text()  # a note's clock
+            assert f"{at} WIB" in await (await s.get(f"{base}/admin/modems")).text()
+            assert "23 Nov 2026" in await (await s.get(f"{base}/customers")).text()  # the registration day
+
+
 async def test_live_long_poll_answers_when_the_topic_changes(shop):
     base, db, live, _ = shop
     async with client() as s:
