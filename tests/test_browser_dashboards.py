@@ -49,7 +49,14 @@ async def _axis_text(page, chart: str) -> list[str]:
     return labels
 
 
+SCROLL_TO = """([name]) => Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name(name)).el
+  .scrollIntoView({block: 'center'})"""
+
+
 async def _hover_then_click(page, chart: str, source: str, key: str, horizontal: bool) -> None:
+    # The phone layout's header and stacked charts put the lower chart below the fold: bring it on
+    # screen first (the mouse hovers only what is in the viewport; BAR gives viewport coordinates).
+    await page.evaluate(SCROLL_TO, [chart])
     x, y = await page.evaluate(BAR, [chart, source, key, horizontal])
     await page.mouse.move(x, y)
     await page.wait_for_function(f"() => ({TOOLTIPS})() > 0")  # the tooltip is up
