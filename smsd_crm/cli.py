@@ -92,7 +92,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
     """List every plugin found: source, version, enabled, hooks and keywords."""
     from .plugins import PluginHost
 
-    host = PluginHost.load(load_config(args.config))
+    host = PluginHost.load(load_config(args.config, secrets=False))
     for info in host.plugins:
         words = sorted(k.word for k in host.keyword_table.values() if k.plugin == info.name)
         state = "enabled" if info.enabled else "disabled"
@@ -112,13 +112,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from .storage import messages
     from .storage.db import Database
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     if not settings.database.path.exists():
         print(f"error: no database at {settings.database.path}: start the daemon first", file=sys.stderr)
         return 1
 
     async def main() -> str:
-        db = await Database.open(settings.database.path)
+        db = await Database.open(settings.database.path, settings.store.time)
         try:
             rows = [dict(r) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
             return format_status(rows, await messages.outbox_counts(db), datetime.now(timezone.utc))
@@ -172,7 +172,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     from .daemon import open_database
     from .plugins import PluginHost
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     _setup_logging(settings, args.verbose)
 
     async def main() -> None:
@@ -184,24 +184,26 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _plugin_commands(argv: list[str] | None) -> list[tuple[str, object]]:
-    """Staff commands of the enabled plugins of the config named on the command line, if it loads."""
+def _plugin_commands(argv: list[str] | None) -> tuple[list[tuple[str, object]], SmsdError | None]:
+    """Staff commands of the enabled plugins of the config named on the command line, if it loads;
+    else no commands and the config's error (core commands still work; ``main`` reports the error
+    when the command asked for is none of them, rather than argparse's "invalid choice")."""
     from .plugins import PluginHost
 
     pre = argparse.ArgumentParser(add_help=False)
     pre.add_argument("-c", "--config", default=DEFAULT_CONFIG)
     known, _ = pre.parse_known_args(argv)
     try:
-        return PluginHost.load(load_config(known.config)).commands()
-    except SmsdError:
-        return []  # core commands still work; running a plugin command reports the config error
+        return PluginHost.load(load_config(known.config, secrets=False)).commands(), None
+    except SmsdError as exc:
+        return [], exc
 
 
 def _run_plugin_command(plugin: str, command) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from .daemon import offline_session
 
-        settings = load_config(args.config)
+        settings = load_config(args.config, secrets=False)
 
         async def main() -> int:
             async with offline_session(settings) as (host, _):
@@ -256,10 +258,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                                 description=cmd_sales_import.__doc__ + " Columns: receipt,date,phone,code,"
                                 "quantity,price (one row per item; phone and price optional).")
     simp.add_argument("file", help="the CSV file")
-    simp.add_argument("--utc-offset", type=int, default=7, help="the till's time zone (7 = WIB, 8 = WITA, 9 = WIT)")
+    simp.add_argument("--utc-offset", type=int, default=None,
+                      help="the till's time zone when it is not store.timezone (7 = WIB, 8 = WITA, 9 = WIT)")
     simp.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
     simp.set_defaults(func=cmd_sales_import, verbose=False)
-    for plugin, command in _plugin_commands(argv):
+    commands, config_error = _plugin_commands(argv)
+    parser.set_defaults(config_error=config_error)
+    parser.core_commands = set(sub.choices)  # type: ignore[attr-defined]
+    for plugin, command in commands:
         p = sub.add_parser(command.name, help=f"{command.help} [plugin {plugin}]", description=command.help)
         command.arguments(p)
         p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
@@ -277,7 +283,17 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser(argv if argv is not None else sys.argv[1:]).parse_args(argv)
+    argv = argv if argv is not None else sys.argv[1:]
+    parser = build_parser(argv)
+    config_error = parser.get_default("config_error")
+    words = [a for a in argv if not a.startswith("-")]
+    if config_error is not None and words and words[0] not in parser.core_commands \
+            and not any(a in ("-h", "--help", "--version") for a in argv[:1]):
+        # a plugin's command (order, complaint) whose config does not load: say what is wrong
+        print(f"error: {config_error}", file=sys.stderr)
+        print(f"('{words[0]}' is a plugin's command: it is available once the config loads)", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except ConfigError as exc:

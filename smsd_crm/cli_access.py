@@ -19,7 +19,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     from .storage import users
     from .web.passwords import check_strength, hash_password
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
@@ -50,7 +50,7 @@ def cmd_api_client(args: argparse.Namespace) -> int:
     from .daemon import offline_session
     from .storage import api_clients
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     now = datetime.now(timezone.utc)
 
     async def main() -> int:
@@ -65,10 +65,11 @@ def cmd_api_client(args: argparse.Namespace) -> int:
                     return 0
                 print(f"error: no active API client named {args.name!r}", file=sys.stderr)
                 return 1
+            when = lambda at: settings.store.time.format(at, settings.store.language)  # noqa: E731
             for row in await api_clients.list_clients(db):
-                state = f"revoked {row['revoked_at'][:16]}" if row["revoked_at"] else "active"
-                print(f"{row['name']:<20} {state:<24} created {row['created_at'][:16]}  "
-                      f"last used {(row['last_used_at'] or '-')[:16]}")
+                state = f"revoked {when(row['revoked_at'])}" if row["revoked_at"] else "active"
+                print(f"{row['name']:<20} {state:<24} created {when(row['created_at'])}  "
+                      f"last used {when(row['last_used_at'])}")
             return 0
 
     try:

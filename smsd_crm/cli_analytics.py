@@ -72,7 +72,7 @@ def cmd_seed_demo(args: argparse.Namespace) -> int:
     if not (1 <= args.customers <= 200_000 and 0.1 <= args.years <= 10):
         print("error: --customers 1-200000 and --years 0.1-10", file=sys.stderr)
         return 2
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     started = time.perf_counter()
     try:
         counts = asyncio.run(seed_history(settings, years=args.years, customers=args.customers, seed=args.seed))

@@ -52,7 +52,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
     from .daemon import offline_session
     from .storage import campaigns as store
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
 
     async def main() -> int:
         async with offline_session(settings) as (host, db):

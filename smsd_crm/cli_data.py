@@ -39,7 +39,7 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     from .daemon import offline_session
     from .storage import catalog
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     text = _read_file(args.file)
     if text is None:
         return 1
@@ -62,7 +62,7 @@ def cmd_catalog_export(args: argparse.Namespace) -> int:
     from .daemon import offline_session
     from .storage import catalog
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
 
     async def main() -> str:
         async with offline_session(settings) as (_, db):
@@ -85,7 +85,7 @@ def cmd_sales_import(args: argparse.Namespace) -> int:
     from .sales_csv import parse_sales
     from .storage import catalog, sales
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     text = _read_file(args.file)
     if text is None:
         return 1
@@ -93,7 +93,8 @@ def cmd_sales_import(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with offline_session(settings) as (host, db):
             products = {p.code: p for p in await catalog.all_products(db)}
-            tz = timezone(timedelta(hours=args.utc_offset))
+            # the till writes shop time: read it in store.timezone unless --utc-offset says otherwise
+            tz = settings.store.time.zone if args.utc_offset is None else timezone(timedelta(hours=args.utc_offset))
             parsed, errors = parse_sales(text, products, tz, settings.store.country)
             if errors:
                 return _report(args.file, errors)

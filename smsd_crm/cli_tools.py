@@ -13,7 +13,7 @@ def cmd_sim_send(args: argparse.Namespace) -> int:
     """Play a customer: send an SMS to the running daemon's emulated modem, print the reply."""
     from .modem.emulator_control import request
 
-    settings = load_config(args.config)
+    settings = load_config(args.config, secrets=False)
     sock = settings.emulator.control_socket
     if not sock.exists():
         print(f"error: no running daemon with emulated modems ({sock} does not exist); "

@@ -11,12 +11,15 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .shop_time import ShopTime
 
 _ID = r"^[A-Za-z0-9_-]{1,32}$"
 
@@ -32,17 +35,26 @@ class StoreConfig(_Strict):
                       description="at most 30 characters: replies name the shop and must fit one SMS")
     language: Literal["id", "en"] = "id"
     country: str = Field("ID", pattern=r"^[A-Z]{2}$", description="region for numbers written without +")
-    timezone: str = Field("Asia/Jakarta", description="the shop's local time: quiet hours, greetings, reports")
+    timezone: str = Field("Asia/Jakarta", description="the shop's local time: days, months and years counted, every time shown, quiet hours, greetings, reports; one UTC offset (no daylight saving time)")
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, v: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        from .shop_time import for_zone
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {v!r} (for example Asia/Jakarta, Asia/Makassar)") from None
+        for_zone(v)  # a zone with daylight saving time: ValueError saying so
         return v
+
+    @property
+    def time(self) -> "ShopTime":
+        """Days, months, years and every time shown, in this shop's zone (``shop_time``)."""
+        from .shop_time import for_zone
+        return for_zone(self.timezone)
 
 
 class DatabaseConfig(_Strict):
@@ -183,8 +195,14 @@ class CampaignsConfig(_Strict):
     greetings: GreetingsConfig = GreetingsConfig()
     replies: dict[Literal["id", "en"], dict[str, str]] = Field(default_factory=lambda: {
         "id": {"done": "Promo #{id} selesai: {sent} terkirim, {delivered} diterima, {failed} gagal, "
-                       "{skipped} dilewati."},
-        "en": {"done": "Promo #{id} done: {sent} sent, {delivered} delivered, {failed} failed, {skipped} skipped."}})
+                       "{skipped} dilewati.",
+               "done_no_reports": "Promo #{id} selesai: {sent} terkirim (diterima: tidak diketahui, laporan "
+                                  "pengiriman mati), {failed} gagal, {skipped} dilewati."},
+        "en": {"done": "Promo #{id} done: {sent} sent, {delivered} delivered, {failed} failed, {skipped} skipped.",
+               "done_no_reports": "Promo #{id} done: {sent} sent (delivered: not known, delivery reports are off), "
+                                  "{failed} failed, {skipped} skipped."}},
+        description="the owner's summary when a PROMO is done; done_no_reports when outbox.delivery_reports is "
+                    "off (without reports nobody knows how many arrived)")
 
 
 class TextingConfig(_Strict):
@@ -301,22 +319,32 @@ def describe_errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
     return "; ".join(parts)
 
 
-def _resolve_secrets(node: Any, base: Path, loc: tuple[Any, ...] = ()) -> Any:
+_UNSET = object()  # a secret left out: its key is dropped, as if it were not in the file
+
+
+def _resolve_secrets(node: Any, base: Path, loc: tuple[Any, ...] = (), secrets: bool = True) -> Any:
+    """``{$env}`` / ``{$file}`` values read. With ``secrets`` False (commands that never use a
+    secret: a cashier's ``order list`` needs no owner PIN) one that cannot be read is left out."""
     if isinstance(node, dict):
         if len(node) == 1 and next(iter(node)) in ("$env", "$file"):
             kind, ref = next(iter(node.items()))
             if kind == "$env":
                 if ref not in os.environ:
+                    if not secrets:
+                        return _UNSET
                     raise ConfigError(f"{key_path(loc)}: environment variable {ref!r} is not set")
                 return os.environ[ref]
             path = (base / str(ref)).expanduser()
             try:
                 return path.read_text(encoding="utf-8").strip()
             except OSError as exc:
+                if not secrets:
+                    return _UNSET
                 raise ConfigError(f"{key_path(loc)}: cannot read secret file {path}: {exc.strerror}") from None
-        return {k: _resolve_secrets(v, base, loc + (k,)) for k, v in node.items()}
+        pairs = ((k, _resolve_secrets(v, base, loc + (k,), secrets)) for k, v in node.items())
+        return {k: v for k, v in pairs if v is not _UNSET}
     if isinstance(node, list):
-        return [_resolve_secrets(v, base, loc + (i,)) for i, v in enumerate(node)]
+        return [_resolve_secrets(v, base, loc + (i,), secrets) for i, v in enumerate(node)]
     return node
 
 
@@ -332,8 +360,10 @@ def _absolute(settings: Settings, base: Path) -> Settings:
     })
 
 
-def parse_config(text: str, source: Path) -> Settings:
-    """Validate YAML text; ``source`` names the file in messages and anchors relative paths."""
+def parse_config(text: str, source: Path, *, secrets: bool = True) -> Settings:
+    """Validate YAML text; ``source`` names the file in messages and anchors relative paths.
+    ``secrets=False``: a secret that cannot be read is left out instead of stopping (see
+    :func:`load_config`)."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -347,7 +377,7 @@ def parse_config(text: str, source: Path) -> Settings:
         raise ConfigError(f"{source}: the top level must be a mapping of keys, not {type(data).__name__}")
     base = source.resolve().parent
     try:
-        data = _resolve_secrets(data, base)
+        data = _resolve_secrets(data, base, secrets=secrets)
         settings = Settings.model_validate(data)
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
@@ -356,8 +386,11 @@ def parse_config(text: str, source: Path) -> Settings:
     return _absolute(settings, base).model_copy(update={"source": source})
 
 
-def load_config(path: str | Path) -> Settings:
-    """Read and validate a config file; ConfigError (one line) on any problem."""
+def load_config(path: str | Path, *, secrets: bool = True) -> Settings:
+    """Read and validate a config file; ConfigError (one line) on any problem. Only the daemon
+    needs secrets (``run``, ``demo``, ``check-config``); other commands pass ``secrets=False`` so
+    a terminal without ``OWNER_PIN`` (a cashier's) can still list orders: an unreadable secret is
+    then left out (the owner's SMS commands, which need it, only run in the daemon)."""
     source = Path(path)
     try:
         text = source.read_text(encoding="utf-8")
@@ -365,4 +398,4 @@ def load_config(path: str | Path) -> Settings:
         raise ConfigError(f"{source}: file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{source}: cannot read: {exc}") from None
-    return parse_config(text, source)
+    return parse_config(text, source, secrets=secrets)

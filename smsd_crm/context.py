@@ -195,9 +195,7 @@ class PluginContext:
 
     def today_start(self) -> datetime:
         """Midnight at the start of today in the shop's time zone (``store.timezone``)."""
-        from zoneinfo import ZoneInfo
-        local = self.now().astimezone(ZoneInfo(self.store.timezone))
-        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.store.time.today_start(self.now())
 
     def keywords(self) -> list[Keyword]:
         """Every keyword of every enabled plugin."""

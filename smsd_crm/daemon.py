@@ -66,7 +66,7 @@ class Running:
 
 async def open_database(settings: Settings, host: PluginHost) -> Database:
     """Open the database and apply core and plugin migrations."""
-    db = await Database.open(settings.database.path)
+    db = await Database.open(settings.database.path, settings.store.time)
     try:
         await migrate(db, [("core", m) for m in CORE_MIGRATIONS] + host.migrations())
     except BaseException:
@@ -121,7 +121,8 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, db: Datab
     hub = DocumentHub()
     live.listeners.append(hub.changed)
     key = await app_secrets.get_or_create(db, "dashboard_signing_key", clock())
-    data = DashboardData(ReadOnlyDatabase(settings.database.path), settings.costs)
+    data = DashboardData(ReadOnlyDatabase(settings.database.path, settings.store.time), settings.costs,
+                         settings.outbox.delivery_reports)
     stack.callback(data.db.close)
     dashboards = BokehHost(VIEWS, data, hub, key, settings.web.session_minutes * 60)
     await dashboards.start()

@@ -129,5 +129,19 @@ async def seed_history(settings: Settings, *, years: float, customers: int, seed
     if not products:
         raise ValueError("the catalogue is empty: import products first (smsd-crm catalog import)")
     now = datetime.now(timezone.utc)
-    history = generate(products, customers=customers, years=years, end=end or now.date(), seed=seed)
-    return await asyncio.to_thread(load_history, settings.database.path, history, now.isoformat())
+    shop = settings.store.time
+    history = generate(products, customers=customers, years=years, end=end or shop.day(now), seed=seed, zone=shop.zone)
+    counts = await asyncio.to_thread(load_history, settings.database.path, history, now.isoformat())
+    counts["points_ledger"] = await _points_from_history(settings)
+    return counts
+
+
+async def _points_from_history(settings: Settings) -> int:
+    """The seeded purchases earn points as live ones would (the points plugin's own rule), so POIN
+    and {poin} in promotions show what the history earned; 0 when the points plugin is off."""
+    from .builtin import points
+    from .daemon import offline_session
+
+    async with offline_session(settings) as (host, _):
+        ctx = host.contexts.get("points")
+        return await points.earn_from_history(ctx) if ctx is not None else 0

@@ -9,7 +9,7 @@ Vectorised with numpy so a million order lines take seconds.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 
 import numpy as np
 
@@ -64,9 +64,16 @@ def day_factors(start: date, days: int) -> np.ndarray:
     return f
 
 
-def generate(products: list[dict], *, customers: int, years: float, end: date, seed: int = 1) -> History:
+def utc(instant: datetime) -> str:
+    """An instant as stored: ISO 8601 in UTC."""
+    return instant.astimezone(timezone.utc).isoformat()
+
+
+def generate(products: list[dict], *, customers: int, years: float, end: date, seed: int = 1,
+             zone: tzinfo = timezone.utc) -> History:
     """A store history of ``years`` up to ``end`` for ``customers`` customers from ``products``
-    (dicts with id, code, name, category, price, cost)."""
+    (dicts with id, code, name, category, price, cost). Shop hours and days are in ``zone`` (the
+    store's); every stamp is written as a UTC instant, as the daemon stores them."""
     rng = np.random.default_rng(seed)
     days = int(round(years * 365))
     start = end - timedelta(days=days)
@@ -102,10 +109,10 @@ def generate(products: list[dict], *, customers: int, years: float, end: date, s
 
     phones = [f"+6281{300000000 + i * 7919 % 699999999:09d}" for i in range(customers)]
     for i in range(customers):
-        joined = datetime.combine(start + timedelta(days=int(join[i])), datetime.min.time(), timezone.utc)
+        joined = datetime.combine(start + timedelta(days=int(join[i])), datetime.min.time(), zone)
         birthday = date(1960, 1, 1) + timedelta(days=int(rng.integers(0, 40 * 365)))
         h.customers.append((phones[i], f"{FIRST[i % len(FIRST)]} {LAST[(i * 7) % len(LAST)]}",
-                            f"Jl. Demo {i % 97 + 1} RT {i % 9 + 1:02d}", birthday.isoformat(), joined.isoformat()))
+                            f"Jl. Demo {i % 97 + 1} RT {i % 9 + 1:02d}", birthday.isoformat(), utc(joined)))
         h.classes[phones[i]] = CLASSES[kind[i]][0]
         if rng.random() < 0.05:
             h.optouts.append(phones[i])
@@ -120,11 +127,12 @@ def generate(products: list[dict], *, customers: int, years: float, end: date, s
     first_items = rng.choice(len(products), size=n_lines.sum(), p=weights)
     quantities = rng.integers(1, 4, size=n_lines.sum())
     hour = rng.normal(np.where(channel_sms, 10, 16), 3, n).clip(6, 21)
-    start_dt = datetime.combine(start, datetime.min.time(), timezone.utc)
+    start_dt = datetime.combine(start, datetime.min.time(), zone)
     cursor = 0
     for j in range(n):
         c = int(who[j])
-        at = start_dt + timedelta(days=float(int(when[j])), hours=float(hour[j]))
+        # local wall-clock arithmetic, then the instant (a zone without DST: shop_time)
+        at = (start_dt + timedelta(days=float(int(when[j])), hours=float(hour[j]))).astimezone(zone)
         inflation = 1.05 ** ((at.date() - start).days / 365)
         items: dict[str, int] = {}
         for k in range(n_lines[j]):
@@ -141,7 +149,7 @@ def generate(products: list[dict], *, customers: int, years: float, end: date, s
                           int(round(p["cost"] * inflation / 100) * 100)))
         total = sum(q * price for _, _, _, q, price, _ in lines)
         discount = int(total * 0.1 / 100) * 100 if promo[j] else 0
-        stamp = at.isoformat()
+        stamp = utc(at)
         if channel_sms[j]:
             recent = (end - at.date()).days
             state = ("new" if recent < 1 else "ready" if recent < 2 else
@@ -164,12 +172,12 @@ def generate(products: list[dict], *, customers: int, years: float, end: date, s
                 continue
             answer = opened + timedelta(hours=float(rng.lognormal(1.2, 1.0)))
             closed = answer + timedelta(hours=float(rng.lognormal(2.8, 1.0)))
-            limit = datetime.combine(end, datetime.max.time(), timezone.utc)
+            limit = datetime.combine(end, datetime.max.time(), zone)
             state = "closed" if closed < limit else "answered" if answer < limit else "open"
-            h.complaints.append((phones[c], state, opened.isoformat(),
-                                 answer.isoformat() if answer < limit else None,
-                                 closed.isoformat() if state == "closed" else None))
-            h.complaint_notes.append((len(h.complaints), opened.isoformat(), "customer",
+            h.complaints.append((phones[c], state, utc(opened),
+                                 utc(answer) if answer < limit else None,
+                                 utc(closed) if state == "closed" else None))
+            h.complaint_notes.append((len(h.complaints), utc(opened), "customer",
                                       ("telur pecah", "beras berkutu", "kembalian kurang", "barang terlambat",
                                        "minyak bocor")[len(h.complaints) % 5]))
     return h

@@ -56,3 +56,17 @@ def format_rupiah(amount: int) -> str:
     """``15000`` -> ``Rp15.000`` (the Indonesian way)."""
     sign = "-" if amount < 0 else ""
     return f"{sign}Rp{abs(int(amount)):,}".replace(",", ".")
+
+
+def record_number(prefix: str):
+    """An argparse ``type`` for a number as pages and SMS show it: ``record_number("K")`` reads
+    ``K325``, ``k325``, ``#325`` and ``325`` as 325 (a ticket ``K325``, an order ``#12``)."""
+    pattern = re.compile(rf"^(?:{re.escape(prefix)}|#|No\.?)?\s*(\d{{1,18}})$", re.IGNORECASE)
+
+    def parse(text: str) -> int:
+        m = pattern.match(text.strip())
+        if m is None:
+            raise ValueError(text)
+        return int(m.group(1))
+    parse.__name__ = f"{prefix.strip('#') or 'order'} number"  # argparse names it in "invalid ... value"
+    return parse

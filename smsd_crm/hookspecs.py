@@ -60,10 +60,12 @@ def register_api():
 
 
 @hookspec
-def customer_profile(customer, ctx):
+def customer_profile(customer, ctx, language):
     """A customer's web page is shown: return a ``ProfileSection`` (or ``None``) for it.
 
-    ``customer`` is a ``Customer``. Orders, complaints and points show up this way.
+    ``customer`` is a ``Customer``; ``language`` is the page's (``id`` or ``en``): write the
+    section's columns and words in it (``smsd_crm.i18n.Speaker(language, time=ctx.store.time)`` speaks the
+    pages' catalogue and shows times in shop time). Orders, complaints and points show up this way.
     """
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .i18n import lookup
+
 Language = str
 
 
@@ -62,9 +64,9 @@ class PluginConfig(BaseModel):
         return v
 
     def template(self, name: str, language: str, fallback_language: str = "id") -> str:
-        """The template ``name`` in ``language``, else in ``fallback_language``, else in any."""
-        for lang in (language, fallback_language, *self.replies):
-            text = self.replies.get(lang, {}).get(name)
-            if text is not None:
-                return text
-        raise KeyError(f"no reply template named {name!r}")
+        """The template ``name`` in ``language``, else in ``fallback_language``, else in any (the one
+        catalogue lookup the pages use too: :func:`smsd_crm.i18n.lookup`)."""
+        try:
+            return lookup(self.replies, name, language, fallback_language)
+        except KeyError:
+            raise KeyError(f"no reply template named {name!r}") from None

@@ -8,7 +8,7 @@ any error imports nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, tzinfo
 
 from . import phones
 from .catalog_csv import parse_rupiah
@@ -44,7 +44,7 @@ class Sale:
         return sum(x.price * x.quantity for x in self.lines)
 
 
-def parse_date(text: str, tz: timezone) -> datetime:
+def parse_date(text: str, tz: tzinfo) -> datetime:
     """A till's date (several common layouts), in the shop's time zone."""
     for fmt in DATE_FORMATS:
         try:
@@ -54,7 +54,7 @@ def parse_date(text: str, tz: timezone) -> datetime:
     raise ValueError(f"date {text!r} is not like 2026-11-20 14:05 or 20-11-2026")
 
 
-def parse_sales(text: str, products: dict[str, Product], tz: timezone,
+def parse_sales(text: str, products: dict[str, Product], tz: tzinfo,
                 region: str = "ID") -> tuple[list[Sale], list[str]]:
     """(sales, errors); any error means nothing may be imported."""
     errors: list[str] = []

@@ -15,6 +15,14 @@ import pytest
 
 from smsd_crm.modem.pty_emulator import PtyModem
 
+# The editable install maps smsd_crm_dashboards to the checkout it was installed from; run from
+# another worktree (PYTHONPATH=<worktree>), the tests and the daemons they start would draw with
+# that checkout's dashboards. Put this checkout's dashboards/ first, here and in child processes.
+_DASHBOARDS = str(Path(__file__).resolve().parent.parent / "dashboards")
+if _DASHBOARDS not in sys.path:
+    sys.path.insert(0, _DASHBOARDS)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (_DASHBOARDS, os.environ.get("PYTHONPATH")) if p)
+
 BIN = Path(sys.executable).parent
 SMSD_CRM = str(BIN / "smsd-crm")
 

@@ -86,9 +86,9 @@ def test_cli_import_is_all_or_nothing_and_export_round_trips(tmp_path):
     assert "nothing was imported" in bad.stderr and "Traceback" not in bad.stderr
     assert run("export").stdout.strip() == "code,name,aliases,category,unit,price,cost,stock,active"
     good = run("import", str(SAMPLE))
-    assert good.returncode == 0 and "29 product(s) added" in good.stdout
+    assert good.returncode == 0 and "30 product(s) added" in good.stdout
     exported = run("export").stdout
     rows, errors = parse_products(exported)
-    assert not errors and len(rows) == 29
+    assert not errors and len(rows) == 30
     again = run("import", str(SAMPLE))
-    assert "0 product(s) added, 29 updated" in again.stdout
+    assert "0 product(s) added, 30 updated" in again.stdout

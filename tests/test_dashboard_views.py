@@ -82,7 +82,7 @@ async def test_customers_view_counts_and_escapes(shop):
     segments = doc.get_model_by_name("segments").data
     assert sum(segments["count"]) == len(rows)
     trend = doc.get_model_by_name("trend").data
-    assert len(trend["month"]) == customers_view.TREND_MONTHS + 1 and trend["month"][-1] == "now"
+    assert len(trend["month"]) == customers_view.TREND_MONTHS + 1 and trend["month"][-1] == "kini"
     doc.get_model_by_name("sort").value = "recency"
     table = doc.get_model_by_name("table").text
     assert "<img src=x" not in table
@@ -138,7 +138,8 @@ async def test_crosssell_view_finds_the_pairs_the_history_was_made_with(shop):
     await crosssell_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     pairs = list(doc.get_model_by_name("lifts").data["pair"])
     # demo_history adds telur to mi instan and minyak, gula to kopi, pasta gigi to sabun
-    assert {"I01 → T01", "T01 → I01", "K01 → G01", "G01 → K01", "S01 → P01", "P01 → S01"} & set(pairs)
+    assert {"Mi instan → Telur 1kg", "Telur 1kg → Mi instan", "Kopi → Gula 1kg", "Gula 1kg → Kopi",
+            "Sabun → Pasta gigi", "Pasta gigi → Sabun"} & set(pairs)
     assert all(lift > 1 for lift in doc.get_model_by_name("lifts").data["lift"])
     assert "Mi instan → Telur 1kg" in doc.get_model_by_name("order_rules").text or \
         "Telur 1kg → Mi instan" in doc.get_model_by_name("order_rules").text
@@ -163,8 +164,9 @@ async def test_future_view_says_when_data_is_thin(tmp_path):
                          "('r1', '+6281200000001', '2026-10-01T10:00:00+00:00', 5000, '2026-10-01')")
         doc = Document()
         await future_view.make(doc, _data(db), DocumentHub(), today=TODAY)()
-        assert "Naive estimate" in doc.get_model_by_name("method").text
+        assert "Perkiraan sederhana" in doc.get_model_by_name("method").text
         assert "only 0 repeat buyers" in doc.get_model_by_name("method").text
+        assert "perkiraan sederhana" in doc.get_model_by_name("summary").text  # said where the owner reads
 
 
 async def test_profit_view_adds_up_with_the_configured_costs(shop):
@@ -180,18 +182,18 @@ async def test_profit_view_adds_up_with_the_configured_costs(shop):
     total = sum(profit(c, 500, 10_000) for c in costs)
     assert "Rp500/bagian" in doc.get_model_by_name("note").text
     assert sum(doc.get_model_by_name("by_class").data["profit"]) == pytest.approx(total)
-    assert "Paling rugi / Least profitable" in doc.get_model_by_name("tables").text
+    assert "Paling rugi" in doc.get_model_by_name("tables").text
 
 
 async def test_retention_view_months_add_up(shop):
     doc = Document()
     await retention_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     m = doc.get_model_by_name("months").data
-    assert len(m["month"]) == retention_view.MONTHS and m["month"][-1] == "now"
+    assert len(m["month"]) == retention_view.MONTHS and m["month"][-1] == "kini"
     for i in range(len(m["month"])):  # everyone active at the month's end stayed, is new, or came back
         assert m["active"][i] == m["retained"][i] + m["new"][i] + m["reactivated"][i]
         assert m["rate"][i] + m["churn"][i] == pytest.approx(100)
-    assert "win-back" in doc.get_model_by_name("lapsing").text
+    assert "Mulai menghilang" in doc.get_model_by_name("lapsing").text
 
 
 async def test_messages_view_counts(shop):

@@ -36,8 +36,8 @@ def test_import_once_and_points_for_known_customers(tmp_path):
     assert "0 sale(s) imported, 2 already there" in again.stdout
     db = sqlite3.connect(tmp_path / "shop.sqlite3")
     assert db.execute("SELECT receipt, phone, total, sold_at FROM sales ORDER BY receipt").fetchall() == [
-        ("R-0001", "+6281234567890", 78000 + 35000, "2026-11-20T14:05:00+07:00"),
-        ("R-0002", None, 29000, "2026-11-20T15:10:00+07:00")]
+        ("R-0001", "+6281234567890", 78000 + 35000, "2026-11-20T07:05:00+00:00"),  # 14:05 WIB, stored in UTC
+        ("R-0002", None, 29000, "2026-11-20T08:10:00+00:00")]
     assert db.execute("SELECT code, quantity, price, cost FROM sale_lines ORDER BY sale_id, line").fetchall() == [
         ("B01", 1, 78000, 71000), ("G01", 2, 17500, 16200), ("T01", 1, 29000, 26500)]
     assert db.execute("SELECT phone, delta, reason FROM points_ledger").fetchall() == [

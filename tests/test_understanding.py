@@ -103,7 +103,7 @@ def test_words_fold_stretched_letters_and_keep_their_place():
     ("dua indomie goreng", [("I01", 2)]),
     ("minyak goreng 2L 3", [("M01", 3)]),      # a size in the name, then the quantity
     ("B01*1;G01*2", [("B01", 1), ("G01", 2)]),
-    ("#B01#2#G02#1", "unknown G02"),
+    ("#B01#2#G02#1", [("B01", 2), ("G02", 1)]),  # the README example (G02 is in the demo catalogue)
     ("sugar 1", [("G01", 1)]),                 # English grocery words
     ("rice 2", [("B01", 2)]),
     ("gula 1\nminyak 1", [("G01", 1), ("M01", 1)]),

@@ -113,7 +113,7 @@ async def test_customer_search_profile_and_edit(shop):
             "csrf": csrf_of(profile), "name": "Siti", "birthday": "31-02-1990", "language": "xx"})
         assert bad.status == 400
         text = await bad.text()
-        assert "birthday: a date like 1990-08-17" in text and "language: id or en" in text
+        assert "Tanggal lahir: tanggal seperti 1990-08-17" in text and "Bahasa: id atau en" in text  # the page's language
         assert (await customers.get_by_id(db, customer.id)).name == HOSTILE_NAME  # nothing saved
         ok = await s.post(f"{base}/customers/{customer.id}", data={
             "csrf": csrf_of(profile), "name": "  Siti   Aminah ", "address": "Jl. Mawar 5", "birthday": "1990-08-17",
@@ -181,9 +181,9 @@ async def test_owner_pages_show_modems_and_plugins_with_secrets_hidden(tmp_path)
             async with client() as s:
                 await log_in(s, base, "pemilik")
                 page = await (await s.get(f"{base}/admin/modems")).text()
-                for text in ("sim1", "20/31 (-73 dBm)", "home", "TELKOMSEL", "510101234567890", "3/30"):
-                    assert text in page, text
-                assert "1 queued" in page
+                for text in ("sim1", "20/31 (-73 dBm)", "jaringan sendiri", "TELKOMSEL", "510101234567890", "3/30"):
+                    assert text in page, text  # states in the page's language (Indonesian by default)
+                assert "1 antre" in page
                 page = await (await s.get(f"{base}/admin/plugins")).text()
                 for text in ('id="plugin-order"', "PESAN", "BELI", "handle_message", "07-21"):
                     assert text in page, text
@@ -205,6 +205,24 @@ async def test_language_switch_changes_every_label(shop):
         assert (await s.get(f"{base}/lang/fr")).status == 404
         r = await s.get(f"{base}/lang/id", params={"next": "https://evil.example/"})
         assert str(r.url).startswith(base)
+
+
+async def test_times_are_shop_time_in_the_page_s_language(shop):
+    """One when(): every stored UTC instant (09.00 UTC here) is shown in shop time (16.00 WIB) and
+    written the page language's way (Indonesian 16.00, English 16:00), on core and plugin pages."""
+    base, *_ = shop
+    async with client() as s:
+        await log_in(s, base, "pemilik")
+        for lang, at, clock in (("id", "23 Nov 2026 16.00", "16.00"), ("en", "23 Nov 2026 16:00", "16:00")):
+            await s.get(f"{base}/lang/{lang}", params={"next": "/"})
+            for path in ("/messages", "/messages/conversation?phone=%2B6281234567890", "/orders", "/complaints",
+                         "/customers/1", "/admin/users"):
+                page = await (await s.get(base + path)).text()
+                assert at in page, (lang, path)
+                assert "09.00" not in page and "09:00" not in page, (lang, path)
+            assert f"{clock}:" in await (await s.get(f"{base}/complaints")).text()  # a note's clock
+            assert f"{at} WIB" in await (await s.get(f"{base}/admin/modems")).text()
+            assert "23 Nov 2026" in await (await s.get(f"{base}/customers")).text()  # the registration day
 
 
 async def test_live_long_poll_answers_when_the_topic_changes(shop):

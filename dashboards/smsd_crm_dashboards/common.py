@@ -1,15 +1,97 @@
-"""What every view shares: the title row, the revision marker, HTML tables with escaped cells."""
+"""What every view shares: the page language, charts that fit a phone, Rupiah axes, the title row,
+the revision marker, HTML tables with escaped cells."""
 
 from __future__ import annotations
 
+import math
 from html import escape
+from typing import Callable
 
-from bokeh.models import Div
+from bokeh.models import BasicTickFormatter, Div, FixedTicker, HoverTool, LinearAxis, NumeralTickFormatter
+from bokeh.plotting import figure
+
+from smsd_crm.web.base import LANGUAGES, translator
 
 COLORS = {"regular": "#2e7d4f", "deal_seeker": "#e0a030", "inactive": "#8a8a8a", "switcher": "#b03030",
           "other": "#6a8fc0"}
-CLASS_NAMES = {"regular": "Pelanggan tetap / Regulars", "deal_seeker": "Pencari promo / Deal seekers",
-               "inactive": "Tidak aktif / Inactive", "switcher": "Pengalih / Switchers", "other": "Lainnya / Other"}
+CLASS_NAMES = {"regular": ("Pelanggan tetap", "Regulars"), "deal_seeker": ("Pencari promo", "Deal seekers"),
+               "inactive": ("Tidak aktif", "Inactive"), "switcher": ("Pengalih", "Switchers"),
+               "other": ("Lainnya", "Other")}
+Tr = Callable[[str, str], str]
+
+
+def texts(lang: str | None) -> Tr:
+    """``tr(indonesian, english)`` in the page's language: the pages' own translator (web/base.py),
+    Indonesian unless the page asked for English."""
+    return translator(lang if lang in LANGUAGES else "id")
+
+
+def class_name(kind: str, tr: Tr) -> str:
+    """One of the studies' four classes (or "other") in the page's language."""
+    return tr(*CLASS_NAMES[kind])
+
+
+def chart(height: int = 280, **kw) -> figure:
+    """A figure as wide as the screen allows (down to a 360 px phone) with no tool bar; its numeric
+    axes never switch to scientific notation (Rupiah axes get ``rupiah_axis`` on top)."""
+    kw.setdefault("tools", "")
+    fig = figure(height=height, sizing_mode="stretch_width", toolbar_location=None, min_width=200, **kw)
+    fig.title.text_font_size = "11pt"
+    for axis in fig.axis:
+        if isinstance(axis, LinearAxis):
+            axis.formatter = BasicTickFormatter(use_scientific=False)
+    return fig
+
+
+def bar_height(bars: int) -> int:
+    """A horizontal bar chart's height for ``bars`` bars: each keeps a readable row."""
+    return 90 + 28 * max(bars, 3)
+
+
+UNITS = ((1e12, " T", "T"), (1e9, " M", "B"), (1e6, " jt", "M"), (1e3, " rb", "k"))
+
+
+def rupiah_short(value: float, lang: str = "id") -> str:
+    """An axis tick: Rp35 jt, Rp2,5 M, Rp500 rb (English: Rp35M, Rp2.5B, Rp500k); never 3.5e+7."""
+    size, sign = abs(value), "-" if value < 0 else ""
+    for unit, short_id, short_en in UNITS:
+        if size >= unit:
+            number = f"{size / unit:.2f}".rstrip("0").rstrip(".")
+            if lang == "en":
+                return f"{sign}Rp{number}{short_en}"
+            return f"{sign}Rp{number.replace('.', ',')}{short_id}"
+    return f"{sign}Rp{size:.0f}"
+
+
+def rupiah_ticks(low: float, high: float, lang: str = "id", count: int = 5) -> dict[float, str]:
+    """About ``count`` round ticks (1, 2, 2.5 or 5 x 10^k rupiah apart) covering [low, high] and 0,
+    each with its Rupiah label."""
+    low, high = min(low, 0.0), max(high, 0.0)
+    if high - low < 10:
+        high = low + 10
+    raw = (high - low) / count
+    power = 10 ** math.floor(math.log10(raw))
+    step = next(m * power for m in ((1, 2, 2.5, 5, 10) if power >= 10 else (1, 2, 5, 10)) if m * power >= raw)
+    first, last = math.floor(low / step), math.ceil(high / step)
+    return {float(i * step): rupiah_short(i * step, lang) for i in range(first, last + 1)}
+
+
+def rupiah_axis(axis, low: float, high: float, lang: str, count: int = 5) -> None:
+    """Label ``axis`` in Rupiah for values between ``low`` and ``high``: round ticks chosen here with
+    their text (Rp35 jt), since the pages' CSP forbids the JavaScript a CustomJSTickFormatter compiles
+    and NumeralTickFormatter knows no Indonesian units. The charts have no zoom, so fixed ticks hold."""
+    ticks = rupiah_ticks(low, high, lang, count)
+    axis.ticker = FixedTicker(ticks=list(ticks), minor_ticks=[])
+    axis.major_label_overrides = ticks
+    axis.formatter = NumeralTickFormatter(format="0,0")  # only if a tick ever lacked its label
+    axis.tags = ["rupiah"]
+
+
+def fresh_hover(fig, tooltips: list[tuple[str, str]], renderers="auto") -> None:
+    """Give ``fig`` a new hover tool: BokehJS keeps a tooltip on screen when the chart under it is
+    redrawn (a drill-down moves the frame), and only a new tool starts without one."""
+    fig.tools = [t for t in fig.tools if not isinstance(t, HoverTool)] + [
+        HoverTool(tooltips=tooltips, renderers=renderers)]
 
 
 def title(text: str) -> Div:
@@ -25,6 +107,12 @@ def revision() -> Div:
 def bump(marker: Div) -> None:
     """Mark a refresh as complete."""
     marker.text = str(int(marker.text) + 1)
+
+
+def table_box(name: str) -> Div:
+    """A Div for ``html_table``s as wide as the screen: a wider table scrolls inside it, so a phone's
+    page never gets wider than the screen (Bokeh's Div otherwise grows with its content)."""
+    return Div(text="", name=name, sizing_mode="stretch_width", styles={"overflow-x": "auto", "max-width": "100%"})
 
 
 def html_table(headers: list[str], rows: list[list], links: list[str | None] | None = None) -> str:
@@ -47,6 +135,12 @@ def export(doc, name: str, headers: list[str], rows) -> None:
     when the CSV is asked for (a refresh stays fast). Kept in the document's template variables, which
     stay on the server, so a long table never travels to the browser."""
     doc.template_variables.setdefault("exports", {})[name] = (list(headers), rows)
+
+
+def number(value: float, lang: str | None = "id") -> str:
+    """A whole number with the language's thousands separator: 12.345 (English 12,345)."""
+    text = f"{round(value):,}"
+    return text if lang == "en" else text.replace(",", ".")
 
 
 def rupiah(value: float) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Div, FactorRange
-from bokeh.plotting import figure
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
 from smsd_crm.analytics.purchases import Purchases
 
-from .common import bump, export, html_table, revision, title
+from .common import bar_height, bump, chart, export, html_table, revision, table_box, texts, title
 
 ORDER_DAYS = 365
 CUSTOMER_DAYS = 90
@@ -24,23 +23,33 @@ def _rows(rules, names) -> list[list]:
              f"{100 * r.confidence:.0f}%", f"{r.lift:.2f}"] for r in rules[:TOP]]
 
 
+def pair_names(rules, names: dict[str, str]) -> list[str]:
+    """"Mi instan → Telur 1kg" for each rule (the codes only where a product has no name); the codes
+    are added where two pairs would read the same."""
+    shown = [f"{names.get(r.x) or r.x} → {names.get(r.y) or r.y}" for r in rules]
+    return [text if shown.count(text) == 1 else f"{text} ({r.x} → {r.y})" for text, r in zip(shown, rules)]
+
+
 async def _rules(data, since: date, by_customer: bool = False):
     return (await data.lines()).rules(Purchases.day_of(since), by_customer, MIN_COUNT)
 
 
-def make(doc, data, hub, today=None):
+def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the cross-sell view; return its (async) refresh."""
-    heading, marker = title("Dibeli bersama / Bought together"), revision()
-    lift_src = ColumnDataSource({"pair": [], "lift": []}, name="lifts")
-    lifts = figure(y_range=FactorRange(factors=[]), height=360, sizing_mode="stretch_width", toolbar_location=None,
-                   tools="", title="Lift teratas (per pembelian) / Top lift (per purchase)", name="lift_chart")
+    tr = texts(lang)
+    heading, marker = title(tr("Dibeli bersama", "Bought together")), revision()
+    lift_src = ColumnDataSource({"pair": [], "codes": [], "lift": [], "confidence": []}, name="lifts")
+    lifts = chart(bar_height(10), y_range=FactorRange(factors=[]), name="lift_chart",
+                  title=tr("Lift teratas (per pembelian)", "Top lift (per purchase)"))
     lifts.hbar(y="pair", right="lift", source=lift_src, height=0.7, color="#2e7d4f")
-    orders_table = Div(text="", name="order_rules", sizing_mode="stretch_width")
-    customers_table = Div(text="", name="customer_rules", sizing_mode="stretch_width")
-    headers = ["X → Y", "n", "support", "confidence", "lift"]
+    lifts.add_tools(HoverTool(tooltips=[("", "@pair"), (tr("Kode", "Codes"), "@codes"), ("lift", "@lift{0.00}"),
+                                        (tr("keyakinan", "confidence"), "@confidence{0%}")]))
+    orders_table = table_box("order_rules")
+    customers_table = table_box("customer_rules")
+    headers = ["X → Y", "n", tr("dukungan", "support"), tr("keyakinan", "confidence"), "lift"]
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         db = data.db
         names = {r["code"]: r["name"] for r in await db.fetchall("SELECT code, name FROM products")}
         by_order = await data.cached(("pairs", now), lambda: _rules(data, now - timedelta(days=ORDER_DAYS)))
@@ -51,18 +60,19 @@ def make(doc, data, hub, today=None):
                    lambda rules=rules: [[r.x, r.y, r.count, round(r.support, 6), round(r.confidence, 6),
                                          round(r.lift, 6)] for r in rules])
         top = by_order[:10][::-1]
-        pairs = [f"{r.x} → {r.y}" for r in top]
-        lift_src.data = {"pair": pairs, "lift": [r.lift for r in top]}
+        pairs = pair_names(top, names)
+        lift_src.data = {"pair": pairs, "codes": [f"{r.x} → {r.y}" for r in top], "lift": [r.lift for r in top],
+                         "confidence": [r.confidence for r in top]}
         lifts.y_range.factors = pairs
-        orders_table.text = f"<b>Per pembelian ({ORDER_DAYS} hari) / Per purchase</b>" + html_table(
-            headers, _rows(by_order, names))
-        customers_table.text = f"<b>Per pelanggan ({CUSTOMER_DAYS} hari) / Per customer</b>" + html_table(
-            headers, _rows(by_customer, names))
+        per_order = tr(f"Per pembelian ({ORDER_DAYS} hari)", f"Per purchase ({ORDER_DAYS} days)")
+        per_customer = tr(f"Per pelanggan ({CUSTOMER_DAYS} hari)", f"Per customer ({CUSTOMER_DAYS} days)")
+        orders_table.text = f"<b>{per_order}</b>" + html_table(headers, _rows(by_order, names))
+        customers_table.text = f"<b>{per_customer}</b>" + html_table(headers, _rows(by_customer, names))
         bump(marker)
 
-    doc.add_root(column(heading, lifts, row(orders_table, customers_table, sizing_mode="stretch_width"), marker,
-                        sizing_mode="stretch_width", name="crosssell"))
-    doc.title = "Dibeli bersama / Cross-sell"
+    doc.add_root(column(heading, lifts, orders_table, customers_table, marker, sizing_mode="stretch_width",
+                        name="crosssell"))
+    doc.title = tr("Dibeli bersama", "Cross-sell")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

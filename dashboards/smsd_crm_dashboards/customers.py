@@ -6,18 +6,28 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
-from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Div, FactorRange, Select
-from bokeh.plotting import figure
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Select
 
 from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
-from .common import CLASS_NAMES, Customers, COLORS, bump, export, html_table, revision, rupiah, title
+from .common import (COLORS, Customers, bump, chart, class_name, export, html_table, revision, rupiah, table_box,
+                     texts, title)
 
 SEGMENT_ORDER = sorted(set(SEGMENTS.values()))
-SORTS = {"value": ("Nilai / Value", lambda r: -r["m"]), "recency": ("Terakhir beli / Recency", lambda r: r["days"]),
-         "frequency": ("Frekuensi / Frequency", lambda r: -r["f"])}
+SORTS = {"value": (("Nilai", "Value"), lambda r: -r["m"]),
+         "recency": (("Terakhir beli", "Recency"), lambda r: r["days"]),
+         "frequency": (("Frekuensi", "Frequency"), lambda r: -r["f"])}
+SEGMENT_NAMES = {"Champions": "Juara", "Loyal Customers": "Pelanggan setia", "Potential Loyalists": "Calon setia",
+                 "New Customers": "Pelanggan baru", "Promising": "Menjanjikan", "Need Attention": "Perlu perhatian",
+                 "About To Sleep": "Mulai tidur", "At Risk": "Berisiko", "Can't Lose Them": "Jangan sampai hilang",
+                 "Hibernating": "Tertidur"}
 TREND_MONTHS = 6
+
+
+def segment_name(segment: str, tr) -> str:
+    """An RFM segment in the page's language (the data and CSV keep the standard English name)."""
+    return tr(SEGMENT_NAMES.get(segment, segment), segment)
 
 
 async def classify(data, as_of: date) -> list[dict]:
@@ -54,53 +64,57 @@ def month_ends(today: date, months: int) -> list[date]:
     return sorted(ends) + [today]
 
 
-def make(doc, data, hub, today=None):
+def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the customers view; return its (async) refresh."""
-    heading, marker = title("Pelanggan / Customers"), revision()
-    summary = Div(text="", name="summary")
-    seg_src = ColumnDataSource({"segment": [], "count": []}, name="segments")
-    segments = figure(x_range=FactorRange(factors=SEGMENT_ORDER), height=300, sizing_mode="stretch_width",
-                      toolbar_location=None, tools="", title="Segmen RFM / RFM segments", name="segment_chart")
-    segments.vbar(x="segment", top="count", source=seg_src, width=0.8, color="#2e7d4f")
-    segments.xaxis.major_label_orientation = 0.6
+    tr = texts(lang)
+    heading, marker = title(tr("Pelanggan", "Customers")), revision()
+    summary = Div(text="", name="summary", sizing_mode="stretch_width")
+    labels = [segment_name(s, tr) for s in SEGMENT_ORDER]
+    seg_src = ColumnDataSource({"segment": [], "label": [], "count": []}, name="segments")
+    segments = chart(x_range=FactorRange(factors=labels), title=tr("Segmen RFM", "RFM segments"),
+                     name="segment_chart")
+    segments.vbar(x="label", top="count", source=seg_src, width=0.8, color="#2e7d4f")
+    segments.add_tools(HoverTool(tooltips=[("", "@label"), (tr("Pelanggan", "Customers"), "@count")]))
+    segments.xaxis.major_label_orientation = 0.9
     trend_src = ColumnDataSource({"month": [], **{c: [] for c in CLASSES}}, name="trend")
-    trend = figure(x_range=FactorRange(factors=[]), height=300, sizing_mode="stretch_width", toolbar_location=None,
-                   tools="", title="Empat kelas, per bulan / The four classes, by month", name="trend_chart")
+    trend = chart(x_range=FactorRange(factors=[]), title=tr("Empat kelas, per bulan", "The four classes, by month"),
+                  name="trend_chart")
     for c in CLASSES:
-        trend.line(x="month", y=c, source=trend_src, color=COLORS[c], line_width=2, legend_label=CLASS_NAMES[c])
+        trend.line(x="month", y=c, source=trend_src, color=COLORS[c], line_width=2, legend_label=class_name(c, tr))
     trend.legend.location = "top_left"
     trend.legend.label_text_font_size = "8pt"
-    sort = Select(title="Urutkan / Sort by", value="value", options=[(k, v[0]) for k, v in SORTS.items()],
+    trend.xaxis.major_label_orientation = 0.8
+    sort = Select(title=tr("Urutkan", "Sort by"), value="value", options=[(k, tr(*v[0])) for k, v in SORTS.items()],
                   name="sort", width=220)
-    table = Div(text="", name="table", sizing_mode="stretch_width")
+    table = table_box("table")
     state: dict = {"rows": [], "people": Customers([])}
 
     def render_table() -> None:
         rows = sorted(state["rows"], key=SORTS[sort.value][1])[:50]
         table.text = html_table(
-            ["Pelanggan / Customer", "Segmen / Segment", "Kelas / Class", "RFM", "Hari sejak beli / Days since",
-             "Kali beli / Visits", "Belanja 12 bln / Spend 12 mo"],
-            [[state["people"].label(r["phone"]), r["segment"], CLASS_NAMES[r["class"]], r["score"],
-              r["days"], r["f"], rupiah(r["m"])] for r in rows],
+            [tr("Pelanggan", "Customer"), tr("Segmen", "Segment"), tr("Kelas", "Class"), "RFM",
+             tr("Hari sejak beli", "Days since"), tr("Kali beli", "Visits"), tr("Belanja 12 bln", "Spend 12 mo")],
+            [[state["people"].label(r["phone"]), segment_name(r["segment"], tr), class_name(r["class"], tr),
+              r["score"], r["days"], r["f"], rupiah(r["m"])] for r in rows],
             links=[state["people"].link(r["phone"]) for r in rows])
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         rows = await classify(data, now)
         state.update(rows=rows, people=await Customers.load(data.db))
         counts = Counter(r["segment"] for r in rows)
-        seg_src.data = {"segment": SEGMENT_ORDER, "count": [counts[s] for s in SEGMENT_ORDER]}
+        seg_src.data = {"segment": SEGMENT_ORDER, "label": labels, "count": [counts[s] for s in SEGMENT_ORDER]}
         people = state["people"]
         export(doc, "customers", ["phone", "name", "segment", "class", "rfm", "days_since", "visits", "spend_12_months"],
                lambda: [[r["phone"], people.label(r["phone"]), r["segment"], r["class"], r["score"], r["days"], r["f"],
                  round(r["m"])] for r in rows])
         classes = Counter(r["class"] for r in rows)
-        summary.text = " · ".join(f"{CLASS_NAMES[c]}: <b>{classes[c]}</b>" for c in CLASSES) + \
-            f" · {len(rows)} pelanggan / customers"
+        summary.text = " · ".join(f"{class_name(c, tr)}: <b>{classes[c]}</b>" for c in CLASSES) + \
+            f" · {len(rows)} {tr('pelanggan', 'customers')}"
         months, series = [], {c: [] for c in CLASSES}
         for end in month_ends(now, TREND_MONTHS):
             at = classes if end == now else await class_counts(data, end)
-            months.append(end.isoformat()[:7] if end != now else "now")
+            months.append(end.isoformat()[:7] if end != now else tr("kini", "now"))
             for c in CLASSES:
                 series[c].append(at[c])
         trend.x_range.factors = months
@@ -109,9 +123,9 @@ def make(doc, data, hub, today=None):
         bump(marker)
 
     sort.on_change("value", lambda attr, old, new: render_table())
-    doc.add_root(column(heading, summary, row(segments, trend, sizing_mode="stretch_width"), sort, table, marker,
-                        sizing_mode="stretch_width", name="customers"))
-    doc.title = "Pelanggan / Customers"
+    doc.add_root(column(heading, summary, segments, trend, sort, table, marker, sizing_mode="stretch_width",
+                        name="customers"))
+    doc.title = tr("Pelanggan", "Customers")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

@@ -5,68 +5,104 @@ plain statement when the data is too thin and the naive rate is used instead."""
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from datetime import date, timedelta
+from html import escape
 
 import numpy as np
-from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Div
-from bokeh.plotting import figure
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Toggle
 
 from smsd_crm.analytics.clv import fit, forecast
 
-from .common import Customers, bump, export, html_table, revision, rupiah, title
+from .common import (Customers, bar_height, bump, chart, export, html_table, number, revision, rupiah, rupiah_axis,
+                     table_box, texts, title)
 
 HOLDOUT_WEEKS = 26
 MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"
+WEEKS, MONTHS_AHEAD = 52, 12  # "next year"
+TOP = 15  # customers in the chart
 
 
 REFIT_SECONDS = 600  # one more order barely moves the fitted parameters; the predictions follow at once
 
 
-async def _forecast(data, summary, key: tuple, weeks: float = 52.0):
+async def _forecast(data, summary, key: tuple, weeks: float = WEEKS):
     # the fits take a second or two on a big shop: off the event loop, and at most every few minutes
     models = await data.lasting(key, REFIT_SECONDS, lambda: asyncio.to_thread(
         fit, summary.x, summary.t_x, summary.T, summary.zbar))
     return forecast(summary.x, summary.t_x, summary.T, summary.zbar, summary.first_spend, weeks, models)
 
 
-def make(doc, data, hub, today=None):
+def _unique(names: list[str], phones: list[str]) -> list[str]:
+    """Axis factors must differ: a name two customers share gets the end of each number."""
+    seen = Counter(names)
+    return [n if seen[n] == 1 else f"{n} (…{p[-4:]})" for n, p in zip(names, phones)]
+
+
+def _parameters(f, s, tr) -> str:
+    if f.method == "naive":
+        return (f"<b>{tr('Perkiraan sederhana', 'Naive estimate')}</b>: {escape(f.reason)}. " + tr(
+            "Laju pembelian pelanggan sendiri x peluang masih aktif menurut jarak sejak pembelian terakhir.",
+            "The customer's own rate x a recency-based P(alive)."))
+    b, g = f.bgnbd, f.gamma_gamma
+    return (f"<b>BG/NBD</b> r={b.r:.3g} α={b.alpha:.3g} a={b.a:.3g} b={b.b:.3g} (LL {b.log_likelihood:.1f}) · "
+            f"<b>Gamma-Gamma</b> p={g.p:.3g} q={g.q:.3g} γ={g.gamma:.3g} · "
+            f"{len(s.customers)} {tr('pelanggan', 'customers')}")
+
+
+def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the future-value view; return its (async) refresh."""
-    heading, marker = title("Nilai masa depan / Future value"), revision()
+    tr = texts(lang)
+    heading, marker = title(tr("Nilai masa depan", "Future value")), revision()
+    summary = Div(text="", name="summary", sizing_mode="stretch_width")
+    top_src = ColumnDataSource({"customer": [], "name": [], "revenue": [], "purchases": [], "p_alive": [],
+                                "revenue_text": []}, name="top")
+    top = chart(bar_height(TOP), y_range=FactorRange(factors=[]), name="top_chart",
+                title=tr(f"Belanja {MONTHS_AHEAD} bln ke depan", f"Spend, next {MONTHS_AHEAD} months"))
+    top.hbar(y="name", right="revenue", source=top_src, height=0.7, color="#2e7d4f")
+    top.add_tools(HoverTool(tooltips=[("", "@name"), (tr("Omzet", "Revenue"), "@revenue_text"),
+                                      (tr("Pembelian", "Purchases"), "@purchases{0.0}"),
+                                      (tr("Masih aktif", "Still active"), "@p_alive{0%}")]))
+    table = table_box("table")
+    toggle = Toggle(label=tr("Rincian model", "Model details"), name="details_toggle", active=False, width=160)
     method = Div(text="", name="method", sizing_mode="stretch_width")
     fit_src = ColumnDataSource({"x": [], "actual": [], "predicted": []}, name="fit")
-    fit = figure(height=300, sizing_mode="stretch_width", toolbar_location=None, tools="", name="fit_chart",
-                 title=f"Model vs kenyataan ({HOLDOUT_WEEKS} minggu) / Model vs actual ({HOLDOUT_WEEKS} weeks)",
-                 x_axis_label="pembelian sebelumnya / earlier repeat purchases",
-                 y_axis_label="rata-rata pembelian / mean purchases")
-    fit.line("x", "actual", source=fit_src, color="#2e7d4f", line_width=2, legend_label="nyata / actual")
+    fit = chart(name="fit_chart",
+                title=tr(f"Model vs kenyataan ({HOLDOUT_WEEKS} minggu)", f"Model vs actual ({HOLDOUT_WEEKS} weeks)"),
+                x_axis_label=tr("pembelian ulang sebelumnya", "earlier repeat purchases"),
+                y_axis_label=tr("rata-rata pembelian", "mean purchases"))
+    fit.line("x", "actual", source=fit_src, color="#2e7d4f", line_width=2, legend_label=tr("nyata", "actual"))
     fit.line("x", "predicted", source=fit_src, color="#e0a030", line_width=2, line_dash="dashed",
              legend_label="model")
     fit.legend.location = "top_left"
     hist_src = ColumnDataSource({"left": [], "right": [], "count": []}, name="histogram")
-    hist = figure(height=300, sizing_mode="stretch_width", toolbar_location=None, tools="", name="alive_chart",
-                  title="P(masih aktif) / P(alive)")
+    hist = chart(name="alive_chart", title=tr("Peluang masih aktif: pelanggan", "P(alive): customers"))
     hist.quad(left="left", right="right", bottom=0, top="count", source=hist_src, color="#6a8fc0")
-    table = Div(text="", name="table", sizing_mode="stretch_width")
+    details = column(method, fit, hist, visible=False, sizing_mode="stretch_width", name="details")
+    toggle.on_change("active", lambda attr, old, new: setattr(details, "visible", bool(new)))
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         purchases = await data.purchases()
         if not purchases.phones:
-            method.text = "Belum ada pembelian / No purchases yet."
+            summary.text = tr("Belum ada pembelian.", "No purchases yet.")
             bump(marker)
             return
         s = purchases.summary(now)
         f = await data.cached(("forecast", now), lambda: _forecast(data, s, ("fit", now)))
+        total_purchases, total_revenue = float(np.sum(f.purchases)), float(np.sum(f.revenue))
+        n = len(s.customers)
+        many, people_n = number(total_purchases, lang), number(n, lang)
+        summary.text = tr(
+            f"Perkiraan {MONTHS_AHEAD} bulan ke depan: <b>{many} pembelian</b> senilai <b>{rupiah(total_revenue)}</b> "
+            f"dari {people_n} pelanggan (rata-rata {rupiah(total_revenue / n)} per pelanggan).",
+            f"Expected over the next {MONTHS_AHEAD} months: <b>{many} purchases</b> worth <b>{rupiah(total_revenue)}"
+            f"</b> from {people_n} customers (on average {rupiah(total_revenue / n)} each).")
         if f.method == "naive":
-            method.text = (f"<b>Perkiraan sederhana / Naive estimate</b>: {f.reason}. Laju pembelian pelanggan "
-                           "sendiri x peluang masih aktif / the customer's own rate x a recency-based P(alive).")
-        else:
-            b, g = f.bgnbd, f.gamma_gamma
-            method.text = (f"<b>BG/NBD</b> r={b.r:.3g} α={b.alpha:.3g} a={b.a:.3g} b={b.b:.3g} (LL {b.log_likelihood:.1f}) · "
-                           f"<b>Gamma-Gamma</b> p={g.p:.3g} q={g.q:.3g} γ={g.gamma:.3g} · "
-                           f"{len(s.customers)} pelanggan / customers · perkiraan 52 minggu: "
-                           f"<b>{rupiah(float(np.sum(f.revenue)))}</b>")
+            summary.text += " " + tr("Data belum cukup untuk model: ini perkiraan sederhana (lihat rincian).",
+                                     "Too little data for the models: a simple estimate (see the details).")
+        method.text = _parameters(f, s, tr)
         # the fit against a hold-out: calibrate HOLDOUT_WEEKS earlier, compare with what happened since
         cal = purchases.summary(now - timedelta(weeks=HOLDOUT_WEEKS))
         held = await data.cached(("forecast", now, "hold-out"),
@@ -84,18 +120,28 @@ def make(doc, data, hub, today=None):
                lambda: [[s.customers[i], people.label(s.customers[i]), round(float(f.p_alive[i]), 4),
                  round(float(f.purchases[i]), 3), round(float(f.spend_per_purchase[i])), round(float(f.revenue[i]))]
                 for i in ranked.tolist()])
-        top = ranked[:30]
+        best = ranked[:TOP][::-1].tolist()  # the largest at the top of the chart
+        phones = [s.customers[i] for i in best]
+        names = _unique([people.label(p) for p in phones], phones)
+        top_src.data = {"customer": phones, "name": names, "revenue": [float(f.revenue[i]) for i in best],
+                        "purchases": [float(f.purchases[i]) for i in best],
+                        "p_alive": [float(f.p_alive[i]) for i in best],
+                        "revenue_text": [rupiah(f.revenue[i]) for i in best]}
+        top.y_range.factors = names
+        rupiah_axis(top.xaxis[0], 0, max(top_src.data["revenue"], default=0), lang, count=3)
+        rows = ranked[:30]
         table.text = html_table(
-            ["Pelanggan / Customer", "P(aktif)", "Pembelian 52 mg / Purchases 52 wk", "Per pembelian / Per purchase",
-             "Omzet 52 mg / Revenue 52 wk"],
-            [[people.label(s.customers[i]), f"{f.p_alive[i]:.2f}",
-              f"{f.purchases[i]:.1f}", rupiah(f.spend_per_purchase[i]), rupiah(f.revenue[i])] for i in top],
-            links=[people.link(s.customers[i]) for i in top])
+            [tr("Pelanggan", "Customer"), tr("Peluang masih aktif", "Chance still active"),
+             tr("Pembelian 12 bln", "Purchases, 12 months"), tr("Omzet 12 bln", "Revenue, 12 months"),
+             tr("Per pembelian", "Per purchase")],
+            [[people.label(s.customers[i]), f"{100 * f.p_alive[i]:.0f}%", f"{f.purchases[i]:.1f}",
+              rupiah(f.revenue[i]), rupiah(f.spend_per_purchase[i])] for i in rows],
+            links=[people.link(s.customers[i]) for i in rows])
         bump(marker)
 
-    doc.add_root(column(heading, method, row(fit, hist, sizing_mode="stretch_width"), table, marker,
-                        sizing_mode="stretch_width", name="future"))
-    doc.title = "Nilai masa depan / Future value"
+    doc.add_root(column(heading, summary, top, table, toggle, details, marker, sizing_mode="stretch_width",
+                        name="future"))
+    doc.title = tr("Nilai masa depan", "Future value")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

@@ -7,67 +7,91 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Div, FactorRange
-from bokeh.plotting import figure
+from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool
 
 from smsd_crm.analytics.campaign_results import DAYS as RESULT_DAYS
 from smsd_crm.analytics.campaign_results import results as campaign_results
 from smsd_crm.analytics.extract import SMS_PARTS
+from smsd_crm.shop_time import sql_day
 
-from .common import bump, export, html_table, revision, rupiah, title
+from .common import bump, chart, export, html_table, revision, rupiah, table_box, texts, title
 
 MONTHS = 12
 
 
+def delivery(delivered: int, sent: int, reports: bool, tr) -> tuple[str, str]:
+    """How many arrived and the share of sent messages that did, as shown: without delivery reports
+    nobody knows (a sent SMS is not a failed one), so both say so instead of 0 and 0%."""
+    if not reports:
+        unknown = tr("tidak diketahui", "not known")
+        return unknown, unknown
+    return str(delivered), (f"{100 * delivered / sent:.1f}%" if sent else "—")
 
-def make(doc, data, hub, today=None):
+
+def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the messages view; return its (async) refresh."""
-    heading, marker = title("Pesan / Messages"), revision()
+    tr = texts(lang)
+    reports = data.delivery_reports
+    heading, marker = title(tr("Pesan", "Messages")), revision()
     src = ColumnDataSource({"month": [], "in": [], "out": []}, name="volumes")
-    chart = figure(x_range=FactorRange(factors=[]), height=300, sizing_mode="stretch_width", toolbar_location=None,
-                   tools="", title="SMS per bulan / SMS per month", name="volume_chart")
-    chart.vbar_stack(["in", "out"], x="month", source=src, width=0.8, color=["#6a8fc0", "#2e7d4f"],
-                     legend_label=["masuk / in", "keluar / out"])
-    chart.legend.location = "top_left"
-    table = Div(text="", name="table", sizing_mode="stretch_width")
-    campaigns = Div(text="", name="campaigns", sizing_mode="stretch_width")
+    chart_ = chart(x_range=FactorRange(factors=[]), title=tr("SMS per bulan", "SMS per month"), name="volume_chart")
+    chart_.vbar_stack(["in", "out"], x="month", source=src, width=0.8, color=["#6a8fc0", "#2e7d4f"],
+                      legend_label=[tr("masuk", "in"), tr("keluar", "out")])
+    chart_.add_tools(HoverTool(tooltips=[(tr("Bulan", "Month"), "@month"), (tr("Masuk", "In"), "@in"),
+                                         (tr("Keluar", "Out"), "@out")]))
+    chart_.legend.location = "top_left"
+    chart_.xaxis.major_label_orientation = 0.8
+    note = Div(text="" if reports else tr(
+        "Laporan pengiriman mati (outbox.delivery_reports): apakah SMS sampai ke penerima tidak diketahui.",
+        "Delivery reports are off (outbox.delivery_reports): whether an SMS reached its recipient is not known."),
+        name="delivery_note", sizing_mode="stretch_width", visible=not reports)
+    table = table_box("table")
+    campaigns = table_box("campaigns")
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         since = (now.replace(day=1) - timedelta(days=31 * (MONTHS - 1))).replace(day=1)
         rows = await data.db.fetchall(
-            f"""SELECT substr(created_at, 1, 7) AS month,
+            f"""SELECT substr({sql_day('created_at')}, 1, 7) AS month,
                       SUM(direction = 'in') AS inbound, SUM(direction = 'out') AS outbound,
+                      SUM(direction = 'out' AND state IN ('sent', 'delivered')) AS sent,
                       SUM(direction = 'out' AND state = 'delivered') AS delivered,
                       SUM(direction = 'out' AND state = 'failed') AS failed,
                       SUM(CASE WHEN direction = 'out' THEN {SMS_PARTS} ELSE 0 END) AS parts
-               FROM messages WHERE created_at >= ? GROUP BY month ORDER BY month""", (since.isoformat(),))
+               FROM messages WHERE created_at >= shop_start(?) GROUP BY month ORDER BY month""", (since.isoformat(),))
         months = [r["month"] for r in rows]
-        chart.x_range.factors = months
+        chart_.x_range.factors = months
         src.data = {"month": months, "in": [r["inbound"] for r in rows], "out": [r["outbound"] for r in rows]}
-        export(doc, "months", ["month", "in", "out", "delivered", "failed", "parts", "cost"],
-               lambda: [[r["month"], r["inbound"], r["outbound"], r["delivered"], r["failed"], r["parts"],
-                         r["parts"] * data.costs.sms_part] for r in rows])
+        export(doc, "months", ["month", "in", "out", "sent", "delivered", "failed", "parts", "cost"],
+               lambda: [[r["month"], r["inbound"], r["outbound"], r["sent"], r["delivered"] if reports else "",
+                         r["failed"], r["parts"], r["parts"] * data.costs.sms_part] for r in rows])
+        def month_row(r) -> list:
+            arrived, rate = delivery(r["delivered"], r["sent"], reports, tr)
+            return [r["month"], r["inbound"], r["outbound"], r["sent"], arrived, r["failed"], rate, r["parts"],
+                    rupiah(r["parts"] * data.costs.sms_part)]
         table.text = html_table(
-            ["Bulan / Month", "Masuk / In", "Keluar / Out", "Terkirim / Delivered", "Gagal / Failed",
-             "Tingkat terkirim / Delivery rate", "Bagian / Parts", "Biaya / Cost"],
-            [[r["month"], r["inbound"], r["outbound"], r["delivered"], r["failed"],
-              f"{100 * r['delivered'] / r['outbound']:.1f}%" if r["outbound"] else "—", r["parts"],
-              rupiah(r["parts"] * data.costs.sms_part)] for r in rows])
+            [tr("Bulan", "Month"), tr("Masuk", "In"), tr("Keluar", "Out"), tr("Terkirim", "Sent"),
+             tr("Diterima", "Delivered"), tr("Gagal", "Failed"), tr("Tingkat diterima", "Delivery rate"),
+             tr("Bagian", "Parts"), tr("Biaya", "Cost")],
+            [month_row(r) for r in rows])
         found = await campaign_results(data.db, days=RESULT_DAYS)
         columns = ["id", "name", "kind", "state", "started_at", "recipients", "sent", "delivered", "failed", "skipped",
                    "parts", "opted_out_after", "buyers", "purchases", "revenue", "code_orders", "code_revenue"]
-        export(doc, "campaigns", columns, lambda: [[getattr(c, k) for k in columns] for c in found])
-        campaigns.text = (f"<b>Promosi / Campaigns</b> (pembelian {RESULT_DAYS} hari setelah SMS / purchases within "
-                          f"{RESULT_DAYS} days of the SMS)" + html_table(
-            ["#", "Nama / Name", "Status", "Terkirim / Sent", "Diterima / Delivered", "Gagal / Failed",
-             "Berhenti / Opted out", "Pembeli / Buyers", "Omzet / Revenue", "Biaya / Cost", "Kode / Code orders"],
-            [[c.id, c.name, c.state, c.sent, c.delivered, c.failed, c.opted_out_after, c.buyers, rupiah(c.revenue),
-              rupiah(c.parts * data.costs.sms_part), f"{c.code_orders} · {rupiah(c.code_revenue)}"] for c in found]))
+        export(doc, "campaigns", columns, lambda: [[getattr(c, k) if k != "delivered" or reports else ""
+                                                    for k in columns] for c in found])
+        campaigns.text = (f"<b>{tr('Promosi', 'Campaigns')}</b> " + tr(
+            f"(pembelian {RESULT_DAYS} hari setelah SMS)", f"(purchases within {RESULT_DAYS} days of the SMS)")
+            + html_table(
+            ["#", tr("Nama", "Name"), "Status", tr("Terkirim", "Sent"), tr("Diterima", "Delivered"),
+             tr("Gagal", "Failed"), tr("Berhenti", "Opted out"), tr("Pembeli", "Buyers"), tr("Omzet", "Revenue"),
+             tr("Biaya", "Cost"), tr("Pesanan berkode", "Code orders")],
+            [[c.id, c.name, c.state, c.sent, delivery(c.delivered, c.sent, reports, tr)[0], c.failed,
+              c.opted_out_after, c.buyers, rupiah(c.revenue), rupiah(c.parts * data.costs.sms_part),
+              f"{c.code_orders} · {rupiah(c.code_revenue)}"] for c in found]))
         bump(marker)
 
-    doc.add_root(column(heading, chart, table, campaigns, marker, sizing_mode="stretch_width", name="messages"))
-    doc.title = "Pesan & promosi / Messages & campaigns"
+    doc.add_root(column(heading, chart_, note, table, campaigns, marker, sizing_mode="stretch_width", name="messages"))
+    doc.title = tr("Pesan & promosi", "Messages & campaigns")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, timedelta
 
-from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Div, FactorRange, Span
-from bokeh.plotting import figure
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Span
 
 from smsd_crm.analytics import extract, lines
 from smsd_crm.analytics.purchases import Purchases
 from smsd_crm.analytics.metrics import profit, whale_curve
 
-from .common import CLASS_NAMES, Customers, bump, export, html_table, revision, rupiah, title
+from .common import (Customers, bump, chart, class_name, export, html_table, revision, rupiah, rupiah_axis, table_box,
+                     texts, title)
 from .customers import classify
 
 PERIOD_DAYS = 365
@@ -27,27 +27,30 @@ async def _costs(data, since: date) -> list:
                                 await extract.points_redeemed_per_customer(data.db, since))
 
 
-def make(doc, data, hub, today=None):
+def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the profitability view; return its (async) refresh."""
-    heading, marker = title("Profitabilitas / Profitability"), revision()
+    tr = texts(lang)
+    heading, marker = title(tr("Profitabilitas", "Profitability")), revision()
     tariff, complaint_cost = data.costs.sms_part, data.costs.complaint
-    note = Div(text=f"12 bulan · SMS {rupiah(tariff)}/bagian · keluhan {rupiah(complaint_cost)} (config: costs)",
-               name="note")
+    note = Div(text=tr(f"12 bulan · SMS {rupiah(tariff)}/bagian · keluhan {rupiah(complaint_cost)} (config: costs)",
+                       f"12 months · SMS {rupiah(tariff)}/part · complaint {rupiah(complaint_cost)} (config: costs)"),
+               name="note", sizing_mode="stretch_width")
     whale_src = ColumnDataSource({"share": [], "cumulative": []}, name="whale")
-    whale = figure(height=300, sizing_mode="stretch_width", toolbar_location=None, tools="", name="whale_chart",
-                   title="Kurva paus / Whale curve", x_axis_label="pelanggan, urut laba / customers by profit (%)",
-                   y_axis_label="laba kumulatif / cumulative profit (%)")
+    whale = chart(name="whale_chart", title=tr("Kurva paus", "Whale curve"),
+                  x_axis_label=tr("pelanggan, urut laba (%)", "customers by profit (%)"),
+                  y_axis_label=tr("laba kumulatif (%)", "cumulative profit (%)"))
     whale.line("share", "cumulative", source=whale_src, line_width=2, color="#2e7d4f")
     whale.add_layout(Span(location=100, dimension="width", line_dash="dashed", line_color="#888"))
-    class_src = ColumnDataSource({"group": [], "profit": []}, name="by_class")
-    by_class = figure(x_range=FactorRange(factors=[]), height=300, sizing_mode="stretch_width", toolbar_location=None,
-                      tools="", title="Laba per kelas / Profit per class", name="class_chart")
-    by_class.vbar(x="group", top="profit", source=class_src, width=0.7, color="#e0a030")
+    class_src = ColumnDataSource({"group": [], "label": [], "profit": [], "profit_text": []}, name="by_class")
+    by_class = chart(x_range=FactorRange(factors=[]), title=tr("Laba per kelas", "Profit per class"),
+                     name="class_chart")
+    by_class.vbar(x="label", top="profit", source=class_src, width=0.7, color="#e0a030")
+    by_class.add_tools(HoverTool(tooltips=[("", "@label"), (tr("Laba", "Profit"), "@profit_text")]))
     by_class.xaxis.major_label_orientation = 0.5
-    tables = Div(text="", name="tables", sizing_mode="stretch_width")
+    tables = table_box("tables")
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         costs = await data.cached(("costs", now), lambda: _costs(data, now - timedelta(days=PERIOD_DAYS)))
         profits = {c.customer: profit(c, tariff, complaint_cost) for c in costs}
         curve = whale_curve(list(profits.values()))
@@ -56,14 +59,17 @@ def make(doc, data, hub, today=None):
         classes = {r["phone"]: r["class"] for r in await classify(data, now)}
         per_class: dict[str, float] = defaultdict(float)
         for phone, value in profits.items():
-            per_class[CLASS_NAMES[classes.get(phone, "other")]] += value
+            per_class[classes.get(phone, "other")] += value
         groups = sorted(per_class, key=lambda g: -per_class[g])
-        class_src.data = {"group": groups, "profit": [per_class[g] for g in groups]}
-        by_class.x_range.factors = groups
+        amounts = [per_class[g] for g in groups]
+        class_src.data = {"group": groups, "label": [class_name(g, tr) for g in groups], "profit": amounts,
+                          "profit_text": [rupiah(v) for v in amounts]}
+        by_class.x_range.factors = class_src.data["label"]
+        rupiah_axis(by_class.yaxis[0], min(amounts, default=0), max(amounts, default=0), lang)
         people = await Customers.load(data.db)
         ranked = sorted(costs, key=lambda c: -profits[c.customer])
-        headers = ["Pelanggan / Customer", "Omzet / Revenue", "Modal / Cost", "Promo", "Poin / Points", "SMS", "Keluhan",
-                   "Laba / Profit"]
+        headers = [tr("Pelanggan", "Customer"), tr("Omzet", "Revenue"), tr("Modal", "Cost of goods"), "Promo",
+                   tr("Poin", "Points"), "SMS", tr("Keluhan", "Complaints"), tr("Laba", "Profit")]
 
         def rows(items):
             return [[people.label(c.customer), rupiah(c.revenue),
@@ -80,13 +86,14 @@ def make(doc, data, hub, today=None):
                  c.complaints,
                  round(profits[c.customer])] for c in ranked])
         top, bottom = ranked[:15], ranked[-15:][::-1]
-        tables.text = ("<b>Paling menguntungkan / Most profitable</b>" + html_table(headers, rows(top), links(top))
-                       + "<b>Paling rugi / Least profitable</b>" + html_table(headers, rows(bottom), links(bottom)))
+        tables.text = (f"<b>{tr('Paling menguntungkan', 'Most profitable')}</b>"
+                       + html_table(headers, rows(top), links(top))
+                       + f"<b>{tr('Paling rugi', 'Least profitable')}</b>"
+                       + html_table(headers, rows(bottom), links(bottom)))
         bump(marker)
 
-    doc.add_root(column(heading, note, row(whale, by_class, sizing_mode="stretch_width"), tables, marker,
-                        sizing_mode="stretch_width", name="profit"))
-    doc.title = "Profitabilitas / Profitability"
+    doc.add_root(column(heading, note, by_class, whale, tables, marker, sizing_mode="stretch_width", name="profit"))
+    doc.title = tr("Profitabilitas", "Profitability")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

@@ -5,42 +5,48 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from bokeh.layouts import column, row
-from bokeh.models import ColumnDataSource, Div, FactorRange
-from bokeh.plotting import figure
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
-from .common import Customers, bump, export, html_table, revision, rupiah, title
+from .common import Customers, bump, chart, export, html_table, revision, rupiah, table_box, texts, title
 from .customers import classify, month_ends
 
 WINDOW_DAYS = 90  # "active" = bought in the last 90 days
 MONTHS = 12
 
 
-def make(doc, data, hub, today=None):
+def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the retention view; return its (async) refresh."""
-    heading, marker = title("Retensi / Retention"), revision()
+    tr = texts(lang)
+    heading, marker = title(tr("Retensi", "Retention")), revision()
     src = ColumnDataSource({"month": [], "active": [], "retained": [], "new": [], "reactivated": [],
                             "rate": [], "churn": []}, name="months")
-    counts = figure(x_range=FactorRange(factors=[]), height=300, sizing_mode="stretch_width", toolbar_location=None,
-                    tools="", title=f"Pelanggan aktif ({WINDOW_DAYS} hari) / Active customers", name="active_chart")
+    counts = chart(x_range=FactorRange(factors=[]), name="active_chart",
+                   title=tr(f"Pelanggan aktif ({WINDOW_DAYS} hari)", f"Active customers ({WINDOW_DAYS} days)"))
     counts.vbar_stack(["retained", "new", "reactivated"], x="month", source=src, width=0.8,
                       color=["#2e7d4f", "#6a8fc0", "#e0a030"],
-                      legend_label=["bertahan / retained", "baru / new", "kembali / reactivated"])
+                      legend_label=[tr("bertahan", "retained"), tr("baru", "new"), tr("kembali", "reactivated")])
+    counts.add_tools(HoverTool(tooltips=[("", "@month"), (tr("aktif", "active"), "@active"),
+                                         (tr("baru", "new"), "@new"), (tr("kembali", "reactivated"), "@reactivated")]))
     counts.legend.location = "bottom_left"
-    rates = figure(x_range=counts.x_range, y_range=(0, 100), height=300, sizing_mode="stretch_width",
-                   toolbar_location=None, tools="", title="Retensi & churn (%)", name="rate_chart")
-    rates.line("month", "rate", source=src, color="#2e7d4f", line_width=2, legend_label="retensi / retention")
+    counts.legend.label_text_font_size = "8pt"
+    counts.xaxis.major_label_orientation = 0.8
+    rates = chart(x_range=counts.x_range, y_range=(0, 100), title=tr("Retensi & churn (%)", "Retention & churn (%)"),
+                  name="rate_chart")
+    rates.line("month", "rate", source=src, color="#2e7d4f", line_width=2, legend_label=tr("retensi", "retention"))
     rates.line("month", "churn", source=src, color="#b03030", line_width=2, legend_label="churn")
-    lapsing = Div(text="", name="lapsing", sizing_mode="stretch_width")
+    rates.legend.label_text_font_size = "8pt"
+    rates.xaxis.major_label_orientation = 0.8
+    lapsing = table_box("lapsing")
 
     async def refresh() -> None:
-        now = today or date.today()
+        now = today or data.today()
         p = await data.purchases()
         ends = month_ends(now, MONTHS)
         out = {k: [] for k in src.data}
         for t0, t1 in zip(ends, ends[1:]):
             r = p.retention(t0, t1, WINDOW_DAYS)
-            out["month"].append(t1.isoformat()[:7] if t1 != now else "now")
+            out["month"].append(t1.isoformat()[:7] if t1 != now else tr("kini", "now"))
             out["active"].append(r.end)
             out["retained"].append(r.retained)
             out["new"].append(r.new)
@@ -54,15 +60,15 @@ def make(doc, data, hub, today=None):
         export(doc, "lapsing", ["phone", "name", "days_since", "visits", "spend_12_months"],
                lambda: [[r["phone"], people.label(r["phone"]), r["days"], r["f"], round(r["m"])] for r in lapsing_all])
         targets = lapsing_all[:30]
-        lapsing.text = "<b>Mulai menghilang (kirim sapaan) / Lapsing: win-back targets</b>" + html_table(
-            ["Pelanggan / Customer", "Hari sejak beli / Days since", "Kali beli / Visits", "Belanja 12 bln / Spend"],
+        lapsing.text = f"<b>{tr('Mulai menghilang (kirim sapaan)', 'Lapsing: win-back targets')}</b>" + html_table(
+            [tr("Pelanggan", "Customer"), tr("Hari sejak beli", "Days since"), tr("Kali beli", "Visits"),
+             tr("Belanja 12 bln", "Spend 12 mo")],
             [[people.label(r["phone"]), r["days"], r["f"], rupiah(r["m"])] for r in targets],
             links=[people.link(r["phone"]) for r in targets])
         bump(marker)
 
-    doc.add_root(column(heading, row(counts, rates, sizing_mode="stretch_width"), lapsing, marker,
-                        sizing_mode="stretch_width", name="retention"))
-    doc.title = "Retensi / Retention"
+    doc.add_root(column(heading, counts, rates, lapsing, marker, sizing_mode="stretch_width", name="retention"))
+    doc.title = tr("Retensi", "Retention")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

@@ -1,81 +1,113 @@
 """Sales: revenue per year -> click a year: its months and its categories -> click a category: its
-products; SMS orders and till sales stacked; a back control; refreshed live as orders arrive."""
+products (by name; the code is in the tooltip); SMS orders and till sales stacked; a back control;
+refreshed live as orders arrive."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from bokeh.layouts import column, row
-from bokeh.models import Button, ColumnDataSource, Div, FactorRange, HoverTool, NumeralTickFormatter
-from bokeh.plotting import figure
+from bokeh.models import Button, ColumnDataSource, Div, FactorRange
 
 from smsd_crm.analytics import sales
 
+from .common import chart, fresh_hover, rupiah, rupiah_axis, texts
+
 COLORS = ["#2e7d4f", "#e0a030"]  # SMS, till
 CHANNELS = ["sms", "till"]
+MONTHS = {"id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
+          "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]}
 
 
-def _data(bars: list[sales.Bar]) -> dict[str, list]:
-    return {"key": [b.key for b in bars], "label": [b.label for b in bars], "sms": [b.sms_revenue for b in bars],
-            "till": [b.till_revenue for b in bars], "revenue": [b.revenue for b in bars],
-            "units": [b.units for b in bars]}
+def factors(bars: list[sales.Bar], level: str, lang: str) -> list[str]:
+    """What the axis shows for each bar: a month's short name, a product's name (with its code only
+    when two products share a name), else the key (a year, a category)."""
+    if level == "month":
+        return [MONTHS["en" if lang == "en" else "id"][int(b.key[5:7]) - 1] for b in bars]
+    if level == "product":
+        names = Counter(b.label or b.key for b in bars)
+        return [(b.label or b.key) if names[b.label or b.key] == 1 else f"{b.label} ({b.key})" for b in bars]
+    return [b.key for b in bars]
 
 
-def _hover() -> HoverTool:
-    return HoverTool(tooltips=[("", "@label"), ("Rp", "@revenue{0,0}"), ("SMS", "@sms{0,0}"),
-                               ("Till", "@till{0,0}"), ("unit", "@units{0,0}")])
+def bar_data(bars: list[sales.Bar], level: str, lang: str) -> dict[str, list]:
+    """A chart's columns: ``key`` is what a click drills into (a product's code), ``factor`` what the
+    axis shows, the ``*_text`` columns what the tooltip shows."""
+    return {"key": [b.key for b in bars], "factor": factors(bars, level, lang), "label": [b.label for b in bars],
+            "code": [b.key if level == "product" else "" for b in bars],
+            "sms": [b.sms_revenue for b in bars], "till": [b.till_revenue for b in bars],
+            "revenue": [b.revenue for b in bars], "units": [b.units for b in bars],
+            "revenue_text": [rupiah(b.revenue) for b in bars], "sms_text": [rupiah(b.sms_revenue) for b in bars],
+            "till_text": [rupiah(b.till_revenue) for b in bars]}
 
 
-def make(doc, data, hub):
+def _tooltips(level: str, tr) -> list[tuple[str, str]]:
+    names = {"year": tr("Tahun", "Year"), "month": tr("Bulan", "Month"), "category": tr("Kategori", "Category"),
+             "product": tr("Produk", "Product")}
+    tips = [(names[level], "@label")]
+    if level == "product":
+        tips.append((tr("Kode", "Code"), "@code"))
+    return tips + [(tr("Omzet", "Revenue"), "@revenue_text"), ("SMS", "@sms_text"), (tr("Kasir", "Till"), "@till_text"),
+                   (tr("Unit", "Units"), "@units{0,0}")]
+
+
+def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the sales drill-down; return its (async) refresh."""
+    tr = texts(lang)
     state: dict[str, str | None] = {"year": None, "category": None}
     title = Div(text="", name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
-    back = Button(label="← Kembali / Back", name="back", visible=False, width=160)
+    back = Button(label=tr("← Kembali", "← Back"), name="back", visible=False, width=110)
     export = Div(text="", name="export")
+    hint = Div(text="", name="hint", sizing_mode="stretch_width", styles={"color": "#555"})
     revision = Div(text="0", name="revision", visible=False)
 
-    main_src = ColumnDataSource(_data([]), name="main")
-    main = figure(x_range=FactorRange(factors=[]), height=320, sizing_mode="stretch_width", name="main_chart",
-                  tools="tap", toolbar_location=None, title="Omzet / Revenue (Rp)")
-    main.vbar_stack(CHANNELS, x="key", source=main_src, width=0.8, color=COLORS,
-                    legend_label=["SMS", "Kasir / Till"])
-    main.add_tools(_hover())
-    main.yaxis.formatter = NumeralTickFormatter(format="0,0")
+    main_src = ColumnDataSource(bar_data([], "year", lang), name="main")
+    main = chart(300, x_range=FactorRange(factors=[]), tools="tap", name="main_chart")
+    main.vbar_stack(CHANNELS, x="factor", source=main_src, width=0.8, color=COLORS,
+                    legend_label=["SMS", tr("Kasir", "Till")])
     main.legend.location = "top_left"
+    main.legend.label_text_font_size = "8pt"
+    main.xaxis.major_label_orientation = 0.8
 
-    side_src = ColumnDataSource(_data([]), name="side")
-    side = figure(y_range=FactorRange(factors=[]), height=320, sizing_mode="stretch_width", name="side_chart",
-                  tools="tap", toolbar_location=None, visible=False, title="Kategori / Categories")
-    side.hbar_stack(CHANNELS, y="key", source=side_src, height=0.8, color=COLORS)
-    side.add_tools(_hover())
-    side.xaxis.formatter = NumeralTickFormatter(format="0,0")
+    side_src = ColumnDataSource(bar_data([], "category", lang), name="side")
+    side = chart(300, y_range=FactorRange(factors=[]), tools="tap", name="side_chart", visible=False)
+    side.hbar_stack(CHANNELS, y="factor", source=side_src, height=0.8, color=COLORS)
 
     async def refresh() -> None:
         year, category = state["year"], state["category"]
+        drill = await data.drill()
         if year is None:
-            bars = (await data.drill()).by_year()
-            main_src.data, main.x_range.factors = _data(bars), [b.key for b in bars]
-            main.title.text = "Omzet per tahun (klik satu tahun) / Revenue per year (click a year)"
-            side.visible = back.visible = False
-            title.text = "Penjualan / Sales"
+            main_bars, main_level = drill.by_year(), "year"
+            main.title.text = tr("Omzet per tahun", "Revenue per year")
+            hint.text = tr("Klik satu tahun untuk bulan dan kategorinya.",
+                           "Click a year for its months and categories.")
+            title.text = tr("Penjualan", "Sales")
             link = "/dash/sales.csv"
         else:
-            drill = await data.drill()
-            months = drill.by_month(year)
-            main_src.data, main.x_range.factors = _data(months), [b.key for b in months]
-            main.title.text = f"{year}: omzet per bulan / revenue per month"
+            main_bars, main_level = drill.by_month(year), "month"
+            main.title.text = tr(f"{year}: omzet per bulan", f"{year}: revenue per month")
             if category is None:
-                side_bars = drill.by_category(year)
-                side.title.text = f"{year}: kategori (klik satu) / categories (click one)"
-                title.text = f"Penjualan {year} / Sales {year}"
+                side_bars, side_level = drill.by_category(year), "category"
+                side.title.text = tr(f"{year}: kategori", f"{year}: categories")
+                hint.text = tr("Klik satu kategori untuk produknya.", "Click a category for its products.")
+                title.text = tr(f"Penjualan {year}", f"Sales {year}")
                 link = f"/dash/sales.csv?year={year}"
             else:
-                side_bars = drill.by_product(year, category)
-                side.title.text = f"{year} · {category}: produk / products"
-                title.text = f"Penjualan {year} · {category} / Sales {year} · {category}"
+                side_bars, side_level = drill.by_product(year, category), "product"
+                side.title.text = tr(f"{year} · {category}: produk", f"{year} · {category}: products")
+                hint.text = tr("Arahkan ke batang untuk kode dan angkanya.", "Point at a bar for its code and figures.")
+                title.text = tr(f"Penjualan {year} · {category}", f"Sales {year} · {category}")
                 link = f"/dash/sales.csv?year={year}&category={category}"
-            side_src.data = _data(side_bars)
-            side.y_range.factors = [b.key for b in side_bars]
-            side.yaxis.major_label_overrides = {b.key: b.label for b in side_bars}
-            side.visible = back.visible = True
+            side_src.data = bar_data(side_bars, side_level, lang)
+            side.y_range.factors = side_src.data["factor"]
+            side.height = 90 + 30 * max(len(side_bars), 3)
+            rupiah_axis(side.xaxis[0], 0, max((b.revenue for b in side_bars), default=0), lang, count=3)
+            fresh_hover(side, _tooltips(side_level, tr))
+        main_src.data = bar_data(main_bars, main_level, lang)
+        main.x_range.factors = main_src.data["factor"]
+        rupiah_axis(main.yaxis[0], 0, max((b.revenue for b in main_bars), default=0), lang)
+        fresh_hover(main, _tooltips(main_level, tr))  # a drill-down leaves no tooltip behind
+        side.visible = back.visible = year is not None
         export.text = f'<a href="{link}" download>CSV</a>'
         revision.text = str(int(revision.text) + 1)  # changed last: a client waits on it
 
@@ -101,9 +133,9 @@ def make(doc, data, hub):
     main_src.selected.on_change("indices", on_main)
     side_src.selected.on_change("indices", on_side)
     back.on_click(on_back)
-    doc.add_root(column(row(title, back, export), main, side, revision, sizing_mode="stretch_width",
+    doc.add_root(column(row(back, export), title, hint, main, side, revision, sizing_mode="stretch_width",
                         name="sales"))
-    doc.title = "Penjualan / Sales"
+    doc.title = tr("Penjualan", "Sales")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

@@ -17,13 +17,15 @@ from .purchases import Purchases, changes, fingerprint, load, merge
 
 class DashboardData:
     """``db`` is read-only, off the daemon's connection (``storage.readonly``); ``costs`` is the
-    ``costs`` config section (SMS tariff, complaint cost)."""
+    ``costs`` config section (SMS tariff, complaint cost); ``delivery_reports`` is
+    ``outbox.delivery_reports``: without reports nobody knows whether a sent SMS arrived."""
 
-    def __init__(self, db, costs=None) -> None:
+    def __init__(self, db, costs=None, delivery_reports: bool = False) -> None:
         from ..config import CostsConfig
 
         self.db = db
         self.costs = costs or CostsConfig()
+        self.delivery_reports = delivery_reports
         self._key: tuple | None = None
         self._purchases: Purchases | None = None
         self._lines: Lines | None = None
@@ -32,6 +34,7 @@ class DashboardData:
         self._sms: tuple[date, int, Counter] | None = None
         self._lock = asyncio.Lock()
         self._has_orders: bool | None = None  # plugins are switched on or off only with a restart
+        self._shop = getattr(db, "shop", None)  # the shop's zone, for days (shop_time)
 
     async def _fresh(self) -> tuple:
         if self._has_orders is None:
@@ -46,10 +49,18 @@ class DashboardData:
                 if self._purchases is not None:
                     self._purchases = merge(self._purchases, await changes(self.db, old, key))
                 if self._lines is not None:
-                    self._lines = await line_arrays.changes(str(self.db.path), self._lines, old, key)
+                    self._lines = await line_arrays.changes(str(self.db.path), self._lines, old, key,
+                                                              self._shop)
             else:
                 self._purchases = self._lines = None
         return key
+
+    def today(self) -> date:
+        """The shop's today (``store.timezone``), the day the views count up to."""
+        from datetime import datetime, timezone
+
+        from ..shop_time import for_zone
+        return (self._shop or for_zone()).day(datetime.now(timezone.utc))
 
     async def purchases(self) -> Purchases:
         """The current purchase arrays (one row per customer and day)."""
@@ -64,7 +75,7 @@ class DashboardData:
         async with self._lock:
             await self._fresh()
             if self._lines is None:
-                self._lines = await line_arrays.load(str(self.db.path), bool(self._has_orders))
+                self._lines = await line_arrays.load(str(self.db.path), bool(self._has_orders), self._shop)
             return self._lines
 
     async def drill(self):

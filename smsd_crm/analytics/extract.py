@@ -10,19 +10,22 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 
+from ..shop_time import for_zone, sql_day
 from ..storage.db import Database
 from .rfm import CustomerActivity
 
-PURCHASES = """
-SELECT phone, substr(created_at, 1, 10) AS day, total AS amount,
+# ``day`` is the shop's calendar day (shop_time.sql_day), never the UTC date.
+TILL_ONLY = f"""SELECT phone, {sql_day('sold_at')}, total, discount > 0, 'till', discount FROM sales
+WHERE phone IS NOT NULL"""
+PURCHASES = f"""
+SELECT phone, {sql_day('created_at')} AS day, total AS amount,
        (discount > 0 OR promo_code IS NOT NULL) AS promo, 'sms' AS channel, discount
 FROM orders WHERE state != 'cancelled'
 UNION ALL
-SELECT phone, substr(sold_at, 1, 10), total, discount > 0, 'till', discount FROM sales WHERE phone IS NOT NULL
+{TILL_ONLY}
 """
 # SMS parts of a message text: GSM-7 sizes (160, then 153 per part); an estimate for UCS-2 texts.
 SMS_PARTS = "CASE WHEN length(text) <= 160 THEN 1 ELSE (length(text) + 152) / 153 END"
-TILL_ONLY = PURCHASES[PURCHASES.index("SELECT phone, substr(sold_at"):]
 
 
 async def has_table(db: Database, name: str) -> bool:
@@ -66,7 +69,7 @@ async def complaint_times(db: Database, since: date) -> tuple[list[float], list[
     has = await has_table(db, "complaints")
     if not has:
         return [], [], 0
-    rows = await db.fetchall("SELECT opened_at, first_answer_at, closed_at FROM complaints WHERE opened_at >= ?",
+    rows = await db.fetchall("SELECT opened_at, first_answer_at, closed_at FROM complaints WHERE opened_at >= shop_start(?)",
                              (since.isoformat(),))
 
     def hours(a: str, b: str | None) -> float | None:
@@ -81,11 +84,11 @@ async def _line_pairs(db: Database, since: date, order_key: str, sale_key: str, 
     """Product codes of both channels' lines since ``since``, grouped by a key (a purchase, a customer);
     ``known_only`` leaves out till sales without a customer's number."""
     parts = [f"SELECT {sale_key}, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
-             "WHERE s.sold_at >= ?" + (" AND s.phone IS NOT NULL" if known_only else "")]
+             "WHERE s.sold_at >= shop_start(?)" + (" AND s.phone IS NOT NULL" if known_only else "")]
     params: list = [since.isoformat()]
     if await has_table(db, "orders"):
         parts.insert(0, f"SELECT {order_key}, ol.code FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
-                        "WHERE o.state != 'cancelled' AND o.created_at >= ?")
+                        "WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?)")
         params.insert(0, since.isoformat())
     sql = outer.format(" UNION ALL ".join(parts))  # fixed SQL from this module; values are parameters
     if limit is not None:
@@ -107,9 +110,10 @@ async def closures(db: Database, since: date) -> list[tuple[str, date, float]]:
     has = await has_table(db, "complaints")
     if not has:
         return []
-    rows = await db.fetchall("SELECT phone, opened_at, closed_at FROM complaints WHERE closed_at >= ?",
+    rows = await db.fetchall("SELECT phone, opened_at, closed_at FROM complaints WHERE closed_at >= shop_start(?)",
                              (since.isoformat(),))
-    return [(r["phone"], datetime.fromisoformat(r["closed_at"]).date(),
+    shop = getattr(db, "shop", None) or for_zone()
+    return [(r["phone"], shop.day(r["closed_at"]),
              (datetime.fromisoformat(r["closed_at"]) - datetime.fromisoformat(r["opened_at"])).total_seconds() / 3600)
             for r in rows]
 
@@ -119,10 +123,10 @@ async def complaints_per_week(db: Database, since: date,
     """(week start, complaints opened, purchases) per ISO week since ``since``; ``bought`` gives the
     purchases per week start when the caller has them (``Purchases.per_week``)."""
     has = await has_table(db, "complaints")
-    week = "date({col}, '-' || ((strftime('%w', {col}) + 6) % 7) || ' days')"
+    week = "date({col}, '-' || ((strftime('%w', {col}) + 6) % 7) || ' days')"  # {col}: a day, YYYY-MM-DD
     opened = {} if not has else {r[0]: r[1] for r in await db.fetchall(
-        f"SELECT {week.format(col='substr(opened_at, 1, 10)')} AS w, COUNT(*) FROM complaints "
-        "WHERE opened_at >= ? GROUP BY w", (since.isoformat(),))}
+        f"SELECT {week.format(col=sql_day('opened_at'))} AS w, COUNT(*) FROM complaints "
+        "WHERE opened_at >= shop_start(?) GROUP BY w", (since.isoformat(),))}
     if bought is None:
         bought = {r[0]: r[1] for r in await db.fetchall(
             f"SELECT {week.format(col='day')} AS w, COUNT(*) FROM ({await purchases_sql(db)}) WHERE day >= ? "
@@ -158,13 +162,13 @@ async def customer_costs(db: Database, since: date) -> list:
 
     has_orders = await has_table(db, "orders")
     parts = ["SELECT s.phone, SUM(sl.quantity * sl.price), SUM(sl.quantity * sl.cost), 0 FROM sales s "
-             "JOIN sale_lines sl ON sl.sale_id = s.id WHERE s.phone IS NOT NULL AND s.sold_at >= ? GROUP BY s.phone",
-             "SELECT phone, 0, 0, SUM(discount) FROM sales WHERE phone IS NOT NULL AND sold_at >= ? GROUP BY phone"]
+             "JOIN sale_lines sl ON sl.sale_id = s.id WHERE s.phone IS NOT NULL AND s.sold_at >= shop_start(?) GROUP BY s.phone",
+             "SELECT phone, 0, 0, SUM(discount) FROM sales WHERE phone IS NOT NULL AND sold_at >= shop_start(?) GROUP BY phone"]
     if has_orders:
         parts += ["SELECT o.phone, SUM(ol.quantity * ol.price), SUM(ol.quantity * ol.cost), 0 FROM orders o "
-                  "JOIN order_lines ol ON ol.order_id = o.id WHERE o.state != 'cancelled' AND o.created_at >= ? "
+                  "JOIN order_lines ol ON ol.order_id = o.id WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?) "
                   "GROUP BY o.phone",
-                  "SELECT phone, 0, 0, SUM(discount) FROM orders WHERE state != 'cancelled' AND created_at >= ? "
+                  "SELECT phone, 0, 0, SUM(discount) FROM orders WHERE state != 'cancelled' AND created_at >= shop_start(?) "
                   "GROUP BY phone"]
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for sql in parts:
@@ -186,13 +190,13 @@ async def points_redeemed_per_customer(db: Database, since: date) -> dict[str, i
     if not await has_table(db, "vouchers"):
         return {}
     return {r[0]: r[1] for r in await db.fetchall(
-        "SELECT phone, SUM(value) FROM vouchers WHERE created_at >= ? GROUP BY phone", (since.isoformat(),))}
+        "SELECT phone, SUM(value) FROM vouchers WHERE created_at >= shop_start(?) GROUP BY phone", (since.isoformat(),))}
 
 
 async def sms_parts_per_customer(db: Database, since: date, after_id: int = 0,
                                  upto_id: int | None = None) -> dict[str, int]:
     """SMS parts sent to each number since ``since`` (messages with after_id < id <= upto_id)."""
-    sql = (f"SELECT phone, SUM({SMS_PARTS}) FROM messages WHERE direction = 'out' AND created_at >= ? "
+    sql = (f"SELECT phone, SUM({SMS_PARTS}) FROM messages WHERE direction = 'out' AND created_at >= shop_start(?) "
            "AND phone IS NOT NULL AND id > ?")
     params: list = [since.isoformat(), after_id]
     if upto_id is not None:
@@ -206,4 +210,4 @@ async def complaints_per_customer(db: Database, since: date) -> dict[str, int]:
     if not await has_table(db, "complaints"):
         return {}
     return {r[0]: r[1] for r in await db.fetchall(
-        "SELECT phone, COUNT(*) FROM complaints WHERE opened_at >= ? GROUP BY phone", (since.isoformat(),))}
+        "SELECT phone, COUNT(*) FROM complaints WHERE opened_at >= shop_start(?) GROUP BY phone", (since.isoformat(),))}

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..shop_time import ShopTime, for_zone, sql_day_number
 from .metrics import CustomerCosts, Rule, rules_from_counts
 
-DAY = "CAST(julianday(substr({col}, 1, 10)) - 2440587.5 AS INTEGER)"
-ORDER_LINES = (f"SELECT o.id, o.phone, {DAY.format(col='o.created_at')}, ol.code, ol.name, "
+ORDER_LINES = (f"SELECT o.id, o.phone, {sql_day_number('o.created_at')}, ol.code, ol.name, "
                "COALESCE(ol.product_id, -1), ol.quantity, ol.quantity * ol.price, ol.quantity * ol.cost "
                "FROM orders o JOIN order_lines ol ON ol.order_id = o.id WHERE o.state != 'cancelled'")
-SALE_LINES = (f"SELECT -s.id, s.phone, {DAY.format(col='s.sold_at')}, sl.code, sl.name, "
+SALE_LINES = (f"SELECT -s.id, s.phone, {sql_day_number('s.sold_at')}, sl.code, sl.name, "
               "COALESCE(sl.product_id, -1), sl.quantity, sl.quantity * sl.price, sl.quantity * sl.cost "
               "FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id WHERE 1")
 COLUMNS = ("basket", "cust", "day", "sms", "code", "product", "units", "revenue", "cost")
@@ -122,8 +122,9 @@ class Lines:
                                   for a, b in zip(*np.divmod(found, width))}, n, min_count)
 
 
-def _batches(path: str, sql: str, params: tuple = ()):
+def _batches(path: str, sql: str, params: tuple = (), shop: ShopTime | None = None):
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    (shop or for_zone()).install(conn)
     try:
         cursor = conn.execute(sql, params)
         while batch := cursor.fetchmany(BATCH):
@@ -136,14 +137,15 @@ def _ids(path: str, sql: str, params: tuple) -> list[int]:
     return [row[0] for batch in _batches(path, sql, params) for row in batch]
 
 
-async def load(path: str, has_orders: bool) -> Lines:
+async def load(path: str, has_orders: bool, shop: ShopTime | None = None) -> Lines:
     """Every line of both channels (SMS orders that were not cancelled, and till sales), read on a
-    read-only connection of its own and turned into arrays in a worker thread."""
+    read-only connection of its own and turned into arrays in a worker thread; days are the shop's
+    (``shop``: its zone, Asia/Jakarta when not given)."""
     sql = SALE_LINES if not has_orders else f"{ORDER_LINES} UNION ALL {SALE_LINES}"
-    return await asyncio.to_thread(lambda: Lines.empty().add(_batches(path, sql)))
+    return await asyncio.to_thread(lambda: Lines.empty().add(_batches(path, sql, (), shop)))
 
 
-async def changes(path: str, lines: Lines, old: tuple, new: tuple) -> Lines:
+async def changes(path: str, lines: Lines, old: tuple, new: tuple, shop: ShopTime | None = None) -> Lines:
     """``lines`` brought from fingerprint ``old`` to ``new`` (see ``purchases.fingerprint``): the lines
     of sales and orders with larger ids added, those of orders cancelled since taken out."""
     sql = f"{SALE_LINES} AND s.id > ?"
@@ -155,7 +157,7 @@ async def changes(path: str, lines: Lines, old: tuple, new: tuple) -> Lines:
         cancelled = await asyncio.to_thread(
             _ids, path, "SELECT id FROM orders WHERE id <= ? AND state = 'cancelled' AND updated_at > ?",
             (int(old[2] or 0), old[3] or ""))
-    return await asyncio.to_thread(lambda: lines.without_orders(cancelled).add(_batches(path, sql, tuple(params))))
+    return await asyncio.to_thread(lambda: lines.without_orders(cancelled).add(_batches(path, sql, tuple(params), shop)))
 
 
 def customer_costs(lines: Lines, purchases, since_day: int, sms_parts: dict[str, int],

@@ -14,6 +14,7 @@ from datetime import date
 
 import numpy as np
 
+from ..shop_time import ShopTime, for_zone, sql_day_number
 from ..storage.db import Database
 from .extract import has_table, purchases_sql
 from .metrics import Retention
@@ -135,12 +136,13 @@ async def fingerprint(db: Database, has_orders: bool | None = None) -> tuple:
     return tuple(await db.fetchone(f"SELECT (SELECT MAX(id) FROM sales), (SELECT COUNT(*) FROM sales){orders}"))
 
 
-def _read(path: str, sql: str, params: tuple = ()) -> list[tuple]:
+def _read(path: str, sql: str, params: tuple = (), shop: ShopTime | None = None) -> list[tuple]:
     """The aggregate query on a read-only connection of its own (WAL lets it read beside the daemon's
     writer), so a dashboard loading never holds up the connection that answers SMS."""
     import sqlite3
 
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    (shop or for_zone()).install(conn)
     try:
         rows = conn.execute(sql, params).fetchall()
     finally:
@@ -166,24 +168,28 @@ async def load(db: Database) -> Purchases:
     """One pass over both channels, aggregated per customer and day in SQL."""
     sql = f"""SELECT phone, {DAY.format(col="day")}, SUM(amount), COUNT(*), SUM(promo), SUM(discount)
               FROM ({await purchases_sql(db)}) GROUP BY phone, day ORDER BY phone, day"""
-    return _build(await asyncio.to_thread(_read, str(db.path), sql))
+    return _build(await asyncio.to_thread(_read, str(db.path), sql, (), _shop(db)))
 
 
 async def changes(db: Database, old: tuple, new: tuple) -> list[tuple]:
     """(phone, day, amount, purchases, promo, discount) rows to add between two fingerprints: sales and orders with
     larger ids, minus orders cancelled since. Negative rows take a cancelled order back out."""
-    sql = (f"SELECT phone, {DAY.format(col='substr(sold_at, 1, 10)')}, total, 1, discount > 0, discount FROM sales "
+    sql = (f"SELECT phone, {sql_day_number('sold_at')}, total, 1, discount > 0, discount FROM sales "
            "WHERE phone IS NOT NULL AND id > ?")
     params: list = [int(old[0] or 0)]
     if len(old) == 5 and len(new) == 5:
-        day = DAY.format(col="substr(created_at, 1, 10)")
+        day = sql_day_number("created_at")
         promo = "(discount > 0 OR promo_code IS NOT NULL)"
         sql += (f" UNION ALL SELECT phone, {day}, total, 1, {promo}, discount FROM orders "
                 "WHERE id > ? AND state != 'cancelled'"
                 f" UNION ALL SELECT phone, {day}, -total, -1, -{promo}, -discount FROM orders "
                 "WHERE id <= ? AND state = 'cancelled' AND updated_at > ?")
         params += [int(old[2] or 0), int(old[2] or 0), old[3] or ""]
-    return await asyncio.to_thread(_read, str(db.path), sql, tuple(params))
+    return await asyncio.to_thread(_read, str(db.path), sql, tuple(params), _shop(db))
+
+
+def _shop(db) -> ShopTime:
+    return getattr(db, "shop", None) or for_zone()
 
 
 def merge(base: Purchases, rows: list[tuple]) -> Purchases:

@@ -14,22 +14,23 @@ from datetime import date
 
 import numpy as np
 
+from ..shop_time import sql_day
 from ..storage.db import Database
 from .extract import has_table
 from .lines import Lines
 
-# Rows of both channels with the same columns; {where_o} / {where_s} narrow each side by date first,
+# Rows of both channels with the same columns, by the shop's day (shop_time.sql_day); {where_o} / {where_s} narrow each side by date first,
 # so the indexes on orders.created_at and sales.sold_at are used.
-LINES = """
-SELECT substr(o.created_at, 1, 10) AS day, 'sms' AS channel, COALESCE(p.category, 'Lainnya') AS category,
+LINES = f"""
+SELECT {sql_day('o.created_at')} AS day, 'sms' AS channel, COALESCE(p.category, 'Lainnya') AS category,
        ol.code AS code, ol.name AS name, ol.quantity AS units, ol.quantity * ol.price AS revenue
 FROM orders o JOIN order_lines ol ON ol.order_id = o.id LEFT JOIN products p ON p.id = ol.product_id
-WHERE o.state != 'cancelled' {where_o}
+WHERE o.state != 'cancelled' {{where_o}}
 UNION ALL
-SELECT substr(s.sold_at, 1, 10), 'till', COALESCE(p.category, 'Lainnya'), sl.code, sl.name, sl.quantity,
+SELECT {sql_day('s.sold_at')}, 'till', COALESCE(p.category, 'Lainnya'), sl.code, sl.name, sl.quantity,
        sl.quantity * sl.price
 FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id LEFT JOIN products p ON p.id = sl.product_id
-WHERE 1 {where_s}
+WHERE 1 {{where_s}}
 """
 
 
@@ -58,11 +59,11 @@ async def _bars(db: Database, group: str, label: str, year: str | None = None,
     params: list[str] = []
     where_o = where_s = ""
     if year:
-        where_o = "AND o.created_at >= ? AND o.created_at < ?"
-        where_s = "AND s.sold_at >= ? AND s.sold_at < ?"
+        where_o = "AND o.created_at >= shop_start(?) AND o.created_at < shop_start(?)"
+        where_s = "AND s.sold_at >= shop_start(?) AND s.sold_at < shop_start(?)"
     lines = LINES.format(where_o=where_o, where_s=where_s)
     if not await _has_orders(db):  # the order plugin is switched off: till sales only
-        lines = lines[lines.index("SELECT substr(s.sold_at"):]
+        lines = lines[lines.index("SELECT date(s.sold_at"):]
     elif year:
         params += [year, str(int(year) + 1)]
     if year:

@@ -2,7 +2,7 @@
 
 ``PROMO <PIN> [@target] text`` broadcasts to opted-in customers (a campaign; the reply says how
 many, a summary follows when it is done), ``LAPORAN <PIN>`` answers today's sales, orders and open
-complaints, ``STOK <PIN> <code> <qty>`` sets a product's stock. A stranger or a wrong PIN gets a
+complaints, ``STOK <PIN> <code or name> <qty>`` sets a product's stock. A stranger or a wrong PIN gets a
 refusal and nothing else; ``lockout_attempts`` wrong PINs in a row lock that number out for
 ``lockout_minutes``. The PIN word is masked by core before the SMS is stored (``secret_words``),
 so it is never on a page, in a webhook or in the database.
@@ -49,7 +49,7 @@ class OwnerConfig(PluginConfig):
             "promo_empty": "Tidak ada pelanggan yang bisa menerima promo ini.",
             "report": "Laporan {date}: kasir {sales} ({receipts} struk); pesanan SMS {orders} ({orders_total}), "
                       "baru {new}, siap {ready}; keluhan terbuka {complaints}.",
-            "stock_usage": "Format: STOK PIN kode jumlah. Contoh: STOK 1234 B01 40",
+            "stock_usage": "Format: STOK PIN kode/nama jumlah. Contoh: STOK 1234 B01 40",
             "stock_set": "Stok {code} ({name}) sekarang {qty}.",
             "unknown_product": "Barang {code} tidak ditemukan.",
         },
@@ -65,7 +65,7 @@ class OwnerConfig(PluginConfig):
             "promo_empty": "No customer can receive this promotion.",
             "report": "Report {date}: till {sales} ({receipts} receipts); SMS orders {orders} ({orders_total}), "
                       "new {new}, ready {ready}; open complaints {complaints}.",
-            "stock_usage": "Format: STOCK PIN code quantity. Example: STOCK 1234 B01 40",
+            "stock_usage": "Format: STOCK PIN code/name quantity. Example: STOCK 1234 B01 40",
             "stock_set": "Stock of {code} ({name}) is now {qty}.",
             "unknown_product": "No item {code}.",
         },
@@ -160,33 +160,35 @@ async def _promo(ctx: PluginContext, message: Message, rest: str) -> Reply:
         return Reply(ctx.text("promo_usage", lang))
     try:
         started = await ctx.campaigns.broadcast(rest, target=target, notify_phone=message.phone,
-                                                name=f"SMS PROMO {ctx.now():%Y-%m-%d %H:%M}")
+                                                name=f"SMS PROMO {ctx.store.time.format(ctx.now(), lang)}")
     except LookupError as exc:
         return Reply(ctx.text("unknown_target", lang, target=clip((target or "").lstrip("@"), 20),
                               choices=Listing(str(exc).split(", "))))
     if started is None:
         return Reply(ctx.text("promo_empty", lang))
     p = started.preview
-    later = ctx.text("promo_later", lang, time=f"{started.waits_until:%H:%M}") if started.waits_until else ""
+    later = ctx.text("promo_later", lang, time=ctx.store.time.format_time(started.waits_until, lang)) if started.waits_until else ""
     return Reply(ctx.text("promo_queued", lang, id=started.id, count=p.recipients, parts=p.parts_each.parts,
                           encoding=p.parts_each.encoding, cost=format_rupiah(round(p.cost))) + later)
 
 
 async def _report(ctx: PluginContext, lang: str) -> str:
+    shop = ctx.store.time
     start = ctx.today_start()
-    day = start.date().isoformat()
+    since, until = (t.astimezone(timezone.utc).isoformat() for t in (start, shop.start_of(start.date() + timedelta(1))))
     till = await ctx.db.fetchone("SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS t FROM sales "
-                                 "WHERE substr(sold_at, 1, 10) = ?", (day,))
+                                 "WHERE sold_at >= ? AND sold_at < ?", (since, until))
     orders = {"n": 0, "t": 0, "new": 0, "ready": 0}
     if await ctx.db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'"):
+        # cancelled orders are in neither the count nor the total
         orders = await ctx.db.fetchone(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN state != 'cancelled' THEN total END), 0) AS t, "
-            "SUM(state = 'new') AS new, SUM(state = 'ready') AS ready FROM orders WHERE created_at >= ?",
-            (start.astimezone(timezone.utc).isoformat(),))
+            "SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS t, "
+            "SUM(state = 'new') AS new, SUM(state = 'ready') AS ready FROM orders "
+            "WHERE created_at >= ? AND created_at < ? AND state != 'cancelled'", (since, until))
     complaints = 0
     if await ctx.db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'"):
         complaints = (await ctx.db.fetchone("SELECT COUNT(*) AS n FROM complaints WHERE state != 'closed'"))["n"]
-    return ctx.text("report", lang, date=day, sales=format_rupiah(till["t"]), receipts=till["n"],
+    return ctx.text("report", lang, date=shop.format_day(start.date(), lang), sales=format_rupiah(till["t"]), receipts=till["n"],
                     orders=orders["n"], orders_total=format_rupiah(orders["t"]), new=orders["new"] or 0,
                     ready=orders["ready"] or 0, complaints=complaints)
 
@@ -194,10 +196,12 @@ async def _report(ctx: PluginContext, lang: str) -> str:
 async def _stock(ctx: PluginContext, message: Message, rest: str) -> Reply:
     lang = message.language
     fields = split_fields(rest, " ")
-    if len(fields) != 2 or not fields[1].isdigit() or int(fields[1]) > 1_000_000:
+    if len(fields) < 2 or not fields[-1].isdigit() or int(fields[-1]) > 1_000_000:
         return Reply(ctx.text("stock_usage", lang))
-    code, qty = fields[0].upper(), int(fields[1])
-    product = await ctx.catalog.set_stock(code, qty)
+    # a code or a name, as HARGA reads it ("STOK 1234 B01 40", "STOK 1234 gula pasir 40")
+    query, qty = " ".join(fields[:-1])[:60], int(fields[-1])
+    meant, _ = await ctx.catalog.resolve(query)
+    product = await ctx.catalog.set_stock(meant.code if meant else query.upper(), qty)
     if product is None:
-        return Reply(ctx.text("unknown_product", lang, code=code[:20]))
+        return Reply(ctx.text("unknown_product", lang, code=clip(query, 20)))
     return Reply(ctx.text("stock_set", lang, code=product.code, name=clip(product.name, 40), qty=qty))

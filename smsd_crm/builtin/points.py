@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pydantic import BaseModel, ConfigDict, Field
 
 from smsd_crm import (Listing, Message, Migration, OrderStateChanged, PluginConfig, PluginContext, ProfileSection,
-                      Reply, TillSale, clip, hookimpl, split_keyword)
+                      Reply, Speaker, TillSale, clip, hookimpl, split_keyword)
 
 VOUCHER_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L to misread on a phone
 
@@ -124,6 +124,30 @@ async def earn(ctx: PluginContext, phone: str, points: int, reason: str, ref: st
     return True
 
 
+async def earn_from_history(ctx: PluginContext) -> int:
+    """Points for every done order and every till sale with a number that earned none yet (a
+    history loaded in bulk, such as the demo's), by the rule ``track_event`` applies one at a time
+    (``total // earn_per``, reason and ref alike, dated when earned), then the expiry as of now.
+    Returns how many ledger rows were added."""
+    per = ctx.config.earn_per
+    has_orders = await ctx.db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    sources = ["SELECT phone, total / ? AS points, 'till' AS reason, CAST(id AS TEXT) AS ref, sold_at AS at "
+               "FROM sales WHERE phone IS NOT NULL"]
+    if has_orders:
+        sources.append("SELECT phone, total / ?, 'order', CAST(id AS TEXT), updated_at FROM orders WHERE state = 'done'")
+    count = "SELECT COUNT(*) AS n FROM points_ledger"
+    before = (await ctx.db.fetchone(count))["n"]
+    async with ctx.db.transaction():
+        await ctx.db.execute(
+            f"INSERT INTO points_ledger (phone, delta, reason, ref, at) SELECT * FROM ({' UNION ALL '.join(sources)}) s "
+            "WHERE s.points > 0 AND NOT EXISTS (SELECT 1 FROM points_ledger l WHERE l.reason = s.reason AND l.ref = s.ref)",
+            (per,) * len(sources))
+    now = ctx.now()
+    for row in await ctx.db.fetchall("SELECT DISTINCT phone FROM points_ledger"):
+        await expire(ctx, row["phone"], now)
+    return (await ctx.db.fetchone(count))["n"] - before
+
+
 async def redeem(ctx: PluginContext, phone: str, reward: Reward) -> tuple[str | None, int]:
     """(voucher code, balance after) or (None, balance): all or nothing, in one write transaction."""
     async with ctx.db.transaction():
@@ -209,13 +233,15 @@ async def track_event(event, ctx: PluginContext) -> None:
 
 
 @hookimpl
-async def customer_profile(customer, ctx: PluginContext):
-    """The customer's points balance and ledger on their page."""
+async def customer_profile(customer, ctx: PluginContext, language: str):
+    """The customer's points balance and ledger on their page, in the page's language."""
+    speak = Speaker(language, time=ctx.store.time)
     rows = await ctx.db.fetchall("SELECT * FROM points_ledger WHERE phone = ? ORDER BY id DESC LIMIT 100",
                                  (customer.phone,))
-    table = [[r["at"][:16].replace("T", " "), f"{r['delta']:+d}", r["reason"], r["ref"] or ""] for r in rows]
-    return ProfileSection("Poin", ["Waktu / Time", "Poin / Points", "Alasan / Reason", "Ref"], table,
-                          summary=str(await balance(ctx, customer.phone)), titles={"en": "Points"})
+    table = [[speak.when(r["at"]), f"{r['delta']:+d}", speak.word("points_reason", r["reason"]), r["ref"] or ""]
+             for r in rows]
+    return ProfileSection(speak.t("points"), [speak.t("time"), speak.t("points"), speak.t("reason"), "Ref"], table,
+                          summary=speak.number(await balance(ctx, customer.phone)))
 
 
 @hookimpl

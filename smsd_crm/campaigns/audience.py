@@ -105,11 +105,11 @@ async def resolve(db, audience: Audience, today: date, plugin_segment=None) -> l
 
 async def _category_buyers(db, category: str, since: date) -> set[str]:
     parts = ["SELECT s.phone FROM sales s JOIN sale_lines l ON l.sale_id = s.id JOIN products p ON p.id = l.product_id "
-             "WHERE s.phone IS NOT NULL AND s.sold_at >= ? AND p.category = ?"]
+             "WHERE s.phone IS NOT NULL AND s.sold_at >= shop_start(?) AND p.category = ?"]
     params = [since.isoformat(), category]
     if await has_table(db, "orders"):
         parts.append("SELECT o.phone FROM orders o JOIN order_lines l ON l.order_id = o.id "
-                     "JOIN products p ON p.id = l.product_id WHERE o.state != 'cancelled' AND o.created_at >= ? "
+                     "JOIN products p ON p.id = l.product_id WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?) "
                      "AND p.category = ?")
         params += [since.isoformat(), category]
     return {r[0] for r in await db.fetchall(" UNION ".join(parts), params)}

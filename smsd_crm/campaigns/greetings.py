@@ -8,6 +8,7 @@ import json
 import logging
 from datetime import date, datetime, timedelta
 
+from ..shop_time import sql_day
 from ..storage import campaigns as store
 from ..storage import consent
 
@@ -56,8 +57,8 @@ class Greetings:
         if self._config.winback_days:
             lapsed = (today - timedelta(days=self._config.winback_days)).isoformat()
             rows = await self._db.fetchall(
-                "SELECT phone FROM (SELECT phone, MAX(day) AS last FROM (SELECT phone, substr(sold_at, 1, 10) AS day "
-                "FROM sales WHERE phone IS NOT NULL UNION ALL SELECT phone, substr(created_at, 1, 10) FROM orders "
+                f"SELECT phone FROM (SELECT phone, MAX(day) AS last FROM (SELECT phone, {sql_day('sold_at')} AS day "
+                f"FROM sales WHERE phone IS NOT NULL UNION ALL SELECT phone, {sql_day('created_at')} FROM orders "
                 "WHERE state != 'cancelled') GROUP BY phone) WHERE last = ? AND phone IN (SELECT phone FROM customers)",
                 (lapsed,)) if await self._has_orders() else []
             made += await self._make(f"winback-{today}", "Sapaan / Win-back", self._config.winback_text,

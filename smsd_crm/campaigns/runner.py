@@ -43,6 +43,18 @@ def local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
     return now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+def summary_text(replies: dict, language: str, campaign_id: int, name: str, counts: dict, reports: bool) -> str:
+    """The owner's SMS when a campaign is done, from the ``campaigns.replies`` templates. Without
+    delivery reports nobody knows how many arrived: ``done_no_reports`` says so (a config that
+    replaced the templates without it gets ``done`` with "?" as the delivered count, never a 0)."""
+    templates = replies.get(language, {})
+    template = templates.get("done" if reports else "done_no_reports") or templates.get("done", "")
+    values = {"id": str(campaign_id), "name": name, **{k: str(v) for k, v in counts.items()}}
+    if not reports:
+        values["delivered"] = "?"
+    return render(template, values) if template else ""
+
+
 class CampaignRunner:
     """One task of the daemon; ``wake()`` after a change made elsewhere (web page, CLI via the
     database is noticed within a second while a campaign runs)."""
@@ -53,6 +65,7 @@ class CampaignRunner:
         self._config = settings.campaigns
         self._store_name = settings.store.name
         self._default_language = settings.store.language
+        self._reports = settings.outbox.delivery_reports
         self._host = host
         self._outbox_changed = outbox_changed
         self._clock = clock
@@ -154,11 +167,9 @@ class CampaignRunner:
         counts = await store.progress(self._db, campaign.id)
         LOGGER.info("campaign %d (%s) done: %s", campaign.id, campaign.name, counts)
         if campaign.notify_phone:
-            template = self._config.replies.get(self._default_language, {}).get("done", "")
-            if template:
-                await queue_outbound(self._db, campaign.notify_phone,
-                                     render(template, {"id": str(campaign.id), "name": campaign.name,
-                                                       **{k: str(v) for k, v in counts.items()}}),
-                                     now, plugin="core:campaign")
+            text = summary_text(self._config.replies, self._default_language, campaign.id, campaign.name, counts,
+                                self._reports)
+            if text:
+                await queue_outbound(self._db, campaign.notify_phone, text, now, plugin="core:campaign")
                 self._outbox_changed(None)
         await self._host.emit(CampaignFinished(campaign.id, campaign.name, counts))

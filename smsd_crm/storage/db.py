@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Iterable, Sequence
 import aiosqlite
 
 from ..errors import StorageError
+from ..shop_time import ShopTime, for_zone
 
 LOGGER = logging.getLogger(__name__)
 Params = Sequence[Any] | dict[str, Any]
@@ -36,8 +37,9 @@ class Database:
         self._savepoints = 0
 
     @classmethod
-    async def open(cls, path: str | Path) -> "Database":
-        """Open (creating the folder), switch on WAL and foreign keys, check integrity."""
+    async def open(cls, path: str | Path, shop: ShopTime | None = None) -> "Database":
+        """Open (creating the folder), switch on WAL and foreign keys, check integrity. ``shop`` (the
+        store's zone; Asia/Jakarta when not given) answers the SQL of ``shop_time.sql_day``."""
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,12 +48,15 @@ class Database:
             raise StorageError(f"cannot open database {path}: {exc}") from None
         conn.row_factory = sqlite3.Row
         db = cls(conn, path)
+        db.shop = shop or for_zone()
         try:
             await conn.execute("PRAGMA journal_mode=WAL")
             # FULL: a committed message survives a power cut, which shop PCs see.
             await conn.execute("PRAGMA synchronous=FULL")
             await conn.execute("PRAGMA foreign_keys=ON")
             await conn.execute("PRAGMA busy_timeout=5000")
+            for name, arguments, function in db.shop.sql_functions():
+                await conn.create_function(name, arguments, function, deterministic=True)
             row = await db.fetchone("PRAGMA quick_check")
             if row is None or row[0] != "ok":
                 raise StorageError(f"database {path} failed its integrity check: {row and row[0]}")

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from ..shop_time import ShopTime, for_zone
 from .db import Params
 
 
@@ -16,8 +17,9 @@ class ReadOnlyDatabase:
     lets it read beside the writer). Opened on first use, kept, used by one worker thread at a time;
     each statement runs in autocommit, so it always sees the latest commit."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, shop: ShopTime | None = None) -> None:
         self.path = str(path)
+        self.shop = shop or for_zone()  # the SQL functions of shop_time.sql_day
         self._conn: sqlite3.Connection | None = None
         self._lock = threading.Lock()
 
@@ -27,6 +29,7 @@ class ReadOnlyDatabase:
                 self._conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10,
                                              check_same_thread=False)
                 self._conn.row_factory = sqlite3.Row
+                self.shop.install(self._conn)
             cursor = self._conn.execute(sql, params)
             try:
                 return cursor.fetchone() if one else cursor.fetchall()

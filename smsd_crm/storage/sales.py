@@ -1,8 +1,11 @@
-"""Till sales (core: points and analytics count them beside SMS orders)."""
+"""Till sales (core: points and analytics count them beside SMS orders).
+
+``sold_at`` is a UTC instant like every stored time: the till's local time, read in ``store.timezone``
+(or ``--utc-offset``), is converted on import (shop_time; migration m016 converted older rows)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from ..sales_csv import Sale
 from .db import Database
@@ -17,7 +20,8 @@ async def import_sales(db: Database, sales: list[Sale], now: datetime) -> list[t
                 continue  # the same file (or receipt) imported again: nothing twice
             sale_id = await db.execute(
                 "INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES (?, ?, ?, ?, ?)",
-                (sale.receipt, sale.phone, sale.sold_at.isoformat(), sale.total, now.isoformat()))
+                (sale.receipt, sale.phone, sale.sold_at.astimezone(timezone.utc).isoformat(), sale.total,
+                 now.isoformat()))
             for n, line in enumerate(sale.lines, start=1):
                 await db.execute(
                     "INSERT INTO sale_lines (sale_id, line, product_id, code, name, quantity, price, cost) "

@@ -271,4 +271,11 @@ CREATE TABLE modem_facts (
     PRIMARY KEY (imei, fact)
 );
 """),
+    Migration("m016_sales_in_utc", """
+-- One time rule (docs/architecture.md, "Time"): every stored instant is UTC. Till sales were kept
+-- in the till's local time with its offset ("2025-01-01T06:30:00+07:00"); SQLite's strftime reads
+-- the offset and writes the same instant in UTC. Rows without an offset were already UTC.
+UPDATE sales SET sold_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', sold_at)
+WHERE sold_at NOT LIKE '%+00:00' AND strftime('%Y-%m-%dT%H:%M:%S+00:00', sold_at) IS NOT NULL;
+"""),
 ]

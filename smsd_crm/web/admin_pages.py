@@ -59,5 +59,5 @@ def add_routes(app: web.Application) -> list[dict]:
     """Mount the owner pages; return their navigation entries."""
     app.router.add_get("/admin/modems", modems_page)
     app.router.add_get("/admin/plugins", plugins_page)
-    return [{"path": "/admin/modems", "title": "Modem", "titles": {"en": "Modems"}, "role": "owner"},
-            {"path": "/admin/plugins", "title": "Plugin", "titles": {"en": "Plugins"}, "role": "owner"}]
+    return [{"path": "/admin/modems", "key": "nav.modems", "role": "owner"},
+            {"path": "/admin/plugins", "key": "nav.plugins", "role": "owner"}]

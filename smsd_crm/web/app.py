@@ -13,7 +13,7 @@ import jinja2
 from aiohttp import web
 
 from . import admin_pages, api, campaign_pages, customer_pages, dashboard_pages, message_pages, pages, simulator_page
-from .auth import authenticate, choose_language, login, login_page, logout, security_headers
+from .auth import authenticate, choose_language, error_pages, login, login_page, logout, security_headers
 from .base import CTX, NAV, TEMPLATES, WebContext, owner_only, render
 
 STATIC = Path(__file__).parent / "static"
@@ -46,7 +46,7 @@ async def live(request: web.Request) -> web.Response:
 
 def make_web_app(ctx: WebContext) -> web.Application:
     """The aiohttp application (routes, middlewares, templates)."""
-    app = web.Application(middlewares=[security_headers, authenticate], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[security_headers, error_pages, authenticate], client_max_size=1024 * 1024)
     app[CTX] = ctx
     core = jinja2.PackageLoader("smsd_crm.web", "templates")
     extra = pages.template_dirs(ctx.host) if ctx.host else []
@@ -60,7 +60,7 @@ def make_web_app(ctx: WebContext) -> web.Application:
     nav += dashboard_pages.add_routes(app)
     nav += campaign_pages.add_routes(app)
     nav += admin_pages.add_routes(app)
-    nav.append({"path": "/admin/users", "title": "Pengguna", "titles": {"en": "Users"}, "role": "owner"})
+    nav.append({"path": "/admin/users", "key": "nav.users", "role": "owner"})
     app[NAV] = nav
     api.add_routes(app, ctx.host)
     app.router.add_get("/login", login_page)

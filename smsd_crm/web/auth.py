@@ -16,7 +16,7 @@ from urllib.parse import quote, urlparse
 from aiohttp import web
 
 from ..storage import api_clients, users
-from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, render
+from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, page_error, render
 from .passwords import hash_password, verify_password
 
 SESSION_COOKIE = "smsd_session"
@@ -55,6 +55,30 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     return response
 
 
+GENERIC_ERRORS = {400: "error.bad_request", 403: "error.owner_only", 404: "error.not_found", 409: "error.conflict"}
+
+
+def _wants_page(request: web.Request) -> bool:
+    """A browser asking for a page (not the API, the long poll, a file, a CSV or a websocket)."""
+    path = request.path
+    return (request.method in ("GET", "POST") and "text/html" in request.headers.get("Accept", "")
+            and not path.startswith(("/api/", "/static/", "/dash/static/")) and path not in ("/api", "/live")
+            and not path.endswith((".csv", "/autoload.js", "/ws")))
+
+
+@web.middleware
+async def error_pages(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A refusal or a missing page is a proper page (header, menu) in the reader's language."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or not _wants_page(request):
+            raise
+        name, values = getattr(exc, "text_name", (GENERIC_ERRORS.get(exc.status, "error.bad_request"), {}))
+        return render(request, "error.html", status=exc.status, message=(name, values),
+                      title_name=f"error.title.{exc.status if exc.status in GENERIC_ERRORS else 'other'}")
+
+
 def _public(request: web.Request) -> bool:
     return request.path in PUBLIC or request.path.startswith(("/static/", "/lang/"))
 
@@ -90,10 +114,12 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         form = await request.post() if request.content_type.startswith(("application/x-www-form", "multipart/")) else {}
         sent = form.get("csrf") or request.headers.get("X-CSRF-Token", "")
         if not secrets.compare_digest(str(sent), session["csrf"]):
-            raise web.HTTPForbidden(text="CSRF token missing or wrong: reload the page and try again")
+            request[USER] = session  # the error page shows the header and menu
+            raise page_error(web.HTTPForbidden, "error.csrf")
     owner_page = getattr(handler, "owner_only", False) or request.path == "/dash" or request.path.startswith("/dash/")
     if owner_page and session["role"] != "owner":
-        raise web.HTTPForbidden(text="only the owner may open this page")
+        request[USER] = session
+        raise page_error(web.HTTPForbidden, "error.owner_only")
     if request.path != "/live":  # an open page polling for changes is not activity: it may expire
         await users.touch_session(ctx.db, token, ctx.clock() + timedelta(minutes=ctx.config.session_minutes))
     request[USER] = session

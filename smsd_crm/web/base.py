@@ -11,6 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ..config import Settings, StoreConfig, WebConfig
+from ..i18n import Speaker, catalogue
 from ..storage import messages
 from ..storage.db import Database
 from .live import LiveFeed
@@ -58,8 +59,21 @@ def language(request: web.Request) -> str:
 
 
 def translator(lang: str) -> Callable[[str, str], str]:
-    """``tr(indonesian, english)`` picks the text for ``lang``."""
+    """``tr(indonesian, english)`` picks the text for ``lang`` (for third-party plugin templates; the
+    core and built-in pages name their texts in the catalogue with ``t(name)``)."""
     return (lambda id_text, en_text: en_text) if lang == "en" else (lambda id_text, en_text: id_text)
+
+
+def speaker(request: web.Request) -> Speaker:
+    """The page's texts, words, numbers and times: its language, the shop's time zone."""
+    return Speaker(language(request), time=request.app[CTX].store.time)
+
+
+def nav_label(item: dict, speak: Speaker) -> str:
+    """A menu entry's label: a catalogue name (core pages) or a plugin page's own titles."""
+    if "key" in item:
+        return speak.t(item["key"])
+    return item["titles"].get(speak.lang, item["title"])
 
 
 def csrf_field(user) -> Markup:
@@ -77,12 +91,13 @@ def render(request: web.Request, name: str, status: int = 200, *, live: str | No
     env = request.app[TEMPLATES]
     user = request.get(USER)
     lang = language(request)
-    nav = [dict(n, label=n["titles"].get(lang, n["title"])) for n in request.app[NAV]
+    speak = speaker(request)
+    nav = [dict(n, label=nav_label(n, speak)) for n in request.app[NAV]
            if user and (n["role"] == "staff" or user["role"] == "owner")
            and (n.get("when") is None or n["when"](request.app[CTX]))]
     feed = request.app[CTX].live
     html = env.get_template(name).render(
-        user=user, store=request.app[CTX].store, nav=nav, lang=lang, tr=translator(lang),
+        user=user, store=request.app[CTX].store, nav=nav, lang=lang, tr=translator(lang), **speak.functions(),
         path=request.path_qs, live=(live, feed.version(live)) if live else None,
         csrf_field=lambda: csrf_field(user), **values)
     return web.Response(text=html, content_type="text/html", status=status)
@@ -101,12 +116,20 @@ async def send_sms(ctx: WebContext, phone: str, text: str, source: str) -> int:
     return message_id
 
 
+def page_error(cls: type[web.HTTPException], name: str, **values: Any) -> web.HTTPException:
+    """An HTTP error whose page (``error_pages``) says catalogue text ``name`` in the reader's
+    language; a client that is not a browser gets the English text."""
+    exc = cls(text=catalogue().text(name, "en", **values))
+    exc.text_name = (name, values)  # type: ignore[attr-defined]
+    return exc
+
+
 def int_or_404(value: str) -> int:
     """A path id as an int, or a 404 (not a 500) for junk."""
     try:
         number = int(value)
     except ValueError:
-        raise web.HTTPNotFound(text="no such page") from None
+        raise page_error(web.HTTPNotFound, "error.not_found") from None
     if not 0 < number < 2**63:
-        raise web.HTTPNotFound(text="no such page")
+        raise page_error(web.HTTPNotFound, "error.not_found")
     return number

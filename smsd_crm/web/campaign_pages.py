@@ -13,7 +13,8 @@ from ..analytics.campaign_results import results as campaign_results
 from ..analytics.rfm import CLASSES
 from ..errors import CampaignError
 from ..storage import campaigns as store
-from .base import CTX, USER, int_or_404, owner_only, render
+from ..i18n import Speaker
+from .base import CTX, USER, int_or_404, language, owner_only, page_error, render
 
 ACTIONS = ("start", "pause", "resume", "cancel")
 MAX_TEXT = 1000  # characters: a campaign is a few SMS at most
@@ -22,17 +23,30 @@ MAX_TEXT = 1000  # characters: a campaign is a few SMS at most
 def _service(request: web.Request):
     service = request.app[CTX].campaigns
     if service is None:
-        raise web.HTTPNotFound(text="campaigns are not available")
+        raise page_error(web.HTTPNotFound, "error.no_campaigns")
     return service
+
+
+def describe(audience: dict, speak: Speaker) -> str:
+    """An audience for people, in the page's language: "everyone", "class: regulars", "inactive 60 days"."""
+    kind, value = audience.get("kind"), audience.get("value")
+    if kind == "all":
+        return speak.t("audience.all")
+    if kind in ("segment", "class"):
+        return f"{speak.t('audience.' + kind)}: {speak.word(kind, value)}"
+    if kind == "inactive":
+        return speak.t("audience.inactive_days", days=value)
+    if kind in KINDS:
+        return f"{speak.t('audience.' + kind)}: {value}"
+    return str(value or "")
 
 
 async def _listing(request: web.Request, error: str | None = None, form=None, status: int = 200) -> web.Response:
     db = request.app[CTX].db
+    speak = Speaker(language(request))
     rows = []
     for c in await store.listing(db):
-        rows.append({"c": c, "audience": Audience.from_dict(c.audience).describe()
-                     if c.audience.get("kind") in KINDS else c.audience.get("value", ""),
-                     "counts": await store.progress(db, c.id)})
+        rows.append({"c": c, "audience": describe(c.audience, speak), "counts": await store.progress(db, c.id)})
     return render(request, "campaigns.html", status=status, campaigns=rows, error=error, form=form or {},
                   kinds=KINDS, classes=CLASSES, segments=SEGMENT_NAMES, live="messages")
 
@@ -78,7 +92,7 @@ async def campaign_page(request: web.Request) -> web.Response:
     service = _service(request)
     campaign = await store.get(request.app[CTX].db, int_or_404(request.match_info["id"]))
     if campaign is None:
-        raise web.HTTPNotFound(text="no such campaign")
+        raise page_error(web.HTTPNotFound, "error.not_found")
     preview, outcome = None, None
     if campaign.state != "draft":
         found = await campaign_results(request.app[CTX].db, days=RESULT_DAYS, campaign_id=campaign.id)
@@ -87,9 +101,8 @@ async def campaign_page(request: web.Request) -> web.Response:
         audience = Audience.from_dict(campaign.audience)
         preview = await service.preview(campaign.text, await service.recipients(audience))
     return render(request, "campaign.html", c=campaign, preview=preview, outcome=outcome, days=RESULT_DAYS,
-                  counts=await store.progress(request.app[CTX].db, campaign.id), zone=service.zone,
-                  audience=Audience.from_dict(campaign.audience).describe()
-                  if campaign.audience.get("kind") in KINDS else campaign.audience.get("value", ""),
+                  counts=await store.progress(request.app[CTX].db, campaign.id),
+                  audience=describe(campaign.audience, Speaker(language(request))),
                   live="messages")
 
 
@@ -100,13 +113,13 @@ async def act(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     campaign_id = int_or_404(request.match_info["id"])
     if action not in ACTIONS:
-        raise web.HTTPNotFound(text="no such action")
+        raise page_error(web.HTTPNotFound, "error.not_found")
     await request.post()  # the CSRF check has read the token
     try:
         if action == "start":
             await service.start(campaign_id)
         elif not await getattr(service, action)(campaign_id):
-            raise web.HTTPConflict(text=f"this campaign cannot {action} now")
+            raise page_error(web.HTTPConflict, "error.conflict")
     except CampaignError as exc:
         raise web.HTTPConflict(text=str(exc)) from None
     request.app[CTX].live.bump("messages")
@@ -119,4 +132,4 @@ def add_routes(app: web.Application) -> list[dict]:
     app.router.add_post("/campaigns", create)
     app.router.add_get("/campaigns/{id}", campaign_page)
     app.router.add_post("/campaigns/{id}/{action}", act)
-    return [{"path": "/campaigns", "title": "Promosi", "titles": {"en": "Campaigns"}, "role": "owner"}]
+    return [{"path": "/campaigns", "key": "nav.campaigns", "role": "owner"}]

@@ -8,10 +8,12 @@ from datetime import date
 from aiohttp import web
 
 from ..storage import consent, customers, messages
-from .base import CTX, USER, int_or_404, language, render
+from ..i18n import Speaker
+from .base import CTX, USER, int_or_404, language, page_error, render
 
 BIRTHDAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 LIMITS = {"name": 60, "address": 200}
+FIELDS = {"name": "name", "address": "address"}  # catalogue names of the fields
 
 
 async def customer_list(request: web.Request) -> web.Response:
@@ -32,7 +34,7 @@ async def _profile_values(request: web.Request, customer) -> dict:
     sections = []
     if ctx.host is not None:
         order = [p.name for p in ctx.host.enabled()]
-        found = await ctx.host.collect("customer_profile", customer=customer)
+        found = await ctx.host.collect("customer_profile", customer=customer, language=language(request))
         for plugin, section in sorted(found, key=lambda item: order.index(item[0])):
             sections.append({"plugin": plugin, "title": section.titles.get(language(request), section.title),
                              "columns": section.columns, "rows": section.rows, "summary": section.summary})
@@ -49,10 +51,10 @@ async def customer_profile(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     customer = await customers.get_by_id(ctx.db, int_or_404(request.match_info["id"]))
     if customer is None:
-        raise web.HTTPNotFound(text="no such customer")
+        raise page_error(web.HTTPNotFound, "error.not_found")
     if request.method == "POST":
         form = await request.post()
-        errors, fields = _check(form)
+        errors, fields = _check(form, Speaker(language(request)))
         if not errors:
             await customers.upsert(ctx.db, customer.phone, ctx.clock(), **fields)
             wanted = form.get("promotions") == "1"
@@ -66,13 +68,13 @@ async def customer_profile(request: web.Request) -> web.Response:
                   live="messages", **await _profile_values(request, customer))
 
 
-def _check(form) -> tuple[list[str], dict[str, str | None]]:
+def _check(form, speak: Speaker) -> tuple[list[str], dict[str, str | None]]:
     """Validate the edit form: (errors, cleaned fields)."""
     errors, fields = [], {}
     for key, limit in LIMITS.items():
         value = " ".join(str(form.get(key, "")).split())
         if len(value) > limit:
-            errors.append(f"{key}: at most {limit} characters")
+            errors.append(speak.t("error.field_too_long", field=speak.t(FIELDS[key]), limit=limit))
         fields[key] = value or None
     birthday = str(form.get("birthday", "")).strip()
     if birthday:
@@ -80,11 +82,11 @@ def _check(form) -> tuple[list[str], dict[str, str | None]]:
             if not BIRTHDAY.fullmatch(birthday) or date.fromisoformat(birthday) > date.today():
                 raise ValueError
         except ValueError:
-            errors.append("birthday: a date like 1990-08-17")
+            errors.append(speak.t("error.birthday"))
     fields["birthday"] = birthday or None
     lang = str(form.get("language", "id"))
     if lang not in ("id", "en"):
-        errors.append("language: id or en")
+        errors.append(speak.t("error.language"))
     fields["language"] = lang
     return errors, fields
 
@@ -94,4 +96,4 @@ def add_routes(app: web.Application) -> list[dict]:
     app.router.add_get("/customers", customer_list)
     app.router.add_route("GET", "/customers/{id}", customer_profile)
     app.router.add_route("POST", "/customers/{id}", customer_profile)
-    return [{"path": "/customers", "title": "Pelanggan", "titles": {"en": "Customers"}, "role": "staff"}]
+    return [{"path": "/customers", "key": "nav.customers", "role": "staff"}]

@@ -6,14 +6,14 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ..csv_output import to_csv
-from .base import CTX, language, render
+from .base import CTX, language, page_error, render
 from .dashboards import PREFIX
 
 
 def _host(request: web.Request):
     host = request.app[CTX].dashboards
     if host is None:
-        raise web.HTTPNotFound(text="dashboards are not running")
+        raise page_error(web.HTTPNotFound, "error.no_dashboards")
     return host
 
 
@@ -25,12 +25,13 @@ async def dashboard_page(request: web.Request) -> web.Response:
     host = _host(request)
     name = request.match_info["view"]
     if name not in host.views:
-        raise web.HTTPNotFound(text="no such dashboard")
+        raise page_error(web.HTTPNotFound, "error.not_found")
     element = f"bk-{name}"
-    # A plain <script src> (no inline script, so the page keeps a strict CSP).
-    script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
-                    'bokeh-app-path={1}/{2}"></script>').format(element, PREFIX, name)
     lang = language(request)
+    # A plain <script src> (no inline script, so the page keeps a strict CSP). ``lang`` reaches the
+    # view through the session's request arguments: its labels follow the page's language.
+    script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
+                    'bokeh-app-path={1}/{2}&amp;lang={3}"></script>').format(element, PREFIX, name, lang)
     views = [(v.name, v.title_en if lang == "en" else v.title) for v in host.views.values()]
     return render(request, "dashboard.html", script=script, views=views, current=name,
                   sources=host.sources.get(name, []))
@@ -49,7 +50,9 @@ async def sales_csv(request: web.Request) -> web.Response:
             bars = drill.by_year()
     except ValueError as exc:
         raise web.HTTPBadRequest(text=str(exc)) from None
-    text = to_csv(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"],
+    time_key = not category  # keys are years (or months beside categories), not products
+    text = to_csv(zoned(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"], request,
+                        ("key",) if time_key else ()),
                   ([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units] for b in bars))
     name = "-".join(["sales", *(p for p in (year, category) if p)]).replace('"', "")
     return web.Response(text=text, content_type="text/csv",
@@ -74,8 +77,19 @@ async def view_csv(request: web.Request) -> web.Response:
     wanted = request.query.get("source") or next(iter(tables), None)
     if wanted not in tables:
         raise web.HTTPNotFound(text=f"no data source {wanted!r} (this view has: {', '.join(tables)})")
-    return web.Response(text=to_csv(*tables[wanted]), content_type="text/csv",
+    columns, rows = tables[wanted]
+    return web.Response(text=to_csv(zoned(columns, request), rows), content_type="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{name}-{wanted}.csv"'})
+
+
+TIME_COLUMNS = ("day", "week", "month", "year", "date", "at", "first", "last")
+
+
+def zoned(columns: list[str], request: web.Request, also: tuple[str, ...] = ()) -> list[str]:
+    """Column names with the zone their days and times are in: ``month (Asia/Jakarta)``. Every day,
+    month and year is the shop's (``store.timezone``), never UTC's."""
+    zone = request.app[CTX].store.timezone
+    return [f"{c} ({zone})" if c in TIME_COLUMNS or c in also else c for c in columns]
 
 
 def add_routes(app: web.Application) -> list[dict]:
@@ -91,4 +105,4 @@ def add_routes(app: web.Application) -> list[dict]:
     app.router.add_get(PREFIX + "/{view}/autoload.js", host.autoload)
     app.router.add_get(PREFIX + "/{view}/ws", host.websocket)
     app.on_shutdown.append(lambda _app: host.stop())
-    return [{"path": PREFIX, "title": "Dasbor", "titles": {"en": "Dashboards"}, "role": "owner"}]
+    return [{"path": PREFIX, "key": "nav.dashboards", "role": "owner"}]

@@ -28,7 +28,8 @@ LIVE_TOPICS = ("orders", "sales", "complaints", "messages")
 
 @dataclass(frozen=True)
 class View:
-    """One dashboard: its URL name, titles, and ``make(doc, data, hub)`` that fills a Bokeh Document."""
+    """One dashboard: its URL name, titles, and ``make(doc, data, hub, lang=None)`` that fills a Bokeh
+    Document (labels in ``lang``, the page's language; Indonesian when None)."""
 
     name: str
     title: str
@@ -70,6 +71,17 @@ class DocumentHub:
                 self._pending.discard(doc)
                 self._open.pop(doc, None)
 
+
+
+def page_language(doc) -> str | None:
+    """The language the page asked for: ``lang`` in autoload.js's query, which Bokeh keeps in the
+    session's request arguments (None for a document without a session: warm-up, CSV export)."""
+    try:
+        value = (doc.session_context.request.arguments.get("lang") or [b""])[0]
+    except AttributeError:
+        return None
+    value = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return value if value in ("id", "en") else None
 
 
 def data_tables(doc) -> dict[str, tuple[list[str], list[list]]]:
@@ -126,7 +138,8 @@ class BokehHost:
                 return "/login"
 
         apps = {f"/{v.name}": Application(FunctionHandler(
-            lambda doc, v=v: v.make(doc, self.data, self.hub))) for v in self.views.values()}
+            lambda doc, v=v: v.make(doc, self.data, self.hub, lang=page_language(doc))))
+            for v in self.views.values()}
         self.server = Server(apps, io_loop=IOLoop.current(), address="127.0.0.1", port=0, prefix=PREFIX,
                              auth_provider=ProxyOnly(), include_headers=[], include_cookies=[],
                              exclude_headers=None, sign_sessions=True, secret_key=self.signing_key,

@@ -7,7 +7,7 @@ from aiohttp import web
 from .. import phones
 from ..storage import customers, messages
 from .auth import local
-from .base import CTX, MAX_SMS_TEXT, USER, int_or_404, render, send_sms
+from .base import CTX, MAX_SMS_TEXT, USER, int_or_404, page_error, render, send_sms
 
 BOXES = {"in": ("received", "handled", "failed"),
          "out": ("queued", "sending", "sent", "delivered", "failed", "cancelled")}
@@ -31,7 +31,7 @@ async def conversation(request: web.Request) -> web.Response:
     raw = request.query.get("phone", "")[:40]
     phone = phones.normalize(raw, ctx.store.country)
     if phone is None:
-        raise web.HTTPBadRequest(text="not a phone number: use a number like 0812 3456 7890")
+        raise page_error(web.HTTPBadRequest, "error.not_a_phone")
     rows = await messages.list_messages(ctx.db, phone=phone, limit=300)
     return render(request, "conversation.html", phone=phone, messages=list(reversed(rows)),
                   customer=await customers.get_by_phone(ctx.db, phone), error=None, text="", live="messages")
@@ -64,7 +64,7 @@ async def _change(request: web.Request, change) -> web.Response:
     form = await request.post()
     message_id = int_or_404(request.match_info["id"])
     if not await change(ctx.db, message_id, ctx.clock()):
-        raise web.HTTPConflict(text="this message cannot be changed any more (it was sent, or is being sent)")
+        raise page_error(web.HTTPConflict, "error.message_locked")
     ctx.outbox_changed(None)
     ctx.live.bump("messages")
     raise web.HTTPFound(local(str(form.get("next", "/messages?box=out"))))
@@ -85,4 +85,4 @@ def add_routes(app: web.Application) -> list[dict]:
     app.router.add_post("/messages/send", compose)
     app.router.add_post("/messages/{id}/retry", retry)
     app.router.add_post("/messages/{id}/cancel", cancel)
-    return [{"path": "/messages", "title": "Pesan", "titles": {"en": "Messages"}, "role": "staff"}]
+    return [{"path": "/messages", "key": "nav.messages", "role": "staff"}]

@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .base import CTX, MAX_SMS_TEXT, render
+from .base import CTX, MAX_SMS_TEXT, page_error, render
 
 DEFAULT_PHONE = "0812 0000 1234"
 
@@ -17,7 +17,7 @@ DEFAULT_PHONE = "0812 0000 1234"
 def _simulator(request: web.Request):
     simulator = request.app[CTX].simulator
     if simulator is None:
-        raise web.HTTPNotFound(text="the phone simulator works only with emulated modems (port: emulator)")
+        raise page_error(web.HTTPNotFound, "error.no_simulator")
     return simulator
 
 
@@ -47,5 +47,5 @@ def add_routes(app: web.Application) -> list[dict]:
     """Mount the simulator; its navigation entry shows only when there are emulated modems."""
     app.router.add_get("/simulator", simulator_page)
     app.router.add_post("/simulator/send", simulator_send)
-    return [{"path": "/simulator", "title": "Simulator HP", "titles": {"en": "Phone simulator"}, "role": "staff",
+    return [{"path": "/simulator", "key": "nav.simulator", "role": "staff",
              "when": lambda ctx: ctx.simulator is not None}]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, hookimpl
+from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, Speaker, hookimpl
 
 from .tickets import ComplaintError, answer, close
 
@@ -31,9 +31,8 @@ async def complaint_desk(view, ctx: PluginContext):
         "SELECT t.*, c.name AS customer, c.id AS customer_id FROM complaints t "
         "LEFT JOIN customers c ON c.phone = t.phone WHERE t.state != 'closed' ORDER BY t.opened_at, t.id")
     tickets = []
-    for t in rows:
-        tickets.append({**t, "customer": t["customer"] or "?", "opened_at": t["opened_at"][:16].replace("T", " "),
-                        "notes": [{**n, "at": n["at"][11:16]} for n in await _notes(ctx, t["id"])]})
+    for t in rows:  # times stay stored UTC instants: the template's when() / clock() show them in shop time
+        tickets.append({**t, "customer": t["customer"] or "?", "notes": await _notes(ctx, t["id"])})
     return view.render("complaint_desk.html", tickets=tickets, message=message)
 
 
@@ -96,16 +95,18 @@ def register_api():
 
 
 @hookimpl
-async def customer_profile(customer, ctx: PluginContext):
-    """The customer's complaint tickets on their page."""
+async def customer_profile(customer, ctx: PluginContext, language: str):
+    """The customer's complaint tickets on their page, in the page's language."""
+    speak = Speaker(language, time=ctx.store.time)
     rows = await ctx.db.fetchall("SELECT * FROM complaints WHERE phone = ? ORDER BY id DESC LIMIT 50", (customer.phone,))
     out = []
     for t in rows:
         notes = await _notes(ctx, t["id"])
-        out.append([f"K{t['id']}", t["opened_at"][:16].replace("T", " "), t["state"],
+        out.append([f"K{t['id']}", speak.when(t["opened_at"]), speak.word("state", t["state"]),
                     notes[0]["text"][:120] if notes else "", str(len(notes))])
-    return ProfileSection("Keluhan", ["#", "Dibuka / Opened", "Status", "Isi / Text", "Pesan / Notes"], out,
-                          summary=str(len(rows)), titles={"en": "Complaints"})
+    return ProfileSection(speak.t("nav.complaints"), ["#", speak.t("opened"), speak.t("state_heading"),
+                                                      speak.t("text"), speak.t("notes")], out,
+                          summary=speak.number(len(rows)))
 
 
 __all__ = ["complaint_desk", "customer_profile", "register_api", "register_pages"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from smsd_crm import (ComplaintChanged, ComplaintOpened, Command, Message, Migration, PluginConfig, PluginContext,
-                      Reply, hookimpl)
+                      Reply, hookimpl, record_number)
 
 MAX_TEXT = 1000
 
@@ -154,12 +154,14 @@ async def close(ctx: PluginContext, number: int, note: str = "") -> None:
 def _arguments(parser) -> None:
     parser.add_argument("action", choices=["list", "show", "answer", "close"],
                         help="list tickets (oldest first), show one, answer it by SMS, or close it")
-    parser.add_argument("number", nargs="?", type=int, help="the ticket number (K12 is 12)")
+    parser.add_argument("number", nargs="?", type=record_number("K"),
+                        help="the ticket number as shown: K12 (or 12)")
     parser.add_argument("text", nargs="?", default="", help="the answer (for answer) or a note (for close)")
     parser.add_argument("--state", choices=["open", "answered", "closed", "all"], default="open")
 
 
 async def _staff(args, ctx: PluginContext) -> int:
+    when = lambda at: ctx.store.time.format(at, ctx.store.language)  # noqa: E731  shop time
     if args.action == "list":
         where = "" if args.state == "all" else "WHERE state = ?"
         rows = await ctx.db.fetchall(f"SELECT * FROM complaints {where} ORDER BY id",
@@ -167,7 +169,7 @@ async def _staff(args, ctx: PluginContext) -> int:
         for t in rows:
             first = await ctx.db.fetchone("SELECT text FROM complaint_notes WHERE complaint_id = ? ORDER BY at LIMIT 1",
                                           (t["id"],))
-            print(f"K{t['id']:<5} {t['state']:<9} {t['phone']:<16} {t['opened_at'][:16]}  {first['text'][:50]!r}")
+            print(f"K{t['id']:<5} {t['state']:<9} {t['phone']:<16} {when(t['opened_at'])}  {first['text'][:50]!r}")
         print(f"{len(rows)} complaint(s)")
         return 0
     if args.number is None:
@@ -178,10 +180,10 @@ async def _staff(args, ctx: PluginContext) -> int:
             ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (args.number,))
             if ticket is None:
                 raise ComplaintError(f"complaint {args.number} does not exist")
-            print(f"K{ticket['id']} {ticket['state']} {ticket['phone']} opened {ticket['opened_at'][:16]}")
+            print(f"K{ticket['id']} {ticket['state']} {ticket['phone']} opened {when(ticket['opened_at'])}")
             for n in await ctx.db.fetchall("SELECT * FROM complaint_notes WHERE complaint_id = ? ORDER BY at",
                                            (args.number,)):
-                print(f"  {n['at'][:16]} {n['author']}: {n['text']!r}")
+                print(f"  {when(n['at'])} {n['author']}: {n['text']!r}")
         elif args.action == "answer":
             await answer(ctx, args.number, args.text)
             print(f"K{args.number} answered; the customer gets an SMS")

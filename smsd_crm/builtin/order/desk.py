@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timezone
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, format_rupiah, hookimpl
+from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, Speaker, format_rupiah, hookimpl
 
 from .moves import STATES, OrderError, move
 
@@ -20,15 +21,15 @@ async def _lines(ctx: PluginContext, order_id: int) -> list[dict]:
 
 
 async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
-    today = ctx.now().isoformat()[:10]
+    today = ctx.today_start().astimezone(timezone.utc).isoformat()  # the shop's today, as stored (UTC)
     rows = await ctx.db.fetchall(
         "SELECT o.*, c.name AS customer, c.id AS customer_id FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
-        "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND substr(o.updated_at, 1, 10) = ?) "
+        "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND o.updated_at >= ?) "
         "ORDER BY o.id", (today,))
     out: dict[str, list[dict]] = {state: [] for state, _, _ in DESK_COLUMNS}
     for o in rows:
+        # created_at stays the stored UTC instant: the template's when() shows it in shop time
         out[o["state"]].append({**o, "customer": o["customer"] or "?", "total": format_rupiah(o["total"]),
-                                "created_at": o["created_at"][:16].replace("T", " "),
                                 "lines": await _lines(ctx, o["id"])})
     return out
 
@@ -144,16 +145,19 @@ def register_api():
 
 
 @hookimpl
-async def customer_profile(customer, ctx: PluginContext):
-    """The customer's orders on their page."""
+async def customer_profile(customer, ctx: PluginContext, language: str):
+    """The customer's orders on their page, in the page's language."""
+    speak = Speaker(language, time=ctx.store.time)
     rows = await ctx.db.fetchall("SELECT * FROM orders WHERE phone = ? ORDER BY id DESC LIMIT 100", (customer.phone,))
     out = []
     for o in rows:
         items = ", ".join(f"{line['quantity']}x {line['name']}" for line in await _lines(ctx, o["id"]))
-        out.append([f"#{o['id']}", o["created_at"][:16].replace("T", " "), o["state"], items, format_rupiah(o["total"])])
+        out.append([f"#{o['id']}", speak.when(o["created_at"]), speak.word("state", o["state"]), items,
+                    speak.money(o["total"])])
     spent = sum(o["total"] for o in rows if o["state"] == "done")
-    return ProfileSection("Pesanan", ["#", "Waktu / Time", "Status", "Barang / Items", "Total"], out,
-                          summary=f"{len(rows)} × · selesai / done: {format_rupiah(spent)}", titles={"en": "Orders"})
+    return ProfileSection(speak.t("nav.orders"), ["#", speak.t("time"), speak.t("state_heading"), speak.t("item"),
+                                                  speak.t("total")], out,
+                          summary=speak.t("done_spent", count=speak.number(len(rows)), spent=speak.money(spent)))
 
 
 __all__ = ["STATES", "customer_profile", "order_desk", "register_api", "register_pages"]

@@ -7,7 +7,7 @@ import re
 from pydantic import Field
 
 from smsd_crm import (Command, Listing, Message, Migration, OrderPlaced, PluginConfig, PluginContext, Product, Reply,
-                      clip, format_rupiah, hookimpl)
+                      clip, format_rupiah, hookimpl, record_number)
 from smsd_crm import MAX_ITEMS, AskSize, Packs, choose, parse_items, size_text, wrong_pack
 
 from .moves import STATE_NAMES, STATES, OrderError, move
@@ -270,7 +270,8 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
 def _arguments(parser) -> None:
     parser.add_argument("action", choices=["list", "show", "ready", "done", "cancel"],
                         help="list orders, show one, or move one (the customer gets an SMS)")
-    parser.add_argument("number", nargs="?", type=int, help="the order number (for show/ready/done/cancel)")
+    parser.add_argument("number", nargs="?", type=record_number("#"),
+                        help="the order number as shown: #12 (or 12) (for show/ready/done/cancel)")
     parser.add_argument("--state", choices=[*STATES, "all"], default="new", help="which orders to list")
 
 
@@ -280,7 +281,8 @@ async def _staff(args, ctx: PluginContext) -> int:
         rows = await ctx.db.fetchall(f"SELECT * FROM orders {where} ORDER BY id",
                                      () if args.state == "all" else (args.state,))
         for o in rows:
-            print(f"#{o['id']:<5} {o['state']:<10} {o['phone']:<16} {format_rupiah(o['total']):>12}  {o['created_at'][:16]}")
+            print(f"#{o['id']:<5} {o['state']:<10} {o['phone']:<16} {format_rupiah(o['total']):>12}  "
+                  f"{ctx.store.time.format(o['created_at'], ctx.store.language)}")
         print(f"{len(rows)} order(s)")
         return 0
     if args.number is None:
