@@ -6,6 +6,10 @@
   const topic = body.dataset.liveTopic;
   if (!topic) return;
   let version = body.dataset.liveVersion;
+  // Once the person has gone elsewhere (tapped a link, sent a form), a late change must not pull them back here.
+  let leaving = false;
+  window.addEventListener("beforeunload", () => { leaving = true; });
+  window.addEventListener("pagehide", () => { leaving = true; });
 
   function typing() {
     return Array.from(document.querySelectorAll("textarea, input[type=text], input:not([type])"))
@@ -21,6 +25,7 @@
           { credentials: "same-origin", cache: "no-store" });
         if (!response.ok) return; // logged out or gone: the next reload shows the login page
         answer = await response.json();
+        if (leaving) return;
       } catch (err) {
         await new Promise((resolve) => setTimeout(resolve, 5000)); // daemon restarting
         continue;
@@ -29,7 +34,7 @@
         if (typing()) {
           document.getElementById("live-banner").hidden = false;
           version = answer.v;
-        } else {
+        } else if (!leaving) {
           window.location.reload();
           return;
         }
