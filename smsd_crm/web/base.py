@@ -10,8 +10,9 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from ..config import Settings, StoreConfig, WebConfig
+from ..config import CostsConfig, Settings, StoreConfig, WebConfig
 from ..i18n import Speaker, catalogue
+from ..modem import gsm7
 from ..storage import messages
 from ..storage.db import Database
 from .live import LiveFeed
@@ -99,11 +100,27 @@ def render(request: web.Request, name: str, status: int = 200, *, live: str | No
     html = env.get_template(name).render(
         user=user, store=request.app[CTX].store, nav=nav, lang=lang, tr=translator(lang), **speak.functions(),
         path=request.path_qs, live=(live, feed.version(live)) if live else None,
-        csrf_field=lambda: csrf_field(user), **values)
+        csrf_field=lambda: csrf_field(user), sms=sms_facts(request.app[CTX]), **values)
     return web.Response(text=html, content_type="text/html", status=status)
 
 
 MAX_SMS_TEXT = 1530  # ten concatenated parts
+
+
+@dataclass(frozen=True)
+class SmsFacts:
+    """What the compose counter (static/compose.js) needs: the GSM-7 alphabet (TS 23.038) without
+    ESC, its extension characters, and the rupiah per SMS part (``costs.sms_part``)."""
+
+    gsm7: str
+    extension: str
+    price: float
+
+
+def sms_facts(ctx: WebContext) -> SmsFacts:
+    """The counter's facts for this shop."""
+    price = ctx.settings.costs.sms_part if ctx.settings is not None else CostsConfig().sms_part
+    return SmsFacts(gsm7.DEFAULT_ALPHABET.replace(chr(gsm7.ESC), ""), "".join(gsm7.EXTENSION.values()), price)
 
 
 async def send_sms(ctx: WebContext, phone: str, text: str, source: str) -> int:

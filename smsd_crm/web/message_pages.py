@@ -41,7 +41,7 @@ async def compose(request: web.Request) -> web.Response:
     """Send an SMS typed by staff (to a customer or any number)."""
     ctx = request.app[CTX]
     form = await request.post()
-    raw, text = str(form.get("phone", ""))[:40], str(form.get("text", "")).strip()
+    raw, text = str(form.get("phone", ""))[:40], str(form.get("text", "")).replace("\r\n", "\n").strip()
     phone = phones.normalize(raw, ctx.store.country)
     error = None
     if phone is None:

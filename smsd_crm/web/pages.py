@@ -10,7 +10,7 @@ import jinja2
 from aiohttp import web
 
 from ..errors import StartupError
-from .base import USER, csrf_field, language, render, translator
+from .base import USER, csrf_field, language, render, speaker, translator
 
 RESERVED = ("/login", "/logout", "/static", "/admin", "/api", "/favicon.ico", "/live", "/lang",
             "/customers", "/messages", "/simulator", "/dash", "/campaigns")
@@ -27,12 +27,19 @@ class PageView:
         self.user = request[USER]
         self.lang = language(request)
         self.tr = translator(self.lang)  # tr("Indonesian", "English") in the page's language
+        self.speak = speaker(request)  # the catalogue, numbers, money and shop time in the page's language
         self._request = request
         self._live = live
 
-    def render(self, template: str, **values: Any) -> web.Response:
-        """The plugin's template (it extends ``base.html``) with escaped values."""
-        return render(self._request, template, live=self._live, **values)
+    def t(self, name: str, /, **values: Any) -> str:
+        """A text from the message catalogue in the page's language."""
+        return self.speak.t(name, **values)
+
+    def render(self, template: str, *, live: bool = True, **values: Any) -> web.Response:
+        """The plugin's template (it extends ``base.html``) with escaped values. ``live=False`` for a
+        page that must not reload itself: a question waiting for an answer, a form sent back with
+        an error (a reload would throw away what the person typed)."""
+        return render(self._request, template, live=self._live if live else None, **values)
 
     def redirect(self, path: str) -> web.Response:
         """Back to a page after a POST (post/redirect/get)."""

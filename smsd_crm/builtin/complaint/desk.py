@@ -6,34 +6,75 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, Speaker, hookimpl
+from smsd_crm import ApiRoute, Page, PluginContext, ProfileSection, Speaker, hookimpl
 
-from .tickets import ComplaintError, answer, close
+from .tickets import ComplaintError, answer, answer_frame, close
 
 MAX_ANSWER = 600
 
 
 async def complaint_desk(view, ctx: PluginContext):
-    """Open tickets oldest first; an answer goes out as SMS; close with a note."""
-    message = ""
-    if view.method == "POST":
-        try:
-            number = int(view.form.get("ticket", ""))
-            if view.form.get("action") == "close":
-                await close(ctx, number, view.form.get("text", "")[:MAX_ANSWER])
-            else:
-                await answer(ctx, number, view.form.get("text", "")[:MAX_ANSWER], author=f"web:{view.user['username']}")
-        except (ValueError, ComplaintError) as exc:
-            message = str(exc) if isinstance(exc, ComplaintError) else "bad request"
-        else:
-            view.redirect("/complaints")
+    """Open tickets oldest first. "Send reply" texts the answer; "Close" asks first (showing the SMS
+    the customer will get and any reply typed but not sent) and nothing typed is lost on the way."""
+    if view.method != "POST":
+        done = view.query.get("done", "")
+        return await _desk(view, ctx, notice=_notice(view, done, view.query.get("k", "")))
+    text = view.form.get("text", "").replace("\r\n", "\n").strip()[:MAX_ANSWER]
+    action = view.form.get("action", "")
+    try:
+        number = int(view.form.get("ticket", ""))
+    except ValueError:
+        return await _desk(view, ctx, error=view.t("complaints.unknown"), status=400)
+    ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
+    if ticket is None or ticket["state"] == "closed":
+        return await _desk(view, ctx, error=view.t("complaints.gone", no=number), status=409)
+    if action == "answer":
+        if not text:
+            return await _desk(view, ctx, error=view.t("complaints.empty_answer"), drafts={number: text}, status=400)
+        return await _act(view, ctx, number, text, answer_first=True, close_after=False)
+    if action in ("close_send", "close_confirmed"):
+        return await _act(view, ctx, number, text, answer_first=action == "close_send", close_after=True)
+    if action == "close":
+        return view.render("complaint_close.html", live=False, ticket=ticket, text=text,
+                           frame=answer_frame(ctx, number, ticket["language"]),
+                           closing_sms=ctx.text("closed", ticket["language"], no=number),
+                           notes=await _notes(ctx, number))
+    # "back" from the question, or anything else: the desk again with what was typed still there
+    return await _desk(view, ctx, drafts={number: text})
+
+
+async def _act(view, ctx: PluginContext, number: int, text: str, answer_first: bool, close_after: bool):
+    try:
+        if answer_first and text:
+            await answer(ctx, number, text, author=f"web:{view.user['username']}")
+        if close_after:
+            await close(ctx, number, "" if answer_first else text)
+    except ComplaintError as exc:
+        return await _desk(view, ctx, error=str(exc), drafts={number: text}, status=409)
+    done = "closed" if close_after else "answered"
+    view.redirect(f"/complaints?done={done}&k={number}")
+
+
+def _notice(view, done: str, number: str) -> str:
+    """The line that says what the last action did (after post/redirect/get)."""
+    if done in ("answered", "closed") and number.isdigit():
+        return view.t(f"complaints.done_{done}", no=int(number))
+    return ""
+
+
+async def _desk(view, ctx: PluginContext, *, notice: str = "", error: str = "", drafts: dict | None = None,
+                status: int = 200):
     rows = await ctx.db.fetchall(
         "SELECT t.*, c.name AS customer, c.id AS customer_id FROM complaints t "
         "LEFT JOIN customers c ON c.phone = t.phone WHERE t.state != 'closed' ORDER BY t.opened_at, t.id")
     tickets = []
     for t in rows:  # times stay stored UTC instants: the template's when() / clock() show them in shop time
-        tickets.append({**t, "customer": t["customer"] or "?", "notes": await _notes(ctx, t["id"])})
-    return view.render("complaint_desk.html", tickets=tickets, message=message)
+        tickets.append({**t, "customer": t["customer"] or "?", "notes": await _notes(ctx, t["id"]),
+                        "frame": answer_frame(ctx, t["id"], t["language"])})
+    page = view.render("complaint_desk.html", live=not (error or drafts), tickets=tickets, notice=notice,
+                       error=error, drafts=drafts or {})
+    page.set_status(status)
+    return page
 
 
 async def _notes(ctx: PluginContext, ticket_id: int) -> list[dict]:

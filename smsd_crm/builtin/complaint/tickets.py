@@ -123,6 +123,15 @@ async def _open_ticket(ctx: PluginContext, number: int) -> dict:
     return ticket
 
 
+def answer_frame(ctx: PluginContext, number: int, language: str) -> tuple[str, str]:
+    """What the ``answer`` template puts before and after the staff's words (``("K12: ", "")``).
+
+    The staff's words go out exactly as typed, an emoji included: unlike a customer's words echoed
+    in a reply, they were written for this SMS, and the desk's counter showed what they cost."""
+    before, _, after = ctx.text("answer", language, no=number, text="{text}").partition("{text}")
+    return before, after
+
+
 async def answer(ctx: PluginContext, number: int, text: str, author: str = "staff") -> None:
     """Send the staff's answer as SMS; the first one sets the first-answer time."""
     text = " ".join(text.split())
@@ -137,7 +146,8 @@ async def answer(ctx: PluginContext, number: int, text: str, author: str = "staf
         await ctx.db.execute(
             "INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, ?, ?)",
             (number, now, author, text))
-        await ctx.send(ticket["phone"], ctx.text("answer", ticket["language"], no=number, text=text))
+        before, after = answer_frame(ctx, number, ticket["language"])
+        await ctx.send(ticket["phone"], before + text + after)
     await ctx.emit(ComplaintChanged(number, ticket["phone"], "answered"))
 
 

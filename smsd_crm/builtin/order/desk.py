@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, Speaker, format_rupiah, hookimpl
 
-from .moves import STATES, OrderError, move
+from .moves import MOVES, STATES, OrderError, move
 
 DESK_COLUMNS = (("new", "Baru", "New"), ("ready", "Siap", "Ready"), ("done", "Selesai hari ini", "Done today"))
 DESK_MOVES = {"new": (("ready", "Siap", "Ready"), ("cancelled", "Batalkan", "Cancel")),
@@ -23,9 +23,10 @@ async def _lines(ctx: PluginContext, order_id: int) -> list[dict]:
 async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
     today = ctx.today_start().astimezone(timezone.utc).isoformat()  # the shop's today, as stored (UTC)
     rows = await ctx.db.fetchall(
-        "SELECT o.*, c.name AS customer, c.id AS customer_id FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
+        "SELECT o.*, c.name AS customer, c.id AS customer_id, c.address FROM orders o "
+        "LEFT JOIN customers c ON c.phone = o.phone "
         "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND o.updated_at >= ?) "
-        "ORDER BY o.id", (today,))
+        "ORDER BY o.id DESC", (today,))  # newest first: the order just texted in is on top
     out: dict[str, list[dict]] = {state: [] for state, _, _ in DESK_COLUMNS}
     for o in rows:
         # created_at stays the stored UTC instant: the template's when() shows it in shop time
@@ -35,18 +36,52 @@ async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
 
 
 async def order_desk(view, ctx: PluginContext):
-    """New, ready and today's done orders; moving one sends the customer an SMS."""
-    message = ""
-    if view.method == "POST":
-        try:
-            order_id, to = int(view.form.get("order", "")), view.form.get("to", "")
-            await move(ctx, order_id, to, by=f"web:{view.user['username']}")
-        except (ValueError, OrderError) as exc:
-            message = str(exc) if isinstance(exc, OrderError) else "bad request"
-        else:
-            view.redirect("/orders")
-    return view.render("order_desk.html", orders=await _desk_orders(ctx), columns=DESK_COLUMNS,
-                       moves=DESK_MOVES, message=message)
+    """New, ready and today's done orders, newest first. A move texts the customer, so the desk asks
+    first (showing that SMS; for a cancel, that the stock comes back) and says what it did after."""
+    if view.method != "POST":
+        return await _desk(view, ctx, notice=await _notice(view, ctx))
+    try:
+        order_id, to = int(view.form.get("order", "")), view.form.get("to", "")
+    except ValueError:
+        return await _desk(view, ctx, error=view.t("orders.unknown"), status=400)
+    order = await ctx.db.fetchone(
+        "SELECT o.*, c.name AS customer, c.address FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
+        "WHERE o.id = ?", (order_id,))
+    if order is None or to not in STATES:
+        return await _desk(view, ctx, error=view.t("orders.unknown"), status=400)
+    if to not in MOVES[order["state"]]:  # moved meanwhile by someone else (or a stale page)
+        return await _desk(view, ctx, status=409, error=view.t(
+            "orders.cannot_move", no=order_id, state=view.speak.word("state", order["state"]),
+            to=view.speak.word("state", to)))
+    if view.form.get("confirm") != "yes":
+        sms = ctx.text(f"moved_{to}", order["language"], no=order_id, total=format_rupiah(order["total"]))
+        return view.render("order_move.html", live=False, order={**order, "customer": order["customer"] or "?",
+                                                                    "total": format_rupiah(order["total"])},
+                           lines=await _lines(ctx, order_id), to=to, customer_sms=sms)
+    try:
+        await move(ctx, order_id, to, by=f"web:{view.user['username']}")
+    except OrderError:
+        return await _desk(view, ctx, error=view.t("orders.unknown"), status=409)
+    view.redirect(f"/orders?moved={order_id}&to={to}")
+
+
+async def _notice(view, ctx: PluginContext) -> str:
+    """What the last move did, said after post/redirect/get."""
+    moved, to = view.query.get("moved", ""), view.query.get("to", "")
+    if not moved.isdigit() or to not in STATES:
+        return ""
+    order = await ctx.db.fetchone("SELECT o.id, c.name FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
+                                  "WHERE o.id = ?", (int(moved),))
+    if order is None:
+        return ""
+    return view.t("orders.moved", no=order["id"], to=view.speak.word("state", to), customer=order["name"] or "?")
+
+
+async def _desk(view, ctx: PluginContext, *, notice: str = "", error: str = "", status: int = 200):
+    page = view.render("order_desk.html", live=not error, orders=await _desk_orders(ctx), columns=DESK_COLUMNS,
+                       moves=DESK_MOVES, notice=notice, error=error)
+    page.set_status(status)
+    return page
 
 
 @hookimpl
