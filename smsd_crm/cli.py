@@ -20,6 +20,7 @@ from .config import Settings, load_config
 from . import cli_access, cli_analytics, cli_campaigns, cli_tools
 from .cli_data import cmd_catalog_export, cmd_catalog_import, cmd_sales_import
 from .errors import ConfigError, SmsdError
+from .i18n import LANGUAGES
 
 LOGGER = logging.getLogger("smsd_crm")
 DEFAULT_CONFIG = os.environ.get("SMSD_CRM_CONFIG", "config.yaml")
@@ -269,6 +270,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(command.name, help=f"{command.help} [plugin {plugin}]", description=command.help)
         command.arguments(p)
         p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
+        # staff work, said in the shop's language as the pages are; --lang is the pages' ID / EN switch
+        # (ctx.speaker(args.lang)), unless the plugin has a --lang of its own
+        try:
+            p.add_argument("--lang", choices=LANGUAGES, default=None,
+                           help="the language of the output: id or en (default: the shop's, store.language)")
+        except argparse.ArgumentError:
+            pass
         p.set_defaults(func=_run_plugin_command(plugin, command), verbose=False)
     emu = add("emulator", cmd_emulator, "run a standalone emulated modem", config=False)
     emu.add_argument("--id", default="emu1", help="modem id")

@@ -15,6 +15,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine
 from . import catalog_match
 from .config import StoreConfig
 from .gsm7_text import render_reply
+from .i18n import Speaker, pick_language
 from .models import Customer, Keyword, Product
 from .plugin_config import PluginConfig
 from .storage import campaigns as campaign_queries
@@ -196,6 +197,12 @@ class PluginContext:
     def today_start(self) -> datetime:
         """Midnight at the start of today in the shop's time zone (``store.timezone``)."""
         return self.store.time.today_start(self.now())
+
+    def speaker(self, language: str | None = None) -> Speaker:
+        """The message catalogue (``smsd_crm/texts.yaml``: ``t(name)``, ``word(group, value)``), numbers,
+        money and shop times in ``language`` when it is ``id`` or ``en`` (a staff command's ``--lang``),
+        else in the shop's (``store.language``): for what staff read, as the pages say it."""
+        return Speaker(pick_language(language, self.store.language), time=self.store.time)
 
     def keywords(self) -> list[Keyword]:
         """Every keyword of every enabled plugin."""

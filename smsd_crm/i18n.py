@@ -23,6 +23,12 @@ LANGUAGES = ("id", "en")
 TEXTS = Path(__file__).parent / "texts.yaml"
 
 
+def pick_language(chosen: str | None, shop: str) -> str:
+    """The language a person reads in: their own choice (a page's ID / EN switch, a staff command's
+    ``--lang``) when it is one of ours, else the shop's (``store.language``)."""
+    return chosen if chosen in LANGUAGES else shop
+
+
 def lookup(table: Mapping[str, Mapping[str, str]], name: str, language: str, fallback: str = "id") -> str:
     """The text ``name`` in ``language``, else in ``fallback``, else in any language (KeyError if none)."""
     for lang in (language, fallback, *table):

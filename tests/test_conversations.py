@@ -187,7 +187,7 @@ async def test_staff_move_an_order_and_the_customer_gets_each_sms(shop, emulator
         assert (await next_reply(queue, 20)).startswith(expected)
     result = subprocess.run([SMSD_CRM, "order", "cancel", number, "-c", str(config)], capture_output=True,
                             text=True, timeout=60)
-    assert result.returncode == 1 and "it cannot become cancelled" in result.stdout
+    assert result.returncode == 1 and f"pesanan #{number} berstatus selesai; tidak bisa menjadi dibatalkan" in result.stdout
     assert (await converse(emulator, A, "POIN")).startswith("Poin Anda: 58.")  # Rp58.000, 1 point per Rp1.000
     assert query(db, "SELECT state FROM orders WHERE id = ?", (int(number),)) == [("done",)]
 
@@ -234,4 +234,4 @@ async def test_staff_answer_and_close_a_complaint_by_sms(shop, emulator):
                     "FROM complaints WHERE id = ?", (int(number),))
     assert row == [("closed", 1, 1, "tabung diganti")]
     again = run("answer", number, "lagi")
-    assert again.returncode == 1 and "is closed" in again.stdout
+    assert again.returncode == 1 and f"keluhan K{number} sudah ditutup" in again.stdout

@@ -165,8 +165,11 @@ async def test_future_view_says_when_data_is_thin(tmp_path):
         doc = Document()
         await future_view.make(doc, _data(db), DocumentHub(), today=TODAY)()
         assert "Perkiraan sederhana" in doc.get_model_by_name("method").text
-        assert "only 0 repeat buyers" in doc.get_model_by_name("method").text
+        assert "hanya 0 pembeli ulang" in doc.get_model_by_name("method").text  # the page's language
         assert "perkiraan sederhana" in doc.get_model_by_name("summary").text  # said where the owner reads
+        doc = Document()
+        await future_view.make(doc, _data(db), DocumentHub(), today=TODAY, lang="en")()
+        assert "only 0 repeat buyers (the models need 50)" in doc.get_model_by_name("method").text
 
 
 async def test_profit_view_adds_up_with_the_configured_costs(shop):

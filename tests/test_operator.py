@@ -49,7 +49,7 @@ def test_a_cashier_lists_orders_without_the_owners_pin(tmp_path):
     assert cli(config, "migrate").returncode == 0
     listed = cli(config, "order", "list")
     assert listed.returncode == 0, listed.stderr
-    assert "0 order(s)" in listed.stdout and "invalid choice" not in listed.stderr
+    assert "0 pesanan" in listed.stdout and "invalid choice" not in listed.stderr  # the shop's language
     assert cli(config, "complaint", "list").returncode == 0
     # the daemon and check-config still insist on the PIN, and say which variable is missing
     checked = cli(config, "check-config")
@@ -83,12 +83,12 @@ def test_ticket_and_order_numbers_as_pages_and_sms_show_them(tmp_path):
     conn.close()
     answered = cli(config, "complaint", "answer", "K325", "Maaf, kami ganti besok")
     assert answered.returncode == 0, answered.stderr
-    assert "K325 answered" in answered.stdout
+    assert "K325 dijawab" in answered.stdout
     shown = cli(config, "complaint", "show", "k325")
-    assert shown.returncode == 0 and "opened 1 Jan 2025 09.50" in shown.stdout
+    assert shown.returncode == 0 and "dibuka 1 Jan 2025 09.50" in shown.stdout
     for number in ("#12", "12"):
         result = cli(config, "order", "show", number)
-        assert result.returncode == 0 and result.stdout.startswith("#12 new"), (number, result)
+        assert result.returncode == 0 and result.stdout.startswith("#12 baru"), (number, result)
     bad = cli(config, "order", "show", "X12")
     assert bad.returncode == 2 and "invalid order number value: 'X12'" in bad.stderr
 

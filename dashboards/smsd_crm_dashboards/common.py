@@ -5,30 +5,35 @@ from __future__ import annotations
 
 import math
 from html import escape
-from typing import Callable
 
 from bokeh.models import BasicTickFormatter, Div, FixedTicker, HoverTool, LinearAxis, NumeralTickFormatter
 from bokeh.plotting import figure
 
-from smsd_crm.web.base import LANGUAGES, translator
+from smsd_crm.i18n import Speaker
 
 COLORS = {"regular": "#2e7d4f", "deal_seeker": "#e0a030", "inactive": "#8a8a8a", "switcher": "#b03030",
           "other": "#6a8fc0"}
-CLASS_NAMES = {"regular": ("Pelanggan tetap", "Regulars"), "deal_seeker": ("Pencari promo", "Deal seekers"),
-               "inactive": ("Tidak aktif", "Inactive"), "switcher": ("Pengalih", "Switchers"),
-               "other": ("Lainnya", "Other")}
-Tr = Callable[[str, str], str]
 
 
-def texts(lang: str | None) -> Tr:
-    """``tr(indonesian, english)`` in the page's language: the pages' own translator (web/base.py),
+def speaker(lang: str | None) -> Speaker:
+    """The message catalogue (``smsd_crm/texts.yaml``, the pages' own) in the page's language:
     Indonesian unless the page asked for English."""
-    return translator(lang if lang in LANGUAGES else "id")
+    return Speaker(lang or "id")
 
 
-def class_name(kind: str, tr: Tr) -> str:
-    """One of the studies' four classes (or "other") in the page's language."""
-    return tr(*CLASS_NAMES[kind])
+def capital(text: str) -> str:
+    """A catalogue word as a label: its first letter upper case (``pencari promo`` -> ``Pencari promo``)."""
+    return text[:1].upper() + text[1:]
+
+
+def class_name(kind: str, speak: Speaker) -> str:
+    """One of the studies' four classes (or "other") in the page's language, as a label."""
+    return capital(speak.word("class", kind))
+
+
+def segment_name(segment: str, speak: Speaker) -> str:
+    """An RFM segment in the page's language (the data and CSV keep the standard English name)."""
+    return speak.word("segment", segment)
 
 
 def chart(height: int = 280, **kw) -> figure:

@@ -10,7 +10,7 @@ from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
 from smsd_crm.analytics.purchases import Purchases
 
-from .common import bar_height, bump, chart, export, html_table, revision, table_box, texts, title
+from .common import bar_height, bump, chart, export, html_table, revision, speaker, table_box, title
 
 ORDER_DAYS = 365
 CUSTOMER_DAYS = 90
@@ -36,17 +36,19 @@ async def _rules(data, since: date, by_customer: bool = False):
 
 def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the cross-sell view; return its (async) refresh."""
-    tr = texts(lang)
-    heading, marker = title(tr("Dibeli bersama", "Bought together")), revision()
+    speak = speaker(lang)
+    heading, marker = title(speak.t("dash.crosssell.heading")), revision()
     lift_src = ColumnDataSource({"pair": [], "codes": [], "lift": [], "confidence": []}, name="lifts")
     lifts = chart(bar_height(10), y_range=FactorRange(factors=[]), name="lift_chart",
-                  title=tr("Lift teratas (per pembelian)", "Top lift (per purchase)"))
+                  title=speak.t("dash.crosssell.top"))
     lifts.hbar(y="pair", right="lift", source=lift_src, height=0.7, color="#2e7d4f")
-    lifts.add_tools(HoverTool(tooltips=[("", "@pair"), (tr("Kode", "Codes"), "@codes"), ("lift", "@lift{0.00}"),
-                                        (tr("keyakinan", "confidence"), "@confidence{0%}")]))
+    lifts.add_tools(HoverTool(tooltips=[("", "@pair"), (speak.t("dash.codes"), "@codes"),
+                                        (speak.t("dash.crosssell.lift"), "@lift{0.00}"),
+                                        (speak.t("dash.crosssell.confidence"), "@confidence{0%}")]))
     orders_table = table_box("order_rules")
     customers_table = table_box("customer_rules")
-    headers = ["X → Y", "n", tr("dukungan", "support"), tr("keyakinan", "confidence"), "lift"]
+    headers = ["X → Y", "n", speak.t("dash.crosssell.support"), speak.t("dash.crosssell.confidence"),
+               speak.t("dash.crosssell.lift")]
 
     async def refresh() -> None:
         now = today or data.today()
@@ -64,15 +66,15 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         lift_src.data = {"pair": pairs, "codes": [f"{r.x} → {r.y}" for r in top], "lift": [r.lift for r in top],
                          "confidence": [r.confidence for r in top]}
         lifts.y_range.factors = pairs
-        per_order = tr(f"Per pembelian ({ORDER_DAYS} hari)", f"Per purchase ({ORDER_DAYS} days)")
-        per_customer = tr(f"Per pelanggan ({CUSTOMER_DAYS} hari)", f"Per customer ({CUSTOMER_DAYS} days)")
+        per_order = speak.t("dash.crosssell.per_purchase", days=ORDER_DAYS)
+        per_customer = speak.t("dash.crosssell.per_customer", days=CUSTOMER_DAYS)
         orders_table.text = f"<b>{per_order}</b>" + html_table(headers, _rows(by_order, names))
         customers_table.text = f"<b>{per_customer}</b>" + html_table(headers, _rows(by_customer, names))
         bump(marker)
 
     doc.add_root(column(heading, lifts, orders_table, customers_table, marker, sizing_mode="stretch_width",
                         name="crosssell"))
-    doc.title = tr("Dibeli bersama", "Cross-sell")
+    doc.title = speak.t("dash.view.crosssell")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

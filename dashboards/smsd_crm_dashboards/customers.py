@@ -11,23 +11,13 @@ from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Select
 
 from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
-from .common import (COLORS, Customers, bump, chart, class_name, export, html_table, revision, rupiah, table_box,
-                     texts, title)
+from .common import (COLORS, Customers, bump, chart, class_name, export, html_table, revision, rupiah, segment_name,
+                     speaker, table_box, title)
 
 SEGMENT_ORDER = sorted(set(SEGMENTS.values()))
-SORTS = {"value": (("Nilai", "Value"), lambda r: -r["m"]),
-         "recency": (("Terakhir beli", "Recency"), lambda r: r["days"]),
-         "frequency": (("Frekuensi", "Frequency"), lambda r: -r["f"])}
-SEGMENT_NAMES = {"Champions": "Juara", "Loyal Customers": "Pelanggan setia", "Potential Loyalists": "Calon setia",
-                 "New Customers": "Pelanggan baru", "Promising": "Menjanjikan", "Need Attention": "Perlu perhatian",
-                 "About To Sleep": "Mulai tidur", "At Risk": "Berisiko", "Can't Lose Them": "Jangan sampai hilang",
-                 "Hibernating": "Tertidur"}
+SORTS = {"value": lambda r: -r["m"], "recency": lambda r: r["days"],  # labels: dash.customers.sort.<key>
+         "frequency": lambda r: -r["f"]}
 TREND_MONTHS = 6
-
-
-def segment_name(segment: str, tr) -> str:
-    """An RFM segment in the page's language (the data and CSV keep the standard English name)."""
-    return tr(SEGMENT_NAMES.get(segment, segment), segment)
 
 
 async def classify(data, as_of: date) -> list[dict]:
@@ -66,35 +56,35 @@ def month_ends(today: date, months: int) -> list[date]:
 
 def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the customers view; return its (async) refresh."""
-    tr = texts(lang)
-    heading, marker = title(tr("Pelanggan", "Customers")), revision()
+    speak = speaker(lang)
+    heading, marker = title(speak.t("dash.view.customers")), revision()
     summary = Div(text="", name="summary", sizing_mode="stretch_width")
-    labels = [segment_name(s, tr) for s in SEGMENT_ORDER]
+    labels = [segment_name(s, speak) for s in SEGMENT_ORDER]
     seg_src = ColumnDataSource({"segment": [], "label": [], "count": []}, name="segments")
-    segments = chart(x_range=FactorRange(factors=labels), title=tr("Segmen RFM", "RFM segments"),
+    segments = chart(x_range=FactorRange(factors=labels), title=speak.t("dash.customers.segments"),
                      name="segment_chart")
     segments.vbar(x="label", top="count", source=seg_src, width=0.8, color="#2e7d4f")
-    segments.add_tools(HoverTool(tooltips=[("", "@label"), (tr("Pelanggan", "Customers"), "@count")]))
+    segments.add_tools(HoverTool(tooltips=[("", "@label"), (speak.t("dash.customers"), "@count")]))
     segments.xaxis.major_label_orientation = 0.9
     trend_src = ColumnDataSource({"month": [], **{c: [] for c in CLASSES}}, name="trend")
-    trend = chart(x_range=FactorRange(factors=[]), title=tr("Empat kelas, per bulan", "The four classes, by month"),
+    trend = chart(x_range=FactorRange(factors=[]), title=speak.t("dash.customers.trend"),
                   name="trend_chart")
     for c in CLASSES:
-        trend.line(x="month", y=c, source=trend_src, color=COLORS[c], line_width=2, legend_label=class_name(c, tr))
+        trend.line(x="month", y=c, source=trend_src, color=COLORS[c], line_width=2, legend_label=class_name(c, speak))
     trend.legend.location = "top_left"
     trend.legend.label_text_font_size = "8pt"
     trend.xaxis.major_label_orientation = 0.8
-    sort = Select(title=tr("Urutkan", "Sort by"), value="value", options=[(k, tr(*v[0])) for k, v in SORTS.items()],
-                  name="sort", width=220)
+    sort = Select(title=speak.t("dash.customers.sort"), value="value", name="sort", width=220,
+                  options=[(k, speak.t(f"dash.customers.sort.{k}")) for k in SORTS])
     table = table_box("table")
     state: dict = {"rows": [], "people": Customers([])}
 
     def render_table() -> None:
-        rows = sorted(state["rows"], key=SORTS[sort.value][1])[:50]
+        rows = sorted(state["rows"], key=SORTS[sort.value])[:50]
         table.text = html_table(
-            [tr("Pelanggan", "Customer"), tr("Segmen", "Segment"), tr("Kelas", "Class"), "RFM",
-             tr("Hari sejak beli", "Days since"), tr("Kali beli", "Visits"), tr("Belanja 12 bln", "Spend 12 mo")],
-            [[state["people"].label(r["phone"]), segment_name(r["segment"], tr), class_name(r["class"], tr),
+            [speak.t("dash.customer"), speak.t("dash.segment"), speak.t("dash.class"), "RFM",
+             speak.t("dash.days_since"), speak.t("dash.visits"), speak.t("dash.spend_12_months")],
+            [[state["people"].label(r["phone"]), segment_name(r["segment"], speak), class_name(r["class"], speak),
               r["score"], r["days"], r["f"], rupiah(r["m"])] for r in rows],
             links=[state["people"].link(r["phone"]) for r in rows])
 
@@ -109,12 +99,12 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                lambda: [[r["phone"], people.label(r["phone"]), r["segment"], r["class"], r["score"], r["days"], r["f"],
                  round(r["m"])] for r in rows])
         classes = Counter(r["class"] for r in rows)
-        summary.text = " · ".join(f"{class_name(c, tr)}: <b>{classes[c]}</b>" for c in CLASSES) + \
-            f" · {len(rows)} {tr('pelanggan', 'customers')}"
+        summary.text = " · ".join(f"{class_name(c, speak)}: <b>{classes[c]}</b>" for c in CLASSES) + \
+            " · " + speak.t("dash.n_customers", count=len(rows))
         months, series = [], {c: [] for c in CLASSES}
         for end in month_ends(now, TREND_MONTHS):
             at = classes if end == now else await class_counts(data, end)
-            months.append(end.isoformat()[:7] if end != now else tr("kini", "now"))
+            months.append(end.isoformat()[:7] if end != now else speak.t("dash.now"))
             for c in CLASSES:
                 series[c].append(at[c])
         trend.x_range.factors = months
@@ -125,7 +115,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     sort.on_change("value", lambda attr, old, new: render_table())
     doc.add_root(column(heading, summary, segments, trend, sort, table, marker, sizing_mode="stretch_width",
                         name="customers"))
-    doc.title = tr("Pelanggan", "Customers")
+    doc.title = speak.t("dash.view.customers")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

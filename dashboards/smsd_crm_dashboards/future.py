@@ -13,10 +13,10 @@ import numpy as np
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Toggle
 
-from smsd_crm.analytics.clv import fit, forecast
+from smsd_crm.analytics.clv import MIN_REPEAT_BUYERS, fit, forecast
 
 from .common import (Customers, bar_height, bump, chart, export, html_table, number, revision, rupiah, rupiah_axis,
-                     table_box, texts, title)
+                     speaker, table_box, title)
 
 HOLDOUT_WEEKS = 26
 MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"
@@ -40,44 +40,50 @@ def _unique(names: list[str], phones: list[str]) -> list[str]:
     return [n if seen[n] == 1 else f"{n} (…{p[-4:]})" for n, p in zip(names, phones)]
 
 
-def _parameters(f, s, tr) -> str:
+def _why_naive(f, s, speak) -> str:
+    """Why the models are not used, in the page's language (``f.reason`` says it in English): no
+    fitted model means too few repeat buyers (``fit``'s first test), a fitted one did not settle."""
+    if f.bgnbd is None:
+        return speak.t("dash.future.few_repeaters", repeaters=int(np.sum(s.x > 0)), needed=MIN_REPEAT_BUYERS)
+    return speak.t("dash.future.unsettled")
+
+
+def _parameters(f, s, speak) -> str:
     if f.method == "naive":
-        return (f"<b>{tr('Perkiraan sederhana', 'Naive estimate')}</b>: {escape(f.reason)}. " + tr(
-            "Laju pembelian pelanggan sendiri x peluang masih aktif menurut jarak sejak pembelian terakhir.",
-            "The customer's own rate x a recency-based P(alive)."))
+        return f"<b>{speak.t('dash.future.naive')}</b>: {escape(_why_naive(f, s, speak))}. " + \
+            speak.t("dash.future.naive_how")
     b, g = f.bgnbd, f.gamma_gamma
     return (f"<b>BG/NBD</b> r={b.r:.3g} α={b.alpha:.3g} a={b.a:.3g} b={b.b:.3g} (LL {b.log_likelihood:.1f}) · "
             f"<b>Gamma-Gamma</b> p={g.p:.3g} q={g.q:.3g} γ={g.gamma:.3g} · "
-            f"{len(s.customers)} {tr('pelanggan', 'customers')}")
+            + speak.t("dash.n_customers", count=len(s.customers)))
 
 
 def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the future-value view; return its (async) refresh."""
-    tr = texts(lang)
-    heading, marker = title(tr("Nilai masa depan", "Future value")), revision()
+    speak = speaker(lang)
+    heading, marker = title(speak.t("dash.view.future")), revision()
     summary = Div(text="", name="summary", sizing_mode="stretch_width")
     top_src = ColumnDataSource({"customer": [], "name": [], "revenue": [], "purchases": [], "p_alive": [],
                                 "revenue_text": []}, name="top")
     top = chart(bar_height(TOP), y_range=FactorRange(factors=[]), name="top_chart",
-                title=tr(f"Belanja {MONTHS_AHEAD} bln ke depan", f"Spend, next {MONTHS_AHEAD} months"))
+                title=speak.t("dash.future.top", months=MONTHS_AHEAD))
     top.hbar(y="name", right="revenue", source=top_src, height=0.7, color="#2e7d4f")
-    top.add_tools(HoverTool(tooltips=[("", "@name"), (tr("Omzet", "Revenue"), "@revenue_text"),
-                                      (tr("Pembelian", "Purchases"), "@purchases{0.0}"),
-                                      (tr("Masih aktif", "Still active"), "@p_alive{0%}")]))
+    top.add_tools(HoverTool(tooltips=[("", "@name"), (speak.t("dash.revenue"), "@revenue_text"),
+                                      (speak.t("dash.purchases"), "@purchases{0.0}"),
+                                      (speak.t("dash.future.still_active"), "@p_alive{0%}")]))
     table = table_box("table")
-    toggle = Toggle(label=tr("Rincian model", "Model details"), name="details_toggle", active=False, width=160)
+    toggle = Toggle(label=speak.t("dash.future.details"), name="details_toggle", active=False, width=160)
     method = Div(text="", name="method", sizing_mode="stretch_width")
     fit_src = ColumnDataSource({"x": [], "actual": [], "predicted": []}, name="fit")
     fit = chart(name="fit_chart",
-                title=tr(f"Model vs kenyataan ({HOLDOUT_WEEKS} minggu)", f"Model vs actual ({HOLDOUT_WEEKS} weeks)"),
-                x_axis_label=tr("pembelian ulang sebelumnya", "earlier repeat purchases"),
-                y_axis_label=tr("rata-rata pembelian", "mean purchases"))
-    fit.line("x", "actual", source=fit_src, color="#2e7d4f", line_width=2, legend_label=tr("nyata", "actual"))
+                title=speak.t("dash.future.fit", weeks=HOLDOUT_WEEKS),
+                x_axis_label=speak.t("dash.future.fit_x"), y_axis_label=speak.t("dash.future.fit_y"))
+    fit.line("x", "actual", source=fit_src, color="#2e7d4f", line_width=2, legend_label=speak.t("dash.future.actual"))
     fit.line("x", "predicted", source=fit_src, color="#e0a030", line_width=2, line_dash="dashed",
-             legend_label="model")
+             legend_label=speak.t("dash.future.model"))
     fit.legend.location = "top_left"
     hist_src = ColumnDataSource({"left": [], "right": [], "count": []}, name="histogram")
-    hist = chart(name="alive_chart", title=tr("Peluang masih aktif: pelanggan", "P(alive): customers"))
+    hist = chart(name="alive_chart", title=speak.t("dash.future.alive"))
     hist.quad(left="left", right="right", bottom=0, top="count", source=hist_src, color="#6a8fc0")
     details = column(method, fit, hist, visible=False, sizing_mode="stretch_width", name="details")
     toggle.on_change("active", lambda attr, old, new: setattr(details, "visible", bool(new)))
@@ -86,7 +92,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         now = today or data.today()
         purchases = await data.purchases()
         if not purchases.phones:
-            summary.text = tr("Belum ada pembelian.", "No purchases yet.")
+            summary.text = speak.t("dash.future.no_purchases")
             bump(marker)
             return
         s = purchases.summary(now)
@@ -94,15 +100,11 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         total_purchases, total_revenue = float(np.sum(f.purchases)), float(np.sum(f.revenue))
         n = len(s.customers)
         many, people_n = number(total_purchases, lang), number(n, lang)
-        summary.text = tr(
-            f"Perkiraan {MONTHS_AHEAD} bulan ke depan: <b>{many} pembelian</b> senilai <b>{rupiah(total_revenue)}</b> "
-            f"dari {people_n} pelanggan (rata-rata {rupiah(total_revenue / n)} per pelanggan).",
-            f"Expected over the next {MONTHS_AHEAD} months: <b>{many} purchases</b> worth <b>{rupiah(total_revenue)}"
-            f"</b> from {people_n} customers (on average {rupiah(total_revenue / n)} each).")
+        summary.text = speak.t("dash.future.summary", months=MONTHS_AHEAD, purchases=many,
+                               revenue=rupiah(total_revenue), customers=people_n, average=rupiah(total_revenue / n))
         if f.method == "naive":
-            summary.text += " " + tr("Data belum cukup untuk model: ini perkiraan sederhana (lihat rincian).",
-                                     "Too little data for the models: a simple estimate (see the details).")
-        method.text = _parameters(f, s, tr)
+            summary.text += " " + speak.t("dash.future.too_little")
+        method.text = _parameters(f, s, speak)
         # the fit against a hold-out: calibrate HOLDOUT_WEEKS earlier, compare with what happened since
         cal = purchases.summary(now - timedelta(weeks=HOLDOUT_WEEKS))
         held = await data.cached(("forecast", now, "hold-out"),
@@ -131,9 +133,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         rupiah_axis(top.xaxis[0], 0, max(top_src.data["revenue"], default=0), lang, count=3)
         rows = ranked[:30]
         table.text = html_table(
-            [tr("Pelanggan", "Customer"), tr("Peluang masih aktif", "Chance still active"),
-             tr("Pembelian 12 bln", "Purchases, 12 months"), tr("Omzet 12 bln", "Revenue, 12 months"),
-             tr("Per pembelian", "Per purchase")],
+            [speak.t("dash.customer"), speak.t("dash.future.chance_active"), speak.t("dash.future.purchases_12"),
+             speak.t("dash.future.revenue_12"), speak.t("dash.future.per_purchase")],
             [[people.label(s.customers[i]), f"{100 * f.p_alive[i]:.0f}%", f"{f.purchases[i]:.1f}",
               rupiah(f.revenue[i]), rupiah(f.spend_per_purchase[i])] for i in rows],
             links=[people.link(s.customers[i]) for i in rows])
@@ -141,7 +142,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
 
     doc.add_root(column(heading, summary, top, table, toggle, details, marker, sizing_mode="stretch_width",
                         name="future"))
-    doc.title = tr("Nilai masa depan", "Future value")
+    doc.title = speak.t("dash.view.future")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

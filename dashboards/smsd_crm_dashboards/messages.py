@@ -14,37 +14,35 @@ from smsd_crm.analytics.campaign_results import results as campaign_results
 from smsd_crm.analytics.extract import SMS_PARTS
 from smsd_crm.shop_time import sql_day
 
-from .common import bump, chart, export, html_table, revision, rupiah, table_box, texts, title
+from .common import bump, chart, export, html_table, revision, rupiah, speaker, table_box, title
 
 MONTHS = 12
 
 
-def delivery(delivered: int, sent: int, reports: bool, tr) -> tuple[str, str]:
+def delivery(delivered: int, sent: int, reports: bool, speak) -> tuple[str, str]:
     """How many arrived and the share of sent messages that did, as shown: without delivery reports
     nobody knows (a sent SMS is not a failed one), so both say so instead of 0 and 0%."""
     if not reports:
-        unknown = tr("tidak diketahui", "not known")
+        unknown = speak.t("not_known")
         return unknown, unknown
     return str(delivered), (f"{100 * delivered / sent:.1f}%" if sent else "—")
 
 
 def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the messages view; return its (async) refresh."""
-    tr = texts(lang)
+    speak = speaker(lang)
     reports = data.delivery_reports
-    heading, marker = title(tr("Pesan", "Messages")), revision()
+    heading, marker = title(speak.t("dash.messages.heading")), revision()
     src = ColumnDataSource({"month": [], "in": [], "out": []}, name="volumes")
-    chart_ = chart(x_range=FactorRange(factors=[]), title=tr("SMS per bulan", "SMS per month"), name="volume_chart")
+    chart_ = chart(x_range=FactorRange(factors=[]), title=speak.t("dash.messages.per_month"), name="volume_chart")
     chart_.vbar_stack(["in", "out"], x="month", source=src, width=0.8, color=["#6a8fc0", "#2e7d4f"],
-                      legend_label=[tr("masuk", "in"), tr("keluar", "out")])
-    chart_.add_tools(HoverTool(tooltips=[(tr("Bulan", "Month"), "@month"), (tr("Masuk", "In"), "@in"),
-                                         (tr("Keluar", "Out"), "@out")]))
+                      legend_label=[speak.word("direction", "in"), speak.word("direction", "out")])
+    chart_.add_tools(HoverTool(tooltips=[(speak.t("dash.month"), "@month"), (speak.t("dash.in"), "@in"),
+                                         (speak.t("dash.out"), "@out")]))
     chart_.legend.location = "top_left"
     chart_.xaxis.major_label_orientation = 0.8
-    note = Div(text="" if reports else tr(
-        "Laporan pengiriman mati (outbox.delivery_reports): apakah SMS sampai ke penerima tidak diketahui.",
-        "Delivery reports are off (outbox.delivery_reports): whether an SMS reached its recipient is not known."),
-        name="delivery_note", sizing_mode="stretch_width", visible=not reports)
+    note = Div(text="" if reports else speak.t("dash.messages.reports_off"), name="delivery_note",
+               sizing_mode="stretch_width", visible=not reports)
     table = table_box("table")
     campaigns = table_box("campaigns")
 
@@ -66,32 +64,31 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                lambda: [[r["month"], r["inbound"], r["outbound"], r["sent"], r["delivered"] if reports else "",
                          r["failed"], r["parts"], r["parts"] * data.costs.sms_part] for r in rows])
         def month_row(r) -> list:
-            arrived, rate = delivery(r["delivered"], r["sent"], reports, tr)
+            arrived, rate = delivery(r["delivered"], r["sent"], reports, speak)
             return [r["month"], r["inbound"], r["outbound"], r["sent"], arrived, r["failed"], rate, r["parts"],
                     rupiah(r["parts"] * data.costs.sms_part)]
         table.text = html_table(
-            [tr("Bulan", "Month"), tr("Masuk", "In"), tr("Keluar", "Out"), tr("Terkirim", "Sent"),
-             tr("Diterima", "Delivered"), tr("Gagal", "Failed"), tr("Tingkat diterima", "Delivery rate"),
-             tr("Bagian", "Parts"), tr("Biaya", "Cost")],
+            [speak.t("dash.month"), speak.t("dash.in"), speak.t("dash.out"), speak.t("dash.sent"),
+             speak.t("dash.delivered"), speak.t("dash.failed"), speak.t("dash.messages.delivery_rate"),
+             speak.t("dash.messages.parts"), speak.t("dash.cost")],
             [month_row(r) for r in rows])
         found = await campaign_results(data.db, days=RESULT_DAYS)
         columns = ["id", "name", "kind", "state", "started_at", "recipients", "sent", "delivered", "failed", "skipped",
                    "parts", "opted_out_after", "buyers", "purchases", "revenue", "code_orders", "code_revenue"]
         export(doc, "campaigns", columns, lambda: [[getattr(c, k) if k != "delivered" or reports else ""
                                                     for k in columns] for c in found])
-        campaigns.text = (f"<b>{tr('Promosi', 'Campaigns')}</b> " + tr(
-            f"(pembelian {RESULT_DAYS} hari setelah SMS)", f"(purchases within {RESULT_DAYS} days of the SMS)")
-            + html_table(
-            ["#", tr("Nama", "Name"), "Status", tr("Terkirim", "Sent"), tr("Diterima", "Delivered"),
-             tr("Gagal", "Failed"), tr("Berhenti", "Opted out"), tr("Pembeli", "Buyers"), tr("Omzet", "Revenue"),
-             tr("Biaya", "Cost"), tr("Pesanan berkode", "Code orders")],
-            [[c.id, c.name, c.state, c.sent, delivery(c.delivered, c.sent, reports, tr)[0], c.failed,
-              c.opted_out_after, c.buyers, rupiah(c.revenue), rupiah(c.parts * data.costs.sms_part),
+        campaigns.text = (f"<b>{speak.t('dash.messages.campaigns')}</b> "
+                          + speak.t("dash.messages.within", days=RESULT_DAYS) + html_table(
+            ["#", speak.t("name"), speak.t("state_heading"), speak.t("dash.sent"), speak.t("dash.delivered"),
+             speak.t("dash.failed"), speak.t("dash.messages.opted_out"), speak.t("dash.messages.buyers"),
+             speak.t("dash.revenue"), speak.t("dash.cost"), speak.t("dash.messages.code_orders")],
+            [[c.id, c.name, speak.word("state", c.state), c.sent, delivery(c.delivered, c.sent, reports, speak)[0],
+              c.failed, c.opted_out_after, c.buyers, rupiah(c.revenue), rupiah(c.parts * data.costs.sms_part),
               f"{c.code_orders} · {rupiah(c.code_revenue)}"] for c in found]))
         bump(marker)
 
     doc.add_root(column(heading, chart_, note, table, campaigns, marker, sizing_mode="stretch_width", name="messages"))
-    doc.title = tr("Pesan & promosi", "Messages & campaigns")
+    doc.title = speak.t("dash.view.messages")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

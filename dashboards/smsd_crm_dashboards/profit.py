@@ -15,7 +15,7 @@ from smsd_crm.analytics.purchases import Purchases
 from smsd_crm.analytics.metrics import profit, whale_curve
 
 from .common import (Customers, bump, chart, class_name, export, html_table, revision, rupiah, rupiah_axis, table_box,
-                     texts, title)
+                     speaker, title)
 from .customers import classify
 
 PERIOD_DAYS = 365
@@ -29,23 +29,20 @@ async def _costs(data, since: date) -> list:
 
 def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the profitability view; return its (async) refresh."""
-    tr = texts(lang)
-    heading, marker = title(tr("Profitabilitas", "Profitability")), revision()
+    speak = speaker(lang)
+    heading, marker = title(speak.t("dash.profit.title")), revision()
     tariff, complaint_cost = data.costs.sms_part, data.costs.complaint
-    note = Div(text=tr(f"12 bulan · SMS {rupiah(tariff)}/bagian · keluhan {rupiah(complaint_cost)} (config: costs)",
-                       f"12 months · SMS {rupiah(tariff)}/part · complaint {rupiah(complaint_cost)} (config: costs)"),
-               name="note", sizing_mode="stretch_width")
+    note = Div(text=speak.t("dash.profit.note", tariff=rupiah(tariff), complaint=rupiah(complaint_cost)), name="note", sizing_mode="stretch_width")
     whale_src = ColumnDataSource({"share": [], "cumulative": []}, name="whale")
-    whale = chart(name="whale_chart", title=tr("Kurva paus", "Whale curve"),
-                  x_axis_label=tr("pelanggan, urut laba (%)", "customers by profit (%)"),
-                  y_axis_label=tr("laba kumulatif (%)", "cumulative profit (%)"))
+    whale = chart(name="whale_chart", title=speak.t("dash.profit.whale"), x_axis_label=speak.t("dash.profit.whale_x"),
+                  y_axis_label=speak.t("dash.profit.whale_y"))
     whale.line("share", "cumulative", source=whale_src, line_width=2, color="#2e7d4f")
     whale.add_layout(Span(location=100, dimension="width", line_dash="dashed", line_color="#888"))
     class_src = ColumnDataSource({"group": [], "label": [], "profit": [], "profit_text": []}, name="by_class")
-    by_class = chart(x_range=FactorRange(factors=[]), title=tr("Laba per kelas", "Profit per class"),
+    by_class = chart(x_range=FactorRange(factors=[]), title=speak.t("dash.profit.per_class"),
                      name="class_chart")
     by_class.vbar(x="label", top="profit", source=class_src, width=0.7, color="#e0a030")
-    by_class.add_tools(HoverTool(tooltips=[("", "@label"), (tr("Laba", "Profit"), "@profit_text")]))
+    by_class.add_tools(HoverTool(tooltips=[("", "@label"), (speak.t("dash.profit"), "@profit_text")]))
     by_class.xaxis.major_label_orientation = 0.5
     tables = table_box("tables")
 
@@ -62,14 +59,15 @@ def make(doc, data, hub, today=None, lang: str | None = None):
             per_class[classes.get(phone, "other")] += value
         groups = sorted(per_class, key=lambda g: -per_class[g])
         amounts = [per_class[g] for g in groups]
-        class_src.data = {"group": groups, "label": [class_name(g, tr) for g in groups], "profit": amounts,
+        class_src.data = {"group": groups, "label": [class_name(g, speak) for g in groups], "profit": amounts,
                           "profit_text": [rupiah(v) for v in amounts]}
         by_class.x_range.factors = class_src.data["label"]
         rupiah_axis(by_class.yaxis[0], min(amounts, default=0), max(amounts, default=0), lang)
         people = await Customers.load(data.db)
         ranked = sorted(costs, key=lambda c: -profits[c.customer])
-        headers = [tr("Pelanggan", "Customer"), tr("Omzet", "Revenue"), tr("Modal", "Cost of goods"), "Promo",
-                   tr("Poin", "Points"), "SMS", tr("Keluhan", "Complaints"), tr("Laba", "Profit")]
+        headers = [speak.t("dash.customer"), speak.t("dash.revenue"), speak.t("dash.profit.cost_of_goods"),
+                   speak.t("dash.profit.promo"), speak.t("points"), "SMS", speak.t("dash.complaints"),
+                   speak.t("dash.profit")]
 
         def rows(items):
             return [[people.label(c.customer), rupiah(c.revenue),
@@ -86,14 +84,14 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                  c.complaints,
                  round(profits[c.customer])] for c in ranked])
         top, bottom = ranked[:15], ranked[-15:][::-1]
-        tables.text = (f"<b>{tr('Paling menguntungkan', 'Most profitable')}</b>"
+        tables.text = (f"<b>{speak.t('dash.profit.most')}</b>"
                        + html_table(headers, rows(top), links(top))
-                       + f"<b>{tr('Paling rugi', 'Least profitable')}</b>"
+                       + f"<b>{speak.t('dash.profit.least')}</b>"
                        + html_table(headers, rows(bottom), links(bottom)))
         bump(marker)
 
     doc.add_root(column(heading, note, by_class, whale, tables, marker, sizing_mode="stretch_width", name="profit"))
-    doc.title = tr("Profitabilitas", "Profitability")
+    doc.title = speak.t("dash.profit.title")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
-from .common import Customers, bump, chart, export, html_table, revision, rupiah, table_box, texts, title
+from .common import Customers, bump, chart, export, html_table, revision, rupiah, speaker, table_box, title
 from .customers import classify, month_ends
 
 WINDOW_DAYS = 90  # "active" = bought in the last 90 days
@@ -17,24 +17,26 @@ MONTHS = 12
 
 def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the retention view; return its (async) refresh."""
-    tr = texts(lang)
-    heading, marker = title(tr("Retensi", "Retention")), revision()
+    speak = speaker(lang)
+    heading, marker = title(speak.t("dash.view.retention")), revision()
     src = ColumnDataSource({"month": [], "active": [], "retained": [], "new": [], "reactivated": [],
                             "rate": [], "churn": []}, name="months")
     counts = chart(x_range=FactorRange(factors=[]), name="active_chart",
-                   title=tr(f"Pelanggan aktif ({WINDOW_DAYS} hari)", f"Active customers ({WINDOW_DAYS} days)"))
+                   title=speak.t("dash.retention.active_customers", days=WINDOW_DAYS))
     counts.vbar_stack(["retained", "new", "reactivated"], x="month", source=src, width=0.8,
                       color=["#2e7d4f", "#6a8fc0", "#e0a030"],
-                      legend_label=[tr("bertahan", "retained"), tr("baru", "new"), tr("kembali", "reactivated")])
-    counts.add_tools(HoverTool(tooltips=[("", "@month"), (tr("aktif", "active"), "@active"),
-                                         (tr("baru", "new"), "@new"), (tr("kembali", "reactivated"), "@reactivated")]))
+                      legend_label=[speak.t("dash.retention.retained"), speak.t("dash.retention.new"),
+                                    speak.t("dash.retention.reactivated")])
+    counts.add_tools(HoverTool(tooltips=[("", "@month"), (speak.t("dash.retention.active"), "@active"),
+                                         (speak.t("dash.retention.new"), "@new"),
+                                         (speak.t("dash.retention.reactivated"), "@reactivated")]))
     counts.legend.location = "bottom_left"
     counts.legend.label_text_font_size = "8pt"
     counts.xaxis.major_label_orientation = 0.8
-    rates = chart(x_range=counts.x_range, y_range=(0, 100), title=tr("Retensi & churn (%)", "Retention & churn (%)"),
+    rates = chart(x_range=counts.x_range, y_range=(0, 100), title=speak.t("dash.retention.rates"),
                   name="rate_chart")
-    rates.line("month", "rate", source=src, color="#2e7d4f", line_width=2, legend_label=tr("retensi", "retention"))
-    rates.line("month", "churn", source=src, color="#b03030", line_width=2, legend_label="churn")
+    rates.line("month", "rate", source=src, color="#2e7d4f", line_width=2, legend_label=speak.t("dash.retention.rate"))
+    rates.line("month", "churn", source=src, color="#b03030", line_width=2, legend_label=speak.t("dash.retention.churn"))
     rates.legend.label_text_font_size = "8pt"
     rates.xaxis.major_label_orientation = 0.8
     lapsing = table_box("lapsing")
@@ -46,7 +48,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         out = {k: [] for k in src.data}
         for t0, t1 in zip(ends, ends[1:]):
             r = p.retention(t0, t1, WINDOW_DAYS)
-            out["month"].append(t1.isoformat()[:7] if t1 != now else tr("kini", "now"))
+            out["month"].append(t1.isoformat()[:7] if t1 != now else speak.t("dash.now"))
             out["active"].append(r.end)
             out["retained"].append(r.retained)
             out["new"].append(r.new)
@@ -60,15 +62,15 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         export(doc, "lapsing", ["phone", "name", "days_since", "visits", "spend_12_months"],
                lambda: [[r["phone"], people.label(r["phone"]), r["days"], r["f"], round(r["m"])] for r in lapsing_all])
         targets = lapsing_all[:30]
-        lapsing.text = f"<b>{tr('Mulai menghilang (kirim sapaan)', 'Lapsing: win-back targets')}</b>" + html_table(
-            [tr("Pelanggan", "Customer"), tr("Hari sejak beli", "Days since"), tr("Kali beli", "Visits"),
-             tr("Belanja 12 bln", "Spend 12 mo")],
+        lapsing.text = f"<b>{speak.t('dash.retention.lapsing')}</b>" + html_table(
+            [speak.t("dash.customer"), speak.t("dash.days_since"), speak.t("dash.visits"),
+             speak.t("dash.spend_12_months")],
             [[people.label(r["phone"]), r["days"], r["f"], rupiah(r["m"])] for r in targets],
             links=[people.link(r["phone"]) for r in targets])
         bump(marker)
 
     doc.add_root(column(heading, counts, rates, lapsing, marker, sizing_mode="stretch_width", name="retention"))
-    doc.title = tr("Retensi", "Retention")
+    doc.title = speak.t("dash.view.retention")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

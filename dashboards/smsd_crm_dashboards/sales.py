@@ -10,20 +10,19 @@ from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, Div, FactorRange
 
 from smsd_crm.analytics import sales
+from smsd_crm.shop_time import MONTHS
 
-from .common import chart, fresh_hover, rupiah, rupiah_axis, texts
+from .common import chart, fresh_hover, rupiah, rupiah_axis, speaker
 
 COLORS = ["#2e7d4f", "#e0a030"]  # SMS, till
 CHANNELS = ["sms", "till"]
-MONTHS = {"id": ["Jan", "Feb", "Mar", "Apr", "Mei", "Jun", "Jul", "Agu", "Sep", "Okt", "Nov", "Des"],
-          "en": ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]}
 
 
 def factors(bars: list[sales.Bar], level: str, lang: str) -> list[str]:
     """What the axis shows for each bar: a month's short name, a product's name (with its code only
     when two products share a name), else the key (a year, a category)."""
     if level == "month":
-        return [MONTHS["en" if lang == "en" else "id"][int(b.key[5:7]) - 1] for b in bars]
+        return [MONTHS[int(b.key[5:7]) - 1][1 if lang == "en" else 0] for b in bars]
     if level == "product":
         names = Counter(b.label or b.key for b in bars)
         return [(b.label or b.key) if names[b.label or b.key] == 1 else f"{b.label} ({b.key})" for b in bars]
@@ -41,22 +40,20 @@ def bar_data(bars: list[sales.Bar], level: str, lang: str) -> dict[str, list]:
             "till_text": [rupiah(b.till_revenue) for b in bars]}
 
 
-def _tooltips(level: str, tr) -> list[tuple[str, str]]:
-    names = {"year": tr("Tahun", "Year"), "month": tr("Bulan", "Month"), "category": tr("Kategori", "Category"),
-             "product": tr("Produk", "Product")}
-    tips = [(names[level], "@label")]
+def _tooltips(level: str, speak) -> list[tuple[str, str]]:
+    tips = [(speak.t(f"dash.sales.{level}"), "@label")]
     if level == "product":
-        tips.append((tr("Kode", "Code"), "@code"))
-    return tips + [(tr("Omzet", "Revenue"), "@revenue_text"), ("SMS", "@sms_text"), (tr("Kasir", "Till"), "@till_text"),
-                   (tr("Unit", "Units"), "@units{0,0}")]
+        tips.append((speak.t("dash.code"), "@code"))
+    return tips + [(speak.t("dash.revenue"), "@revenue_text"), ("SMS", "@sms_text"),
+                   (speak.t("dash.till"), "@till_text"), (speak.t("dash.sales.units"), "@units{0,0}")]
 
 
 def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the sales drill-down; return its (async) refresh."""
-    tr = texts(lang)
+    speak = speaker(lang)
     state: dict[str, str | None] = {"year": None, "category": None}
     title = Div(text="", name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
-    back = Button(label=tr("← Kembali", "← Back"), name="back", visible=False, width=110)
+    back = Button(label=speak.t("dash.back"), name="back", visible=False, width=110)
     export = Div(text="", name="export")
     hint = Div(text="", name="hint", sizing_mode="stretch_width", styles={"color": "#555"})
     revision = Div(text="0", name="revision", visible=False)
@@ -64,7 +61,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     main_src = ColumnDataSource(bar_data([], "year", lang), name="main")
     main = chart(300, x_range=FactorRange(factors=[]), tools="tap", name="main_chart")
     main.vbar_stack(CHANNELS, x="factor", source=main_src, width=0.8, color=COLORS,
-                    legend_label=["SMS", tr("Kasir", "Till")])
+                    legend_label=["SMS", speak.t("dash.till")])
     main.legend.location = "top_left"
     main.legend.label_text_font_size = "8pt"
     main.xaxis.major_label_orientation = 0.8
@@ -78,37 +75,36 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         drill = await data.drill()
         if year is None:
             main_bars, main_level = drill.by_year(), "year"
-            main.title.text = tr("Omzet per tahun", "Revenue per year")
-            hint.text = tr("Klik satu tahun untuk bulan dan kategorinya.",
-                           "Click a year for its months and categories.")
-            title.text = tr("Penjualan", "Sales")
+            main.title.text = speak.t("dash.sales.per_year")
+            hint.text = speak.t("dash.sales.hint_year")
+            title.text = speak.t("dash.view.sales")
             link = "/dash/sales.csv"
         else:
             main_bars, main_level = drill.by_month(year), "month"
-            main.title.text = tr(f"{year}: omzet per bulan", f"{year}: revenue per month")
+            main.title.text = speak.t("dash.sales.per_month", year=year)
             if category is None:
                 side_bars, side_level = drill.by_category(year), "category"
-                side.title.text = tr(f"{year}: kategori", f"{year}: categories")
-                hint.text = tr("Klik satu kategori untuk produknya.", "Click a category for its products.")
-                title.text = tr(f"Penjualan {year}", f"Sales {year}")
+                side.title.text = speak.t("dash.sales.categories", year=year)
+                hint.text = speak.t("dash.sales.hint_category")
+                title.text = speak.t("dash.sales.title_year", year=year)
                 link = f"/dash/sales.csv?year={year}"
             else:
                 side_bars, side_level = drill.by_product(year, category), "product"
-                side.title.text = tr(f"{year} · {category}: produk", f"{year} · {category}: products")
-                hint.text = tr("Arahkan ke batang untuk kode dan angkanya.", "Point at a bar for its code and figures.")
-                title.text = tr(f"Penjualan {year} · {category}", f"Sales {year} · {category}")
+                side.title.text = speak.t("dash.sales.products", year=year, category=category)
+                hint.text = speak.t("dash.sales.hint_product")
+                title.text = speak.t("dash.sales.title_category", year=year, category=category)
                 link = f"/dash/sales.csv?year={year}&category={category}"
             side_src.data = bar_data(side_bars, side_level, lang)
             side.y_range.factors = side_src.data["factor"]
             side.height = 90 + 30 * max(len(side_bars), 3)
             rupiah_axis(side.xaxis[0], 0, max((b.revenue for b in side_bars), default=0), lang, count=3)
-            fresh_hover(side, _tooltips(side_level, tr))
+            fresh_hover(side, _tooltips(side_level, speak))
         main_src.data = bar_data(main_bars, main_level, lang)
         main.x_range.factors = main_src.data["factor"]
         rupiah_axis(main.yaxis[0], 0, max((b.revenue for b in main_bars), default=0), lang)
-        fresh_hover(main, _tooltips(main_level, tr))  # a drill-down leaves no tooltip behind
+        fresh_hover(main, _tooltips(main_level, speak))  # a drill-down leaves no tooltip behind
         side.visible = back.visible = year is not None
-        export.text = f'<a href="{link}" download>CSV</a>'
+        export.text = f'<a href="{link}" download>{speak.t("csv")}</a>'
         revision.text = str(int(revision.text) + 1)  # changed last: a client waits on it
 
     def on_main(attr, old, new) -> None:
@@ -135,7 +131,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     back.on_click(on_back)
     doc.add_root(column(row(back, export), title, hint, main, side, revision, sizing_mode="stretch_width",
                         name="sales"))
-    doc.title = tr("Penjualan", "Sales")
+    doc.title = speak.t("dash.view.sales")
     hub.register(doc, refresh)
     doc.add_next_tick_callback(refresh)
     return refresh

@@ -1,4 +1,4 @@
-"""Every dashboard the daemon serves, in menu order."""
+"""Every dashboard the daemon serves, in menu order (titles: ``dash.view.*`` in the catalogue)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from smsd_crm.web.dashboards import View
 from . import crosssell, customers, future, messages, profit, retention, sales, service
 
 VIEWS = [
-    View("sales", "Penjualan", "Sales", sales.make),
-    View("customers", "Pelanggan", "Customers", customers.make),
-    View("profit", "Laba", "Profitability", profit.make),
-    View("future", "Nilai masa depan", "Future value", future.make),
-    View("retention", "Retensi", "Retention", retention.make),
-    View("crosssell", "Dibeli bersama", "Cross-sell", crosssell.make),
-    View("service", "Layanan", "Service", service.make),
-    View("messages", "Pesan & promosi", "Messages & campaigns", messages.make),
+    View("sales", "dash.view.sales", sales.make),
+    View("customers", "dash.view.customers", customers.make),
+    View("profit", "dash.view.profit", profit.make),
+    View("future", "dash.view.future", future.make),
+    View("retention", "dash.view.retention", retention.make),
+    View("crosssell", "dash.view.crosssell", crosssell.make),
+    View("service", "dash.view.service", service.make),
+    View("messages", "dash.view.messages", messages.make),
 ]

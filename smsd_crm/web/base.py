@@ -11,7 +11,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ..config import CostsConfig, Settings, StoreConfig, WebConfig
-from ..i18n import Speaker, catalogue
+from ..i18n import Speaker, catalogue, pick_language
 from ..modem import gsm7
 from ..storage import messages
 from ..storage.db import Database
@@ -55,8 +55,7 @@ def owner_only(handler: Handler) -> Handler:
 
 def language(request: web.Request) -> str:
     """The page language: the visitor's choice (cookie), else the shop's."""
-    chosen = request.cookies.get(LANG_COOKIE, "")
-    return chosen if chosen in LANGUAGES else request.app[CTX].store.language
+    return pick_language(request.cookies.get(LANG_COOKIE), request.app[CTX].store.language)
 
 
 def translator(lang: str) -> Callable[[str, str], str]:

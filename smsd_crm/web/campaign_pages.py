@@ -103,7 +103,15 @@ async def campaign_page(request: web.Request) -> web.Response:
     return render(request, "campaign.html", c=campaign, preview=preview, outcome=outcome, days=RESULT_DAYS,
                   counts=await store.progress(request.app[CTX].db, campaign.id),
                   audience=describe(campaign.audience, Speaker(language(request))),
-                  live="messages")
+                  reports=delivery_reports(request), live="messages")
+
+
+def delivery_reports(request: web.Request) -> bool:
+    """Whether the network reports deliveries (``outbox.delivery_reports``, off by default): without
+    reports a sent SMS stays "sent" forever, so how many arrived is not known, not 0 (as the
+    dashboards and the owner's PROMO summary say)."""
+    settings = request.app[CTX].settings
+    return bool(settings and settings.outbox.delivery_reports)
 
 
 @owner_only

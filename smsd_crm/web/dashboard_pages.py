@@ -6,7 +6,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ..csv_output import to_csv
-from .base import CTX, language, page_error, render
+from .base import CTX, language, page_error, render, speaker
 from .dashboards import PREFIX
 
 
@@ -32,7 +32,8 @@ async def dashboard_page(request: web.Request) -> web.Response:
     # view through the session's request arguments: its labels follow the page's language.
     script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
                     'bokeh-app-path={1}/{2}&amp;lang={3}"></script>').format(element, PREFIX, name, lang)
-    views = [(v.name, v.title_en if lang == "en" else v.title) for v in host.views.values()]
+    speak = speaker(request)
+    views = [(v.name, speak.t(v.title_name)) for v in host.views.values()]
     return render(request, "dashboard.html", script=script, views=views, current=name,
                   sources=host.sources.get(name, []))
 

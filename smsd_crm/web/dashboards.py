@@ -28,12 +28,12 @@ LIVE_TOPICS = ("orders", "sales", "complaints", "messages")
 
 @dataclass(frozen=True)
 class View:
-    """One dashboard: its URL name, titles, and ``make(doc, data, hub, lang=None)`` that fills a Bokeh
-    Document (labels in ``lang``, the page's language; Indonesian when None)."""
+    """One dashboard: its URL name, the catalogue name of its menu title (``dash.view.sales``), and
+    ``make(doc, data, hub, lang=None)`` that fills a Bokeh Document (labels from the catalogue in
+    ``lang``, the page's language; Indonesian when None)."""
 
     name: str
-    title: str
-    title_en: str
+    title_name: str
     make: Callable[..., None]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from smsd_crm import (ComplaintChanged, ComplaintOpened, Command, Message, Migration, PluginConfig, PluginContext,
-                      Reply, hookimpl, record_number)
+                      Reply, Speaker, hookimpl, record_number)
 
 MAX_TEXT = 1000
 
@@ -110,16 +110,25 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
 
 
 class ComplaintError(Exception):
-    """A staff command that cannot be done."""
+    """A staff command that cannot be done. ``str()`` is English (the API, logs); ``say(speak)`` says
+    it in a person's language from the catalogue (``complaint.error.*``)."""
+
+    def __init__(self, name: str, number: int | None = None) -> None:
+        self.name, self.number = name, number
+        super().__init__(self.say(Speaker("en")))
+
+    def say(self, speak: Speaker) -> str:
+        """The problem in ``speak``'s language."""
+        return speak.t(f"complaint.error.{self.name}", no=self.number)
 
 
 async def _open_ticket(ctx: PluginContext, number: int) -> dict:
     """The ticket, or ComplaintError if it does not exist or is closed."""
     ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
     if ticket is None:
-        raise ComplaintError(f"complaint {number} does not exist")
+        raise ComplaintError("not_found", number)
     if ticket["state"] == "closed":
-        raise ComplaintError(f"complaint {number} is closed")
+        raise ComplaintError("closed", number)
     return ticket
 
 
@@ -136,7 +145,7 @@ async def answer(ctx: PluginContext, number: int, text: str, author: str = "staf
     """Send the staff's answer as SMS; the first one sets the first-answer time."""
     text = " ".join(text.split())
     if not text:
-        raise ComplaintError("the answer is empty")
+        raise ComplaintError("empty_answer", number)
     async with ctx.db.transaction():
         ticket = await _open_ticket(ctx, number)
         now = ctx.now().isoformat()
@@ -171,7 +180,7 @@ def _arguments(parser) -> None:
 
 
 async def _staff(args, ctx: PluginContext) -> int:
-    when = lambda at: ctx.store.time.format(at, ctx.store.language)  # noqa: E731  shop time
+    speak = ctx.speaker(getattr(args, "lang", None))  # the shop's language unless --lang says otherwise
     if args.action == "list":
         where = "" if args.state == "all" else "WHERE state = ?"
         rows = await ctx.db.fetchall(f"SELECT * FROM complaints {where} ORDER BY id",
@@ -179,29 +188,31 @@ async def _staff(args, ctx: PluginContext) -> int:
         for t in rows:
             first = await ctx.db.fetchone("SELECT text FROM complaint_notes WHERE complaint_id = ? ORDER BY at LIMIT 1",
                                           (t["id"],))
-            print(f"K{t['id']:<5} {t['state']:<9} {t['phone']:<16} {when(t['opened_at'])}  {first['text'][:50]!r}")
-        print(f"{len(rows)} complaint(s)")
+            print(f"K{t['id']:<5} {speak.word('state', t['state']):<9} {t['phone']:<16} {speak.when(t['opened_at'])}  "
+                  f"{first['text'][:50]!r}")
+        print(speak.t("complaint.cli.count", count=len(rows)))
         return 0
     if args.number is None:
-        print(f"error: 'complaint {args.action}' needs a ticket number")
+        print(speak.t("cli.error", problem=speak.t("complaint.cli.needs_number", action=args.action)))
         return 2
     try:
         if args.action == "show":
             ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (args.number,))
             if ticket is None:
-                raise ComplaintError(f"complaint {args.number} does not exist")
-            print(f"K{ticket['id']} {ticket['state']} {ticket['phone']} opened {when(ticket['opened_at'])}")
+                raise ComplaintError("not_found", args.number)
+            print(speak.t("complaint.cli.show", no=ticket["id"], state=speak.word("state", ticket["state"]),
+                          phone=ticket["phone"], opened=speak.when(ticket["opened_at"])))
             for n in await ctx.db.fetchall("SELECT * FROM complaint_notes WHERE complaint_id = ? ORDER BY at",
                                            (args.number,)):
-                print(f"  {when(n['at'])} {n['author']}: {n['text']!r}")
+                print(f"  {speak.when(n['at'])} {speak.word('author', n['author'])}: {n['text']!r}")
         elif args.action == "answer":
             await answer(ctx, args.number, args.text)
-            print(f"K{args.number} answered; the customer gets an SMS")
+            print(speak.t("complaint.cli.answered", no=args.number))
         else:
             await close(ctx, args.number, args.text)
-            print(f"K{args.number} closed; the customer gets an SMS")
+            print(speak.t("complaint.cli.closed", no=args.number))
     except ComplaintError as exc:
-        print(f"error: {exc}")
+        print(speak.t("cli.error", problem=exc.say(speak)))
         return 1
     return 0
 

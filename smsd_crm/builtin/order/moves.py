@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smsd_crm import OrderStateChanged, PluginContext, format_rupiah
+from smsd_crm import OrderStateChanged, PluginContext, Speaker, format_rupiah
 
 STATES = ("new", "ready", "done", "cancelled")
 MOVES = {"new": {"ready", "done", "cancelled"}, "ready": {"done", "cancelled"}, "done": set(), "cancelled": set()}
@@ -11,7 +11,18 @@ STATE_NAMES = {"id": {"new": "baru", "ready": "siap", "done": "selesai", "cancel
 
 
 class OrderError(Exception):
-    """A staff command that cannot be done (unknown order, a move that is not allowed)."""
+    """A staff command that cannot be done (unknown order, a move that is not allowed). ``str()`` is
+    English (the API, logs); ``say(speak)`` says it in a person's language from the catalogue
+    (``order.error.*``), with the states as its words."""
+
+    def __init__(self, name: str, order_id: int, state: str | None = None, to: str | None = None) -> None:
+        self.name, self.order_id, self.state, self.to = name, order_id, state, to
+        super().__init__(self.say(Speaker("en")))
+
+    def say(self, speak: Speaker) -> str:
+        """The problem in ``speak``'s language."""
+        return speak.t(f"order.error.{self.name}", no=self.order_id, state=speak.word("state", self.state),
+                       to=speak.word("state", self.to))
 
 
 async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: bool = True) -> None:
@@ -19,9 +30,9 @@ async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: b
     async with ctx.db.transaction():
         order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
         if order is None:
-            raise OrderError(f"order {order_id} does not exist")
+            raise OrderError("not_found", order_id)
         if state not in MOVES[order["state"]]:
-            raise OrderError(f"order {order_id} is {order['state']}; it cannot become {state}")
+            raise OrderError("cannot_move", order_id, order["state"], state)
         now = ctx.now().isoformat()
         await ctx.db.execute("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?", (state, now, order_id))
         await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, ?, ?, ?)",

@@ -276,35 +276,37 @@ def _arguments(parser) -> None:
 
 
 async def _staff(args, ctx: PluginContext) -> int:
+    speak = ctx.speaker(getattr(args, "lang", None))  # the shop's language unless --lang says otherwise
     if args.action == "list":
         where = "" if args.state == "all" else "WHERE state = ?"
         rows = await ctx.db.fetchall(f"SELECT * FROM orders {where} ORDER BY id",
                                      () if args.state == "all" else (args.state,))
         for o in rows:
-            print(f"#{o['id']:<5} {o['state']:<10} {o['phone']:<16} {format_rupiah(o['total']):>12}  "
-                  f"{ctx.store.time.format(o['created_at'], ctx.store.language)}")
-        print(f"{len(rows)} order(s)")
+            print(f"#{o['id']:<5} {speak.word('state', o['state']):<10} {o['phone']:<16} "
+                  f"{speak.money(o['total']):>12}  {speak.when(o['created_at'])}")
+        print(speak.t("order.cli.count", count=len(rows)))
         return 0
     if args.number is None:
-        print(f"error: 'order {args.action}' needs an order number")
+        print(speak.t("cli.error", problem=speak.t("order.cli.needs_number", action=args.action)))
         return 2
     if args.action == "show":
         order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (args.number,))
         if order is None:
-            print(f"error: order {args.number} does not exist")
+            print(speak.t("cli.error", problem=OrderError("not_found", args.number).say(speak)))
             return 1
-        print(f"#{order['id']} {order['state']} {order['phone']} total {format_rupiah(order['total'])}")
+        print(speak.t("order.cli.show", no=order["id"], state=speak.word("state", order["state"]),
+                      phone=order["phone"], total=speak.money(order["total"]), created=speak.when(order["created_at"])))
         for line in await ctx.db.fetchall("SELECT * FROM order_lines WHERE order_id = ? ORDER BY line",
                                           (args.number,)):
-            print(f"  {line['quantity']} x {line['code']} {line['name']} @ {format_rupiah(line['price'])}")
+            print(f"  {line['quantity']} x {line['code']} {line['name']} @ {speak.money(line['price'])}")
         return 0
     state = {"ready": "ready", "done": "done", "cancel": "cancelled"}[args.action]
     try:
         await move(ctx, args.number, state, by="staff")
     except OrderError as exc:
-        print(f"error: {exc}")
+        print(speak.t("cli.error", problem=exc.say(speak)))
         return 1
-    print(f"order {args.number} is {state}; the customer gets an SMS")
+    print(speak.t("order.cli.moved", no=args.number, state=speak.word("state", state)))
     return 0
 
 
