@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from datetime import date, timedelta
+from datetime import timedelta
 from html import escape
 
 import numpy as np

@@ -4,7 +4,7 @@ orders citing its promo code)."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool

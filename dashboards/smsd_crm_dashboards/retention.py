@@ -3,7 +3,6 @@ customers, and the lapsing customers worth a win-back message."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool

@@ -50,7 +50,7 @@ async def _act(view, ctx: PluginContext, number: int, text: str, answer_first: b
         if close_after:
             await close(ctx, number, "" if answer_first else text)
     except ComplaintError as exc:
-        return await _desk(view, ctx, error=str(exc), drafts={number: text}, status=409)
+        return await _desk(view, ctx, error=exc.say(view.speak), drafts={number: text}, status=409)
     done = "closed" if close_after else "answered"
     view.redirect(f"/complaints?done={done}&k={number}")
 
