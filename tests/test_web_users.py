@@ -1,5 +1,5 @@
 """Logins on the web: the owner's users page (add, disable, enable, role, reset a password), everyone's
-account page (own password) and the shop's rules behind them; against a real
+account page (own password), the shop's rules behind them, and the owner's API page; against a real
 aiohttp server on loopback."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 import pytest
 
 from smsd_crm.config import StoreConfig, WebConfig
-from smsd_crm.storage import users
+from smsd_crm.storage import api_clients, users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
@@ -217,7 +217,7 @@ async def test_staff_cannot_reach_the_owner_s_pages(shop):
     base, ctx = shop
     async with client() as staff:
         await log_in(staff, base, "kasir")
-        for path in ("/admin/users",):
+        for path in ("/admin/users", "/api"):
             r = await staff.get(f"{base}{path}", headers={"Accept": "text/html"})
             assert r.status == 403 and "hanya untuk pemilik" in await r.text(), path
         page = await (await staff.get(f"{base}/account")).text()
@@ -253,6 +253,25 @@ async def test_wrong_current_passwords_lock_the_login_like_wrong_logins(shop):
         status, page = await post(staff, base, "/account", current="rahasia-123", password=NEW, password2=NEW)
         assert status == 400 and said(page) == ["Terlalu banyak percobaan; coba lagi nanti."]
     assert verify_password("rahasia-123", (await users.get_user(ctx.db, "kasir"))["password_hash"])
+
+
+async def test_the_api_page_describes_every_route_for_the_owner(shop):
+    base, ctx = shop
+    await api_clients.add_client(ctx.db, "kasir-pos", ctx.clock())
+    async with client() as owner:
+        r = await owner.get(f"{base}/api", allow_redirects=False)
+        assert r.status == 302 and r.headers["Location"].startswith("/login")  # a page, not a 401 JSON
+        await log_in(owner, base, "pemilik")
+        r = await owner.get(f"{base}/api")
+        page = await r.text()
+        assert r.status == 200 and r.content_type == "text/html"
+        for route in ("get-api-messages", "post-api-messages", "get-api-messages-id", "get-api-customers",
+                      "get-api-customers-id"):
+            assert f'id="{route}"' in page, route
+        assert 'id="shape-SendSms"' in page and 'href="#shape-MessageOut"' in page
+        assert "Cara mendapat token" in page and "smsd-crm api-client add" in page
+        assert "kasir-pos" in page  # the clients there are
+        assert (await owner.get(f"{base}/api/openapi.json")).status == 401  # the JSON still needs a token
 
 
 async def test_the_dashboards_of_an_ended_login_close():

@@ -1,7 +1,7 @@
 """The staff and owner web pages and the JSON API: one aiohttp app in the daemon's own loop.
 
 This module only assembles: middlewares (``auth``), core pages (customers,
-messages, modems, plugins, simulator, users, account),
+messages, modems, plugins, simulator, users, account, the API's description),
 the pages and API routes plugins add, the live-refresh long poll, templates and
 static files.
 """
@@ -17,6 +17,7 @@ from ..storage import users
 from . import (
     admin_pages,
     api,
+    api_page,
     campaign_pages,
     customer_pages,
     dashboard_pages,
@@ -82,6 +83,7 @@ def make_web_app(ctx: WebContext) -> web.Application:
     nav += campaign_pages.add_routes(app)
     nav += admin_pages.add_routes(app)
     nav += user_pages.add_routes(app)
+    nav += api_page.add_routes(app)
     app[NAV] = nav
     api.add_routes(app, ctx.host)
     app.router.add_get("/login", login_page)

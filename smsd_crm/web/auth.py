@@ -62,7 +62,7 @@ def _wants_page(request: web.Request) -> bool:
     """A browser asking for a page (not the API, the long poll, a file, a CSV or a websocket)."""
     path = request.path
     return (request.method in ("GET", "POST") and "text/html" in request.headers.get("Accept", "")
-            and not path.startswith(("/api/", "/static/", "/dash/static/")) and path not in ("/api", "/live")
+            and not path.startswith(("/api/", "/static/", "/dash/static/")) and path != "/live"
             and not path.endswith((".csv", "/autoload.js", "/ws")))
 
 
@@ -100,7 +100,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """Pages need a session (and CSRF on POST); the API needs a token; owner pages need the owner."""
     if _public(request):
         return await handler(request)
-    if request.path == "/api" or request.path.startswith("/api/"):
+    if request.path.startswith("/api/"):  # /api itself is the owner's page describing the API
         request[CLIENT] = await _api_client(request)
         return await handler(request)
     ctx = request.app[CTX]
