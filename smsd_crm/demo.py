@@ -85,8 +85,9 @@ def demo_banner(running, config: str) -> str:
             lines.append("  add a login:     .venv/bin/smsd-crm user add NAME --role owner")
         lines.append(f"  dashboards:      {running.web_url}dash  (the owner: sales, customers, future value, ...)")
         lines.append(f"  campaigns:       {running.web_url}campaigns  (the owner: promotions with a preview and cost)")
-        lines.append(f"  JSON API:        {running.web_url}api/openapi.json  "
-                     f"(token: .venv/bin/smsd-crm api-client add NAME -c {config})")
+        lines.append(f"  JSON API:        {running.web_url}api  (the owner: every route, how to get a token)")
+        lines.append(f"                   programs: {running.web_url}api/openapi.json with a token from "
+                     f".venv/bin/smsd-crm api-client add NAME -c {config}")
     lines += [
         "",
         "Send it an SMS as a customer would (in another terminal):",

@@ -29,8 +29,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
 SIZES = {"phone": {"width": 360, "height": 740}, "screen": {"width": 1366, "height": 768}}
 STAFF_PAGES = ["/", "/orders", "/complaints", "/customers", "/customers/{customer}", "/messages",
-               "/messages?box=out", "/messages/conversation?phone=081234567890", "/simulator"]
-OWNER_PAGES = ["/campaigns", "/campaigns/1", "/admin/modems", "/admin/plugins", "/admin/users",
+               "/messages?box=out", "/messages/conversation?phone=081234567890", "/simulator", "/account"]
+OWNER_PAGES = ["/campaigns", "/campaigns/1", "/admin/modems", "/admin/plugins", "/admin/users", "/api",
                *(f"/dash/{v.name}" for v in VIEWS)]
 # Status words (and the other words that name a state) in each language: none may show in the other.
 ENGLISH = ("new", "ready", "done", "open", "answered", "closed", "queued", "sending", "sent", "delivered",

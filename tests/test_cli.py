@@ -11,7 +11,7 @@ import pytest
 from .conftest import SMSD_CRM, sim_send, wait_until, write_config
 
 SUBCOMMANDS = [["run"], ["demo"], ["check-config"], ["plugins"], ["migrate"], ["sim"], ["sim", "send"],
-               ["emulator"], ["campaign"]]
+               ["emulator"], ["campaign"], ["user"], ["user", "disable"], ["user", "password"]]
 
 
 @pytest.mark.parametrize("args", [[]] + SUBCOMMANDS)
@@ -125,3 +125,33 @@ def test_user_add_hashes_the_password_and_refuses_weak_or_duplicate(tmp_path):
     row = sqlite3.connect(tmp_path / "data" / "test.sqlite3").execute(
         "SELECT role, password_hash FROM users WHERE username = 'pemilik'").fetchone()
     assert row[0] == "owner" and row[1].startswith("scrypt$") and "rahasia" not in row[1]
+
+
+def test_user_disable_enable_password_and_role_share_the_pages_rules(tmp_path):
+    import sqlite3
+    config = write_config(tmp_path, "/dev/null")
+    user = lambda *args, stdin=None: subprocess.run(  # noqa: E731
+        [SMSD_CRM, "user", *args, "-c", str(config)], input=stdin, capture_output=True, text=True, timeout=60)
+    assert user("add", "pemilik", "--role", "owner", "--password-stdin", stdin="rahasia-123\n").returncode == 0
+    assert user("add", "kasir", "--password-stdin", stdin="rahasia-123\n").returncode == 0
+    last = user("disable", "pemilik")
+    assert last.returncode == 1 and "at least one active owner" in last.stderr
+    assert user("role", "pemilik", "staff").returncode == 1
+    db = sqlite3.connect(tmp_path / "data" / "test.sqlite3")
+    db.execute("INSERT INTO web_sessions (token_hash, user_id, csrf, created_at, expires_at) "
+               "SELECT 'h', id, 'c', '2026-01-01', '2999-01-01' FROM users WHERE username = 'kasir'")
+    db.commit()
+    out = user("disable", "kasir")
+    assert out.returncode == 0 and "Login kasir disabled" in out.stdout
+    assert db.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0] == 0  # its sessions ended
+    listing = user("list").stdout.splitlines()
+    assert [line.split()[:3] for line in listing] == [["kasir", "staff", "disabled"], ["pemilik", "owner", "active"]]
+    assert user("enable", "kasir").returncode == 0
+    weak = user("password", "kasir", "--password-stdin", stdin="1234\n")
+    assert weak.returncode == 1 and "at least 8 characters" in weak.stderr
+    assert user("password", "kasir", "--password-stdin", stdin="baru-sekali-9\n").returncode == 0
+    assert user("role", "kasir", "owner").returncode == 0
+    assert user("disable", "pemilik").returncode == 0  # another owner is active now
+    assert user("disable", "nobody").returncode == 1
+    row = db.execute("SELECT role, disabled_at, password_hash FROM users WHERE username = 'kasir'").fetchone()
+    assert row[0] == "owner" and row[1] is None and "baru" not in row[2]

@@ -23,6 +23,7 @@ async def test_demo_prints_where_to_look_and_answers_an_sms(tmp_path, daemons):
     base = re.search(r"web pages:\s+(http://127\.0\.0\.1:\d+)/", banner).group(1)
     assert f"phone simulator: {base}/simulator" in banner and "api/openapi.json" in banner
     assert f"dashboards:      {base}/dash" in banner
+    assert f"JSON API:        {base}/api " in banner  # the owner's page, not a 401 from the JSON
     logins = tmp_path / "var" / "demo-logins.txt"
     assert stat.S_IMODE(logins.stat().st_mode) == 0o600
     owner_password = re.search(r"pemilik \(owner\): (\S+)", logins.read_text()).group(1)

@@ -61,8 +61,8 @@ async def shop(tmp_path):
 
 
 PAGES = ["/", "/customers", "/customers?q=alert", "/customers/1", "/messages", "/messages?box=out",
-         "/messages/conversation?phone=081234567890", "/orders", "/complaints"]
-OWNER_PAGES = ["/admin/modems", "/admin/plugins", "/admin/users"]
+         "/messages/conversation?phone=081234567890", "/orders", "/complaints", "/account"]
+OWNER_PAGES = ["/admin/modems", "/admin/plugins", "/admin/users", "/api"]
 
 
 async def test_hostile_sms_text_is_inert_text_on_every_page(shop):

@@ -278,4 +278,9 @@ CREATE TABLE modem_facts (
 UPDATE sales SET sold_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', sold_at)
 WHERE sold_at NOT LIKE '%+00:00' AND strftime('%Y-%m-%dT%H:%M:%S+00:00', sold_at) IS NOT NULL;
 """),
+    Migration("m017_users_disabled", """
+-- A login the owner switched off (the users page, `smsd-crm user disable`): it cannot log in and its
+-- sessions are ended. NULL while the login may be used.
+ALTER TABLE users ADD COLUMN disabled_at TEXT;
+"""),
 ]

@@ -1,4 +1,9 @@
-"""Web users, their lockout state, and server-side sessions."""
+"""Web users (logins), their lockout state, and server-side sessions.
+
+The shop's rules for logins live here, so the CLI (``smsd-crm user ...``) and the users page share
+them: a name is taken once, a disabled login has no session, and the shop always keeps an active
+owner. A refusal is a :class:`UserRefused` naming its text in the catalogue.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,21 @@ import hashlib
 import sqlite3
 from datetime import datetime
 
+from ..i18n import catalogue
 from .db import Database
+
+ROLES = ("owner", "staff")
+MAX_NAME = 64  # the login form reads no more than this
+
+
+class UserRefused(ValueError):
+    """A change to the logins that the shop's rules refuse. ``name`` and ``values`` name its text in
+    the catalogue (texts.yaml), so a page says it in its language; ``str()`` is the English (the CLI)."""
+
+    def __init__(self, name: str, /, **values: object) -> None:
+        super().__init__(catalogue().text(name, "en", **values))
+        self.name = name
+        self.values = values
 
 
 def token_hash(token: str) -> str:
@@ -14,19 +33,99 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def valid_name(username: str) -> bool:
+    """A login name: 1 to 64 characters, no spaces or control characters (people type it on a phone)."""
+    return 0 < len(username) <= MAX_NAME and all(c.isprintable() and not c.isspace() for c in username)
+
+
 async def add_user(db: Database, username: str, password_hash: str, role: str, now: datetime) -> int:
-    """Create a user; ValueError if the name is taken."""
+    """Create a user; UserRefused if the name is not valid or taken, or the role unknown."""
+    if not valid_name(username):
+        raise UserRefused("users.refused.bad_name", max=MAX_NAME)
+    if role not in ROLES:
+        raise UserRefused("users.refused.bad_role")
     try:
         return await db.execute(
             "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
             (username, password_hash, role, now.isoformat()))
     except sqlite3.IntegrityError:
-        raise ValueError(f"user {username!r} already exists") from None
+        raise UserRefused("users.refused.exists", name=username) from None
 
 
 async def get_user(db: Database, username: str) -> sqlite3.Row | None:
     """The user row by name."""
     return await db.fetchone("SELECT * FROM users WHERE username = ?", (username,))
+
+
+async def list_users(db: Database) -> list[sqlite3.Row]:
+    """Every login by name (no password hashes)."""
+    return await db.fetchall("SELECT id, username, role, created_at, disabled_at, locked_until FROM users "
+                             "ORDER BY username")
+
+
+async def _existing(db: Database, username: str) -> sqlite3.Row:
+    user = await get_user(db, username)
+    if user is None:
+        raise UserRefused("users.refused.unknown", name=username)
+    return user
+
+
+async def _keep_an_owner(db: Database, user: sqlite3.Row) -> None:
+    """Refuse to take ``user`` away from the active owners when no other is left."""
+    if user["role"] != "owner" or user["disabled_at"] is not None:
+        return
+    others = await db.fetchone("SELECT COUNT(*) FROM users WHERE role = 'owner' AND disabled_at IS NULL "
+                               "AND id != ?", (user["id"],))
+    if others[0] == 0:
+        raise UserRefused("users.refused.last_owner")
+
+
+async def set_role(db: Database, username: str, role: str) -> int:
+    """Make a login owner or staff (never the last active owner staff); return its id."""
+    if role not in ROLES:
+        raise UserRefused("users.refused.bad_role")
+    async with db.transaction():
+        user = await _existing(db, username)
+        if role != "owner":
+            await _keep_an_owner(db, user)
+        await db.execute("UPDATE users SET role = ? WHERE id = ?", (role, user["id"]))
+    return user["id"]
+
+
+async def disable(db: Database, username: str, now: datetime) -> int:
+    """Switch a login off and end its sessions (never the last active owner); return its id."""
+    async with db.transaction():
+        user = await _existing(db, username)
+        if user["disabled_at"] is None:
+            await _keep_an_owner(db, user)
+            await db.execute("UPDATE users SET disabled_at = ? WHERE id = ?", (now.isoformat(), user["id"]))
+        await end_sessions(db, user["id"])
+    return user["id"]
+
+
+async def enable(db: Database, username: str) -> int:
+    """Let a disabled login log in again; return its id."""
+    async with db.transaction():
+        user = await _existing(db, username)
+        await db.execute("UPDATE users SET disabled_at = NULL WHERE id = ?", (user["id"],))
+    return user["id"]
+
+
+async def set_password(db: Database, username: str, password_hash: str, keep_token: str | None = None) -> int:
+    """A new password (its hash) for a login: its lockout is cleared and every session it has ends,
+    except ``keep_token``'s (the person changing their own password stays logged in); return its id."""
+    async with db.transaction():
+        user = await _existing(db, username)
+        await db.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
+                         (password_hash, user["id"]))
+        await end_sessions(db, user["id"], keep_token)
+    return user["id"]
+
+
+async def end_sessions(db: Database, user_id: int, keep_token: str | None = None) -> None:
+    """End every session of a user (but ``keep_token``'s)."""
+    keep = token_hash(keep_token) if keep_token else ""
+    await db.execute("DELETE FROM web_sessions WHERE user_id = ? AND token_hash != ?", (user_id, keep))
 
 
 async def record_failure(db: Database, user_id: int, attempts: int, lock_until: datetime) -> bool:
@@ -55,10 +154,10 @@ async def create_session(db: Database, token: str, user_id: int, csrf: str, now:
 
 
 async def get_session(db: Database, token: str, now: datetime) -> sqlite3.Row | None:
-    """The live session for a cookie, with its user's name and role."""
+    """The live session for a cookie, with its user's name and role (none for a disabled login)."""
     return await db.fetchone(
         "SELECT s.*, u.username, u.role FROM web_sessions s JOIN users u ON u.id = s.user_id "
-        "WHERE s.token_hash = ? AND s.expires_at > ?", (token_hash(token), now.isoformat()))
+        "WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL", (token_hash(token), now.isoformat()))
 
 
 async def touch_session(db: Database, token: str, expires: datetime) -> None:

@@ -1,8 +1,9 @@
 """The staff and owner web pages and the JSON API: one aiohttp app in the daemon's own loop.
 
 This module only assembles: middlewares (``auth``), core pages (customers,
-messages, modems, plugins, simulator), the pages and API routes plugins add,
-the live-refresh long poll, templates and static files.
+messages, modems, plugins, simulator, users, account, the API's description),
+the pages and API routes plugins add, the live-refresh long poll, templates and
+static files.
 """
 
 from __future__ import annotations
@@ -12,9 +13,31 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
-from . import admin_pages, api, campaign_pages, customer_pages, dashboard_pages, message_pages, pages, simulator_page
-from .auth import authenticate, choose_language, error_pages, login, login_page, logout, security_headers
-from .base import CTX, NAV, TEMPLATES, WebContext, owner_only, render
+from ..storage import users
+from . import (
+    admin_pages,
+    api,
+    api_page,
+    campaign_pages,
+    customer_pages,
+    dashboard_pages,
+    message_pages,
+    pages,
+    simulator_page,
+    user_pages,
+)
+from .auth import (
+    SESSION_COOKIE,
+    authenticate,
+    choose_language,
+    error_pages,
+    json_error,
+    login,
+    login_page,
+    logout,
+    security_headers,
+)
+from .base import CTX, NAV, TEMPLATES, USER, WebContext, render
 
 STATIC = Path(__file__).parent / "static"
 __all__ = ["WebContext", "make_web_app", "start_web"]
@@ -28,20 +51,19 @@ async def favicon(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@owner_only
-async def users_page(request: web.Request) -> web.Response:
-    rows = await request.app[CTX].db.fetchall("SELECT username, role, created_at FROM users ORDER BY username")
-    return render(request, "users.html", users=rows)
-
-
 async def live(request: web.Request) -> web.Response:
-    """Long poll: answers with the topic's version once it differs from ``v`` (or after ~25 s)."""
+    """Long poll: answers with the topic's version once it differs from ``v`` (or after ~25 s); 401 at
+    once when this session is ended meanwhile (the login disabled, its password changed)."""
     topic = request.query.get("topic", "")[:40]
     try:
         seen = int(request.query.get("v", ""))
     except ValueError:
         raise web.HTTPBadRequest(text="v must be a number") from None
-    return web.json_response({"v": await request.app[CTX].live.wait(topic, seen)})
+    ctx = request.app[CTX]
+    while (version := await ctx.live.wait(topic, seen, user_id=request[USER]["user_id"])) is None:
+        if await users.get_session(ctx.db, request.cookies.get(SESSION_COOKIE, ""), ctx.clock()) is None:
+            raise json_error(web.HTTPUnauthorized, "logged out")
+    return web.json_response({"v": version})
 
 
 def make_web_app(ctx: WebContext) -> web.Application:
@@ -60,7 +82,8 @@ def make_web_app(ctx: WebContext) -> web.Application:
     nav += dashboard_pages.add_routes(app)
     nav += campaign_pages.add_routes(app)
     nav += admin_pages.add_routes(app)
-    nav.append({"path": "/admin/users", "key": "nav.users", "role": "owner"})
+    nav += user_pages.add_routes(app)
+    nav += api_page.add_routes(app)
     app[NAV] = nav
     api.add_routes(app, ctx.host)
     app.router.add_get("/login", login_page)
@@ -70,7 +93,6 @@ def make_web_app(ctx: WebContext) -> web.Application:
     app.router.add_get("/", home)
     app.router.add_get("/live", live)
     app.router.add_get("/favicon.ico", favicon)
-    app.router.add_get("/admin/users", users_page)
     app.router.add_static("/static/", path=str(STATIC))
     return app
 

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from ..storage import api_clients, users
 from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, page_error, render
-from .passwords import hash_password, verify_password
+from .passwords import MAX_LENGTH, hash_password, verify_password
 
 SESSION_COOKIE = "smsd_session"
 LOGIN_CSRF_COOKIE = "smsd_login"
@@ -35,7 +35,7 @@ PUBLIC = ("/login", "/favicon.ico")
 _DUMMY_HASH = hash_password(secrets.token_hex(8))  # answers unknown users as slowly as known ones
 
 
-def _json_error(cls: type[web.HTTPException], message: str, **headers: str) -> web.HTTPException:
+def json_error(cls: type[web.HTTPException], message: str, **headers: str) -> web.HTTPException:
     return cls(text=json.dumps({"error": message}), content_type="application/json", headers=headers or None)
 
 
@@ -62,7 +62,7 @@ def _wants_page(request: web.Request) -> bool:
     """A browser asking for a page (not the API, the long poll, a file, a CSV or a websocket)."""
     path = request.path
     return (request.method in ("GET", "POST") and "text/html" in request.headers.get("Accept", "")
-            and not path.startswith(("/api/", "/static/", "/dash/static/")) and path not in ("/api", "/live")
+            and not path.startswith(("/api/", "/static/", "/dash/static/")) and path != "/live"
             and not path.endswith((".csv", "/autoload.js", "/ws")))
 
 
@@ -90,8 +90,8 @@ async def _api_client(request: web.Request) -> str:
     if scheme.lower() == "bearer" and 20 <= len(token.strip()) <= 200:
         name = await api_clients.client_for(ctx.db, token.strip(), ctx.clock())
     if name is None:
-        raise _json_error(web.HTTPUnauthorized, "a valid API token is required (Authorization: Bearer ...)",
-                          **{"WWW-Authenticate": "Bearer"})
+        raise json_error(web.HTTPUnauthorized, "a valid API token is required (Authorization: Bearer ...)",
+                         **{"WWW-Authenticate": "Bearer"})
     return name
 
 
@@ -100,7 +100,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     """Pages need a session (and CSRF on POST); the API needs a token; owner pages need the owner."""
     if _public(request):
         return await handler(request)
-    if request.path == "/api" or request.path.startswith("/api/"):
+    if request.path.startswith("/api/"):  # /api itself is the owner's page describing the API
         request[CLIENT] = await _api_client(request)
         return await handler(request)
     ctx = request.app[CTX]
@@ -108,7 +108,7 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     session = await users.get_session(ctx.db, token, ctx.clock()) if token else None
     if session is None:
         if request.path == "/live":
-            raise _json_error(web.HTTPUnauthorized, "logged out")
+            raise json_error(web.HTTPUnauthorized, "logged out")
         raise web.HTTPFound("/login?next=" + quote(request.path_qs, safe=""))
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         form = await request.post() if request.content_type.startswith(("application/x-www-form", "multipart/")) else {}
@@ -150,7 +150,9 @@ async def login(request: web.Request) -> web.Response:
     form = await request.post()
     if not secrets.compare_digest(str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")):
         raise web.HTTPForbidden(text="CSRF token missing or wrong: reload the login page")
-    username, password = str(form.get("username", ""))[:64], str(form.get("password", ""))[:256]
+    # One character over the limits: a longer name or password is simply wrong, never cut to a right one.
+    username = str(form.get("username", ""))[:users.MAX_NAME + 1]
+    password = str(form.get("password", ""))[:MAX_LENGTH + 1]
     target = local(str(form.get("next", "/")))
     user = await users.get_user(ctx.db, username)
     now = ctx.clock()
@@ -163,6 +165,8 @@ async def login(request: web.Request) -> web.Response:
             await users.record_failure(ctx.db, user["id"], ctx.config.lockout_attempts,
                                        now + timedelta(minutes=ctx.config.lockout_minutes))
         return render(request, "login.html", status=401, csrf=form.get("csrf"), next=target, error="wrong")
+    if user["disabled_at"] is not None:  # said only to whoever knows the password
+        return render(request, "login.html", status=403, csrf=form.get("csrf"), next=target, error="disabled")
     await users.record_success(ctx.db, user["id"])
     token = secrets.token_urlsafe(32)  # a new session id at every login
     await users.create_session(ctx.db, token, user["id"], secrets.token_urlsafe(32), now,

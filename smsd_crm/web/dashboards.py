@@ -19,6 +19,8 @@ from typing import Any, Callable
 import aiohttp
 from aiohttp import web
 
+from .base import USER
+
 LOGGER = logging.getLogger(__name__)
 SECRET_HEADER = "X-Smsd-Dashboard"
 PREFIX = "/dash"
@@ -111,7 +113,7 @@ class BokehHost:
         self.secret = secrets.token_urlsafe(32)
         self.server = None
         self.client: aiohttp.ClientSession | None = None
-        self.sockets: set[web.WebSocketResponse] = set()
+        self.sockets: dict[web.WebSocketResponse, tuple[int, str]] = {}  # open relays: (user id, session hash)
         self._stopped = False
         self.sources: dict[str, list[str]] = {}  # view -> its named data sources (the CSV exports)
 
@@ -164,6 +166,13 @@ class BokehHost:
             await self.client.close()
         if self.server:
             self.server.stop()
+
+    async def end_sessions(self, user_id: int, keep: str | None = None) -> None:
+        """Close the dashboards a user has open (disabled, a new password), except those of the session
+        whose hash is ``keep``: a view the owner may no longer see stops updating at once."""
+        for ws, (owner, session) in list(self.sockets.items()):
+            if owner == user_id and session != keep:
+                await ws.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"logged out")
 
     async def warm_up(self) -> None:
         """Compute every view once in the background (on throwaway documents) so the owner's first look
@@ -226,7 +235,8 @@ class BokehHost:
             raise web.HTTPBadGateway(text=f"dashboard server refused: {exc}") from None
         outer = web.WebSocketResponse(protocols=("bokeh",), max_msg_size=MAX_MESSAGE, heartbeat=30)
         await outer.prepare(request)
-        self.sockets.add(outer)
+        session = request[USER]
+        self.sockets[outer] = (session["user_id"], session["token_hash"])
 
         async def pump(source, sink) -> None:
             async for msg in source:
@@ -246,7 +256,7 @@ class BokehHost:
         except* (aiohttp.ClientError, ConnectionResetError):
             pass
         finally:
-            self.sockets.discard(outer)
+            self.sockets.pop(outer, None)
             await inner.close()
             await outer.close()
         return outer

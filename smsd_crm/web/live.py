@@ -25,7 +25,9 @@ class LiveFeed:
     def __init__(self) -> None:
         self._versions: dict[str, int] = defaultdict(int)
         self._changed = asyncio.Event()
+        self._ended: dict[int, int] = defaultdict(int)  # per user: how many times its sessions were ended
         self.listeners: list = []  # called with the topic (None: everything) on every bump
+        self.waits = 0  # long polls begun (a test knows one is parked)
 
     def version(self, topic: str) -> int:
         """The current version of ``topic``."""
@@ -35,10 +37,19 @@ class LiveFeed:
         """``topic`` changed (every topic when None)."""
         for name in [topic] if topic else list(self._versions) or ["*"]:
             self._versions[name] += 1
-        changed, self._changed = self._changed, asyncio.Event()
-        changed.set()
+        self._wake()
         for listener in self.listeners:
             listener(topic)
+
+    def sessions_ended(self, user_id: int) -> None:
+        """Sessions of ``user_id`` ended (disabled, a new password): its long polls stop waiting at once,
+        so the page learns it is logged out now rather than at the next change."""
+        self._ended[user_id] += 1
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     def observe(self, event: object) -> None:
         """An event observer for the plugin host."""
@@ -46,11 +57,16 @@ class LiveFeed:
         if isinstance(topic, str):
             self.bump(topic)
 
-    async def wait(self, topic: str, seen: int, timeout: float = LONG_POLL) -> int:
-        """The version of ``topic`` once it differs from ``seen``, or after ``timeout``."""
+    async def wait(self, topic: str, seen: int, timeout: float = LONG_POLL, user_id: int | None = None) -> int | None:
+        """The version of ``topic`` once it differs from ``seen``, or after ``timeout``; None as soon as
+        the sessions of ``user_id`` are ended (the caller checks whether its own still lives)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        ended = self._ended[user_id] if user_id is not None else 0
+        self.waits += 1
         while self._versions[topic] == seen:
+            if user_id is not None and self._ended[user_id] != ended:
+                return None
             remaining = deadline - loop.time()
             if remaining <= 0:
                 break

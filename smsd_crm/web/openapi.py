@@ -11,6 +11,9 @@ from .. import __version__
 
 REF = "#/components/schemas/{model}"
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+# What every route may answer, described the same way each time (a route's own ``problems`` say more).
+GENERIC = {"200": "OK", "201": "OK", "400": "not JSON", "401": "no valid token", "404": "no such item",
+           "415": "not application/json", "422": "a field is missing or not valid"}
 
 
 def _schema(kind: Any, components: dict, mode: str, inline: bool = False) -> dict:
@@ -58,25 +61,25 @@ def describe(routes: list[Any], title: str) -> dict:
             "operationId": route.method.lower() + re.sub(r"\W+", "_", route.path).rstrip("_"),
             "parameters": _parameters(route.path_params, "path", components)
             + _parameters(route.query, "query", components),
-            "responses": {"401": _error("no valid token")},
+            "responses": {"401": _error(GENERIC["401"])},
         }
         if route.tag:
             op["tags"] = [route.tag]
         if route.body is not None:
             op["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": _schema(route.body, components, "validation")}}}
-            op["responses"]["400"] = _error("not JSON")
-            op["responses"]["415"] = _error("not application/json")
+            op["responses"]["400"] = _error(GENERIC["400"])
+            op["responses"]["415"] = _error(GENERIC["415"])
         if route.body is not None or route.query is not None or route.path_params is not None:
-            op["responses"]["422"] = _error("a field is missing or not valid")
+            op["responses"]["422"] = _error(GENERIC["422"])
         if route.path_params is not None:
-            op["responses"]["404"] = _error("no such item")
-        ok: dict[str, Any] = {"description": "OK"}
+            op["responses"]["404"] = _error(GENERIC["404"])
+        ok: dict[str, Any] = {"description": GENERIC["200"]}
         if route.response is not None:
             ok["content"] = {"application/json": {"schema": _schema(route.response, components, "serialization")}}
         op["responses"][str(route.status)] = ok
-        for status, description in getattr(route, "problems", {}).items():
-            op["responses"].setdefault(str(status), _error(description))
+        for status, description in getattr(route, "problems", {}).items():  # a route's own words say more
+            op["responses"][str(status)] = _error(description)
         paths.setdefault(route.path, {})[route.method.lower()] = op
     return {
         "openapi": "3.1.0",

@@ -7,8 +7,11 @@ import hashlib
 import hmac
 import secrets
 
+from ..i18n import catalogue
+
 N, R, P = 2 ** 14, 8, 1  # ~16 MiB and ~50 ms per check on a small PC: slow for guessing, fine for a login
-MIN_LENGTH = 8
+MIN_LENGTH = 8  # the one rule for every new password: `smsd-crm user add|password`, the users and account pages
+MAX_LENGTH = 256  # the login form reads no more than this
 
 
 def hash_password(password: str) -> str:
@@ -33,10 +36,18 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-def check_strength(password: str) -> str | None:
-    """Why a new password is refused, or None."""
+def password_problem(password: str) -> tuple[str, dict[str, int]] | None:
+    """Why a new password is refused, as a catalogue name and its values (``texts.yaml``), or None."""
     if len(password) < MIN_LENGTH:
-        return f"a password needs at least {MIN_LENGTH} characters"
+        return "password.too_short", {"min": MIN_LENGTH}
+    if len(password) > MAX_LENGTH:
+        return "password.too_long", {"max": MAX_LENGTH}
     if password.isdigit() and len(set(password)) < 3:
-        return "a password of one repeated digit is too easy to guess"
+        return "password.one_digit", {}
     return None
+
+
+def check_strength(password: str) -> str | None:
+    """Why a new password is refused, in English (the CLI), or None."""
+    problem = password_problem(password)
+    return catalogue().text(problem[0], "en", **problem[1]) if problem else None

@@ -23,7 +23,13 @@
         const response = await fetch(
           "/live?topic=" + encodeURIComponent(topic) + "&v=" + encodeURIComponent(version),
           { credentials: "same-origin", cache: "no-store" });
-        if (!response.ok) return; // logged out or gone: the next reload shows the login page
+        if (response.status === 401) {
+          // Logged out (the login was disabled, its password changed, the session expired): show the
+          // login page now rather than a page that no longer updates, unless someone is typing.
+          if (!leaving && !typing()) window.location.reload();
+          return;
+        }
+        if (!response.ok) return; // gone: the next reload shows what is wrong
         answer = await response.json();
         if (leaving) return;
       } catch (err) {

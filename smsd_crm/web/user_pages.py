@@ -1,0 +1,150 @@
+"""Logins on the web: the owner's users page (add, disable, enable, change role, reset a password) and
+everyone's account page (change one's own password).
+
+The rules are storage/users.py's, shared with ``smsd-crm user ...``; the password rule is
+passwords.py's. Every action answers on the same page: a notice when done, the refusal when not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from ..storage import users
+from ..storage.users import UserRefused
+from .auth import SESSION_COOKIE
+from .base import CTX, USER, WebContext, owner_only, page_error, render, speaker
+from .passwords import MIN_LENGTH, hash_password, password_problem, verify_password
+
+Notice = tuple[str, dict[str, Any]]  # a catalogue name and its values
+
+
+async def sessions_ended(ctx: WebContext, user_id: int, keep_token: str | None = None) -> None:
+    """A user's sessions were ended in the database: end what is open of them now (long polls, dashboards)."""
+    ctx.live.sessions_ended(user_id)
+    if ctx.dashboards is not None:
+        await ctx.dashboards.end_sessions(user_id, users.token_hash(keep_token) if keep_token else None)
+
+
+def _new_password(form) -> str:
+    """The new password typed twice, or a refusal (the one rule, as ``smsd-crm user add`` has it)."""
+    password, again = str(form.get("password", "")), str(form.get("password2", ""))
+    if password != again:
+        raise UserRefused("users.refused.passwords_differ")
+    problem = password_problem(password)
+    if problem:
+        raise UserRefused(problem[0], **problem[1])
+    return password
+
+
+def _name(form) -> str:
+    return str(form.get("username", "")).strip()[:users.MAX_NAME + 1]
+
+
+async def _add(request: web.Request, form) -> Notice:
+    ctx = request.app[CTX]
+    name, role = _name(form), str(form.get("role", ""))
+    if not users.valid_name(name):
+        raise UserRefused("users.refused.bad_name", max=users.MAX_NAME)
+    password = _new_password(form)
+    await users.add_user(ctx.db, name, await asyncio.to_thread(hash_password, password), role, ctx.clock())
+    return "users.done.added", {"name": name}
+
+
+async def _disable(request: web.Request, form) -> Notice:
+    ctx, name = request.app[CTX], _name(form)
+    await sessions_ended(ctx, await users.disable(ctx.db, name, ctx.clock()))
+    if name == request[USER]["username"]:  # another owner is left; this one is logged out now
+        raise web.HTTPFound("/login")
+    return "users.done.disabled", {"name": name}
+
+
+async def _enable(request: web.Request, form) -> Notice:
+    name = _name(form)
+    await users.enable(request.app[CTX].db, name)
+    return "users.done.enabled", {"name": name}
+
+
+async def _role(request: web.Request, form) -> Notice:
+    name, role = _name(form), str(form.get("role", ""))
+    await users.set_role(request.app[CTX].db, name, role)
+    if name == request[USER]["username"] and role != "owner":
+        raise web.HTTPFound("/")  # no longer the owner: this page is not theirs any more
+    return "users.done.role", {"name": name, "role": speaker(request).word("role", role)}
+
+
+async def _reset(request: web.Request, form) -> Notice:
+    ctx, name = request.app[CTX], _name(form)
+    if await users.get_user(ctx.db, name) is None:
+        raise UserRefused("users.refused.unknown", name=name)
+    password = _new_password(form)
+    keep = request.cookies.get(SESSION_COOKIE) if name == request[USER]["username"] else None
+    user_id = await users.set_password(ctx.db, name, await asyncio.to_thread(hash_password, password), keep)
+    await sessions_ended(ctx, user_id, keep)
+    return "users.done.password", {"name": name}
+
+
+ACTIONS: dict[str, Callable[[web.Request, Any], Awaitable[Notice]]] = {
+    "add": _add, "disable": _disable, "enable": _enable, "role": _role, "password": _reset}
+
+
+@owner_only
+async def users_page(request: web.Request) -> web.Response:
+    """Every login with its role and state; the owner's forms to add and change them."""
+    ctx = request.app[CTX]
+    notice, error, status, form = None, None, 200, {}
+    if request.method == "POST":
+        form = await request.post()
+        action = ACTIONS.get(str(form.get("action", "")))
+        if action is None:
+            raise page_error(web.HTTPBadRequest, "error.bad_request")
+        try:
+            notice = await action(request, form)
+        except UserRefused as exc:
+            error, status = (exc.name, exc.values), 409 if exc.name == "users.refused.last_owner" else 400
+    added = notice is None and form.get("action") == "add"  # a refused new login keeps its name and role
+    return render(request, "users.html", status=status, users=await users.list_users(ctx.db), notice=notice,
+                  error=error, now=ctx.clock().isoformat(), min_length=MIN_LENGTH,
+                  new={"username": _name(form), "role": str(form.get("role", "staff"))} if added else None)
+
+
+async def account_page(request: web.Request) -> web.Response:
+    """One's own login: change the password (the current one first); other sessions end."""
+    notice, error, status = None, None, 200
+    if request.method == "POST":
+        try:
+            notice = await _change_own(request, await request.post())
+        except UserRefused as exc:
+            error, status = (exc.name, exc.values), 400
+    return render(request, "account.html", status=status, notice=notice, error=error, min_length=MIN_LENGTH)
+
+
+async def _change_own(request: web.Request, form) -> Notice:
+    ctx, me = request.app[CTX], request[USER]
+    user = await users.get_user(ctx.db, me["username"])
+    now = ctx.clock()
+    if user["locked_until"] and datetime.fromisoformat(user["locked_until"]) > now:
+        raise UserRefused("login_locked")
+    current = str(form.get("current", ""))[:1024]
+    if not await asyncio.to_thread(verify_password, current, user["password_hash"]):
+        # Counted like a wrong login: a borrowed session cannot guess the password for ever.
+        await users.record_failure(ctx.db, user["id"], ctx.config.lockout_attempts,
+                                   now + timedelta(minutes=ctx.config.lockout_minutes))
+        raise UserRefused("account.wrong_current")
+    password = _new_password(form)
+    keep = request.cookies.get(SESSION_COOKIE)
+    await users.set_password(ctx.db, me["username"], await asyncio.to_thread(hash_password, password), keep)
+    await sessions_ended(ctx, user["id"], keep)
+    return "account.done", {}
+
+
+def add_routes(app: web.Application) -> list[dict]:
+    """Mount the users and account pages; return their navigation entries."""
+    for method in ("GET", "POST"):
+        app.router.add_route(method, "/admin/users", users_page)
+        app.router.add_route(method, "/account", account_page)
+    return [{"path": "/admin/users", "key": "nav.users", "role": "owner"},
+            {"path": "/account", "key": "nav.account", "role": "staff"}]
