@@ -15,8 +15,8 @@ from .grammar import closest, format_rupiah, record_number, split_fields, split_
 from .gsm7_text import Listing, clip, fits_one_sms, to_gsm7
 from .hookspecs import hookimpl
 from .i18n import Speaker
-from .models import (ApiRoute, Command, Customer, Keyword, Message, Migration, Page, Product, ProfileSection,
-                     Reply, Segment)
+from .models import (ApiRoute, Command, Customer, HomeLine, HomeSection, Keyword, Message, Migration, Page, Product,
+                     ProfileSection, Reply, Segment)
 from .plugin_config import PluginConfig
 from .understanding import (MAX_ITEMS, AskSize, ItemRequest, Lexicon, Measure, Packs, choose, parse_items,
                             size_text, wrong_pack)
@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApiProblem", "ApiRoute", "CampaignFinished", "ComplaintChanged", "Segment", "ComplaintOpened", "ProfileSection",
+    "HomeLine", "HomeSection",
     "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Listing", "Message", "MessageHandled",
     "MessageReceived",

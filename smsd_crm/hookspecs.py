@@ -70,6 +70,16 @@ def customer_profile(customer, ctx, language):
 
 
 @hookspec
+def home_section(ctx, language, now):
+    """The home page is shown: return a ``HomeSection`` (or ``None``) about today's work.
+
+    ``language`` is the page's (``id`` or ``en``); ``now`` is the current instant (aware, UTC):
+    ``smsd_crm.i18n.Speaker(language, time=ctx.store.time).age(instant, now)`` says how long ago
+    something happened ("3 jam"). New orders and open complaints show up this way.
+    """
+
+
+@hookspec
 def register_segments():
     """Return a list of ``Segment``: campaign audiences this plugin knows (``@name`` in PROMO)."""
 

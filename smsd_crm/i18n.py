@@ -9,7 +9,7 @@ a stored UTC instant is shown in the shop's zone, with ``shop_time.MONTHS``).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -109,6 +109,23 @@ class Speaker:
         if isinstance(value, str) or not isinstance(value, datetime):
             return value if isinstance(value, str) else ""
         return self.time.format_time(value, self.lang, seconds=seconds)
+
+    def age(self, instant: str | datetime | None, now: datetime) -> str:
+        """How long ago ``instant`` was, roughly: ``5 menit``, ``3 jam``, ``2 hari`` (``baru saja`` under a
+        minute); "" for nothing."""
+        value = _parse(instant)
+        if not isinstance(value, datetime):
+            return ""
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        minutes = max(0, int((now - value).total_seconds() // 60))
+        if minutes < 1:
+            return self.t("age.now")
+        if minutes < 60:
+            return self.t("age.minutes", n=self.number(minutes))
+        if minutes < 48 * 60:
+            return self.t("age.hours", n=self.number(minutes // 60))
+        return self.t("age.days", n=self.number(minutes // (24 * 60)))
 
     def functions(self) -> dict[str, Callable]:
         """The template globals: ``t``, ``word``, ``number``, ``money``, ``when``, ``day``, ``clock``."""

@@ -234,6 +234,37 @@ class ProfileSection:
 
 
 @dataclass(frozen=True)
+class HomeLine:
+    """One line of a home-page section: plain text (escaped when shown), an optional link, a
+    short note on the right (an age, an amount); ``alert`` marks what needs attention first;
+    ``quote`` is a customer's own words after the text (shown as typed, never translated)."""
+
+    text: str
+    href: str | None = None
+    note: str = ""
+    alert: bool = False
+    quote: str = ""
+
+
+@dataclass(frozen=True)
+class HomeSection:
+    """What a plugin shows on the home page for today (``home_section``): a titled list.
+
+    ``summary`` is one line under the title ("3 baru, 1 siap"); ``link`` / ``link_text`` lead to the
+    desk; ``empty`` is said when there are no lines; sections are shown by ``order`` (low first).
+    Write every text in the ``language`` the hook was given.
+    """
+
+    title: str
+    lines: list[HomeLine]
+    summary: str = ""
+    link: str | None = None
+    link_text: str = ""
+    empty: str = ""
+    order: int = 50
+
+
+@dataclass(frozen=True)
 class ApiRoute:
     """A JSON API endpoint a plugin adds (``register_api``), behind the per-client tokens.
 

@@ -164,6 +164,10 @@ async def test_sales_drill_down_and_live_update_in_chromium(tmp_path, emulator, 
     x, y = await page.evaluate(BAR, ["main_chart", "main", this_year, False])
     await page.mouse.click(x, y)
     await page.wait_for_function(f"() => Bokeh.documents[0].get_model_by_name('title').text.includes('{this_year}')")
+    # the title and the bars are separate model changes: wait for the bars themselves to be months
+    await page.wait_for_function(
+        "year => { const k = Array.from(Bokeh.documents[0].get_model_by_name('main').data.key);"
+        " return k.length > 0 && k.every(m => m.startsWith(year + '-')); }", arg=this_year)
     months = await page.evaluate("() => Array.from(Bokeh.documents[0].get_model_by_name('main').data.key)")
     assert months and all(m.startswith(this_year + "-") for m in months)
     categories = await page.evaluate("() => Array.from(Bokeh.documents[0].get_model_by_name('side').data.key)")
@@ -172,8 +176,11 @@ async def test_sales_drill_down_and_live_update_in_chromium(tmp_path, emulator, 
     x, y = await page.evaluate(BAR, ["side_chart", "side", "Sembako", True])
     await page.mouse.click(x, y)
     await page.wait_for_function("() => Bokeh.documents[0].get_model_by_name('title').text.includes('Sembako')")
-    products = await page.evaluate("() => Array.from(Bokeh.documents[0].get_model_by_name('side').data.key)")
     sembako = {row[0] for row in query(db, "SELECT code FROM products WHERE category = 'Sembako'")}
+    await page.wait_for_function(  # the side bars become that category's products (a change of their own)
+        "codes => { const k = Array.from(Bokeh.documents[0].get_model_by_name('side').data.key);"
+        " return k.length > 0 && k.every(c => codes.includes(c)); }", arg=sorted(sembako))
+    products = await page.evaluate("() => Array.from(Bokeh.documents[0].get_model_by_name('side').data.key)")
     assert products and set(products) <= sembako
     await page.screenshot(path=str(ARTIFACTS / "dashboard-sales-category.png"), full_page=True)
     await page.get_by_role("button", name="← Kembali").click()

@@ -178,6 +178,10 @@ async def test_a_failing_modem_hands_its_messages_to_the_other(two_modems):
     emus[0].core.submit_error = 332  # network timeout on sim1, every time
     await _queue(db, outbox, 10)
     await wait_until(lambda: len(_sent_by_number(emus)) == 10, 30)
+    # the modem has them on the air; the daemon records "sent" just after: wait for that record
+    async with asyncio.timeout(30):
+        while (await db.fetchone("SELECT COUNT(*) FROM messages WHERE state IN ('queued', 'sending')"))[0]:
+            await asyncio.sleep(0.05)
     assert emus[0].core.submitted == [] and set(_sent_by_number(emus).values()) == {1}
     rows = await db.fetchall("SELECT state, modem_id FROM messages")
     assert {(r[0], r[1]) for r in rows} == {("sent", "sim2")}

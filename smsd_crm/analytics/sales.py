@@ -10,7 +10,7 @@ order); the SQL functions say the same and are what the tests compare it with.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 
 import numpy as np
 
@@ -177,3 +177,20 @@ class Drill:
 
 
 EPOCH = date(1970, 1, 1)
+
+
+async def revenue_between(db: Database, start: datetime, end: datetime) -> Bar:
+    """Revenue of both channels for orders placed and till sales rung up in [``start``, ``end``)
+    (aware instants; stored instants are UTC ISO text, so they compare as text). Key and label are
+    empty. The home page compares today so far with the same span a week before."""
+    bounds = (start.astimezone(timezone.utc).isoformat(), end.astimezone(timezone.utc).isoformat())
+    lines = LINES.format(where_o="AND o.created_at >= ? AND o.created_at < ?",
+                         where_s="AND s.sold_at >= ? AND s.sold_at < ?")
+    params = bounds * 2
+    if not await _has_orders(db):
+        lines, params = lines[lines.index("SELECT date(s.sold_at"):], bounds
+    row = await db.fetchone(
+        f"""SELECT COALESCE(SUM(CASE WHEN channel = 'sms' THEN revenue END), 0) AS sms,
+                   COALESCE(SUM(CASE WHEN channel = 'till' THEN revenue END), 0) AS till,
+                   COALESCE(SUM(units), 0) AS units FROM ({lines})""", params)
+    return Bar("", "", row["sms"], row["till"], row["units"])

@@ -21,6 +21,7 @@ from . import (
     campaign_pages,
     customer_pages,
     dashboard_pages,
+    home_page,
     message_pages,
     pages,
     simulator_page,
@@ -37,14 +38,10 @@ from .auth import (
     logout,
     security_headers,
 )
-from .base import CTX, NAV, TEMPLATES, USER, WebContext, render
+from .base import CTX, NAV, TEMPLATES, USER, WebContext
 
 STATIC = Path(__file__).parent / "static"
 __all__ = ["WebContext", "make_web_app", "start_web"]
-
-
-async def home(request: web.Request) -> web.Response:
-    return render(request, "home.html")
 
 
 async def favicon(request: web.Request) -> web.Response:
@@ -90,7 +87,7 @@ def make_web_app(ctx: WebContext) -> web.Application:
     app.router.add_post("/login", login)
     app.router.add_post("/logout", logout)
     app.router.add_get("/lang/{code}", choose_language)
-    app.router.add_get("/", home)
+    app.router.add_get("/", home_page.home)
     app.router.add_get("/live", live)
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", path=str(STATIC))

@@ -17,6 +17,9 @@ from ..storage.db import Database
 LOGGER = logging.getLogger(__name__)
 LONG_POLL = 25.0  # seconds a /live request waits before answering "no change"
 EXTERNAL_CHECK = 1.0  # seconds between checks for commits by other processes
+# A page that follows several topics: the home page changes with orders, complaints and messages
+# (not with every modem signal reading, which would reload it while someone reads it).
+SUMMARIES = {"home": ("orders", "complaints", "messages")}
 
 
 class LiveFeed:
@@ -35,7 +38,9 @@ class LiveFeed:
 
     def bump(self, topic: str | None = None) -> None:
         """``topic`` changed (every topic when None)."""
-        for name in [topic] if topic else list(self._versions) or ["*"]:
+        names = [topic] if topic else list(self._versions) or ["*"]
+        names += [summary for summary, topics in SUMMARIES.items() if topic in topics]
+        for name in names:
             self._versions[name] += 1
         self._wake()
         for listener in self.listeners:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from smsd_crm import ApiRoute, Page, PluginContext, ProfileSection, Speaker, hookimpl
+from smsd_crm import ApiRoute, HomeLine, HomeSection, Page, PluginContext, ProfileSection, Speaker, hookimpl
 
 from .tickets import ComplaintError, answer, answer_frame, close
 
@@ -85,6 +86,30 @@ async def _notes(ctx: PluginContext, ticket_id: int) -> list[dict]:
 def register_pages():
     """The complaints desk at /complaints (staff and owner); it reloads itself when a ticket changes."""
     return [Page("/complaints", "Keluhan", complaint_desk, titles={"en": "Complaints"}, live="complaints")]
+
+
+HOME_LINES = 5
+LATE_HOURS = 24  # an open complaint older than this is shown as needing attention
+
+
+@hookimpl
+async def home_section(ctx: PluginContext, language: str, now):
+    """Open complaints on the home page, oldest first with their age (a day or older stands out)."""
+    speak = Speaker(language, time=ctx.store.time)
+    count = (await ctx.db.fetchone("SELECT COUNT(*) AS n FROM complaints WHERE state != 'closed'"))["n"]
+    rows = await ctx.db.fetchall(
+        "SELECT t.id, t.state, t.opened_at, c.name, (SELECT text FROM complaint_notes n WHERE n.complaint_id = t.id "
+        "ORDER BY n.at LIMIT 1) AS first FROM complaints t LEFT JOIN customers c ON c.phone = t.phone "
+        "WHERE t.state != 'closed' ORDER BY t.opened_at, t.id LIMIT ?", (HOME_LINES,))
+    late = (now - timedelta(hours=LATE_HOURS)).isoformat()
+    lines = [HomeLine(f"K{t['id']} · {t['name'] or '?'} · {speak.word('state', t['state'])}:",
+                      f"/complaints#ticket-{t['id']}", speak.age(t["opened_at"], now), alert=t["opened_at"] < late,
+                      quote=(t["first"] or "")[:60])
+             for t in rows]
+    return HomeSection(speak.t("nav.complaints"), lines, order=20, link="/complaints",
+                       link_text=speak.t("home.to_complaints"),
+                       summary=speak.t("home.complaints_summary", n=speak.number(count)),
+                       empty=speak.t("no_open_complaints"))
 
 
 # ------------------------------------------------------------------ JSON API

@@ -5,9 +5,9 @@ desk at /orders, through the JSON API or with ``smsd-crm order``; the customer
 gets an SMS at every step.
 """
 
-from .desk import customer_profile, register_api, register_pages
+from .desk import customer_profile, home_section, register_api, register_pages
 from .moves import MOVES, STATES, OrderError, move
 from .sms import handle_message, register_commands, register_config_model, register_migrations
 
 __all__ = ["MOVES", "STATES", "OrderError", "customer_profile", "handle_message", "move", "register_api",
-           "register_commands", "register_config_model", "register_migrations", "register_pages"]
+           "home_section", "register_commands", "register_config_model", "register_migrations", "register_pages"]

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from smsd_crm import ApiProblem, ApiRoute, Page, PluginContext, ProfileSection, Speaker, format_rupiah, hookimpl
+from smsd_crm import (ApiProblem, ApiRoute, HomeLine, HomeSection, Page, PluginContext, ProfileSection, Speaker,
+                      format_rupiah, hookimpl)
 
 from .moves import MOVES, STATES, OrderError, move
 
@@ -88,6 +89,26 @@ async def _desk(view, ctx: PluginContext, *, notice: str = "", error: str = "", 
 def register_pages():
     """The order desk at /orders (staff and owner); it reloads itself when an order arrives or moves."""
     return [Page("/orders", "Pesanan", order_desk, titles={"en": "Orders"}, live="orders")]
+
+
+HOME_LINES = 5
+
+
+@hookimpl
+async def home_section(ctx: PluginContext, language: str, now):
+    """Today's orders on the home page: the new ones (newest first, with their age) and the counts."""
+    speak = Speaker(language, time=ctx.store.time)
+    counts = {r["state"]: r["n"] for r in await ctx.db.fetchall(
+        "SELECT state, COUNT(*) AS n FROM orders WHERE state IN ('new', 'ready') GROUP BY state")}
+    rows = await ctx.db.fetchall(
+        "SELECT o.id, o.total, o.created_at, c.name FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
+        "WHERE o.state = 'new' ORDER BY o.id DESC LIMIT ?", (HOME_LINES,))
+    lines = [HomeLine(f"#{o['id']} · {o['name'] or '?'} · {format_rupiah(o['total'])}", f"/orders#order-{o['id']}",
+                      speak.age(o["created_at"], now)) for o in rows]
+    return HomeSection(speak.t("home.orders"), lines, order=10, link="/orders", link_text=speak.t("home.to_orders"),
+                       summary=speak.t("home.orders_summary", new=speak.number(counts.get("new", 0)),
+                                       ready=speak.number(counts.get("ready", 0))),
+                       empty=speak.t("home.no_new_orders"))
 
 
 # ------------------------------------------------------------------ JSON API
@@ -195,4 +216,4 @@ async def customer_profile(customer, ctx: PluginContext, language: str):
                           summary=speak.t("done_spent", count=speak.number(len(rows)), spent=speak.money(spent)))
 
 
-__all__ = ["STATES", "customer_profile", "order_desk", "register_api", "register_pages"]
+__all__ = ["STATES", "customer_profile", "home_section", "order_desk", "register_api", "register_pages"]
