@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-busy chromium clean
+.PHONY: demo test test-busy chromium clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ test: $(STAMP) chromium
 # never for time, so it must pass on a loaded machine too (run it before calling work done).
 test-busy: $(STAMP) chromium
 	$(BIN)/python bench/busy.py --cores 2 -- $(BIN)/python -m pytest -q
+
+# The README's screenshots, as the last `make test` took them.
+screenshots:
+	mkdir -p docs/screenshots
+	cp test-artifacts/screen-owner-phone-id-home.png docs/screenshots/home-phone.png
+	cp test-artifacts/dashboard-sales-year.png docs/screenshots/sales-drill-down.png
 
 clean:
 	rm -rf $(VENV) var build *.egg-info test-artifacts
