@@ -11,13 +11,14 @@ from .context import PluginContext
 from .errors import ApiProblem, ConfigError, PluginError, SmsdError, StartupError
 from .events import (CampaignFinished, ComplaintChanged, ComplaintOpened, DeliveryReported, MessageHandled,
                      MessageReceived, MessageSent, OrderPlaced, OrderStateChanged, TillSale)
-from .grammar import closest, format_rupiah, record_number, split_fields, split_keyword
+from .grammar import closest, format_rupiah, record_id, record_number, split_fields, split_keyword
 from .gsm7_text import Listing, clip, fits_one_sms, to_gsm7
 from .hookspecs import hookimpl
 from .i18n import Speaker
 from .models import (ApiRoute, Command, Customer, HomeLine, HomeSection, Keyword, Message, Migration, Page, Product,
                      ProfileSection, Reply, Segment)
 from .plugin_config import PluginConfig
+from .typed_text import tidy_typed
 from .understanding import (MAX_ITEMS, AskSize, ItemRequest, Lexicon, Measure, Packs, choose, parse_items,
                             size_text, wrong_pack)
 from .understanding.fields import Registration, parse_birthday, parse_registration, parse_update, person_name
@@ -26,13 +27,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ApiProblem", "ApiRoute", "CampaignFinished", "ComplaintChanged", "Segment", "ComplaintOpened", "ProfileSection",
-    "HomeLine", "HomeSection",
+    "HomeLine", "HomeSection", "tidy_typed",
     "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Listing", "Message", "MessageHandled",
     "MessageReceived",
     "MessageSent", "Migration", "PluginConfig", "PluginContext", "PluginError", "Reply",
     "SmsdError", "StartupError", "clip", "closest", "fits_one_sms", "format_rupiah", "hookimpl", "split_fields",
-    "split_keyword", "to_gsm7", "record_number",
+    "split_keyword", "to_gsm7", "record_id", "record_number",
     "MAX_ITEMS", "AskSize", "ItemRequest", "Lexicon", "Measure", "Packs", "choose", "parse_items", "size_text", "wrong_pack",
     "Registration", "parse_birthday", "parse_registration", "parse_update", "person_name", "Speaker",
 ]

@@ -70,3 +70,13 @@ def record_number(prefix: str):
         return int(m.group(1))
     parse.__name__ = f"{prefix.strip('#') or 'order'} number"  # argparse names it in "invalid ... value"
     return parse
+
+
+def record_id(text: str) -> int | None:
+    """A record's number from a web form or a query (``"12"``), or None for anything else: ASCII
+    digits only (``"²"`` is a digit to ``str.isdigit``), at most 12 of them (SQLite's integers are
+    64-bit: a 20-digit id must be "no such record", not an overflow), never 0."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    return int(text) or None

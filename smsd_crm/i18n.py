@@ -110,6 +110,14 @@ class Speaker:
             return value if isinstance(value, str) else ""
         return self.time.format_time(value, self.lang, seconds=seconds)
 
+    def author(self, value: str | None) -> str:
+        """Who wrote a note: ``customer`` -> ``pelanggan``; staff on a page or a program through the API
+        (``web:kasir``, ``api:kasir-app``) -> ``staf (kasir)``."""
+        value = value or ""
+        if ":" in value:
+            return f"{self.word('author', 'staff')} ({value.split(':', 1)[1]})"
+        return self.word("author", value)
+
     def age(self, instant: str | datetime | None, now: datetime) -> str:
         """How long ago ``instant`` was, roughly: ``5 menit``, ``3 jam``, ``2 hari`` (``baru saja`` under a
         minute); "" for nothing."""
@@ -130,7 +138,7 @@ class Speaker:
     def functions(self) -> dict[str, Callable]:
         """The template globals: ``t``, ``word``, ``number``, ``money``, ``when``, ``day``, ``clock``."""
         return {"t": self.t, "word": self.word, "number": self.number, "money": self.money, "when": self.when,
-                "day": self.day, "clock": self.clock}
+                "day": self.day, "clock": self.clock, "author": self.author}
 
 
 def format_number(value: float | int, language: str, decimals: int = 0) -> str:

@@ -46,7 +46,7 @@ ROUTES = [("GET", "/api/messages"), ("POST", "/api/messages"), ("GET", "/api/mes
 
 async def test_no_api_call_without_a_valid_token(api):
     base, db, good = api
-    await users.add_user(db, "pemilik", hash_password("rahasia-123"), "owner", Clock()())
+    await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", Clock()())
     async with client() as s:
         await log_in(s, base, "pemilik")  # a browser session is no API token
         for headers in ({}, {"Authorization": "Bearer smsd_wrong-token-000000000000000"},

@@ -40,7 +40,7 @@ async def test_staff_logs_in_and_a_wrong_password_is_refused(site, page):  # noq
     await page.wait_for_selector(".error")
     await page.screenshot(path=str(ARTIFACTS / "login-wrong-password.png"), full_page=True)
     await page.fill("input[name=username]", "kasir")
-    await page.fill("input[name=password]", "rahasia-123")
+    await page.fill("input[name=password]", "mawar-sore-48")
     await page.click("button[type=submit]")
     await page.wait_for_selector("text=Selamat datang, kasir")
     await page.screenshot(path=str(ARTIFACTS / "home-staff.png"), full_page=True)

@@ -37,7 +37,7 @@ WIDEST = """() => {
 async def _log_in(page, base: str, path: str) -> None:
     await page.goto(f"{base}{path}")
     await page.fill("input[name=username]", "pemilik")
-    await page.fill("input[name=password]", "rahasia-123")
+    await page.fill("input[name=password]", "mawar-sore-48")
     await page.click("button[type=submit]")
     await page.wait_for_function(f"() => ({REVISION})() >= 1", timeout=30000)
 

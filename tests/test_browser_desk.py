@@ -28,7 +28,7 @@ def _shop(tmp_path, emulator) -> Path:
     subprocess.run([SMSD_CRM, "catalog", "import", str(SAMPLE), "-c", str(config)], check=True, timeout=60,
                    capture_output=True)
     subprocess.run([SMSD_CRM, "user", "add", "kasir", "--role", "staff", "--password-stdin", "-c", str(config)],
-                   input="rahasia-123\n", text=True, check=True, timeout=60, capture_output=True)
+                   input="mawar-sore-48\n", text=True, check=True, timeout=60, capture_output=True)
     return config
 
 
@@ -42,7 +42,7 @@ async def _start(tmp_path, config, daemons) -> str:
 async def _log_in(page, base: str, path: str) -> None:  # noqa: F811
     await page.goto(f"{base}{path}")
     await page.fill("input[name=username]", "kasir")
-    await page.fill("input[name=password]", "rahasia-123")
+    await page.fill("input[name=password]", "mawar-sore-48")
     await page.click("button[type=submit]")
     await page.wait_for_url(f"{base}{path}")
 
@@ -139,7 +139,7 @@ async def test_cancelling_an_order_asks_first_and_back_changes_nothing(tmp_path,
     question = page.locator("#confirm-move")
     await question.wait_for()
     assert f"Batalkan pesanan #{number}?" in await page.locator("h1").inner_text()
-    assert "Stok barangnya dikembalikan." in await question.inner_text()
+    assert "Stok barangnya akan dikembalikan." in await question.inner_text()
     assert "dibatalkan" in (await question.locator("q").inner_text()).lower()
     await _wide_as_screen(page)
     await page.screenshot(path=str(ARTIFACTS / "order-cancel-question.png"), full_page=True)
@@ -215,7 +215,7 @@ async def test_close_with_a_typed_reply_asks_first_and_loses_nothing(tmp_path, e
     await card.get_by_role("button", name="Tutup keluhan").click()
     await page.get_by_role("button", name="Kirim balasan, lalu tutup").click()
     await page.locator(".notice.done").wait_for()
-    assert f"Keluhan K{ticket} ditutup" in await page.locator(".notice.done").inner_text()
+    assert f"Balasan untuk K{ticket} dikirim dan keluhan ditutup" in await page.locator(".notice.done").inner_text()
     assert await next_reply(replies, 30) == f"K{ticket}: {reply}"
     assert (await next_reply(replies, 30)).startswith(f"Keluhan K{ticket} kami tutup")
     assert _one(tmp_path, "SELECT state, first_answer_at IS NOT NULL FROM complaints WHERE id = ?",

@@ -30,14 +30,14 @@ plugins_dir: null
                    capture_output=True)
     for name, role in (("kasir", "staff"), ("pemilik", "owner")):
         subprocess.run([SMSD_CRM, "user", "add", name, "--role", role, "--password-stdin", "-c", str(config)],
-                       input="rahasia-123\n", text=True, check=True, timeout=60, capture_output=True)
+                       input="mawar-sore-48\n", text=True, check=True, timeout=60, capture_output=True)
     return config
 
 
 async def _log_in(page, base: str, name: str, path: str = "/") -> None:  # noqa: F811
     await page.goto(base + path)
     await page.fill("input[name=username]", name)
-    await page.fill("input[name=password]", "rahasia-123")
+    await page.fill("input[name=password]", "mawar-sore-48")
     await page.click("button[type=submit]")
     await page.wait_for_url(re.compile(re.escape(base + path) + "$"))
 

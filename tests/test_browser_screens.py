@@ -80,8 +80,8 @@ plugins_dir: null
     (tmp_path / "data").mkdir()
     for args, stdin in ((["catalog", "import", str(SAMPLE)], None),
                         (["seed-demo", "--years", "1", "--customers", "60"], None),
-                        (["user", "add", "kasir", "--role", "staff", "--password-stdin"], "rahasia-123\n"),
-                        (["user", "add", "pemilik", "--role", "owner", "--password-stdin"], "rahasia-123\n"),
+                        (["user", "add", "kasir", "--role", "staff", "--password-stdin"], "mawar-sore-48\n"),
+                        (["user", "add", "pemilik", "--role", "owner", "--password-stdin"], "mawar-sore-48\n"),
                         (["campaign", "create", "--name", "Diskon minyak", "--text", "Halo {nama}, diskon 10%!",
                           "--segment", "Champions"], None)):
         subprocess.run([SMSD_CRM, *args, "-c", str(config)], input=stdin, text=True, check=True, timeout=120,
@@ -135,7 +135,7 @@ async def tabs(shop):
             if name:
                 await page.goto(base + "/login")
                 await page.fill("input[name=username]", name)
-                await page.fill("input[name=password]", "rahasia-123")
+                await page.fill("input[name=password]", "mawar-sore-48")
                 await page.click("main button[type=submit]")
                 await page.wait_for_url(base + "/")
             found[role] = page

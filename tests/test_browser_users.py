@@ -28,7 +28,7 @@ async def browser():
         await chromium.close()
 
 
-async def phone(browser, base: str, name: str | None = None, password: str = "rahasia-123"):
+async def phone(browser, base: str, name: str | None = None, password: str = "mawar-sore-48"):
     page = await (await browser.new_context(viewport=PHONE)).new_page()
     if name:
         await log_in(page, base, name, password)

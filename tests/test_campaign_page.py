@@ -30,7 +30,7 @@ async def _progress(tmp_path, reports: bool, lang: str) -> str:
                             tmp_path / "c.yaml")
     clock = Clock()
     async with offline_session(settings, clock, entry_points=False) as (host, db):
-        await users.add_user(db, "pemilik", hash_password("rahasia-123"), "owner", clock())
+        await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", clock())
         service = CampaignService(db, settings, clock, host)
         campaign = await service.create(name="Diskon minyak", text="Halo {nama}", audience=Audience())
         assert await store.start(db, campaign, PHONES, clock()) == 4

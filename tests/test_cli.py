@@ -116,9 +116,9 @@ def test_user_add_hashes_the_password_and_refuses_weak_or_duplicate(tmp_path):
     add = lambda name, pw, role="staff": subprocess.run(  # noqa: E731
         [SMSD_CRM, "user", "add", name, "--role", role, "--password-stdin", "-c", str(config)],
         input=pw + "\n", capture_output=True, text=True, timeout=60)
-    ok = add("pemilik", "rahasia-123", "owner")
+    ok = add("pemilik", "mawar-sore-48", "owner")
     assert ok.returncode == 0 and "user pemilik (owner) created" in ok.stdout
-    assert "rahasia-123" not in ok.stdout + ok.stderr
+    assert "mawar-sore-48" not in ok.stdout + ok.stderr
     assert add("pemilik", "lain-lagi-456").returncode == 1
     weak = add("kasir", "1234")
     assert weak.returncode == 1 and "at least 8 characters" in weak.stderr
@@ -132,8 +132,8 @@ def test_user_disable_enable_password_and_role_share_the_pages_rules(tmp_path):
     config = write_config(tmp_path, "/dev/null")
     user = lambda *args, stdin=None: subprocess.run(  # noqa: E731
         [SMSD_CRM, "user", *args, "-c", str(config)], input=stdin, capture_output=True, text=True, timeout=60)
-    assert user("add", "pemilik", "--role", "owner", "--password-stdin", stdin="rahasia-123\n").returncode == 0
-    assert user("add", "kasir", "--password-stdin", stdin="rahasia-123\n").returncode == 0
+    assert user("add", "pemilik", "--role", "owner", "--password-stdin", stdin="mawar-sore-48\n").returncode == 0
+    assert user("add", "kasir", "--password-stdin", stdin="mawar-sore-48\n").returncode == 0
     last = user("disable", "pemilik")
     assert last.returncode == 1 and "at least one active owner" in last.stderr
     assert user("role", "pemilik", "staff").returncode == 1

@@ -40,8 +40,8 @@ async def _shop(tmp_path, emulator, daemons) -> tuple[str, Path, Path]:
     config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\n")
     (tmp_path / "data").mkdir()
     for args, stdin in ((["catalog", "import", str(SAMPLE)], None), (["seed-demo", "--customers", "150"], None),
-                        (["user", "add", "pemilik", "--role", "owner", "--password-stdin"], "rahasia-123\n"),
-                        (["user", "add", "kasir", "--role", "staff", "--password-stdin"], "rahasia-123\n")):
+                        (["user", "add", "pemilik", "--role", "owner", "--password-stdin"], "mawar-sore-48\n"),
+                        (["user", "add", "kasir", "--role", "staff", "--password-stdin"], "mawar-sore-48\n")):
         subprocess.run([SMSD_CRM, *args, "-c", str(config)], input=stdin, text=True, check=True, timeout=120,
                        capture_output=True)
     log = tmp_path / "daemon.log"
@@ -138,7 +138,7 @@ async def test_sales_drill_down_and_live_update_in_chromium(tmp_path, emulator, 
     await page.route("**/*", only_the_daemon)
     await page.goto(f"{base}/dash/sales")
     await page.fill("input[name=username]", "pemilik")
-    await page.fill("input[name=password]", "rahasia-123")
+    await page.fill("input[name=password]", "mawar-sore-48")
     await page.click("button[type=submit]")
     await page.wait_for_function(f"() => ({REVISION})() >= 1")
     await page.evaluate("() => { window.notReloaded = true; }")

@@ -49,8 +49,8 @@ async def today(tmp_path):
     clock = Clock()
     clock.now = NOW
     async with offline_session(settings, clock, entry_points=False) as (host, db):
-        await users.add_user(db, "pemilik", hash_password("rahasia-123"), "owner", NOW)
-        await users.add_user(db, "kasir", hash_password("rahasia-123"), "staff", NOW)
+        await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", NOW)
+        await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", NOW)
         await db.execute("INSERT INTO customers (phone, name, language, created_at, updated_at) "
                          "VALUES ('+6281234567890', 'Siti', 'id', ?, ?)", (NOW.isoformat(), NOW.isoformat()))
         # Till sales: 08.00 and 06.30 WIB today count; 23.30 WIB yesterday does not (it is 16.30 UTC today's date).
@@ -70,6 +70,9 @@ async def today(tmp_path):
         for _ in range(2):
             failed = await messages.queue_outbound(db, "+6281234567890", "Gagal", NOW)
             await db.execute("UPDATE messages SET state = 'failed' WHERE id = ?", (failed,))
+        stale = await messages.queue_outbound(db, "+6281234567890", "Kemarin", NOW - timedelta(days=1))
+        await db.execute("UPDATE messages SET state = 'failed', updated_at = ? WHERE id = ?",
+                         ((NOW - timedelta(hours=17)).isoformat(), stale))  # 23.00 WIB yesterday: not today's
         for modem, updated in (("sim1", NOW), ("sim2", NOW - timedelta(minutes=10))):
             await db.execute("INSERT INTO modem_status (modem_id, port, state, signal, registration, operator, "
                              "storage_used, storage_total, last_error, updated_at) VALUES "
@@ -107,7 +110,7 @@ async def test_the_owner_sees_today_at_a_glance(today):
     assert orders.index(f"#{ids['second']}") < orders.index(f"#{ids['first']}")  # newest first
     assert f"#{ids['first']} · Siti · Rp26.000 40 menit" in orders
     complaints = sections["Keluhan"]
-    assert "2 terbuka" in complaints
+    assert "2 terbuka · 0 dijawab" in complaints
     assert complaints.index(f"K{ids['old']}") < complaints.index(f"K{ids['new']}")  # oldest first
     assert "30 jam" in complaints and "10 menit" in complaints
     assert re.search(rf'<li class="alert">\s*<a href="/complaints#ticket-{ids["old"]}"', page)  # a day old: red
@@ -119,7 +122,7 @@ async def test_the_owner_sees_today_at_a_glance(today):
     assert "Pesanan SMS Rp38.000" in sales and "Kasir Rp70.000" in sales
     assert "+8% dibanding Senin lalu sampai jam 16.00 (Rp100.000)" in sales
     assert "Lihat dasbor penjualan" not in sales  # no dashboards in this shop
-    assert "SMS menunggu dikirim 1" in sections["Pesan"] and "SMS gagal 2" in sections["Pesan"]
+    assert "SMS menunggu dikirim 1" in sections["Pesan"] and "SMS gagal hari ini 2" in sections["Pesan"]
     modems = sections["Modem"]
     assert "sim1 · siap" in modems and "sim2 · tidak ada kabar" in modems
     assert 'href="/admin/modems"' in page

@@ -281,7 +281,7 @@ async def test_the_messages_page_shows_why_a_message_was_not_answered(pipeline):
     await send("Maaf, format SMS salah (ref 3). Ketik INFO")  # not answered, but not a repeat of an answer
     await send("INFO", CUSTOMER)
     await send("INFO", CUSTOMER)
-    await users.add_user(db, "kasir", hash_password("rahasia-123"), "staff", clock())
+    await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
     runner = await start_web(WebContext(db, settings.web, settings.store, clock, host, live=LiveFeed(),
                                         settings=settings, outbox_changed=lambda modem_id=None: None))
     base = "http://%s:%d" % runner.addresses[0][:2]

@@ -167,7 +167,7 @@ async def test_orders_and_messages_pages_show_shop_time(shop):
                      "VALUES (?, 'new', 5000, 'id', ?, ?)", (PHONE, morning, morning))
     await db.execute("INSERT INTO messages (direction, state, phone, address, text, created_at, updated_at) "
                      "VALUES ('in', 'handled', ?, ?, 'PESAN gula 1', ?, ?)", (PHONE, PHONE, morning, morning))
-    await users.add_user(db, "pemilik", hash_password("rahasia-123"), "owner", datetime.fromisoformat(morning))
+    await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", datetime.fromisoformat(morning))
     runner = await start_web(WebContext(db, settings.web, settings.store, lambda: datetime.now(timezone.utc), host,
                                         settings=settings))
     base = "http://%s:%d" % runner.addresses[0][:2]

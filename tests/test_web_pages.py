@@ -28,8 +28,8 @@ async def shop(tmp_path):
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
     clock = Clock()
     async with offline_session(settings, clock, entry_points=False) as (host, db):
-        await users.add_user(db, "pemilik", hash_password("rahasia-123"), "owner", clock())
-        await users.add_user(db, "kasir", hash_password("rahasia-123"), "staff", clock())
+        await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", clock())
+        await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
         customer, _ = await customers.upsert(db, "+6281234567890", clock(), name=HOSTILE_NAME, address=HOSTILE_TEXT)
         inbound = await db.execute(
             "INSERT INTO messages (direction, state, phone, address, customer_id, text, created_at, updated_at) "
@@ -164,7 +164,7 @@ async def test_owner_pages_show_modems_and_plugins_with_secrets_hidden(tmp_path)
     settings = parse_config("web: {port: 0}\nplugins:\n  info:\n    hours: '07-21'\n", tmp_path / "c.yaml")
     async with offline_session(settings, Clock(), entry_points=False) as (host, db):
         host.plugins[0].config = host.plugins[0].config.model_copy(update={"replies": {"id": {"x": "y"}}})
-        await users.add_user(db, "pemilik", hash_password("rahasia-123"), "owner", Clock()())
+        await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", Clock()())
         from smsd_crm.web.admin_pages import redact
         assert redact({"pin": "1234", "api_key": "k", "keywords": {"a": 1}, "nested": [{"token": "t"}],
                        "secret": "**********"}) == \

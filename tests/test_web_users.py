@@ -30,7 +30,7 @@ async def shop(tmp_path):
     await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
     clock = Clock()
     for name, role in (("pemilik", "owner"), ("kasir", "staff")):
-        await users.add_user(db, name, hash_password("rahasia-123"), role, clock())
+        await users.add_user(db, name, hash_password("mawar-sore-48"), role, clock())
     ctx = WebContext(db, WebConfig(port=0, session_minutes=30, lockout_attempts=3), StoreConfig(name="Toko Uji"),
                      clock)
     runner = await start_web(ctx)
@@ -60,7 +60,7 @@ async def sessions_of(db, name: str) -> int:
     return row[0]
 
 
-def add(name: str, password: str = "rahasia-456", role: str = "staff", again: str | None = None) -> dict:
+def add(name: str, password: str = "melati-pagi-71", role: str = "staff", again: str | None = None) -> dict:
     return {"action": "add", "username": name, "role": role, "password": password,
             "password2": password if again is None else again}
 
@@ -75,7 +75,7 @@ async def test_owner_adds_a_login_that_can_log_in(shop):
     row = await users.get_user(ctx.db, "kasir2")
     assert row["role"] == "staff" and row["password_hash"].startswith("scrypt$") and "rahasia" not in row["password_hash"]
     async with client() as staff:
-        assert (await log_in(staff, base, "kasir2", "rahasia-456")).status == 302
+        assert (await log_in(staff, base, "kasir2", "melati-pagi-71")).status == 302
         assert await logged_in(staff, base)
 
 
@@ -88,7 +88,7 @@ async def test_a_taken_name_a_short_password_and_typos_are_refused(shop):
         status, page = await post(owner, base, **add("kasir3", "x" * (MIN_LENGTH - 1)))
         assert status == 400 and said(page) == [f"Kata sandi paling sedikit {MIN_LENGTH} huruf."]
         assert 'value="kasir3"' in page  # the name typed is kept for the next try
-        status, page = await post(owner, base, **add("kasir3", "rahasia-456", again="rahasia-465"))
+        status, page = await post(owner, base, **add("kasir3", "melati-pagi-71", again="melati-pagi-17"))
         assert status == 400 and said(page) == ["Kedua kata sandi tidak sama."]
         status, page = await post(owner, base, **add("dua kata"))
         assert status == 400 and "tanpa spasi" in said(page)[0]
@@ -96,7 +96,14 @@ async def test_a_taken_name_a_short_password_and_typos_are_refused(shop):
         status, page = await post(owner, base, **add("kasir"))
         assert status == 400 and said(page) == ["A login named kasir already exists."]
         # the CLI's rule, the same constant: exactly MIN_LENGTH characters are enough
-        status, page = await post(owner, base, **add("kasir3", "y2" * (MIN_LENGTH // 2)))
+        status, page = await post(owner, base, **add("Kasir"))  # the same name to a person
+        assert status == 400 and said(page) == ["A login named Kasir already exists."]
+        status, page = await post(owner, base, **add("k\u0430sir"))  # a Cyrillic а: a look-alike
+        assert status == 400 and "no spaces" in said(page)[0]
+        for guessable in ("aaaaaaaa", "password", "12345678", "Bismillah2024!", "abcdefgh"):
+            status, page = await post(owner, base, **add("kasir3", guessable))
+            assert status == 400 and "too easy to guess" in said(page)[0], guessable
+        status, page = await post(owner, base, **add("kasir3", "k9-m3p7q"[:MIN_LENGTH]))
         assert status == 200 and said(page) == ["Login kasir3 added."]
     names = [r["username"] for r in await users.list_users(ctx.db)]
     assert names == ["kasir", "kasir3", "pemilik"]
@@ -178,11 +185,11 @@ async def test_own_password_change_needs_the_current_one_and_ends_the_other_sess
         await log_in(pc, base, "kasir")
         status, page = await post(phone, base, "/account", current="salah-salah", password=NEW, password2=NEW)
         assert status == 400 and said(page) == ["Kata sandi sekarang salah."]
-        status, page = await post(phone, base, "/account", current="rahasia-123", password=NEW, password2=NEW + "x")
+        status, page = await post(phone, base, "/account", current="mawar-sore-48", password=NEW, password2=NEW + "x")
         assert status == 400 and said(page) == ["Kedua kata sandi tidak sama."]
-        assert verify_password("rahasia-123", (await users.get_user(ctx.db, "kasir"))["password_hash"])
+        assert verify_password("mawar-sore-48", (await users.get_user(ctx.db, "kasir"))["password_hash"])
         assert await logged_in(pc, base)
-        status, page = await post(phone, base, "/account", current="rahasia-123", password=NEW, password2=NEW)
+        status, page = await post(phone, base, "/account", current="mawar-sore-48", password=NEW, password2=NEW)
         assert status == 200 and said(page) == ["Kata sandi Anda sudah diganti; sesi Anda yang lain sudah berakhir."]
         assert await logged_in(phone, base) and not await logged_in(pc, base)
         assert (await log_in(pc, base, "kasir")).status == 401
@@ -235,12 +242,12 @@ async def test_every_form_needs_its_csrf_field(shop):
     async with client() as owner:
         await log_in(owner, base, "pemilik")
         for path, fields in (("/admin/users", add("kasir9")), ("/admin/users", {"action": "disable", "username": "kasir"}),
-                             ("/account", {"current": "rahasia-123", "password": NEW, "password2": NEW})):
+                             ("/account", {"current": "mawar-sore-48", "password": NEW, "password2": NEW})):
             r = await owner.post(f"{base}{path}", data=fields, allow_redirects=False, headers={"Accept": "text/html"})
             assert r.status == 403 and "kedaluwarsa" in await r.text(), path
     assert await users.get_user(ctx.db, "kasir9") is None
     assert (await users.get_user(ctx.db, "kasir"))["disabled_at"] is None
-    assert verify_password("rahasia-123", (await users.get_user(ctx.db, "pemilik"))["password_hash"])
+    assert verify_password("mawar-sore-48", (await users.get_user(ctx.db, "pemilik"))["password_hash"])
 
 
 async def test_wrong_current_passwords_lock_the_login_like_wrong_logins(shop):
@@ -250,9 +257,9 @@ async def test_wrong_current_passwords_lock_the_login_like_wrong_logins(shop):
         for _ in range(3):
             status, _ = await post(staff, base, "/account", current="salah-salah", password=NEW, password2=NEW)
             assert status == 400
-        status, page = await post(staff, base, "/account", current="rahasia-123", password=NEW, password2=NEW)
+        status, page = await post(staff, base, "/account", current="mawar-sore-48", password=NEW, password2=NEW)
         assert status == 400 and said(page) == ["Terlalu banyak percobaan; coba lagi nanti."]
-    assert verify_password("rahasia-123", (await users.get_user(ctx.db, "kasir"))["password_hash"])
+    assert verify_password("mawar-sore-48", (await users.get_user(ctx.db, "kasir"))["password_hash"])
 
 
 async def test_the_api_page_describes_every_route_for_the_owner(shop):

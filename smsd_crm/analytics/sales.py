@@ -20,15 +20,16 @@ from .extract import has_table
 from .lines import Lines
 
 # Rows of both channels with the same columns, by the shop's day (shop_time.sql_day); {where_o} / {where_s} narrow each side by date first,
-# so the indexes on orders.created_at and sales.sold_at are used.
+# so the indexes on orders.created_at and sales.sold_at are used. Both sides name their columns: without
+# the order plugin the till side is used alone.
 LINES = f"""
 SELECT {sql_day('o.created_at')} AS day, 'sms' AS channel, COALESCE(p.category, 'Lainnya') AS category,
        ol.code AS code, ol.name AS name, ol.quantity AS units, ol.quantity * ol.price AS revenue
 FROM orders o JOIN order_lines ol ON ol.order_id = o.id LEFT JOIN products p ON p.id = ol.product_id
 WHERE o.state != 'cancelled' {{where_o}}
 UNION ALL
-SELECT {sql_day('s.sold_at')}, 'till', COALESCE(p.category, 'Lainnya'), sl.code, sl.name, sl.quantity,
-       sl.quantity * sl.price
+SELECT {sql_day('s.sold_at')} AS day, 'till' AS channel, COALESCE(p.category, 'Lainnya') AS category,
+       sl.code AS code, sl.name AS name, sl.quantity AS units, sl.quantity * sl.price AS revenue
 FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id LEFT JOIN products p ON p.id = sl.product_id
 WHERE 1 {{where_s}}
 """

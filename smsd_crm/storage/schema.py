@@ -283,4 +283,12 @@ WHERE sold_at NOT LIKE '%+00:00' AND strftime('%Y-%m-%dT%H:%M:%S+00:00', sold_at
 -- sessions are ended. NULL while the login may be used.
 ALTER TABLE users ADD COLUMN disabled_at TEXT;
 """),
+    Migration("m018_form_uses", """
+-- Each page form that texts a customer carries a random token; the first POST with it acts, a repeat
+-- (a double tap, a resent form, requests racing) is answered as done (storage/form_uses.py).
+CREATE TABLE form_uses (
+    token   TEXT PRIMARY KEY,
+    at      TEXT NOT NULL
+);
+"""),
 ]

@@ -33,9 +33,13 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
 def valid_name(username: str) -> bool:
-    """A login name: 1 to 64 characters, no spaces or control characters (people type it on a phone)."""
-    return 0 < len(username) <= MAX_NAME and all(c.isprintable() and not c.isspace() for c in username)
+    """A login name: 1 to 64 of ``a-z A-Z 0-9 . _ -`` (typed on any phone's keyboard; no look-alike
+    letter from another script, such as a Cyrillic а in "kasir")."""
+    return 0 < len(username) <= MAX_NAME and set(username) <= NAME_CHARACTERS
 
 
 async def add_user(db: Database, username: str, password_hash: str, role: str, now: datetime) -> int:
@@ -44,6 +48,8 @@ async def add_user(db: Database, username: str, password_hash: str, role: str, n
         raise UserRefused("users.refused.bad_name", max=MAX_NAME)
     if role not in ROLES:
         raise UserRefused("users.refused.bad_role")
+    if await db.fetchone("SELECT 1 FROM users WHERE lower(username) = lower(?)", (username,)):
+        raise UserRefused("users.refused.exists", name=username)  # "Kasir" beside "kasir" is the same person's name
     try:
         return await db.execute(
             "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",

@@ -149,7 +149,13 @@ async def login(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     form = await request.post()
     if not secrets.compare_digest(str(form.get("csrf", "")), request.cookies.get(LOGIN_CSRF_COOKIE, "-")):
-        raise web.HTTPForbidden(text="CSRF token missing or wrong: reload the login page")
+        # A login page left open past its token's hour, or cookies cleared: a fresh form that says so.
+        token = secrets.token_urlsafe(16)
+        response = render(request, "login.html", status=403, csrf=token, error="expired",
+                          next=local(str(form.get("next", "/"))))
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict", max_age=3600,
+                            secure=ctx.config.secure_cookies)
+        return response
     # One character over the limits: a longer name or password is simply wrong, never cut to a right one.
     username = str(form.get("username", ""))[:users.MAX_NAME + 1]
     password = str(form.get("password", ""))[:MAX_LENGTH + 1]

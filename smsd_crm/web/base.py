@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Awaitable, Callable
@@ -82,6 +83,12 @@ def csrf_field(user) -> Markup:
     return Markup(f'<input type="hidden" name="csrf" value="{token}">')
 
 
+def once_field() -> Markup:
+    """A hidden input with a fresh random token: the form acts once however often it is posted
+    (``storage.form_uses``; put it in every form that texts a customer)."""
+    return Markup(f'<input type="hidden" name="once" value="{secrets.token_urlsafe(18)}">')
+
+
 def render(request: web.Request, name: str, status: int = 200, *, live: str | None = None,
            **values: Any) -> web.Response:
     """A page from a template; every value is HTML-escaped (autoescape).
@@ -99,11 +106,12 @@ def render(request: web.Request, name: str, status: int = 200, *, live: str | No
     html = env.get_template(name).render(
         user=user, store=request.app[CTX].store, nav=nav, lang=lang, tr=translator(lang), **speak.functions(),
         path=request.path_qs, live=(live, feed.version(live)) if live else None,
-        csrf_field=lambda: csrf_field(user), sms=sms_facts(request.app[CTX]), **values)
+        csrf_field=lambda: csrf_field(user), once_field=once_field, sms=sms_facts(request.app[CTX]), **values)
     return web.Response(text=html, content_type="text/html", status=status)
 
 
-MAX_SMS_TEXT = 1530  # ten concatenated parts
+MAX_SMS_TEXT = 1530  # characters a staff SMS may have (ten parts of GSM-7)
+MAX_SMS_PARTS = 10  # and the parts it may cost (1530 emoji would be 47 parts of UCS-2)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ async def home(request: web.Request) -> web.Response:
     if ctx.host is not None:
         found = await ctx.host.collect("home_section", language=language(request), now=now)
         sections += [section for _, section in found if isinstance(section, HomeSection)]
-    sections += [await _sales(request, now), await _messages(request), await _modems(request, now)]
+    sections += [await _sales(request, now), await _messages(request, now), await _modems(request, now)]
     sections.sort(key=lambda s: s.order)
     return render(request, "home.html", sections=sections, now_iso=now.isoformat(), live="home")
 
@@ -53,10 +53,13 @@ async def _sales(request: web.Request, now: datetime) -> HomeSection:
                        link_text=speak.t("home.to_dashboards"))
 
 
-async def _messages(request: web.Request) -> HomeSection:
+async def _messages(request: web.Request, now: datetime) -> HomeSection:
     ctx, speak = request.app[CTX], speaker(request)
     counts = await messages.outbox_counts(ctx.db)
-    waiting, failed = counts.get("queued", 0) + counts.get("sending", 0), counts.get("failed", 0)
+    waiting = counts.get("queued", 0) + counts.get("sending", 0)
+    today = ctx.store.time.today_start(now).astimezone(timezone.utc).isoformat()
+    failed = (await ctx.db.fetchone("SELECT COUNT(*) AS n FROM messages WHERE direction = 'out' AND state = 'failed' "
+                                    "AND updated_at >= ?", (today,)))["n"]  # today's: old ones are history
     lines = [HomeLine(speak.t("home.messages_waiting"), "/messages?box=out&state=queued", speak.number(waiting)),
              HomeLine(speak.t("home.messages_failed"), "/messages?box=out&state=failed", speak.number(failed),
                       alert=failed > 0)]

@@ -5,9 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import phones
-from ..storage import customers, messages
+from ..modem.compose import count_parts
+from ..storage import customers, form_uses, messages
+from ..typed_text import tidy_typed
 from .auth import local
-from .base import CTX, MAX_SMS_TEXT, USER, int_or_404, page_error, render, send_sms
+from .base import CTX, MAX_SMS_PARTS, MAX_SMS_TEXT, USER, int_or_404, page_error, render, send_sms
 
 BOXES = {"in": ("received", "handled", "failed"),
          "out": ("queued", "sending", "sent", "delivered", "failed", "cancelled")}
@@ -34,29 +36,35 @@ async def conversation(request: web.Request) -> web.Response:
         raise page_error(web.HTTPBadRequest, "error.not_a_phone")
     rows = await messages.list_messages(ctx.db, phone=phone, limit=300)
     return render(request, "conversation.html", phone=phone, messages=list(reversed(rows)),
-                  customer=await customers.get_by_phone(ctx.db, phone), error=None, text="", live="messages")
+                  customer=await customers.get_by_phone(ctx.db, phone), error=None, text="", live="messages",
+                  sent=request.query.get("sent") == "1")
+
+
+def _conversation_url(phone: str, sent: bool = False) -> str:
+    return f"/messages/conversation?phone={phone.replace('+', '%2B')}" + ("&sent=1#compose" if sent else "")
 
 
 async def compose(request: web.Request) -> web.Response:
-    """Send an SMS typed by staff (to a customer or any number)."""
+    """Send an SMS typed by staff (to a customer or any number), once however often the form is posted."""
     ctx = request.app[CTX]
     form = await request.post()
-    raw, text = str(form.get("phone", ""))[:40], str(form.get("text", "")).replace("\r\n", "\n").strip()
+    raw, text = str(form.get("phone", ""))[:40], tidy_typed(str(form.get("text", "")))
     phone = phones.normalize(raw, ctx.store.country)
     error = None
     if phone is None:
         error = "number"
     elif not text:
         error = "empty"
-    elif len(text) > MAX_SMS_TEXT:
+    elif len(text) > MAX_SMS_TEXT or count_parts(text) > MAX_SMS_PARTS:
         error = "long"
     if error:
         rows = await messages.list_messages(ctx.db, phone=phone, limit=300) if phone else []
         return render(request, "conversation.html", status=400, phone=phone or raw, messages=list(reversed(rows)),
                       customer=await customers.get_by_phone(ctx.db, phone) if phone else None,
                       error=error, text=text)
-    await send_sms(ctx, phone, text, f"staff:{request[USER]['username']}")
-    raise web.HTTPFound(f"/messages/conversation?phone={phone.replace('+', '%2B')}")
+    if await form_uses.claim(ctx.db, str(form.get("once", "")), ctx.clock()):  # else a repeat: sent already
+        await send_sms(ctx, phone, text, f"staff:{request[USER]['username']}")
+    raise web.HTTPFound(_conversation_url(phone, sent=True))
 
 
 async def _change(request: web.Request, change) -> web.Response:

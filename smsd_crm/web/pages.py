@@ -10,7 +10,8 @@ import jinja2
 from aiohttp import web
 
 from ..errors import StartupError
-from .base import USER, csrf_field, language, render, speaker, translator
+from ..storage import form_uses
+from .base import CTX, USER, csrf_field, language, render, speaker, translator
 
 RESERVED = ("/login", "/logout", "/static", "/admin", "/api", "/favicon.ico", "/live", "/lang",
             "/customers", "/messages", "/simulator", "/dash", "/campaigns")
@@ -34,6 +35,16 @@ class PageView:
     def t(self, name: str, /, **values: Any) -> str:
         """A text from the message catalogue in the page's language."""
         return self.speak.t(name, **values)
+
+    async def first_time(self) -> bool:
+        """Whether this POST is the first with its form's ``once`` token (``{{ once_field() }}``): a double
+        tap, a resent form or a racing request is a repeat and must not act again (answer it as done)."""
+        ctx = self._request.app[CTX]
+        return await form_uses.claim(ctx.db, self.form.get("once", ""), ctx.clock())
+
+    async def not_done(self) -> None:
+        """The action this POST claimed did not happen (refused): the same form may act when sent again."""
+        await form_uses.give_back(self._request.app[CTX].db, self.form.get("once", ""))
 
     def render(self, template: str, *, live: bool = True, **values: Any) -> web.Response:
         """The plugin's template (it extends ``base.html``) with escaped values. ``live=False`` for a

@@ -44,7 +44,26 @@ def password_problem(password: str) -> tuple[str, dict[str, int]] | None:
         return "password.too_long", {"max": MAX_LENGTH}
     if password.isdigit() and len(set(password)) < 3:
         return "password.one_digit", {}
+    if len(set(password.casefold())) < 4 or _guessable(password):
+        return "password.guessable", {}
     return None
+
+
+# The passwords tried first by anyone guessing (the most common ones in leaked lists, and what a shop
+# in Indonesia would pick), compared without case, digits or symbols at the end.
+COMMON = frozenset("""password passw0rd qwerty qwertyuiop asdfghjkl zxcvbnm iloveyou sunshine princess
+football monkey dragon letmein welcome admin administrator login master shadow superman batman baseball
+abc abcd abcdef abcdefg abcdefgh qwe qweasd qazwsx zaq rahasia katasandi sandi bismillah indonesia jakarta
+toko tokoku kasir pemilik owner staff user test testing sayang cinta""".split())
+
+
+def _guessable(password: str) -> bool:
+    """A common word (with digits or symbols only at its end), or a run such as 12345678 or abcdefgh."""
+    word = password.casefold().rstrip("0123456789!@#$%^&*.?-_ ")
+    if word in COMMON:
+        return True
+    steps = {ord(b) - ord(a) for a, b in zip(password, password[1:])}
+    return steps <= {1} or steps <= {-1}
 
 
 def check_strength(password: str) -> str | None:

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from smsd_crm import ApiRoute, HomeLine, HomeSection, Page, PluginContext, ProfileSection, Speaker, hookimpl
+from smsd_crm import (ApiRoute, HomeLine, HomeSection, Page, PluginContext, ProfileSection, Speaker, hookimpl,
+                      record_id, tidy_typed)
 
 from .tickets import ComplaintError, answer, answer_frame, close
 
@@ -16,64 +17,71 @@ MAX_ANSWER = 600
 
 async def complaint_desk(view, ctx: PluginContext):
     """Open tickets oldest first. "Send reply" texts the answer; "Close" asks first (showing the SMS
-    the customer will get and any reply typed but not sent) and nothing typed is lost on the way."""
+    the customer will get and any reply typed but not sent). Nothing typed is lost: a refused form
+    comes back with its text, and the page keeps a draft in the browser until the reply is sent."""
     if view.method != "POST":
-        done = view.query.get("done", "")
-        return await _desk(view, ctx, notice=_notice(view, done, view.query.get("k", "")))
-    text = view.form.get("text", "").replace("\r\n", "\n").strip()[:MAX_ANSWER]
+        return await _desk(view, ctx, notice=await _notice(view, ctx))
+    text = tidy_typed(view.form.get("text", ""))
     action = view.form.get("action", "")
-    try:
-        number = int(view.form.get("ticket", ""))
-    except ValueError:
-        return await _desk(view, ctx, error=view.t("complaints.unknown"), status=400)
-    ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
-    if ticket is None or ticket["state"] == "closed":
-        return await _desk(view, ctx, error=view.t("complaints.gone", no=number), status=409)
-    if action == "answer":
-        if not text:
-            return await _desk(view, ctx, error=view.t("complaints.empty_answer"), drafts={number: text}, status=400)
-        return await _act(view, ctx, number, text, answer_first=True, close_after=False)
-    if action in ("close_send", "close_confirmed"):
-        return await _act(view, ctx, number, text, answer_first=action == "close_send", close_after=True)
+    number = record_id(view.form.get("ticket", ""))
+    ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,)) if number else None
+    if ticket is None:
+        return await _desk(view, ctx, error=view.t("complaints.unknown"), unsent=text, status=400)
+    if ticket["state"] == "closed" and action != "back":
+        if not await view.first_time():  # this very form already closed it: say so again
+            view.redirect(f"/complaints?done=closed&k={number}")
+        await view.not_done()
+        return await _desk(view, ctx, error=view.t("complaints.gone", no=number), unsent=text, status=409)
+    if action == "back":  # from the question: the desk, with the draft the browser kept (compose.js)
+        view.redirect(f"/complaints#ticket-{number}")
+    if action in ("answer", "close_send") and not text:
+        return await _desk(view, ctx, error=view.t("complaints.empty_answer"), status=400)
+    if len(text) > MAX_ANSWER:
+        return await _desk(view, ctx, error=view.t("complaints.too_long", n=MAX_ANSWER), unsent=text, status=400)
     if action == "close":
         return view.render("complaint_close.html", live=False, ticket=ticket, text=text,
                            frame=answer_frame(ctx, number, ticket["language"]),
                            closing_sms=ctx.text("closed", ticket["language"], no=number),
                            notes=await _notes(ctx, number))
-    # "back" from the question, or anything else: the desk again with what was typed still there
-    return await _desk(view, ctx, drafts={number: text})
-
-
-async def _act(view, ctx: PluginContext, number: int, text: str, answer_first: bool, close_after: bool):
+    if action not in ("answer", "close_send", "close_confirmed"):
+        return await _desk(view, ctx, error=view.t("complaints.unknown"), unsent=text, status=400)
+    close_after = action != "answer"
+    done = {"answer": "answered", "close_send": "answered_closed"}.get(action, "closed")
+    if not await view.first_time():  # a double tap or a resent form: it was done once, not again
+        view.redirect(f"/complaints?done={done}&k={number}")
     try:
-        if answer_first and text:
+        if action != "close_confirmed":
             await answer(ctx, number, text, author=f"web:{view.user['username']}")
         if close_after:
-            await close(ctx, number, "" if answer_first else text)
+            await close(ctx, number, text if action == "close_confirmed" else "")
     except ComplaintError as exc:
-        return await _desk(view, ctx, error=exc.say(view.speak), drafts={number: text}, status=409)
-    done = "closed" if close_after else "answered"
+        await view.not_done()
+        return await _desk(view, ctx, error=exc.say(view.speak), unsent=text, status=409)
     view.redirect(f"/complaints?done={done}&k={number}")
 
 
-def _notice(view, done: str, number: str) -> str:
-    """The line that says what the last action did (after post/redirect/get)."""
-    if done in ("answered", "closed") and number.isdigit():
-        return view.t(f"complaints.done_{done}", no=int(number))
-    return ""
+async def _notice(view, ctx: PluginContext) -> str:
+    """The line that says what the last action did (after post/redirect/get), when the ticket shows it."""
+    done, number = view.query.get("done", ""), record_id(view.query.get("k", ""))
+    ticket = await ctx.db.fetchone("SELECT state FROM complaints WHERE id = ?", (number,)) if number else None
+    if ticket is None or (done, ticket["state"]) not in (("answered", "answered"), ("answered", "closed"),
+                                                         ("closed", "closed"), ("answered_closed", "closed")):
+        return ""
+    return view.t(f"complaints.done_{done}", no=number)
 
 
-async def _desk(view, ctx: PluginContext, *, notice: str = "", error: str = "", drafts: dict | None = None,
+async def _desk(view, ctx: PluginContext, *, notice: str = "", error: str = "", unsent: str = "",
                 status: int = 200):
     rows = await ctx.db.fetchall(
         "SELECT t.*, c.name AS customer, c.id AS customer_id FROM complaints t "
         "LEFT JOIN customers c ON c.phone = t.phone WHERE t.state != 'closed' ORDER BY t.opened_at, t.id")
     tickets = []
     for t in rows:  # times stay stored UTC instants: the template's when() / clock() show them in shop time
-        tickets.append({**t, "customer": t["customer"] or "?", "notes": await _notes(ctx, t["id"]),
+        tickets.append({**t, "notes": await _notes(ctx, t["id"]),
                         "frame": answer_frame(ctx, t["id"], t["language"])})
-    page = view.render("complaint_desk.html", live=not (error or drafts), tickets=tickets, notice=notice,
-                       error=error, drafts=drafts or {})
+    sent = view.query.get("k", "") if view.query.get("done") else ""
+    page = view.render("complaint_desk.html", live=not error, tickets=tickets, notice=notice, error=error,
+                       unsent=unsent, sent_draft=f"complaint-{sent}" if record_id(sent) else "")
     page.set_status(status)
     return page
 
@@ -96,19 +104,21 @@ LATE_HOURS = 24  # an open complaint older than this is shown as needing attenti
 async def home_section(ctx: PluginContext, language: str, now):
     """Open complaints on the home page, oldest first with their age (a day or older stands out)."""
     speak = Speaker(language, time=ctx.store.time)
-    count = (await ctx.db.fetchone("SELECT COUNT(*) AS n FROM complaints WHERE state != 'closed'"))["n"]
+    counts = {r["state"]: r["n"] for r in await ctx.db.fetchall(
+        "SELECT state, COUNT(*) AS n FROM complaints WHERE state != 'closed' GROUP BY state")}
     rows = await ctx.db.fetchall(
-        "SELECT t.id, t.state, t.opened_at, c.name, (SELECT text FROM complaint_notes n WHERE n.complaint_id = t.id "
+        "SELECT t.id, t.phone, t.state, t.opened_at, c.name, (SELECT text FROM complaint_notes n WHERE n.complaint_id = t.id "
         "ORDER BY n.at LIMIT 1) AS first FROM complaints t LEFT JOIN customers c ON c.phone = t.phone "
         "WHERE t.state != 'closed' ORDER BY t.opened_at, t.id LIMIT ?", (HOME_LINES,))
     late = (now - timedelta(hours=LATE_HOURS)).isoformat()
-    lines = [HomeLine(f"K{t['id']} · {t['name'] or '?'} · {speak.word('state', t['state'])}:",
+    lines = [HomeLine(f"K{t['id']} · {t['name'] or t['phone']} · {speak.word('state', t['state'])}:",
                       f"/complaints#ticket-{t['id']}", speak.age(t["opened_at"], now), alert=t["opened_at"] < late,
                       quote=(t["first"] or "")[:60])
              for t in rows]
     return HomeSection(speak.t("nav.complaints"), lines, order=20, link="/complaints",
                        link_text=speak.t("home.to_complaints"),
-                       summary=speak.t("home.complaints_summary", n=speak.number(count)),
+                       summary=speak.t("home.complaints_summary", open=speak.number(counts.get("open", 0)),
+                                       answered=speak.number(counts.get("answered", 0))),
                        empty=speak.t("no_open_complaints"))
 
 

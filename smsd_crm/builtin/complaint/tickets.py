@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from smsd_crm import (ComplaintChanged, ComplaintOpened, Command, Message, Migration, PluginConfig, PluginContext,
-                      Reply, Speaker, hookimpl, record_number)
+                      Reply, Speaker, hookimpl, record_number, tidy_typed)
 
 MAX_TEXT = 1000
 
@@ -92,8 +92,9 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
         open_ticket = await ctx.db.fetchone(
             "SELECT id FROM complaints WHERE phone = ? AND state != 'closed' ORDER BY id DESC LIMIT 1",
             (message.phone,))
-        if open_ticket:
+        if open_ticket:  # more from the customer: the ticket waits for staff again, answered or not
             number, template = open_ticket["id"], "added"
+            await ctx.db.execute("UPDATE complaints SET state = 'open' WHERE id = ?", (number,))
         else:
             number, template = await ctx.db.execute(
                 "INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', ?, ?)",
@@ -143,7 +144,7 @@ def answer_frame(ctx: PluginContext, number: int, language: str) -> tuple[str, s
 
 async def answer(ctx: PluginContext, number: int, text: str, author: str = "staff") -> None:
     """Send the staff's answer as SMS; the first one sets the first-answer time."""
-    text = " ".join(text.split())
+    text = tidy_typed(text)  # line breaks kept: staff may write a list
     if not text:
         raise ComplaintError("empty_answer", number)
     async with ctx.db.transaction():
@@ -164,8 +165,12 @@ async def close(ctx: PluginContext, number: int, note: str = "") -> None:
     """Close a ticket with a note; the customer is told."""
     async with ctx.db.transaction():
         ticket = await _open_ticket(ctx, number)
+        now = ctx.now().isoformat()
         await ctx.db.execute("UPDATE complaints SET state = 'closed', closed_at = ?, close_note = ? WHERE id = ?",
-                             (ctx.now().isoformat(), note or None, number))
+                             (now, note or None, number))
+        if note:  # an internal note, kept with the ticket's messages where the desk, the API and the CLI show them
+            await ctx.db.execute("INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, 'note', ?)",
+                                 (number, now, note))
         await ctx.send(ticket["phone"], ctx.text("closed", ticket["language"], no=number))
     await ctx.emit(ComplaintChanged(number, ticket["phone"], "closed"))
 

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from smsd_crm import (ApiProblem, ApiRoute, HomeLine, HomeSection, Page, PluginContext, ProfileSection, Speaker,
-                      format_rupiah, hookimpl)
+                      format_rupiah, hookimpl, record_id)
 
 from .moves import MOVES, STATES, OrderError, move
 
@@ -31,51 +31,54 @@ async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
     out: dict[str, list[dict]] = {state: [] for state, _, _ in DESK_COLUMNS}
     for o in rows:
         # created_at stays the stored UTC instant: the template's when() shows it in shop time
-        out[o["state"]].append({**o, "customer": o["customer"] or "?", "total": format_rupiah(o["total"]),
+        out[o["state"]].append({**o, "customer": o["customer"], "total": format_rupiah(o["total"]),
                                 "lines": await _lines(ctx, o["id"])})
     return out
 
 
 async def order_desk(view, ctx: PluginContext):
     """New, ready and today's done orders, newest first. A move texts the customer, so the desk asks
-    first (showing that SMS; for a cancel, that the stock comes back) and says what it did after."""
+    first (showing that SMS; for a cancel, that the stock comes back) and says what it did after. The
+    question carries the state it was asked about: if someone moved the order meanwhile, the yes does
+    nothing; a repeated yes (a double tap) does nothing either."""
     if view.method != "POST":
         return await _desk(view, ctx, notice=await _notice(view, ctx))
-    try:
-        order_id, to = int(view.form.get("order", "")), view.form.get("to", "")
-    except ValueError:
-        return await _desk(view, ctx, error=view.t("orders.unknown"), status=400)
+    order_id, to = record_id(view.form.get("order", "")), view.form.get("to", "")
     order = await ctx.db.fetchone(
         "SELECT o.*, c.name AS customer, c.address FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
-        "WHERE o.id = ?", (order_id,))
+        "WHERE o.id = ?", (order_id,)) if order_id else None
     if order is None or to not in STATES:
         return await _desk(view, ctx, error=view.t("orders.unknown"), status=400)
+    if view.form.get("confirm") == "yes" and not await view.first_time():
+        view.redirect(f"/orders?moved={order_id}&to={to}")  # this very yes was acted on already
     if to not in MOVES[order["state"]]:  # moved meanwhile by someone else (or a stale page)
+        await view.not_done()
         return await _desk(view, ctx, status=409, error=view.t(
             "orders.cannot_move", no=order_id, state=view.speak.word("state", order["state"]),
             to=view.speak.word("state", to)))
     if view.form.get("confirm") != "yes":
         sms = ctx.text(f"moved_{to}", order["language"], no=order_id, total=format_rupiah(order["total"]))
-        return view.render("order_move.html", live=False, order={**order, "customer": order["customer"] or "?",
+        return view.render("order_move.html", live=False, order={**order,
                                                                     "total": format_rupiah(order["total"])},
                            lines=await _lines(ctx, order_id), to=to, customer_sms=sms)
     try:
-        await move(ctx, order_id, to, by=f"web:{view.user['username']}")
-    except OrderError:
-        return await _desk(view, ctx, error=view.t("orders.unknown"), status=409)
+        await move(ctx, order_id, to, by=f"web:{view.user['username']}", expect=view.form.get("from") or None)
+    except OrderError as exc:
+        await view.not_done()
+        return await _desk(view, ctx, error=exc.say(view.speak), status=409)
     view.redirect(f"/orders?moved={order_id}&to={to}")
 
 
 async def _notice(view, ctx: PluginContext) -> str:
-    """What the last move did, said after post/redirect/get."""
-    moved, to = view.query.get("moved", ""), view.query.get("to", "")
-    if not moved.isdigit() or to not in STATES:
+    """What the last move did, said after post/redirect/get (only while the order is in that state)."""
+    moved, to = record_id(view.query.get("moved", "")), view.query.get("to", "")
+    order = await ctx.db.fetchone("SELECT o.id, o.state, o.phone, c.name FROM orders o "
+                                  "LEFT JOIN customers c ON c.phone = o.phone WHERE o.id = ?",
+                                  (moved,)) if moved else None
+    if order is None or order["state"] != to:
         return ""
-    order = await ctx.db.fetchone("SELECT o.id, c.name FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
-                                  "WHERE o.id = ?", (int(moved),))
-    if order is None:
-        return ""
-    return view.t("orders.moved", no=order["id"], to=view.speak.word("state", to), customer=order["name"] or "?")
+    return view.t("orders.moved", no=order["id"], to=view.speak.word("state", to),
+                  customer=order["name"] or order["phone"])
 
 
 async def _desk(view, ctx: PluginContext, *, notice: str = "", error: str = "", status: int = 200):
@@ -101,9 +104,9 @@ async def home_section(ctx: PluginContext, language: str, now):
     counts = {r["state"]: r["n"] for r in await ctx.db.fetchall(
         "SELECT state, COUNT(*) AS n FROM orders WHERE state IN ('new', 'ready') GROUP BY state")}
     rows = await ctx.db.fetchall(
-        "SELECT o.id, o.total, o.created_at, c.name FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
+        "SELECT o.id, o.phone, o.total, o.created_at, c.name FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
         "WHERE o.state = 'new' ORDER BY o.id DESC LIMIT ?", (HOME_LINES,))
-    lines = [HomeLine(f"#{o['id']} · {o['name'] or '?'} · {format_rupiah(o['total'])}", f"/orders#order-{o['id']}",
+    lines = [HomeLine(f"#{o['id']} · {o['name'] or o['phone']} · {format_rupiah(o['total'])}", f"/orders#order-{o['id']}",
                       speak.age(o["created_at"], now)) for o in rows]
     return HomeSection(speak.t("home.orders"), lines, order=10, link="/orders", link_text=speak.t("home.to_orders"),
                        summary=speak.t("home.orders_summary", new=speak.number(counts.get("new", 0)),

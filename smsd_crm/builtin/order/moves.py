@@ -25,14 +25,19 @@ class OrderError(Exception):
                        to=speak.word("state", self.to))
 
 
-async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: bool = True) -> None:
-    """Move an order (new -> ready -> done, or cancelled); stock comes back on cancel; the customer hears."""
+async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: bool = True,
+               expect: str | None = None) -> None:
+    """Move an order (new -> ready -> done, or cancelled); stock comes back on cancel; the customer hears.
+    ``expect``: the state the person was shown when they said yes; if it moved since, nothing happens
+    (OrderError ``changed``), so a stale question never sends a second, contradicting SMS."""
     async with ctx.db.transaction():
         order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
         if order is None:
             raise OrderError("not_found", order_id)
         if state not in MOVES[order["state"]]:
             raise OrderError("cannot_move", order_id, order["state"], state)
+        if expect is not None and order["state"] != expect:
+            raise OrderError("changed", order_id, order["state"], state)
         now = ctx.now().isoformat()
         await ctx.db.execute("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?", (state, now, order_id))
         await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, ?, ?, ?)",

@@ -11,9 +11,15 @@
   window.addEventListener("beforeunload", () => { leaving = true; });
   window.addEventListener("pagehide", () => { leaving = true; });
 
+  // Someone is at work on a form: any field differs from how the page was loaded (text, a date, a
+  // choice, a tick box) or holds a draft the browser brought back.
   function typing() {
-    return Array.from(document.querySelectorAll("textarea, input[type=text], input:not([type])"))
-      .some((el) => el.value !== el.defaultValue);
+    return Array.from(document.querySelectorAll("textarea, input, select")).some((el) => {
+      if (el.type === "hidden" || el.type === "submit" || el.type === "button") return false;
+      if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+      if (el.tagName === "SELECT") return Array.from(el.options).some((o) => o.selected !== o.defaultSelected);
+      return el.value !== el.defaultValue;
+    });
   }
 
   async function loop() {
