@@ -61,7 +61,7 @@ async def compose(request: web.Request) -> web.Response:
         rows = await messages.list_messages(ctx.db, phone=phone, limit=300) if phone else []
         return render(request, "conversation.html", status=400, phone=phone or raw, messages=list(reversed(rows)),
                       customer=await customers.get_by_phone(ctx.db, phone) if phone else None,
-                      error=error, text=text)
+                      error=error, text=text, sent=False)
     if await form_uses.claim(ctx.db, str(form.get("once", "")), ctx.clock()):  # else a repeat: sent already
         await send_sms(ctx, phone, text, f"staff:{request[USER]['username']}")
     raise web.HTTPFound(_conversation_url(phone, sent=True))
