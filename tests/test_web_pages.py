@@ -262,3 +262,41 @@ async def test_a_commit_by_another_process_bumps_every_topic(tmp_path):
         watcher.cancel()
         await db.close()
         await other.close()
+
+
+async def test_a_change_while_a_page_is_built_makes_it_reload(tmp_path):
+    """The page embeds the topic's version from before it read its data: a change landing while it is
+    built (a campaign finishing between the page's query and its rendering) makes it reload at once."""
+    from aiohttp import web
+
+    from smsd_crm.web.app import make_web_app
+    from smsd_crm.web.base import render
+
+    settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
+    clock = Clock()
+    async with offline_session(settings, clock, entry_points=False) as (host, db):
+        await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
+        live = LiveFeed()
+        app = make_web_app(WebContext(db, settings.web, settings.store, clock, host, live=live, settings=settings))
+        before = live.version("messages")
+
+        async def built_while_it_changes(request):
+            rows = await messages.list_messages(db, limit=1)  # the page's data, read first
+            live.bump("messages")  # ...then the change lands, before the page is rendered
+            return render(request, "home.html", sections=[], now_iso=clock().isoformat(), rows=rows, live="messages")
+
+        app.router.add_get("/built", built_while_it_changes)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        base = "http://%s:%d" % runner.addresses[0][:2]
+        try:
+            async with client() as s:
+                await log_in(s, base, "kasir")
+                page = await (await s.get(f"{base}/built")).text()
+                assert f'data-live-version="{before}"' in page  # not before + 1: the reload will come
+                r = await s.get(f"{base}/live?topic=messages&v={before}")
+                assert (await r.json())["v"] == before + 1  # answered at once: the page reloads
+        finally:
+            await runner.cleanup()

@@ -38,7 +38,7 @@ from .auth import (
     logout,
     security_headers,
 )
-from .base import CTX, NAV, TEMPLATES, USER, WebContext
+from .base import CTX, NAV, TEMPLATES, USER, WebContext, live_versions
 
 STATIC = Path(__file__).parent / "static"
 __all__ = ["WebContext", "make_web_app", "start_web"]
@@ -65,7 +65,8 @@ async def live(request: web.Request) -> web.Response:
 
 def make_web_app(ctx: WebContext) -> web.Application:
     """The aiohttp application (routes, middlewares, templates)."""
-    app = web.Application(middlewares=[security_headers, error_pages, authenticate], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[security_headers, error_pages, authenticate, live_versions],
+                          client_max_size=1024 * 1024)
     app[CTX] = ctx
     core = jinja2.PackageLoader("smsd_crm.web", "templates")
     extra = pages.template_dirs(ctx.host) if ctx.host else []

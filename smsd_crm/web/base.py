@@ -46,6 +46,16 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 NAV = web.AppKey("nav", list)
 USER = web.RequestKey("user", object)  # the logged-in session row (username, role, csrf)
 CLIENT = web.RequestKey("api_client", str)  # the API client's name
+LIVE_SEEN = web.RequestKey("live_seen", dict)  # the topics' versions when the request came in
+
+
+@web.middleware
+async def live_versions(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Note the live topics' versions before a page reads its data. A page embeds the version it was
+    built from; read after the data, a change landing in between (a campaign finishing while its page
+    is being built) would count as shown, and the page would never reload to show it."""
+    request[LIVE_SEEN] = request.app[CTX].live.snapshot()
+    return await handler(request)
 
 
 def owner_only(handler: Handler) -> Handler:
@@ -102,10 +112,9 @@ def render(request: web.Request, name: str, status: int = 200, *, live: str | No
     nav = [dict(n, label=nav_label(n, speak)) for n in request.app[NAV]
            if user and (n["role"] == "staff" or user["role"] == "owner")
            and (n.get("when") is None or n["when"](request.app[CTX]))]
-    feed = request.app[CTX].live
     html = env.get_template(name).render(
         user=user, store=request.app[CTX].store, nav=nav, lang=lang, tr=translator(lang), **speak.functions(),
-        path=request.path_qs, live=(live, feed.version(live)) if live else None,
+        path=request.path_qs, live=(live, request.get(LIVE_SEEN, {}).get(live, 0)) if live else None,
         csrf_field=lambda: csrf_field(user), once_field=once_field, sms=sms_facts(request.app[CTX]), **values)
     return web.Response(text=html, content_type="text/html", status=status)
 

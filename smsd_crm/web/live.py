@@ -36,6 +36,10 @@ class LiveFeed:
         """The current version of ``topic``."""
         return self._versions[topic]
 
+    def snapshot(self) -> dict[str, int]:
+        """Every topic's version now (a topic not yet bumped is at 0)."""
+        return dict(self._versions)
+
     def bump(self, topic: str | None = None) -> None:
         """``topic`` changed (every topic when None)."""
         names = [topic] if topic else list(self._versions) or ["*"]

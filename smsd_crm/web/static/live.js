@@ -17,7 +17,12 @@
     return Array.from(document.querySelectorAll("textarea, input, select")).some((el) => {
       if (el.type === "hidden" || el.type === "submit" || el.type === "button") return false;
       if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
-      if (el.tagName === "SELECT") return Array.from(el.options).some((o) => o.selected !== o.defaultSelected);
+      if (el.tagName === "SELECT") {
+        // with no option marked selected, a single choice starts on its first option
+        const options = Array.from(el.options), marked = options.map((o) => o.defaultSelected);
+        if (!el.multiple && options.length && !marked.some(Boolean)) marked[0] = true;
+        return options.some((o, i) => o.selected !== marked[i]);
+      }
       return el.value !== el.defaultValue;
     });
   }
