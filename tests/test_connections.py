@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 import resource
 import socket
@@ -17,11 +18,13 @@ from pathlib import Path
 import pytest
 
 from smsd_crm.config import StoreConfig, WebConfig
+from smsd_crm.limits import Throttled
 from smsd_crm.storage import users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web.app import WebContext, start_web
+from smsd_crm.web.connections import FD_RESERVE, FDS_PER_CONNECTION, fit_to_open_files
 from smsd_crm.web.passwords import hash_password
 
 from .conftest import SMSD_CRM, wait_until
@@ -173,6 +176,24 @@ def test_failed_accepts_are_logged_once_per_interval(tmp_path):
     lines = err.splitlines()
     assert len([line for line in lines if "cannot accept web connections" in line]) == 1, err
     assert "Traceback" not in err and len(lines) < 5, err
+
+
+def test_a_repeated_line_is_logged_once_per_interval_with_a_count(caplog):
+    now = [0.0]
+    throttled = Throttled(logging.getLogger("smsd_crm.test"), 60, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, "smsd_crm.test"):
+        for _ in range(1000):
+            throttled.log(logging.ERROR, "accept failed: %s", "EMFILE")
+        now[0] = 61
+        throttled.log(logging.ERROR, "accept failed: %s", "EMFILE")
+    assert [r.getMessage() for r in caplog.records] == [
+        "accept failed: EMFILE", "accept failed: EMFILE (999 more like this since the last such line)"]
+
+
+def test_the_cap_fits_the_open_file_limit():
+    assert fit_to_open_files(256, 1024) == 256  # Debian's soft limit, where it cannot be raised
+    assert fit_to_open_files(256, 512) == (512 - FD_RESERVE) // FDS_PER_CONNECTION
+    assert fit_to_open_files(256, None) == 256  # no limit to read
 
 
 # ---- issue 15's Done-when, against the daemon as a user starts it ----
