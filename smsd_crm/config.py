@@ -144,6 +144,12 @@ class WebConfig(_Strict):
     lockout_attempts: int = Field(5, ge=1, description="wrong passwords in a row before a lockout")
     lockout_minutes: float = Field(15, gt=0)
     secure_cookies: bool = Field(False, description="true when served over HTTPS by a proxy")
+    max_connections: int = Field(256, ge=8, le=20000, description="connections open at once; one more "
+                                 "closes the oldest without a request (lowered to fit the open-file limit)")
+    header_timeout: float = Field(10, gt=0, le=300, description="seconds a new connection has to send its "
+                                  "request line and headers, else it is closed")
+    idle_timeout: float = Field(60, gt=0, le=3600, description="seconds a kept-alive connection may wait "
+                                "between requests")
 
 
 class CostsConfig(_Strict):

@@ -27,7 +27,7 @@ from .modem.pool import ModemPool
 from .modem.pty_emulator import PtyModem
 from .outbox import Outbox
 from .plugins import PluginHost
-from . import status
+from . import limits, status
 from .router import Router
 from .simulator import PhoneSimulator
 from .tasks import BackgroundTasks
@@ -136,7 +136,9 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      entry_points: bool = True) -> None:
     """Run until ``stop`` is set. Raises SmsdError subclasses for start-up problems."""
     host = PluginHost.load(settings, entry_points=entry_points)
+    limits.raise_open_file_limit()  # Debian starts programs with 1,024: too few beside web.max_connections
     async with AsyncExitStack() as stack:
+        stack.callback(limits.quiet_accept_errors(asyncio.get_running_loop(), limits.Throttled(limits.LOGGER)))
         db = await open_database(settings, host)
         stack.push_async_callback(db.close)
 

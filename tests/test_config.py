@@ -46,6 +46,9 @@ def test_relative_paths_are_anchored_at_the_config_file(tmp_path):
     ("- just\n- a list\n", "the top level must be a mapping"),
     ("plugins:\n  registration: 5\n", "plugins.registration must be a mapping"),
     ("modems:\n  - id: s\n    port: /x\n    pin: '12'\n", "modems[0].pin: "),
+    ("web:\n  max_connections: 2\n", "web.max_connections: "),
+    ("web:\n  header_timeout: 0\n", "web.header_timeout: "),
+    ("web:\n  idle_timeout: forever\n", "web.idle_timeout: "),
 ])
 def test_mistakes_name_the_key_path(tmp_path, text, expected):
     with pytest.raises(ConfigError) as info:

@@ -8,11 +8,13 @@ static files.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
 
+from ..limits import open_file_limit
 from ..storage import users
 from . import (
     admin_pages,
@@ -39,7 +41,9 @@ from .auth import (
     security_headers,
 )
 from .base import CTX, NAV, TEMPLATES, USER, WebContext, live_versions
+from .connections import ConnectionGuard, GuardedSite, fit_to_open_files
 
+LOGGER = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
 __all__ = ["WebContext", "make_web_app", "start_web"]
 
@@ -96,9 +100,21 @@ def make_web_app(ctx: WebContext) -> web.Application:
 
 
 async def start_web(ctx: WebContext) -> web.AppRunner:
-    """Serve on the configured address in the running loop; the caller cleans the runner up."""
-    runner = web.AppRunner(make_web_app(ctx), access_log=None)
+    """Serve on the configured address in the running loop; the caller cleans the runner up.
+
+    Connections are guarded (``connections.py``): a header timeout, aiohttp's keep-alive timeout
+    as the idle timeout, and a cap that fits the open-file limit.
+    """
+    config = ctx.config
+    cap = fit_to_open_files(config.max_connections, open_file_limit())
+    if cap < config.max_connections:
+        LOGGER.warning("web.max_connections lowered from %d to %d to fit the open-file limit (ulimit -n)",
+                       config.max_connections, cap)
+    guard = ConnectionGuard(cap, config.header_timeout)
+    app = make_web_app(ctx)
+    app.middlewares.insert(0, guard.middleware)  # outermost: it sees every request, errors included
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=config.idle_timeout)
     await runner.setup()
-    site = web.TCPSite(runner, ctx.config.host, ctx.config.port)
+    site = GuardedSite(runner, guard, config.host, config.port)
     await site.start()
     return runner
