@@ -134,6 +134,18 @@ class FloodConfig(_Strict):
     })
 
 
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _is_address(text: str) -> bool:
+    import ipaddress
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 class WebConfig(_Strict):
     """The staff and owner web pages. Loopback only unless ``host`` says otherwise."""
 
@@ -144,6 +156,27 @@ class WebConfig(_Strict):
     lockout_attempts: int = Field(5, ge=1, description="wrong passwords in a row before a lockout")
     lockout_minutes: float = Field(15, gt=0)
     secure_cookies: bool = Field(False, description="true when served over HTTPS by a proxy")
+    allowed_hosts: list[str] = Field(default_factory=list, description="names the pages answer to besides "
+                                     "localhost and numbers such as 127.0.0.1 (toko.lan); any other Host gets 421")
+    session_max_hours: float = Field(12, gt=0, description="a login ends this long after it began, however "
+                                     "much it is used")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, v: list[str]) -> list[str]:
+        names = []
+        for name in v:
+            plain = str(name).strip().lower().rstrip(".")
+            if not (_HOST_NAME.fullmatch(plain) or _is_address(plain)):
+                raise ValueError(f"{name!r}: a host name or address alone, without http:// or a port "
+                                 "(for example toko.lan or 192.168.1.10)")
+            names.append(plain)
+        return names
+
+    @property
+    def allowed_hosts_set(self) -> frozenset[str]:
+        """``allowed_hosts`` as the Host check reads it (lower case)."""
+        return frozenset(self.allowed_hosts)
 
 
 class CostsConfig(_Strict):

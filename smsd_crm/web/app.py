@@ -39,6 +39,7 @@ from .auth import (
     security_headers,
 )
 from .base import CTX, NAV, TEMPLATES, USER, WebContext
+from .hosts import check_host
 
 STATIC = Path(__file__).parent / "static"
 __all__ = ["WebContext", "make_web_app", "start_web"]
@@ -65,7 +66,7 @@ async def live(request: web.Request) -> web.Response:
 
 def make_web_app(ctx: WebContext) -> web.Application:
     """The aiohttp application (routes, middlewares, templates)."""
-    app = web.Application(middlewares=[security_headers, error_pages, authenticate], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[security_headers, error_pages, check_host, authenticate], client_max_size=1024 * 1024)
     app[CTX] = ctx
     core = jinja2.PackageLoader("smsd_crm.web", "templates")
     extra = pages.template_dirs(ctx.host) if ctx.host else []

@@ -11,12 +11,12 @@ import asyncio
 import json
 import secrets
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from aiohttp import web
 
 from ..storage import api_clients, users
-from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, page_error, render
+from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, local, page_error, render
 from .passwords import MAX_LENGTH, hash_password, verify_password
 
 SESSION_COOKIE = "smsd_session"
@@ -124,13 +124,6 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         await users.touch_session(ctx.db, token, ctx.clock() + timedelta(minutes=ctx.config.session_minutes))
     request[USER] = session
     return await handler(request)
-
-
-def local(target: str) -> str:
-    """Only a path on this site (no open redirect)."""
-    parsed = urlparse(target)
-    return target if target.startswith("/") and not target.startswith("//") and not parsed.netloc \
-        and "\\" not in target else "/"
 
 
 async def login_page(request: web.Request) -> web.Response:
