@@ -8,6 +8,8 @@ static files.
 
 from __future__ import annotations
 
+import asyncio
+from datetime import timedelta
 from pathlib import Path
 
 import jinja2
@@ -24,6 +26,7 @@ from . import (
     home_page,
     message_pages,
     pages,
+    passwords,
     simulator_page,
     user_pages,
 )
@@ -38,8 +41,10 @@ from .auth import (
     logout,
     security_headers,
 )
-from .base import CTX, NAV, TEMPLATES, USER, WebContext
+from .base import CTX, HASHING, NAV, TEMPLATES, THROTTLE, USER, WebContext
 from .hosts import check_host
+from .passwords import Hashing
+from .throttle import LoginThrottle
 
 STATIC = Path(__file__).parent / "static"
 __all__ = ["WebContext", "make_web_app", "start_web"]
@@ -68,6 +73,8 @@ def make_web_app(ctx: WebContext) -> web.Application:
     """The aiohttp application (routes, middlewares, templates)."""
     app = web.Application(middlewares=[security_headers, error_pages, check_host, authenticate], client_max_size=1024 * 1024)
     app[CTX] = ctx
+    app[THROTTLE] = LoginThrottle(ctx.config.lockout_attempts, timedelta(minutes=ctx.config.lockout_minutes))
+    app[HASHING] = Hashing()
     core = jinja2.PackageLoader("smsd_crm.web", "templates")
     extra = pages.template_dirs(ctx.host) if ctx.host else []
     app[TEMPLATES] = jinja2.Environment(loader=pages.loader(core, extra), autoescape=True,
@@ -97,6 +104,8 @@ def make_web_app(ctx: WebContext) -> web.Application:
 
 async def start_web(ctx: WebContext) -> web.AppRunner:
     """Serve on the configured address in the running loop; the caller cleans the runner up."""
+    # The dummy hash unknown names are checked against, made before the first login (not during it).
+    await asyncio.to_thread(passwords.dummy_hash, passwords.COST)
     runner = web.AppRunner(make_web_app(ctx), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, ctx.config.host, ctx.config.port)

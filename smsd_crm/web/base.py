@@ -18,6 +18,8 @@ from ..modem import gsm7
 from ..storage import messages
 from ..storage.db import Database
 from .live import LiveFeed
+from .passwords import Hashing
+from .throttle import LoginThrottle
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LANGUAGES = ("id", "en")
@@ -47,6 +49,8 @@ TEMPLATES = web.AppKey("templates", jinja2.Environment)
 NAV = web.AppKey("nav", list)
 USER = web.RequestKey("user", object)  # the logged-in session row (username, role, csrf)
 CLIENT = web.RequestKey("api_client", str)  # the API client's name
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)  # wrong-login counts (auth.login, the account page)
+HASHING = web.AppKey("hashing", Hashing)  # password checks and hashes, a few at a time
 
 
 def owner_only(handler: Handler) -> Handler:
