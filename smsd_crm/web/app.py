@@ -71,7 +71,8 @@ async def live(request: web.Request) -> web.Response:
 
 def make_web_app(ctx: WebContext) -> web.Application:
     """The aiohttp application (routes, middlewares, templates)."""
-    app = web.Application(middlewares=[security_headers, error_pages, check_host, authenticate], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[security_headers, error_pages, check_host, authenticate],
+                          client_max_size=1024 * 1024)
     app[CTX] = ctx
     app[THROTTLE] = LoginThrottle(ctx.config.lockout_attempts, timedelta(minutes=ctx.config.lockout_minutes))
     app[HASHING] = Hashing()
