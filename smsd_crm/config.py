@@ -153,8 +153,9 @@ class WebConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
     session_minutes: float = Field(480, gt=0, description="a login lasts this long without use")
-    lockout_attempts: int = Field(5, ge=1, description="wrong passwords in a row before a lockout")
-    lockout_minutes: float = Field(15, gt=0)
+    lockout_attempts: int = Field(5, ge=1, description="wrong logins (per address, per name, per known browser) "
+                                  "before each further try must wait 1 s, 2 s, 4 s ... (never a lock)")
+    lockout_minutes: float = Field(15, gt=0, description="the longest of those waits")
     secure_cookies: bool = Field(False, description="true when served over HTTPS by a proxy")
     allowed_hosts: list[str] = Field(default_factory=list, description="names the pages answer to besides "
                                      "localhost and numbers such as 127.0.0.1 (toko.lan); any other Host gets 421")
