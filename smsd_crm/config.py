@@ -134,6 +134,18 @@ class FloodConfig(_Strict):
     })
 
 
+_HOST_NAME = re.compile(r"(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+
+
+def _is_address(text: str) -> bool:
+    import ipaddress
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 class WebConfig(_Strict):
     """The staff and owner web pages. Loopback only unless ``host`` says otherwise."""
 
@@ -141,8 +153,9 @@ class WebConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535, description="0 picks a free port")
     session_minutes: float = Field(480, gt=0, description="a login lasts this long without use")
-    lockout_attempts: int = Field(5, ge=1, description="wrong passwords in a row before a lockout")
-    lockout_minutes: float = Field(15, gt=0)
+    lockout_attempts: int = Field(5, ge=1, description="wrong logins (per address, per name, per known browser) "
+                                  "before each further try must wait 1 s, 2 s, 4 s ... (never a lock)")
+    lockout_minutes: float = Field(15, gt=0, description="the longest of those waits")
     secure_cookies: bool = Field(False, description="true when served over HTTPS by a proxy")
     max_connections: int = Field(256, ge=8, le=20000, description="connections open at once; one more "
                                  "closes the oldest without a request (lowered to fit the open-file limit)")
@@ -150,6 +163,27 @@ class WebConfig(_Strict):
                                   "request line and headers, else it is closed")
     idle_timeout: float = Field(60, gt=0, le=3600, description="seconds a kept-alive connection may wait "
                                 "between requests")
+    allowed_hosts: list[str] = Field(default_factory=list, description="names the pages answer to besides "
+                                     "localhost and numbers such as 127.0.0.1 (toko.lan); any other Host gets 421")
+    session_max_hours: float = Field(12, gt=0, description="a login ends this long after it began, however "
+                                     "much it is used")
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, v: list[str]) -> list[str]:
+        names = []
+        for name in v:
+            plain = str(name).strip().lower().rstrip(".")
+            if not (_HOST_NAME.fullmatch(plain) or _is_address(plain)):
+                raise ValueError(f"{name!r}: a host name or address alone, without http:// or a port "
+                                 "(for example toko.lan or 192.168.1.10)")
+            names.append(plain)
+        return names
+
+    @property
+    def allowed_hosts_set(self) -> frozenset[str]:
+        """``allowed_hosts`` as the Host check reads it (lower case)."""
+        return frozenset(self.allowed_hosts)
 
 
 class CostsConfig(_Strict):

@@ -136,3 +136,12 @@ async def daemons():
         if d.proc and d.proc.returncode is None:
             d.proc.kill()
             await d.proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch):
+    """TESTS ONLY: new password hashes at scrypt N=2^10 instead of OWASP's 2^17 (0.5 s and 128 MiB each),
+    so the many logins the tests make stay fast. Only this process: a daemon a test starts as its own
+    process hashes at the real cost. test_passwords.py checks the real cost and a hash made at it."""
+    from smsd_crm.web import passwords
+    monkeypatch.setattr(passwords, "COST", passwords.Cost(2 ** 10, 8, 1))

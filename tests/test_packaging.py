@@ -30,6 +30,7 @@ def test_wheel_install_runs_outside_the_source_tree(tmp_path):
     probe = subprocess.run([sys.executable, "-c", "import smsd_crm, sys; print(smsd_crm.__file__)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert probe.stdout.startswith(str(target)), probe.stdout
+    assert (target / "smsd_crm" / "data" / "common-passwords.txt").stat().st_size > 100_000  # the password rule's list
 
 
 def test_the_example_package_plugin_installs_and_is_listed(tmp_path):

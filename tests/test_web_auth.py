@@ -1,4 +1,4 @@
-"""Login, sessions, CSRF, roles, lockout, headers and escaping, against a real aiohttp server on loopback."""
+"""Login, sessions, CSRF, roles, wrong-login waits, headers and escaping, against a real aiohttp server on loopback."""
 
 from __future__ import annotations
 
@@ -132,19 +132,46 @@ async def test_session_expires_without_use(site):
         assert (await s.get(f"{base}/", allow_redirects=False)).status == 302
 
 
-async def test_lockout_after_wrong_passwords(site):
+async def test_wrong_passwords_make_the_client_wait_and_never_lock(site):
     base, clock, _ = site
     async with client() as s:
         for _ in range(3):
             r = await log_in(s, base, "kasir", "salah-salah")
             assert r.status == 401 and "Nama atau kata sandi salah" in await r.text()
-        r = await log_in(s, base, "kasir")  # the right password, but locked
-        assert r.status == 429
-        clock.now += timedelta(minutes=16)
+        r = await log_in(s, base, "kasir")  # the right password, too early: answered as a wrong one
+        assert r.status == 401 and "Nama atau kata sandi salah" in await r.text()
+        clock.now += timedelta(seconds=1)  # more in tests/test_login_throttle.py
         r = await log_in(s, base, "kasir")
         assert r.status == 302
         r = await log_in(s, base, "nobody", "whatever-1")  # unknown users look the same
         assert r.status == 401 and "Nama atau kata sandi salah" in await r.text()
+
+
+async def test_a_session_ends_at_its_absolute_lifetime_however_much_it_is_used(tmp_path):
+    assert WebConfig().session_max_hours == 12
+    db = await Database.open(tmp_path / "web.sqlite3")
+    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    clock = Clock()
+    await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
+    runner = await start_web(WebContext(db, WebConfig(port=0, session_minutes=30, session_max_hours=1),
+                                        StoreConfig(), clock))
+    base = "http://%s:%d" % runner.addresses[0][:2]
+    try:
+        async with client() as s:
+            assert (await log_in(s, base, "kasir")).status == 302
+            for _ in range(2):
+                clock.now += timedelta(minutes=29)
+                assert (await s.get(f"{base}/", allow_redirects=False)).status == 200  # in use: slides
+            clock.now += timedelta(minutes=3)  # 61 minutes after the login, 3 after the last page
+            r = await s.get(f"{base}/", allow_redirects=False)
+            assert r.status == 302 and r.headers["Location"].startswith("/login")
+            row = await db.fetchone("SELECT created_at, expires_at FROM web_sessions")
+            assert datetime.fromisoformat(row[1]) - datetime.fromisoformat(row[0]) == timedelta(hours=1)
+            assert (await log_in(s, base, "kasir")).status == 302  # a new login starts a new hour
+            assert (await s.get(f"{base}/", allow_redirects=False)).status == 200
+    finally:
+        await runner.cleanup()
+        await db.close()
 
 
 async def test_security_headers_everywhere(site):

@@ -1,4 +1,4 @@
-"""Web users (logins), their lockout state, and server-side sessions.
+"""Web users (logins) and server-side sessions (wrong logins are counted in memory: web/throttle.py).
 
 The shop's rules for logins live here, so the CLI (``smsd-crm user ...``) and the users page share
 them: a name is taken once, a disabled login has no session, and the shop always keeps an active
@@ -65,7 +65,7 @@ async def get_user(db: Database, username: str) -> sqlite3.Row | None:
 
 async def list_users(db: Database) -> list[sqlite3.Row]:
     """Every login by name (no password hashes)."""
-    return await db.fetchall("SELECT id, username, role, created_at, disabled_at, locked_until FROM users "
+    return await db.fetchall("SELECT id, username, role, created_at, disabled_at FROM users "
                              "ORDER BY username")
 
 
@@ -118,12 +118,11 @@ async def enable(db: Database, username: str) -> int:
 
 
 async def set_password(db: Database, username: str, password_hash: str, keep_token: str | None = None) -> int:
-    """A new password (its hash) for a login: its lockout is cleared and every session it has ends,
+    """A new password (its hash) for a login: every session it has ends,
     except ``keep_token``'s (the person changing their own password stays logged in); return its id."""
     async with db.transaction():
         user = await _existing(db, username)
-        await db.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL WHERE id = ?",
-                         (password_hash, user["id"]))
+        await db.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user["id"]))
         await end_sessions(db, user["id"], keep_token)
     return user["id"]
 
@@ -134,21 +133,11 @@ async def end_sessions(db: Database, user_id: int, keep_token: str | None = None
     await db.execute("DELETE FROM web_sessions WHERE user_id = ? AND token_hash != ?", (user_id, keep))
 
 
-async def record_failure(db: Database, user_id: int, attempts: int, lock_until: datetime) -> bool:
-    """Count a wrong password; lock the account at ``attempts``. True if it is now locked."""
-    async with db.transaction():
-        await db.execute("UPDATE users SET failed_logins = failed_logins + 1 WHERE id = ?", (user_id,))
-        row = await db.fetchone("SELECT failed_logins FROM users WHERE id = ?", (user_id,))
-        if row["failed_logins"] >= attempts:
-            await db.execute("UPDATE users SET locked_until = ?, failed_logins = 0 WHERE id = ?",
-                             (lock_until.isoformat(), user_id))
-            return True
-    return False
-
-
-async def record_success(db: Database, user_id: int) -> None:
-    """A right password clears the count."""
-    await db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", (user_id,))
+async def rehash(db: Database, user_id: int, old_hash: str, new_hash: str) -> None:
+    """The same password hashed again at today's cost (at a right login); its sessions stay. Nothing
+    happens if the password changed meanwhile."""
+    await db.execute("UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ?",
+                     (new_hash, user_id, old_hash))
 
 
 async def create_session(db: Database, token: str, user_id: int, csrf: str, now: datetime,

@@ -8,7 +8,9 @@ static files.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import jinja2
@@ -26,6 +28,7 @@ from . import (
     home_page,
     message_pages,
     pages,
+    passwords,
     simulator_page,
     user_pages,
 )
@@ -40,8 +43,11 @@ from .auth import (
     logout,
     security_headers,
 )
-from .base import CTX, NAV, TEMPLATES, USER, WebContext, live_versions
+from .base import CTX, HASHING, NAV, TEMPLATES, THROTTLE, USER, WebContext, live_versions
 from .connections import ConnectionGuard, GuardedSite, fit_to_open_files
+from .hosts import check_host
+from .passwords import Hashing
+from .throttle import LoginThrottle
 
 LOGGER = logging.getLogger(__name__)
 STATIC = Path(__file__).parent / "static"
@@ -69,9 +75,11 @@ async def live(request: web.Request) -> web.Response:
 
 def make_web_app(ctx: WebContext) -> web.Application:
     """The aiohttp application (routes, middlewares, templates)."""
-    app = web.Application(middlewares=[security_headers, error_pages, authenticate, live_versions],
+    app = web.Application(middlewares=[security_headers, error_pages, check_host, authenticate, live_versions],
                           client_max_size=1024 * 1024)
     app[CTX] = ctx
+    app[THROTTLE] = LoginThrottle(ctx.config.lockout_attempts, timedelta(minutes=ctx.config.lockout_minutes))
+    app[HASHING] = Hashing()
     core = jinja2.PackageLoader("smsd_crm.web", "templates")
     extra = pages.template_dirs(ctx.host) if ctx.host else []
     app[TEMPLATES] = jinja2.Environment(loader=pages.loader(core, extra), autoescape=True,
@@ -105,6 +113,8 @@ async def start_web(ctx: WebContext) -> web.AppRunner:
     Connections are guarded (``connections.py``): a header timeout, aiohttp's keep-alive timeout
     as the idle timeout, and a cap that fits the open-file limit.
     """
+    # The dummy hash unknown names are checked against, made before the first login (not during it).
+    await asyncio.to_thread(passwords.dummy_hash, passwords.COST)
     config = ctx.config
     cap = fit_to_open_files(config.max_connections, open_file_limit())
     if cap < config.max_connections:

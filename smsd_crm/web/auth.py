@@ -2,22 +2,25 @@
 
 Safe by default: every page but /login needs a session; every POST carries the
 session's CSRF token; the API takes only ``Authorization: Bearer`` tokens (never
-cookies, so no CSRF there); a lockout after repeated wrong passwords.
+cookies, so no CSRF there); growing waits after wrong passwords (``throttle``) that never keep
+a login's own browsers out; a session ends after a while unused and after ``web.session_max_hours``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 from datetime import datetime, timedelta
-from urllib.parse import quote, urlparse
+from urllib.parse import quote
 
 from aiohttp import web
 
-from ..storage import api_clients, users
-from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, page_error, render
-from .passwords import MAX_LENGTH, hash_password, verify_password
+from ..config import WebConfig
+from ..storage import api_clients, app_secrets, users
+from .base import CLIENT, CTX, HASHING, LANG_COOKIE, LANGUAGES, THROTTLE, USER, Handler, local, page_error, render
+from .passwords import MAX_LENGTH, needs_rehash
+from .throttle import (DEVICE_DAYS, address_key, device_cookie_name, device_key, make_device_cookie,
+                       name_key)
 
 SESSION_COOKIE = "smsd_session"
 LOGIN_CSRF_COOKIE = "smsd_login"
@@ -32,7 +35,13 @@ HEADERS = {
 DASHBOARD_CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
                  "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 PUBLIC = ("/login", "/favicon.ico")
-_DUMMY_HASH = hash_password(secrets.token_hex(8))  # answers unknown users as slowly as known ones
+DEVICE_SECRET = "login_device_key"  # app_secrets: signs the browsers that logged in before (throttle)
+
+
+def session_expiry(config: WebConfig, created: datetime, now: datetime) -> datetime:
+    """When a session used ``now`` ends: ``session_minutes`` unused, and never later than
+    ``session_max_hours`` after its login, however much it is used."""
+    return min(now + timedelta(minutes=config.session_minutes), created + timedelta(hours=config.session_max_hours))
 
 
 def json_error(cls: type[web.HTTPException], message: str, **headers: str) -> web.HTTPException:
@@ -121,16 +130,10 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
         request[USER] = session
         raise page_error(web.HTTPForbidden, "error.owner_only")
     if request.path != "/live":  # an open page polling for changes is not activity: it may expire
-        await users.touch_session(ctx.db, token, ctx.clock() + timedelta(minutes=ctx.config.session_minutes))
+        created = datetime.fromisoformat(session["created_at"])
+        await users.touch_session(ctx.db, token, session_expiry(ctx.config, created, ctx.clock()))
     request[USER] = session
     return await handler(request)
-
-
-def local(target: str) -> str:
-    """Only a path on this site (no open redirect)."""
-    parsed = urlparse(target)
-    return target if target.startswith("/") and not target.startswith("//") and not parsed.netloc \
-        and "\\" not in target else "/"
 
 
 async def login_page(request: web.Request) -> web.Response:
@@ -160,31 +163,45 @@ async def login(request: web.Request) -> web.Response:
     username = str(form.get("username", ""))[:users.MAX_NAME + 1]
     password = str(form.get("password", ""))[:MAX_LENGTH + 1]
     target = local(str(form.get("next", "/")))
+    wrong = lambda: render(request, "login.html", status=401, csrf=form.get("csrf"), next=target,  # noqa: E731
+                           error="wrong")
+    now, throttle = ctx.clock(), request.app[THROTTLE]
+    secret = await app_secrets.get_or_create(ctx.db, DEVICE_SECRET, now)
+    device = device_key(secret, username, request.cookies.get(device_cookie_name(username), ""), now)
+    keys = [device] if device else [address_key(request.remote), name_key(username)]
+    if throttle.wait(keys, now):
+        return wrong()  # too early to check at all: the same answer as a wrong password, known name or not
+    throttle.wrong(keys, now)  # until proven right: parallel guesses wait too
     user = await users.get_user(ctx.db, username)
-    now = ctx.clock()
-    if user is not None and user["locked_until"] and datetime.fromisoformat(user["locked_until"]) > now:
-        return render(request, "login.html", status=429, csrf=form.get("csrf"), next=target, error="locked")
-    # The check runs in a thread (scrypt is slow on purpose) and as slowly for unknown names.
-    ok = await asyncio.to_thread(verify_password, password, user["password_hash"] if user else _DUMMY_HASH)
-    if user is None or not ok:
-        if user is not None:
-            await users.record_failure(ctx.db, user["id"], ctx.config.lockout_attempts,
-                                       now + timedelta(minutes=ctx.config.lockout_minutes))
-        return render(request, "login.html", status=401, csrf=form.get("csrf"), next=target, error="wrong")
+    # The check runs in a thread (scrypt is slow on purpose), against a dummy hash for unknown names.
+    if not await request.app[HASHING].verify(password, user["password_hash"] if user else None) or user is None:
+        return wrong()
+    throttle.right(keys, clear=device)
     if user["disabled_at"] is not None:  # said only to whoever knows the password
         return render(request, "login.html", status=403, csrf=form.get("csrf"), next=target, error="disabled")
-    await users.record_success(ctx.db, user["id"])
-    token = secrets.token_urlsafe(32)  # a new session id at every login
+    if needs_rehash(user["password_hash"]):  # made at an older cost: the same password at today's
+        await users.rehash(ctx.db, user["id"], user["password_hash"], await request.app[HASHING].hash(password))
+    raise await _logged_in(request, user, target, secret)
+
+
+async def _logged_in(request: web.Request, user, target: str, secret: str) -> web.HTTPFound:
+    """A new session (a new id at every login) and its cookie; the browser is known from now on."""
+    ctx = request.app[CTX]
+    now = ctx.clock()
+    token = secrets.token_urlsafe(32)
     await users.create_session(ctx.db, token, user["id"], secrets.token_urlsafe(32), now,
-                               now + timedelta(minutes=ctx.config.session_minutes))
+                               session_expiry(ctx.config, now, now))
     old = request.cookies.get(SESSION_COOKIE)
     if old:
         await users.end_session(ctx.db, old)
     response = web.HTTPFound(target)
     response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Strict", path="/",
                         secure=ctx.config.secure_cookies)
+    response.set_cookie(device_cookie_name(user["username"]), make_device_cookie(secret, user["username"], now),
+                        httponly=True, samesite="Strict", path="/login", max_age=DEVICE_DAYS * 86400,
+                        secure=ctx.config.secure_cookies)
     response.del_cookie(LOGIN_CSRF_COOKIE)
-    raise response
+    return response
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Awaitable, Callable
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -17,6 +18,8 @@ from ..modem import gsm7
 from ..storage import messages
 from ..storage.db import Database
 from .live import LiveFeed
+from .passwords import Hashing
+from .throttle import LoginThrottle
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LANGUAGES = ("id", "en")
@@ -56,6 +59,8 @@ async def live_versions(request: web.Request, handler: Handler) -> web.StreamRes
     is being built) would count as shown, and the page would never reload to show it."""
     request[LIVE_SEEN] = request.app[CTX].live.snapshot()
     return await handler(request)
+THROTTLE = web.AppKey("login_throttle", LoginThrottle)  # wrong-login counts (auth.login, the account page)
+HASHING = web.AppKey("hashing", Hashing)  # password checks and hashes, a few at a time
 
 
 def owner_only(handler: Handler) -> Handler:
@@ -147,6 +152,28 @@ async def send_sms(ctx: WebContext, phone: str, text: str, source: str) -> int:
     ctx.outbox_changed(modem_id)
     ctx.live.bump("messages")
     return message_id
+
+
+MAX_REDIRECT = 2000  # characters of a path to go back to (a browser's address bar holds more; no page needs it)
+
+
+def local(target: str) -> str:
+    r"""``target`` if it is a path on this site, else ``/`` (no open redirect).
+
+    Only printable ASCII (browsers drop tabs and line breaks inside a URL, so ``/\t/evil`` would become
+    ``//evil``; a line break would also split the header); no backslash anywhere (browsers read ``\``
+    as ``/``: ``/\evil.example`` is another site); one leading ``/`` and never two; and the same once
+    percent-decoded, for whatever decodes it again (``/%5Cevil``, ``/%2F%2Fevil``, ``/%09/evil``)."""
+    if not isinstance(target, str) or not 0 < len(target) <= MAX_REDIRECT:
+        return "/"
+    if not all("\x21" <= c <= "\x7e" for c in target):  # as sent: encoded, so printable ASCII
+        return "/"
+    for text in (target, unquote(target), unquote(unquote(target))):
+        if any(c < " " or c == "\x7f" for c in text) or "\\" in text or not text.startswith("/") \
+                or text.startswith("//"):
+            return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
 
 
 def page_error(cls: type[web.HTTPException], name: str, **values: Any) -> web.HTTPException:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from ..errors import StartupError
 from ..storage import form_uses
-from .base import CTX, USER, csrf_field, language, render, speaker, translator
+from .base import CTX, USER, csrf_field, language, local, render, speaker, translator
 
 RESERVED = ("/login", "/logout", "/static", "/admin", "/api", "/favicon.ico", "/live", "/lang",
             "/customers", "/messages", "/simulator", "/dash", "/campaigns")
@@ -53,8 +53,9 @@ class PageView:
         return render(self._request, template, live=self._live if live else None, **values)
 
     def redirect(self, path: str) -> web.Response:
-        """Back to a page after a POST (post/redirect/get)."""
-        raise web.HTTPFound(path if path.startswith("/") and not path.startswith("//") else "/")
+        """Back to a page on this site after a POST (post/redirect/get); anything else goes home
+        (``base.local``: never another site, whatever a form or query string put in ``path``)."""
+        raise web.HTTPFound(local(path))
 
 
 def template_dirs(host) -> list[str]:

@@ -7,8 +7,6 @@ passwords.py's. Every action answers on the same page: a notice when done, the r
 
 from __future__ import annotations
 
-import asyncio
-from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable
 
 from aiohttp import web
@@ -16,8 +14,8 @@ from aiohttp import web
 from ..storage import users
 from ..storage.users import UserRefused
 from .auth import SESSION_COOKIE
-from .base import CTX, USER, WebContext, owner_only, page_error, render, speaker
-from .passwords import MIN_LENGTH, hash_password, password_problem, verify_password
+from .base import CTX, HASHING, THROTTLE, USER, WebContext, owner_only, page_error, render, speaker
+from .passwords import MIN_LENGTH, password_problem
 
 Notice = tuple[str, dict[str, Any]]  # a catalogue name and its values
 
@@ -50,7 +48,7 @@ async def _add(request: web.Request, form) -> Notice:
     if not users.valid_name(name):
         raise UserRefused("users.refused.bad_name", max=users.MAX_NAME)
     password = _new_password(form)
-    await users.add_user(ctx.db, name, await asyncio.to_thread(hash_password, password), role, ctx.clock())
+    await users.add_user(ctx.db, name, await request.app[HASHING].hash(password), role, ctx.clock())
     return "users.done.added", {"name": name}
 
 
@@ -82,7 +80,7 @@ async def _reset(request: web.Request, form) -> Notice:
         raise UserRefused("users.refused.unknown", name=name)
     password = _new_password(form)
     keep = request.cookies.get(SESSION_COOKIE) if name == request[USER]["username"] else None
-    user_id = await users.set_password(ctx.db, name, await asyncio.to_thread(hash_password, password), keep)
+    user_id = await users.set_password(ctx.db, name, await request.app[HASHING].hash(password), keep)
     await sessions_ended(ctx, user_id, keep)
     return "users.done.password", {"name": name}
 
@@ -125,18 +123,20 @@ async def account_page(request: web.Request) -> web.Response:
 async def _change_own(request: web.Request, form) -> Notice:
     ctx, me = request.app[CTX], request[USER]
     user = await users.get_user(ctx.db, me["username"])
-    now = ctx.clock()
-    if user["locked_until"] and datetime.fromisoformat(user["locked_until"]) > now:
+    now, throttle = ctx.clock(), request.app[THROTTLE]
+    # Wrong current passwords are counted like wrong logins, on this login: a borrowed session cannot
+    # guess the password for ever (it waits as a stranger would), and nobody else is slowed down.
+    keys = [("account", user["username"].casefold())]
+    if throttle.wait(keys, now):
         raise UserRefused("login_locked")
+    throttle.wrong(keys, now)
     current = str(form.get("current", ""))[:1024]
-    if not await asyncio.to_thread(verify_password, current, user["password_hash"]):
-        # Counted like a wrong login: a borrowed session cannot guess the password for ever.
-        await users.record_failure(ctx.db, user["id"], ctx.config.lockout_attempts,
-                                   now + timedelta(minutes=ctx.config.lockout_minutes))
+    if not await request.app[HASHING].verify(current, user["password_hash"]):
         raise UserRefused("account.wrong_current")
+    throttle.right(keys, clear=keys[0])
     password = _new_password(form)
     keep = request.cookies.get(SESSION_COOKIE)
-    await users.set_password(ctx.db, me["username"], await asyncio.to_thread(hash_password, password), keep)
+    await users.set_password(ctx.db, me["username"], await request.app[HASHING].hash(password), keep)
     await sessions_ended(ctx, user["id"], keep)
     return "account.done", {}
 
