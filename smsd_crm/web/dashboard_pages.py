@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from markupsafe import Markup
 
-from ..csv_output import to_csv
+from ..csv_output import attachment, to_csv
 from .base import CTX, language, page_error, render, speaker
 from .dashboards import PREFIX
 
@@ -41,10 +41,10 @@ async def dashboard_page(request: web.Request) -> web.Response:
 async def sales_csv(request: web.Request) -> web.Response:
     """The sales view's data as CSV, at the level asked for."""
     drill = await _host(request).data.drill()  # the dashboards' own arrays, off the daemon's connection
-    year, category = request.query.get("year"), request.query.get("category")
+    year, category = request.query.get("year"), request.query.get("category", "")[:100]
     try:
         if year and category:
-            bars = drill.by_product(year, category[:100])
+            bars = drill.by_product(year, category)
         elif year:
             bars = drill.by_month(year) + drill.by_category(year)
         else:
@@ -55,9 +55,8 @@ async def sales_csv(request: web.Request) -> web.Response:
     text = to_csv(zoned(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"], request,
                         ("key",) if time_key else ()),
                   ([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units] for b in bars))
-    name = "-".join(["sales", *(p for p in (year, category) if p)]).replace('"', "")
-    return web.Response(text=text, content_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    name = "-".join(["sales", *(p for p in (year, category) if p)])
+    return web.Response(text=text, content_type="text/csv", headers={"Content-Disposition": attachment(f"{name}.csv")})
 
 
 async def view_csv(request: web.Request) -> web.Response:
@@ -80,7 +79,7 @@ async def view_csv(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"no data source {wanted!r} (this view has: {', '.join(tables)})")
     columns, rows = tables[wanted]
     return web.Response(text=to_csv(zoned(columns, request), rows), content_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}-{wanted}.csv"'})
+                        headers={"Content-Disposition": attachment(f"{name}-{wanted}.csv")})
 
 
 TIME_COLUMNS = ("day", "week", "month", "year", "date", "at", "first", "last")
