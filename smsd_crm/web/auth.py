@@ -16,7 +16,7 @@ from urllib.parse import quote, urlparse
 from aiohttp import web
 
 from ..storage import api_clients, users
-from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, page_error, render
+from .base import CLIENT, CTX, LANG_COOKIE, LANGUAGES, USER, Handler, WebContext, page_error, render
 from .passwords import MAX_LENGTH, hash_password, verify_password
 
 SESSION_COOKIE = "smsd_session"
@@ -126,6 +126,21 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
+async def may_see_dashboards(ctx: WebContext, token: str) -> bool:
+    """Whether the login with this cookie still lives and is the owner's (the dashboards' rule)."""
+    session = await users.get_session(ctx.db, token, ctx.clock()) if token else None
+    return session is not None and session["role"] == "owner"
+
+
+async def sessions_ended(ctx: WebContext, user_id: int) -> None:
+    """Sessions of ``user_id`` ended or changed (a logout, disabled, a new password or role): what is
+    open of them follows at once. Long polls wake (each asks whether its own session lives); the
+    dashboards of its logins that ended, or may no longer see them, close."""
+    ctx.live.sessions_ended(user_id)
+    if ctx.dashboards is not None:
+        await ctx.dashboards.recheck(lambda token: may_see_dashboards(ctx, token), user_id)
+
+
 def local(target: str) -> str:
     """Only a path on this site (no open redirect)."""
     parsed = urlparse(target)
@@ -188,7 +203,9 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
-    await users.end_session(request.app[CTX].db, request.cookies.get(SESSION_COOKIE, ""))
+    ctx = request.app[CTX]
+    await users.end_session(ctx.db, request.cookies.get(SESSION_COOKIE, ""))
+    await sessions_ended(ctx, request[USER]["user_id"])
     response = web.HTTPFound("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import suppress
+
 from aiohttp import web
 from markupsafe import Markup
 
 from ..csv_output import attachment, to_csv
+from .auth import may_see_dashboards
 from .base import CTX, language, page_error, render, speaker
 from .dashboards import PREFIX
+
+LOGIN_CHECK = 30.0  # seconds between checks that the logins with dashboards open still live (expiry)
 
 
 def _host(request: web.Request):
@@ -92,6 +98,23 @@ def zoned(columns: list[str], request: web.Request, also: tuple[str, ...] = ()) 
     return [f"{c} ({zone})" if c in TIME_COLUMNS or c in also else c for c in columns]
 
 
+async def follow_logins(app: web.Application):
+    """While the web server runs: every ``LOGIN_CHECK`` seconds, close the dashboards of logins that
+    expired (a logout, a disabled login or a new password close them at once, see auth.sessions_ended)."""
+    ctx = app[CTX]
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(LOGIN_CHECK)
+            await ctx.dashboards.recheck(lambda token: may_see_dashboards(ctx, token))
+
+    task = asyncio.create_task(sweep(), name="dashboards-logins")
+    yield
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+
+
 def add_routes(app: web.Application) -> list[dict]:
     """Mount the dashboard pages (when the dashboards run); return their navigation entry."""
     host = app[CTX].dashboards
@@ -105,4 +128,5 @@ def add_routes(app: web.Application) -> list[dict]:
     app.router.add_get(PREFIX + "/{view}/autoload.js", host.autoload)
     app.router.add_get(PREFIX + "/{view}/ws", host.websocket)
     app.on_shutdown.append(lambda _app: host.stop())
+    app.cleanup_ctx.append(follow_logins)
     return [{"path": PREFIX, "key": "nav.dashboards", "role": "owner"}]
