@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from contextlib import suppress
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from .auth import may_see_dashboards
 from .base import CTX, language, page_error, render, speaker
 from .dashboards import PREFIX
 
+LOGGER = logging.getLogger(__name__)
 LOGIN_CHECK = 30.0  # seconds between checks that the logins with dashboards open still live (expiry)
 
 
@@ -100,13 +102,17 @@ def zoned(columns: list[str], request: web.Request, also: tuple[str, ...] = ()) 
 
 async def follow_logins(app: web.Application):
     """While the web server runs: every ``LOGIN_CHECK`` seconds, close the dashboards of logins that
-    expired (a logout, a disabled login or a new password close them at once, see auth.sessions_ended)."""
+    expired or were ended by another process (a logout, a disabled login, a new password or role
+    close them at once, see auth.sessions_ended)."""
     ctx = app[CTX]
 
     async def sweep() -> None:
         while True:
             await asyncio.sleep(LOGIN_CHECK)
-            await ctx.dashboards.recheck(lambda token: may_see_dashboards(ctx, token))
+            try:
+                await ctx.dashboards.recheck(lambda token: may_see_dashboards(ctx, token))
+            except Exception:  # a busy database: the next check tries again
+                LOGGER.exception("dashboards: checking the logins failed")
 
     task = asyncio.create_task(sweep(), name="dashboards-logins")
     yield
