@@ -13,7 +13,7 @@ import asyncio
 import gc
 import logging
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable
 
 import aiohttp
@@ -30,7 +30,7 @@ class Opened:
     session_id: str
     view: str
     user_id: int
-    login: str
+    login: str = field(repr=False)  # never in a log line
 
 
 class SessionBook:
