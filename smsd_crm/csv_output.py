@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from urllib.parse import quote
 
 PLAIN_NUMBER = re.compile(r"[+-][0-9][0-9 .,]*")  # +6281234567890, -12.500: data, not formulas
 
@@ -27,3 +28,13 @@ def to_csv(columns: list[str], rows) -> str:
     writer.writerow(columns)
     writer.writerows([spreadsheet_safe(c) for c in row] for row in rows)
     return out.getvalue()
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` for a download named ``filename`` (RFC 6266): control characters
+    dropped, an ASCII ``filename`` (other characters as ``_``) for old clients and the exact name as
+    ``filename*`` (RFC 8187, UTF-8 percent-encoded). Whatever a query put in the name, the header
+    stays one valid line."""
+    name = "".join(c for c in filename if c.isprintable()) or "download"
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(name, safe='')}"

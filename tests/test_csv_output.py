@@ -1,9 +1,10 @@
-"""CSV for spreadsheets: what a customer typed never runs as a formula; numbers stay numbers."""
+"""CSV for spreadsheets: what a customer typed never runs as a formula; numbers stay numbers; a
+download's name never breaks its header."""
 
 import csv
 import io
 
-from smsd_crm.csv_output import spreadsheet_safe, to_csv
+from smsd_crm.csv_output import attachment, spreadsheet_safe, to_csv
 
 
 def test_formula_cells_become_text_and_data_stays_as_it_was():
@@ -16,3 +17,11 @@ def test_formula_cells_become_text_and_data_stays_as_it_was():
 def test_to_csv_quotes_and_protects_every_text_cell():
     text = to_csv(["name", "note"], [['=1+1', 'a,"b"\nc'], ["+62812", 7]])
     assert list(csv.reader(io.StringIO(text))) == [["name", "note"], ["'=1+1", 'a,"b"\nc'], ["+62812", "7"]]
+
+
+def test_attachment_names_are_one_safe_header_line():
+    assert attachment("sales.csv") == "attachment; filename=\"sales.csv\"; filename*=UTF-8''sales.csv"
+    for name in ("a\nb.csv", "a\rb.csv", "a\u2028b.csv", 'a";x=1.csv', "\x00.csv"):
+        value = attachment(name)
+        assert value.isprintable() and value.count('"') == 2 and ";x=1" not in value.split("filename*")[0]
+    assert attachment("\n") == "attachment; filename=\"download\"; filename*=UTF-8''download"

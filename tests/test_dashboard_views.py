@@ -98,9 +98,6 @@ async def test_an_open_document_is_refreshed_once_per_burst():
         def __init__(self):
             self.callbacks = []
 
-        def on_session_destroyed(self, cb):
-            self.destroyed = cb
-
         def add_next_tick_callback(self, cb):
             self.callbacks.append(cb)
 
@@ -116,7 +113,7 @@ async def test_an_open_document_is_refreshed_once_per_burst():
     await doc.callbacks[0]()
     hub.changed(None)
     assert len(doc.callbacks) == 2 and calls == [1]
-    doc.destroyed(None)
+    hub.forget(doc)  # its session ended
     hub.changed("orders")
     assert len(doc.callbacks) == 2 and len(hub) == 0
 

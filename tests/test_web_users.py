@@ -15,6 +15,7 @@ from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web.app import WebContext, start_web
+from smsd_crm.web.dashboard_sessions import Opened
 from smsd_crm.web.dashboards import BokehHost
 from smsd_crm.web.passwords import MIN_LENGTH, hash_password, verify_password
 
@@ -290,8 +291,12 @@ async def test_the_dashboards_of_an_ended_login_close():
 
     host = BokehHost([], None, None, "key", 60)
     mine, kept, other = Socket(), Socket(), Socket()
-    host.sockets.update({mine: (1, "a"), kept: (1, "b"), other: (2, "c")})
-    await host.end_sessions(1, keep="b")
+    host.sockets.update({mine: Opened("s1", "sales", 1, "a"), kept: Opened("s2", "sales", 1, "b"),
+                         other: Opened("s3", "sales", 2, "c")})
+
+    async def alive(login: str) -> bool:
+        return login != "a"  # login "a" ended (user 1's other login "b" lives on)
+    assert await host.recheck(alive, user_id=1) == 1
     assert mine.closed == b"logged out" and kept.closed is None and other.closed is None
 
 

@@ -1,13 +1,19 @@
 """What every view shares: the page language, charts that fit a phone, Rupiah axes, the title row,
-the revision marker, HTML tables with escaped cells."""
+the revision marker, HTML tables with escaped cells.
+
+Text reaches the page escaped by construction: a Div either shows text (``text_div``: BokehJS sets it
+as text, never parses it) or HTML that only ``html``, ``catalogue_html`` and ``html_table`` make
+(``markupsafe.Markup``: a fixed template from this code with every value escaped), set with ``show``,
+which escapes anything that is not Markup. Tooltips name columns (``@label``): BokehJS escapes the
+values. Links are built with ``urlencode``."""
 
 from __future__ import annotations
 
 import math
-from html import escape
 
 from bokeh.models import BasicTickFormatter, Div, FixedTicker, HoverTool, LinearAxis, NumeralTickFormatter
 from bokeh.plotting import figure
+from markupsafe import Markup, escape
 
 from smsd_crm.i18n import Speaker
 
@@ -99,14 +105,35 @@ def fresh_hover(fig, tooltips: list[tuple[str, str]], renderers="auto") -> None:
         HoverTool(tooltips=tooltips, renderers=renderers)]
 
 
+def html(template: str, /, *args, **values) -> Markup:
+    """HTML from a fixed ``template`` written in this code (never from data), every value escaped
+    unless it is Markup itself: ``html('<a href="{}">{}</a>', url, label)``."""
+    return Markup(template).format(*args, **values)
+
+
+def catalogue_html(speak, name: str, /, **values) -> Markup:
+    """A catalogue text that carries HTML (``<b>``) with its values escaped."""
+    return Markup(speak.t(name)).format(**values)
+
+
+def show(div: Div, content: str) -> None:
+    """Set what an HTML Div shows: Markup as it is, any other text escaped."""
+    div.text = str(escape(content))
+
+
+def text_div(text: str = "", **kw) -> Div:
+    """A Div that shows text: BokehJS never parses it as HTML, whatever it holds."""
+    return Div(text=text, render_as_text=True, **kw)
+
+
 def title(text: str) -> Div:
     """The view's heading."""
-    return Div(text=escape(text), name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
+    return text_div(text, name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
 
 
 def revision() -> Div:
     """A hidden counter changed last in every refresh: clients wait on it."""
-    return Div(text="0", name="revision", visible=False)
+    return text_div("0", name="revision", visible=False)
 
 
 def bump(marker: Div) -> None:
@@ -120,18 +147,20 @@ def table_box(name: str) -> Div:
     return Div(text="", name=name, sizing_mode="stretch_width", styles={"overflow-x": "auto", "max-width": "100%"})
 
 
-def html_table(headers: list[str], rows: list[list], links: list[str | None] | None = None) -> str:
-    """An HTML table; every cell is escaped (names come from SMS). ``links`` make the first cell a link."""
-    head = "".join(f"<th>{escape(str(h))}</th>" for h in headers)
+def html_table(headers: list[str], rows: list[list], links: list[str | None] | None = None) -> Markup:
+    """An HTML table; every cell is escaped (names come from SMS). ``links`` (paths on this site) make
+    the first cell a link."""
+    if not rows:
+        return Markup("<p>—</p>")
+    head = Markup("").join(html("<th>{}</th>", str(h)) for h in headers)
     body = []
     for i, row in enumerate(rows):
         cells = [escape(str(c)) for c in row]
-        if links and links[i]:
-            cells[0] = f'<a href="{escape(links[i])}">{cells[0]}</a>'
-        body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    style = "border-collapse:collapse;font-size:0.9em"
-    return (f'<table style="{style}"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            if rows else "<p>—</p>")
+        if links and links[i] and links[i].startswith("/") and not links[i].startswith("//"):
+            cells[0] = html('<a href="{}">{}</a>', links[i], cells[0])  # a page of this site only
+        body.append(html("<tr>{}</tr>", Markup("").join(html("<td>{}</td>", c) for c in cells)))
+    return html('<table style="border-collapse:collapse;font-size:0.9em"><thead><tr>{}</tr></thead>'
+                '<tbody>{}</tbody></table>', head, Markup("").join(body))
 
 
 def export(doc, name: str, headers: list[str], rows) -> None:

@@ -10,7 +10,7 @@ from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
 from smsd_crm.analytics.purchases import Purchases
 
-from .common import bar_height, bump, chart, export, html_table, revision, speaker, table_box, title
+from .common import bar_height, bump, chart, export, html, html_table, revision, show, speaker, table_box, title
 
 ORDER_DAYS = 365
 CUSTOMER_DAYS = 90
@@ -68,8 +68,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         lifts.y_range.factors = pairs
         per_order = speak.t("dash.crosssell.per_purchase", days=ORDER_DAYS)
         per_customer = speak.t("dash.crosssell.per_customer", days=CUSTOMER_DAYS)
-        orders_table.text = f"<b>{per_order}</b>" + html_table(headers, _rows(by_order, names))
-        customers_table.text = f"<b>{per_customer}</b>" + html_table(headers, _rows(by_customer, names))
+        show(orders_table, html("<b>{}</b>{}", per_order, html_table(headers, _rows(by_order, names))))
+        show(customers_table, html("<b>{}</b>{}", per_customer, html_table(headers, _rows(by_customer, names))))
         bump(marker)
 
     doc.add_root(column(heading, lifts, orders_table, customers_table, marker, sizing_mode="stretch_width",

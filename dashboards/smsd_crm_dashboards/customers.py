@@ -8,11 +8,12 @@ from datetime import date, timedelta
 
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Select
+from markupsafe import Markup
 
 from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
-from .common import (COLORS, Customers, bump, chart, class_name, export, html_table, revision, rupiah, segment_name,
-                     speaker, table_box, title)
+from .common import (COLORS, Customers, bump, chart, class_name, export, html, html_table, revision, rupiah,
+                     segment_name, show, speaker, table_box, title)
 
 SEGMENT_ORDER = sorted(set(SEGMENTS.values()))
 SORTS = {"value": lambda r: -r["m"], "recency": lambda r: r["days"],  # labels: dash.customers.sort.<key>
@@ -58,7 +59,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the customers view; return its (async) refresh."""
     speak = speaker(lang)
     heading, marker = title(speak.t("dash.view.customers")), revision()
-    summary = Div(text="", name="summary", sizing_mode="stretch_width")
+    summary = Div(text="", name="summary", sizing_mode="stretch_width")  # HTML: set with show()
     labels = [segment_name(s, speak) for s in SEGMENT_ORDER]
     seg_src = ColumnDataSource({"segment": [], "label": [], "count": []}, name="segments")
     segments = chart(x_range=FactorRange(factors=labels), title=speak.t("dash.customers.segments"),
@@ -81,12 +82,12 @@ def make(doc, data, hub, today=None, lang: str | None = None):
 
     def render_table() -> None:
         rows = sorted(state["rows"], key=SORTS[sort.value])[:50]
-        table.text = html_table(
+        show(table, html_table(
             [speak.t("dash.customer"), speak.t("dash.segment"), speak.t("dash.class"), "RFM",
              speak.t("dash.days_since"), speak.t("dash.visits"), speak.t("dash.spend_12_months")],
             [[state["people"].label(r["phone"]), segment_name(r["segment"], speak), class_name(r["class"], speak),
               r["score"], r["days"], r["f"], rupiah(r["m"])] for r in rows],
-            links=[state["people"].link(r["phone"]) for r in rows])
+            links=[state["people"].link(r["phone"]) for r in rows]))
 
     async def refresh() -> None:
         now = today or data.today()
@@ -99,8 +100,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                lambda: [[r["phone"], people.label(r["phone"]), r["segment"], r["class"], r["score"], r["days"], r["f"],
                  round(r["m"])] for r in rows])
         classes = Counter(r["class"] for r in rows)
-        summary.text = " · ".join(f"{class_name(c, speak)}: <b>{classes[c]}</b>" for c in CLASSES) + \
-            " · " + speak.t("dash.n_customers", count=len(rows))
+        show(summary, Markup(" · ").join([*(html("{}: <b>{}</b>", class_name(c, speak), classes[c]) for c in CLASSES),
+                                           speak.t("dash.n_customers", count=len(rows))]))
         months, series = [], {c: [] for c in CLASSES}
         for end in month_ends(now, TREND_MONTHS):
             at = classes if end == now else await class_counts(data, end)

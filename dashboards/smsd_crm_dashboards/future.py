@@ -7,16 +7,16 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from datetime import timedelta
-from html import escape
 
 import numpy as np
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Toggle
+from markupsafe import Markup
 
 from smsd_crm.analytics.clv import MIN_REPEAT_BUYERS, fit, forecast
 
-from .common import (Customers, bar_height, bump, chart, export, html_table, number, revision, rupiah, rupiah_axis,
-                     speaker, table_box, title)
+from .common import (Customers, bar_height, bump, catalogue_html, chart, export, html, html_table, number, revision,
+                     rupiah, rupiah_axis, show, speaker, table_box, title)
 
 HOLDOUT_WEEKS = 26
 MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"
@@ -48,14 +48,14 @@ def _why_naive(f, s, speak) -> str:
     return speak.t("dash.future.unsettled")
 
 
-def _parameters(f, s, speak) -> str:
+def _parameters(f, s, speak) -> Markup:
     if f.method == "naive":
-        return f"<b>{speak.t('dash.future.naive')}</b>: {escape(_why_naive(f, s, speak))}. " + \
-            speak.t("dash.future.naive_how")
+        return html("<b>{}</b>: {}. {}", speak.t("dash.future.naive"), _why_naive(f, s, speak),
+                    speak.t("dash.future.naive_how"))
     b, g = f.bgnbd, f.gamma_gamma
-    return (f"<b>BG/NBD</b> r={b.r:.3g} α={b.alpha:.3g} a={b.a:.3g} b={b.b:.3g} (LL {b.log_likelihood:.1f}) · "
-            f"<b>Gamma-Gamma</b> p={g.p:.3g} q={g.q:.3g} γ={g.gamma:.3g} · "
-            + speak.t("dash.n_customers", count=len(s.customers)))
+    return html("<b>BG/NBD</b> r={:.3g} α={:.3g} a={:.3g} b={:.3g} (LL {:.1f}) · "
+                "<b>Gamma-Gamma</b> p={:.3g} q={:.3g} γ={:.3g} · {}", b.r, b.alpha, b.a, b.b, b.log_likelihood,
+                g.p, g.q, g.gamma, speak.t("dash.n_customers", count=len(s.customers)))
 
 
 def make(doc, data, hub, today=None, lang: str | None = None):
@@ -92,7 +92,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         now = today or data.today()
         purchases = await data.purchases()
         if not purchases.phones:
-            summary.text = speak.t("dash.future.no_purchases")
+            show(summary, speak.t("dash.future.no_purchases"))
             bump(marker)
             return
         s = purchases.summary(now)
@@ -100,11 +100,12 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         total_purchases, total_revenue = float(np.sum(f.purchases)), float(np.sum(f.revenue))
         n = len(s.customers)
         many, people_n = number(total_purchases, lang), number(n, lang)
-        summary.text = speak.t("dash.future.summary", months=MONTHS_AHEAD, purchases=many,
-                               revenue=rupiah(total_revenue), customers=people_n, average=rupiah(total_revenue / n))
+        said = catalogue_html(speak, "dash.future.summary", months=MONTHS_AHEAD, purchases=many,
+                              revenue=rupiah(total_revenue), customers=people_n, average=rupiah(total_revenue / n))
         if f.method == "naive":
-            summary.text += " " + speak.t("dash.future.too_little")
-        method.text = _parameters(f, s, speak)
+            said = html("{} {}", said, speak.t("dash.future.too_little"))
+        show(summary, said)
+        show(method, _parameters(f, s, speak))
         # the fit against a hold-out: calibrate HOLDOUT_WEEKS earlier, compare with what happened since
         cal = purchases.summary(now - timedelta(weeks=HOLDOUT_WEEKS))
         held = await data.cached(("forecast", now, "hold-out"),
@@ -132,12 +133,12 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         top.y_range.factors = names
         rupiah_axis(top.xaxis[0], 0, max(top_src.data["revenue"], default=0), lang, count=3)
         rows = ranked[:30]
-        table.text = html_table(
+        show(table, html_table(
             [speak.t("dash.customer"), speak.t("dash.future.chance_active"), speak.t("dash.future.purchases_12"),
              speak.t("dash.future.revenue_12"), speak.t("dash.future.per_purchase")],
             [[people.label(s.customers[i]), f"{100 * f.p_alive[i]:.0f}%", f"{f.purchases[i]:.1f}",
               rupiah(f.revenue[i]), rupiah(f.spend_per_purchase[i])] for i in rows],
-            links=[people.link(s.customers[i]) for i in rows])
+            links=[people.link(s.customers[i]) for i in rows]))
         bump(marker)
 
     doc.add_root(column(heading, summary, top, table, toggle, details, marker, sizing_mode="stretch_width",

@@ -7,14 +7,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
 from smsd_crm.analytics.campaign_results import DAYS as RESULT_DAYS
 from smsd_crm.analytics.campaign_results import results as campaign_results
 from smsd_crm.analytics.extract import SMS_PARTS
 from smsd_crm.shop_time import sql_day
 
-from .common import bump, chart, export, html_table, revision, rupiah, speaker, table_box, title
+from .common import bump, chart, export, html, html_table, revision, rupiah, show, speaker, table_box, text_div, title
 
 MONTHS = 12
 
@@ -41,8 +41,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                                          (speak.t("dash.out"), "@out")]))
     chart_.legend.location = "top_left"
     chart_.xaxis.major_label_orientation = 0.8
-    note = Div(text="" if reports else speak.t("dash.messages.reports_off"), name="delivery_note",
-               sizing_mode="stretch_width", visible=not reports)
+    note = text_div("" if reports else speak.t("dash.messages.reports_off"), name="delivery_note",
+                    sizing_mode="stretch_width", visible=not reports)
     table = table_box("table")
     campaigns = table_box("campaigns")
 
@@ -67,24 +67,24 @@ def make(doc, data, hub, today=None, lang: str | None = None):
             arrived, rate = delivery(r["delivered"], r["sent"], reports, speak)
             return [r["month"], r["inbound"], r["outbound"], r["sent"], arrived, r["failed"], rate, r["parts"],
                     rupiah(r["parts"] * data.costs.sms_part)]
-        table.text = html_table(
+        show(table, html_table(
             [speak.t("dash.month"), speak.t("dash.in"), speak.t("dash.out"), speak.t("dash.sent"),
              speak.t("dash.delivered"), speak.t("dash.failed"), speak.t("dash.messages.delivery_rate"),
              speak.t("dash.messages.parts"), speak.t("dash.cost")],
-            [month_row(r) for r in rows])
+            [month_row(r) for r in rows]))
         found = await campaign_results(data.db, days=RESULT_DAYS)
         columns = ["id", "name", "kind", "state", "started_at", "recipients", "sent", "delivered", "failed", "skipped",
                    "parts", "opted_out_after", "buyers", "purchases", "revenue", "code_orders", "code_revenue"]
         export(doc, "campaigns", columns, lambda: [[getattr(c, k) if k != "delivered" or reports else ""
                                                     for k in columns] for c in found])
-        campaigns.text = (f"<b>{speak.t('dash.messages.campaigns')}</b> "
-                          + speak.t("dash.messages.within", days=RESULT_DAYS) + html_table(
+        show(campaigns, html("<b>{}</b> {}{}", speak.t("dash.messages.campaigns"),
+                             speak.t("dash.messages.within", days=RESULT_DAYS), html_table(
             ["#", speak.t("name"), speak.t("state_heading"), speak.t("dash.sent"), speak.t("dash.delivered"),
              speak.t("dash.failed"), speak.t("dash.messages.opted_out"), speak.t("dash.messages.buyers"),
              speak.t("dash.revenue"), speak.t("dash.cost"), speak.t("dash.messages.code_orders")],
             [[c.id, c.name, speak.word("state", c.state), c.sent, delivery(c.delivered, c.sent, reports, speak)[0],
               c.failed, c.opted_out_after, c.buyers, rupiah(c.revenue), rupiah(c.parts * data.costs.sms_part),
-              f"{c.code_orders} · {rupiah(c.code_revenue)}"] for c in found]))
+              f"{c.code_orders} · {rupiah(c.code_revenue)}"] for c in found])))
         bump(marker)
 
     doc.add_root(column(heading, chart_, note, table, campaigns, marker, sizing_mode="stretch_width", name="messages"))

@@ -8,14 +8,14 @@ from collections import defaultdict
 from datetime import date, timedelta
 
 from bokeh.layouts import column
-from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Span
+from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Span
 
 from smsd_crm.analytics import extract, lines
 from smsd_crm.analytics.purchases import Purchases
 from smsd_crm.analytics.metrics import profit, whale_curve
 
-from .common import (Customers, bump, chart, class_name, export, html_table, revision, rupiah, rupiah_axis, table_box,
-                     speaker, title)
+from .common import (Customers, bump, chart, class_name, export, html, html_table, revision, rupiah, rupiah_axis, show,
+                     speaker, table_box, text_div, title)
 from .customers import classify
 
 PERIOD_DAYS = 365
@@ -32,7 +32,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     speak = speaker(lang)
     heading, marker = title(speak.t("dash.profit.title")), revision()
     tariff, complaint_cost = data.costs.sms_part, data.costs.complaint
-    note = Div(text=speak.t("dash.profit.note", tariff=rupiah(tariff), complaint=rupiah(complaint_cost)), name="note", sizing_mode="stretch_width")
+    note = text_div(speak.t("dash.profit.note", tariff=rupiah(tariff), complaint=rupiah(complaint_cost)), name="note",
+                    sizing_mode="stretch_width")
     whale_src = ColumnDataSource({"share": [], "cumulative": []}, name="whale")
     whale = chart(name="whale_chart", title=speak.t("dash.profit.whale"), x_axis_label=speak.t("dash.profit.whale_x"),
                   y_axis_label=speak.t("dash.profit.whale_y"))
@@ -84,10 +85,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                  c.complaints,
                  round(profits[c.customer])] for c in ranked])
         top, bottom = ranked[:15], ranked[-15:][::-1]
-        tables.text = (f"<b>{speak.t('dash.profit.most')}</b>"
-                       + html_table(headers, rows(top), links(top))
-                       + f"<b>{speak.t('dash.profit.least')}</b>"
-                       + html_table(headers, rows(bottom), links(bottom)))
+        show(tables, html("<b>{}</b>{}<b>{}</b>{}", speak.t("dash.profit.most"), html_table(headers, rows(top), links(top)),
+                          speak.t("dash.profit.least"), html_table(headers, rows(bottom), links(bottom))))
         bump(marker)
 
     doc.add_root(column(heading, note, by_class, whale, tables, marker, sizing_mode="stretch_width", name="profit"))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
-from .common import Customers, bump, chart, export, html_table, revision, rupiah, speaker, table_box, title
+from .common import Customers, bump, chart, export, html, html_table, revision, rupiah, show, speaker, table_box, title
 from .customers import classify, month_ends
 
 WINDOW_DAYS = 90  # "active" = bought in the last 90 days
@@ -61,11 +61,11 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         export(doc, "lapsing", ["phone", "name", "days_since", "visits", "spend_12_months"],
                lambda: [[r["phone"], people.label(r["phone"]), r["days"], r["f"], round(r["m"])] for r in lapsing_all])
         targets = lapsing_all[:30]
-        lapsing.text = f"<b>{speak.t('dash.retention.lapsing')}</b>" + html_table(
+        show(lapsing, html("<b>{}</b>{}", speak.t("dash.retention.lapsing"), html_table(
             [speak.t("dash.customer"), speak.t("dash.days_since"), speak.t("dash.visits"),
              speak.t("dash.spend_12_months")],
             [[people.label(r["phone"]), r["days"], r["f"], rupiah(r["m"])] for r in targets],
-            links=[people.link(r["phone"]) for r in targets])
+            links=[people.link(r["phone"]) for r in targets])))
         bump(marker)
 
     doc.add_root(column(heading, counts, rates, lapsing, marker, sizing_mode="stretch_width", name="retention"))

@@ -5,6 +5,7 @@ refreshed live as orders arrive."""
 from __future__ import annotations
 
 from collections import Counter
+from urllib.parse import urlencode
 
 from bokeh.layouts import column, row
 from bokeh.models import Button, ColumnDataSource, Div, FactorRange
@@ -12,7 +13,7 @@ from bokeh.models import Button, ColumnDataSource, Div, FactorRange
 from smsd_crm.analytics import sales
 from smsd_crm.shop_time import MONTHS
 
-from .common import chart, fresh_hover, rupiah, rupiah_axis, speaker
+from .common import chart, fresh_hover, html, revision as revision_div, rupiah, rupiah_axis, show, speaker, text_div
 
 COLORS = ["#2e7d4f", "#e0a030"]  # SMS, till
 CHANNELS = ["sms", "till"]
@@ -52,11 +53,11 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the sales drill-down; return its (async) refresh."""
     speak = speaker(lang)
     state: dict[str, str | None] = {"year": None, "category": None}
-    title = Div(text="", name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
+    title = text_div(name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
     back = Button(label=speak.t("dash.back"), name="back", visible=False, width=110)
     export = Div(text="", name="export")
-    hint = Div(text="", name="hint", sizing_mode="stretch_width", styles={"color": "#555"})
-    revision = Div(text="0", name="revision", visible=False)
+    hint = text_div(name="hint", sizing_mode="stretch_width", styles={"color": "#555"})
+    revision = revision_div()
 
     main_src = ColumnDataSource(bar_data([], "year", lang), name="main")
     main = chart(300, x_range=FactorRange(factors=[]), tools="tap", name="main_chart")
@@ -78,7 +79,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
             main.title.text = speak.t("dash.sales.per_year")
             hint.text = speak.t("dash.sales.hint_year")
             title.text = speak.t("dash.view.sales")
-            link = "/dash/sales.csv"
+            query = {}
         else:
             main_bars, main_level = drill.by_month(year), "month"
             main.title.text = speak.t("dash.sales.per_month", year=year)
@@ -87,13 +88,13 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                 side.title.text = speak.t("dash.sales.categories", year=year)
                 hint.text = speak.t("dash.sales.hint_category")
                 title.text = speak.t("dash.sales.title_year", year=year)
-                link = f"/dash/sales.csv?year={year}"
+                query = {"year": year}
             else:
                 side_bars, side_level = drill.by_product(year, category), "product"
                 side.title.text = speak.t("dash.sales.products", year=year, category=category)
                 hint.text = speak.t("dash.sales.hint_product")
                 title.text = speak.t("dash.sales.title_category", year=year, category=category)
-                link = f"/dash/sales.csv?year={year}&category={category}"
+                query = {"year": year, "category": category}
             side_src.data = bar_data(side_bars, side_level, lang)
             side.y_range.factors = side_src.data["factor"]
             side.height = 90 + 30 * max(len(side_bars), 3)
@@ -104,7 +105,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         rupiah_axis(main.yaxis[0], 0, max((b.revenue for b in main_bars), default=0), lang)
         fresh_hover(main, _tooltips(main_level, speak))  # a drill-down leaves no tooltip behind
         side.visible = back.visible = year is not None
-        export.text = f'<a href="{link}" download>{speak.t("csv")}</a>'
+        link = "/dash/sales.csv" + (f"?{urlencode(query)}" if query else "")
+        show(export, html('<a href="{}" download>{}</a>', link, speak.t("csv")))
         revision.text = str(int(revision.text) + 1)  # changed last: a client waits on it
 
     def on_main(attr, old, new) -> None:

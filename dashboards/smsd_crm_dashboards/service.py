@@ -13,7 +13,7 @@ from smsd_crm import status
 from smsd_crm.analytics import extract
 from smsd_crm.analytics.metrics import percentile, post_complaint_retention, service
 
-from .common import bump, chart, export, html_table, revision, speaker, table_box, title
+from .common import bump, chart, export, html, html_table, revision, show, speaker, table_box, title
 
 PERIOD_DAYS = 365
 SLA_HOURS = 24
@@ -71,7 +71,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
              [speak.t("dash.service.reply_time"),
               f"{percentile(latency, 50) or 0:.1f} s · {percentile(latency, 90) or 0:.1f} s ("
               + speak.t("dash.service.replies", count=len(latency)) + ")"]]
-        figures.text = html_table(["", ""], figures_rows)
+        show(figures, html_table(["", ""], figures_rows))
         export(doc, "figures", ["figure", "value"], lambda: figures_rows)
         weeks_since = now - timedelta(weeks=26)
         rows = await extract.complaints_per_week(db, weeks_since, p.per_week(weeks_since))
@@ -83,11 +83,11 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         after.title.text = speak.t("dash.service.again_at_most", days=WINDOW_DAYS) + \
             f" (n = {result.fast_n} · {result.slow_n})"
         health = [status.describe(dict(r)) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
-        modems.text = f"<b>{speak.t('modem')}</b>" + html_table(
+        show(modems, html("<b>{}</b>{}", speak.t("modem"), html_table(
             [speak.t("modem"), speak.t("state_heading"), speak.t("signal"), speak.t("network"),
              speak.t("sent_heading"), speak.t("last_error")],
             [[m["modem"], speak.word("modem_state", m["state"]), m["signal"], speak.word("network", m["network"]),
-              m["sent"], m["last_error"]] for m in health])
+              m["sent"], m["last_error"]] for m in health])))
         bump(marker)
 
     doc.add_root(column(heading, figures, after, weeks, modems, marker, sizing_mode="stretch_width", name="service"))

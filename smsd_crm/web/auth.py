@@ -17,7 +17,8 @@ from aiohttp import web
 
 from ..config import WebConfig
 from ..storage import api_clients, app_secrets, users
-from .base import CLIENT, CTX, HASHING, LANG_COOKIE, LANGUAGES, THROTTLE, USER, Handler, local, page_error, render
+from .base import (CLIENT, CTX, HASHING, LANG_COOKIE, LANGUAGES, THROTTLE, USER, Handler, WebContext, local, page_error,
+                   render)
 from .passwords import MAX_LENGTH, needs_rehash
 from .throttle import (DEVICE_DAYS, address_key, device_cookie_name, device_key, make_device_cookie,
                        name_key)
@@ -136,6 +137,21 @@ async def authenticate(request: web.Request, handler: Handler) -> web.StreamResp
     return await handler(request)
 
 
+async def may_see_dashboards(ctx: WebContext, token: str) -> bool:
+    """Whether the login with this cookie still lives and is the owner's (the dashboards' rule)."""
+    session = await users.get_session(ctx.db, token, ctx.clock()) if token else None
+    return session is not None and session["role"] == "owner"
+
+
+async def sessions_ended(ctx: WebContext, user_id: int) -> None:
+    """Sessions of ``user_id`` ended or changed (a logout, disabled, a new password or role): what is
+    open of them follows at once. Long polls wake (each asks whether its own session lives); the
+    dashboards of its logins that ended, or may no longer see them, close."""
+    ctx.live.sessions_ended(user_id)
+    if ctx.dashboards is not None:
+        await ctx.dashboards.recheck(lambda token: may_see_dashboards(ctx, token), user_id)
+
+
 async def login_page(request: web.Request) -> web.Response:
     # Keep the browser's token if it has one: a second login page (another tab, or the
     # browser's own /favicon.ico request bounced here) must not invalidate the first form.
@@ -205,7 +221,9 @@ async def _logged_in(request: web.Request, user, target: str, secret: str) -> we
 
 
 async def logout(request: web.Request) -> web.Response:
-    await users.end_session(request.app[CTX].db, request.cookies.get(SESSION_COOKIE, ""))
+    ctx = request.app[CTX]
+    await users.end_session(ctx.db, request.cookies.get(SESSION_COOKIE, ""))
+    await sessions_ended(ctx, request[USER]["user_id"])
     response = web.HTTPFound("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     raise response

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from contextlib import suppress
+
 from aiohttp import web
 from markupsafe import Markup
 
-from ..csv_output import to_csv
+from ..csv_output import attachment, to_csv
+from .auth import may_see_dashboards
 from .base import CTX, language, page_error, render, speaker
 from .dashboards import PREFIX
+
+LOGGER = logging.getLogger(__name__)
+LOGIN_CHECK = 30.0  # seconds between checks that the logins with dashboards open still live (expiry)
 
 
 def _host(request: web.Request):
@@ -41,10 +49,10 @@ async def dashboard_page(request: web.Request) -> web.Response:
 async def sales_csv(request: web.Request) -> web.Response:
     """The sales view's data as CSV, at the level asked for."""
     drill = await _host(request).data.drill()  # the dashboards' own arrays, off the daemon's connection
-    year, category = request.query.get("year"), request.query.get("category")
+    year, category = request.query.get("year"), request.query.get("category", "")[:100]
     try:
         if year and category:
-            bars = drill.by_product(year, category[:100])
+            bars = drill.by_product(year, category)
         elif year:
             bars = drill.by_month(year) + drill.by_category(year)
         else:
@@ -55,9 +63,8 @@ async def sales_csv(request: web.Request) -> web.Response:
     text = to_csv(zoned(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"], request,
                         ("key",) if time_key else ()),
                   ([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units] for b in bars))
-    name = "-".join(["sales", *(p for p in (year, category) if p)]).replace('"', "")
-    return web.Response(text=text, content_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    name = "-".join(["sales", *(p for p in (year, category) if p)])
+    return web.Response(text=text, content_type="text/csv", headers={"Content-Disposition": attachment(f"{name}.csv")})
 
 
 async def view_csv(request: web.Request) -> web.Response:
@@ -80,7 +87,7 @@ async def view_csv(request: web.Request) -> web.Response:
         raise web.HTTPNotFound(text=f"no data source {wanted!r} (this view has: {', '.join(tables)})")
     columns, rows = tables[wanted]
     return web.Response(text=to_csv(zoned(columns, request), rows), content_type="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="{name}-{wanted}.csv"'})
+                        headers={"Content-Disposition": attachment(f"{name}-{wanted}.csv")})
 
 
 TIME_COLUMNS = ("day", "week", "month", "year", "date", "at", "first", "last")
@@ -91,6 +98,27 @@ def zoned(columns: list[str], request: web.Request, also: tuple[str, ...] = ()) 
     month and year is the shop's (``store.timezone``), never UTC's."""
     zone = request.app[CTX].store.timezone
     return [f"{c} ({zone})" if c in TIME_COLUMNS or c in also else c for c in columns]
+
+
+async def follow_logins(app: web.Application):
+    """While the web server runs: every ``LOGIN_CHECK`` seconds, close the dashboards of logins that
+    expired or were ended by another process (a logout, a disabled login, a new password or role
+    close them at once, see auth.sessions_ended)."""
+    ctx = app[CTX]
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(LOGIN_CHECK)
+            try:
+                await ctx.dashboards.recheck(lambda token: may_see_dashboards(ctx, token))
+            except Exception:  # a busy database: the next check tries again
+                LOGGER.exception("dashboards: checking the logins failed")
+
+    task = asyncio.create_task(sweep(), name="dashboards-logins")
+    yield
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
 
 
 def add_routes(app: web.Application) -> list[dict]:
@@ -106,4 +134,5 @@ def add_routes(app: web.Application) -> list[dict]:
     app.router.add_get(PREFIX + "/{view}/autoload.js", host.autoload)
     app.router.add_get(PREFIX + "/{view}/ws", host.websocket)
     app.on_shutdown.append(lambda _app: host.stop())
+    app.cleanup_ctx.append(follow_logins)
     return [{"path": PREFIX, "key": "nav.dashboards", "role": "owner"}]

@@ -13,18 +13,11 @@ from aiohttp import web
 
 from ..storage import users
 from ..storage.users import UserRefused
-from .auth import SESSION_COOKIE
-from .base import CTX, HASHING, THROTTLE, USER, WebContext, owner_only, page_error, render, speaker
+from .auth import SESSION_COOKIE, sessions_ended
+from .base import CTX, HASHING, THROTTLE, USER, owner_only, page_error, render, speaker
 from .passwords import MIN_LENGTH, password_problem
 
 Notice = tuple[str, dict[str, Any]]  # a catalogue name and its values
-
-
-async def sessions_ended(ctx: WebContext, user_id: int, keep_token: str | None = None) -> None:
-    """A user's sessions were ended in the database: end what is open of them now (long polls, dashboards)."""
-    ctx.live.sessions_ended(user_id)
-    if ctx.dashboards is not None:
-        await ctx.dashboards.end_sessions(user_id, users.token_hash(keep_token) if keep_token else None)
 
 
 def _new_password(form) -> str:
@@ -67,8 +60,8 @@ async def _enable(request: web.Request, form) -> Notice:
 
 
 async def _role(request: web.Request, form) -> Notice:
-    name, role = _name(form), str(form.get("role", ""))
-    await users.set_role(request.app[CTX].db, name, role)
+    ctx, name, role = request.app[CTX], _name(form), str(form.get("role", ""))
+    await sessions_ended(ctx, await users.set_role(ctx.db, name, role))  # staff see no dashboards
     if name == request[USER]["username"] and role != "owner":
         raise web.HTTPFound("/")  # no longer the owner: this page is not theirs any more
     return "users.done.role", {"name": name, "role": speaker(request).word("role", role)}
@@ -81,7 +74,7 @@ async def _reset(request: web.Request, form) -> Notice:
     password = _new_password(form)
     keep = request.cookies.get(SESSION_COOKIE) if name == request[USER]["username"] else None
     user_id = await users.set_password(ctx.db, name, await request.app[HASHING].hash(password), keep)
-    await sessions_ended(ctx, user_id, keep)
+    await sessions_ended(ctx, user_id)
     return "users.done.password", {"name": name}
 
 
@@ -137,7 +130,7 @@ async def _change_own(request: web.Request, form) -> Notice:
     password = _new_password(form)
     keep = request.cookies.get(SESSION_COOKIE)
     await users.set_password(ctx.db, me["username"], await request.app[HASHING].hash(password), keep)
-    await sessions_ended(ctx, user["id"], keep)
+    await sessions_ended(ctx, user["id"])
     return "account.done", {}
 
 

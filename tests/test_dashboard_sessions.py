@@ -1,0 +1,267 @@
+"""Dashboards follow the login that opened them (issue 15), against a real aiohttp server on loopback
+with the real Bokeh server behind it and a real websocket client speaking Bokeh's protocol: closed at
+logout, expiry, a lost owner role; a few Bokeh sessions per user; their teardown without a full
+garbage collection on the loop per session; only the parameters Bokeh needs reach it; CSV file names
+that cannot break the header."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import re
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from bokeh.models import Div
+
+from smsd_crm.config import StoreConfig, WebConfig
+from smsd_crm.storage import users
+from smsd_crm.storage.db import Database
+from smsd_crm.storage.migrate import migrate
+from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.web import dashboard_pages
+from smsd_crm.web.app import WebContext, start_web
+from smsd_crm.web.dashboards import BokehHost, DocumentHub, View
+from smsd_crm.web.passwords import hash_password
+
+from .conftest import wait_until
+from .test_dashboard_escaping import Data
+from .test_web_auth import Clock, client, csrf_of, log_in
+
+PER_USER = 3
+
+
+def tiny(doc, data, hub, lang=None):
+    """A view with one counter, changed by every refresh (what a live update looks like)."""
+    marker = Div(text="0", name="revision")
+
+    async def refresh() -> None:
+        marker.text = str(int(marker.text) + 1)
+    doc.add_root(marker)
+    hub.register(doc, refresh)
+    return refresh
+
+
+@pytest.fixture
+async def shop(tmp_path, monkeypatch):
+    monkeypatch.setattr(dashboard_pages, "LOGIN_CHECK", 0.05)  # expiry noticed at once, not within 30 s
+    db = await Database.open(tmp_path / "web.sqlite3")
+    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    clock = Clock()
+    for name, role in (("pemilik", "owner"), ("istri", "owner"), ("kasir", "staff")):
+        await users.add_user(db, name, hash_password("mawar-sore-48"), role, clock())
+    hub = DocumentHub()
+    host = BokehHost([View("tiny", "dash.view.sales", tiny)], Data(), hub, "a-test-signing-key", 3600,
+                     per_user=PER_USER, unused_seconds=0.05, check_seconds=0.05, collect_seconds=3600)
+    await host.start()
+    ctx = WebContext(db, WebConfig(port=0, session_minutes=30), StoreConfig(name="Toko Uji"), clock, dashboards=host)
+    runner = await start_web(ctx)
+    yield "http://%s:%d" % runner.addresses[0][:2], ctx, host
+    await runner.cleanup()
+    await host.stop()
+    await db.close()
+
+
+async def autoload(s, base: str, **extra) -> str:
+    """What the dashboard page's script tag loads: the view's autoload.js (its session token inside)."""
+    r = await s.get(f"{base}/dash/tiny/autoload.js", params={"bokeh-autoload-element": "bk-tiny",
+                                                             "bokeh-app-path": "/dash/tiny", "lang": "id", **extra})
+    assert r.status == 200, await r.text()
+    return await r.text()
+
+
+def token_of(script: str) -> str:
+    return re.search(r'\\?"token\\?":\\?"([^"\\]+)', script).group(1)
+
+
+async def open_socket(s, base: str, token: str):
+    ws = await s.ws_connect(f"{base.replace('http', 'ws')}/dash/tiny/ws", protocols=("bokeh", token),
+                            headers={"Origin": base}, max_msg_size=0)
+    assert (await next_message(ws))["msgtype"] == "ACK"
+    return ws
+
+
+async def next_message(ws) -> dict:
+    """One whole Bokeh message (header, metadata, content, buffers); a close is returned as such."""
+    frames = []
+    while len(frames) < 3:
+        msg = await ws.receive(timeout=30)
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            return {"msgtype": "closed", "type": msg.type, "extra": msg.extra}
+        frames.append(json.loads(msg.data))
+    for _ in range(2 * frames[0].get("num_buffers", 0)):
+        await ws.receive(timeout=30)
+    return {"msgtype": frames[0]["msgtype"], "content": frames[2]}
+
+
+async def a_live_update_arrives(ws, hub: DocumentHub) -> None:
+    hub.changed("orders")
+    message = await next_message(ws)
+    assert message["msgtype"] == "PATCH-DOC", message
+
+
+async def closed_already(ws, hub: DocumentHub) -> None:
+    """The socket was closed by the server before the action's answer: a change made now never
+    reaches it (what is read next is the close)."""
+    hub.changed("orders")
+    message = await next_message(ws)
+    assert message["msgtype"] == "closed", message
+    assert ws.closed
+
+
+async def closed_later(ws, hub: DocumentHub) -> None:
+    """The server closes the socket (waited for), and a change made afterwards never reaches it."""
+    message = await next_message(ws)
+    assert message["msgtype"] == "closed", message
+    hub.changed("orders")
+    assert (await next_message(ws))["msgtype"] == "closed"
+
+
+async def post_form(s, base: str, path: str, **fields):
+    page = await (await s.get(f"{base}/account")).text()
+    return await s.post(f"{base}{path}", data={"csrf": csrf_of(page), **fields}, allow_redirects=False)
+
+
+async def test_a_logout_closes_the_dashboards_of_that_login_and_only_those(shop):
+    base, ctx, host = shop
+    async with client() as pc, client() as phone:
+        await log_in(pc, base, "pemilik")
+        await log_in(phone, base, "pemilik")
+        ws = await open_socket(pc, base, token_of(await autoload(pc, base)))
+        other = await open_socket(phone, base, token_of(await autoload(phone, base)))
+        await a_live_update_arrives(ws, ctx.dashboards.hub)
+        await next_message(other)
+        r = await post_form(pc, base, "/logout")
+        assert r.status == 302 and r.headers["Location"] == "/login"
+        await closed_already(ws, ctx.dashboards.hub)
+        # the same user's other login (the phone) keeps its live dashboard
+        assert (await next_message(other))["msgtype"] == "PATCH-DOC"
+        assert not other.closed
+        await other.close()
+    assert host.book.count(1) == 1  # the phone's session is still on record; the PC's is gone
+
+
+async def test_an_expired_login_s_dashboards_close(shop):
+    base, ctx, host = shop
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        ws = await open_socket(owner, base, token_of(await autoload(owner, base)))
+        await a_live_update_arrives(ws, host.hub)
+        ctx.clock.now += timedelta(minutes=31)  # no page asked for in 30 minutes: the login expired
+        await closed_later(ws, host.hub)
+
+
+async def test_a_login_that_is_no_longer_the_owner_s_stops_seeing_dashboards(shop):
+    base, ctx, host = shop
+    async with client() as owner, client() as wife:
+        await log_in(owner, base, "pemilik")
+        await log_in(wife, base, "istri")
+        ws = await open_socket(wife, base, token_of(await autoload(wife, base)))
+        await a_live_update_arrives(ws, host.hub)
+        r = await post_form(owner, base, "/admin/users", action="role", username="istri", role="staff")
+        assert r.status == 200
+        await closed_already(ws, host.hub)
+
+
+async def test_a_websocket_joins_only_a_session_its_own_login_opened(shop):
+    base, ctx, host = shop
+    async with client() as owner, client() as other:
+        await log_in(owner, base, "pemilik")
+        await log_in(other, base, "istri")
+        token = token_of(await autoload(owner, base))
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await open_socket(other, base, token)  # a token seen elsewhere is no way in
+        assert refused.value.status == 403
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await open_socket(owner, base, token[:-4] + "AAAA")  # nor a forged one
+        ws = await open_socket(owner, base, token)
+        await a_live_update_arrives(ws, host.hub)
+        await ws.close()
+
+
+async def test_a_user_keeps_a_few_bokeh_sessions_and_one_more_closes_the_oldest(shop):
+    base, ctx, host = shop
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        tokens = [token_of(await autoload(owner, base)) for _ in range(PER_USER)]
+        sockets = [await open_socket(owner, base, t) for t in tokens]
+        for _ in range(5):  # five more tabs: each closes the oldest
+            tokens.append(token_of(await autoload(owner, base)))
+        for ws in sockets:
+            assert (await next_message(ws))["msgtype"] == "closed"
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await open_socket(owner, base, tokens[0])  # an evicted session cannot be joined again
+        await wait_until(lambda: len(host.server.get_sessions("/tiny")) <= PER_USER, 30, "sessions discarded")
+        ws = await open_socket(owner, base, tokens[-1])  # the newest work
+        await a_live_update_arrives(ws, host.hub)
+        await ws.close()
+    assert host.book.count(1) == PER_USER
+
+
+async def test_ended_sessions_are_torn_down_without_a_collection_per_session(shop, monkeypatch):
+    base, ctx, host = shop
+    collections = []
+    real = gc.collect
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args) or real(*args))
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        for _ in range(4):
+            sockets = [await open_socket(owner, base, token_of(await autoload(owner, base))) for _ in range(PER_USER)]
+            for ws in sockets:
+                await ws.close()
+        await wait_until(lambda: not host.server.get_sessions("/tiny") and not len(host.hub), 60,
+                         "every session discarded")
+        assert collections == []  # Bokeh would have run two full collections per session, on this loop
+        assert (await owner.get(f"{base}/login")).status in (200, 302)  # the web still answers
+
+
+async def test_ended_sessions_make_one_collection_later_not_one_each(shop, monkeypatch):
+    _, _, host = shop
+    collections = []
+    monkeypatch.setattr(gc, "collect", lambda *args: collections.append(args) or 0)
+    host.collector.seconds = 0.01
+
+    class Ended:  # what Bokeh tells the application handler: the session context
+        def __init__(self, n):
+            self.id = f"s{n}"
+    for n in range(20):
+        host._session_destroyed(Ended(n))
+    await wait_until(lambda: collections, 10, "the deferred collection")
+    assert len(collections) == 1
+
+
+async def test_autoload_forwards_only_what_bokeh_needs(shop):
+    base, ctx, host = shop
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        script = await autoload(owner, base, **{"bokeh-absolute-url": "http://evil.example/",
+                                                "resources": "none", "x-extra": "1"})
+        assert "evil.example" not in script and "/dash/static/js/bokeh.min.js" in script
+        sessions = host.server.get_sessions("/tiny")
+        assert len(sessions) == 1
+        arguments = sessions[0].document.session_context.request.arguments
+        assert set(arguments) == {"bokeh-autoload-element", "bokeh-app-path", "lang"}
+        assert arguments["bokeh-app-path"] == [b"/dash/tiny"]
+        r = await owner.get(f"{base}/dash/tiny/autoload.js", params={
+            "bokeh-autoload-element": '"></div><script>alert(1)</script>', "bokeh-app-path": "/dash/tiny"})
+        assert r.status == 400
+        # a session id of the visitor's choosing is not used: the proxy picks a new one each time
+        chosen = sessions[0].id
+        again = await autoload(owner, base, **{"bokeh-session-id": chosen})
+        assert token_of(again) != token_of(script) and len(host.server.get_sessions("/tiny")) == 2
+
+
+async def test_a_line_break_in_a_csv_name_is_no_header_break(shop):
+    base, ctx, host = shop
+    host.data = Data('Bumbu"\r\nX-Evil: 1 ✓')
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        r = await owner.get(f"{base}/dash/sales.csv", params={"year": "2026", "category": 'Bumbu"\r\nX-Evil: 1 ✓'})
+        assert r.status == 200 and "X-Evil" not in r.headers
+        assert r.headers["Content-Disposition"] == (
+            "attachment; filename=\"sales-2026-Bumbu_X-Evil__1__.csv\"; "
+            "filename*=UTF-8''sales-2026-Bumbu%22X-Evil%3A%201%20%E2%9C%93.csv")
+        assert (await r.text()).splitlines()[1].startswith("B01,Beras,")
+
