@@ -162,11 +162,12 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         stack.push_async_callback(host.call_all, "shutdown", reverse=True)
 
         emulators, ports = await _start_emulators(stack, settings)
+        masker = host.masker()  # one rule for what is stored and what the simulator's history shows
         web_url = None
         web_dashboards = None
         if settings.web.enabled:
             simulator = PhoneSimulator(emulators, clock, settings.store.country,
-                                       on_change=lambda: live.bump("simulator")) if emulators else None
+                                       on_change=lambda: live.bump("simulator"), mask=masker.mask) if emulators else None
             dashboards = web_dashboards = await _start_dashboards(stack, settings, db, live, clock)
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
@@ -176,7 +177,8 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             host_, port = runner.addresses[0][:2]
             web_url = f"http://{host_}:{port}/"
             LOGGER.info("web pages on %s", web_url)
-        router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock, lexicon)
+        router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock, lexicon,
+                        masker)
         async def report(delivery_report) -> None:
             await outbox_ref[0].record_report(delivery_report)
 
