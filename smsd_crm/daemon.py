@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
 
+from . import files
 from .campaigns.greetings import Greetings
 from .campaigns.runner import CampaignRunner, local_midnight
 from .campaigns.service import CampaignService
@@ -138,6 +139,9 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
     host = PluginHost.load(settings, entry_points=entry_points)
     async with AsyncExitStack() as stack:
         db = await open_database(settings, host)
+        folders = [settings.database.path.parent] + ([settings.logging.file.parent] if settings.logging.file else [])
+        for warning in files.open_folder_warnings(folders):
+            LOGGER.warning("%s", warning)
         stack.push_async_callback(db.close)
 
         emit = host.emit

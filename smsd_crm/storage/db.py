@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Iterable, Sequence
 import aiosqlite
 
 from ..errors import StorageError
+from ..files import private_database
 from ..shop_time import ShopTime, for_zone
 
 LOGGER = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ class Database:
         path = Path(path)
         _quiet_driver()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)  # 0600 in a 0700 folder, whatever the umask
             conn = await aiosqlite.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open database {path}: {exc}") from None
