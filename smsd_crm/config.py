@@ -123,6 +123,13 @@ class SimulatorConfig(_Strict):
         return self.any_number or phone.startswith(tuple(self.numbers))
 
 
+class ApiConfig(_Strict):
+    """The JSON API's rate limit, per token: ``burst`` calls at once, refilled at ``per_minute``."""
+
+    per_minute: float = Field(120, gt=0, description="calls a token may make per minute, sustained")
+    burst: int = Field(60, ge=1, description="calls a token may make at once")
+
+
 class OutboxConfig(_Strict):
     """Sending: retries with exponential backoff for transient modem errors."""
 
@@ -278,6 +285,7 @@ class Settings(_Strict):
     modems: list[ModemConfig] = Field(default_factory=list)
     emulator: EmulatorConfig = EmulatorConfig()
     simulator: SimulatorConfig = SimulatorConfig()
+    api: ApiConfig = ApiConfig()
     outbox: OutboxConfig = OutboxConfig()
     flood: FloodConfig = FloodConfig()
     web: WebConfig = WebConfig()

@@ -95,3 +95,92 @@ def test_test_numbers_are_written_as_e164_prefixes(tmp_path):
     from smsd_crm.errors import ConfigError
     with pytest.raises(ConfigError, match="simulator.numbers"):
         parse_config("simulator: {numbers: ['0812 0000']}\n", tmp_path / "c.yaml")
+
+
+# ------------------------------------------------------------------ API tokens: scopes and rate limit
+
+@asynccontextmanager
+async def api_site(tmp_path, yaml: str = ""):
+    """(base url, db, the tests' clock, {scopes: Authorization header}) of a real API server."""
+    from smsd_crm.storage import api_clients
+    settings = parse_config("web: {port: 0}\n" + yaml, tmp_path / "c.yaml")
+    clock = Clock()
+    async with offline_session(settings, clock, entry_points=False) as (host, db):
+        tokens = {}
+        for name, scopes in (("pos", ("read",)), ("sender", ("send",)), ("both", ("read", "send"))):
+            token = await api_clients.add_client(db, name, clock(), scopes)
+            tokens[scopes] = {"Authorization": f"Bearer {token}"}
+        runner = await start_web(WebContext(db, settings.web, settings.store, clock, host, settings=settings))
+        try:
+            yield "http://%s:%d" % runner.addresses[0][:2], db, clock, tokens
+        finally:
+            await runner.cleanup()
+
+
+async def test_a_token_calls_only_the_routes_of_its_scopes(tmp_path):
+    import aiohttp
+    sms = {"to": "0812 3456 7890", "text": "Pesanan siap"}
+    async with api_site(tmp_path) as (base, db, _, tokens), aiohttp.ClientSession() as s:
+        reader, sender, both = tokens[("read",)], tokens[("send",)], tokens[("read", "send")]
+        assert (await s.get(f"{base}/api/messages", headers=reader)).status == 200
+        assert (await s.get(f"{base}/api/customers", headers=reader)).status == 200
+        for path, body in (("/api/messages", sms), ("/api/orders/1/state", {"state": "ready"})):
+            r = await s.post(base + path, json=body, headers=reader)
+            assert r.status == 403 and "'send' scope" in (await r.json())["error"], path
+        assert (await db.fetchone("SELECT COUNT(*) FROM messages"))[0] == 0  # nothing was sent
+        assert (await s.post(f"{base}/api/messages", json=sms, headers=sender)).status == 201
+        assert (await s.get(f"{base}/api/messages", headers=sender)).status == 403  # sending is not reading
+        assert (await s.post(f"{base}/api/messages", json=sms, headers=both)).status == 201
+        assert len(await (await s.get(f"{base}/api/messages", headers=both)).json()) == 2
+        spec = await (await s.get(f"{base}/api/openapi.json", headers=reader)).json()
+        assert spec["paths"]["/api/messages"]["post"]["security"] == [{"token": ["send"]}]
+        assert spec["paths"]["/api/orders/{id}"]["get"]["security"] == [{"token": ["read"]}]
+
+
+async def test_each_token_has_a_rate_limit(tmp_path):
+    import aiohttp
+    async with api_site(tmp_path, "api: {per_minute: 60, burst: 3}\n") as (base, _, clock, tokens), \
+            aiohttp.ClientSession() as s:
+        reader, other = tokens[("read",)], tokens[("read", "send")]
+        assert [(await s.get(f"{base}/api/customers", headers=reader)).status for _ in range(3)] == [200] * 3
+        r = await s.get(f"{base}/api/customers", headers=reader)
+        assert r.status == 429 and r.headers["Retry-After"] == "1" and "too many calls" in (await r.json())["error"]
+        assert (await s.get(f"{base}/api/openapi.json", headers=reader)).status == 429
+        assert (await s.get(f"{base}/api/customers", headers=other)).status == 200  # another token: its own bucket
+        clock.now += timedelta(seconds=1)  # a call a second comes back
+        assert (await s.get(f"{base}/api/customers", headers=reader)).status == 200
+        assert (await s.get(f"{base}/api/customers", headers=reader)).status == 429
+
+
+def test_new_tokens_read_only_unless_told_and_the_list_shows_scopes(tmp_path):
+    import subprocess
+
+    from .conftest import SMSD_CRM
+    config = tmp_path / "c.yaml"
+    config.write_text("database: {path: data/shop.sqlite3}\n")
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([SMSD_CRM, "api-client", *args, "-c", str(config)], capture_output=True, text=True,
+                              timeout=60)
+    assert "allowed to read." in cli("add", "pos").stdout
+    assert "allowed to read and send." in cli("add", "app", "--scope", "send", "--scope", "read").stdout
+    assert cli("add", "bad", "--scope", "write").returncode == 2
+    listing = cli("list").stdout.splitlines()
+    assert listing[0].split()[:2] == ["app", "read"] and listing[0].split()[2] == "send"
+    assert listing[1].split()[:3] == ["pos", "read", "active"]
+
+
+async def test_tokens_made_before_scopes_keep_what_they_could_do(tmp_path):
+    from smsd_crm.storage import api_clients
+    from smsd_crm.storage.db import Database
+    from smsd_crm.storage.migrate import migrate
+    from smsd_crm.storage.schema import CORE_MIGRATIONS
+    db = await Database.open(tmp_path / "old.sqlite3")
+    try:
+        before = [m for m in CORE_MIGRATIONS if m.name != "m019_api_client_scopes"]
+        await migrate(db, [("core", m) for m in before])
+        await db.execute("INSERT INTO api_clients (name, token_hash, created_at) VALUES ('kasir-pos', 'h', 'x')")
+        await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+        assert await api_clients.scopes_of(db, "kasir-pos") == {"read", "send"}
+    finally:
+        await db.close()
