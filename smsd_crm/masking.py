@@ -43,16 +43,14 @@ class Masker:
         self._keywords = sorted({k.upper() for k in keywords})
         self._by_number = {phone: tuple(v for v in values if v) for phone, values in (by_number or {}).items()}
 
-    def holds_secret(self, phone: str | None) -> bool:
-        """Whether texts from ``phone`` (E.164) may carry a secret of their own (the owner's numbers)."""
-        return bool(phone and self._by_number.get(phone))
-
     def mask(self, text: str, phone: str | None = None) -> str | None:
         """``text`` with what could be a secret masked, or None when nothing needed masking (the text
         is then stored as received). A masked text is the cleaned form (``understanding.normalize``)."""
+        values = self._by_number.get(phone or "", ())
+        if not values and not self._keywords:
+            return None
         cleaned = clean(text)
         masked = cleaned
-        values = self._by_number.get(phone or "", ())
         if values:
             masked = DIGITS.sub(lambda m: MASK if _near_any(_digits(m.group()), values) else m.group(), masked)
         if self._names_secret_command(cleaned):
