@@ -170,8 +170,8 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         web_url = None
         web_dashboards = None
         if settings.web.enabled:
-            simulator = PhoneSimulator(emulators, clock, settings.store.country,
-                                       on_change=lambda: live.bump("simulator"), mask=masker.mask) if emulators else None
+            simulator = PhoneSimulator(emulators, clock, settings.store.country, on_change=lambda: live.bump("simulator"),
+                                       mask=masker.mask) if emulators else None
             dashboards = web_dashboards = await _start_dashboards(stack, settings, db, live, clock)
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
