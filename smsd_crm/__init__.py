@@ -17,7 +17,7 @@ from .hookspecs import hookimpl
 from .i18n import Speaker
 from .models import (ApiRoute, Command, Customer, HomeLine, HomeSection, Keyword, Message, Migration, Page, Product,
                      ProfileSection, Reply, Segment)
-from .plugin_config import PluginConfig
+from .plugin_config import PluginConfig, SecretValue
 from .typed_text import tidy_typed
 from .understanding import (MAX_ITEMS, AskSize, ItemRequest, Lexicon, Measure, Packs, choose, parse_items,
                             size_text, wrong_pack)
@@ -31,7 +31,7 @@ __all__ = [
     "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Listing", "Message", "MessageHandled",
     "MessageReceived",
-    "MessageSent", "Migration", "PluginConfig", "PluginContext", "PluginError", "Reply",
+    "MessageSent", "Migration", "PluginConfig", "SecretValue", "PluginContext", "PluginError", "Reply",
     "SmsdError", "StartupError", "clip", "closest", "fits_one_sms", "format_rupiah", "hookimpl", "split_fields",
     "split_keyword", "to_gsm7", "record_id", "record_number",
     "MAX_ITEMS", "AskSize", "ItemRequest", "Lexicon", "Measure", "Packs", "choose", "parse_items", "size_text", "wrong_pack",

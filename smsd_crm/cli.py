@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from . import __version__
+from . import __version__, files
 from .config import Settings, load_config
 from . import cli_access, cli_analytics, cli_campaigns, cli_tools
 from .cli_data import cmd_catalog_export, cmd_catalog_import, cmd_sales_import
@@ -31,7 +31,7 @@ def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
     level = "DEBUG" if verbose else (settings.logging.level if settings else "INFO")
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if settings and settings.logging.file:
-        settings.logging.file.parent.mkdir(parents=True, exist_ok=True)
+        files.private_file(settings.logging.file)  # 0600 in a 0700 folder: logs name customers
         handlers.append(logging.FileHandler(settings.logging.file, encoding="utf-8"))
     logging.basicConfig(level=level, handlers=handlers, force=True,
                         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
@@ -291,6 +291,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    files.private_process()  # what smsd-crm creates (database, logs, exports) is the shop user's alone
     argv = argv if argv is not None else sys.argv[1:]
     parser = build_parser(argv)
     config_error = parser.get_default("config_error")

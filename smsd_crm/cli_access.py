@@ -86,7 +86,8 @@ def cmd_user(args: argparse.Namespace) -> int:
 
 
 def cmd_api_client(args: argparse.Namespace) -> int:
-    """Create, list or revoke JSON API clients. A new client's token is printed once, never stored."""
+    """Create, list or revoke JSON API clients. A new client's token is printed once, never stored; it
+    may only read unless given --scope send (send SMS, move orders). Each token has a rate limit (api:)."""
     from .daemon import offline_session
     from .storage import api_clients
 
@@ -96,8 +97,10 @@ def cmd_api_client(args: argparse.Namespace) -> int:
     async def main() -> int:
         async with offline_session(settings) as (_, db):
             if args.action == "add":
-                token = await api_clients.add_client(db, args.name, now)
-                print(f"API client {args.name} created. Its token (shown only now):\n{token}")
+                scopes = args.scope or ["read"]
+                token = await api_clients.add_client(db, args.name, now, scopes)
+                print(f"API client {args.name} created, allowed to {' and '.join(sorted(set(scopes)))}. "
+                      f"Its token (shown only now):\n{token}")
                 return 0
             if args.action == "revoke":
                 if await api_clients.revoke(db, args.name, now):
@@ -108,7 +111,7 @@ def cmd_api_client(args: argparse.Namespace) -> int:
             when = lambda at: settings.store.time.format(at, settings.store.language)  # noqa: E731
             for row in await api_clients.list_clients(db):
                 state = f"revoked {when(row['revoked_at'])}" if row["revoked_at"] else "active"
-                print(f"{row['name']:<20} {state:<24} created {when(row['created_at'])}  "
+                print(f"{row['name']:<20} {row['scopes']:<10} {state:<24} created {when(row['created_at'])}  "
                       f"last used {when(row['last_used_at'])}")
             return 0
 
@@ -143,6 +146,9 @@ def add_parsers(sub, default_config: str) -> None:
                            description=cmd_api_client.__doc__)
     api_p.add_argument("action", choices=["add", "list", "revoke"])
     api_p.add_argument("name", nargs="?", help="the client's name (for add and revoke), e.g. kasir-pos")
+    api_p.add_argument("--scope", action="append", choices=["read", "send"],
+                       help="what the new token may do: read (GET routes; the default) and/or send (send SMS, "
+                            "move orders); repeat for both")
     api_p.add_argument("-c", "--config", default=default_config, help="config file")
     api_p.set_defaults(func=_api_client_checked, verbose=False)
 

@@ -103,6 +103,33 @@ class EmulatorConfig(_Strict):
     send_delay: float = Field(0.0, ge=0, description="seconds an emulated modem takes per SMS (real ones ~3 s)")
 
 
+class SimulatorConfig(_Strict):
+    """Which numbers staff may play on the phone simulator page (emulated modems only)."""
+
+    numbers: list[str] = Field(default_factory=lambda: ["+628120000"],
+                               description="E.164 prefixes staff may send from (default: 0812 0000 xxxx)")
+    any_number: bool = Field(False, description="staff may send from any number (never an owner's)")
+
+    @field_validator("numbers")
+    @classmethod
+    def _prefixes(cls, v: list[str]) -> list[str]:
+        for prefix in v:
+            if not re.fullmatch(r"\+\d{3,15}", prefix):
+                raise ValueError(f"{prefix!r}: write the start of an E.164 number, such as '+628120000'")
+        return v
+
+    def allows(self, phone: str) -> bool:
+        """Whether staff may send from ``phone`` (E.164)."""
+        return self.any_number or phone.startswith(tuple(self.numbers))
+
+
+class ApiConfig(_Strict):
+    """The JSON API's rate limit, per token: ``burst`` calls at once, refilled at ``per_minute``."""
+
+    per_minute: float = Field(120, gt=0, description="calls a token may make per minute, sustained")
+    burst: int = Field(60, ge=1, description="calls a token may make at once")
+
+
 class OutboxConfig(_Strict):
     """Sending: retries with exponential backoff for transient modem errors."""
 
@@ -297,6 +324,8 @@ class Settings(_Strict):
     database: DatabaseConfig = DatabaseConfig()
     modems: list[ModemConfig] = Field(default_factory=list)
     emulator: EmulatorConfig = EmulatorConfig()
+    simulator: SimulatorConfig = SimulatorConfig()
+    api: ApiConfig = ApiConfig()
     outbox: OutboxConfig = OutboxConfig()
     flood: FloodConfig = FloodConfig()
     web: WebConfig = WebConfig()

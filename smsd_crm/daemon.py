@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import AsyncIterator, Callable
 from zoneinfo import ZoneInfo
 
+from . import files
 from .campaigns.greetings import Greetings
 from .campaigns.runner import CampaignRunner, local_midnight
 from .campaigns.service import CampaignService
@@ -140,6 +141,9 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
     async with AsyncExitStack() as stack:
         stack.callback(limits.quiet_accept_errors(asyncio.get_running_loop(), limits.Throttled(limits.LOGGER)))
         db = await open_database(settings, host)
+        folders = [settings.database.path.parent] + ([settings.logging.file.parent] if settings.logging.file else [])
+        for warning in files.open_folder_warnings(folders):
+            LOGGER.warning("%s", warning)
         stack.push_async_callback(db.close)
 
         emit = host.emit
@@ -164,11 +168,12 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         stack.push_async_callback(host.call_all, "shutdown", reverse=True)
 
         emulators, ports = await _start_emulators(stack, settings)
+        masker = host.masker()  # one rule for what is stored and what the simulator's history shows
         web_url = None
         web_dashboards = None
         if settings.web.enabled:
-            simulator = PhoneSimulator(emulators, clock, settings.store.country,
-                                       on_change=lambda: live.bump("simulator")) if emulators else None
+            simulator = PhoneSimulator(emulators, clock, settings.store.country, on_change=lambda: live.bump("simulator"),
+                                       mask=masker.mask) if emulators else None
             dashboards = web_dashboards = await _start_dashboards(stack, settings, db, live, clock)
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
@@ -178,7 +183,8 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             host_, port = runner.addresses[0][:2]
             web_url = f"http://{host_}:{port}/"
             LOGGER.info("web pages on %s", web_url)
-        router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock, lexicon)
+        router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock, lexicon,
+                        masker)
         async def report(delivery_report) -> None:
             await outbox_ref[0].record_report(delivery_report)
 

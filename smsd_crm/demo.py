@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .catalog_csv import parse_products
 from .config import Settings
+from .files import private_dir
 from .plugins import PluginHost
 from .storage import catalog, customers, users
 from .web.passwords import hash_password
@@ -62,7 +63,7 @@ async def _demo_logins(db, path: Path, now: datetime) -> None:
         password = secrets.token_urlsafe(9)
         await users.add_user(db, name, hash_password(password), role, now)
         lines.append(f"{name} ({role}): {password}")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write("\n".join(lines) + "\n")

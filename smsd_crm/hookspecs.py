@@ -53,7 +53,8 @@ def register_pages():
 def register_api():
     """Start-up of the web server: return a list of ``ApiRoute`` this plugin adds to the JSON API.
 
-    Each route needs a client token, is validated by its pydantic models and is
+    Each route needs a client token holding its scope (``read`` for GET, ``send`` otherwise, unless
+    ``ApiRoute.scope`` says), is validated by its pydantic models and is
     described in ``/api/openapi.json``. Raise ``ApiProblem(status, message)`` for a
     clear 4xx answer.
     """

@@ -273,7 +273,9 @@ class ApiRoute:
     ``call.body`` validated by the pydantic models below, ``call.client``) and
     returns something JSON-able (pydantic models included). ``query``, ``body``,
     ``path_params`` and ``response`` are pydantic models (or types) that both
-    validate and describe the endpoint in ``/api/openapi.json``.
+    validate and describe the endpoint in ``/api/openapi.json``. ``scope`` is what a token needs to
+    call it: ``read`` or ``send``; left empty, ``read`` for GET and ``send`` for anything else (every
+    change may text a customer).
     """
 
     method: str
@@ -287,6 +289,12 @@ class ApiRoute:
     status: int = 200
     tag: str = ""
     problems: dict[int, str] = field(default_factory=dict)  # other 4xx answers, for the description
+    scope: str = ""
+
+    @property
+    def needs(self) -> str:
+        """The scope a token needs for this route."""
+        return self.scope or ("read" if self.method.upper() in ("GET", "HEAD") else "send")
 
 
 # The single callback through which the modem layer hands a message up. It

@@ -8,6 +8,7 @@ defaults.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -15,6 +16,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from .i18n import lookup
 
 Language = str
+
+
+@dataclass(frozen=True)
+class SecretValue:
+    """A value from a plugin's settings that no stored SMS may hold (the owner's PIN): masked in every
+    text from ``numbers`` (any spelling) wherever a group of digits equals it, whatever the words."""
+
+    value: str
+    numbers: tuple[str, ...]
 
 
 class PluginConfig(BaseModel):
@@ -62,6 +72,12 @@ class PluginConfig(BaseModel):
                     if not isinstance(w, str) or not w or any(c.isspace() for c in w):
                         raise ValueError(f"keyword {w!r} of {command}.{lang} must be one word")
         return v
+
+    def secret_values(self) -> list[SecretValue]:
+        """Secrets this section holds, each with the numbers whose texts may carry it. Core masks them
+        before an SMS is stored; only the plugin whose command declares ``secret_words`` reads the real
+        text. Those numbers are also never played by staff in the phone simulator."""
+        return []
 
     def template(self, name: str, language: str, fallback_language: str = "id") -> str:
         """The template ``name`` in ``language``, else in ``fallback_language``, else in any (the one

@@ -24,10 +24,11 @@ from typing import Any, AsyncIterator, Callable
 import pluggy
 from pydantic import ValidationError
 
-from . import hookspecs
+from . import hookspecs, phones
 from .config import Settings, describe_errors
 from .context import CoreServices, PluginContext
 from .errors import ConfigError, PluginError, StartupError
+from .masking import Masker
 from .models import Keyword, Migration
 from .plugin_config import PluginConfig
 
@@ -185,6 +186,23 @@ class PluginHost:
                         table[key] = Keyword(key, command, info.name, lang,
                                              getattr(info.config, "secret_words", {}).get(command, 0))
         return table
+
+    def number_secrets(self) -> dict[str, tuple[str, ...]]:
+        """E.164 number -> the secret values its texts may carry (``PluginConfig.secret_values``)."""
+        region = self.settings.store.country
+        out: dict[str, tuple[str, ...]] = {}
+        for info in self.enabled():
+            for secret in info.config.secret_values() if info.config else []:
+                for raw in secret.numbers:
+                    phone = phones.normalize(raw, region)
+                    if phone is not None:
+                        out[phone] = out.get(phone, ()) + (secret.value,)
+        return out
+
+    def masker(self) -> Masker:
+        """What masks secrets in inbound texts: the keywords of commands with ``secret_words`` and the
+        numbers' own secrets (``masking.py``)."""
+        return Masker((w for w, kw in self.keyword_table.items() if kw.secret_words), self.number_secrets())
 
     def enabled(self) -> list[PluginInfo]:
         """The enabled plugins, in load order."""

@@ -23,7 +23,8 @@ from . import phones
 from .config import Settings
 from .errors import PluginError
 from .events import MessageHandled, MessageReceived
-from .grammar import closest, split_keyword
+from .grammar import split_keyword
+from .masking import Masker
 from .models import InboundMessage, Message, Product, Reply
 from .plugins import PluginHost
 from .storage import catalog as catalog_queries
@@ -38,11 +39,6 @@ from .understanding import senders
 
 LOGGER = logging.getLogger(__name__)
 FLOOD = "core:flood"
-AUTOCORRECT = 0.8  # a keyword this close to exactly one registered keyword is read as it
-MASK = "****"
-# 4 digits or more, also written with spaces, dots or dashes inside ("975 310", "97-53-10")
-PIN_LIKE = re.compile(r"(?<!\d)\d(?:[ .\-]?\d){3,}(?!\d)")
-LEET = str.maketrans("013457", "OIEAST")  # digits typed for letters in a word
 CATALOGUE_TTL = 5.0  # seconds the reader's copy of the product names is kept
 OVER_BUDGET = "over budget"  # last_error of a message whose "not understood" reply was not sent
 ECHO_MIN = 20  # characters (letters and digits) a text needs to be recognised as an echo
@@ -57,8 +53,9 @@ class Router:
 
     def __init__(self, db: Database, host: PluginHost, settings: Settings,
                  outbox_changed: Callable[[str | None], None], clock: Callable[[], datetime],
-                 lexicon: Lexicon | None = None) -> None:
+                 lexicon: Lexicon | None = None, masker: Masker | None = None) -> None:
         self._db = db
+        self._masker = masker or host.masker()
         self._reader = Reader(host.keyword_table, lexicon or settings.texting.lexicon())
         self._products: list[Product] | None = None
         self._products_at = 0.0
@@ -67,28 +64,10 @@ class Router:
         self._outbox_changed = outbox_changed
         self._clock = clock
         self._queue: asyncio.Queue[int] = asyncio.Queue()
-        # The real text of messages stored masked (an owner command's PIN), until they are routed.
-        # Kept in memory only: after a crash the plugin sees the mask and asks for the command again.
+        # The real text of messages stored masked (an owner command's PIN), until they are routed; only
+        # the plugin whose command declares the secret reads it. Kept in memory only: after a crash the
+        # plugin sees the mask and asks for the command again.
         self._secrets: dict[int, str] = {}
-
-    def mask(self, text: str) -> str | None:
-        """``text`` with what could be the owner's PIN masked when it names an owner command anywhere, in
-        any form (``ＬＡＰＯＲＡＮ 4321``, ``Pagi, LAPORAN 4321``, ``laporan4321``, ``L A P O R A N 4321``, a
-        typo); None when it names none. Every run of 4-12 digits is masked, wherever it stands: the
-        stored text may lose a number, the PIN is never kept (the plugin reads the real text)."""
-        secret = sorted(w for w, kw in self._host.keyword_table.items() if kw.secret_words)
-        if not secret:
-            return None
-        cleaned = clean(text)
-        # words as letters: "LAP0RAN" (a zero for the O), "LAPORAN975310" (the PIN glued on), "P.R.O.M.O"
-        joined = re.sub(r"(?<=\b[A-Z0-9])[.\-](?=[A-Z0-9]\b)", "", cleaned.upper())
-        names = [re.sub(r"\d+$", "", w).translate(LEET) for w in re.findall(r"[A-Z0-9]+", joined)]
-        bare = bool(re.fullmatch(r"[\d\s.\-]+", cleaned)) and len(re.sub(r"\D", "", cleaned)) >= 4
-        if not bare and not any(n in secret or n == "PIN" or _abbreviates(n, secret) or
-                                (len(n) >= 4 and closest(n, secret, cutoff=AUTOCORRECT)) for n in names):
-            return None
-        masked = PIN_LIKE.sub(MASK, cleaned)
-        return masked if masked != cleaned else None
 
     async def accept(self, msg: InboundMessage) -> None:
         """Commit an inbound SMS (a duplicate is dropped) and queue it for routing."""
@@ -97,7 +76,7 @@ class Router:
                                        type_of_number=msg.sender_type_of_number, region=region)
         phone = None if unanswerable else phones.normalize(msg.sender, region)  # None: stored, never answered
         original = msg.text
-        masked = None if msg.error or msg.binary else self.mask(msg.text)
+        masked = None if msg.error or msg.binary else self._masker.mask(msg.text, phone)
         if masked is not None:  # neither the text nor the raw PDU may keep the PIN
             msg = dataclasses.replace(msg, text=masked, raw_pdus=())
         message_id = await queries.insert_inbound(self._db, msg, phone, self._clock())
@@ -138,8 +117,9 @@ class Router:
             self._products_at = now
         return self._products
 
-    async def _message(self, stored: queries.StoredInbound, text: str) -> tuple[Message, str | None]:
-        """The message as plugins see it, read by the understanding layer, and the plugin to ask first."""
+    async def _message(self, stored: queries.StoredInbound, text: str) -> tuple[Message, str | None, bool]:
+        """The message as plugins see it, read by the understanding layer, the plugin to ask first, and
+        whether its command declares secret words (only that plugin may read a masked text's original)."""
         dialogue = None
         if stored.phone:
             dialogue = await conversation_queries.get(self._db, stored.phone, stored.created_at)
@@ -160,19 +140,22 @@ class Router:
         message = Message(
             id=stored.id, phone=stored.phone, sender=stored.address, text=text,
             received_at=stored.created_at, modem_id=stored.modem_id,
-            keyword=PIN_LIKE.sub(MASK, reading.word) or None,  # stored: never "LAPORAN975310"
+            keyword=self._masker.mask_word(reading.word, stored.phone) or None,  # never "LAPORAN975310"
             command=reading.command, args=reading.args,
             language=language or self._settings.store.language,
             conversation=dialogue[1] if joins else None, conversation_plugin=dialogue[0] if joins else None)
-        return message, owner
+        return message, owner, bool(reading.keyword and reading.keyword.secret_words and not joins)
 
     async def route(self, message_id: int) -> None:
         """Route one stored message (no-op if it was already handled)."""
         stored = await queries.get_inbound(self._db, message_id)
         if stored is None or stored.state != "received":
             return
-        message, owner = await self._message(stored, self._secrets.pop(message_id, stored.text))
-        # observers (webhooks, pages) see the text as stored, the PIN masked
+        real = self._secrets.pop(message_id, None)
+        message, owner, secret = await self._message(stored, stored.text if real is None else real)
+        if real is not None and not secret:  # not the command that wants it: the PIN stays masked
+            message, owner, _ = await self._message(stored, stored.text)
+        # observers (webhooks, pages) and the other plugins see the text as stored, the PIN masked
         public = dataclasses.replace(message, text=stored.text, args=split_keyword(stored.text)[2])
         await self._host.emit(MessageReceived(public))
         plugin, reply_id = None, None
@@ -186,7 +169,7 @@ class Router:
         try:
             async with self._host.deferred_events(), self._db.transaction():
                 if message.phone is not None:  # never answer a name such as TELKOMSEL
-                    plugin, reply = await self._ask_plugins(message, owner)
+                    plugin, reply = await self._ask_plugins(message, owner, public)
                     if isinstance(reply, Reply) and reply.text.strip():
                         if reply.fallback and await self._over_budget(message):
                             reason = OVER_BUDGET
@@ -289,25 +272,16 @@ class Router:
                     message.id, message.phone, limit)
         return True
 
-    async def _ask_plugins(self, message: Message, owner: str | None):
+    async def _ask_plugins(self, message: Message, owner: str | None, public: Message):
+        """The plugin that owns the command first (with the real text), then the others (with the
+        text as stored: a masked PIN stays masked for them)."""
         if owner is not None:
             plugin, reply = await self._host.call_first("handle_message", only=owner, message=message)
             if reply is not None:
                 return plugin, reply
-        return await self._host.call_first("handle_message", skip=owner, message=message)
-
-
-def _abbreviates(word: str, keywords: list[str]) -> bool:
-    """``LPRN``, ``LAP``, ``STK``, ``RPT``: a short form of a keyword (its first letter, the rest in
-    order), which an owner may type."""
-    if len(word) < 3:
-        return False
-    for kw in keywords:
-        if len(word) < len(kw) and word[0] == kw[0]:
-            letters = iter(kw)
-            if all(ch in letters for ch in word):
-                return True
-    return False
+        others = message if message.text == public.text else dataclasses.replace(message, text=public.text,
+                                                                                 args=public.args)
+        return await self._host.call_first("handle_message", skip=owner, message=others)
 
 
 def _echo_of(text: str, sent: list[str]) -> bool:

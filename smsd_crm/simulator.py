@@ -32,13 +32,17 @@ class PhoneSimulator:
     """Type as any number on the emulated modems and see the replies (bounded memory)."""
 
     def __init__(self, modems: list[PtyModem], clock: Callable[[], datetime], region: str = "ID",
-                 on_change: Callable[[], None] = lambda: None) -> None:
+                 on_change: Callable[[], None] = lambda: None,
+                 mask: Callable[[str, str], str | None] = lambda text, phone: None) -> None:
+        """``mask(text, phone)`` is the router's (``masking.Masker.mask``): the history keeps what the
+        database keeps, never the owner's PIN."""
         if not modems:
             raise ValueError("the phone simulator needs at least one emulated modem")
         self._modems = modems
         self._clock = clock
         self._region = region
         self._on_change = on_change
+        self._mask = mask
         self._phones: OrderedDict[str, deque[SimEntry]] = OrderedDict()
         self._parts: dict[tuple, dict[int, str]] = {}
         self._seq = 0
@@ -52,7 +56,7 @@ class PhoneSimulator:
     def send(self, phone: str, text: str) -> None:
         """The customer at ``phone`` (E.164) sends ``text`` to the shop."""
         self._modems[0].deliver(phone, text)
-        self._add(phone, "in", text, self._modems[0].modem_id)
+        self._add(phone, "in", self._mask(text, phone) or text, self._modems[0].modem_id)
 
     def conversation(self, phone: str) -> list[SimEntry]:
         """What the simulated phone shows, oldest first."""

@@ -30,7 +30,7 @@ async def api(tmp_path):
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
     clock = Clock()
     async with offline_session(settings, clock, entry_points=False) as (host, db):
-        token = await api_clients.add_client(db, "kasir-pos", clock())
+        token = await api_clients.add_client(db, "kasir-pos", clock(), scopes=("read", "send"))
         runner = await start_web(WebContext(db, settings.web, settings.store, clock, host))
         base = "http://%s:%d" % runner.addresses[0][:2]
         try:
@@ -173,9 +173,10 @@ async def test_schemathesis_finds_no_server_error(tmp_path, emulator, daemons):
     """Property-based requests from the OpenAPI description against `smsd-crm run`: no 5xx, answers match
     the published schemas. (positive_data_acceptance is left out: whether "000" is a phone number is
     decided by the numbering plan, which a JSON schema cannot say.)"""
-    config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\n")
+    config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\napi: {burst: 100000}\n")
     (tmp_path / "data").mkdir()
-    out = subprocess.run([SMSD_CRM, "api-client", "add", "schemathesis", "-c", str(config)], check=True,
+    out = subprocess.run([SMSD_CRM, "api-client", "add", "schemathesis", "--scope", "read", "--scope", "send",
+                          "-c", str(config)], check=True,
                          capture_output=True, text=True, timeout=60).stdout
     token = out.strip().splitlines()[-1]
     log = tmp_path / "daemon.log"

@@ -34,7 +34,8 @@ def test_every_route_is_grouped_by_its_tag_with_parameters_body_and_answers():
     assert send.body.type == "SendSms" and [(f.name, f.required) for f in send.body_fields] == [("to", True),
                                                                                              ("text", True)]
     answers = {a.status: a for a in send.answers}
-    assert list(answers) == ["201", "400", "401", "415", "422"]
+    assert list(answers) == ["201", "400", "401", "403", "415", "422", "429"]
+    assert (listing.scope, send.scope) == ("read", "send")  # what a token needs, read from the description
     assert (answers["201"].type, answers["201"].shape) == ("MessageOut", "MessageOut")
     assert answers["401"].description == ""  # said the same for every route: the page words it
     assert answers["422"].description == "not a phone number, or the text is empty or too long"  # the route's own

@@ -222,3 +222,13 @@ def test_cnmi_without_an_answer_tries_the_usual_settings_then_short_forms():
 def test_which_cnmi_values_announce_new_messages():
     assert commands.cnmi_announces((2, 1, 0, 0, 0)) and commands.cnmi_announces((1, 3))
     assert not commands.cnmi_announces((0, 1, 0, 0, 0)) and not commands.cnmi_announces((2, 0, 0, 1, 0))
+
+
+async def test_an_sms_pdu_never_reaches_a_debug_log(channel, caplog):
+    """A PDU line nobody asked for (a late +CMGR answer) holds a customer's text, perhaps the owner's
+    PIN: at DEBUG the log says a PDU was there, not what it was."""
+    import logging
+    caplog.set_level(logging.DEBUG, logger="smsd_crm.modem.at")
+    pdu = "07912618485400F9040C912618100000010000622111" + "0000000A0CCC30BD3C0E4383EC3"
+    _feed(channel, f"{pdu}\r\n".encode())
+    assert f"unexpected line ignored: '<PDU: {len(pdu)} hex digits>'" in caplog.text and pdu[10:30] not in caplog.text

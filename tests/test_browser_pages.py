@@ -23,6 +23,7 @@ database: {{path: data/test.sqlite3}}
 modems: [{{id: sim1, port: emulator}}]
 emulator: {{control_socket: {tmp_path}/emu.sock}}
 web: {{port: 0}}
+simulator: {{numbers: ['+628120000', '+628123456']}}
 plugins_dir: null
 """)
     (tmp_path / "data").mkdir()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -23,10 +24,24 @@ def test_signature_covers_timestamp_and_body():
     body = b'{"id":1}'
     signature = sign(SECRET, "1795000000", body)
     assert signature.startswith("sha256=") and len(signature) == 7 + 64
-    assert verify_signature(SECRET, "1795000000", body, signature)
-    assert not verify_signature(SECRET, "1795000001", body, signature)
-    assert not verify_signature(SECRET, "1795000000", b'{"id":2}', signature)
-    assert not verify_signature("another-secret-0123456789", "1795000000", body, signature)
+    assert verify_signature(SECRET, "1795000000", body, signature, now=1795000000)
+    assert not verify_signature(SECRET, "1795000001", body, signature, now=1795000000)
+    assert not verify_signature(SECRET, "1795000000", b'{"id":2}', signature, now=1795000000)
+    assert not verify_signature("another-secret-0123456789", "1795000000", body, signature, now=1795000000)
+
+
+def test_a_replayed_old_delivery_is_refused_and_a_fresh_one_passes():
+    body = b'{"id":1,"event":"order.placed"}'
+    sent = int(time.time())
+    old = str(sent - 301)  # a delivery captured five minutes and a second ago, replayed now: refused
+    assert not verify_signature(SECRET, old, body, sign(SECRET, old, body))
+    fresh = str(sent)
+    assert verify_signature(SECRET, fresh, body, sign(SECRET, fresh, body))
+    assert verify_signature(SECRET, str(sent - 290), body, sign(SECRET, str(sent - 290), body))  # a slow network
+    ahead = str(sent + 400)  # a timestamp from the future is no way round it
+    assert not verify_signature(SECRET, ahead, body, sign(SECRET, ahead, body))
+    for odd in ("", "-5", "1e9", "１７９５０００００", "9" * 40):
+        assert not verify_signature(SECRET, odd, body, sign(SECRET, odd, body), now=1795000000)
 
 
 def test_event_payloads():

@@ -4,8 +4,9 @@
 many, a summary follows when it is done), ``LAPORAN <PIN>`` answers today's sales, orders and open
 complaints, ``STOK <PIN> <code or name> <qty>`` sets a product's stock. A stranger or a wrong PIN gets a
 refusal and nothing else; ``lockout_attempts`` wrong PINs in a row lock that number out for
-``lockout_minutes``. The PIN word is masked by core before the SMS is stored (``secret_words``),
-so it is never on a page, in a webhook or in the database.
+``lockout_minutes``. The PIN is masked by core before the SMS is stored (``secret_words`` after a
+keyword from any number; ``secret_values``: any digit group equal to it from the owner's numbers),
+so it is never on a page, in a webhook, in the simulator or in the database.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 
-from smsd_crm import (Listing, Message, Migration, PluginConfig, PluginContext, Reply, clip, format_rupiah, hookimpl,
-                      split_fields)
+from smsd_crm import (Listing, Message, Migration, PluginConfig, PluginContext, Reply, SecretValue, clip, format_rupiah,
+                      hookimpl, split_fields)
 
 
 MASK = "****"
@@ -77,6 +78,10 @@ class OwnerConfig(PluginConfig):
         if value is not None and not (value.get_secret_value().isdigit() and 4 <= len(value.get_secret_value()) <= 12):
             raise ValueError("the owner PIN must be 4 to 12 digits")
         return value
+
+    def secret_values(self) -> list[SecretValue]:
+        """The PIN, masked in every SMS from the owner's numbers whatever the keyword or typo."""
+        return [SecretValue(self.pin.get_secret_value(), tuple(self.numbers))] if self.pin and self.numbers else []
 
 
 @hookimpl

@@ -3,8 +3,10 @@ new orders, new complaints and delivery reports by HTTP POST, signed with HMAC-S
 
 Never on the SMS path: ``track_event`` only stores a delivery row (durable across
 restarts); a background task posts it, retrying with backoff. Receivers check
-``X-Smsd-Signature: sha256=<hex>`` = HMAC-SHA256(secret, "<X-Smsd-Timestamp>.<body>")
-(see :func:`verify_signature`) and de-duplicate on ``X-Smsd-Delivery``.
+``X-Smsd-Signature: sha256=<hex>`` = HMAC-SHA256(secret, "<X-Smsd-Timestamp>.<body>") and that the
+timestamp is at most five minutes old (see :func:`verify_signature`: a captured delivery replayed
+later is refused), and de-duplicate on ``X-Smsd-Delivery`` (a retry, or a replay within the five
+minutes, carries the same id). Every attempt is signed afresh with the time it is sent.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import time
 from datetime import datetime, timedelta
 from typing import Literal
 from urllib.parse import urlsplit
@@ -27,6 +30,7 @@ EventName = Literal["message.received", "order.placed", "complaint.opened", "del
 ALL_EVENTS: list[str] = ["message.received", "order.placed", "complaint.opened", "delivery.report"]
 BATCH = 20
 IDLE_CHECK = 5.0  # seconds between looks for rows queued by another process (a CLI command)
+MAX_AGE = 300.0  # seconds a signed delivery is good for (either way: the two clocks may differ a little)
 
 
 class Endpoint(BaseModel):
@@ -95,8 +99,16 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return f"sha256={digest}"
 
 
-def verify_signature(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
-    """For receivers: whether ``signature`` (the header) is ours for this body and timestamp."""
+def verify_signature(secret: str, timestamp: str, body: bytes, signature: str, *, now: float | None = None,
+                     max_age: float = MAX_AGE) -> bool:
+    """For receivers: whether ``signature`` (the header) is ours for this body and timestamp, and the
+    timestamp (``X-Smsd-Timestamp``, Unix seconds) is within ``max_age`` seconds of ``now`` (the
+    receiver's clock, ``time.time()`` when not given). A delivery captured and replayed later fails;
+    within the window, de-duplicate on ``X-Smsd-Delivery``."""
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > max_age:
+        return False
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 

@@ -81,7 +81,7 @@ class AtChannel(asyncio.Protocol):
         try:
             self._drain_buffer()
         except Exception:  # one bad frame must never kill the transport
-            LOGGER.exception("%s: error while handling modem output %r", self.modem_id, data)
+            LOGGER.exception("%s: error while handling modem output %r", self.modem_id, commands.shown(data))
 
     def _drain_buffer(self) -> None:
         while True:
@@ -152,13 +152,13 @@ class AtChannel(asyncio.Protocol):
         if p is not None:
             p.lines.append(line)
         else:
-            LOGGER.debug("%s: unexpected line ignored: %r", self.modem_id, line)
+            LOGGER.debug("%s: unexpected line ignored: %r", self.modem_id, commands.shown(line))
 
     def _dispatch_urc(self, line: str, second: str | None) -> None:
         try:
             self._on_urc(line, second)
         except Exception:
-            LOGGER.exception("%s: URC handler failed on %r", self.modem_id, line)
+            LOGGER.exception("%s: URC handler failed on %r", self.modem_id, commands.shown(line))
 
     # ---------------------------------------------------------- caller side
 
@@ -236,7 +236,7 @@ class AtChannel(asyncio.Protocol):
             pending.prompt = loop.create_future()
         if self._buffer:
             # An unfinished line from before this command cannot be part of its answer.
-            LOGGER.debug("%s: dropping stale partial line %r", self.modem_id, self._buffer[:80])
+            LOGGER.debug("%s: dropping stale partial line %r", self.modem_id, commands.shown(self._buffer[:80]))
             self._buffer = b""
         self._pending = pending  # the listener exists before the bytes are written
         try:

@@ -89,6 +89,16 @@ def redact(command: str) -> str:
     return f"{m.group(1)}***" if m else command
 
 
+_PDU_RE = re.compile(r"[0-9A-Fa-f]{16,}")
+
+
+def shown(line: str | bytes) -> str:
+    """Modem output as it may be logged below TRACE: an SMS's PDU (which holds its text, perhaps the
+    owner's PIN) becomes ``<PDU: n hex digits>``."""
+    text = line.decode("latin-1") if isinstance(line, bytes) else line
+    return _PDU_RE.sub(lambda m: f"<PDU: {len(m.group())} hex digits>", text)
+
+
 def is_urc(line: str) -> bool:
     """True when the line is an unsolicited result code."""
     return line.startswith(URC_PREFIXES)

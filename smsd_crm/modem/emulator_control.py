@@ -15,6 +15,7 @@ import os
 import re
 from pathlib import Path
 
+from ..files import private_dir
 from .pty_emulator import PtyModem, next_message
 
 LOGGER = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ async def serve_control(path: Path, modems: list[PtyModem]) -> asyncio.AbstractS
         finally:
             writer.close()
 
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     path.unlink(missing_ok=True)
     old = os.umask(0o177)
     try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import phonenumbers
 
+from ..files import private_dir
 from .emulator import EmulatorCore, SubmittedSms
 from .pdu import Concat
 
@@ -59,7 +60,7 @@ class PtyModem:
         os.set_blocking(self._master, False)
         self.path = os.ttyname(self._slave)
         if self.link:
-            self.link.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.link.parent)
             self.link.unlink(missing_ok=True)
             self.link.symlink_to(self.path)
         self._loop.add_reader(self._master, self._readable)

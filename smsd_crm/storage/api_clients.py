@@ -1,23 +1,37 @@
-"""JSON API clients and their tokens (only a SHA-256 of each token is stored)."""
+"""JSON API clients and their tokens (only a SHA-256 of each token is stored), each with its scopes:
+``read`` (GET routes) and ``send`` (routes that send SMS or change something)."""
 
 from __future__ import annotations
 
 import secrets
 import sqlite3
 from datetime import datetime
+from typing import Iterable
 
 from .db import Database
 from .users import token_hash
 
 TOKEN_PREFIX = "smsd_"
+SCOPES = ("read", "send")
 
 
-async def add_client(db: Database, name: str, now: datetime) -> str:
-    """Create a client and return its token (shown once); ValueError if the name is taken."""
+def scope_text(scopes: Iterable[str]) -> str:
+    """Scopes as stored (``read send``); ValueError naming an unknown one or none at all."""
+    chosen = set(scopes)
+    unknown = chosen - set(SCOPES)
+    if unknown or not chosen:
+        raise ValueError(f"scopes are {' and '.join(SCOPES)}; got {', '.join(sorted(unknown)) or 'none'}")
+    return " ".join(s for s in SCOPES if s in chosen)
+
+
+async def add_client(db: Database, name: str, now: datetime, scopes: Iterable[str] = ("read",)) -> str:
+    """Create a client allowed ``scopes`` (only ``read`` unless told) and return its token (shown
+    once); ValueError if the name is taken or a scope is unknown."""
+    stored = scope_text(scopes)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     try:
-        await db.execute("INSERT INTO api_clients (name, token_hash, created_at) VALUES (?, ?, ?)",
-                         (name, token_hash(token), now.isoformat()))
+        await db.execute("INSERT INTO api_clients (name, token_hash, created_at, scopes) VALUES (?, ?, ?, ?)",
+                         (name, token_hash(token), now.isoformat(), stored))
     except sqlite3.IntegrityError:
         raise ValueError(f"API client {name!r} already exists") from None
     return token
@@ -33,6 +47,12 @@ async def client_for(db: Database, token: str, now: datetime) -> str | None:
     return row["name"]
 
 
+async def scopes_of(db: Database, name: str) -> frozenset[str]:
+    """What the active client ``name`` may do (empty when it is revoked or unknown)."""
+    row = await db.fetchone("SELECT scopes FROM api_clients WHERE name = ? AND revoked_at IS NULL", (name,))
+    return frozenset(row["scopes"].split()) if row else frozenset()
+
+
 async def revoke(db: Database, name: str, now: datetime) -> bool:
     """Stop a client's token working; False if there is no such active client."""
     return await db.execute_changes(
@@ -41,4 +61,5 @@ async def revoke(db: Database, name: str, now: datetime) -> bool:
 
 async def list_clients(db: Database) -> list[sqlite3.Row]:
     """Every client, newest first."""
-    return await db.fetchall("SELECT name, created_at, last_used_at, revoked_at FROM api_clients ORDER BY id DESC")
+    return await db.fetchall("SELECT name, scopes, created_at, last_used_at, revoked_at FROM api_clients "
+                             "ORDER BY id DESC")

@@ -18,10 +18,26 @@ from typing import Any, AsyncIterator, Iterable, Sequence
 import aiosqlite
 
 from ..errors import StorageError
+from ..files import private_database
 from ..shop_time import ShopTime, for_zone
 
 LOGGER = logging.getLogger(__name__)
 Params = Sequence[Any] | dict[str, Any]
+
+
+class _NoStatements(logging.Filter):
+    """aiosqlite logs every call at DEBUG with its arguments: SQL and its values (session and CSRF
+    tokens, customers' texts). Such records are dropped however logging is set up."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG
+
+
+def _quiet_driver() -> None:
+    driver = logging.getLogger("aiosqlite")
+    if not any(isinstance(f, _NoStatements) for f in driver.filters):
+        driver.addFilter(_NoStatements())
+
 
 _owner: contextvars.ContextVar[tuple[int, asyncio.Task] | None] = contextvars.ContextVar(
     "smsd_crm_tx_owner", default=None)
@@ -41,8 +57,9 @@ class Database:
         """Open (creating the folder), switch on WAL and foreign keys, check integrity. ``shop`` (the
         store's zone; Asia/Jakarta when not given) answers the SQL of ``shop_time.sql_day``."""
         path = Path(path)
+        _quiet_driver()
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_database(path)  # 0600 in a 0700 folder, whatever the umask
             conn = await aiosqlite.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise StorageError(f"cannot open database {path}: {exc}") from None

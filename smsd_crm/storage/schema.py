@@ -291,4 +291,9 @@ CREATE TABLE form_uses (
     at      TEXT NOT NULL
 );
 """),
+    Migration("m019_api_client_scopes", """
+-- What each API token may do: 'read' (GET routes) and/or 'send' (routes that send SMS or change
+-- something), space-separated. Tokens made before scopes existed keep what they could do.
+ALTER TABLE api_clients ADD COLUMN scopes TEXT NOT NULL DEFAULT 'read send';
+"""),
 ]

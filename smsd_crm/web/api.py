@@ -2,12 +2,15 @@
 
 Every route is an ``ApiRoute``: its pydantic models validate the call (422 with
 the field and the reason, never a 500) and describe it in ``/api/openapi.json``.
+Each call is counted against its token's rate limit (429 with ``Retry-After``),
+then the token must hold the route's scope (403), ``read`` or ``send``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -17,8 +20,10 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_valid
 from .. import phones
 from ..errors import ApiProblem, StartupError
 from ..models import ApiRoute
-from ..storage import customers, messages
+from ..config import ApiConfig
+from ..storage import api_clients, customers, messages
 from . import openapi
+from .api_access import LIMITER, RateLimiter
 from .base import CLIENT, CTX, MAX_SMS_TEXT, send_sms
 
 LOGGER = logging.getLogger(__name__)
@@ -170,9 +175,19 @@ CORE_ROUTES = [
 
 # ------------------------------------------------------------------ dispatch
 
-def _problem(status: int, message: str, details: list | None = None) -> web.Response:
+def _problem(status: int, message: str, details: list | None = None, **headers: str) -> web.Response:
     body = {"error": message, **({"details": details} if details else {})}
-    return web.json_response(body, status=status)
+    return web.json_response(body, status=status, headers=headers or None)
+
+
+def _over_limit(request: web.Request) -> web.Response | None:
+    """429 when this token has used its calls (``api.per_minute``, ``api.burst``), else None."""
+    wait = request.app[LIMITER].take(request[CLIENT])
+    if not wait:
+        return None
+    LOGGER.info("API client %s over its rate limit", request[CLIENT])
+    return _problem(429, "too many calls with this token; try again after Retry-After seconds",
+                    **{"Retry-After": str(max(1, math.ceil(wait)))})
 
 
 def _details(exc: ValidationError) -> list[dict]:
@@ -206,6 +221,12 @@ async def _parse_body(request: web.Request, model) -> Any:
 
 def _handler(route: ApiRoute, ctx: Any, adapter: TypeAdapter | None):
     async def handle(request: web.Request) -> web.Response:
+        refused = _over_limit(request)
+        if refused is not None:
+            return refused
+        if route.needs not in await api_clients.scopes_of(request.app[CTX].db, request[CLIENT]):
+            return _problem(403, f"this token may not call this route: it needs the {route.needs!r} scope "
+                                 f"(smsd-crm api-client add NAME --scope {route.needs})")
         try:
             path = route.path_params.model_validate(dict(request.match_info)) if route.path_params else None
             query_values = {k: request.query.getone(k) for k in request.query}
@@ -226,12 +247,14 @@ def _handler(route: ApiRoute, ctx: Any, adapter: TypeAdapter | None):
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(request.app[OPENAPI])
+    return _over_limit(request) or web.json_response(request.app[OPENAPI])
 
 
 def add_routes(app: web.Application, host) -> None:
     """Mount core and plugin API routes and their OpenAPI description."""
     ctx = app[CTX]
+    limits = ctx.settings.api if ctx.settings is not None else ApiConfig()
+    app[LIMITER] = RateLimiter(limits.per_minute, limits.burst, ctx.clock)
     routes: list[tuple[ApiRoute, Any]] = [(r, ctx) for r in CORE_ROUTES]
     for plugin, route in host.api_routes() if host else []:
         if not route.path.startswith("/api/") or route.path == "/api/openapi.json":

@@ -48,6 +48,7 @@ class Route:
     body: FieldDoc | None  # the body's type
     body_fields: tuple[FieldDoc, ...]  # the fields of the body's shape
     answers: tuple[Answer, ...]
+    scope: str = ""  # what a token needs: "read" or "send"
 
     @property
     def anchor(self) -> str:
@@ -114,7 +115,9 @@ def _route(method: str, path: str, op: dict, components: dict) -> Route:
         kind, shape = type_text(schema) if schema else ("", None)
         description = answer.get("description", "")
         answers.append(Answer(status, "" if description == GENERIC.get(status) else description, kind, shape))
-    return Route(method.upper(), path, op.get("summary", ""), parameters, body, body_fields, tuple(answers))
+    needs = [s for requirement in op.get("security", []) for s in requirement.get("token", [])]
+    return Route(method.upper(), path, op.get("summary", ""), parameters, body, body_fields, tuple(answers),
+                 needs[0] if needs else "")
 
 
 def routes_by_tag(spec: dict) -> list[tuple[str, list[Route]]]:

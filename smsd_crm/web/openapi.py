@@ -12,8 +12,11 @@ from .. import __version__
 REF = "#/components/schemas/{model}"
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 # What every route may answer, described the same way each time (a route's own ``problems`` say more).
-GENERIC = {"200": "OK", "201": "OK", "400": "not JSON", "401": "no valid token", "404": "no such item",
-           "415": "not application/json", "422": "a field is missing or not valid"}
+GENERIC = {"200": "OK", "201": "OK", "400": "not JSON", "401": "no valid token",
+           "403": "the token lacks the route's scope", "404": "no such item", "415": "not application/json",
+           "422": "a field is missing or not valid", "429": "too many calls with this token"}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before calling again",
+                               "schema": {"type": "integer", "minimum": 1}}}
 
 
 def _schema(kind: Any, components: dict, mode: str, inline: bool = False) -> dict:
@@ -61,7 +64,9 @@ def describe(routes: list[Any], title: str) -> dict:
             "operationId": route.method.lower() + re.sub(r"\W+", "_", route.path).rstrip("_"),
             "parameters": _parameters(route.path_params, "path", components)
             + _parameters(route.query, "query", components),
-            "responses": {"401": _error(GENERIC["401"])},
+            "responses": {"401": _error(GENERIC["401"]), "403": _error(GENERIC["403"]),
+                          "429": {**_error(GENERIC["429"]), "headers": RETRY_AFTER}},
+            "security": [{"token": [route.needs]}],  # OpenAPI 3.1: the role (scope) a bearer token needs
         }
         if route.tag:
             op["tags"] = [route.tag]
@@ -85,7 +90,10 @@ def describe(routes: list[Any], title: str) -> dict:
         "openapi": "3.1.0",
         "info": {"title": title, "version": __version__,
                  "description": "smsd-crm JSON API. Every call needs `Authorization: Bearer <token>` "
-                                "(`smsd-crm api-client add NAME` prints one)."},
+                                "(`smsd-crm api-client add NAME [--scope read] [--scope send]` prints one). "
+                                "A route needs the scope its `security` names: `read` (GET) or `send` "
+                                "(sends SMS or changes something); a token has a rate limit (429 with "
+                                "`Retry-After`)."},
         "servers": [{"url": "/"}],
         "paths": paths,
         "components": {"schemas": components,

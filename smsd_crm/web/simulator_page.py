@@ -1,6 +1,8 @@
 """The phone simulator page: type as a customer on the emulated modems and see the replies.
 
-Shown only when the pool has emulated modems; a real modem is never reachable from here.
+Shown only when the pool has emulated modems; a real modem is never reachable from here. Staff send
+only from the test numbers of ``simulator.numbers`` (``simulator.any_number`` opens every number)
+and never from a number holding a secret (the owner's); the owner sends from any number.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from .base import CTX, MAX_SMS_TEXT, page_error, render
+from ..config import SimulatorConfig
+from .base import CTX, MAX_SMS_TEXT, USER, page_error, render
 
 DEFAULT_PHONE = "0812 0000 1234"
 
@@ -21,12 +24,31 @@ def _simulator(request: web.Request):
     return simulator
 
 
+def _rules(request: web.Request) -> SimulatorConfig:
+    settings = request.app[CTX].settings
+    return settings.simulator if settings is not None else SimulatorConfig()
+
+
+def refusal(request: web.Request, phone: str) -> str | None:
+    """Why this login may not send from ``phone`` (E.164), or None: staff play only test numbers, never
+    a number that holds a secret (an owner's: its texts carry the PIN and its commands act)."""
+    if request[USER]["role"] == "owner":
+        return None
+    host = request.app[CTX].host
+    if host is not None and phone in host.number_secrets():
+        return "owner_number"
+    return None if _rules(request).allows(phone) else "range"
+
+
 async def simulator_page(request: web.Request) -> web.Response:
     simulator = _simulator(request)
     typed = request.query.get("phone", DEFAULT_PHONE)[:40]
     phone = simulator.phone(typed)
+    rules = _rules(request)
+    limited = request[USER]["role"] != "owner" and not rules.any_number
     return render(request, "simulator.html", typed=typed, phone=phone, error=request.query.get("error"),
-                  entries=simulator.conversation(phone) if phone else [], live="simulator")
+                  entries=simulator.conversation(phone) if phone else [], live="simulator",
+                  prefixes=", ".join(rules.numbers) if limited else None)
 
 
 async def simulator_send(request: web.Request) -> web.Response:
@@ -37,6 +59,9 @@ async def simulator_send(request: web.Request) -> web.Response:
     target = "/simulator?phone=" + quote(typed, safe="")
     if phone is None:
         raise web.HTTPFound(target + "&error=number")
+    why = refusal(request, phone)
+    if why is not None:
+        raise web.HTTPFound(target + "&error=" + why)
     if not text.strip() or len(text) > MAX_SMS_TEXT:
         raise web.HTTPFound(target + "&error=text")
     simulator.send(phone, text)
