@@ -45,7 +45,10 @@ def tiny(doc, data, hub, lang=None):
 
 
 @pytest.fixture
-async def shop(tmp_path, monkeypatch):
+async def shop(request, tmp_path, monkeypatch):
+    # a session nobody connects to is dropped after 50 ms (the teardown tests); a test that reads a
+    # session after creating it asks for them to be kept (``@pytest.mark.parametrize("shop", [3600], indirect=True)``)
+    unused = getattr(request, "param", 0.05)
     monkeypatch.setattr(dashboard_pages, "LOGIN_CHECK", 0.05)  # expiry noticed at once, not within 30 s
     db = await Database.open(tmp_path / "web.sqlite3")
     await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
@@ -54,7 +57,7 @@ async def shop(tmp_path, monkeypatch):
         await users.add_user(db, name, hash_password("mawar-sore-48"), role, clock())
     hub = DocumentHub()
     host = BokehHost([View("tiny", "dash.view.sales", tiny)], Data(), hub, "a-test-signing-key", 3600,
-                     per_user=PER_USER, unused_seconds=0.05, check_seconds=0.05, collect_seconds=3600)
+                     per_user=PER_USER, unused_seconds=unused, check_seconds=0.05, collect_seconds=3600)
     await host.start()
     ctx = WebContext(db, WebConfig(port=0, session_minutes=30), StoreConfig(name="Toko Uji"), clock, dashboards=host)
     runner = await start_web(ctx)
@@ -232,6 +235,7 @@ async def test_ended_sessions_make_one_collection_later_not_one_each(shop, monke
     assert len(collections) == 1
 
 
+@pytest.mark.parametrize("shop", [3600], indirect=True)
 async def test_autoload_forwards_only_what_bokeh_needs(shop):
     base, ctx, host = shop
     async with client() as owner:
