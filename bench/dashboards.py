@@ -25,17 +25,17 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bokeh.document import Document
+from smsd_crm.demo.history import generate
+from smsd_crm.demo.history_load import load_history
+from smsd_crm_dashboards.views import VIEWS
 
-from smsd_crm.catalog_csv import parse_products
-from smsd_crm.config import parse_config
-from smsd_crm.daemon import offline_session
-from smsd_crm.demo_history import generate
-from smsd_crm.storage import catalog
-from smsd_crm.storage.history_load import load_history
 from smsd_crm.analytics.dashboard_data import DashboardData
+from smsd_crm.config import parse_config
+from smsd_crm.csv_io.catalog import parse_products
+from smsd_crm.daemon import offline_session
+from smsd_crm.storage import catalog
 from smsd_crm.storage.readonly import ReadOnlyDatabase
 from smsd_crm.web.dashboards import DocumentHub
-from smsd_crm_dashboards.views import VIEWS
 
 ROOT = Path(__file__).parent.parent
 SMSD_CRM = str(Path(sys.executable).parent / "smsd-crm")
@@ -48,8 +48,8 @@ async def build(folder: Path, customers: int, years: float) -> Path:
     config.write_text("store: {name: Toko Bench}\ndatabase: {path: bench.sqlite3}\nmodems: []\nweb: {port: 0}\n"
                       "logging: {level: INFO}\nplugins_dir: null\n")
     settings = parse_config(config.read_text(), config)
-    async with offline_session(settings, entry_points=False) as (_, db):
-        rows, _ = parse_products((ROOT / "smsd_crm" / "demo_data" / "products.csv").read_text())
+    async with offline_session(settings, third_party=False) as (_, db):
+        rows, _ = parse_products((ROOT / "smsd_crm" / "demo" / "data" / "products.csv").read_text())
         await catalog.import_rows(db, rows, datetime.now(timezone.utc))
         products = [dict(id=p.id, code=p.code, name=p.name, category=p.category, price=p.price, cost=p.cost)
                     for p in await catalog.all_products(db)]

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import AsyncIterator, Callable
 
-from smsd_crm.modem.pty_emulator import PtyModem
+from smsd_crm.emulator.pty_modem import PtyModem
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXTS = ("INFO", "HARGA gula")
@@ -129,7 +129,7 @@ async def _prepare_database(folder: Path, template: Path, log) -> None:
     """The demo catalogue, imported once per bench run and copied into each scenario's folder."""
     if not (template / "bench.sqlite3").exists():
         (template / "config.yaml").write_text(CONFIG.format(modems="  []", level="WARNING"))
-        proc = await _cli("catalog", "import", str(ROOT / "smsd_crm" / "demo_data" / "products.csv"),
+        proc = await _cli("catalog", "import", str(ROOT / "smsd_crm" / "demo" / "data" / "products.csv"),
                           "-c", str(template / "config.yaml"), log=log)
         async with asyncio.timeout(120):
             if await proc.wait():

@@ -22,13 +22,12 @@ import asyncio
 import json
 import re
 import subprocess
-import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from smsd_crm.modem.pty_emulator import PtyModem
+from smsd_crm.emulator.pty_modem import PtyModem
 
 CONFIG = """store: {{name: Toko Bench}}
 database: {{path: bench.sqlite3}}
@@ -92,7 +91,7 @@ async def main(n: int, rate: float, seconds: float, burst: int, mix: str) -> Non
         cfg.write_text(CONFIG.format(modems="\n".join(f"  - {{id: m{i}, port: {e.device}}}"
                                                       for i, e in enumerate(emus))))
         smsd_crm = str(Path(sys.executable).parent / "smsd-crm")
-        subprocess.run([smsd_crm, "catalog", "import", str(ROOT / "smsd_crm" / "demo_data" / "products.csv"),
+        subprocess.run([smsd_crm, "catalog", "import", str(ROOT / "smsd_crm" / "demo" / "data" / "products.csv"),
                         "-c", str(cfg)], check=True, capture_output=True)
         proc = await asyncio.create_subprocess_exec(
             smsd_crm, "run", "-c", str(cfg),

@@ -9,19 +9,52 @@ from __future__ import annotations
 
 from .context import PluginContext
 from .errors import ApiProblem, ConfigError, PluginError, SmsdError, StartupError
-from .events import (CampaignFinished, ComplaintChanged, ComplaintOpened, DeliveryReported, MessageHandled,
-                     MessageReceived, MessageSent, OrderPlaced, OrderStateChanged, TillSale)
-from .grammar import closest, format_rupiah, record_id, record_number, split_fields, split_keyword
-from .gsm7_text import Listing, clip, fits_one_sms, to_gsm7
+from .events import (
+    CampaignFinished,
+    ComplaintChanged,
+    ComplaintOpened,
+    DeliveryReported,
+    MessageHandled,
+    MessageReceived,
+    MessageSent,
+    OrderPlaced,
+    OrderStateChanged,
+    TillSale,
+)
 from .hookspecs import hookimpl
 from .i18n import Speaker
-from .models import (ApiRoute, Command, Customer, HomeLine, HomeSection, Keyword, Message, Migration, Page, Product,
-                     ProfileSection, Reply, Segment)
+from .models import (
+    ApiRoute,
+    Command,
+    Customer,
+    HomeLine,
+    HomeSection,
+    Keyword,
+    Message,
+    Migration,
+    Page,
+    Product,
+    ProfileSection,
+    Reply,
+    Segment,
+)
 from .plugin_config import PluginConfig, SecretValue
-from .typed_text import tidy_typed
-from .understanding import (MAX_ITEMS, AskSize, ItemRequest, Lexicon, Measure, Packs, choose, parse_items,
-                            size_text, wrong_pack)
+from .sms.fit import Listing, clip, fits_one_sms, to_gsm7
+from .sms.typed_text import tidy_typed
+from .understanding import (
+    MAX_ITEMS,
+    AskSize,
+    ItemRequest,
+    Lexicon,
+    Measure,
+    Packs,
+    choose,
+    parse_items,
+    size_text,
+    wrong_pack,
+)
 from .understanding.fields import Registration, parse_birthday, parse_registration, parse_update, person_name
+from .understanding.grammar import closest, format_rupiah, record_id, record_number, split_fields, split_keyword
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
 """``python -m smsd_crm`` is the same as the ``smsd-crm`` command."""
 
-from .cli import main
+from .cli.main import main
 
 raise SystemExit(main())

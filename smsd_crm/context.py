@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine
 
-from . import catalog_match
 from .config import StoreConfig
-from .gsm7_text import render_reply
 from .i18n import Speaker, pick_language
 from .models import Customer, Keyword, Product
 from .plugin_config import PluginConfig
+from .sms.fit import render_reply
 from .storage import campaigns as campaign_queries
 from .storage import catalog as catalog_queries
 from .storage import consent as consent_queries
@@ -25,8 +24,8 @@ from .storage import conversations as conversation_queries
 from .storage import customers as customer_queries
 from .storage import messages as message_queries
 from .storage.db import Database, Params
+from .understanding import catalog_match
 from .understanding.lexicon import Lexicon
-
 
 
 @dataclass(frozen=True)

@@ -13,33 +13,33 @@ import zlib
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import AsyncIterator, Callable
+from types import ModuleType
+from typing import AsyncIterator, Callable, Mapping
 from zoneinfo import ZoneInfo
 
-from . import files
+from . import files, limits, status
+from .analytics.dashboard_data import DashboardData
 from .campaigns.greetings import Greetings
 from .campaigns.runner import CampaignRunner, local_midnight
 from .campaigns.service import CampaignService
 from .config import Settings
 from .context import CoreServices
-from .modem.emulator_control import serve_control
+from .emulator.control import serve_control
+from .emulator.pty_modem import PtyModem
+from .emulator.simulator import PhoneSimulator
 from .modem.modem import Modem
 from .modem.pool import ModemPool
-from .modem.pty_emulator import PtyModem
 from .outbox import Outbox
 from .plugins import PluginHost
-from . import limits, status
 from .router import Router
-from .simulator import PhoneSimulator
-from .tasks import BackgroundTasks
-from .storage.send_journal import DbFacts
+from .storage import app_secrets
 from .storage.db import Database
 from .storage.migrate import migrate
-from .storage.schema import CORE_MIGRATIONS
-from .web.app import WebContext, start_web
-from .analytics.dashboard_data import DashboardData
-from .storage import app_secrets
 from .storage.readonly import ReadOnlyDatabase
+from .storage.schema import CORE_MIGRATIONS
+from .storage.send_journal import DbFacts
+from .tasks import BackgroundTasks
+from .web.app import WebContext, start_web
 from .web.dashboards import BokehHost, DocumentHub
 from .web.live import LiveFeed
 
@@ -78,12 +78,13 @@ async def open_database(settings: Settings, host: PluginHost) -> Database:
 
 @asynccontextmanager
 async def offline_session(settings: Settings, clock: Callable[[], datetime] = utc_now, *,
-                          entry_points: bool = True) -> AsyncIterator[tuple[PluginHost, Database]]:
+                          third_party: bool = True, plugins: Mapping[str, ModuleType] | None = None,
+                          ) -> AsyncIterator[tuple[PluginHost, Database]]:
     """Plugins bound to the database without modems: for staff commands run from the CLI.
 
     SMS they queue are committed outbox rows; the running daemon sends them.
     """
-    host = PluginHost.load(settings, entry_points=entry_points)
+    host = PluginHost.load(settings, third_party=third_party, given=plugins)
     db = await open_database(settings, host)
     try:
         host.bind(CoreServices(db=db, store=settings.store, clock=clock, lexicon=settings.texting.lexicon(),
@@ -134,9 +135,12 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, db: Datab
 async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      clock: Callable[[], datetime] = utc_now,
                      on_ready: Callable[[Running], None] | None = None,
-                     entry_points: bool = True) -> None:
-    """Run until ``stop`` is set. Raises SmsdError subclasses for start-up problems."""
-    host = PluginHost.load(settings, entry_points=entry_points)
+                     third_party: bool = True, plugins: Mapping[str, ModuleType] | None = None) -> None:
+    """Run until ``stop`` is set. Raises SmsdError subclasses for start-up problems.
+
+    ``third_party`` and ``plugins`` choose the plugins as :func:`smsd_crm.plugins.discover` says.
+    """
+    host = PluginHost.load(settings, third_party=third_party, given=plugins)
     limits.raise_open_file_limit()  # Debian starts programs with 1,024: too few beside web.max_connections
     async with AsyncExitStack() as stack:
         stack.callback(limits.quiet_accept_errors(asyncio.get_running_loop(), limits.Throttled(limits.LOGGER)))

@@ -16,8 +16,8 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
-from .grammar import format_rupiah
 from .shop_time import ShopTime, for_zone
+from .understanding.grammar import format_rupiah
 
 LANGUAGES = ("id", "en")
 TEXTS = Path(__file__).parent / "texts.yaml"

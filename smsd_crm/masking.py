@@ -23,7 +23,7 @@ from typing import Iterable, Mapping
 
 from rapidfuzz.distance import Levenshtein
 
-from .grammar import closest
+from .understanding.grammar import closest
 from .understanding.normalize import clean
 
 MASK = "****"

@@ -24,9 +24,8 @@ from .errors import CommandError, ModemError, ModemUnavailable, PduError, SendUn
 from .events import DeliveryReported, MessageSent
 from .models import DeliveryReport, OutboundMessage, OutgoingPart, SendJournal, SendResult
 from .storage import campaigns as campaign_queries
-from .storage import consent
+from .storage import consent, send_journal
 from .storage import messages as queries
-from .storage import send_journal
 from .storage.db import Database
 
 LOGGER = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Mapping
 
 import pluggy
 from pydantic import ValidationError
@@ -38,19 +38,12 @@ ENTRY_POINT_GROUP = "smsd_crm"
 _deferred: contextvars.ContextVar[list | None] = contextvars.ContextVar("smsd_crm_deferred", default=None)
 PLUGIN_TIMEOUT = 10.0
 
-# Built-in features are plugins like any other, loaded first so that a
-# third-party plugin registered later is called before them (pluggy is LIFO).
-DEFAULT_PLUGINS = (
-    ("registration", "smsd_crm.builtin.registration"),
-    ("order", "smsd_crm.builtin.order"),
-    ("complaint", "smsd_crm.builtin.complaint"),
-    ("points", "smsd_crm.builtin.points"),
-    ("info", "smsd_crm.builtin.info"),
-    ("optout", "smsd_crm.builtin.optout"),  # tryfirst: asked before the others whatever its place
-    ("webhooks", "smsd_crm.builtin.webhooks"),  # answers no SMS; posts events to other programs
-    ("owner", "smsd_crm.builtin.owner"),  # PROMO / LAPORAN / STOK from the owner's numbers, with the PIN
-    ("help", "smsd_crm.builtin.help"),
-)
+# The distribution whose entry points are the built-in services (the top-level plugins/ folder).
+# They are found exactly like a third party's; only their order is fixed: first, in this order
+# (installers sort entry points by name), so that a third-party plugin, registered later, is
+# called before them (pluggy calls the last registered first) and help is asked last.
+PROJECT_DISTRIBUTION = "smsd-crm"
+BUILTIN_ORDER = ("registration", "order", "complaint", "points", "info", "optout", "webhooks", "owner", "help")
 
 
 @dataclass
@@ -58,8 +51,8 @@ class PluginInfo:
     """One discovered plugin: where it came from and whether config enables it."""
 
     name: str
-    source: str  # builtin | entrypoint | file
-    origin: str  # module name, distribution, or file path
+    source: str  # builtin (the smsd-crm distribution's entry points) | entrypoint | given | file
+    origin: str  # plugins/<package> for a built-in, the distribution of another entry point, or a file path
     version: str
     module: ModuleType
     enabled: bool = True
@@ -82,20 +75,40 @@ def _load_file(path: Path) -> ModuleType:
     return module
 
 
-def discover(settings: Settings, *, entry_points: bool = True) -> list[PluginInfo]:
-    """Built-ins, then the ``smsd_crm`` entry-point group, then ``*.py`` files in ``plugins_dir``."""
-    found: list[PluginInfo] = []
-    for name, module_name in DEFAULT_PLUGINS:
-        found.append(PluginInfo(name, "builtin", module_name, "", importlib.import_module(module_name)))
-    if entry_points:
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            try:
-                module = ep.load()
-            except Exception as exc:
-                raise StartupError(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from None
-            dist = ep.dist.name if ep.dist else ep.value
-            version = ep.dist.version if ep.dist else ""
-            found.append(PluginInfo(ep.name, "entrypoint", dist, version, module))
+def _is_project(ep: importlib.metadata.EntryPoint) -> bool:
+    return ep.dist is not None and ep.dist.name.replace("_", "-").lower() == PROJECT_DISTRIBUTION
+
+
+def _load_entry_point(ep: importlib.metadata.EntryPoint) -> PluginInfo:
+    try:
+        module = ep.load()
+    except Exception as exc:
+        raise StartupError(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from None
+    version = ep.dist.version if ep.dist else ""
+    if _is_project(ep):
+        return PluginInfo(ep.name, "builtin", f"plugins/{ep.value.split('.')[0].split(':')[0]}", version, module)
+    return PluginInfo(ep.name, "entrypoint", ep.dist.name if ep.dist else ep.value, version, module)
+
+
+def discover(settings: Settings, *, third_party: bool = True,
+             given: Mapping[str, ModuleType] | None = None) -> list[PluginInfo]:
+    """The ``smsd_crm`` entry-point group (the built-ins first), then ``given`` plugin modules by
+    name (a plugin's own tests, :mod:`smsd_crm.testing`; one of them replaces an installed entry
+    point of its name), then ``*.py`` files in ``plugins_dir``.
+
+    ``third_party=False`` keeps only the built-ins, ``given`` and ``plugins_dir`` (tests, whatever
+    else is installed in the environment).
+    """
+    given = dict(given or {})
+    points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    ours = sorted((ep for ep in points if _is_project(ep)),
+                  key=lambda ep: (BUILTIN_ORDER.index(ep.name) if ep.name in BUILTIN_ORDER else len(BUILTIN_ORDER)))
+    found = [_load_entry_point(ep) for ep in ours]
+    if not found:
+        raise StartupError(f"no built-in plugin found: is {PROJECT_DISTRIBUTION} installed (pip install -e .)?")
+    if third_party:
+        found += [_load_entry_point(ep) for ep in points if not _is_project(ep) and ep.name not in given]
+    found += [PluginInfo(name, "given", module.__name__, "", module) for name, module in given.items()]
     if settings.plugins_dir is not None:
         if not settings.plugins_dir.is_dir():
             raise ConfigError(f"{settings.source}: plugins_dir: {settings.plugins_dir} is not a folder")
@@ -124,9 +137,10 @@ class PluginHost:
         self.observers: list[Callable[[object], None]] = []
 
     @classmethod
-    def load(cls, settings: Settings, *, entry_points: bool = True) -> "PluginHost":
-        """Discover, validate every enabled plugin's section, register, build keywords."""
-        host = cls(settings, discover(settings, entry_points=entry_points))
+    def load(cls, settings: Settings, *, third_party: bool = True,
+             given: Mapping[str, ModuleType] | None = None) -> "PluginHost":
+        """Discover (see :func:`discover`), validate every enabled plugin's section, register, build keywords."""
+        host = cls(settings, discover(settings, third_party=third_party, given=given))
         host._check_sections()
         for info in host.plugins:
             host._register(info)

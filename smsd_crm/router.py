@@ -23,7 +23,6 @@ from . import phones
 from .config import Settings
 from .errors import PluginError
 from .events import MessageHandled, MessageReceived
-from .grammar import split_keyword
 from .masking import Masker
 from .models import InboundMessage, Message, Product, Reply
 from .plugins import PluginHost
@@ -32,10 +31,10 @@ from .storage import conversations as conversation_queries
 from .storage import customers as customer_queries
 from .storage import messages as queries
 from .storage.db import Database
+from .understanding import senders
+from .understanding.grammar import split_keyword
 from .understanding.intent import Reader, Reading
 from .understanding.lexicon import Lexicon
-from .understanding.normalize import clean
-from .understanding import senders
 
 LOGGER = logging.getLogger(__name__)
 FLOOD = "core:flood"
@@ -95,6 +94,11 @@ class Router:
         LOGGER.info("SMS %d received from %s on %s%s", message_id, msg.sender, msg.modem_id,
                     f"; never answered: {unanswerable}" if unanswerable else "")
         self._queue.put_nowait(message_id)
+
+    async def drain(self) -> None:
+        """Route every message accepted so far, here and now (a test shop's step: no ``run`` task)."""
+        while not self._queue.empty():
+            await self.route(self._queue.get_nowait())
 
     async def run(self) -> None:
         """Route messages left over from the last run, then each new one, until cancelled."""

@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-from smsd_crm.modem.pty_emulator import PtyModem
+from smsd_crm.emulator.pty_modem import PtyModem
 
 # The editable install maps smsd_crm_dashboards to the checkout it was installed from; run from
 # another worktree (PYTHONPATH=<worktree>), the tests and the daemons they start would draw with

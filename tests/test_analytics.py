@@ -8,10 +8,25 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smsd_crm.analytics.metrics import (CustomerCosts, active, crr, pair_rules, percentile, profit, retention,
-                                        service, whale_curve)
-from smsd_crm.analytics.rfm import (SEGMENTS, CustomerActivity, behaviour_class, recency_score, rfm_table,
-                                    tie_scores)
+from smsd_crm.analytics.metrics import (
+    CustomerCosts,
+    active,
+    crr,
+    pair_rules,
+    percentile,
+    profit,
+    retention,
+    service,
+    whale_curve,
+)
+from smsd_crm.analytics.rfm import (
+    SEGMENTS,
+    CustomerActivity,
+    behaviour_class,
+    recency_score,
+    rfm_table,
+    tie_scores,
+)
 
 AS_OF = date(2026, 11, 23)
 

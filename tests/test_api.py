@@ -29,7 +29,7 @@ async def api(tmp_path):
     """(base url, db, headers with a valid token)."""
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
     clock = Clock()
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         token = await api_clients.add_client(db, "kasir-pos", clock(), scopes=("read", "send"))
         runner = await start_web(WebContext(db, settings.web, settings.store, clock, host))
         base = "http://%s:%d" % runner.addresses[0][:2]

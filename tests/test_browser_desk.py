@@ -13,13 +13,13 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from smsd_crm.modem.compose import count_parts
-from smsd_crm.modem.pty_emulator import next_reply
+from smsd_crm.emulator.pty_modem import next_reply
+from smsd_crm.sms.compose import count_parts
 
 from .conftest import SMSD_CRM, wait_until, write_config
 from .test_browser import ARTIFACTS, page  # noqa: F401  (the chromium fixture)
 
-SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 
 
 def _shop(tmp_path, emulator) -> Path:

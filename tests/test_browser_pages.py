@@ -12,7 +12,7 @@ from pathlib import Path
 from .conftest import SMSD_CRM, wait_until
 from .test_browser import ARTIFACTS, page  # noqa: F401  (the chromium fixture)
 
-SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 
 
 def _config(tmp_path: Path) -> Path:

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from playwright.async_api import async_playwright
-
 from smsd_crm_dashboards.views import VIEWS
 
 from .conftest import SMSD_CRM, DaemonProcess, query, sim_send, wait_until
@@ -26,7 +25,7 @@ from .test_browser import ARTIFACTS, CHROMIUM, FLAGS
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 SIZES = {"phone": {"width": 360, "height": 740}, "screen": {"width": 1366, "height": 768}}
 STAFF_PAGES = ["/", "/orders", "/complaints", "/customers", "/customers/{customer}", "/messages",
                "/messages?box=out", "/messages/conversation?phone=081234567890", "/simulator", "/account"]

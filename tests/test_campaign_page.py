@@ -29,7 +29,7 @@ async def _progress(tmp_path, reports: bool, lang: str) -> str:
     settings = parse_config(f"web: {{port: 0}}\noutbox: {{delivery_reports: {str(reports).lower()}}}\n",
                             tmp_path / "c.yaml")
     clock = Clock()
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", clock())
         service = CampaignService(db, settings, clock, host)
         campaign = await service.create(name="Diskon minyak", text="Halo {nama}", audience=Audience())

@@ -69,7 +69,7 @@ def test_birthdays_on_the_28th_of_february_include_the_29th_in_other_years():
 
 async def test_recipients_are_unique_and_withdrawn_rows_go_back_to_pending(tmp_path):
     settings = parse_config("database: {path: c.sqlite3}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (_, db):
+    async with offline_session(settings, third_party=False) as (_, db):
         cid = await store.create(db, name="t", text={"id": "Halo"}, audience={"kind": "all"}, now=NOW)
         assert await store.start(db, cid, ["+62811", "+62812", "+62811", "+62813"], NOW) == 3  # nobody twice
         assert await store.start(db, cid, ["+62814"], NOW) == 0  # only a draft starts
@@ -90,7 +90,7 @@ async def test_recipients_are_unique_and_withdrawn_rows_go_back_to_pending(tmp_p
 
 
 async def test_an_order_can_cite_a_campaigns_promo_code(pipeline):
-    from smsd_crm.catalog_csv import parse_products
+    from smsd_crm.csv_io.catalog import parse_products
     from smsd_crm.storage import catalog
     send, db = pipeline
     rows, _ = parse_products("code,name,category,price,cost\nB01,Beras 5kg,Sembako,78000,70000\n")
@@ -108,7 +108,7 @@ async def test_campaign_results_count_what_followed_each_message(tmp_path):
     from smsd_crm.analytics.campaign_results import results
     from smsd_crm.storage import consent
     settings = parse_config("database: {path: r.sqlite3}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (_, db):
+    async with offline_session(settings, third_party=False) as (_, db):
         cid = await store.create(db, name="minyak", text={"id": "Diskon"}, audience={"kind": "all"}, now=NOW,
                                  promo_code="MINYAK")
         phones = ["+6281300000001", "+6281300000002", "+6281300000003", "+6281300000004"]
@@ -138,10 +138,11 @@ async def test_campaign_results_count_what_followed_each_message(tmp_path):
         assert (r.code_orders, r.code_revenue) == (2, 80000)
         # the messages dashboard shows them, and exports them
         from bokeh.document import Document
+        from smsd_crm_dashboards import messages as messages_view
+
         from smsd_crm.analytics.dashboard_data import DashboardData
         from smsd_crm.storage.readonly import ReadOnlyDatabase
         from smsd_crm.web.dashboards import DocumentHub, data_tables
-        from smsd_crm_dashboards import messages as messages_view
         doc = Document()
         await messages_view.make(doc, DashboardData(ReadOnlyDatabase(db.path)), DocumentHub(), today=date(2026, 12, 5))()
         assert "minyak" in doc.get_model_by_name("campaigns").text and "Rp70.000" in doc.get_model_by_name(
@@ -153,7 +154,7 @@ async def test_campaign_results_count_what_followed_each_message(tmp_path):
 async def test_a_scheduled_campaign_starts_at_its_time(tmp_path):
     from datetime import timedelta
     settings = parse_config("database: {path: s.sqlite3}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (_, db):
+    async with offline_session(settings, third_party=False) as (_, db):
         cid = await store.create(db, name="besok", text={"id": "x"}, audience={"kind": "all"}, now=NOW,
                                  start_at=NOW + timedelta(hours=1))
         assert await store.start(db, cid, ["+62811"], NOW) == 1
@@ -169,7 +170,7 @@ async def test_greetings_are_made_once_per_occasion_for_the_opted_in(tmp_path):
                             "    winback_days: 30\n"
                             "    holidays: [{name: lebaran, date: 2026-11-23, text: {id: 'Selamat Idul Fitri {nama}'}}]\n",
                             tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (_, db):
+    async with offline_session(settings, third_party=False) as (_, db):
         for phone, born in (("+6281300000001", "1990-11-23"), ("+6281300000002", "1985-02-01"),
                             ("+6281300000003", "2001-11-23")):
             await db.execute("INSERT INTO customers (phone, birthday, created_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -215,7 +216,7 @@ async def test_a_plugins_segment_is_an_audience_and_unknown_targets_list_the_cho
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "arisan.py").write_text(SEGMENT_PLUGIN)
     settings = parse_config("database: {path: p.sqlite3}\nplugins_dir: plugins\n", tmp_path / "c.yaml")
-    async with offline_session(settings, lambda: NOW, entry_points=False) as (host, db):
+    async with offline_session(settings, lambda: NOW, third_party=False) as (host, db):
         for i in (1, 2, 3):
             await db.execute("INSERT INTO customers (phone, name, created_at, updated_at) VALUES (?, ?, 'x', 'x')",
                              (f"+628130000000{i}", f"Bu {i}"))
@@ -233,7 +234,7 @@ async def test_the_runner_fills_in_names_and_points_and_keeps_the_weekly_cap(tmp
     from smsd_crm.campaigns.service import CampaignService
     settings = parse_config("database: {path: w.sqlite3}\ncampaigns: {quiet_hours: null, weekly_cap: 1}\n",
                             tmp_path / "c.yaml")
-    async with offline_session(settings, lambda: NOW, entry_points=False) as (host, db):
+    async with offline_session(settings, lambda: NOW, third_party=False) as (host, db):
         await db.execute("INSERT INTO customers (phone, name, language, created_at, updated_at) VALUES "
                          "('+6281300000001', 'Budi', 'id', 'x', 'x'), ('+6281300000002', NULL, 'en', 'x', 'x')")
         await db.execute("INSERT INTO points_ledger (phone, delta, reason, ref, at) VALUES "
@@ -263,7 +264,7 @@ async def test_the_runner_fills_in_names_and_points_and_keeps_the_weekly_cap(tmp
 async def test_a_campaign_paused_while_the_runner_feeds_it_stops_the_feeding(tmp_path):
     from smsd_crm.campaigns.runner import IDLE_WAIT, CampaignRunner
     settings = parse_config("database: {path: q.sqlite3}\ncampaigns: {quiet_hours: null}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, lambda: NOW, entry_points=False) as (host, db):
+    async with offline_session(settings, lambda: NOW, third_party=False) as (host, db):
         await db.execute("INSERT INTO customers (phone, created_at, updated_at) VALUES ('+6281300000001', 'x', 'x')")
         runner = CampaignRunner(db, settings, host, lambda modem_id=None: None, lambda: NOW, sending_modems=1)
         cid = await store.create(db, name="t", text={"id": "x"}, audience={"kind": "all"}, now=NOW)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from smsd_crm.modem.pty_emulator import PtyModem, next_reply
+from smsd_crm.emulator.pty_modem import PtyModem, next_reply
 from smsd_crm.phones import normalize
 
 from .conftest import SMSD_CRM, query, wait_until, write_config

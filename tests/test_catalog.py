@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from smsd_crm.catalog_csv import parse_products, parse_rupiah
-from smsd_crm.catalog_match import find, resolve
+from smsd_crm.csv_io.catalog import parse_products, parse_rupiah
 from smsd_crm.models import Product
+from smsd_crm.understanding.catalog_match import find, resolve
 
 from .conftest import SMSD_CRM
 
-SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 
 
 def products() -> list[Product]:

@@ -10,9 +10,19 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from smsd_crm.analytics.clv import (BgNbd, GammaGamma, bgnbd_log_likelihood, expected_purchases,
-                                    expected_repeat_purchases_population, expected_spend, fit_bgnbd,
-                                    fit_gamma_gamma, forecast, gamma_gamma_log_likelihood, p_alive)
+from smsd_crm.analytics.clv import (
+    BgNbd,
+    GammaGamma,
+    bgnbd_log_likelihood,
+    expected_purchases,
+    expected_repeat_purchases_population,
+    expected_spend,
+    fit_bgnbd,
+    fit_gamma_gamma,
+    forecast,
+    gamma_gamma_log_likelihood,
+    p_alive,
+)
 from smsd_crm.analytics.transactions import parse_transactions, summarize
 
 from .conftest import SMSD_CRM

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from smsd_crm.modem.pty_emulator import next_reply
+from smsd_crm.emulator.pty_modem import next_reply
 
 from .conftest import SMSD_CRM, query, wait_until, write_config
 
-SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 A, B, C = "+6281300000001", "+6281300000002", "+6281300000003"
 
 # (sender, text, a regular expression the reply must match)
@@ -160,7 +160,8 @@ async def test_registration_forms_store_tidy_names(shop, emulator):
 
 async def test_the_same_sms_twice_is_answered_once(shop, emulator):
     from datetime import datetime, timezone
-    from smsd_crm.modem.compose import encode_deliver
+
+    from smsd_crm.sms.compose import encode_deliver
     [part] = encode_deliver(A, "PESAN gula 1", datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc))
     queue = emulator.subscribe(A)
     emulator.core.store_pdu(part.hex)

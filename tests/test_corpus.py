@@ -21,7 +21,7 @@ from .conftest import SMSD_CRM, query, wait_until, write_config
 DATA = Path(__file__).parent / "data"
 # The shared sample, and variants of the same kinds written without looking at the reader's code.
 CORPORA = ["sms-id-sample.jsonl", "sms-id-variants.jsonl", "sms-id-fresh.jsonl", "sms-id-holdout.jsonl"]
-CATALOGUE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+CATALOGUE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 GENERIC = re.compile(r"^(Maaf, perintah tidak dikenal|Sorry, unknown command|Maksud Anda|Did you mean)")
 
 

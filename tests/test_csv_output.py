@@ -4,7 +4,7 @@ download's name never breaks its header."""
 import csv
 import io
 
-from smsd_crm.csv_output import attachment, spreadsheet_safe, to_csv
+from smsd_crm.csv_io.writing import attachment, spreadsheet_safe, to_csv
 
 
 def test_formula_cells_become_text_and_data_stays_as_it_was():

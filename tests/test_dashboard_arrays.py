@@ -13,9 +13,9 @@ from smsd_crm.analytics import extract, lines, sales
 from smsd_crm.analytics.metrics import pair_rules
 from smsd_crm.analytics.purchases import Purchases
 from smsd_crm.config import parse_config
+from smsd_crm.csv_io.catalog import parse_products
 from smsd_crm.daemon import offline_session
 from smsd_crm.storage import catalog
-from smsd_crm.catalog_csv import parse_products
 
 from .test_dashboard_views import TODAY, _data, shop  # noqa: F401 (the fixture)
 
@@ -87,7 +87,7 @@ async def test_the_arrays_follow_new_cancelled_and_till_purchases(shop):  # noqa
 
 async def test_a_hand_made_shop_drills_down_to_the_numbers_worked_out_by_hand(tmp_path):
     settings = parse_config("database: {path: hand.sqlite3}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (_, db):
+    async with offline_session(settings, third_party=False) as (_, db):
         rows, _ = parse_products("code,name,category,price,cost\nB01,Beras,Sembako,70000,60000\n"
                                  "K01,Kopi,Minuman,2000,1500\n")
         await catalog.import_rows(db, rows, datetime.now(timezone.utc))

@@ -6,7 +6,6 @@ that cannot break the header."""
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 import re

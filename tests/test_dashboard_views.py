@@ -8,25 +8,25 @@ from datetime import date, datetime, timezone
 
 import pytest
 from bokeh.document import Document
-
-from smsd_crm.analytics import sales
-from smsd_crm.catalog_csv import parse_products
-from smsd_crm.config import parse_config
-from smsd_crm.daemon import offline_session
-from smsd_crm.demo_history import generate
-from smsd_crm.storage import catalog, customers
-from smsd_crm.storage.history_load import load_history
-from smsd_crm.analytics.dashboard_data import DashboardData
-from smsd_crm.storage.readonly import ReadOnlyDatabase
-from smsd_crm.web.dashboards import DocumentHub
-from smsd_crm_dashboards import customers as customers_view
-from smsd_crm_dashboards import sales as sales_view
+from smsd_crm.demo.history import generate
+from smsd_crm.demo.history_load import load_history
 from smsd_crm_dashboards import crosssell as crosssell_view
+from smsd_crm_dashboards import customers as customers_view
 from smsd_crm_dashboards import future as future_view
 from smsd_crm_dashboards import messages as messages_view
 from smsd_crm_dashboards import profit as profit_view
 from smsd_crm_dashboards import retention as retention_view
+from smsd_crm_dashboards import sales as sales_view
 from smsd_crm_dashboards import service as service_view
+
+from smsd_crm.analytics import sales
+from smsd_crm.analytics.dashboard_data import DashboardData
+from smsd_crm.config import parse_config
+from smsd_crm.csv_io.catalog import parse_products
+from smsd_crm.daemon import offline_session
+from smsd_crm.storage import catalog, customers
+from smsd_crm.storage.readonly import ReadOnlyDatabase
+from smsd_crm.web.dashboards import DocumentHub
 
 from .test_demo_history import PRODUCTS
 
@@ -41,7 +41,7 @@ def _data(db) -> DashboardData:
 @pytest.fixture
 async def shop(tmp_path):
     settings = parse_config("database: {path: shop.sqlite3}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (_, db):
+    async with offline_session(settings, third_party=False) as (_, db):
         rows, errors = parse_products("code,name,category,price,cost\n" + "\n".join(
             f"{p['code']},{p['name']},{p['category']},{p['price']},{p['cost']}" for p in PRODUCTS))
         assert not errors
@@ -156,7 +156,7 @@ async def test_future_view_fits_and_compares_with_the_hold_out(shop):
 
 async def test_future_view_says_when_data_is_thin(tmp_path):
     settings = parse_config("database: {path: thin.sqlite3}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (_, db):
+    async with offline_session(settings, third_party=False) as (_, db):
         await db.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
                          "('r1', '+6281200000001', '2026-10-01T10:00:00+00:00', 5000, '2026-10-01')")
         doc = Document()

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import aiohttp
 
-from smsd_crm.modem.pty_emulator import next_reply
+from smsd_crm.emulator.pty_modem import next_reply
 
 from .conftest import SMSD_CRM, query, wait_until, write_config
 from .test_browser import ARTIFACTS, page  # noqa: F401  (the chromium fixture)
 from .test_web_auth import client, log_in
 
-SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 # The middle of a bar (found by what a click on it means: data.key; the axis shows data.factor) in page
 # pixels, computed through BokehJS's own scales.
 BAR = """([name, source, key, horizontal]) => {

@@ -7,7 +7,7 @@ import subprocess
 from collections import Counter
 from datetime import date, datetime
 
-from smsd_crm.demo_history import LEBARAN, generate
+from smsd_crm.demo.history import LEBARAN, generate
 
 from .conftest import SMSD_CRM, query
 

@@ -27,7 +27,7 @@ PHONE = "+6281234567890"
 async def desk(tmp_path):
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
     clock = Clock()
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
         await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", clock())
         now = clock().isoformat()

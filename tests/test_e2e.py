@@ -11,8 +11,8 @@ from collections import Counter
 
 import pytest
 
-from smsd_crm.modem import pdu
-from smsd_crm.modem.pty_emulator import next_reply
+from smsd_crm.emulator.pty_modem import next_reply
+from smsd_crm.sms import pdu
 
 from .conftest import SMSD_CRM, query, sim_send, wait_until, write_config
 
@@ -144,7 +144,7 @@ async def test_an_undecodable_pdu_is_kept_raw_and_freed_from_the_sim(tmp_path, e
 
 
 async def test_several_emulated_modems_and_the_reply_leaves_by_the_sim_texted(tmp_path, daemons):
-    from smsd_crm.modem.emulator_control import request
+    from smsd_crm.emulator.control import request
     config = write_config(tmp_path, "emulator", extra="emulator:\n  control_socket: run/emu.sock\n")
     text = config.read_text().replace("  - id: sim1\n    port: emulator\n",
                                       "  - id: sim1\n    port: emulator\n  - id: sim2\n    port: emulator\n"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from smsd_crm.modem import pdu
-from smsd_crm.modem.compose import encode_submit
-from smsd_crm.modem.emulator import EmulatorCore
+from smsd_crm.emulator.core import EmulatorCore
+from smsd_crm.sms import pdu
+from smsd_crm.sms.compose import encode_submit
 
 
 def make(**kw):
@@ -59,7 +59,7 @@ def test_cmgr_cmgl_cmgd():
     a, b = core.deliver("+62811", "satu") + core.deliver("+62812", "dua")
     out.clear()
     core.feed(f"AT+CMGR={a}\r".encode())
-    assert f"+CMGR: 0,,".encode() in out
+    assert "+CMGR: 0,,".encode() in out
     out.clear()
     core.feed(b"AT+CMGL=4\r")
     assert out.count(b"+CMGL:") == 2 and b"+CMGL: 0,1,," in out  # read by CMGR already

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from smsd_crm_registration import Registration, parse_birthday, parse_registration
 
-from smsd_crm import grammar, phones
-from smsd_crm.builtin.registration import Registration, parse_birthday, parse_registration
+from smsd_crm import phones
+from smsd_crm.understanding import grammar
 
 
 @pytest.mark.parametrize("text,expected", [

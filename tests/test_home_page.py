@@ -48,7 +48,7 @@ async def today(tmp_path):
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
     clock = Clock()
     clock.now = NOW
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", NOW)
         await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", NOW)
         await db.execute("INSERT INTO customers (phone, name, language, created_at, updated_at) "

@@ -12,12 +12,13 @@ from smsd_crm.plugin_config import PluginConfig
 from smsd_crm.shop_time import MONTHS, for_zone
 
 ROOT = Path(__file__).parent.parent / "smsd_crm"
-TEMPLATES = [*ROOT.glob("web/templates/*.html"), *ROOT.glob("builtin/*/templates/*.html")]
+PLUGINS = ROOT.parent / "plugins"  # the built-in services
+TEMPLATES = [*ROOT.glob("web/templates/*.html"), *PLUGINS.glob("smsd_crm_*/templates/*.html")]
 NAME = re.compile(r"""\bt\(\s*["']([^"']+)["']\s*[,)]""")
 PREFIX = re.compile(r"""\bt\(\s*["']([^"']+\.)["']\s*~\s*""")
 # Python that speaks through the catalogue: the dashboards and the staff's command-line output
 SOURCES = [*(ROOT.parent / "dashboards" / "smsd_crm_dashboards").glob("*.py"), ROOT / "web" / "dashboard_pages.py",
-           *ROOT.glob("builtin/*/*.py")]
+           *PLUGINS.glob("smsd_crm_*/*.py")]
 PY_NAME = re.compile(r"""\.t\(\s*["']([^"']+)["']\s*[,)]""")
 PY_PREFIX = re.compile(r"""\.t\(\s*f["']([^"'{]+)\{""")
 PY_GROUP = re.compile(r"""\bword\(\s*["']([^"']+)["']\s*,""")

@@ -10,7 +10,7 @@ import pytest
 
 from smsd_crm.config import parse_config
 from smsd_crm.daemon import offline_session
-from smsd_crm.simulator import PhoneSimulator
+from smsd_crm.emulator.simulator import PhoneSimulator
 from smsd_crm.storage import users
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password
@@ -41,7 +41,7 @@ async def site(tmp_path, yaml: str = ""):
     settings = parse_config("web: {port: 0}\nplugins_dir: null\n" + OWNER_YAML + yaml, tmp_path / "c.yaml")
     clock = Clock()
     modem = FakeModem()
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         for name, role in (("pemilik", "owner"), ("kasir", "staff")):
             await users.add_user(db, name, hash_password("mawar-sore-48"), role, clock())
         simulator = PhoneSimulator([modem], clock, mask=host.masker().mask)
@@ -105,7 +105,7 @@ async def api_site(tmp_path, yaml: str = ""):
     from smsd_crm.storage import api_clients
     settings = parse_config("web: {port: 0}\n" + yaml, tmp_path / "c.yaml")
     clock = Clock()
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         tokens = {}
         for name, scopes in (("pos", ("read",)), ("sender", ("send",)), ("both", ("read", "send"))):
             token = await api_clients.add_client(db, name, clock(), scopes)

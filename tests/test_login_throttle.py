@@ -18,8 +18,14 @@ from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web import passwords
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password
-from smsd_crm.web.throttle import (LoginThrottle, address_key, device_cookie_name, device_key, make_device_cookie,
-                                   name_key)
+from smsd_crm.web.throttle import (
+    LoginThrottle,
+    address_key,
+    device_cookie_name,
+    device_key,
+    make_device_cookie,
+    name_key,
+)
 
 from .test_web_auth import Clock
 

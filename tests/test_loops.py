@@ -16,11 +16,11 @@ import pytest
 
 from smsd_crm.config import parse_config
 from smsd_crm.daemon import offline_session
+from smsd_crm.emulator.pty_modem import next_reply
 from smsd_crm.models import InboundMessage
-from smsd_crm.modem.compose import encode_deliver
-from smsd_crm.modem.pdu import decode
-from smsd_crm.modem.pty_emulator import next_reply
 from smsd_crm.router import OVER_BUDGET, REPEATED, Router
+from smsd_crm.sms.compose import encode_deliver
+from smsd_crm.sms.pdu import decode
 from smsd_crm.storage import users
 from smsd_crm.understanding.senders import answerable, why_not
 from smsd_crm.web.app import WebContext, start_web
@@ -211,7 +211,7 @@ async def _inprocess(tmp_path, extra: str = ""):
     settings = parse_config("plugins_dir: null\nstore: {name: Toko Uji}\nweb: {port: 0}\n" + extra,
                             tmp_path / "c.yaml")
     clock = Clock()
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         routers = [Router(db, host, settings, lambda modem_id=None: None, clock)]
 
         async def send(text: str, sender: str = PEER, after: timedelta = timedelta(minutes=1)) -> str | None:

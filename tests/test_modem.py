@@ -7,9 +7,9 @@ import asyncio
 import pytest
 
 from smsd_crm.config import ModemConfig
+from smsd_crm.emulator.pty_modem import next_reply
 from smsd_crm.errors import ModemUnavailable
 from smsd_crm.modem.modem import Modem
-from smsd_crm.modem.pty_emulator import next_reply
 
 from .conftest import wait_until
 
@@ -131,8 +131,9 @@ async def test_missing_port_is_unavailable_not_a_crash(tmp_path):
 
 
 async def test_sim_pin_is_entered_once_and_never_logged(tmp_path, caplog):
-    from smsd_crm.modem.pty_emulator import PtyModem
     from pydantic import SecretStr
+
+    from smsd_crm.emulator.pty_modem import PtyModem
 
     emu = PtyModem("sim1", pin="4321")
     await emu.start()
@@ -159,7 +160,8 @@ async def test_sim_pin_is_entered_once_and_never_logged(tmp_path, caplog):
 
 async def test_missing_part_is_delivered_incomplete_after_the_timeout(emulator):
     from datetime import datetime, timezone
-    from smsd_crm.modem.compose import encode_deliver
+
+    from smsd_crm.sms.compose import encode_deliver
     parts = encode_deliver("+6281777777777", "satu " * 100, datetime.now(timezone.utc), concat_reference=42)
     assert len(parts) == 4
     for part in (parts[0], parts[2], parts[3]):  # part 2 never arrives
@@ -179,8 +181,9 @@ async def test_missing_part_is_delivered_incomplete_after_the_timeout(emulator):
 
 async def test_sixteen_bit_references_both_ways_and_parts_out_of_order(emulator):
     from datetime import datetime, timezone
-    from smsd_crm.modem import pdu
-    from smsd_crm.modem.compose import encode_deliver
+
+    from smsd_crm.sms import pdu
+    from smsd_crm.sms.compose import encode_deliver
     text = "Pesan panjang dengan referensi 16 bit. " * 12
     parts = encode_deliver("+6281888888888", text, datetime.now(timezone.utc), ref_bits=16,
                            concat_reference=4660)
@@ -260,8 +263,9 @@ async def test_a_modem_that_cannot_announce_is_swept_often(emulator, caplog, ref
 async def test_a_character_cut_between_two_parts_is_stored_whole(emulator, encoding):
     """Senders cut an emoji's surrogate pair, or an ESC from its extension code, between parts."""
     from datetime import datetime, timezone
-    from smsd_crm.modem import gsm7
-    from smsd_crm.modem.compose import Segment, encode_deliver_segments
+
+    from smsd_crm.sms import gsm7
+    from smsd_crm.sms.compose import Segment, encode_deliver_segments
     if encoding == "ucs2":
         text = "Makasih ya kak 🙏 " * 5
         units = text.encode("utf-16-be")
@@ -287,7 +291,8 @@ async def test_a_character_cut_between_two_parts_is_stored_whole(emulator, encod
 async def test_two_long_messages_with_one_reference_interleaved_are_both_stored(emulator):
     """One sender, the same concatenation reference twice, parts arriving A1 B1 B2 A2."""
     from datetime import datetime, timedelta, timezone
-    from smsd_crm.modem.compose import encode_deliver
+
+    from smsd_crm.sms.compose import encode_deliver
     sent = datetime.now(timezone.utc)
     first, second = "KOMPLAIN telur pecah tiga butir. " * 6, "PESAN beras 5 kg dan gula 2 kg. " * 6
     a = encode_deliver("+6281555555555", first, sent, concat_reference=77)

@@ -13,15 +13,16 @@ from datetime import datetime, timezone
 from importlib import resources
 from pathlib import Path
 
+import smsd_crm_owner as owner
+
 from smsd_crm import Message
-from smsd_crm.builtin import owner
-from smsd_crm.catalog_csv import parse_products
-from smsd_crm.catalog_match import resolve
 from smsd_crm.config import load_config, parse_config
+from smsd_crm.csv_io.catalog import parse_products
 from smsd_crm.daemon import offline_session
-from smsd_crm.demo import seed_demo, seed_history
+from smsd_crm.demo.shop import seed_demo, seed_history
 from smsd_crm.models import Product
 from smsd_crm.storage import catalog
+from smsd_crm.understanding.catalog_match import resolve
 
 from .conftest import SMSD_CRM, write_config
 
@@ -110,7 +111,7 @@ def _owner_says(text: str, clock: Clock, n: int) -> Message:
 async def test_laporan_counts_one_way_and_stok_takes_names(tmp_path):
     settings = parse_config(f'plugins:\n  owner:\n    numbers: ["{OWNER}"]\n    pin: "{PIN}"\n', tmp_path / "c.yaml")
     clock = Clock(datetime(2025, 1, 1, 5, 0, tzinfo=timezone.utc))  # 12.00 WIB on 1 January
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         ctx = host.contexts["owner"]
         for state, total, at in (("new", 10_000, "2024-12-31T17:30:00+00:00"),  # 00.30 WIB today
                                  ("done", 20_000, "2025-01-01T01:00:00+00:00"),
@@ -126,7 +127,7 @@ async def test_laporan_counts_one_way_and_stok_takes_names(tmp_path):
         assert "pesanan SMS 2 (Rp30.000)" in report, report
         assert report.startswith("Laporan 1 Jan 2025: kasir Rp7.000 (1 struk)"), report
 
-        rows, errors = parse_products(resources.files("smsd_crm").joinpath("demo_data/products.csv")
+        rows, errors = parse_products(resources.files("smsd_crm.demo").joinpath("data/products.csv")
                                       .read_text(encoding="utf-8"))
         assert not errors
         await catalog.import_rows(db, rows, clock())
@@ -139,7 +140,7 @@ async def test_laporan_counts_one_way_and_stok_takes_names(tmp_path):
 
 
 def test_every_product_the_readme_names_is_in_the_demo_catalogue():
-    rows, errors = parse_products(resources.files("smsd_crm").joinpath("demo_data/products.csv")
+    rows, errors = parse_products(resources.files("smsd_crm.demo").joinpath("data/products.csv")
                                   .read_text(encoding="utf-8"))
     assert not errors
     codes = {r.code for r in rows}
@@ -178,5 +179,5 @@ async def test_the_seeded_customers_have_the_points_their_history_earned(tmp_pat
     assert sum(1 for b in balances if b > 0) >= len(balances) // 2  # most still hold points (expiry after 365 days)
     # loading again adds nothing (each purchase earns once)
     async with offline_session(settings) as (host, _):
-        from smsd_crm.builtin import points
+        import smsd_crm_points as points
         assert await points.earn_from_history(host.contexts["points"]) == 0

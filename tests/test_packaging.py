@@ -22,11 +22,11 @@ def test_wheel_install_runs_outside_the_source_tree(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(target))
     # The console script the wheel declares, run from a folder without the sources.
     script = (target / "bin" / "smsd-crm").read_text()
-    assert "from smsd_crm.cli import main" in script
+    assert "from smsd_crm.cli.main import main" in script
     result = subprocess.run([sys.executable, "-m", "smsd_crm", "plugins", "-c", "config.yaml"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert f"builtin: smsd_crm.builtin.registration" in result.stdout
+    assert "registration 0.1.0 [enabled] (builtin: plugins/smsd_crm_registration)" in result.stdout
     probe = subprocess.run([sys.executable, "-c", "import smsd_crm, sys; print(smsd_crm.__file__)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert probe.stdout.startswith(str(target)), probe.stdout
@@ -36,7 +36,7 @@ def test_wheel_install_runs_outside_the_source_tree(tmp_path):
 def test_the_example_package_plugin_installs_and_is_listed(tmp_path):
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
-                    str(ROOT / "plugins" / "smsd-crm-lokasi")], check=True, timeout=300)
+                    str(ROOT / "plugins" / "examples" / "smsd-crm-lokasi")], check=True, timeout=300)
     (tmp_path / "config.yaml").write_text("modems: []\nplugins:\n  lokasi:\n    landmark: depan masjid\n")
     env = dict(os.environ, PYTHONPATH=str(target))
     smsd_crm = str(Path(sys.executable).parent / "smsd-crm")

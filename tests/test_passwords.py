@@ -12,8 +12,16 @@ from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web import passwords
 from smsd_crm.web.app import WebContext, start_web
-from smsd_crm.web.passwords import (MIN_LENGTH, Cost, check_strength, common_passwords, hash_password, needs_rehash,
-                                    password_problem, verify_password)
+from smsd_crm.web.passwords import (
+    MIN_LENGTH,
+    Cost,
+    check_strength,
+    common_passwords,
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
 
 from .test_web_auth import Clock, client, log_in
 

@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from smsd_crm.errors import PduError
-from smsd_crm.modem import compose, gsm7, pdu
+from smsd_crm.sms import compose, gsm7, pdu
 
 WIB = timezone(timedelta(hours=7))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gammu
 import pytest
 
-from smsd_crm.modem import pdu
+from smsd_crm.sms import pdu
 
 from .pdu_corpus import CORPUS
 

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smsd_crm.errors import PduError
-from smsd_crm.modem import compose, gsm7, pdu
-from smsd_crm.modem.reassembly import Reassembler, join_text
+from smsd_crm.sms import compose, gsm7, pdu
+from smsd_crm.sms.reassembly import Reassembler, join_text
 
 any_text = st.text(max_size=600, alphabet=st.characters(blacklist_categories=("Cs",)))
 zones = st.integers(min_value=-48, max_value=56).map(lambda q: timezone(timedelta(minutes=15 * q)))

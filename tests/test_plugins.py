@@ -46,7 +46,7 @@ ECHO = """
 
 
 def test_builtins_and_plugin_dir_file_are_loaded(tmp_path):
-    host = PluginHost.load(_settings(tmp_path, files={"echo.py": ECHO}), entry_points=False)
+    host = PluginHost.load(_settings(tmp_path, files={"echo.py": ECHO}), third_party=False)
     names = [(p.name, p.source) for p in host.plugins]
     assert names == [("registration", "builtin"), ("order", "builtin"), ("complaint", "builtin"), ("points", "builtin"),
                      ("info", "builtin"),
@@ -60,7 +60,7 @@ def test_builtins_and_plugin_dir_file_are_loaded(tmp_path):
 def test_keyword_clash_stops_startup_naming_both(tmp_path):
     clash = ECHO.replace('["GEMA"]', '["DAFTAR"]')
     with pytest.raises(StartupError, match="'DAFTAR' is claimed by plugins 'registration' and 'echo'"):
-        PluginHost.load(_settings(tmp_path, files={"echo.py": clash}), entry_points=False)
+        PluginHost.load(_settings(tmp_path, files={"echo.py": clash}), third_party=False)
 
 
 def test_keyword_override_in_config_resolves_a_clash(tmp_path):
@@ -71,20 +71,20 @@ def test_keyword_override_in_config_resolves_a_clash(tmp_path):
             keywords:
               echo: {id: [ULANG]}
         """, files={"echo.py": clash})
-    host = PluginHost.load(settings, entry_points=False)
+    host = PluginHost.load(settings, third_party=False)
     assert host.keyword_table["ULANG"].plugin == "echo"
     assert host.keyword_table["DAFTAR"].plugin == "registration"
 
 
 def test_disabling_a_builtin_removes_its_keywords(tmp_path):
-    host = PluginHost.load(_settings(tmp_path, "plugins:\n  order:\n    enabled: false\n"), entry_points=False)
+    host = PluginHost.load(_settings(tmp_path, "plugins:\n  order:\n    enabled: false\n"), third_party=False)
     assert not {"PESAN", "ORDER", "BATAL", "STATUS"} & set(host.keyword_table)
     assert "DAFTAR" in host.keyword_table and not host.pm.has_plugin("order")
 
 
 def test_disabled_plugin_is_listed_but_not_active(tmp_path):
     settings = _settings(tmp_path, "plugins:\n  echo:\n    enabled: false\n", files={"echo.py": ECHO})
-    host = PluginHost.load(settings, entry_points=False)
+    host = PluginHost.load(settings, third_party=False)
     assert [p.name for p in host.enabled()] == ["registration", "order", "complaint", "points", "info", "optout",
                                                   "webhooks", "owner", "help"]
     assert "GEMA" not in host.keyword_table
@@ -94,23 +94,23 @@ def test_disabled_plugin_is_listed_but_not_active(tmp_path):
 def test_misspelt_hook_is_a_startup_error(tmp_path):
     typo = "from smsd_crm import hookimpl\n\n@hookimpl\ndef handle_mesage(message):\n    return None\n"
     with pytest.raises(StartupError, match="handle_mesage"):
-        PluginHost.load(_settings(tmp_path, files={"typo.py": typo}), entry_points=False)
+        PluginHost.load(_settings(tmp_path, files={"typo.py": typo}), third_party=False)
 
 
 def test_plugin_import_error_is_one_line(tmp_path):
     with pytest.raises(StartupError, match="failed to import: ZeroDivisionError"):
-        PluginHost.load(_settings(tmp_path, files={"boom.py": "1/0\n"}), entry_points=False)
+        PluginHost.load(_settings(tmp_path, files={"boom.py": "1/0\n"}), third_party=False)
 
 
 def test_plugin_section_is_validated_by_the_plugin_model(tmp_path):
     with pytest.raises(ConfigError, match=r"plugins\.echo\.keywords: .*keyword 1 of echo\.id must be one word"):
         PluginHost.load(_settings(tmp_path, "plugins:\n  echo:\n    keywords:\n      echo: {id: [1]}\n",
-                                  files={"echo.py": ECHO}), entry_points=False)
+                                  files={"echo.py": ECHO}), third_party=False)
 
 
 def test_reply_override_keeps_other_defaults(tmp_path):
     settings = _settings(tmp_path, "plugins:\n  registration:\n    replies:\n      id:\n        welcome: Hai {name}\n")
-    host = PluginHost.load(settings, entry_points=False)
+    host = PluginHost.load(settings, third_party=False)
     config = host.plugins[0].config
     assert config.template("welcome", "id") == "Hai {name}"
     assert "BANTUAN" in config.template("updated", "id")
@@ -119,9 +119,10 @@ def test_reply_override_keeps_other_defaults(tmp_path):
 
 async def test_call_first_awaits_and_wraps_errors(tmp_path):
     failing = ECHO.replace("return Reply(message.args)", "raise ValueError('bad')")
-    host = PluginHost.load(_settings(tmp_path, files={"echo.py": failing}), entry_points=False)
-    from smsd_crm.models import Message
+    host = PluginHost.load(_settings(tmp_path, files={"echo.py": failing}), third_party=False)
     from datetime import datetime, timezone
+
+    from smsd_crm.models import Message
     msg = Message(1, "+62811", "+62811", "GEMA x", datetime.now(timezone.utc), "sim1", "GEMA", "echo", "x")
     with pytest.raises(PluginError) as info:
         await host.call_first("handle_message", only="echo", message=msg)
@@ -134,8 +135,10 @@ def test_plugins_cli_lists_builtins_hooks_and_the_file_plugin(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert "registration [enabled] (builtin: smsd_crm.builtin.registration)" in out
-    assert "help [enabled] (builtin: smsd_crm.builtin.help)" in out
+    for name in ("registration", "order", "complaint", "points", "info", "optout", "webhooks", "owner", "help"):
+        # Each built-in service is a package in the top-level plugins/ folder, found by its entry point.
+        assert f"{name} 0.1.0 [enabled] (builtin: plugins/smsd_crm_{name})" in out
+        assert (ROOT / "plugins" / f"smsd_crm_{name}" / "__init__.py").is_file()
     assert f"echo [enabled] (file: {tmp_path / 'plugins' / 'echo.py'})" in out
     assert "hooks: handle_message, register_config_model" in out
     assert "keywords: ECHO, GEMA" in out
@@ -143,6 +146,7 @@ def test_plugins_cli_lists_builtins_hooks_and_the_file_plugin(tmp_path):
 
 def test_every_hook_is_documented_with_its_signature():
     import inspect
+
     from smsd_crm import hookspecs
     docs = (ROOT / "docs" / "plugins.md").read_text()
     for name, func in inspect.getmembers(hookspecs, inspect.isfunction):

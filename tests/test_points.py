@@ -10,10 +10,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import smsd_crm_points as points
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from smsd_crm.builtin import points
 from smsd_crm.config import parse_config
 from smsd_crm.daemon import offline_session
 

@@ -10,9 +10,9 @@ from datetime import datetime, timezone
 import pytest
 
 from smsd_crm.config import ModemConfig, OutboxConfig
+from smsd_crm.emulator.pty_modem import PtyModem
 from smsd_crm.modem.modem import Modem
 from smsd_crm.modem.pool import FAILURE_LIMIT, REST_SECONDS, ModemPool
-from smsd_crm.modem.pty_emulator import PtyModem
 from smsd_crm.outbox import Outbox
 from smsd_crm.storage import messages
 from smsd_crm.storage.db import Database

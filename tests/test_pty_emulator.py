@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 
-from smsd_crm.modem.pty_emulator import PtyModem
+from smsd_crm.emulator.pty_modem import PtyModem
 
 
 async def _answer(path: str, command: bytes, timeout: float = 10.0) -> bytes:

@@ -8,9 +8,9 @@ import os
 import pytest
 
 from smsd_crm.config import ModemConfig
-from smsd_crm.modem.emulator import PERSONALITIES, apply_personality
+from smsd_crm.emulator.core import PERSONALITIES, apply_personality
+from smsd_crm.emulator.pty_modem import next_reply
 from smsd_crm.modem.modem import Modem
-from smsd_crm.modem.pty_emulator import next_reply
 
 from .conftest import wait_until
 from .gateway import Gateway, now
@@ -155,7 +155,7 @@ async def test_a_modem_that_refuses_cnmi_is_swept(tmp_path):
 
 @pytest.mark.parametrize("direct", [False, True])
 async def test_class_0_flash_sms_is_stored_like_any_other(tmp_path, direct):
-    from smsd_crm.modem.compose import encode_deliver
+    from smsd_crm.sms.compose import encode_deliver
     async with Gateway(tmp_path) as gw:
         await gw.ready()
         [part] = encode_deliver("+6281234567890", "FLASH promo", now(), dcs=0x10)

@@ -17,23 +17,25 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+import smsd_crm_info as info
+import smsd_crm_points as points
+import smsd_crm_registration as registration
 from annotated_types import MaxLen
 from hypothesis import given
 from hypothesis import strategies as st
+from smsd_crm_complaint import answer
+from smsd_crm_help import menu_words
+from smsd_crm_order import sms as order_sms
+from smsd_crm_order.moves import STATE_NAMES
 
 from smsd_crm import Listing, format_rupiah
-from smsd_crm.builtin import info, points, registration
-from smsd_crm.builtin.complaint import answer
-from smsd_crm.builtin.help import menu_words
-from smsd_crm.builtin.order import sms as order_sms
-from smsd_crm.builtin.order.moves import STATE_NAMES
 from smsd_crm.campaigns.preview import render as render_campaign_text
 from smsd_crm.config import StoreConfig, parse_config
 from smsd_crm.daemon import offline_session
-from smsd_crm.gsm7_text import MORE, clip, fit_items, fits_one_sms, septets, to_gsm7
 from smsd_crm.models import InboundMessage
-from smsd_crm.modem import compose, gsm7
 from smsd_crm.router import Router
+from smsd_crm.sms import compose, gsm7
+from smsd_crm.sms.fit import MORE, clip, fit_items, fits_one_sms, septets, to_gsm7
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 LANGUAGES = ("id", "en")
@@ -136,7 +138,7 @@ def _values(plugin: str, template: str, ctx, lang: str, missing: list[str], wher
 async def _session(tmp_path: Path, yaml: str = ""):
     settings = parse_config(f"store: {{name: {STORE}}}\nplugins_dir: plugins\n{yaml}", tmp_path / "c.yaml")
     (tmp_path / "plugins").mkdir(exist_ok=True)
-    async with offline_session(settings, clock=lambda: NOW, entry_points=False) as (host, db):
+    async with offline_session(settings, clock=lambda: NOW, third_party=False) as (host, db):
         yield settings, host, db
 
 
@@ -245,7 +247,7 @@ def _catalogue(n: int) -> str:
 
 
 async def test_long_lists_are_cut_to_one_sms_by_the_plugins(tmp_path):
-    from smsd_crm.catalog_csv import parse_products
+    from smsd_crm.csv_io.catalog import parse_products
     from smsd_crm.storage.catalog import import_rows
 
     rewards = "\n".join(f"      - {{code: R{i}, name: Hadiah Istimewa Nomor {i:02d} Besar, cost: {100 + i}}}"

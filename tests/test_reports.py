@@ -8,12 +8,12 @@ from datetime import datetime, timezone
 import pytest
 
 from smsd_crm.config import ModemConfig, OutboxConfig
-from smsd_crm.modem.compose import encode_status_report
-from smsd_crm.modem.emulator import StoredSms
+from smsd_crm.emulator.core import StoredSms
+from smsd_crm.emulator.pty_modem import PtyModem
 from smsd_crm.modem.modem import Modem
 from smsd_crm.modem.pool import ModemPool
-from smsd_crm.modem.pty_emulator import PtyModem
 from smsd_crm.outbox import Outbox
+from smsd_crm.sms.compose import encode_status_report
 from smsd_crm.storage import messages
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate

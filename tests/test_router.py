@@ -39,7 +39,7 @@ async def pipeline(tmp_path):
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "failing.py").write_text(FAILING)
     settings = parse_config("plugins_dir: plugins\nstore: {name: Toko Uji}\n", tmp_path / "c.yaml")
-    host = PluginHost.load(settings, entry_points=False)
+    host = PluginHost.load(settings, third_party=False)
     db = await open_database(settings, host)
     notified = []
 
@@ -179,7 +179,7 @@ async def test_an_owner_pin_is_masked_before_storing_and_for_observers(tmp_path)
     from smsd_crm.events import MessageHandled, MessageReceived
     settings = parse_config("store: {name: Toko Uji}\nplugins:\n  owner:\n    numbers: ['0811-0000-0001']\n"
                             "    pin: '975310'\n", tmp_path / "c.yaml")
-    host = PluginHost.load(settings, entry_points=False)
+    host = PluginHost.load(settings, third_party=False)
     db = await open_database(settings, host)
     seen: list = []
     host.observers.append(seen.append)
@@ -206,7 +206,7 @@ async def _own_router(tmp_path, yaml: str):
     """(router, db) in-process with settings of the test's own."""
     from smsd_crm.campaigns.service import CampaignService
     settings = parse_config("store: {name: Toko Uji}\nplugins_dir: null\n" + yaml, tmp_path / "c.yaml")
-    host = PluginHost.load(settings, entry_points=False)
+    host = PluginHost.load(settings, third_party=False)
     db = await open_database(settings, host)
     host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
                            host.emit, lambda modem_id=None: None,

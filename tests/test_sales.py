@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .conftest import SMSD_CRM
 
-SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+SAMPLE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 GOOD = """receipt,date,phone,code,quantity,price
 R-0001,2026-11-20 14:05,081234567890,B01,1,
 R-0001,2026-11-20 14:05,081234567890,G01,2,17.500

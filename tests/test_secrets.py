@@ -4,7 +4,6 @@ SQL values or tokens. The daemon runs as `smsd-crm run` with an emulated modem; 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import subprocess

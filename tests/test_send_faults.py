@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 
 from smsd_crm.config import ModemConfig
-from smsd_crm.modem.compose import encode_submit
-from smsd_crm.modem.emulator import StoredSms
+from smsd_crm.emulator.core import StoredSms
 from smsd_crm.modem.modem import Modem
+from smsd_crm.sms.compose import encode_submit
 
 from .conftest import query, wait_until
 from .gateway import Gateway

@@ -13,13 +13,15 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from smsd_crm.analytics import extract, lines as line_arrays, purchases, sales as drill_sales
-from smsd_crm.catalog_csv import parse_products
+from smsd_crm.analytics import extract, purchases
+from smsd_crm.analytics import lines as line_arrays
+from smsd_crm.analytics import sales as drill_sales
 from smsd_crm.config import parse_config
+from smsd_crm.csv_io.catalog import parse_products
+from smsd_crm.csv_io.sales import parse_sales
 from smsd_crm.daemon import offline_session
-from smsd_crm.sales_csv import parse_sales
 from smsd_crm.shop_time import ShopTime
-from smsd_crm.storage import catalog, messages, sales, users
+from smsd_crm.storage import catalog, sales, users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.readonly import ReadOnlyDatabase
@@ -73,7 +75,7 @@ async def _fill(db, products) -> None:
 @pytest.fixture
 async def shop(tmp_path):
     settings = parse_config("web: {port: 0}\nstore: {timezone: Asia/Jakarta}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (host, db):
+    async with offline_session(settings, third_party=False) as (host, db):
         rows, errors = parse_products("code,name,aliases,category,unit,price,cost,stock,active\n"
                                       "X01,Barang Uji,,Uji,pcs,1000,0,,1\n")
         assert not errors

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
-
 from .conftest import SMSD_CRM, query, wait_until, write_config
 
-CATALOGUE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+CATALOGUE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 A, B = "+6281300000101", "+6281300000102"
 
 

@@ -6,18 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from smsd_crm import catalog_match
-from smsd_crm.catalog_csv import parse_products
 from smsd_crm.config import ConfigError, Settings, parse_config
+from smsd_crm.csv_io.catalog import parse_products
 from smsd_crm.models import Product
 from smsd_crm.plugins import PluginHost
+from smsd_crm.understanding import catalog_match
 from smsd_crm.understanding.intent import Reader
 from smsd_crm.understanding.items import Measure, parse_items
 from smsd_crm.understanding.lexicon import Lexicon
 from smsd_crm.understanding.normalize import clean, words
 from smsd_crm.understanding.sizes import AskSize, Packs, choose, product_size
 
-CATALOGUE = Path(__file__).parent.parent / "smsd_crm" / "demo_data" / "products.csv"
+CATALOGUE = Path(__file__).parent.parent / "smsd_crm" / "demo" / "data" / "products.csv"
 LEX = Lexicon()
 
 
@@ -31,7 +31,7 @@ def products() -> list[Product]:
 
 @pytest.fixture(scope="module")
 def reader() -> Reader:
-    host = PluginHost.load(Settings(plugins_dir=None), entry_points=False)
+    host = PluginHost.load(Settings(plugins_dir=None), third_party=False)
     return Reader(host.keyword_table, LEX)
 
 
@@ -225,7 +225,7 @@ def test_the_language_follows_the_customers_words(reader, products, text, langua
 def test_an_owner_keyword_counts_only_as_the_first_word(reader, products):
     # the PIN is masked only when PROMO is the first word; never read it from further on
     host = PluginHost.load(parse_config("plugins: {owner: {numbers: ['0811'], pin: '4321'}}\n", Path("x.yaml")),
-                           entry_points=False)
+                           third_party=False)
     owner_reader = Reader(host.keyword_table, LEX)
     assert owner_reader.read("PROMO 4321 diskon", products).command == "promo"
     assert owner_reader.read("halo PROMO 4321 diskon", products).command != "promo"
@@ -245,7 +245,7 @@ texting:
   phrases: {order: [nitip]}
 """, Path("config.yaml"))
     lex = settings.texting.lexicon()
-    host = PluginHost.load(Settings(plugins_dir=None), entry_points=False)
+    host = PluginHost.load(Settings(plugins_dir=None), third_party=False)
     shop = Reader(host.keyword_table, lex)
     assert shop.read("nitip gulaku 2 kresek gan", products).command == "order"
     assert [(i.query, i.quantity) for i in parse_items("gulaku 2 kresek gan", lex)] == [("gula", 2)]

@@ -6,8 +6,8 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import aiohttp
-import yarl
 import pytest
+import yarl
 
 from smsd_crm.config import StoreConfig, WebConfig
 from smsd_crm.storage import users
@@ -211,7 +211,7 @@ async def test_plugin_pages_need_csrf_and_refuse_a_move_that_is_not_allowed(tmp_
     from smsd_crm.config import parse_config
     from smsd_crm.daemon import offline_session
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (host, db):
+    async with offline_session(settings, third_party=False) as (host, db):
         await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", Clock()())
         await db.execute("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
                          "VALUES ('+6281234567890', 'done', 1000, 'id', '2026-01-01', '2026-01-01')")
@@ -234,7 +234,7 @@ async def test_complaints_desk_answers_by_sms_and_shows_sms_text_inert(tmp_path)
     from smsd_crm.config import parse_config
     from smsd_crm.daemon import offline_session
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
-    async with offline_session(settings, entry_points=False) as (host, db):
+    async with offline_session(settings, third_party=False) as (host, db):
         await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", Clock()())
         ticket = await db.execute("INSERT INTO complaints (phone, state, language, opened_at) "
                                   "VALUES ('+6281234567890', 'open', 'id', '2026-11-23T08:00:00+00:00')")

@@ -27,7 +27,7 @@ async def shop(tmp_path):
     """(base url, db, live feed) with an owner, a staff member, and a customer with a hostile name."""
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
     clock = Clock()
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", clock())
         await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
         customer, _ = await customers.upsert(db, "+6281234567890", clock(), name=HOSTILE_NAME, address=HOSTILE_TEXT)
@@ -162,7 +162,7 @@ async def test_compose_retry_and_cancel(shop):
 
 async def test_owner_pages_show_modems_and_plugins_with_secrets_hidden(tmp_path):
     settings = parse_config("web: {port: 0}\nplugins:\n  info:\n    hours: '07-21'\n", tmp_path / "c.yaml")
-    async with offline_session(settings, Clock(), entry_points=False) as (host, db):
+    async with offline_session(settings, Clock(), third_party=False) as (host, db):
         host.plugins[0].config = host.plugins[0].config.model_copy(update={"replies": {"id": {"x": "y"}}})
         await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", Clock()())
         from smsd_crm.web.admin_pages import redact
@@ -274,7 +274,7 @@ async def test_a_change_while_a_page_is_built_makes_it_reload(tmp_path):
 
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
     clock = Clock()
-    async with offline_session(settings, clock, entry_points=False) as (host, db):
+    async with offline_session(settings, clock, third_party=False) as (host, db):
         await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
         live = LiveFeed()
         app = make_web_app(WebContext(db, settings.web, settings.store, clock, host, live=live, settings=settings))

@@ -10,10 +10,10 @@ from datetime import datetime, timezone
 
 import pytest
 from aiohttp import web
+from smsd_crm_webhooks import event_payload, sign, verify_signature
 
 from smsd_crm import ComplaintOpened, Message, MessageReceived, OrderPlaced
-from smsd_crm.builtin.webhooks import event_payload, sign, verify_signature
-from smsd_crm.modem.pty_emulator import next_reply
+from smsd_crm.emulator.pty_modem import next_reply
 
 from .conftest import query, wait_until, write_config
 

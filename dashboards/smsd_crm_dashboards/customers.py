@@ -12,8 +12,23 @@ from markupsafe import Markup
 
 from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
-from .common import (COLORS, Customers, bump, chart, class_name, export, html, html_table, revision, rupiah,
-                     segment_name, show, speaker, table_box, title)
+from .common import (
+    COLORS,
+    Customers,
+    bump,
+    chart,
+    class_name,
+    export,
+    html,
+    html_table,
+    revision,
+    rupiah,
+    segment_name,
+    show,
+    speaker,
+    table_box,
+    title,
+)
 
 SEGMENT_ORDER = sorted(set(SEGMENTS.values()))
 SORTS = {"value": lambda r: -r["m"], "recency": lambda r: r["days"],  # labels: dash.customers.sort.<key>

@@ -15,8 +15,24 @@ from markupsafe import Markup
 
 from smsd_crm.analytics.clv import MIN_REPEAT_BUYERS, fit, forecast
 
-from .common import (Customers, bar_height, bump, catalogue_html, chart, export, html, html_table, number, revision,
-                     rupiah, rupiah_axis, show, speaker, table_box, title)
+from .common import (
+    Customers,
+    bar_height,
+    bump,
+    catalogue_html,
+    chart,
+    export,
+    html,
+    html_table,
+    number,
+    revision,
+    rupiah,
+    rupiah_axis,
+    show,
+    speaker,
+    table_box,
+    title,
+)
 
 HOLDOUT_WEEKS = 26
 MAX_X = 10  # calibration purchases shown in the fit chart: 0..9 and "10+"

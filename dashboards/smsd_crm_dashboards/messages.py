@@ -14,7 +14,20 @@ from smsd_crm.analytics.campaign_results import results as campaign_results
 from smsd_crm.analytics.extract import SMS_PARTS
 from smsd_crm.shop_time import sql_day
 
-from .common import bump, chart, export, html, html_table, revision, rupiah, show, speaker, table_box, text_div, title
+from .common import (
+    bump,
+    chart,
+    export,
+    html,
+    html_table,
+    revision,
+    rupiah,
+    show,
+    speaker,
+    table_box,
+    text_div,
+    title,
+)
 
 MONTHS = 12
 

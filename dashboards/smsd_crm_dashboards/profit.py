@@ -11,11 +11,26 @@ from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Span
 
 from smsd_crm.analytics import extract, lines
-from smsd_crm.analytics.purchases import Purchases
 from smsd_crm.analytics.metrics import profit, whale_curve
+from smsd_crm.analytics.purchases import Purchases
 
-from .common import (Customers, bump, chart, class_name, export, html, html_table, revision, rupiah, rupiah_axis, show,
-                     speaker, table_box, text_div, title)
+from .common import (
+    Customers,
+    bump,
+    chart,
+    class_name,
+    export,
+    html,
+    html_table,
+    revision,
+    rupiah,
+    rupiah_axis,
+    show,
+    speaker,
+    table_box,
+    text_div,
+    title,
+)
 from .customers import classify
 
 PERIOD_DAYS = 365

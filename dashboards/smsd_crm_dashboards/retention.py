@@ -3,11 +3,23 @@ customers, and the lapsing customers worth a win-back message."""
 
 from __future__ import annotations
 
-
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
-from .common import Customers, bump, chart, export, html, html_table, revision, rupiah, show, speaker, table_box, title
+from .common import (
+    Customers,
+    bump,
+    chart,
+    export,
+    html,
+    html_table,
+    revision,
+    rupiah,
+    show,
+    speaker,
+    table_box,
+    title,
+)
 from .customers import classify, month_ends
 
 WINDOW_DAYS = 90  # "active" = bought in the last 90 days

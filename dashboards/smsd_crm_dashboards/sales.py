@@ -13,7 +13,19 @@ from bokeh.models import Button, ColumnDataSource, Div, FactorRange
 from smsd_crm.analytics import sales
 from smsd_crm.shop_time import MONTHS
 
-from .common import chart, fresh_hover, html, revision as revision_div, rupiah, rupiah_axis, show, speaker, text_div
+from .common import (
+    chart,
+    fresh_hover,
+    html,
+    rupiah,
+    rupiah_axis,
+    show,
+    speaker,
+    text_div,
+)
+from .common import (
+    revision as revision_div,
+)
 
 COLORS = ["#2e7d4f", "#e0a030"]  # SMS, till
 CHANNELS = ["sms", "till"]

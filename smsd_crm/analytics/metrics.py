@@ -10,7 +10,6 @@ from datetime import date, timedelta
 from itertools import combinations
 from statistics import median
 
-
 # ------------------------------------------------------------------ retention
 
 def active(purchases: dict[str, list[date]], at: date, window_days: int) -> set[str]:

@@ -8,7 +8,7 @@ from datetime import date
 
 import numpy as np
 
-from ..csv_input import read_rows
+from ..csv_io.reading import read_rows
 
 COLUMNS = ("customer", "date", "amount")
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..modem.compose import count_parts
-from ..modem.gsm7 import first_non_gsm7
+from ..sms.compose import count_parts
+from ..sms.gsm7 import first_non_gsm7
 
 FIELD = re.compile(r"\{(\w+)\}")
 

@@ -16,15 +16,15 @@ from typing import Callable
 from ..config import ModemConfig
 from ..errors import CommandError, CommandTimeout, ModemError, ModemUnavailable, PduError
 from ..models import DeliveryReport, InboundMessage, InboundSink, ReportSink, SendResult
+from ..sms.compose import encode_submit
+from ..sms.pdu import Deliver, StatusReport, Submit, decode
+from ..sms.reassembly import Group, Reassembler
 from . import commands, health
 from .at import AtChannel
-from .compose import encode_submit
-from .submit import MemoryFacts, MemoryJournal, ModemFacts, OutgoingPart, SendJournal, Submitter
-from .pdu import Deliver, StatusReport, Submit, decode
 from .health import Health
-from .reassembly import Group, Reassembler
 from .serial import open_port
 from .slots import Undeleted
+from .submit import MemoryFacts, MemoryJournal, ModemFacts, OutgoingPart, SendJournal, Submitter
 
 LOGGER = logging.getLogger(__name__)
 TIMEOUTS_BEFORE_RECONNECT = 3  # consecutive command timeouts: the modem has stopped answering

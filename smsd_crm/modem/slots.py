@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .reassembly import Slot
+from ..sms.reassembly import Slot
 
 FIRST_RETRY = 5.0  # seconds: a busy spell is usually over by then
 MAX_RETRY = 300.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..catalog_csv import ProductRow
+from ..csv_io.catalog import ProductRow
 from ..models import Product
 from .db import Database
 

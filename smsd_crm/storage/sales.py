@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from ..sales_csv import Sale
+from ..csv_io.sales import Sale
 from .db import Database
 
 

@@ -28,10 +28,10 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .. import catalog_match
-from ..grammar import split_keyword
 from ..models import Keyword, Product
+from . import catalog_match
 from .fields import parse_registration
+from .grammar import split_keyword
 from .items import parse_items
 from .lexicon import NEGATIONS, PAST, TIME_WORDS, Lexicon
 from .normalize import _INVISIBLE, Word, clean, words
@@ -147,6 +147,13 @@ class Reader:
         ind = sum(1 for n in norms if n in ID_WORDS and n not in EN_WORDS)
         ind += sum(1 for n in norms if n in self.lexicon.abbreviations.values() and n not in EN_WORDS
                    and n not in ID_WORDS)
+        # A plugin's own keywords tell their language too (LOCATION is English, LOKASI Indonesian).
+        for n in norms:
+            kw = self.keywords.get(n.upper()) if n not in EN_WORDS and n not in ID_WORDS else None
+            if kw is not None and kw.language == "en":
+                en += 1
+            elif kw is not None and kw.language == "id":
+                ind += 1
         if en > ind:
             return "en"
         if ind > en:

@@ -18,9 +18,9 @@ from aiohttp import web
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator
 
 from .. import phones
+from ..config import ApiConfig
 from ..errors import ApiProblem, StartupError
 from ..models import ApiRoute
-from ..config import ApiConfig
 from ..storage import api_clients, customers, messages
 from . import openapi
 from .api_access import LIMITER, RateLimiter

@@ -17,11 +17,22 @@ from aiohttp import web
 
 from ..config import WebConfig
 from ..storage import api_clients, app_secrets, users
-from .base import (CLIENT, CTX, HASHING, LANG_COOKIE, LANGUAGES, THROTTLE, USER, Handler, WebContext, local, page_error,
-                   render)
+from .base import (
+    CLIENT,
+    CTX,
+    HASHING,
+    LANG_COOKIE,
+    LANGUAGES,
+    THROTTLE,
+    USER,
+    Handler,
+    WebContext,
+    local,
+    page_error,
+    render,
+)
 from .passwords import MAX_LENGTH, needs_rehash
-from .throttle import (DEVICE_DAYS, address_key, device_cookie_name, device_key, make_device_cookie,
-                       name_key)
+from .throttle import DEVICE_DAYS, address_key, device_cookie_name, device_key, make_device_cookie, name_key
 
 SESSION_COOKIE = "smsd_session"
 LOGIN_CSRF_COOKIE = "smsd_login"

@@ -14,7 +14,7 @@ from markupsafe import Markup
 
 from ..config import CostsConfig, Settings, StoreConfig, WebConfig
 from ..i18n import Speaker, catalogue, pick_language
-from ..modem import gsm7
+from ..sms import gsm7
 from ..storage import messages
 from ..storage.db import Database
 from .live import LiveFeed

@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 
 from aiohttp import web
 
-from ..campaigns.audience import KINDS, SEGMENT_NAMES, Audience
 from ..analytics.campaign_results import DAYS as RESULT_DAYS
 from ..analytics.campaign_results import results as campaign_results
 from ..analytics.rfm import CLASSES
+from ..campaigns.audience import KINDS, SEGMENT_NAMES, Audience
 from ..errors import CampaignError
-from ..storage import campaigns as store
 from ..i18n import Speaker
+from ..storage import campaigns as store
 from .base import CTX, USER, int_or_404, language, owner_only, page_error, render
 
 ACTIONS = ("start", "pause", "resume", "cancel")

@@ -7,8 +7,8 @@ from datetime import date
 
 from aiohttp import web
 
-from ..storage import consent, customers, messages
 from ..i18n import Speaker
+from ..storage import consent, customers, messages
 from .base import CTX, USER, int_or_404, language, page_error, render
 
 BIRTHDAY = re.compile(r"\d{4}-\d{2}-\d{2}")

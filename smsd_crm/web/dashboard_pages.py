@@ -9,7 +9,7 @@ from contextlib import suppress
 from aiohttp import web
 from markupsafe import Markup
 
-from ..csv_output import attachment, to_csv
+from ..csv_io.writing import attachment, to_csv
 from .auth import may_see_dashboards
 from .base import CTX, language, page_error, render, speaker
 from .dashboards import PREFIX

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from .. import phones
-from ..modem.compose import count_parts
+from ..sms.compose import count_parts
+from ..sms.typed_text import tidy_typed
 from ..storage import customers, form_uses, messages
-from ..typed_text import tidy_typed
 from .auth import local
 from .base import CTX, MAX_SMS_PARTS, MAX_SMS_TEXT, USER, int_or_404, page_error, render, send_sms
 

@@ -1,5 +1,5 @@
 // The SMS counter under a compose box: characters, SMS parts, GSM-7 or UCS-2, and the cost.
-// It splits a text the way the modem side does (smsd_crm/modem/compose.py, TS 23.040 concatenation
+// It splits a text the way the modem side does (smsd_crm/sms/compose.py, TS 23.040 concatenation
 // with an 8-bit reference): 160 septets or 70 UTF-16 units alone, 153 / 67 per part when
 // concatenated, an escape pair or a surrogate pair never cut. The alphabet comes from the server
 // (data-gsm7, data-gsm7-ext), so there is one GSM-7 table; tests compare both counts.

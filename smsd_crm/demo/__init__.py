@@ -1,0 +1,1 @@
+"""The demo shop: its catalogue, a seeded three-year history, the banner ``smsd-crm demo`` prints."""

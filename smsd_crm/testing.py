@@ -1,0 +1,223 @@
+"""A plugin author's test kit: a shop with your plugin in it, texted as a customer would.
+
+Two shops, one interface (:class:`Shop`):
+
+- :func:`routed_shop`: the plugin host, a real SQLite file and the router, no modem. An SMS goes
+  through the same pipeline as in the daemon (stored, read, routed, the reply queued in the same
+  transaction); fast, for most tests.
+- :func:`running_shop`: the whole daemon in this process, on an emulated GSM modem on a real
+  pseudo-terminal: the SMS arrives over AT commands and the reply is read off the air.
+
+Both take the plugin's config section as YAML, the plugin modules by name (a plugin under test
+need not be installed; an installed entry point of the same name is replaced), and a folder for
+the database. Example (pytest with ``asyncio_mode = "auto"``)::
+
+    from smsd_crm.testing import routed_shop
+    import smsd_crm_lokasi.plugin as lokasi
+
+    async def test_lokasi(tmp_path):
+        async with routed_shop(tmp_path, "plugins: {lokasi: {landmark: depan masjid}}",
+                               plugins={"lokasi": lokasi}) as shop:
+            assert "depan masjid" in await shop.text("0812 3456 7890", "lokasi dmn kak")
+            assert await shop.rows("SELECT COUNT(*) AS n FROM customers") == [{"n": 0}]
+
+Only the public API and this module are meant for plugins' tests; nothing here reaches a real
+modem or the network (the web pages are off unless the config turns them on).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from types import ModuleType
+from typing import Any, AsyncIterator, Callable, Mapping, Protocol
+
+import yaml
+
+from . import phones
+from .config import Settings, parse_config
+from .daemon import Running, offline_session, run_daemon
+from .emulator.pty_modem import next_reply
+from .errors import ConfigError
+from .models import InboundMessage
+from .plugins import PluginHost
+from .router import Router
+from .storage.db import Database
+
+__all__ = ["Shop", "ShopReply", "routed_shop", "running_shop", "shop_settings"]
+
+WAIT = 20.0  # seconds: the longest a test waits for the daemon (a bound, never a sleep)
+
+_BASE = {
+    "store": {"name": "Toko Uji", "timezone": "Asia/Jakarta"},
+    "modems": [{"id": "sim1", "port": "emulator"}],
+    "web": {"enabled": False},
+    "plugins_dir": None,
+}
+
+
+@dataclass(frozen=True)
+class ShopReply:
+    """What the shop answered one SMS: ``text`` (None when it sent nothing) and the plugin that
+    handled it (None when no plugin took the message)."""
+
+    text: str | None
+    plugin: str | None
+
+
+class Shop(Protocol):
+    """What a test can do with a shop, routed or running."""
+
+    settings: Settings
+    host: PluginHost
+    db: Database
+
+    async def send(self, phone: str, text: str) -> ShopReply:
+        """``phone`` (any form: ``0812…``, ``62812…``, ``+62812…``) texts ``text``; the reply."""
+        ...
+
+    async def text(self, phone: str, text: str) -> str | None:
+        """Like :meth:`send`, only the reply's text."""
+        ...
+
+    async def rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        """Rows of a query on the shop's database (the plugin's own tables, customers, messages)."""
+        ...
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def shop_settings(folder: Path, config: str | Mapping[str, Any] = "") -> Settings:
+    """Settings for a test shop in ``folder``: one emulated modem, no web, the database and the
+    emulator's socket in ``folder``, then ``config`` (YAML text or a dict) on top.
+
+    Raises :class:`smsd_crm.ConfigError` when ``config`` is not valid, as ``smsd-crm`` would.
+    """
+    extra = yaml.safe_load(config) if isinstance(config, str) else dict(config)
+    if extra is not None and not isinstance(extra, dict):
+        raise ConfigError("the test shop's config must be a YAML mapping")
+    folder = Path(folder)
+    data = _merge({**_BASE, "database": {"path": str(folder / "shop.sqlite3")},
+                   "emulator": {"control_socket": str(folder / "emulator.sock")}}, extra or {})
+    return parse_config(yaml.safe_dump(data), folder / "config.yaml")
+
+
+class _Rows:
+    db: Database
+
+    async def rows(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in await self.db.fetchall(sql, params)]
+
+
+class RoutedShop(_Rows):
+    """The router and the plugins on a real database, no modem (see :func:`routed_shop`)."""
+
+    def __init__(self, settings: Settings, host: PluginHost, db: Database, clock: Callable[[], datetime]) -> None:
+        self.settings, self.host, self.db = settings, host, db
+        self._clock = clock
+        self._router = Router(db, host, settings, lambda modem_id=None: None, clock,
+                              settings.texting.lexicon(), host.masker())
+        self._sent = 0
+
+    async def send(self, phone: str, text: str) -> ShopReply:
+        # Each SMS gets its own SMSC time stamp, as a network gives it (two equal texts are two SMS).
+        self._sent += 1
+        when = self._clock() - timedelta(seconds=60) + timedelta(milliseconds=self._sent)
+        await self._router.accept(InboundMessage("sim1", phone, text, when, sim_id="test"))
+        inbound = await self.db.fetchone("SELECT id FROM messages WHERE direction = 'in' ORDER BY id DESC LIMIT 1")
+        await self._router.drain()
+        return await _reply_to(self.db, inbound["id"])
+
+    async def text(self, phone: str, text: str) -> str | None:
+        return (await self.send(phone, text)).text
+
+
+async def _reply_to(db: Database, inbound_id: int) -> ShopReply:
+    handled = await db.fetchone("SELECT plugin FROM messages WHERE id = ?", (inbound_id,))
+    reply = await db.fetchone("SELECT text FROM messages WHERE direction = 'out' AND in_reply_to = ? "
+                              "ORDER BY id LIMIT 1", (inbound_id,))
+    return ShopReply(reply["text"] if reply else None, handled["plugin"] if handled else None)
+
+
+class RunningShop(_Rows):
+    """The whole daemon on an emulated modem (see :func:`running_shop`)."""
+
+    def __init__(self, running: Running) -> None:
+        self.settings, self.host, self.db = running.settings, running.host, running.db
+        self.modem = running.emulators[0]
+        self._region = running.settings.store.country
+
+    async def send(self, phone: str, text: str) -> ShopReply:
+        number = phones.normalize(phone, self._region) or phone
+        queue = self.modem.subscribe(number)
+        try:
+            before = await self.db.fetchone("SELECT COALESCE(MAX(id), 0) AS id FROM messages")
+            self.modem.deliver(number, text)
+            async with asyncio.timeout(WAIT):
+                while (row := await self.db.fetchone(
+                        "SELECT id FROM messages WHERE direction = 'in' AND id > ? AND state = 'handled' "
+                        "ORDER BY id LIMIT 1", (before["id"],))) is None:
+                    await asyncio.sleep(0.02)  # the router commits on its own task; read until it has
+            answer = await _reply_to(self.db, row["id"])
+            if answer.text is None:
+                return answer
+            return ShopReply(await next_reply(queue, WAIT), answer.plugin)  # as the customer's phone shows it
+        finally:
+            self.modem.unsubscribe(queue)
+
+    async def text(self, phone: str, text: str) -> str | None:
+        return (await self.send(phone, text)).text
+
+
+def _utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@contextlib.asynccontextmanager
+async def routed_shop(folder: Path, config: str | Mapping[str, Any] = "", *,
+                      plugins: Mapping[str, ModuleType] | None = None,
+                      clock: Callable[[], datetime] = _utc_now) -> AsyncIterator[RoutedShop]:
+    """A shop without modems: the built-in plugins, ``plugins`` and their config from ``config``."""
+    settings = shop_settings(folder, config)
+    async with offline_session(settings, clock, third_party=False, plugins=plugins) as (host, db):
+        await host.call_all("startup", strict=True)
+        try:
+            yield RoutedShop(settings, host, db, clock)
+        finally:
+            await host.call_all("shutdown", reverse=True)
+
+
+@contextlib.asynccontextmanager
+async def running_shop(folder: Path, config: str | Mapping[str, Any] = "", *,
+                       plugins: Mapping[str, ModuleType] | None = None) -> AsyncIterator[RunningShop]:
+    """The daemon in this process on one emulated modem, ready to be texted; stopped on exit."""
+    settings = shop_settings(folder, config)
+    stop = asyncio.Event()
+    ready: asyncio.Future[Running] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(run_daemon(settings, stop, third_party=False, plugins=plugins,
+                                          on_ready=lambda running: ready.set_result(running)))
+    try:
+        async with asyncio.timeout(WAIT):
+            done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                task.result()  # a start-up error, raised here
+            running = ready.result()
+            await asyncio.wait_for(asyncio.shield(_modems_ready(running)), WAIT)
+        yield RunningShop(running)
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, WAIT)
+
+
+async def _modems_ready(running: Running) -> None:
+    for modem in running.pool.modems:
+        await modem.ready.wait()
