@@ -27,6 +27,8 @@ demo: $(STAMP)
 	$(BIN)/smsd-crm demo -c config.yaml
 
 test: $(STAMP) chromium
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # The whole suite while two other processes keep two cores busy: the suite waits for events,

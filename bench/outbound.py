@@ -23,7 +23,6 @@ from smsd_crm.emulator.pty_modem import PtyModem
 from smsd_crm.modem.modem import Modem
 from smsd_crm.modem.pool import ModemPool
 from smsd_crm.outbox import Outbox
-from smsd_crm.storage import messages
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
@@ -48,15 +47,14 @@ async def run(n: int, delay: float, per_modem: int, folder: Path) -> float:
 
     modems = [Modem(ModemConfig(id=e.modem_id, port=e.device, send_timeout=delay + 30), sink) for e in emus]
     pool = ModemPool(modems)
-    outbox = Outbox(db, pool, OutboxConfig(same_sim_wait=0), now, emit)
+    outbox = Outbox(db, OutboxConfig(same_sim_wait=0), now, emit)
     total = n * per_modem
     for i in range(total):
-        await messages.queue_outbound(db, f"+62812{i:07d}", f"Promo {i}: diskon minyak goreng", now(),
-                                      priority=0)
+        await outbox.enqueue(f"+62812{i:07d}", f"Promo {i}: diskon minyak goreng", priority=0)
     pool_task = asyncio.create_task(pool.run())
     await asyncio.wait_for(asyncio.gather(*(m.ready.wait() for m in modems)), 30)
     start = time.perf_counter()
-    out_task = asyncio.create_task(outbox.run())
+    out_task = asyncio.create_task(outbox.run(pool))
     while sum(len(e.core.submitted) for e in emus) < total:
         await asyncio.sleep(0.01)
     while (await db.fetchone("SELECT COUNT(*) FROM messages WHERE state = 'sent'"))[0] < total:

@@ -11,7 +11,7 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Sequence
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -315,6 +315,14 @@ class LoggingConfig(_Strict):
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     file: Path | None = None
+
+
+def preferred_modem(modems: Sequence[ModemConfig], number: str) -> str | None:
+    """The first sending modem whose ``prefixes`` match ``number`` (E.164; routing by operator), if any."""
+    for m in modems:
+        if m.send and any(number.startswith(p) for p in m.prefixes):
+            return m.id
+    return None
 
 
 class Settings(_Strict):

@@ -10,11 +10,11 @@ import logging
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Generic, TypeVar
 
 from .config import StoreConfig
 from .i18n import Speaker, pick_language
-from .models import Customer, Keyword, Product
+from .models import Customer, Keyword, Product, SmsQueue
 from .plugin_config import PluginConfig
 from .sms.fit import render_reply
 from .storage import campaigns as campaign_queries
@@ -37,9 +37,8 @@ class CoreServices:
     clock: Callable[[], datetime]
     keywords: Callable[[], list[Keyword]]
     emit: Callable[[object], Awaitable[None]]
-    outbox_changed: Callable[[str | None], None]  # the preferred modem of the new row
+    outbox: SmsQueue  # the one way to queue an SMS
     region: str = "ID"
-    preferred_modem: Callable[[str], str | None] = lambda phone: None  # routing by number prefix
     spawn: Callable[[Coroutine, str], asyncio.Task] | None = None  # None outside the daemon (CLI)
     campaigns: Any = None  # campaigns.service.CampaignService
     lexicon: Lexicon = field(default_factory=Lexicon)  # config texting: the words customers use
@@ -165,12 +164,17 @@ class Conversations:
         await conversation_queries.close(self._s.db, phone, self._name)
 
 
-class PluginContext:
-    """The narrow API a plugin uses. ``config`` is its validated section."""
+ConfigT = TypeVar("ConfigT", bound=PluginConfig)
 
-    def __init__(self, name: str, config: PluginConfig, services: CoreServices) -> None:
+
+class PluginContext(Generic[ConfigT]):
+    """The narrow API a plugin uses. ``config`` is its validated section: write
+    ``ctx: PluginContext[MyConfig]`` in a hook's signature and a type checker knows its fields
+    (a bare ``PluginContext`` leaves ``config`` untyped)."""
+
+    def __init__(self, name: str, config: ConfigT, services: CoreServices) -> None:
         self.name = name
-        self.config = config
+        self.config: ConfigT = config
         self.store = services.store
         self.log = logging.getLogger(f"smsd_crm.plugin.{name}")
         self.db = PluginDatabase(services.db)
@@ -218,12 +222,8 @@ class PluginContext:
 
     async def send(self, phone: str, text: str) -> int:
         """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id."""
-        modem_id = self._s.preferred_modem(phone)
-        message_id = await message_queries.queue_outbound(
-            self._s.db, phone, text, self.now(), priority=message_queries.STAFF_PRIORITY, plugin=self.name,
-            modem_id=modem_id)
-        self._s.outbox_changed(modem_id)
-        return message_id
+        return await self._s.outbox.enqueue(phone, text, priority=message_queries.STAFF_PRIORITY, plugin=self.name,
+                                            modem_id=self._s.outbox.route(phone))
 
     async def emit(self, event: object) -> None:
         """Tell every plugin's ``track_event`` about ``event``."""

@@ -87,9 +87,11 @@ async def offline_session(settings: Settings, clock: Callable[[], datetime] = ut
     host = PluginHost.load(settings, third_party=third_party, given=plugins)
     db = await open_database(settings, host)
     try:
+        # No senders here: what is queued is a committed row that the running daemon sends.
+        outbox = Outbox(db, settings.outbox, clock, host.emit, routes=settings.modems, region=settings.store.country)
         host.bind(CoreServices(db=db, store=settings.store, clock=clock, lexicon=settings.texting.lexicon(),
                                keywords=lambda: list(host.keyword_table.values()), emit=host.emit,
-                               outbox_changed=lambda modem_id=None: None, region=settings.store.country,
+                               outbox=outbox, region=settings.store.country,
                                campaigns=CampaignService(db, settings, clock, host)))
         yield host, db
     finally:
@@ -150,19 +152,21 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             LOGGER.warning("%s", warning)
         stack.push_async_callback(db.close)
 
+        # Parts in dependency order: the outbox first (the one way to queue an SMS; its senders, the
+        # modem pool, come when it runs), then what queues into it, then the modems that feed the router.
         emit = host.emit
-        outbox_ref: list[Outbox] = []
-        pool_ref: list[ModemPool] = []
-        runner_ref: list[CampaignRunner] = []
-        campaign_service = CampaignService(db, settings, clock, host,
-                                           wake=lambda: runner_ref[0].wake() if runner_ref else None)
+        zone = ZoneInfo(settings.store.timezone)
+        outbox = Outbox(db, settings.outbox, clock, emit, routes=settings.modems,
+                        daily_campaign_limits={m.id: m.max_per_day for m in settings.modems},
+                        day_start=lambda now: local_midnight(now, zone), region=settings.store.country)
+        campaigns = CampaignRunner(db, settings, host, outbox, clock, sum(1 for m in settings.modems if m.send),
+                                   Greetings(db, settings.campaigns.greetings, clock))
+        campaign_service = CampaignService(db, settings, clock, host, wake=campaigns.wake)
         background = BackgroundTasks()
         lexicon = settings.texting.lexicon()
         services = CoreServices(db=db, store=settings.store, clock=clock, lexicon=lexicon,
                                 keywords=lambda: list(host.keyword_table.values()), emit=emit,
-                                outbox_changed=lambda modem_id=None: outbox_ref[0].notify(modem_id),
-                                region=settings.store.country,
-                                preferred_modem=lambda phone: pool_ref[0].preferred_for(phone),
+                                outbox=outbox, region=settings.store.country,
                                 spawn=background.spawn, campaigns=campaign_service)
         host.bind(services)
         live = LiveFeed()
@@ -181,37 +185,24 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             dashboards = web_dashboards = await _start_dashboards(stack, settings, db, live, clock)
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
-                outbox_changed=services.outbox_changed, preferred_modem=services.preferred_modem,
+                outbox=outbox,
                 dashboards=dashboards, campaigns=campaign_service))
             stack.push_async_callback(runner.cleanup)
             host_, port = runner.addresses[0][:2]
             web_url = f"http://{host_}:{port}/"
             LOGGER.info("web pages on %s", web_url)
-        router = Router(db, host, settings, lambda modem_id=None: outbox_ref[0].notify(modem_id), clock, lexicon,
-                        masker)
-        async def report(delivery_report) -> None:
-            await outbox_ref[0].record_report(delivery_report)
-
+        router = Router(db, host, settings, outbox, clock, lexicon, masker)
         facts = DbFacts(db, clock)  # what each modem model was seen to do, kept across restarts
         modems = [Modem(cfg.model_copy(update={"port": ports.get(cfg.id, cfg.port)}), router.accept,
-                        report_sink=report, reports=settings.outbox.delivery_reports, facts=facts)
+                        report_sink=outbox.record_report, reports=settings.outbox.delivery_reports, facts=facts)
                   for cfg in settings.modems]
         pool = ModemPool(modems)
-        pool_ref.append(pool)
-        zone = ZoneInfo(settings.store.timezone)
-        outbox = Outbox(db, pool, settings.outbox, clock, emit,
-                        daily_campaign_limits={m.id: m.max_per_day for m in settings.modems},
-                        day_start=lambda now: local_midnight(now, zone), region=settings.store.country)
-        outbox_ref.append(outbox)
-        campaigns = CampaignRunner(db, settings, host, outbox.notify, clock, len(pool.sending_ids()),
-                                   Greetings(db, settings.campaigns.greetings, clock))
-        runner_ref.append(campaigns)
         host.observers.append(campaigns.observe)
         running = Running(settings, db, host, pool, emulators, web_url)
 
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(router.run(), name="router"),
-                     tg.create_task(outbox.run(), name="outbox"),
+                     tg.create_task(outbox.run(pool), name="outbox"),
                      tg.create_task(pool.run(), name="pool"),
                      tg.create_task(campaigns.run(), name="campaigns"),
                      tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems")),

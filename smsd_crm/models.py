@@ -345,3 +345,38 @@ class SendJournal(Protocol):
 
     async def record(self, part: OutgoingPart) -> None:
         """Make the part's current state durable; returns once committed."""
+
+
+class SmsQueue(Protocol):
+    """The one way to queue an SMS (the outbox, :class:`smsd_crm.outbox.Outbox`): as the layers
+    above it see it."""
+
+    async def enqueue(self, phone: str, text: str, *, priority: int = 0, in_reply_to: int | None = None,
+                      plugin: str | None = None, modem_id: str | None = None, campaign_id: int | None = None,
+                      fallback: bool = False) -> int:
+        """Queue an SMS (in the caller's transaction, if any); the senders wake once it commits."""
+        ...
+
+    def route(self, phone: str) -> str | None:
+        """The modem preferred for ``phone`` by number prefix, if any."""
+        ...
+
+    def notify(self, modem_id: str | None = None) -> None:
+        """Rows were made due again (a retry from a page): wake the senders."""
+        ...
+
+
+# Network registration states (3GPP TS 27.007 +CREG <stat>) as people read them: the modem layer
+# reports the number, the status table and pages show the name.
+REGISTRATION_NAMES = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming"}
+
+
+@dataclass(frozen=True)
+class View:
+    """One dashboard: its URL name, the catalogue name of its menu title (``dash.view.sales``), and
+    ``make(doc, data, hub, lang=None)`` that fills a Bokeh Document (labels from the catalogue in
+    ``lang``, the page's language; Indonesian when None)."""
+
+    name: str
+    title_name: str
+    make: Callable[..., None]

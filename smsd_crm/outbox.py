@@ -1,4 +1,5 @@
-"""The durable outbox: one worker per sending modem claims a committed row and sends it.
+"""The durable outbox: the one way to queue an SMS (:meth:`Outbox.enqueue`), and one worker per
+sending modem that claims a committed row and sends it.
 
 A row's parts are encoded once and journalled (``outbox_pdus``) step by step as the modem
 stores and sends them (:mod:`smsd_crm.modem.submit`), so a row found ``sending`` at start (the
@@ -17,9 +18,9 @@ import asyncio
 import logging
 import time
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable, Protocol
+from typing import Awaitable, Callable, Protocol, Sequence
 
-from .config import OutboxConfig
+from .config import ModemConfig, OutboxConfig, preferred_modem
 from .errors import CommandError, ModemError, ModemUnavailable, PduError, SendUncertain
 from .events import DeliveryReported, MessageSent
 from .models import DeliveryReport, OutboundMessage, OutgoingPart, SendJournal, SendResult
@@ -73,24 +74,28 @@ class SenderPool(Protocol):
 class Outbox:
     """One worker per sending modem over one queue table."""
 
-    def __init__(self, db: Database, pool: SenderPool, config: OutboxConfig,
-                 clock: Callable[[], datetime], emit: Callable[[object], Awaitable[None]], *,
+    def __init__(self, db: Database, config: OutboxConfig, clock: Callable[[], datetime],
+                 emit: Callable[[object], Awaitable[None]], *, routes: Sequence[ModemConfig] = (),
                  daily_campaign_limits: dict[str, int | None] | None = None,
                  day_start: Callable[[datetime], datetime] | None = None, region: str = "ID") -> None:
+        """The senders come with :meth:`run` (the modem pool): an outbox that never runs (the CLI,
+        a page in a test) still queues rows for the daemon that does. ``routes``: the modems'
+        configs, for :meth:`route` (routing by number prefix)."""
         self._db = db
+        self._routes = list(routes)
         self._region = region  # for recipients in status reports written without +62
         # Campaign messages per SIM per local day (operators block SIMs that send too much bulk);
         # counted from the database once a day, then in memory.
         self._daily = {k: v for k, v in (daily_campaign_limits or {}).items() if v}
         self._day_start = day_start or (lambda now: now.replace(hour=0, minute=0, second=0, microsecond=0))
         self._used: dict[str, tuple[datetime, int]] = {}
-        self._pool = pool
+        self._pool: SenderPool | None = None
         self._config = config
         self._clock = clock
         self._emit = emit
         # One wake-up event per worker, cleared *before* it looks for work, so a
-        # row queued while it looks is never missed.
-        self._wake: dict[str, asyncio.Event] = {m: asyncio.Event() for m in pool.sending_ids()}
+        # row queued while it looks is never missed (set up by run()).
+        self._wake: dict[str, asyncio.Event] = {}
         self._stopping = False
         self._in_flight = 0
         self._idle = asyncio.Event()
@@ -98,8 +103,28 @@ class Outbox:
         # modem id -> (its connection count, the monotonic time) at the last tidy-up
         self._tidied: dict[str, tuple[int, float]] = {}
 
+    def route(self, phone: str) -> str | None:
+        """The modem whose ``prefixes`` match ``phone`` (routing by operator), if any."""
+        return preferred_modem(self._routes, phone)
+
+    async def enqueue(self, phone: str, text: str, *, priority: int = queries.REPLY_PRIORITY,
+                      in_reply_to: int | None = None, plugin: str | None = None, modem_id: str | None = None,
+                      campaign_id: int | None = None, fallback: bool = False) -> int:
+        """Queue an SMS to ``phone`` (E.164) and return its outbox id. Inside the caller's
+        transaction it commits with it (and is never sent if that rolls back); the senders are woken
+        once it has committed. ``modem_id`` is the SIM it should go out on (the one the customer
+        texted, or :meth:`route`), None for any; ``fallback`` marks a "not understood" reply."""
+        message_id = await queries.queue_outbound(
+            self._db, phone, text, self._clock(), priority=priority, in_reply_to=in_reply_to, plugin=plugin,
+            modem_id=modem_id, campaign_id=campaign_id, fallback=fallback)
+        self._db.after_commit(lambda: self.notify(modem_id))
+        return message_id
+
     def notify(self, modem_id: str | None = None) -> None:
-        """A row was queued: wake the worker of the modem it prefers, else one idle worker."""
+        """Rows are waiting (queued, or made due again): wake the worker of the modem preferred,
+        else one idle worker. Nothing to wake before :meth:`run`: its workers look at start."""
+        if self._pool is None:
+            return
         if modem_id in self._wake:
             self._wake[modem_id].set()
             if self._pool.is_idle(modem_id):
@@ -109,8 +134,10 @@ class Outbox:
                 event.set()
                 return
 
-    async def run(self) -> None:
-        """Requeue interrupted rows, then send until cancelled."""
+    async def run(self, pool: SenderPool) -> None:
+        """Requeue interrupted rows, then send through ``pool``'s modems until cancelled."""
+        self._pool = pool
+        self._wake = {m: asyncio.Event() for m in pool.sending_ids()}
         requeued = await queries.requeue_interrupted(self._db, self._clock())
         if requeued:
             LOGGER.warning("%d message(s) interrupted by the last stop are queued again", requeued)

@@ -24,7 +24,7 @@ from .config import Settings
 from .errors import PluginError
 from .events import MessageHandled, MessageReceived
 from .masking import Masker
-from .models import InboundMessage, Message, Product, Reply
+from .models import InboundMessage, Message, Product, Reply, SmsQueue
 from .plugins import PluginHost
 from .storage import catalog as catalog_queries
 from .storage import conversations as conversation_queries
@@ -51,7 +51,7 @@ class Router:
     """Stores inbound SMS and routes them to plugins."""
 
     def __init__(self, db: Database, host: PluginHost, settings: Settings,
-                 outbox_changed: Callable[[str | None], None], clock: Callable[[], datetime],
+                 outbox: SmsQueue, clock: Callable[[], datetime],
                  lexicon: Lexicon | None = None, masker: Masker | None = None) -> None:
         self._db = db
         self._masker = masker or host.masker()
@@ -60,7 +60,7 @@ class Router:
         self._products_at = 0.0
         self._host = host
         self._settings = settings
-        self._outbox_changed = outbox_changed
+        self._outbox = outbox
         self._clock = clock
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         # The real text of messages stored masked (an owner command's PIN), until they are routed; only
@@ -180,9 +180,9 @@ class Router:
                         elif await self._over_cap(message):
                             reason = OVER_CAP
                         else:
-                            reply_id = await queries.queue_outbound(
-                                self._db, message.phone, reply.text, self._clock(), in_reply_to=message.id,
-                                plugin=plugin, modem_id=message.modem_id, fallback=reply.fallback)
+                            reply_id = await self._outbox.enqueue(
+                                message.phone, reply.text, in_reply_to=message.id, plugin=plugin,
+                                modem_id=message.modem_id, fallback=reply.fallback)
                 await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
                                              keyword=message.keyword, plugin=plugin, error=reason)
         except PluginError as exc:
@@ -190,8 +190,6 @@ class Router:
             await queries.finish_inbound(self._db, message.id, "failed", self._clock(),
                                          keyword=message.keyword, plugin=exc.plugin, error=str(exc))
             return
-        if reply_id is not None:
-            self._outbox_changed(message.modem_id)
         await self._host.emit(MessageHandled(public, plugin, reply_id))
 
     async def _flooding(self, message: Message, stored: queries.StoredInbound) -> bool:
@@ -205,18 +203,14 @@ class Router:
         if await queries.recent_from(self._db, message.phone, message.id, since) <= flood.max_per_minute:
             return False
         async with self._db.transaction():
-            reply_id = None
             if not await queries.sent_by_since(self._db, message.phone, FLOOD, since):
                 text = flood.reply.get(message.language) or next(iter(flood.reply.values()))
-                reply_id = await queries.queue_outbound(self._db, message.phone, text, self._clock(),
-                                                        in_reply_to=message.id, plugin=FLOOD,
-                                                        modem_id=message.modem_id)
+                await self._outbox.enqueue(message.phone, text, in_reply_to=message.id, plugin=FLOOD,
+                                           modem_id=message.modem_id)
             await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
                                          keyword=message.keyword, plugin=FLOOD, error="throttled")
         LOGGER.warning("message %d from %s throttled (more than %d a minute)", message.id, message.phone,
                        flood.max_per_minute)
-        if reply_id is not None:
-            self._outbox_changed(message.modem_id)
         return True
 
     async def _repeated(self, message: Message, stored: queries.StoredInbound, public: Message) -> bool:

@@ -5,18 +5,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
-from .modem.commands import REGISTRATION_NAMES
-from .modem.pool import ModemPool
+from .models import REGISTRATION_NAMES
 from .storage import messages as queries
 from .storage.db import Database
+
+
+class StatusSource(Protocol):
+    """What publishes modem health (the modem pool): one dataclass per modem, fields as ``modem_status``."""
+
+    def status(self) -> list[Any]: ...
+
 
 INTERVAL = 5.0
 STALE_AFTER = 30.0
 
 
-async def publish(pool: ModemPool, db: Database, clock: Callable[[], datetime],
+async def publish(pool: StatusSource, db: Database, clock: Callable[[], datetime],
                   interval: float = INTERVAL, on_change: Callable[[], None] = lambda: None) -> None:
     """Write the pool's status every ``interval`` seconds; mark every modem stopped on the way out.
 

@@ -43,6 +43,7 @@ from .daemon import Running, offline_session, run_daemon
 from .emulator.pty_modem import next_reply
 from .errors import ConfigError
 from .models import InboundMessage
+from .outbox import Outbox
 from .plugins import PluginHost
 from .router import Router
 from .storage.db import Database
@@ -123,8 +124,9 @@ class RoutedShop(_Rows):
     def __init__(self, settings: Settings, host: PluginHost, db: Database, clock: Callable[[], datetime]) -> None:
         self.settings, self.host, self.db = settings, host, db
         self._clock = clock
-        self._router = Router(db, host, settings, lambda modem_id=None: None, clock,
-                              settings.texting.lexicon(), host.masker())
+        # Replies stay queued in the outbox, to be read: no modem pool runs it.
+        outbox = Outbox(db, settings.outbox, clock, host.emit, routes=settings.modems, region=settings.store.country)
+        self._router = Router(db, host, settings, outbox, clock, settings.texting.lexicon(), host.masker())
         self._sent = 0
 
     async def send(self, phone: str, text: str) -> ShopReply:
@@ -134,7 +136,7 @@ class RoutedShop(_Rows):
         await self._router.accept(InboundMessage("sim1", phone, text, when, sim_id="test"))
         inbound = await self.db.fetchone("SELECT id FROM messages WHERE direction = 'in' ORDER BY id DESC LIMIT 1")
         await self._router.drain()
-        return await _reply_to(self.db, inbound["id"])
+        return await _reply_to(self.db, inbound["id"] if inbound else 0)
 
     async def text(self, phone: str, text: str) -> str | None:
         return (await self.send(phone, text)).text
@@ -159,12 +161,13 @@ class RunningShop(_Rows):
         number = phones.normalize(phone, self._region) or phone
         queue = self.modem.subscribe(number)
         try:
-            before = await self.db.fetchone("SELECT COALESCE(MAX(id), 0) AS id FROM messages")
+            last = await self.db.fetchone("SELECT COALESCE(MAX(id), 0) AS id FROM messages")
+            before = last["id"] if last else 0
             self.modem.deliver(number, text)
             async with asyncio.timeout(WAIT):
                 while (row := await self.db.fetchone(
                         "SELECT id FROM messages WHERE direction = 'in' AND id > ? AND state = 'handled' "
-                        "ORDER BY id LIMIT 1", (before["id"],))) is None:
+                        "ORDER BY id LIMIT 1", (before,))) is None:
                     await asyncio.sleep(0.02)  # the router commits on its own task; read until it has
             answer = await _reply_to(self.db, row["id"])
             if answer.text is None:
@@ -206,8 +209,9 @@ async def running_shop(folder: Path, config: str | Mapping[str, Any] = "", *,
                                           on_ready=lambda running: ready.set_result(running)))
     try:
         async with asyncio.timeout(WAIT):
-            done, _ = await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
-            if task in done:
+            waits: set[asyncio.Future[Any]] = {task, ready}
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if task.done():
                 task.result()  # a start-up error, raised here
             running = ready.result()
             await asyncio.wait_for(asyncio.shield(_modems_ready(running)), WAIT)

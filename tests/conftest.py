@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import sys
 import textwrap
+from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
@@ -36,6 +37,17 @@ async def wait_until(predicate: Callable[[], object], timeout: float = 20.0, wha
                 return value
             await asyncio.sleep(0.05)
     raise AssertionError(what)  # pragma: no cover
+
+
+def quiet_outbox(db, clock: Callable[[], datetime]):
+    """An outbox that queues rows and never sends (no modem pool runs it): for router-level tests."""
+    from smsd_crm.config import OutboxConfig
+    from smsd_crm.outbox import Outbox
+
+    async def ignore(event) -> None:
+        pass
+
+    return Outbox(db, OutboxConfig(), clock, ignore)
 
 
 @pytest.fixture

@@ -56,8 +56,8 @@ class Gateway:
         self.modems = [Modem(ModemConfig(id=e.modem_id, port=str(e.link), **self.options), sink)
                        for e in self.emus]
         self.pool = ModemPool(self.modems, backoff_min=0.05, backoff_max=0.2)
-        self.outbox = Outbox(self.db, self.pool, OutboxConfig(**self.outbox_options), now, emit)
-        self.tasks = [asyncio.create_task(self.pool.run()), asyncio.create_task(self.outbox.run())]
+        self.outbox = Outbox(self.db, OutboxConfig(**self.outbox_options), now, emit)
+        self.tasks = [asyncio.create_task(self.pool.run()), asyncio.create_task(self.outbox.run(self.pool))]
         return self
 
     async def ready(self, *indexes: int) -> None:
@@ -65,9 +65,7 @@ class Gateway:
             await asyncio.wait_for(self.modems[i].ready.wait(), 15)
 
     async def queue(self, phone: str, text: str, modem_id: str | None = None) -> int:
-        message_id = await messages.queue_outbound(self.db, phone, text, now(), modem_id=modem_id)
-        self.outbox.notify()
-        return message_id
+        return await self.outbox.enqueue(phone, text, modem_id=modem_id)
 
     async def state(self, message_id: int) -> str:
         return (await self.db.fetchone("SELECT state FROM messages WHERE id = ?", (message_id,)))[0]

@@ -13,15 +13,32 @@ from smsd_crm.campaigns.audience import Audience, from_word
 from smsd_crm.campaigns.greetings import birthday_key
 from smsd_crm.campaigns.preview import preview, render, size
 from smsd_crm.campaigns.runner import quiet_until
-from smsd_crm.config import parse_config
+from smsd_crm.config import OutboxConfig, parse_config
 from smsd_crm.daemon import offline_session
 from smsd_crm.errors import CampaignError
+from smsd_crm.outbox import Outbox
 from smsd_crm.storage import campaigns as store
+from smsd_crm.storage.messages import CAMPAIGN_PRIORITY
 
+from .conftest import quiet_outbox
 from .test_router import pipeline  # noqa: F401  (the in-process router fixture)
 
 JAKARTA = ZoneInfo("Asia/Jakarta")
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
+
+
+async def queue_for(db, cid: int, phone: str, text: str, now) -> int | None:
+    """Queue one recipient as the campaign runner does: through the outbox, marked in one transaction."""
+    async def ignore(event):
+        pass
+
+    async with db.transaction():
+        if not await store.still_pending(db, cid, phone):
+            return None
+        message_id = await Outbox(db, OutboxConfig(), lambda: now, ignore).enqueue(
+            phone, text, priority=CAMPAIGN_PRIORITY, plugin="core:campaign", campaign_id=cid)
+        await store.mark_queued(db, cid, phone, message_id)
+    return message_id
 
 
 def test_sizes_encodings_and_the_character_that_forces_ucs2():
@@ -74,14 +91,14 @@ async def test_recipients_are_unique_and_withdrawn_rows_go_back_to_pending(tmp_p
         assert await store.start(db, cid, ["+62811", "+62812", "+62811", "+62813"], NOW) == 3  # nobody twice
         assert await store.start(db, cid, ["+62814"], NOW) == 0  # only a draft starts
         for phone in await store.next_pending(db, cid, 2):
-            assert await store.enqueue(db, cid, phone, "Halo", NOW)
+            assert await queue_for(db, cid, phone, "Halo", NOW)
         assert await store.in_flight(db) == 2
         assert await store.pause(db, cid, NOW)
         assert await store.in_flight(db) == 0  # withdrawn: cancelled in the outbox ...
         assert (await store.progress(db, cid))["pending"] == 3  # ... and pending again
-        assert await store.enqueue(db, cid, "+62811", "Halo", NOW) is None  # paused: nothing is queued
+        assert await queue_for(db, cid, "+62811", "Halo", NOW) is None  # paused: nothing is queued
         assert await store.resume(db, cid, NOW)
-        await store.enqueue(db, cid, "+62811", "Halo", NOW)
+        await queue_for(db, cid, "+62811", "Halo", NOW)
         assert await store.cancel(db, cid, NOW)
         counts = await store.progress(db, cid)
         assert (counts["skipped"], counts["pending"], await store.in_flight(db)) == (3, 0, 0)
@@ -114,7 +131,7 @@ async def test_campaign_results_count_what_followed_each_message(tmp_path):
         phones = ["+6281300000001", "+6281300000002", "+6281300000003", "+6281300000004"]
         await store.start(db, cid, phones, NOW)
         for phone in phones[:3]:
-            mid = await store.enqueue(db, cid, phone, "Diskon " + "x" * 200, NOW)  # two parts each
+            mid = await queue_for(db, cid, phone, "Diskon " + "x" * 200, NOW)  # two parts each
             state = "delivered" if phone == phones[0] else "sent"
             await db.execute("UPDATE messages SET state = ?, updated_at = ? WHERE id = ?",
                              (state, "2026-11-23T03:00:00+00:00", mid))
@@ -201,6 +218,7 @@ SEGMENT_PLUGIN = '''
 from smsd_crm import Segment, hookimpl
 
 
+
 async def _members(ctx):
     return ["+6281300000002", "+6285799999999"]  # the second is not a customer
 
@@ -239,7 +257,7 @@ async def test_the_runner_fills_in_names_and_points_and_keeps_the_weekly_cap(tmp
                          "('+6281300000001', 'Budi', 'id', 'x', 'x'), ('+6281300000002', NULL, 'en', 'x', 'x')")
         await db.execute("INSERT INTO points_ledger (phone, delta, reason, ref, at) VALUES "
                          "('+6281300000001', 120, 'till', 's1', 'x')")
-        runner = CampaignRunner(db, settings, host, lambda modem_id=None: None, lambda: NOW, sending_modems=1)
+        runner = CampaignRunner(db, settings, host, quiet_outbox(db, lambda: NOW), lambda: NOW, sending_modems=1)
         service = CampaignService(db, settings, lambda: NOW, host)
         texts = {"id": "Halo {nama}, poin Anda {poin}", "en": "Hello {nama}, you have {poin} points"}
         first = await service.create(name="a", text=texts, audience=Audience())
@@ -266,7 +284,7 @@ async def test_a_campaign_paused_while_the_runner_feeds_it_stops_the_feeding(tmp
     settings = parse_config("database: {path: q.sqlite3}\ncampaigns: {quiet_hours: null}\n", tmp_path / "c.yaml")
     async with offline_session(settings, lambda: NOW, third_party=False) as (host, db):
         await db.execute("INSERT INTO customers (phone, created_at, updated_at) VALUES ('+6281300000001', 'x', 'x')")
-        runner = CampaignRunner(db, settings, host, lambda modem_id=None: None, lambda: NOW, sending_modems=1)
+        runner = CampaignRunner(db, settings, host, quiet_outbox(db, lambda: NOW), lambda: NOW, sending_modems=1)
         cid = await store.create(db, name="t", text={"id": "x"}, audience={"kind": "all"}, now=NOW)
         await store.start(db, cid, ["+6281300000001"], NOW)
         campaign = await store.get(db, cid)

@@ -16,13 +16,14 @@ import pytest
 from bokeh.models import Div
 
 from smsd_crm.config import StoreConfig, WebConfig
+from smsd_crm.models import View
 from smsd_crm.storage import users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web import dashboard_pages
 from smsd_crm.web.app import WebContext, start_web
-from smsd_crm.web.dashboards import BokehHost, DocumentHub, View
+from smsd_crm.web.dashboards import BokehHost, DocumentHub
 from smsd_crm.web.passwords import hash_password
 
 from .conftest import wait_until

@@ -18,6 +18,7 @@ from smsd_crm.storage import users
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password
 
+from .conftest import quiet_outbox
 from .test_web_auth import Clock, client, csrf_of, log_in
 
 PHONE = "+6281234567890"
@@ -177,7 +178,7 @@ async def test_more_from_the_customer_reopens_an_answered_ticket(desk, tmp_path)
                                                  "action": "answer", "text": "Kami cek"})
     assert (await db.fetchone("SELECT state FROM complaints WHERE id = ?", (ticket,)))["state"] == "answered"
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
-    router = Router(db, host, settings, lambda modem_id=None: None, Clock())
+    router = Router(db, host, settings, quiet_outbox(db, Clock()), Clock())
     await router.accept(InboundMessage("sim1", PHONE, "KOMPLAIN masih bocor juga", Clock()(), sim_id="510"))
     while not router._queue.empty():
         await router.route(router._queue.get_nowait())

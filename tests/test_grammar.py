@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from smsd_crm_registration import Registration, parse_birthday, parse_registration
 
-from smsd_crm import phones
+from smsd_crm import Registration, parse_birthday, parse_registration, phones
 from smsd_crm.understanding import grammar
 
 

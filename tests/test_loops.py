@@ -27,7 +27,7 @@ from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.live import LiveFeed
 from smsd_crm.web.passwords import hash_password
 
-from .conftest import query, wait_until, write_config
+from .conftest import query, quiet_outbox, wait_until, write_config
 from .test_web_auth import Clock, client, log_in
 
 PEER = "+6281300000077"  # an automated system on an ordinary number (a shop's order bot, a gateway)
@@ -212,7 +212,7 @@ async def _inprocess(tmp_path, extra: str = ""):
                             tmp_path / "c.yaml")
     clock = Clock()
     async with offline_session(settings, clock, third_party=False) as (host, db):
-        routers = [Router(db, host, settings, lambda modem_id=None: None, clock)]
+        routers = [Router(db, host, settings, quiet_outbox(db, clock), clock)]
 
         async def send(text: str, sender: str = PEER, after: timedelta = timedelta(minutes=1)) -> str | None:
             """Deliver one SMS ``after`` the last; the reply's text, or None."""
@@ -226,7 +226,7 @@ async def _inprocess(tmp_path, extra: str = ""):
             return row["text"]
 
         def restart() -> None:
-            routers.append(Router(db, host, settings, lambda modem_id=None: None, clock))
+            routers.append(Router(db, host, settings, quiet_outbox(db, clock), clock))
 
         yield send, db, clock, restart, host, settings
 
@@ -283,7 +283,7 @@ async def test_the_messages_page_shows_why_a_message_was_not_answered(pipeline):
     await send("INFO", CUSTOMER)
     await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
     runner = await start_web(WebContext(db, settings.web, settings.store, clock, host, live=LiveFeed(),
-                                        settings=settings, outbox_changed=lambda modem_id=None: None))
+                                        settings=settings))
     base = "http://%s:%d" % runner.addresses[0][:2]
     try:
         async with client() as s:

@@ -9,12 +9,11 @@ from datetime import datetime, timezone
 
 import pytest
 
-from smsd_crm.config import ModemConfig, OutboxConfig
+from smsd_crm.config import ModemConfig, OutboxConfig, preferred_modem
 from smsd_crm.emulator.pty_modem import PtyModem
 from smsd_crm.modem.modem import Modem
 from smsd_crm.modem.pool import FAILURE_LIMIT, REST_SECONDS, ModemPool
 from smsd_crm.outbox import Outbox
-from smsd_crm.storage import messages
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
@@ -103,10 +102,11 @@ async def test_acquire_wakes_when_a_modem_is_released(clock):
     assert await asyncio.wait_for(waiter, 1) is a
 
 
-def test_prefix_routing(clock):
-    pool = make_pool(clock, FakeModem("xl", prefixes=["+62817", "+62818"]), FakeModem("tsel"))
-    assert pool.preferred_for("+6281712345678") == "xl"
-    assert pool.preferred_for("+6281212345678") is None
+def test_prefix_routing():
+    modems = [ModemConfig(id="xl", port="x", prefixes=["+62817", "+62818"]), ModemConfig(id="tsel", port="y"),
+              ModemConfig(id="rx", port="z", send=False, prefixes=["+62812"])]
+    assert preferred_modem(modems, "+6281712345678") == "xl"
+    assert preferred_modem(modems, "+6281212345678") is None  # a receive-only modem sends nothing
 
 
 # ------------------------------------------------------------ over real ptys
@@ -132,9 +132,9 @@ async def _running_pool(tmp_path, **outbox_options):
     async def emit(event):
         pass
 
-    outbox = Outbox(db, pool, OutboxConfig(retry_min=0.05, retry_max=0.2, max_attempts=10, same_sim_wait=0),
+    outbox = Outbox(db, OutboxConfig(retry_min=0.05, retry_max=0.2, max_attempts=10, same_sim_wait=0),
                     NOW, emit, **outbox_options)
-    tasks = [asyncio.create_task(pool.run()), asyncio.create_task(outbox.run())]
+    tasks = [asyncio.create_task(pool.run()), asyncio.create_task(outbox.run(pool))]
     try:
         await asyncio.wait_for(asyncio.gather(*(m.ready.wait() for m in modems)), 10)
         yield emus, db, outbox
@@ -155,8 +155,7 @@ async def two_modems(tmp_path):
 
 async def _queue(db, outbox, count):
     for i in range(count):
-        await messages.queue_outbound(db, f"+62812000{i:05d}", f"Pesan {i}", NOW())
-    outbox.notify()
+        await outbox.enqueue(f"+62812000{i:05d}", f"Pesan {i}")
 
 
 def _sent_by_number(emus) -> Counter:
@@ -192,11 +191,9 @@ async def test_a_sim_stops_sending_campaign_messages_at_its_daily_limit_but_not_
     async with _running_pool(tmp_path, daily_campaign_limits={"sim1": 3, "sim2": 2}) as (emus, db, outbox):
         cid = await campaigns.create(db, name="t", text={"id": "x"}, audience={"kind": "all"}, now=NOW())
         for i in range(10):
-            await messages.queue_outbound(db, f"+62813000{i:05d}", f"Promo {i}", NOW(), priority=0, campaign_id=cid)
-        outbox.notify()
+            await outbox.enqueue(f"+62813000{i:05d}", f"Promo {i}", priority=0, campaign_id=cid)
         await wait_until(lambda: sum(len(e.core.submitted) for e in emus) == 5, 30, "the day's allowance")
-        await messages.queue_outbound(db, "+6281299999999", "Balasan", NOW())  # a reply still goes out
-        outbox.notify()
+        await outbox.enqueue("+6281299999999", "Balasan")  # a reply still goes out
         await wait_until(lambda: "+6281299999999" in _sent_by_number(emus), 30, "the reply")
         assert [len([s for s in e.core.submitted if s.decoded.text.startswith("Promo")]) for e in emus] == [3, 2]
         assert tuple(await db.fetchone("SELECT COUNT(*) FROM messages WHERE campaign_id = ? AND state = 'queued'",

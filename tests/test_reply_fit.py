@@ -37,6 +37,8 @@ from smsd_crm.router import Router
 from smsd_crm.sms import compose, gsm7
 from smsd_crm.sms.fit import MORE, clip, fit_items, fits_one_sms, septets, to_gsm7
 
+from .conftest import quiet_outbox
+
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 LANGUAGES = ("id", "en")
 
@@ -201,6 +203,7 @@ MANY_COMMANDS = """
 from pydantic import Field
 from smsd_crm import PluginConfig, hookimpl
 
+
 class C(PluginConfig):
     keywords: dict[str, dict[str, list[str]]] = Field(default_factory=lambda: {
         f"c{i}": {"id": [f"PERINTAHPANJANG{i}"]} for i in range(8)})
@@ -225,7 +228,7 @@ async def test_a_menu_too_long_for_one_sms_keeps_every_plugins_main_command(tmp_
 
 async def _converse(settings, host, db, texts: list[str], first_phone: int = 6281300000100) -> list[str]:
     """Each text from its own number through the router; the replies in order."""
-    router = Router(db, host, settings, lambda modem_id=None: None, lambda: NOW)
+    router = Router(db, host, settings, quiet_outbox(db, lambda: NOW), lambda: NOW)
     replies = []
     for i, text in enumerate(texts):
         phone = f"+{first_phone + i}"

@@ -14,7 +14,6 @@ from smsd_crm.modem.modem import Modem
 from smsd_crm.modem.pool import ModemPool
 from smsd_crm.outbox import Outbox
 from smsd_crm.sms.compose import encode_status_report
-from smsd_crm.storage import messages
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
@@ -44,15 +43,13 @@ class Rig:
         self.modem = Modem(ModemConfig(id="sim1", port=self.emu.device), sink,
                            report_sink=lambda r: self.outbox.record_report(r), reports=True)
         self.pool = ModemPool([self.modem])
-        self.outbox = Outbox(self.db, self.pool, OutboxConfig(delivery_reports=True), now, emit)
-        self.tasks = [asyncio.create_task(self.pool.run()), asyncio.create_task(self.outbox.run())]
+        self.outbox = Outbox(self.db, OutboxConfig(delivery_reports=True), now, emit)
+        self.tasks = [asyncio.create_task(self.pool.run()), asyncio.create_task(self.outbox.run(self.pool))]
         await asyncio.wait_for(self.modem.ready.wait(), 10)
         return self
 
     async def send(self, text: str, phone: str = "+6281234567890") -> int:
-        message_id = await messages.queue_outbound(self.db, phone, text, now())
-        self.outbox.notify()
-        return message_id
+        return await self.outbox.enqueue(phone, text)
 
     async def state(self, message_id: int) -> str:
         return (await self.db.fetchone("SELECT state FROM messages WHERE id = ?", (message_id,)))[0]
@@ -178,7 +175,8 @@ async def test_reports_stored_in_sr_never_leave_sent_copies_on_the_sim(rig):
         await r.wait_state(message_id, "delivered")
     await wait_until(lambda: not [i for i, s in r.emu.core.storage.items() if s.stat in (2, 3)], 10,
                      "no sent copy left in SM")
-    assert r.emu.core.memories["SR"] == {}
+    # A report's slot is deleted after its "delivered" is committed: wait for that delete, not the state.
+    await wait_until(lambda: r.emu.core.memories["SR"] == {}, 10, "every report deleted from SR")
 
 
 async def test_reports_waiting_in_sr_at_start_are_read_by_the_sweep(rig):

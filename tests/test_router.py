@@ -14,6 +14,8 @@ from smsd_crm.models import InboundMessage
 from smsd_crm.plugins import PluginHost
 from smsd_crm.router import Router
 
+from .conftest import quiet_outbox
+
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 FAILING = """
 from smsd_crm import hookimpl, PluginConfig
@@ -41,14 +43,13 @@ async def pipeline(tmp_path):
     settings = parse_config("plugins_dir: plugins\nstore: {name: Toko Uji}\n", tmp_path / "c.yaml")
     host = PluginHost.load(settings, third_party=False)
     db = await open_database(settings, host)
-    notified = []
+    outbox = quiet_outbox(db, lambda: NOW)
 
     async def emit(event):
         await host.call_all("track_event", event=event)
 
-    host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
-                           emit, lambda modem_id=None: notified.append(modem_id)))
-    router = Router(db, host, settings, lambda modem_id=None: notified.append(modem_id), lambda: NOW)
+    host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()), emit, outbox))
+    router = Router(db, host, settings, outbox, lambda: NOW)
 
     async def send(text: str, sender: str = "081234567890", alnum: bool = False, binary: bool = False) -> list:
         await router.accept(InboundMessage("sim1", sender, text, NOW - timedelta(seconds=5),
@@ -183,9 +184,10 @@ async def test_an_owner_pin_is_masked_before_storing_and_for_observers(tmp_path)
     db = await open_database(settings, host)
     seen: list = []
     host.observers.append(seen.append)
+    outbox = quiet_outbox(db, lambda: NOW)
     host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()), host.emit,
-                           lambda modem_id=None: None, campaigns=CampaignService(db, settings, lambda: NOW, host)))
-    router = Router(db, host, settings, lambda modem_id=None: None, lambda: NOW)
+                           outbox, campaigns=CampaignService(db, settings, lambda: NOW, host)))
+    router = Router(db, host, settings, outbox, lambda: NOW)
     try:
         await router.accept(InboundMessage("sim1", "+6281100000001", "promo 975310 @tetap Diskon besar",
                                            NOW - timedelta(seconds=5), raw_pdus=("0791...",)))
@@ -208,10 +210,10 @@ async def _own_router(tmp_path, yaml: str):
     settings = parse_config("store: {name: Toko Uji}\nplugins_dir: null\n" + yaml, tmp_path / "c.yaml")
     host = PluginHost.load(settings, third_party=False)
     db = await open_database(settings, host)
+    outbox = quiet_outbox(db, lambda: NOW)
     host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()),
-                           host.emit, lambda modem_id=None: None,
-                           campaigns=CampaignService(db, settings, lambda: NOW, host)))
-    return Router(db, host, settings, lambda modem_id=None: None, lambda: NOW), db
+                           host.emit, outbox, campaigns=CampaignService(db, settings, lambda: NOW, host)))
+    return Router(db, host, settings, outbox, lambda: NOW), db
 
 
 @pytest.mark.parametrize("text", ["ＬＡＰＯＲＡＮ 975310", "Pagi, LAPORAN 975310", "laporan975310", "L A P O R A N 975310",

@@ -50,9 +50,8 @@ async def shop(tmp_path):
                          (HOSTILE_TEXT, clock().isoformat()))
         live = LiveFeed()
         host.observers.append(live.observe)
-        notified: list = []
         runner = await start_web(WebContext(db, settings.web, settings.store, clock, host, live=live,
-                                            settings=settings, outbox_changed=notified.append))
+                                            settings=settings))
         base = "http://%s:%d" % runner.addresses[0][:2]
         try:
             yield base, db, live, customer

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smsd_crm.web.dashboards import View
+from smsd_crm.models import View
 
 from . import crosssell, customers, future, messages, profit, retention, sales, service
 

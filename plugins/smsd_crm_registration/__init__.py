@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-# The fields are read by smsd_crm.understanding.fields (pure); Registration is imported for older callers.
+# The fields are read by smsd_crm.understanding.fields (pure), through the public API.
 from smsd_crm import (
     Message,
     PluginConfig,
     PluginContext,
-    Registration,
     Reply,
     clip,
     hookimpl,

@@ -17,9 +17,10 @@ from typing import Callable
 from zoneinfo import ZoneInfo
 
 from ..events import CampaignFinished, MessageSent
+from ..models import SmsQueue
 from ..storage import campaigns as store
 from ..storage import consent
-from ..storage.messages import queue_outbound
+from ..storage.messages import CAMPAIGN_PRIORITY
 from .preview import render
 
 LOGGER = logging.getLogger(__name__)
@@ -59,15 +60,15 @@ class CampaignRunner:
     """One task of the daemon; ``wake()`` after a change made elsewhere (web page, CLI via the
     database is noticed within a second while a campaign runs)."""
 
-    def __init__(self, db, settings, host, outbox_changed: Callable[[str | None], None],
-                 clock: Callable[[], datetime], sending_modems: int, greetings=None) -> None:
+    def __init__(self, db, settings, host, outbox: SmsQueue, clock: Callable[[], datetime], sending_modems: int,
+                 greetings=None) -> None:
         self._db = db
         self._config = settings.campaigns
         self._store_name = settings.store.name
         self._default_language = settings.store.language
         self._reports = settings.outbox.delivery_reports
         self._host = host
-        self._outbox_changed = outbox_changed
+        self._outbox = outbox
         self._clock = clock
         self._zone = ZoneInfo(settings.store.timezone)
         self.window = max(1, self._config.window_per_modem * max(sending_modems, 1))
@@ -135,8 +136,6 @@ class CampaignRunner:
                         fed += 1
             if await store.finish_if_complete(self._db, campaign.id, now):
                 await self._finished(campaign, now)
-        if fed:
-            self._outbox_changed(None)
         return 1.0 if active else IDLE_WAIT
 
     async def _feed(self, campaign: store.Campaign, phone: str, now: datetime) -> str:
@@ -160,8 +159,13 @@ class CampaignRunner:
             values.update({str(k): str(v) for k, v in dict(fields).items()})
         template = campaign.text.get(language) or campaign.text.get(self._default_language) \
             or next(iter(campaign.text.values()))
-        queued = await store.enqueue(self._db, campaign.id, phone, render(template, values), now)
-        return "queued" if queued is not None else "stopped"
+        async with self._db.transaction():  # the row and the recipient's mark commit together
+            if not await store.still_pending(self._db, campaign.id, phone):
+                return "stopped"
+            message_id = await self._outbox.enqueue(phone, render(template, values), priority=CAMPAIGN_PRIORITY,
+                                                    plugin="core:campaign", campaign_id=campaign.id)
+            await store.mark_queued(self._db, campaign.id, phone, message_id)
+        return "queued"
 
     async def _finished(self, campaign: store.Campaign, now: datetime) -> None:
         counts = await store.progress(self._db, campaign.id)
@@ -170,6 +174,5 @@ class CampaignRunner:
             text = summary_text(self._config.replies, self._default_language, campaign.id, campaign.name, counts,
                                 self._reports)
             if text:
-                await queue_outbound(self._db, campaign.notify_phone, text, now, plugin="core:campaign")
-                self._outbox_changed(None)
+                await self._outbox.enqueue(campaign.notify_phone, text, plugin="core:campaign")
         await self._host.emit(CampaignFinished(campaign.id, campaign.name, counts))

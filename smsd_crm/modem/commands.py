@@ -305,8 +305,6 @@ def info_value(lines: list[str], prefix: str) -> str | None:
 
 
 REGISTERED = {1, 5}  # home network, roaming
-REGISTRATION_NAMES = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown",
-                      5: "roaming"}
 
 
 def parse_creg(line: str, unsolicited: bool) -> int | None:

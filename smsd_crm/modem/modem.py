@@ -15,7 +15,7 @@ from typing import Callable
 
 from ..config import ModemConfig
 from ..errors import CommandError, CommandTimeout, ModemError, ModemUnavailable, PduError
-from ..models import DeliveryReport, InboundMessage, InboundSink, ReportSink, SendResult
+from ..models import REGISTRATION_NAMES, DeliveryReport, InboundMessage, InboundSink, ReportSink, SendResult
 from ..sms.compose import encode_submit
 from ..sms.pdu import Deliver, StatusReport, Submit, decode
 from ..sms.reassembly import Group, Reassembler
@@ -187,7 +187,7 @@ class Modem:
         h = await self.check_health()
         LOGGER.info("modem %s: signal %s/31, %s, operator %s, IMSI %s, ICCID %s, SIM storage %s/%s",
                     self.id, h.signal if h.signal is not None else "?",
-                    commands.REGISTRATION_NAMES.get(h.registration, "registration ?"), h.operator or "?",
+                    REGISTRATION_NAMES.get(h.registration, "registration ?"), h.operator or "?",
                     self.sim_id or "?", h.iccid or "?", h.storage_used, h.storage_total)
 
     async def _negotiate_cnmi(self) -> bool:
@@ -265,7 +265,7 @@ class Modem:
         before = self.health.registered
         self.health.registration = state
         if before != self.health.registered:
-            LOGGER.warning("modem %s: %s", self.id, commands.REGISTRATION_NAMES.get(state or 0, state))
+            LOGGER.warning("modem %s: %s", self.id, REGISTRATION_NAMES.get(state or 0, state))
             self.on_change()
 
     @property

@@ -196,13 +196,6 @@ class ModemPool:
                                modem.id, FAILURE_LIMIT, rest, "" if others else " (no other modem can send)")
         self._changed.set()
 
-    def preferred_for(self, number: str) -> str | None:
-        """The modem whose ``prefixes`` match ``number`` (routing by operator), if any."""
-        for m in self.modems:
-            if m.config.send and any(number.startswith(p) for p in m.config.prefixes):
-                return m.id
-        return None
-
     def _state(self, slot: _Slot, now: float) -> str:
         m = slot.modem
         if m.ready.is_set():

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .db import Database
-from .messages import CAMPAIGN_PRIORITY, queue_outbound
 
 ACTIVE = ("scheduled", "running", "paused")
 FINAL = ("done", "cancelled")
@@ -174,19 +173,17 @@ async def next_pending(db: Database, campaign_id: int, limit: int) -> list[str]:
     return [r[0] for r in rows]
 
 
-async def enqueue(db: Database, campaign_id: int, phone: str, text: str, now: datetime) -> int | None:
-    """Queue one recipient's message and mark them queued, in one transaction; None if they were no
-    longer pending (paused or cancelled meanwhile)."""
-    async with db.transaction():
-        row = await db.fetchone("SELECT c.state FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id "
-                                "WHERE r.campaign_id = ? AND r.phone = ? AND r.state = 'pending'", (campaign_id, phone))
-        if row is None or row[0] != "running":
-            return None
-        message_id = await queue_outbound(db, phone, text, now, priority=CAMPAIGN_PRIORITY, plugin="core:campaign",
-                                          campaign_id=campaign_id)
-        await db.execute("UPDATE campaign_recipients SET state = 'queued', message_id = ?, reason = NULL "
-                         "WHERE campaign_id = ? AND phone = ?", (message_id, campaign_id, phone))
-    return message_id
+async def still_pending(db: Database, campaign_id: int, phone: str) -> bool:
+    """The recipient waits to be queued and the campaign runs (not paused or cancelled meanwhile)."""
+    row = await db.fetchone("SELECT c.state FROM campaign_recipients r JOIN campaigns c ON c.id = r.campaign_id "
+                            "WHERE r.campaign_id = ? AND r.phone = ? AND r.state = 'pending'", (campaign_id, phone))
+    return row is not None and row[0] == "running"
+
+
+async def mark_queued(db: Database, campaign_id: int, phone: str, message_id: int) -> None:
+    """The recipient's message is in the outbox (in the transaction that queued it)."""
+    await db.execute("UPDATE campaign_recipients SET state = 'queued', message_id = ?, reason = NULL "
+                     "WHERE campaign_id = ? AND phone = ?", (message_id, campaign_id, phone))
 
 
 async def skip(db: Database, campaign_id: int, phone: str, reason: str) -> None:

@@ -13,7 +13,7 @@ import logging
 import sqlite3
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterable, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 import aiosqlite
 
@@ -51,6 +51,7 @@ class Database:
         self.path = path
         self._lock = asyncio.Lock()
         self._savepoints = 0
+        self._after_commit: list[Callable[[], None]] = []  # run after the outer COMMIT (see after_commit)
 
     @classmethod
     async def open(cls, path: str | Path, shop: ShopTime | None = None) -> "Database":
@@ -109,10 +110,12 @@ class Database:
         if self._in_transaction():
             self._savepoints += 1
             name = f"sp{self._savepoints}"
+            pending = len(self._after_commit)
             await self._control(f"SAVEPOINT {name}")
             try:
                 yield self
             except BaseException:
+                del self._after_commit[pending:]  # what the rolled-back part asked for is dropped
                 await self._control(f"ROLLBACK TO {name}")
                 await self._control(f"RELEASE {name}")
                 raise
@@ -125,11 +128,23 @@ class Database:
                 yield self
                 await self._control("COMMIT")
             except BaseException:
+                self._after_commit.clear()
                 if self._conn.in_transaction:
                     await self._control("ROLLBACK")
                 raise
             finally:
                 _owner.reset(token)
+            callbacks, self._after_commit = self._after_commit, []
+            for callback in callbacks:
+                callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` once the current transaction commits (never if it rolls back); at once
+        outside a transaction. For wake-ups that must not run before the row they announce is visible."""
+        if self._in_transaction():
+            self._after_commit.append(callback)
+        else:
+            callback()
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one parameterised write; return lastrowid. Outside a transaction it is its own."""

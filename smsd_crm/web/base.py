@@ -12,8 +12,10 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from ..config import CostsConfig, Settings, StoreConfig, WebConfig
+from ..config import CostsConfig, OutboxConfig, Settings, StoreConfig, WebConfig
 from ..i18n import Speaker, catalogue, pick_language
+from ..models import SmsQueue
+from ..outbox import Outbox
 from ..sms import gsm7
 from ..storage import messages
 from ..storage.db import Database
@@ -23,6 +25,10 @@ from .throttle import LoginThrottle
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LANGUAGES = ("id", "en")
+
+
+async def _ignore(event: object) -> None:
+    """No plugin hears of sends from an outbox that never sends."""
 LANG_COOKIE = "smsd_lang"
 
 
@@ -38,10 +44,13 @@ class WebContext:
     live: LiveFeed = field(default_factory=LiveFeed)
     simulator: Any = None  # a PhoneSimulator when the pool has emulated modems, else None
     settings: Settings | None = None  # for the modems and plugins pages
-    outbox_changed: Callable[[str | None], None] = lambda modem_id=None: None
-    preferred_modem: Callable[[str], str | None] = lambda phone: None
+    outbox: SmsQueue | None = None  # the daemon's outbox; None: one that only queues (see __post_init__)
     dashboards: Any = None  # a started BokehHost, or None (no dashboards)
     campaigns: Any = None  # the CampaignService, or None (no campaigns page)
+
+    def __post_init__(self) -> None:
+        if self.outbox is None:  # pages without a daemon (tests, tools): rows are queued for one
+            object.__setattr__(self, "outbox", Outbox(self.db, OutboxConfig(), self.clock, _ignore))
 
 
 CTX = web.AppKey("web_context", WebContext)
@@ -146,10 +155,9 @@ def sms_facts(ctx: WebContext) -> SmsFacts:
 
 async def send_sms(ctx: WebContext, phone: str, text: str, source: str) -> int:
     """Queue an SMS from staff or an API client (a committed outbox row); return its id."""
-    modem_id = ctx.preferred_modem(phone)
-    message_id = await messages.queue_outbound(ctx.db, phone, text, ctx.clock(), priority=messages.STAFF_PRIORITY,
-                                               plugin=source, modem_id=modem_id)
-    ctx.outbox_changed(modem_id)
+    assert ctx.outbox is not None  # set by __post_init__
+    message_id = await ctx.outbox.enqueue(phone, text, priority=messages.STAFF_PRIORITY, plugin=source,
+                                          modem_id=ctx.outbox.route(phone))
     ctx.live.bump("messages")
     return message_id
 

@@ -17,12 +17,12 @@ import logging
 import re
 import secrets
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import aiohttp
 from aiohttp import web
 
+from ..models import View
 from .auth import SESSION_COOKIE
 from .base import USER
 from .dashboard_sessions import Opened, SessionAlive, SessionBook, SpacedCollector, defer_bokeh_collections
@@ -35,17 +35,6 @@ LIVE_TOPICS = ("orders", "sales", "complaints", "messages")
 PER_USER = 8  # Bokeh sessions one user may have open (tabs, phone, PC); one more closes the oldest
 COLLECT_SECONDS = 120.0  # at most one full garbage collection this often, after sessions ended
 ELEMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an autoload element id
-
-
-@dataclass(frozen=True)
-class View:
-    """One dashboard: its URL name, the catalogue name of its menu title (``dash.view.sales``), and
-    ``make(doc, data, hub, lang=None)`` that fills a Bokeh Document (labels from the catalogue in
-    ``lang``, the page's language; Indonesian when None)."""
-
-    name: str
-    title_name: str
-    make: Callable[..., None]
 
 
 class DocumentHub:

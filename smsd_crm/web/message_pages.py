@@ -73,7 +73,7 @@ async def _change(request: web.Request, change) -> web.Response:
     message_id = int_or_404(request.match_info["id"])
     if not await change(ctx.db, message_id, ctx.clock()):
         raise page_error(web.HTTPConflict, "error.message_locked")
-    ctx.outbox_changed(None)
+    ctx.outbox.notify(None)  # due again: wake the senders
     ctx.live.bump("messages")
     raise web.HTTPFound(local(str(form.get("next", "/messages?box=out"))))
 

@@ -29,7 +29,7 @@ def register_config_model():
 
 
 @hookimpl
-def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
+def handle_message(message: Message, ctx: PluginContext[LokasiConfig]) -> Reply | None:
     """Answer LOKASI with the address, a landmark and a map link when configured."""
     if message.command != "where" or message.phone is None:
         return None
