@@ -65,7 +65,7 @@ def customer_profile(customer, ctx, language):
     """A customer's web page is shown: return a ``ProfileSection`` (or ``None``) for it.
 
     ``customer`` is a ``Customer``; ``language`` is the page's (``id`` or ``en``): write the
-    section's columns and words in it (``smsd_crm.i18n.Speaker(language, time=ctx.store.time)`` speaks the
+    section's columns and words in it (``smsd_crm.Speaker(language, time=ctx.store.time)`` speaks the
     pages' catalogue and shows times in shop time). Orders, complaints and points show up this way.
     """
 
@@ -75,7 +75,7 @@ def home_section(ctx, language, now):
     """The home page is shown: return a ``HomeSection`` (or ``None``) about today's work.
 
     ``language`` is the page's (``id`` or ``en``); ``now`` is the current instant (aware, UTC):
-    ``smsd_crm.i18n.Speaker(language, time=ctx.store.time).age(instant, now)`` says how long ago
+    ``smsd_crm.Speaker(language, time=ctx.store.time).age(instant, now)`` says how long ago
     something happened ("3 jam"). New orders and open complaints show up this way.
     """
 

@@ -134,7 +134,7 @@ async def test_crosssell_view_finds_the_pairs_the_history_was_made_with(shop):
     doc = Document()
     await crosssell_view.make(doc, _data(shop), DocumentHub(), today=TODAY)()
     pairs = list(doc.get_model_by_name("lifts").data["pair"])
-    # demo_history adds telur to mi instan and minyak, gula to kopi, pasta gigi to sabun
+    # demo.history adds telur to mi instan and minyak, gula to kopi, pasta gigi to sabun
     assert {"Mi instan → Telur 1kg", "Telur 1kg → Mi instan", "Kopi → Gula 1kg", "Gula 1kg → Kopi",
             "Sabun → Pasta gigi", "Pasta gigi → Sabun"} & set(pairs)
     assert all(lift > 1 for lift in doc.get_model_by_name("lifts").data["lift"])

@@ -1,4 +1,4 @@
-"""Bulk-load a generated store history (``demo_history``) in one transaction with executemany.
+"""Bulk-load a generated store history (``demo.history``) in one transaction with executemany.
 
 Runs on its own sqlite3 connection in a worker thread, before the daemon starts: a million
 rows through the async wrapper one by one would take minutes. It writes the built-in order and

@@ -1,7 +1,7 @@
 """A fake GSM USB modem in PDU mode: the AT state machine and its SIM storage.
 
 ``EmulatorCore`` is pure: bytes in, bytes out, plus ``deliver()`` for an SMS
-arriving from the network. :mod:`.pty_emulator` puts it on a real pseudo-terminal
+arriving from the network. :mod:`.pty_modem` puts it on a real pseudo-terminal
 so the daemon opens it exactly like ``/dev/ttyUSB0``.
 """
 
@@ -88,7 +88,7 @@ class EmulatorCore:
         self.csms_service = 0
         self.deliver_direct = False
         self.unacknowledged = 0
-        # Fault injection and quirks (see PERSONALITIES and docs/modem-quirks in shared/).
+        # Fault injection and quirks (see PERSONALITIES and docs/modem-quirks.md).
         self.silent = False  # a hung modem: answers nothing but AT+CFUN=1,1
         # Command prefix (or prefixes): the modem hangs (goes silent) on the next such command.
         self.hang_on: str | tuple[str, ...] | None = None
@@ -555,7 +555,7 @@ EmulatorCore._HANDLERS = [
 ]
 
 
-# Quirks of real modems (shared/design/modem-quirks.md), as knob settings.
+# Quirks of real modems (docs/modem-quirks.md), as knob settings.
 PERSONALITIES: dict[str, dict] = {
     "generic": {},
     "huawei": {"noise": "^RSSI:17", "error_text": "COMMAND NOT SUPPORT", "eol": b"\r\r\n"},

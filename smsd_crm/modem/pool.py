@@ -1,4 +1,7 @@
-"""Supervise N modems: reconnect with backoff, hand out idle senders, fan inbound messages in.
+"""Supervise N modems: reconnect with backoff, hand out idle senders.
+
+Inbound messages do not pass through the pool: each modem hands what it reads straight to the
+sink it was built with (the router's ``accept``), committed before the modem deletes it.
 
 Senders are handed out with :meth:`ModemPool.acquire` / :meth:`ModemPool.release`:
 a modem sends one message at a time, only when it is ready, allowed to send
