@@ -2,7 +2,7 @@
 
 Sources: gammu's tests/at-sms/*.dump (AT logs collected from users' devices) and the
 GSM 03.40 tutorial vector. ``oracle_wrong`` names the fields where python-gammu is
-known to be wrong, with the reason (see shared/design/modem-quirks.md).
+known to be wrong, with the reason (see docs/modem-quirks.md).
 """
 
 from __future__ import annotations

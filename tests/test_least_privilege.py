@@ -80,6 +80,12 @@ async def test_staff_send_only_from_test_numbers_and_never_as_the_owner(tmp_path
             history = await (await owner.get(f"{base}/simulator", params={"phone": "0811 0000 0001"})).text()
             assert "LAPORAN ****" in history and "975310" not in history
         assert modem.delivered[1:] == [("+6281234567890", "BANTUAN"), ("+6281100000001", "LAPORAN 975310")]
+        async with client() as staff:  # the owner's thread (reports, stock) is not staff's to read
+            await log_in(staff, base, "kasir")
+            page = await (await staff.get(f"{base}/simulator", params={"phone": "0811 0000 0001"})).text()
+            assert "LAPORAN" not in page and "Staf tidak boleh mengirim sebagai nomor pemilik" in page
+            page = await (await staff.get(f"{base}/simulator", params={"phone": "0812 3456 7890"})).text()
+            assert "BANTUAN" not in page  # a real customer's number: outside the test range, not shown
 
 
 async def test_the_owner_may_open_every_number_but_their_own_to_staff(tmp_path):

@@ -52,6 +52,18 @@ def browser(address: str = "127.0.0.2") -> aiohttp.ClientSession:
                                  cookie_jar=aiohttp.CookieJar(unsafe=True))
 
 
+async def test_typos_at_the_shop_pc_never_slow_down_the_next_person_at_it(site):
+    # Every browser on the shop PC comes from 127.0.0.1: that address is nobody's key.
+    base, clock, _ = site
+    async with browser("127.0.0.1") as cashier:
+        for _ in range(9):  # a name that does not exist, mistyped again and again
+            assert (await attempt(cashier, base, "kasir2", "salah-terus"))[0] == 401
+    async with browser("127.0.0.1") as owner:  # a fresh browser, no device cookie, the same instant
+        assert (await attempt(owner, base, "pemilik", RIGHT))[0] == 302
+    async with browser("127.0.0.1") as other:  # the typed name still counts: kasir2 waits
+        assert (await attempt(other, base, "kasir2", RIGHT))[0] == 401
+
+
 async def attempt(s: aiohttp.ClientSession, base: str, name: str, password: str) -> tuple[int, str]:
     page = await (await s.get(f"{base}/login")).text()
     csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)

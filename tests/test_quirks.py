@@ -1,4 +1,4 @@
-"""The driver against misbehaving modems, over real pseudo-terminals (shared/design/modem-quirks.md)."""
+"""The driver against misbehaving modems, over real pseudo-terminals (docs/modem-quirks.md)."""
 
 from __future__ import annotations
 

@@ -48,6 +48,8 @@ async def test_a_foreign_host_is_refused_before_anything_else(site, hostile):
         assert r.status == 421
         page = await r.text()
         assert "Alamat ini bukan alamat halaman toko" in page and "web.allowed_hosts" in page
+        port = base.rsplit(":", 1)[1]
+        assert f"http://127.0.0.1:{port}/" in page  # where the pages are, with the port
         assert r.headers["X-Frame-Options"] == "DENY"  # still the protective headers
         # A rebound login form: no form, no cookie
         r = await s.get(f"{base}/login", headers={"Host": hostile}, allow_redirects=False)

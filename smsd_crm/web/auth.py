@@ -32,7 +32,7 @@ from .base import (
     render,
 )
 from .passwords import MAX_LENGTH, needs_rehash
-from .throttle import DEVICE_DAYS, address_key, device_cookie_name, device_key, make_device_cookie, name_key
+from .throttle import DEVICE_DAYS, client_keys, device_cookie_name, device_key, make_device_cookie
 
 SESSION_COOKIE = "smsd_session"
 LOGIN_CSRF_COOKIE = "smsd_login"
@@ -195,7 +195,7 @@ async def login(request: web.Request) -> web.Response:
     now, throttle = ctx.clock(), request.app[THROTTLE]
     secret = await app_secrets.get_or_create(ctx.db, DEVICE_SECRET, now)
     device = device_key(secret, username, request.cookies.get(device_cookie_name(username), ""), now)
-    keys = [device] if device else [address_key(request.remote), name_key(username)]
+    keys = [device] if device else client_keys(request.remote, username)
     if throttle.wait(keys, now):
         return wrong()  # too early to check at all: the same answer as a wrong password, known name or not
     throttle.wrong(keys, now)  # until proven right: parallel guesses wait too

@@ -7,7 +7,7 @@ proxies ``autoload.js`` (with only the parameters Bokeh needs and a session id t
 relays the websocket (after checking its Origin and that its own login opened that session). Open
 documents are refreshed through ``doc.add_next_tick_callback`` when the live feed reports a change.
 Dashboards follow the login (dashboard_sessions.py): closed when it ends, a few per user at most.
-See ../shared/design/dashboards.md for the pitfalls this avoids.
+docs/architecture.md (dashboards) says which pitfalls this avoids.
 """
 
 from __future__ import annotations

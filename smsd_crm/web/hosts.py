@@ -63,5 +63,7 @@ async def check_host(request: web.Request, handler: Handler) -> web.StreamRespon
     sockname = request.transport.get_extra_info("sockname") if request.transport else None
     local = sockname[0] if isinstance(sockname, tuple) and sockname else None
     if not host_allowed(request.headers.get("Host"), request.app[CTX].config.allowed_hosts_set, local):
-        raise page_error(web.HTTPMisdirectedRequest, "error.host")
+        port = sockname[1] if isinstance(sockname, tuple) and len(sockname) > 1 else None
+        address = "http://127.0.0.1" + (f":{port}" if port and port != 80 else "") + "/"
+        raise page_error(web.HTTPMisdirectedRequest, "error.host", address=address)
     return await handler(request)

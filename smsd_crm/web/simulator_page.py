@@ -46,8 +46,10 @@ async def simulator_page(request: web.Request) -> web.Response:
     phone = simulator.phone(typed)
     rules = _rules(request)
     limited = request[USER]["role"] != "owner" and not rules.any_number
-    return render(request, "simulator.html", typed=typed, phone=phone, error=request.query.get("error"),
-                  entries=simulator.conversation(phone) if phone else [], live="simulator",
+    # Staff read only the threads they may type in: never the owner's (reports, stock) nor a real customer's.
+    why = refusal(request, phone) if phone else None
+    return render(request, "simulator.html", typed=typed, phone=phone, error=request.query.get("error") or why,
+                  entries=simulator.conversation(phone) if phone and why is None else [], live="simulator",
                   prefixes=", ".join(rules.numbers) if limited else None)
 
 

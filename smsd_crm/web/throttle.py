@@ -11,7 +11,9 @@ try; a right login clears its device cookie's count.
 
 So a stranger hammering the owner's name slows down only the stranger's own address and new
 browsers trying that name: the owner's own browsers (with their device cookie) get in at once, from
-any address. The counts live in memory: a restart forgets them (an attacker cannot restart the
+any address. The shop PC's own address (``127.0.0.1``, ``::1``: every browser on the PC comes from
+it) is nobody's key: one person's typos there never slow down the next person at the same PC; the
+typed name still counts. The counts live in memory: a restart forgets them (an attacker cannot restart the
 daemon); at most ``max_keys`` are kept, the longest-quiet dropped first.
 """
 
@@ -86,6 +88,17 @@ class LoginThrottle:
                 count.wrong -= 1
                 if count.wrong <= 0 or key == clear:
                     del self._counts[key]
+
+
+SHARED_ADDRESSES = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})  # the shop PC itself
+
+
+def client_keys(address: str | None, username: str) -> list[Key]:
+    """The keys of a try from a browser without a device cookie: its address (unless it is the shop
+    PC's own, shared by everyone at it) and the typed name."""
+    if (address or "").split("%")[0] in SHARED_ADDRESSES:
+        return [name_key(username)]
+    return [address_key(address), name_key(username)]
 
 
 def address_key(address: str | None) -> Key:
