@@ -80,7 +80,7 @@ def demo_banner(running, config: str) -> str:
         lines.append(f"  web pages:       {running.web_url}")
         lines.append(f"  phone simulator: {running.web_url}simulator  (type as a customer, see the replies)")
         if logins.exists():
-            lines.append(f"  demo logins:     {logins} ->")
+            lines.append(f"  demo logins:     {logins} (as first set; a password changed since is not here) ->")
             lines += [f"                     {line}" for line in logins.read_text().splitlines()]
         else:
             lines.append("  add a login:     .venv/bin/smsd-crm user add NAME --role owner")
