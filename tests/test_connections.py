@@ -24,11 +24,11 @@ from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web.app import WebContext, start_web
-from smsd_crm.web.connections import FD_RESERVE, FDS_PER_CONNECTION, fit_to_open_files
+from smsd_crm.web.connections import FD_RESERVE, FDS_PER_CONNECTION, GuardedConnection, fit_to_open_files
 from smsd_crm.web.passwords import hash_password
 
 from .conftest import SMSD_CRM, wait_until
-from .test_web_auth import Clock, client, log_in
+from .test_web_auth import Clock, client, csrf_of, log_in
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -116,6 +116,103 @@ async def test_requests_in_progress_are_never_pushed_out(serve):
                     assert await closed_by_server(conn) == b""
             ctx.live.bump("t")
         assert [p.result() for p in polls] == [200] * 8
+
+
+class Watch:
+    """What the server's side of each connection has seen (a spy on ``GuardedConnection``)."""
+
+    def __init__(self) -> None:
+        self.received: dict[GuardedConnection, int] = {}  # bytes passed to aiohttp
+        self.started = 0  # requests that reached the app
+
+
+@pytest.fixture
+def watch(monkeypatch) -> Watch:
+    seen = Watch()
+    data_received, request_started = GuardedConnection.data_received, GuardedConnection.request_started
+
+    def counting_data(conn, data):
+        seen.received[conn] = seen.received.get(conn, 0) + len(data)
+        return data_received(conn, data)
+
+    def counting_start(conn, *args):
+        seen.started += 1
+        return request_started(conn, *args)
+
+    monkeypatch.setattr(GuardedConnection, "data_received", counting_data)
+    monkeypatch.setattr(GuardedConnection, "request_started", counting_start)
+    return seen
+
+
+FIRST = b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+NEXT = b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: aaaa"  # sent one byte at a time
+NO_BODY = (b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           b"Content-Length: 100\r\n\r\n")  # and then no body at all
+
+
+async def read_response(conn: Connection) -> bytes:
+    head = await conn[0].readuntil(b"\r\n\r\n")
+    length = re.search(rb"(?i)content-length: (\d+)", head)
+    return head + (await conn[0].readexactly(int(length.group(1))) if length else b"")
+
+
+async def keep_alive_then_trickle(conn: Connection) -> None:
+    """A request answered, then the first byte of the next one (a trickler sends one every few seconds)."""
+    conn[1].write(FIRST)
+    assert (await read_response(conn)).startswith(b"HTTP/1.1 204 ")
+    conn[1].write(NEXT[:1])
+
+
+async def headers_without_body(conn: Connection) -> None:
+    conn[1].write(NO_BODY)
+
+
+ATTACKS = {"trickled next headers": (keep_alive_then_trickle, len(FIRST) + 1, 1),
+           "headers without their body": (headers_without_body, len(NO_BODY), 1)}
+
+
+@pytest.mark.parametrize("attack", [*ATTACKS, "both"])
+async def test_a_visitor_gets_in_past_connections_that_hold_a_request_half_sent(serve, watch, attack):
+    """Connections whose next request's headers trickle in, or whose body never comes, count as not in a
+    request: a full cap of them makes room for a visitor (the timeouts are long here: the cap does it)."""
+    base, _ = await serve(max_connections=16, header_timeout=120, body_timeout=120, idle_timeout=120)
+    kinds = [ATTACKS[attack]] * 16 if attack != "both" else [*ATTACKS.values()] * 8
+    async with connections(base, 16) as held:
+        for conn, (start, _, _) in zip(held, kinds):
+            await start(conn)
+        # every server side has all those bytes, and the requests that reached the app are in it
+        await wait_until(lambda: sorted(watch.received.values()) == sorted(size for _, size, _ in kinds), 60,
+                         "the half-sent requests received")
+        await wait_until(lambda: watch.started == sum(started for _, _, started in kinds), 60, "requests started")
+        async with client() as s, s.get(f"{base}/login") as r:
+            assert r.status == 200 and "csrf" in await r.text()
+        assert await closed_by_server(held[0]) == b""  # the oldest of them made room
+
+
+async def test_a_kept_alive_connection_trickling_its_next_request_is_closed_by_the_header_timeout(serve, watch):
+    base, _ = await serve(header_timeout=0.5, idle_timeout=600)
+    async with connections(base) as [conn]:
+        await keep_alive_then_trickle(conn)
+        assert await closed_by_server(conn) == b""
+
+
+async def test_a_body_that_does_not_come_is_answered_408_and_closed(serve, caplog):
+    base, _ = await serve(body_timeout=0.5, idle_timeout=600)
+    async with connections(base) as [conn]:
+        await headers_without_body(conn)
+        answer = await closed_by_server(conn)
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"Connection: close" in answer, answer
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text
+    async with client() as s:  # a body that comes in pieces, in time, is read
+        page = await (await s.get(f"{base}/login")).text()
+        form = f"username=kasir&password=mawar-sore-48&csrf={csrf_of(page)}&next=/".encode()
+
+        async def in_pieces():
+            yield form[:10]
+            yield form[10:]
+        r = await s.post(f"{base}/login", data=in_pieces(), allow_redirects=False,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status == 302 and r.headers["Location"] == "/"
 
 
 def test_failed_accepts_are_logged_once_per_interval(tmp_path):
