@@ -124,12 +124,14 @@ class Watch:
     def __init__(self) -> None:
         self.received: dict[GuardedConnection, int] = {}  # bytes passed to aiohttp
         self.started = 0  # requests that reached the app
+        self.ended = 0  # requests the app is done with (whatever aiohttp logs about them is logged)
 
 
 @pytest.fixture
 def watch(monkeypatch) -> Watch:
     seen = Watch()
     data_received, request_started = GuardedConnection.data_received, GuardedConnection.request_started
+    request_ended = GuardedConnection.request_ended
 
     def counting_data(conn, data):
         seen.received[conn] = seen.received.get(conn, 0) + len(data)
@@ -139,7 +141,12 @@ def watch(monkeypatch) -> Watch:
         seen.started += 1
         return request_started(conn, *args)
 
+    def counting_end(conn, *args):
+        seen.ended += 1
+        return request_ended(conn, *args)
+
     monkeypatch.setattr(GuardedConnection, "data_received", counting_data)
+    monkeypatch.setattr(GuardedConnection, "request_ended", counting_end)
     monkeypatch.setattr(GuardedConnection, "request_started", counting_start)
     return seen
 
@@ -213,6 +220,48 @@ async def test_a_body_that_does_not_come_is_answered_408_and_closed(serve, caplo
         r = await s.post(f"{base}/login", data=in_pieces(), allow_redirects=False,
                          headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert r.status == 302 and r.headers["Location"] == "/"
+
+
+MALFORMED = [b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"A" * 40 + b"\r\n\r\n",  # TLS to the http port
+             b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",
+             b"E\r\n\r\n",
+             b"GET /\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+             b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET / HTTP/1.1\r\nBad Header\r\n\r\n",  # 2nd
+             b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+             b"Content-Type: application/x-www-form-urlencoded\r\n\r\nzz\r\n"]  # a broken chunk
+
+
+async def test_malformed_requests_are_logged_once_a_minute_per_kind_without_a_traceback(serve, caplog):
+    base, _ = await serve()
+    caplog.set_level(logging.DEBUG)
+    sent = 0
+    async with asyncio.TaskGroup() as tg:
+        for round in range(200 // len(MALFORMED) + 1):
+            async with connections(base, len(MALFORMED)) as batch:
+                for conn, payload in zip(batch, MALFORMED):
+                    conn[1].write(payload)
+                answers = [tg.create_task(closed_by_server(conn)) for conn in batch]
+                await asyncio.gather(*answers)  # answered (400) and closed: logged by then
+            sent += len(batch)
+            assert all(b" 400 Bad Request\r\n" in t.result() for t in answers), [t.result() for t in answers]
+    about = [r for r in caplog.records if r.name.startswith(("aiohttp", "smsd_crm.web"))]
+    assert sent >= 200 and len(about) <= len(MALFORMED), "\n".join(r.getMessage() for r in about)
+    assert not [r for r in about if r.exc_info] and "Traceback" not in caplog.text, caplog.text[-3000:]
+
+
+async def test_clients_that_leave_before_their_body_is_read_are_logged_once_a_minute(serve, watch, caplog):
+    base, _ = await serve()
+    caplog.set_level(logging.DEBUG)
+    async with connections(base, 50) as leaving:
+        for conn in leaving:
+            conn[1].write(NO_BODY + b"username=")
+        await wait_until(lambda: watch.started == 50, 60, "the requests in the app")
+        for conn in leaving:
+            conn[1].transport.abort()
+        await wait_until(lambda: watch.ended == 50, 60, "the requests ended")
+    about = [r for r in caplog.records if r.name.startswith(("aiohttp", "smsd_crm.web"))]
+    assert len(about) <= 1, "\n".join(r.getMessage() for r in about)
+    assert not [r for r in about if r.exc_info] and "Traceback" not in caplog.text, caplog.text[-3000:]
 
 
 def test_failed_accepts_are_logged_once_per_interval(tmp_path):

@@ -17,7 +17,10 @@ goes through a ``GuardedConnection`` wrapped around aiohttp's own protocol:
   handler with its whole request (a page being made, a long poll, a websocket), the new one is closed
   at once. So connections that only hold their place push each other out, and a visitor, whose
   browser sends its request at once, gets in;
-- what was closed is logged at most once a minute (``Throttled``), never once per connection.
+- what was closed is logged at most once a minute (``Throttled``), never once per connection;
+  so are requests aiohttp cannot parse (a TLS hello sent to the http port, a broken header, a NUL in
+  the path) and clients that leave while their request is read, which aiohttp logs with a traceback
+  each (``QuietServerLog``).
 
 ``ConnectionGuard.middleware`` (the app's outermost) tells the guard when a request starts and
 ends. The cap is lowered to what the open-file limit allows (``fit_to_open_files``).
@@ -27,9 +30,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any, Callable
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..limits import Throttled
 
@@ -235,6 +240,33 @@ class ConnectionGuard:
             raise
         finally:
             conn.request_ended()
+
+
+class QuietServerLog(logging.LoggerAdapter):
+    """aiohttp's server logger (``aiohttp.server``) for one app, given to its ``RequestHandler``s.
+
+    aiohttp logs ``Error handling request`` with a full traceback for every request it cannot parse
+    and for every client that leaves while its handler reads the body: anyone on the LAN could fill
+    the disk with them. Those become one line a minute per kind (the exception's class), without a
+    traceback, through ``Throttled``; everything else is logged as aiohttp logs it.
+    """
+
+    def __init__(self, throttled: Throttled | None = None,
+                 logger: logging.Logger = logging.getLogger("aiohttp.server")) -> None:
+        super().__init__(logger, {})
+        self._throttled = throttled or Throttled(LOGGER)
+
+    def log(self, level: int, msg: object, *args: Any, exc_info: Any = None, **kwargs: Any) -> None:
+        exc = exc_info if isinstance(exc_info, BaseException) else sys.exc_info()[1] if exc_info is True else None
+        remote = args[0] if len(args) == 1 else "?"
+        if isinstance(exc, HttpProcessingError):  # the client's doing, not the daemon's: a warning at most
+            self._throttled.log(min(level, logging.WARNING), f"web: answered 400 to a request that is not "
+                                f"valid HTTP ({type(exc).__name__}) from %s", remote)
+        elif isinstance(exc, ConnectionError):
+            self._throttled.log(min(level, logging.INFO), f"web: a client left before its request was "
+                                f"read ({type(exc).__name__}) from %s", remote)
+        else:
+            super().log(level, msg, *args, exc_info=exc_info, **kwargs)
 
 
 class GuardedSite(web.BaseSite):
