@@ -122,6 +122,9 @@ def test_user_add_hashes_the_password_and_refuses_weak_or_duplicate(tmp_path):
     assert add("pemilik", "lain-lagi-456").returncode == 1
     weak = add("kasir", "1234")
     assert weak.returncode == 1 and "at least 8 characters" in weak.stderr
+    for named in ("Wulandari2025!", "tokouji-99"):  # the login's name, the shop's (Toko Uji)
+        refused = add("wulandari", named)
+        assert refused.returncode == 1 and "the login's name or the shop's name" in refused.stderr, refused.stderr
     row = sqlite3.connect(tmp_path / "data" / "test.sqlite3").execute(
         "SELECT role, password_hash FROM users WHERE username = 'pemilik'").fetchone()
     assert row[0] == "owner" and row[1].startswith("scrypt$") and "rahasia" not in row[1]
