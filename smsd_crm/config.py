@@ -185,9 +185,13 @@ class WebConfig(_Strict):
     lockout_minutes: float = Field(15, gt=0, description="the longest of those waits")
     secure_cookies: bool = Field(False, description="true when served over HTTPS by a proxy")
     max_connections: int = Field(256, ge=8, le=20000, description="connections open at once; one more "
-                                 "closes the oldest without a request (lowered to fit the open-file limit)")
-    header_timeout: float = Field(10, gt=0, le=300, description="seconds a new connection has to send its "
-                                  "request line and headers, else it is closed")
+                                 "closes the oldest not in a request handler (lowered to fit the open-file "
+                                 "limit)")
+    header_timeout: float = Field(10, gt=0, le=300, description="seconds each request has to send its request "
+                                  "line and headers (a new connection's first one from the connection, later "
+                                  "ones from their first byte), else the connection is closed")
+    body_timeout: float = Field(30, gt=0, le=3600, description="seconds a request's body has to arrive in full "
+                                "after its headers, else it is answered 408 and the connection closed")
     idle_timeout: float = Field(60, gt=0, le=3600, description="seconds a kept-alive connection may wait "
                                 "between requests")
     allowed_hosts: list[str] = Field(default_factory=list, description="names the pages answer to besides "

@@ -144,7 +144,9 @@ class Router:
         message = Message(
             id=stored.id, phone=stored.phone, sender=stored.address, text=text,
             received_at=stored.created_at, modem_id=stored.modem_id,
-            keyword=self._masker.mask_word(reading.word, stored.phone) or None,  # never "LAPORAN975310"
+            # never "LAPORAN975310", nor "97" of a masked "97#53#10": only what the stored text shows
+            keyword=self._masker.mask_word(reading.word, stored.phone, None if text == stored.text else stored.text)
+            or None,
             command=reading.command, args=reading.args,
             language=language or self._settings.store.language,
             conversation=dialogue[1] if joins else None, conversation_plugin=dialogue[0] if joins else None)

@@ -110,6 +110,15 @@ def test_pdu_decode_of_junk_is_one_line():
     assert code == 1 and len(err.strip().splitlines()) == 1 and "cannot decode" in err
 
 
+def test_catalog_export_to_a_file_it_cannot_write_is_one_line(tmp_path):
+    config = write_config(tmp_path, "/dev/null")
+    for output in (tmp_path / "no" / "such" / "dir" / "x.csv", tmp_path):  # no such folder; a folder
+        out = subprocess.run([SMSD_CRM, "catalog", "export", "-o", str(output), "-c", str(config)],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 1 and out.stderr.startswith(f"error: cannot write {output}: "), out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr, out.stderr
+
+
 def test_user_add_hashes_the_password_and_refuses_weak_or_duplicate(tmp_path):
     import sqlite3
     config = write_config(tmp_path, "/dev/null")
@@ -122,6 +131,9 @@ def test_user_add_hashes_the_password_and_refuses_weak_or_duplicate(tmp_path):
     assert add("pemilik", "lain-lagi-456").returncode == 1
     weak = add("kasir", "1234")
     assert weak.returncode == 1 and "at least 8 characters" in weak.stderr
+    for named in ("Wulandari2025!", "tokouji-99"):  # the login's name, the shop's (Toko Uji)
+        refused = add("wulandari", named)
+        assert refused.returncode == 1 and "the login's name or the shop's name" in refused.stderr, refused.stderr
     row = sqlite3.connect(tmp_path / "data" / "test.sqlite3").execute(
         "SELECT role, password_hash FROM users WHERE username = 'pemilik'").fetchone()
     assert row[0] == "owner" and row[1].startswith("scrypt$") and "rahasia" not in row[1]

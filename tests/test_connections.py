@@ -24,11 +24,11 @@ from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web.app import WebContext, start_web
-from smsd_crm.web.connections import FD_RESERVE, FDS_PER_CONNECTION, fit_to_open_files
+from smsd_crm.web.connections import FD_RESERVE, FDS_PER_CONNECTION, GuardedConnection, fit_to_open_files
 from smsd_crm.web.passwords import hash_password
 
 from .conftest import SMSD_CRM, wait_until
-from .test_web_auth import Clock, client, log_in
+from .test_web_auth import Clock, client, csrf_of, log_in
 
 Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
@@ -116,6 +116,152 @@ async def test_requests_in_progress_are_never_pushed_out(serve):
                     assert await closed_by_server(conn) == b""
             ctx.live.bump("t")
         assert [p.result() for p in polls] == [200] * 8
+
+
+class Watch:
+    """What the server's side of each connection has seen (a spy on ``GuardedConnection``)."""
+
+    def __init__(self) -> None:
+        self.received: dict[GuardedConnection, int] = {}  # bytes passed to aiohttp
+        self.started = 0  # requests that reached the app
+        self.ended = 0  # requests the app is done with (whatever aiohttp logs about them is logged)
+
+
+@pytest.fixture
+def watch(monkeypatch) -> Watch:
+    seen = Watch()
+    data_received, request_started = GuardedConnection.data_received, GuardedConnection.request_started
+    request_ended = GuardedConnection.request_ended
+
+    def counting_data(conn, data):
+        seen.received[conn] = seen.received.get(conn, 0) + len(data)
+        return data_received(conn, data)
+
+    def counting_start(conn, *args):
+        seen.started += 1
+        return request_started(conn, *args)
+
+    def counting_end(conn, *args):
+        seen.ended += 1
+        return request_ended(conn, *args)
+
+    monkeypatch.setattr(GuardedConnection, "data_received", counting_data)
+    monkeypatch.setattr(GuardedConnection, "request_ended", counting_end)
+    monkeypatch.setattr(GuardedConnection, "request_started", counting_start)
+    return seen
+
+
+FIRST = b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+NEXT = b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\nX-a: aaaa"  # sent one byte at a time
+NO_BODY = (b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+           b"Content-Length: 100\r\n\r\n")  # and then no body at all
+
+
+async def read_response(conn: Connection) -> bytes:
+    head = await conn[0].readuntil(b"\r\n\r\n")
+    length = re.search(rb"(?i)content-length: (\d+)", head)
+    return head + (await conn[0].readexactly(int(length.group(1))) if length else b"")
+
+
+async def keep_alive_then_trickle(conn: Connection) -> None:
+    """A request answered, then the first byte of the next one (a trickler sends one every few seconds)."""
+    conn[1].write(FIRST)
+    assert (await read_response(conn)).startswith(b"HTTP/1.1 204 ")
+    conn[1].write(NEXT[:1])
+
+
+async def headers_without_body(conn: Connection) -> None:
+    conn[1].write(NO_BODY)
+
+
+ATTACKS = {"trickled next headers": (keep_alive_then_trickle, len(FIRST) + 1, 1),
+           "headers without their body": (headers_without_body, len(NO_BODY), 1)}
+
+
+@pytest.mark.parametrize("attack", [*ATTACKS, "both"])
+async def test_a_visitor_gets_in_past_connections_that_hold_a_request_half_sent(serve, watch, attack):
+    """Connections whose next request's headers trickle in, or whose body never comes, count as not in a
+    request: a full cap of them makes room for a visitor (the timeouts are long here: the cap does it)."""
+    base, _ = await serve(max_connections=16, header_timeout=120, body_timeout=120, idle_timeout=120)
+    kinds = [ATTACKS[attack]] * 16 if attack != "both" else [*ATTACKS.values()] * 8
+    async with connections(base, 16) as held:
+        for conn, (start, _, _) in zip(held, kinds):
+            await start(conn)
+        # every server side has all those bytes, and the requests that reached the app are in it
+        await wait_until(lambda: sorted(watch.received.values()) == sorted(size for _, size, _ in kinds), 60,
+                         "the half-sent requests received")
+        await wait_until(lambda: watch.started == sum(started for _, _, started in kinds), 60, "requests started")
+        async with client() as s, s.get(f"{base}/login") as r:
+            assert r.status == 200 and "csrf" in await r.text()
+        assert await closed_by_server(held[0]) == b""  # the oldest of them made room
+
+
+async def test_a_kept_alive_connection_trickling_its_next_request_is_closed_by_the_header_timeout(serve, watch):
+    base, _ = await serve(header_timeout=0.5, idle_timeout=600)
+    async with connections(base) as [conn]:
+        await keep_alive_then_trickle(conn)
+        assert await closed_by_server(conn) == b""
+
+
+async def test_a_body_that_does_not_come_is_answered_408_and_closed(serve, caplog):
+    base, _ = await serve(body_timeout=0.5, idle_timeout=600)
+    async with connections(base) as [conn]:
+        await headers_without_body(conn)
+        answer = await closed_by_server(conn)
+    assert answer.startswith(b"HTTP/1.1 408 ") and b"Connection: close" in answer, answer
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text
+    async with client() as s:  # a body that comes in pieces, in time, is read
+        page = await (await s.get(f"{base}/login")).text()
+        form = f"username=kasir&password=mawar-sore-48&csrf={csrf_of(page)}&next=/".encode()
+
+        async def in_pieces():
+            yield form[:10]
+            yield form[10:]
+        r = await s.post(f"{base}/login", data=in_pieces(), allow_redirects=False,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status == 302 and r.headers["Location"] == "/"
+
+
+MALFORMED = [b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"A" * 40 + b"\r\n\r\n",  # TLS to the http port
+             b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n",
+             b"E\r\n\r\n",
+             b"GET /\x00 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+             b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET / HTTP/1.1\r\nBad Header\r\n\r\n",  # 2nd
+             b"POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+             b"Content-Type: application/x-www-form-urlencoded\r\n\r\nzz\r\n"]  # a broken chunk
+
+
+async def test_malformed_requests_are_logged_once_a_minute_per_kind_without_a_traceback(serve, caplog):
+    base, _ = await serve()
+    caplog.set_level(logging.DEBUG)
+    sent = 0
+    async with asyncio.TaskGroup() as tg:
+        for round in range(200 // len(MALFORMED) + 1):
+            async with connections(base, len(MALFORMED)) as batch:
+                for conn, payload in zip(batch, MALFORMED):
+                    conn[1].write(payload)
+                answers = [tg.create_task(closed_by_server(conn)) for conn in batch]
+                await asyncio.gather(*answers)  # answered (400) and closed: logged by then
+            sent += len(batch)
+            assert all(b" 400 Bad Request\r\n" in t.result() for t in answers), [t.result() for t in answers]
+    about = [r for r in caplog.records if r.name.startswith(("aiohttp", "smsd_crm.web"))]
+    assert sent >= 200 and len(about) <= len(MALFORMED), "\n".join(r.getMessage() for r in about)
+    assert not [r for r in about if r.exc_info] and "Traceback" not in caplog.text, caplog.text[-3000:]
+
+
+async def test_clients_that_leave_before_their_body_is_read_are_logged_once_a_minute(serve, watch, caplog):
+    base, _ = await serve()
+    caplog.set_level(logging.DEBUG)
+    async with connections(base, 50) as leaving:
+        for conn in leaving:
+            conn[1].write(NO_BODY + b"username=")
+        await wait_until(lambda: watch.started == 50, 60, "the requests in the app")
+        for conn in leaving:
+            conn[1].transport.abort()
+        await wait_until(lambda: watch.ended == 50, 60, "the requests ended")
+    about = [r for r in caplog.records if r.name.startswith(("aiohttp", "smsd_crm.web"))]
+    assert len(about) <= 1, "\n".join(r.getMessage() for r in about)
+    assert not [r for r in about if r.exc_info] and "Traceback" not in caplog.text, caplog.text[-3000:]
 
 
 def test_failed_accepts_are_logged_once_per_interval(tmp_path):

@@ -84,9 +84,32 @@ def test_common_passwords_are_refused_everywhere(password):
     assert "too easy to guess" in check_strength(password)  # the CLI's words for the same rule
 
 
+# A common word dressed up the way guessers' rules do it: symbols before it, a word typed twice, digits
+# for letters, a space inside.
+DRESSED = ["!Password1", "passwordpassword", "adminadmin", "r4has1a!", "pass word", "#R4h4s14#", "k4t4s4nd1",
+           "Rahasia Rahasia", "1qwerty1qwerty", "@dmin@dmin", "B1sm1ll4h!!", "pass  word 99"]
+SHOP = ("ayu.lestari", "Toko Sumber Rejeki")  # the login's name and the shop's
+NAMED = ["TokoSumberRejeki1", "sumberrejeki2024!", "T0k0 Sumber Rejeki", "AyuLestari99", "ayu.lestari.2024",
+         "Ayu-Lestari-Ayu-1", "rejeki-lestari-99", "!L3st4r12025"]
+
+
+@pytest.mark.parametrize("password", DRESSED)
+def test_common_passwords_dressed_up_are_refused(password):
+    assert password_problem(password) == ("password.guessable", {})
+    assert "too easy to guess" in check_strength(password)
+
+
+@pytest.mark.parametrize("password", NAMED)
+def test_the_login_s_or_the_shop_s_name_is_refused(password):
+    assert password_problem(password, SHOP) == ("password.personal", {})
+    assert "the login's name or the shop's name" in check_strength(password, SHOP)
+    assert password_problem(password, ("pemilik", "Toko Kita")) is None  # another login, another shop
+
+
 @pytest.mark.parametrize("password", FINE)
 def test_other_passwords_are_taken(password):
     assert password_problem(password) is None and check_strength(password) is None
+    assert password_problem(password, SHOP) is None and password_problem(password, ("pemilik", "Toko Kita")) is None
 
 
 def test_the_shipped_list_and_the_minimum_length():

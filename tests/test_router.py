@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -288,6 +289,60 @@ async def test_from_the_owners_number_the_pin_is_masked_whatever_the_words(tmp_p
         await _route_all(router, "+6281100000001", text)
         stored = await _everything_stored(db)
         assert "****" in stored and not re.search(r"97\D?53\D?1[01]", stored), stored
+    finally:
+        await db.close()
+
+
+# The PIN written with other separators or accents: masked from the owner's numbers whatever the words, and
+# from any number when the text names an owner command (or is nothing but the digits).
+SEPARATED = ["975 - 310", "975 / 310", "9, 7, 5, 3, 1, 0", "97#53#10", "97*53*10", "975+310", "(975)(310)",
+             "975x310", "975|310", "975~310", "9'7'5'3'1'0", "9\u03007\u03005\u03003\u03001\u03000\u0300",
+             "97\u0323-53\u0323-10", "975.-310"]
+OWNERS_NUMBER, OTHER_NUMBER = "+6281100000001", "+6281200009999"
+
+
+def _digits_in(value: object) -> str:
+    """The digits a value shows, whatever their script, accents or separators."""
+    text = unicodedata.normalize("NFKD", str(value))
+    return "".join(str(unicodedata.digit(ch)) for ch in text if ch.isdigit())
+
+
+async def _stored_inbound(db) -> list[tuple[str, str | None]]:
+    return [(r["text"], r["keyword"]) for r in await db.fetchall("SELECT text, keyword FROM messages "
+                                                                 "WHERE direction = 'in' ORDER BY id")]
+
+
+async def _pin_is_nowhere(tmp_path, sender: str, text: str) -> None:
+    router, db = await _own_router(tmp_path, OWNER)
+    try:
+        await _route_all(router, sender, text)
+        [(stored, keyword)] = await _stored_inbound(db)
+        assert "****" in stored and not re.search("975310|975130|957310|975301", _digits_in(stored)), stored
+        assert not _digits_in(keyword or ""), keyword  # a word, ****, or none: never a piece of the PIN
+        assert "975310" not in _digits_in(await _everything_stored(db))
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("pin", SEPARATED)
+@pytest.mark.parametrize("sender, template", [(OWNERS_NUMBER, "{}"), (OWNERS_NUMBER, "tolong {} ya"),
+                                              (OTHER_NUMBER, "LAPORAN {}"), (OTHER_NUMBER, "{}"),
+                                              (OTHER_NUMBER, "PROMO {} diskon")])
+async def test_a_pin_with_other_separators_is_masked_in_the_text_and_the_keyword(tmp_path, pin, sender, template):
+    await _pin_is_nowhere(tmp_path, sender, template.format(pin))
+
+
+@pytest.mark.parametrize("text", ["tolong 957310 ya", "ini 975130", "kode 975301"])
+async def test_from_the_owners_number_a_pin_with_two_digits_swapped_is_masked(tmp_path, text):
+    await _pin_is_nowhere(tmp_path, OWNERS_NUMBER, text)
+
+
+async def test_three_separators_join_digits_and_words_part_them(tmp_path):
+    """At most three characters between two digits of the PIN; figures with words between are kept."""
+    router, db = await _own_router(tmp_path, OWNER)
+    try:
+        await _route_all(router, OWNERS_NUMBER, "stok 975 pcs, terjual 310 pcs", "kode 975 - 310")
+        assert await _stored_inbound(db) == [("stok 975 pcs, terjual 310 pcs", "STOK"), ("kode ****", "KODE")]
     finally:
         await db.close()
 

@@ -66,6 +66,24 @@ def add(name: str, password: str = "melati-pagi-71", role: str = "staff", again:
             "password2": password if again is None else again}
 
 
+async def test_a_password_made_of_the_login_s_or_the_shop_s_name_is_refused(shop):
+    base, ctx = shop  # the shop is Toko Uji
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        status, page = await post(owner, base, **add("wulandari", "Wulandari2025!"))
+        assert status == 400 and "nama login atau nama toko" in said(page)[0]
+        owner.cookie_jar.update_cookies({"smsd_lang": "en"})
+        status, page = await post(owner, base, **add("wulandari", "T0k0Uj1-2025"))
+        assert status == 400 and "made of the login" in said(page)[0]
+        status, page = await post(owner, base, action="password", username="kasir", password="Uji#Toko#2025",
+                                  password2="Uji#Toko#2025")
+        assert status == 400 and "made of the login" in said(page)[0]
+        status, page = await post(owner, base, "/account", current="mawar-sore-48", password="!TokoUji2025",
+                                  password2="!TokoUji2025")
+        assert status == 400 and "made of the login" in said(page)[0]
+    assert await users.get_user(ctx.db, "wulandari") is None
+
+
 async def test_owner_adds_a_login_that_can_log_in(shop):
     base, ctx = shop
     async with client() as owner:

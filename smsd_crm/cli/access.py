@@ -11,8 +11,9 @@ from datetime import datetime, timezone
 from ..config import load_config
 
 
-def _read_password(args: argparse.Namespace) -> str | None:
-    """The new password from standard input or typed twice; None (said why) if refused."""
+def _read_password(args: argparse.Namespace, store_name: str) -> str | None:
+    """The new password from standard input or typed twice; None (said why) if refused (the users page's
+    rule: not made of the login's name or the shop's)."""
     import getpass
 
     from ..web.passwords import check_strength
@@ -24,7 +25,7 @@ def _read_password(args: argparse.Namespace) -> str | None:
         if getpass.getpass("Again: ") != password:
             print("error: the two passwords differ", file=sys.stderr)
             return None
-    problem = check_strength(password)
+    problem = check_strength(password, (args.name, store_name))
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return None
@@ -67,7 +68,7 @@ def cmd_user(args: argparse.Namespace) -> int:
     settings = load_config(args.config, secrets=False)
     password = None
     if args.user_command in ("add", "password"):
-        password = _read_password(args)
+        password = _read_password(args, settings.store.name)
         if password is None:
             return 1
 

@@ -22,6 +22,16 @@ def _read_file(path: str) -> str | None:
         return None
 
 
+def _write_file(path: str, text: str) -> bool:
+    """Write a user's file (UTF-8); False after printing why not (no folder, no permission, a folder)."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as exc:
+        print(f"error: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def _report(path: str, errors: list[str]) -> int:
     """Print a broken file's problems, a line each, and the verdict; the exit code."""
     for error in errors[:50]:
@@ -70,7 +80,8 @@ def cmd_catalog_export(args: argparse.Namespace) -> int:
 
     text = asyncio.run(main())
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        if not _write_file(args.output, text):
+            return 1
     else:
         sys.stdout.write(text)
     return 0

@@ -44,7 +44,7 @@ from .auth import (
     security_headers,
 )
 from .base import CTX, HASHING, NAV, TEMPLATES, THROTTLE, USER, WebContext, live_versions
-from .connections import ConnectionGuard, GuardedSite, fit_to_open_files
+from .connections import ConnectionGuard, GuardedSite, QuietServerLog, fit_to_open_files
 from .hosts import check_host
 from .passwords import Hashing
 from .throttle import LoginThrottle
@@ -110,8 +110,9 @@ def make_web_app(ctx: WebContext) -> web.Application:
 async def start_web(ctx: WebContext) -> web.AppRunner:
     """Serve on the configured address in the running loop; the caller cleans the runner up.
 
-    Connections are guarded (``connections.py``): a header timeout, aiohttp's keep-alive timeout
-    as the idle timeout, and a cap that fits the open-file limit.
+    Connections are guarded (``connections.py``): a header timeout for every request, a body timeout,
+    aiohttp's keep-alive timeout as the idle timeout, a cap that fits the open-file limit, and requests
+    aiohttp cannot parse logged once a minute per kind.
     """
     # The dummy hash unknown names are checked against, made before the first login (not during it).
     await asyncio.to_thread(passwords.dummy_hash, passwords.COST)
@@ -120,10 +121,11 @@ async def start_web(ctx: WebContext) -> web.AppRunner:
     if cap < config.max_connections:
         LOGGER.warning("web.max_connections lowered from %d to %d to fit the open-file limit (ulimit -n)",
                        config.max_connections, cap)
-    guard = ConnectionGuard(cap, config.header_timeout)
+    guard = ConnectionGuard(cap, config.header_timeout, config.body_timeout)
     app = make_web_app(ctx)
     app.middlewares.insert(0, guard.middleware)  # outermost: it sees every request, errors included
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=config.idle_timeout)
+    # logger: requests aiohttp cannot parse are logged once a minute per kind, not with a traceback each
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=config.idle_timeout, logger=QuietServerLog())
     await runner.setup()
     site = GuardedSite(runner, guard, config.host, config.port)
     await site.start()

@@ -8,9 +8,11 @@ import base64
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 from importlib import resources
+from typing import Iterable
 
 from ..i18n import catalogue
 
@@ -112,8 +114,9 @@ class Hashing:
             return await asyncio.to_thread(hash_password, password)
 
 
-def password_problem(password: str) -> tuple[str, dict[str, int]] | None:
-    """Why a new password is refused, as a catalogue name and its values (``texts.yaml``), or None."""
+def password_problem(password: str, names: Iterable[str] = ()) -> tuple[str, dict[str, int]] | None:
+    """Why a new password is refused, as a catalogue name and its values (``texts.yaml``), or None.
+    ``names``: the login's name and the shop's, which a password may not be made of."""
     if len(password) < MIN_LENGTH:
         return "password.too_short", {"min": MIN_LENGTH}
     if len(password) > MAX_LENGTH:
@@ -122,6 +125,8 @@ def password_problem(password: str) -> tuple[str, dict[str, int]] | None:
         return "password.one_digit", {}
     if len(set(password.casefold())) < 4 or _guessable(password):
         return "password.guessable", {}
+    if _made_of_names(password, names):
+        return "password.personal", {}
     return None
 
 
@@ -133,25 +138,65 @@ def common_passwords() -> frozenset[str]:
     words: set[str] = set()
     for name in ("common-passwords.txt", "local-passwords.txt"):
         words.update(w.strip().casefold() for w in (folder / name).read_text(encoding="utf-8").splitlines())
+    words.update(re.sub(r"\s+", "", w) for w in list(words))  # "kata sandi" typed "katasandi" too
     words.discard("")
     return frozenset(words)
 
 
-_TAIL = "0123456789!@#$%^&*.?-_ "
+# Digits and symbols typed for letters: p4ssw0rd, r4has1a, @dmin, pa$$word (1 is an i or an l).
+_LEET = (str.maketrans("4@310$57", "aaeiosst"), str.maketrans("4@310$57", "aaelosst"))
+_SPACES = re.compile(r"[\s._\-]+")
+_ENDS = re.compile(r"^[^a-z]+|[^a-z]+$")  # what is not a letter at either end: !Password1 is password
+MIN_WORD = 4  # letters left after that, to be compared with the list
+
+
+def _forms(password: str) -> set[str]:
+    """The ways a guesser's rules would reach ``password`` from a word: without case, spaces and dots
+    (``pass word``), digits or symbols before or after it (``!Password1``), digits for letters
+    (``r4has1a!``)."""
+    word = _SPACES.sub("", password.casefold())
+    forms = {_ENDS.sub("", word)}
+    for leet in _LEET:
+        forms |= {_ENDS.sub("", word).translate(leet), _ENDS.sub("", word.translate(leet))}
+    # a word, not a letter or two left between digits and symbols (8#5@2!9%x is not "x")
+    return {word} | {form for form in forms if len(form) >= MIN_WORD}
+
+
+def _repeated(word: str) -> bool:
+    """One word typed twice or more: ``passwordpassword``, ``adminadmin``."""
+    return len(word) >= 2 * MIN_WORD - 2 and any(len(word) % size == 0 and word == word[:size] * (len(word) // size)
+                                                 for size in range(1, len(word) // 2 + 1))
 
 
 def _guessable(password: str) -> bool:
-    """A common password (without case, or with digits or symbols only added at its end), or a run such
-    as 12345678 or abcdefgh."""
-    word = password.casefold()
+    """A common password (without case, spaces, digits or symbols around it, digits for letters), a word
+    typed twice, or a run such as 12345678 or abcdefgh."""
     common = common_passwords()
-    if word in common or word.rstrip(_TAIL) in common:
+    if any(form in common or _repeated(form) for form in _forms(password)):
         return True
     steps = {ord(b) - ord(a) for a, b in zip(password, password[1:])}
     return steps <= {1} or steps <= {-1}
 
 
-def check_strength(password: str) -> str | None:
+def _made_of_names(password: str, names: Iterable[str]) -> bool:
+    """``password`` is the login's or the shop's name (or its words), with little else: ``kasir2024``,
+    ``TokoSumberRejeki1``, ``sumberrejeki!`` for Toko Sumber Rejeki."""
+    parts: set[str] = set()
+    for name in names:
+        words = [w for w in re.split(r"[^a-z]+", name.casefold()) if len(w) >= 3]
+        parts |= set(words) | {"".join(words)}
+    parts.discard("")
+    for form in _forms(password):
+        rest = form
+        for part in sorted(parts, key=len, reverse=True):  # the whole name before its words
+            rest = rest.replace(part, "")
+        letters = re.sub(r"[^a-z]", "", rest)
+        if rest != form and (len(letters) < 4 or letters in common_passwords() or _repeated(letters)):
+            return True
+    return False
+
+
+def check_strength(password: str, names: Iterable[str] = ()) -> str | None:
     """Why a new password is refused, in English (the CLI), or None."""
-    problem = password_problem(password)
+    problem = password_problem(password, names)
     return catalogue().text(problem[0], "en", **problem[1]) if problem else None

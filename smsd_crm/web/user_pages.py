@@ -20,12 +20,13 @@ from .passwords import MIN_LENGTH, password_problem
 Notice = tuple[str, dict[str, Any]]  # a catalogue name and its values
 
 
-def _new_password(form) -> str:
-    """The new password typed twice, or a refusal (the one rule, as ``smsd-crm user add`` has it)."""
+def _new_password(request: web.Request, form, name: str) -> str:
+    """The new password typed twice, or a refusal (the one rule, as ``smsd-crm user add`` has it): not
+    made of the login's ``name`` or the shop's."""
     password, again = str(form.get("password", "")), str(form.get("password2", ""))
     if password != again:
         raise UserRefused("users.refused.passwords_differ")
-    problem = password_problem(password)
+    problem = password_problem(password, (name, request.app[CTX].store.name))
     if problem:
         raise UserRefused(problem[0], **problem[1])
     return password
@@ -40,7 +41,7 @@ async def _add(request: web.Request, form) -> Notice:
     name, role = _name(form), str(form.get("role", ""))
     if not users.valid_name(name):
         raise UserRefused("users.refused.bad_name", max=users.MAX_NAME)
-    password = _new_password(form)
+    password = _new_password(request, form, name)
     await users.add_user(ctx.db, name, await request.app[HASHING].hash(password), role, ctx.clock())
     return "users.done.added", {"name": name}
 
@@ -71,7 +72,7 @@ async def _reset(request: web.Request, form) -> Notice:
     ctx, name = request.app[CTX], _name(form)
     if await users.get_user(ctx.db, name) is None:
         raise UserRefused("users.refused.unknown", name=name)
-    password = _new_password(form)
+    password = _new_password(request, form, name)
     keep = request.cookies.get(SESSION_COOKIE) if name == request[USER]["username"] else None
     user_id = await users.set_password(ctx.db, name, await request.app[HASHING].hash(password), keep)
     await sessions_ended(ctx, user_id)
@@ -127,7 +128,7 @@ async def _change_own(request: web.Request, form) -> Notice:
     if not await request.app[HASHING].verify(current, user["password_hash"]):
         raise UserRefused("account.wrong_current")
     throttle.right(keys, clear=keys[0])
-    password = _new_password(form)
+    password = _new_password(request, form, me["username"])
     keep = request.cookies.get(SESSION_COOKIE)
     await users.set_password(ctx.db, me["username"], await request.app[HASHING].hash(password), keep)
     await sessions_ended(ctx, user["id"])
