@@ -7,10 +7,11 @@ webhooks, in the simulator's history and in the database never holds the secret)
   owner's numbers), every group of digits that holds the secret, or a run of digits one keystroke
   away from it (a digit changed, added or left out, two neighbours swapped), is masked, whatever
   else the text says: ``LAPORAN975310``, ``LPRN 975310``, ``975310 laporan``, ``tolong 975 310``.
-- **From any number**, a text that names a command declaring ``secret_words`` anywhere (a keyword,
-  a short form, a typo, letters spaced or with a zero for an O, the word PIN), or that is nothing
-  but digits, has every run of 4 or more digits masked: the owner may write from a phone not in
-  the list.
+- **From any number** (the owner may write from a phone not in the list), in a text that names a
+  command declaring ``secret_words`` (a keyword, a short form, a typo, letters spaced or with a
+  zero for an O, the word PIN) or that is nothing but digits, the same: every group that holds a
+  secret or is one keystroke from one. Nothing else: a customer's ``lapor, pesanan 8046``, ``no
+  resi 88231234`` or ``STOK B01 40`` keeps its numbers, which staff need.
 
 A *group of digits* is digits with at most ``MAX_SEPARATORS`` characters between each two that are
 neither letters nor digits, or an ``x`` (``975 - 310``, ``9, 7, 5, 3, 1, 0``, ``(975)(310)``,
@@ -51,26 +52,26 @@ class Masker:
     def __init__(self, keywords: Iterable[str], by_number: Mapping[str, Iterable[str]] | None = None) -> None:
         self._keywords = sorted({k.upper() for k in keywords})
         self._by_number = {phone: tuple(v for v in values if v) for phone, values in (by_number or {}).items()}
+        self._all = tuple(sorted({v for values in self._by_number.values() for v in values}))
 
     def mask(self, text: str, phone: str | None = None) -> str | None:
         """``text`` with what could be a secret masked, or None when nothing needed masking (the text
         is then stored as received). A masked text is the cleaned form (``understanding.normalize``),
         without accents on digits."""
-        values = self._by_number.get(phone or "", ())
-        if not values and not self._keywords:
+        if not self._all:
             return None
         cleaned = _bare_digits(clean(text))
-        masked = cleaned
-        if values:
-            masked = DIGITS.sub(lambda m: MASK if _near_any(_digits(m.group()), values) else m.group(), masked)
-        if self._names_secret_command(cleaned):
-            masked = PIN_LIKE.sub(MASK, masked)
+        values = self._by_number.get(phone or "", ())
+        near = values or (self._all if self._names_secret_command(cleaned) else ())
+        if not near:
+            return None
+        masked = DIGITS.sub(lambda m: MASK if _near_any(_digits(m.group()), near) else m.group(), cleaned)
         return masked if masked != cleaned else None
 
     def mask_word(self, word: str, phone: str | None = None, stored: str | None = None) -> str:
         """A single stored word (the keyword column): never ``LAPORAN975310``. ``stored``: the text as
         stored, when it was masked; a word it does not show (``97`` of ``97#53#10``) is ``****``."""
-        masked = PIN_LIKE.sub(MASK, self.mask(word, phone) or _bare_digits(clean(word)))
+        masked = self.mask(word, phone) or _bare_digits(clean(word))
         if stored is not None and masked.upper() not in stored.upper():
             return MASK
         return masked

@@ -359,6 +359,24 @@ async def test_a_customers_numbers_are_kept_and_the_owner_still_reads_the_pin(tm
         await db.close()
 
 
+@pytest.mark.parametrize("text", [
+    "KOMPLAIN mau lapor, sdh transfer 150000 utk pesanan 8046 tp blm dtg",
+    "stok barangnya kosong katanya, no resi 88231234",
+    "stok gula ada? no rumah 1045",
+    "report: order 8047 not arrived",
+    "STOK B01 40",
+    "lapor kak, sdh bayar 975.000 kemarin",
+])
+async def test_customers_words_that_look_like_owner_commands_keep_their_numbers(tmp_path, text):
+    # "lapor", "stok", "report" are a customer's words too: only the PIN itself is ever masked.
+    router, db = await _own_router(tmp_path, OWNER)
+    try:
+        await _route_all(router, "081234567890", text)
+        assert (await db.fetchone("SELECT text FROM messages WHERE direction = 'in'"))["text"] == text
+    finally:
+        await db.close()
+
+
 async def test_a_masked_pin_reaches_only_the_plugin_whose_command_wants_it(tmp_path):
     router, db = await _own_router(tmp_path, OWNER)
     try:
