@@ -114,3 +114,11 @@ async def test_dashboards_on_a_phone(tmp_path, emulator, daemons, page):  # noqa
     assert await page.evaluate("() => Bokeh.documents[0].get_model_by_name('title').text") == "Sales"
     assert any(t.endswith("M") for t in await _axis_text(page, "main_chart"))
     await page.screenshot(path=str(ARTIFACTS / "dashboard-phone-sales-en.png"), full_page=True)
+
+    # logged out in another tab: the dashboard's tab shows the login form, not charts that stopped
+    other = await page.context.new_page()
+    await other.goto(f"{base}/")
+    await other.click("form[action='/logout'] button")
+    await other.wait_for_selector("input[name=username]")
+    await page.wait_for_selector("input[name=username]", timeout=30000)
+    await other.close()

@@ -42,8 +42,10 @@ async def dashboard_page(request: web.Request) -> web.Response:
                     'bokeh-app-path={1}/{2}&amp;lang={3}"></script>').format(element, PREFIX, name, lang)
     speak = speaker(request)
     views = [(v.name, speak.t(v.title_name)) for v in host.views.values()]
+    # The live topic "session" changes with nothing shown here: the page follows the login only (logged
+    # out elsewhere, disabled, expired: the login form instead of charts that no longer update).
     return render(request, "dashboard.html", script=script, views=views, current=name,
-                  sources=host.sources.get(name, []))
+                  sources=host.sources.get(name, []), live="session")
 
 
 async def sales_csv(request: web.Request) -> web.Response:
