@@ -75,7 +75,8 @@ CONSENT = frozenset({"stop", "start"})  # by keyword only when the words after i
 CODES = frozenset({"redeem"})  # commands whose argument is a code (a reward's: V10)
 FIELDS = frozenset({"register", "update"})  # polite words around the fields are not part of them
 # Words Indonesians use as they are ("Stop ya", "mau order", "cancel aja"): they tell no language.
-LOAN_WORDS = frozenset({"stop", "start", "order", "info", "status", "menu", "promo", "oke", "cancel", "unreg"})
+# "no" too: in Indonesian it is "nomor" ("no resi 8823", "no rumah 12").
+LOAN_WORDS = frozenset({"stop", "start", "order", "info", "status", "menu", "promo", "oke", "cancel", "unreg", "no"})
 EN_WORDS = frozenset("""
 register update rewards redeem complaint complain
 the my your you i me please want would like how much what is are of for to and with order price points
@@ -147,6 +148,8 @@ class Reader:
         ind = sum(1 for n in norms if n in ID_WORDS and n not in EN_WORDS)
         ind += sum(1 for n in norms if n in self.lexicon.abbreviations.values() and n not in EN_WORDS
                    and n not in ID_WORDS)
+        # "-nya" (barangnya, katanya, kapannya): Indonesian whatever the word
+        ind += sum(1 for n in norms if len(n) > 5 and n.endswith("nya") and n not in ID_WORDS)
         # A plugin's own keywords tell their language too (LOCATION is English, LOKASI Indonesian).
         for n in norms:
             kw = self.keywords.get(n.upper()) if n not in EN_WORDS and n not in ID_WORDS else None
