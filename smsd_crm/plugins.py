@@ -14,6 +14,7 @@ import importlib.metadata
 import importlib.util
 import inspect
 import logging
+import re
 import sys
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -123,6 +124,16 @@ def discover(settings: Settings, *, third_party: bool = True,
     return found
 
 
+def _validation_text(exc: pluggy.PluginValidationError) -> str:
+    """pluggy's complaint in one line, with the arguments the hook takes (docs/plugins.md, "Hooks")."""
+    text = " ".join(str(exc).split())
+    hook = re.search(r"for hook '(\w+)'", text)
+    spec = getattr(hookspecs, hook.group(1), None) if hook else None
+    if spec is not None:
+        text += f"; {hook.group(1)} takes ({', '.join(inspect.signature(spec).parameters)})"
+    return text
+
+
 class PluginHost:
     """The plugin manager, the enabled plugins, their contexts and the keyword registry."""
 
@@ -168,6 +179,8 @@ class PluginHost:
             return
         try:
             self.pm.register(info.module, name=info.name)
+        except pluggy.PluginValidationError as exc:  # a hook's argument the hookspec does not have
+            raise StartupError(f"plugin {info.name!r} ({info.origin}): {_validation_text(exc)}") from None
         except ValueError as exc:
             raise StartupError(f"plugin {info.name!r} cannot be registered: {exc}") from None
         model = self._call_one("register_config_model", info.name) or PluginConfig

@@ -62,11 +62,16 @@ _BASE = {
 
 @dataclass(frozen=True)
 class ShopReply:
-    """What the shop answered one SMS: ``text`` (None when it sent nothing) and the plugin that
-    handled it (None when no plugin took the message)."""
+    """What the shop answered one SMS: ``text`` (None when it sent nothing), the plugin that
+    handled it (None when no plugin took the message; ``core:flood`` for the flood notice) and
+    ``why``, the router's note when it did not answer: ``repeated`` (the same text was just
+    answered), ``throttled`` (too many a minute), ``over reply cap``, ``over budget`` (a "not understood" reply
+    over the hourly budget);
+    None otherwise (a "makasih" gets no reply and no note)."""
 
     text: str | None
     plugin: str | None
+    why: str | None = None
 
 
 class Shop(Protocol):
@@ -143,10 +148,11 @@ class RoutedShop(_Rows):
 
 
 async def _reply_to(db: Database, inbound_id: int) -> ShopReply:
-    handled = await db.fetchone("SELECT plugin FROM messages WHERE id = ?", (inbound_id,))
+    handled = await db.fetchone("SELECT plugin, last_error FROM messages WHERE id = ?", (inbound_id,))
     reply = await db.fetchone("SELECT text FROM messages WHERE direction = 'out' AND in_reply_to = ? "
                               "ORDER BY id LIMIT 1", (inbound_id,))
-    return ShopReply(reply["text"] if reply else None, handled["plugin"] if handled else None)
+    return ShopReply(reply["text"] if reply else None, handled["plugin"] if handled else None,
+                     handled["last_error"] if handled else None)
 
 
 class RunningShop(_Rows):
@@ -172,7 +178,7 @@ class RunningShop(_Rows):
             answer = await _reply_to(self.db, row["id"])
             if answer.text is None:
                 return answer
-            return ShopReply(await next_reply(queue, WAIT), answer.plugin)  # as the customer's phone shows it
+            return ShopReply(await next_reply(queue, WAIT), answer.plugin, answer.why)  # as the phone shows it
         finally:
             self.modem.unsubscribe(queue)
 

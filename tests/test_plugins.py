@@ -97,6 +97,14 @@ def test_misspelt_hook_is_a_startup_error(tmp_path):
         PluginHost.load(_settings(tmp_path, files={"typo.py": typo}), third_party=False)
 
 
+def test_a_hook_argument_the_hook_does_not_have_is_one_line_naming_the_right_ones(tmp_path):
+    wrong = "from smsd_crm import hookimpl\n\n@hookimpl\ndef handle_message(msg, ctx):\n    return None\n"
+    with pytest.raises(StartupError) as caught:
+        PluginHost.load(_settings(tmp_path, files={"args.py": wrong}), third_party=False)
+    assert "\n" not in str(caught.value) and "{'msg'}" in str(caught.value)
+    assert str(caught.value).endswith("handle_message takes (message, ctx)")
+
+
 def test_plugin_import_error_is_one_line(tmp_path):
     with pytest.raises(StartupError, match="failed to import: ZeroDivisionError"):
         PluginHost.load(_settings(tmp_path, files={"boom.py": "1/0\n"}), third_party=False)

@@ -218,6 +218,7 @@ def test_an_exact_command_leaves_a_dialogue(reader, products, text, command):
     ("order rice 1", "en"), ("mau order migor 1", "id"), ("register Ann#Main Street 5", "en"),
     ("cek status pesanan", "id"), ("please stop sending promo", "en"),
     ("barangnya kosong katanya, no resi 88231234", "id"), ("no rumah 12", None), ("no thanks", "en"),
+    ("POINTS?", "en"), ("points ?", "en"), ("HELP?", "en"), ("POIN?", "id"),
 ])
 def test_the_language_follows_the_customers_words(reader, products, text, language):
     assert reader.read(text, products).language == language

@@ -72,6 +72,7 @@ NEGATABLE = frozenset({"cancel", "stop", "start", "order"})
 ORDER_VERBS = frozenset({"beli", "pesan", "order", "ganti", "tambah", "jadinya", "jadi"})
 HALT = frozenset({"stop", "berhenti", "dihentikan", "hentikan", "distop", "diberhentikan", "putus"})  # cues that change something: not after "jangan"
 CONSENT = frozenset({"stop", "start"})  # by keyword only when the words after it fit ("Stop pesanan" is no opt-out)
+FREE_ARGUMENTS = frozenset({"complain", "update"})  # built-in commands whose arguments are any text
 CODES = frozenset({"redeem"})  # commands whose argument is a code (a reward's: V10)
 FIELDS = frozenset({"register", "update"})  # polite words around the fields are not part of them
 # Words Indonesians use as they are ("Stop ya", "mau order", "cancel aja"): they tell no language.
@@ -152,7 +153,7 @@ class Reader:
         ind += sum(1 for n in norms if len(n) > 5 and n.endswith("nya") and n not in ID_WORDS)
         # A plugin's own keywords tell their language too (LOCATION is English, LOKASI Indonesian).
         for n in norms:
-            kw = self.keywords.get(n.upper()) if n not in EN_WORDS and n not in ID_WORDS else None
+            kw = self.keywords.get(n.upper()) if n.isalpha() and n not in EN_WORDS and n not in ID_WORDS else None
             if kw is not None and kw.language == "en":
                 en += 1
             elif kw is not None and kw.language == "id":
@@ -277,7 +278,10 @@ class Reader:
         if command in CODES:  # "TUKAR V10"; "tukar poin apa aja" asks for the list instead
             rest = self._content(norms)
             return bool(rest) and bool(re.fullmatch(r"[a-z]*\d+[a-z0-9]*", rest[0]))
-        return True
+        # Free text after the keyword: a new complaint, a changed field, an owner's command. Any other
+        # command (a third-party plugin's, whose arguments the reader cannot judge) fits only alone:
+        # "JAM sy mau ambil kembalian" inside a complaint is more about the complaint.
+        return command in FREE_ARGUMENTS or bool(kw.secret_words)
 
     # ------------------------------------------------------------------ reading
 
