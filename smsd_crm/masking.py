@@ -6,7 +6,9 @@ webhooks, in the simulator's history and in the database never holds the secret)
 - **From a number that holds a secret** (``PluginConfig.secret_values``: the owner's PIN from the
   owner's numbers), every group of digits that holds the secret, or a run of digits one keystroke
   away from it (a digit changed, added or left out, two neighbours swapped), is masked, whatever
-  else the text says: ``LAPORAN975310``, ``LPRN 975310``, ``975310 laporan``, ``tolong 975 310``.
+  else the text says: ``LAPORAN975310``, ``LPRN 975310``, ``975310 laporan``, ``tolong 975 310``;
+  in a text that names an owner command, also the first group of 4 or more digits, where the PIN
+  goes, right or wrong (``PROMO 1111 Diskon``: a wrong PIN may be another secret of the owner's).
 - **From any number** (the owner may write from a phone not in the list), in a text that names a
   command declaring ``secret_words`` (a keyword, a short form, a typo, letters spaced or with a
   zero for an O, the word PIN) or that is nothing but digits, the same: every group that holds a
@@ -62,10 +64,13 @@ class Masker:
             return None
         cleaned = _bare_digits(clean(text))
         values = self._by_number.get(phone or "", ())
-        near = values or (self._all if self._names_secret_command(cleaned) else ())
+        named = self._names_secret_command(cleaned)
+        near = values or (self._all if named else ())
         if not near:
             return None
         masked = DIGITS.sub(lambda m: MASK if _near_any(_digits(m.group()), near) else m.group(), cleaned)
+        if values and named:  # the owner's command: the group in the PIN's place is masked, right or wrong
+            masked = PIN_LIKE.sub(MASK, masked, count=1)
         return masked if masked != cleaned else None
 
     def mask_word(self, word: str, phone: str | None = None, stored: str | None = None) -> str:
