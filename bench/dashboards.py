@@ -113,7 +113,7 @@ async def first_render(config: Path) -> None:
     from playwright.async_api import async_playwright
 
     subprocess.run([SMSD_CRM, "user", "add", "pemilik", "--role", "owner", "--password-stdin", "-c", str(config)],
-                   input="rahasia-bench-1\n", text=True, check=True, capture_output=True)
+                   input="kopi-susu-gula-7391\n", text=True, check=True, capture_output=True)
     log = config.parent / "daemon.log"
     with open(log, "w") as out:
         daemon = subprocess.Popen([SMSD_CRM, "run", "-c", str(config)], stdout=out, stderr=out,
@@ -136,7 +136,7 @@ async def first_render(config: Path) -> None:
             page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
             await page.goto(f"{base}/login")
             await page.fill("input[name=username]", "pemilik")
-            await page.fill("input[name=password]", "rahasia-bench-1")
+            await page.fill("input[name=password]", "kopi-susu-gula-7391")
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{base}/")
             print(f"{'view':<12} {'first chart':>12}")
