@@ -203,6 +203,20 @@ async def test_a_user_keeps_a_few_bokeh_sessions_and_one_more_closes_the_oldest(
     assert host.book.count(1) == PER_USER
 
 
+async def test_a_session_has_one_websocket_a_second_replaces_the_first(shop):
+    # One login must not hold sockets without bound by reusing its tokens (others' dashboards would starve).
+    base, ctx, host = shop
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        token = token_of(await autoload(owner, base))
+        first = await open_socket(owner, base, token)
+        sockets = [await open_socket(owner, base, token) for _ in range(3)]
+        for ws in (first, *sockets[:-1]):
+            assert (await next_message(ws))["msgtype"] == "closed"
+        await a_live_update_arrives(sockets[-1], host.hub)  # the newest works
+        await sockets[-1].close()
+
+
 async def test_ended_sessions_are_torn_down_without_a_collection_per_session(shop, monkeypatch):
     base, ctx, host = shop
     collections = []

@@ -4,6 +4,7 @@ server on loopback, clients on several loopback addresses (127.0.0.2, 127.0.0.3,
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -201,3 +202,33 @@ def test_keys_and_device_cookies():
     device, issued, signature = cookie.split(".")
     assert device_key("key", "pemilik", f"{device}.{int(issued) + 1}.{signature}", now) is None
     assert device_key("key", "pemilik", "", now) is None and device_key("key", "pemilik", "a.b.c", now) is None
+
+
+async def test_password_checks_wait_in_a_short_queue_and_known_browsers_have_a_lane_of_their_own(monkeypatch):
+    # A flood of logins with made-up names must not hold connections for a minute, nor keep the owner out.
+    import threading
+
+    from smsd_crm.web.passwords import Hashing, HashingBusy
+
+    gate = threading.Event()
+    started = threading.Semaphore(0)
+
+    def slow(password: str, stored: str) -> bool:
+        started.release()
+        gate.wait(30)
+        return password == "benar"
+
+    monkeypatch.setattr(passwords, "verify_password", slow)
+    hashing = Hashing(at_once=1, waiting=2)
+    running = asyncio.create_task(hashing.verify("x", None))
+    await asyncio.to_thread(started.acquire, True, 30)  # the one slot is taken
+    waiting = [asyncio.create_task(hashing.verify("x", None)) for _ in range(2)]
+    while hashing._waiting < 2:  # both have reached the queue (a yield, not a wait for time)
+        await asyncio.sleep(0)
+    with pytest.raises(HashingBusy):
+        await hashing.verify("x", None)  # a third in the queue: told "busy" at once
+    known = asyncio.create_task(hashing.verify("benar", None, known=True))  # the owner's own browser
+    await asyncio.to_thread(started.acquire, True, 30)  # ... is checked beside the queue, not after it
+    gate.set()
+    assert await known is True
+    assert [await t for t in (running, *waiting)] == [False, False, False]

@@ -137,3 +137,18 @@ async def test_language_switch_and_login_go_back_only_on_this_site(site):
                                                "csrf": csrf_of(page), "next": "/\\evil.example"},
                          allow_redirects=False)
         assert r.status == 302 and r.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("content_type, body", [
+    ("multipart/form-data; boundary=", b"anything"),  # no boundary: aiohttp cannot find its start
+    ("application/x-www-form-urlencoded; charset=xx-bogus", b"username=a&password=b"),  # unknown charset
+    ("application/x-www-form-urlencoded", b"username=\xff\xfe&password=b"),  # bytes that are not UTF-8
+])
+async def test_a_broken_form_body_is_a_400_without_a_traceback(site, caplog, content_type, body):
+    base, _, _ = site
+    async with client() as s:
+        for _ in range(3):
+            r = await s.post(f"{base}/login", data=body, headers={"Content-Type": content_type},
+                             allow_redirects=False)
+            assert r.status == 400
+    assert not [rec for rec in caplog.records if rec.exc_info or "Error handling request" in rec.getMessage()]

@@ -45,7 +45,7 @@ from .auth import (
 )
 from .base import CTX, HASHING, NAV, TEMPLATES, THROTTLE, USER, WebContext, live_versions
 from .connections import ConnectionGuard, GuardedSite, QuietServerLog, fit_to_open_files
-from .hosts import check_host
+from .hosts import check_host, read_forms
 from .passwords import Hashing
 from .throttle import LoginThrottle
 
@@ -75,7 +75,8 @@ async def live(request: web.Request) -> web.Response:
 
 def make_web_app(ctx: WebContext) -> web.Application:
     """The aiohttp application (routes, middlewares, templates)."""
-    app = web.Application(middlewares=[security_headers, error_pages, check_host, authenticate, live_versions],
+    app = web.Application(middlewares=[security_headers, error_pages, check_host, read_forms, authenticate,
+                                       live_versions],
                           client_max_size=1024 * 1024)
     app[CTX] = ctx
     app[THROTTLE] = LoginThrottle(ctx.config.lockout_attempts, timedelta(minutes=ctx.config.lockout_minutes))

@@ -31,7 +31,7 @@ from .base import (
     page_error,
     render,
 )
-from .passwords import MAX_LENGTH, needs_rehash
+from .passwords import MAX_LENGTH, HashingBusy, needs_rehash
 from .throttle import DEVICE_DAYS, client_keys, device_cookie_name, device_key, make_device_cookie
 
 SESSION_COOKIE = "smsd_session"
@@ -201,7 +201,15 @@ async def login(request: web.Request) -> web.Response:
     throttle.wrong(keys, now)  # until proven right: parallel guesses wait too
     user = await users.get_user(ctx.db, username)
     # The check runs in a thread (scrypt is slow on purpose), against a dummy hash for unknown names.
-    if not await request.app[HASHING].verify(password, user["password_hash"] if user else None) or user is None:
+    try:
+        right = await request.app[HASHING].verify(password, user["password_hash"] if user else None,
+                                                  known=device is not None)
+    except HashingBusy:  # a flood of logins: say so at once rather than hold the connection for a minute
+        throttle.right(keys, clear=None)  # not a wrong try: nothing was checked
+        response = render(request, "login.html", status=503, csrf=form.get("csrf"), next=target, error="busy")
+        response.headers["Retry-After"] = "5"
+        return response
+    if not right or user is None:
         return wrong()
     throttle.right(keys, clear=device)
     if user["disabled_at"] is not None:  # said only to whoever knows the password

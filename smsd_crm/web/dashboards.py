@@ -174,7 +174,9 @@ class BokehHost:
                              redirect_root=False, check_unused_sessions_milliseconds=int(self.check_seconds * 1000),
                              unused_session_lifetime_milliseconds=int(self.unused_seconds * 1000))
         self.server.start()
-        self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        # No pool limit of its own (aiohttp's default is 100): sockets are bounded per login above.
+        self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30),
+                                            connector=aiohttp.TCPConnector(limit=0))
         self.collector.start()
         logging.getLogger("tornado.access").setLevel(logging.WARNING)  # one line per request is noise
         LOGGER.info("dashboards: %d view(s); Bokeh server on 127.0.0.1:%d (internal, needs the proxy's key)",
@@ -320,6 +322,10 @@ class BokehHost:
             await inner.close()
             await outer.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"logged out")
             return outer
+        # One websocket per Bokeh session (a tab): a second one for the same session replaces the first,
+        # so a login holds at most PER_USER sockets however many it opens with its tokens.
+        for older in [ws for ws, o in self.sockets.items() if o.session_id == opened.session_id]:
+            await older.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"opened again")
         self.sockets[outer] = opened
 
         async def pump(source, sink) -> None:

@@ -57,6 +57,22 @@ def host_allowed(header: str | None, allowed: frozenset[str], local_address: str
     return ip.is_loopback or (local_address is not None and ip == _address(local_address.split("%")[0]))
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@web.middleware
+async def read_forms(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read a form body before any handler, so that a broken one (a multipart without its boundary,
+    an unknown charset, bytes that are not UTF-8) is a 400 for the sender, not a 500 with a
+    traceback in the log; handlers then get aiohttp's cached result."""
+    if request.method == "POST" and request.content_type in FORM_TYPES:
+        try:
+            await request.post()
+        except (ValueError, LookupError, UnicodeDecodeError):
+            raise page_error(web.HTTPBadRequest, "error.bad_request") from None
+    return await handler(request)
+
+
 @web.middleware
 async def check_host(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refuse (421) a request whose ``Host`` is not one of this shop's names, before any other work."""
@@ -64,6 +80,8 @@ async def check_host(request: web.Request, handler: Handler) -> web.StreamRespon
     local = sockname[0] if isinstance(sockname, tuple) and sockname else None
     if not host_allowed(request.headers.get("Host"), request.app[CTX].config.allowed_hosts_set, local):
         port = sockname[1] if isinstance(sockname, tuple) and len(sockname) > 1 else None
-        address = "http://127.0.0.1" + (f":{port}" if port and port != 80 else "") + "/"
+        name = "127.0.0.1" if local is None or _address(local) is None or _address(local).is_loopback else local
+        name = f"[{name}]" if ":" in name else name  # the address this connection reached: the PC's or its LAN one
+        address = f"http://{name}" + (f":{port}" if port and port != 80 else "") + "/"
         raise page_error(web.HTTPMisdirectedRequest, "error.host", address=address)
     return await handler(request)

@@ -41,6 +41,13 @@ _LIMIT = Cost(2 ** 20, 32, 16)  # a stored hash asking for more is refused unche
 MIN_LENGTH = 8  # the one rule for every new password: `smsd-crm user add|password`, the users and account pages
 MAX_LENGTH = 256  # the login form reads no more than this
 HASHING_AT_ONCE = 2  # checks in parallel (each takes COST.memory): more would only queue for the 2 cores
+# Checks that may wait for a slot: more are answered "busy" at once instead of holding a connection for
+# a minute (a flood of logins with made-up names would otherwise fill web.max_connections with waiters).
+HASHING_WAITING = 8
+
+
+class HashingBusy(Exception):
+    """Too many password checks are waiting: try again in a few seconds (says nothing about the login)."""
 
 
 def hash_password(password: str, cost: Cost | None = None) -> str:
@@ -100,13 +107,28 @@ class Hashing:
     """The slow work, in threads, at most ``HASHING_AT_ONCE`` at a time (one per app: a burst of logins
     must not take 128 MiB each at once, nor every thread the loop lends)."""
 
-    def __init__(self, at_once: int = HASHING_AT_ONCE) -> None:
+    def __init__(self, at_once: int = HASHING_AT_ONCE, waiting: int = HASHING_WAITING) -> None:
         self._slots = asyncio.Semaphore(at_once)
+        self._known = asyncio.Semaphore(1)  # a lane of its own for browsers that logged in before
+        self._waiting, self._max_waiting = 0, waiting
 
-    async def verify(self, password: str, stored: str | None) -> bool:
-        """``verify_password`` against ``stored``, or against the dummy hash when there is none."""
-        async with self._slots:
+    async def verify(self, password: str, stored: str | None, *, known: bool = False) -> bool:
+        """``verify_password`` against ``stored``, or against the dummy hash when there is none.
+
+        ``known``: the browser showed a device cookie for this name; it never queues behind strangers.
+        Raises :class:`HashingBusy` when ``waiting`` other checks already wait (never for ``known``)."""
+        slots = self._known if known else self._slots
+        if not known and self._slots.locked() and self._waiting >= self._max_waiting:
+            raise HashingBusy()
+        self._waiting += 1
+        try:
+            await slots.acquire()
+        finally:
+            self._waiting -= 1
+        try:
             return await asyncio.to_thread(verify_password, password, stored or dummy_hash(COST))
+        finally:
+            slots.release()
 
     async def hash(self, password: str) -> str:
         """``hash_password`` at today's cost."""
