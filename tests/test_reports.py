@@ -87,14 +87,19 @@ async def rig(tmp_path):
         await r.emu.stop()
 
 
+def _reported(r) -> list[str]:
+    return [e.state for e in r.events if type(e).__name__ == "DeliveryReported"]
+
+
 async def test_cds_reports_not_final_then_delivered(rig):
     r = await rig(report_statuses=[0x20, 0x00])
     message_id = await r.send("Pesanan Anda siap")
     await r.wait_state(message_id, "delivered")
     assert r.emu.core.submitted[0].decoded.status_report_request
     assert "AT+CNMI=2,1,0,1,0" in r.emu.core.commands
-    states = [e.state for e in r.events if type(e).__name__ == "DeliveryReported"]
-    assert states == ["sent", "delivered"]  # the 0x20 report was kept as not final
+    # the event is emitted after the commit the state comes from: wait for it, not for the state
+    await wait_until(lambda: "delivered" in _reported(r), 10, "the delivered event")
+    assert _reported(r) == ["sent", "delivered"]  # the 0x20 report was kept as not final
     part = await r.db.fetchone("SELECT status, final, sim_id FROM outbox_parts WHERE message_id = ?",
                                (message_id,))
     assert tuple(part) == (0, 1, "510109999999999")
@@ -148,8 +153,8 @@ async def test_a_report_whose_recipient_lacks_the_plus_is_matched(rig, written):
     r = await rig(report_recipient=written)
     message_id = await r.send("Pesanan Anda siap", phone="+6281200000031")
     await r.wait_state(message_id, "delivered")
-    states = [e.state for e in r.events if type(e).__name__ == "DeliveryReported"]
-    assert states == ["delivered"]
+    await wait_until(lambda: _reported(r), 10, "the delivered event")
+    assert _reported(r) == ["delivered"]
 
 
 async def test_a_report_for_nothing_we_sent_is_ignored(rig):
