@@ -367,6 +367,8 @@ class Settings(_Strict):
     @field_validator("plugins", mode="before")
     @classmethod
     def _sections_are_mappings(cls, v: Any) -> Any:
+        if v is None:  # "plugins:" with every section commented out
+            return {}
         if isinstance(v, dict):
             for name, section in v.items():
                 if section is None:

@@ -6,13 +6,15 @@ One :class:`PluginContext` per plugin, built by the composition root.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Generic, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Generic, Iterator, TypeVar
 
 from .config import StoreConfig
+from .errors import PluginError
 from .i18n import Speaker, pick_language
 from .models import Customer, Keyword, Product, SmsQueue
 from .plugin_config import PluginConfig
@@ -26,6 +28,24 @@ from .storage import messages as message_queries
 from .storage.db import Database, Params
 from .understanding import catalog_match
 from .understanding.lexicon import Lexicon
+
+# What one plugin's runaway loop can queue (docs/plugins.md, "Limits"): a reply to an SMS costs at most
+# REPLY_PARTS SMS (a longer one is cut, ending in "..."), an SMS queued with ctx.send at most SEND_PARTS
+# (a staff member's message, as the pages allow), and handling one SMS queues at most SENDS_PER_MESSAGE.
+REPLY_PARTS = 4
+SEND_PARTS = 10
+SENDS_PER_MESSAGE = 10
+_sends: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("smsd_crm_sends", default=None)
+
+
+@contextmanager
+def handling_message() -> Iterator[None]:
+    """Count what plugins queue with ``ctx.send`` while one inbound SMS is handled (the router's)."""
+    token = _sends.set([0])
+    try:
+        yield
+    finally:
+        _sends.reset(token)
 
 
 @dataclass(frozen=True)
@@ -221,9 +241,18 @@ class PluginContext(Generic[ConfigT]):
         return render_reply(template, {"store": self.store.name, **values}, language)
 
     async def send(self, phone: str, text: str) -> int:
-        """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id."""
+        """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id. A text longer
+        than ``SEND_PARTS`` SMS is cut to fit them. While one inbound SMS is handled, the
+        ``SENDS_PER_MESSAGE``-th send and beyond raise PluginError (a runaway loop queues nothing:
+        the router rolls the message's writes back)."""
+        counter = _sends.get()
+        if counter is not None:
+            counter[0] += 1
+            if counter[0] > SENDS_PER_MESSAGE:
+                raise PluginError(self.name, "ctx.send", f"more than {SENDS_PER_MESSAGE} SMS queued while "
+                                  "handling one SMS")
         return await self._s.outbox.enqueue(phone, text, priority=message_queries.STAFF_PRIORITY, plugin=self.name,
-                                            modem_id=self._s.outbox.route(phone))
+                                            modem_id=self._s.outbox.route(phone), max_parts=SEND_PARTS)
 
     async def emit(self, event: object) -> None:
         """Tell every plugin's ``track_event`` about ``event``."""

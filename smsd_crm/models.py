@@ -353,8 +353,9 @@ class SmsQueue(Protocol):
 
     async def enqueue(self, phone: str, text: str, *, priority: int = 0, in_reply_to: int | None = None,
                       plugin: str | None = None, modem_id: str | None = None, campaign_id: int | None = None,
-                      fallback: bool = False) -> int:
-        """Queue an SMS (in the caller's transaction, if any); the senders wake once it commits."""
+                      fallback: bool = False, max_parts: int | None = None) -> int:
+        """Queue an SMS (in the caller's transaction, if any); the senders wake once it commits.
+        ``max_parts``: a longer text is cut to cost at most that many SMS."""
         ...
 
     def route(self, phone: str) -> str | None:

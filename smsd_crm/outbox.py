@@ -24,6 +24,7 @@ from .config import ModemConfig, OutboxConfig, preferred_modem
 from .errors import CommandError, ModemError, ModemUnavailable, PduError, SendUncertain
 from .events import DeliveryReported, MessageSent
 from .models import DeliveryReport, OutboundMessage, OutgoingPart, SendJournal, SendResult
+from .sms.fit import clip_parts
 from .storage import campaigns as campaign_queries
 from .storage import consent, send_journal
 from .storage import messages as queries
@@ -75,12 +76,13 @@ class Outbox:
     """One worker per sending modem over one queue table."""
 
     def __init__(self, db: Database, config: OutboxConfig, clock: Callable[[], datetime],
-                 emit: Callable[[object], Awaitable[None]], *, routes: Sequence[ModemConfig] = (),
+                 emit: Callable[[object], Awaitable[None]] | None = None, *, routes: Sequence[ModemConfig] = (),
                  daily_campaign_limits: dict[str, int | None] | None = None,
                  day_start: Callable[[datetime], datetime] | None = None, region: str = "ID") -> None:
         """The senders come with :meth:`run` (the modem pool): an outbox that never runs (the CLI,
         a page in a test) still queues rows for the daemon that does. ``routes``: the modems'
-        configs, for :meth:`route` (routing by number prefix)."""
+        configs, for :meth:`route` (routing by number prefix). ``emit`` tells the plugins of sends and
+        delivery reports; None for an outbox that never sends."""
         self._db = db
         self._routes = list(routes)
         self._region = region  # for recipients in status reports written without +62
@@ -92,7 +94,7 @@ class Outbox:
         self._pool: SenderPool | None = None
         self._config = config
         self._clock = clock
-        self._emit = emit
+        self._emit = emit or _nobody
         # One wake-up event per worker, cleared *before* it looks for work, so a
         # row queued while it looks is never missed (set up by run()).
         self._wake: dict[str, asyncio.Event] = {}
@@ -109,11 +111,16 @@ class Outbox:
 
     async def enqueue(self, phone: str, text: str, *, priority: int = queries.REPLY_PRIORITY,
                       in_reply_to: int | None = None, plugin: str | None = None, modem_id: str | None = None,
-                      campaign_id: int | None = None, fallback: bool = False) -> int:
+                      campaign_id: int | None = None, fallback: bool = False, max_parts: int | None = None) -> int:
         """Queue an SMS to ``phone`` (E.164) and return its outbox id. Inside the caller's
         transaction it commits with it (and is never sent if that rolls back); the senders are woken
         once it has committed. ``modem_id`` is the SIM it should go out on (the one the customer
-        texted, or :meth:`route`), None for any; ``fallback`` marks a "not understood" reply."""
+        texted, or :meth:`route`), None for any; ``fallback`` marks a "not understood" reply;
+        ``max_parts``: a text costing more SMS is cut to fit them (``...`` at the end), logged."""
+        if max_parts is not None and (cut := clip_parts(text, max_parts)) != text:
+            LOGGER.warning("an SMS to %s from %s was cut to %d parts (%d characters were given)", phone,
+                           plugin or "core", max_parts, len(text))
+            text = cut
         message_id = await queries.queue_outbound(
             self._db, phone, text, self._clock(), priority=priority, in_reply_to=in_reply_to, plugin=plugin,
             modem_id=modem_id, campaign_id=campaign_id, fallback=fallback)
@@ -304,3 +311,7 @@ class Outbox:
             await queries.mark_failed(self._db, row.id, str(exc), self._clock())
             self._tidied.pop(sender.id, None)  # its stored part is no longer needed on the SIM
             LOGGER.error("message %d failed after %d attempt(s): %s", row.id, row.attempts, exc)
+
+
+async def _nobody(event: object) -> None:
+    """Where an outbox that never sends (the CLI, a page's own) tells its events: nobody."""

@@ -71,6 +71,11 @@ class PluginConfig(BaseModel):
                 for w in words:
                     if not isinstance(w, str) or not w or any(c.isspace() for c in w):
                         raise ValueError(f"keyword {w!r} of {command}.{lang} must be one word")
+        commands = cls.model_fields["keywords"].get_default(call_default_factory=True)
+        if commands and (unknown := sorted(set(v) - set(commands), key=str)):
+            # a typo ("pricee") would add words that no command answers to
+            raise ValueError(f"no command named {', '.join(map(repr, unknown))} "
+                             f"(this plugin's commands: {', '.join(sorted(commands))})")
         return v
 
     def secret_values(self) -> list[SecretValue]:

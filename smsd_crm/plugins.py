@@ -20,7 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, AsyncIterator, Callable, Mapping
+from typing import Any, AsyncIterator, Callable, Collection, Mapping
 
 import pluggy
 from pydantic import ValidationError
@@ -32,12 +32,14 @@ from .errors import ConfigError, PluginError, StartupError
 from .masking import Masker
 from .models import Keyword, Migration
 from .plugin_config import PluginConfig
+from .storage.db import lend
 
 LOGGER = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "smsd_crm"
 # Events emitted inside a transaction wait here until it commits (dropped on rollback).
 _deferred: contextvars.ContextVar[list | None] = contextvars.ContextVar("smsd_crm_deferred", default=None)
-PLUGIN_TIMEOUT = 10.0
+PLUGIN_TIMEOUT = 10.0  # seconds a hook may take
+CANCEL_GRACE = 1.0  # seconds a hook that timed out (or the daemon stopping) gives it to unwind
 
 # The distribution whose entry points are the built-in services (the top-level plugins/ folder).
 # They are found exactly like a third party's; only their order is fixed: first, in this order
@@ -55,7 +57,7 @@ class PluginInfo:
     source: str  # builtin (the smsd-crm distribution's entry points) | entrypoint | given | file
     origin: str  # plugins/<package> for a built-in, the distribution of another entry point, or a file path
     version: str
-    module: ModuleType
+    module: ModuleType | None  # None: disabled in the config, so never imported
     enabled: bool = True
     config: PluginConfig | None = None
     hooks: list[str] = field(default_factory=list)
@@ -70,25 +72,62 @@ def _load_file(path: Path) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end every command silently
         sys.modules.pop(module_name, None)
-        raise StartupError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}") from None
+        raise StartupError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc} (fix it, move it "
+                           f"out of plugins_dir, or set plugins.{path.stem}.enabled: false)") from None
     return module
 
 
+def _normal(name: str) -> str:
+    """A distribution name as installers compare them (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _is_project(ep: importlib.metadata.EntryPoint) -> bool:
-    return ep.dist is not None and ep.dist.name.replace("_", "-").lower() == PROJECT_DISTRIBUTION
+    return ep.dist is not None and _normal(ep.dist.name) == PROJECT_DISTRIBUTION
 
 
-def _load_entry_point(ep: importlib.metadata.EntryPoint) -> PluginInfo:
+def _disabled(settings: Settings, name: str) -> bool:
+    """The config says ``plugins.<name>.enabled: false``: the plugin is not even imported (a plugin that
+    cannot be imported is switched off this way until it is fixed or uninstalled)."""
+    return (settings.plugins.get(name) or {}).get("enabled") is False
+
+
+def _load_entry_point(ep: importlib.metadata.EntryPoint, settings: Settings) -> PluginInfo:
+    version = ep.dist.version if ep.dist else ""
+    ours = _is_project(ep)
+    origin = f"plugins/{ep.value.split('.')[0].split(':')[0]}" if ours else (ep.dist.name if ep.dist else ep.value)
+    source = "builtin" if ours else "entrypoint"
+    if _disabled(settings, ep.name):
+        return PluginInfo(ep.name, source, origin, version, None, enabled=False)
     try:
         module = ep.load()
-    except Exception as exc:
-        raise StartupError(f"plugin {ep.name!r} ({ep.value}) failed to import: {exc}") from None
-    version = ep.dist.version if ep.dist else ""
-    if _is_project(ep):
-        return PluginInfo(ep.name, "builtin", f"plugins/{ep.value.split('.')[0].split(':')[0]}", version, module)
-    return PluginInfo(ep.name, "entrypoint", ep.dist.name if ep.dist else ep.value, version, module)
+    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end every command silently
+        remedy = (f"reinstall {PROJECT_DISTRIBUTION}" if ours else
+                  f"fix it, uninstall it (pip uninstall {origin})")
+        raise StartupError(f"plugin {ep.name!r} ({ep.value}, from {origin} {version}) failed to import: "
+                           f"{type(exc).__name__}: {exc} ({remedy}, or set plugins.{ep.name}.enabled: false "
+                           f"in {settings.source})") from None
+    return PluginInfo(ep.name, source, origin, version, module)
+
+
+def _check_builtins(ours: list[importlib.metadata.EntryPoint]) -> None:
+    """The smsd-crm metadata found first on sys.path decides which built-ins load: a stale copy (an old
+    egg-info, a stray dist-info on PYTHONPATH) must not silently drop or add one."""
+    names = [ep.name for ep in ours]
+    where = ""
+    if ours and ours[0].dist is not None:
+        where = f" ({ours[0].dist.name} {ours[0].dist.version} at {ours[0].dist.locate_file('')})"
+    if not names:
+        raise StartupError(f"no built-in plugin found: is {PROJECT_DISTRIBUTION} installed (pip install -e .)?")
+    missing = [n for n in BUILTIN_ORDER if n not in names]
+    extra = [n for n in names if n not in BUILTIN_ORDER]
+    if missing or extra:
+        what = "; ".join([*([f"lacks {', '.join(missing)}"] if missing else []),
+                          *([f"lists unknown built-in(s) {', '.join(extra)}"] if extra else [])])
+        raise StartupError(f"the installed {PROJECT_DISTRIBUTION} metadata{where} {what}: it is stale or not "
+                           f"this copy's; reinstall (pip install -e . in a checkout) or remove it")
 
 
 def discover(settings: Settings, *, third_party: bool = True,
@@ -104,18 +143,18 @@ def discover(settings: Settings, *, third_party: bool = True,
     points = list(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
     ours = sorted((ep for ep in points if _is_project(ep)),
                   key=lambda ep: (BUILTIN_ORDER.index(ep.name) if ep.name in BUILTIN_ORDER else len(BUILTIN_ORDER)))
-    found = [_load_entry_point(ep) for ep in ours]
-    if not found:
-        raise StartupError(f"no built-in plugin found: is {PROJECT_DISTRIBUTION} installed (pip install -e .)?")
+    _check_builtins(ours)
+    found = [_load_entry_point(ep, settings) for ep in ours]
     if third_party:
-        found += [_load_entry_point(ep) for ep in points if not _is_project(ep) and ep.name not in given]
+        found += [_load_entry_point(ep, settings) for ep in points if not _is_project(ep) and ep.name not in given]
     found += [PluginInfo(name, "given", module.__name__, "", module) for name, module in given.items()]
     if settings.plugins_dir is not None:
         if not settings.plugins_dir.is_dir():
             raise ConfigError(f"{settings.source}: plugins_dir: {settings.plugins_dir} is not a folder")
         for path in sorted(settings.plugins_dir.glob("*.py")):
             if not path.name.startswith("_"):
-                found.append(PluginInfo(path.stem, "file", str(path), "", _load_file(path)))
+                module = None if _disabled(settings, path.stem) else _load_file(path)
+                found.append(PluginInfo(path.stem, "file", str(path), "", module, enabled=module is not None))
     seen: dict[str, PluginInfo] = {}
     for info in found:
         if info.name in seen:
@@ -146,6 +185,7 @@ class PluginHost:
         self.contexts: dict[str, PluginContext] = {}
         # Core listeners (the web pages' live refresh), told of every event after the plugins.
         self.observers: list[Callable[[object], None]] = []
+        self._left_behind: set[asyncio.Future] = set()  # hooks that ignored their cancellation
 
     @classmethod
     def load(cls, settings: Settings, *, third_party: bool = True,
@@ -174,9 +214,12 @@ class PluginHost:
         enabled = section.get("enabled", True)
         if not isinstance(enabled, bool):
             raise ConfigError(f"{self.settings.source}: plugins.{info.name}.enabled: expected true or false")
-        info.enabled = enabled
-        if not enabled:
+        info.enabled = enabled and info.module is not None
+        if not info.enabled:
             return
+        assert info.module is not None
+        if (twin := self.pm.get_name(info.module)) is not None:  # pluggy's own message lists its whole registry
+            raise StartupError(f"plugin {info.name!r} ({info.origin}) is the module already loaded as {twin!r}")
         try:
             self.pm.register(info.module, name=info.name)
         except pluggy.PluginValidationError as exc:  # a hook's argument the hookspec does not have
@@ -190,14 +233,28 @@ class PluginHost:
             info.config = model.model_validate(section)
         except ValidationError as exc:
             raise ConfigError(f"{self.settings.source}: {describe_errors(exc, ('plugins', info.name))}") from None
+        except Exception as exc:  # a validator that raises something pydantic does not turn into an error
+            raise StartupError(f"plugin {info.name!r}: its config model failed on plugins.{info.name}: "
+                               f"{type(exc).__name__}: {exc}") from None
         info.hooks = sorted(i.name for i in self.pm.get_hookcallers(info.module) or [])
 
     def _call_one(self, hook: str, plugin: str, **kwargs: Any) -> Any:
-        """Call one plugin's synchronous start-up hook (``register_*``)."""
+        """Call one plugin's synchronous start-up hook (``register_*``); a raise is a one-line StartupError."""
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             if impl.plugin_name == plugin:
-                return impl.function(**{a: kwargs[a] for a in impl.argnames})
+                try:
+                    return impl.function(**{a: kwargs[a] for a in impl.argnames})
+                except Exception as exc:
+                    raise StartupError(f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}") from None
         return None
+
+    def check(self) -> None:
+        """Call every start-up hook that the daemon calls later (migrations, pages, API, commands), so
+        that ``check-config`` finds a failing one before ``migrate`` or ``run`` does. StartupError."""
+        self.migrations()
+        self.pages()
+        self.api_routes()
+        self.commands()
 
     def _build_keywords(self) -> dict[str, Keyword]:
         table: dict[str, Keyword] = {}
@@ -207,9 +264,13 @@ class PluginHost:
                 for lang, words in by_lang.items():
                     for word in words:
                         key = word.upper()
-                        if key in table and table[key].plugin != info.name:
-                            raise StartupError(f"keyword {key!r} is claimed by plugins {table[key].plugin!r} "
-                                               f"and {info.name!r}; change one in config.yaml")
+                        other = table.get(key)
+                        if other is not None and (other.plugin, other.command) != (info.name, command):
+                            whose = f"plugin {other.plugin!r}" if other.plugin != info.name else "this plugin"
+                            raise ConfigError(
+                                f"{self.settings.source}: plugins.{info.name}.keywords.{command}.{lang}: {key!r} "
+                                f"is already a keyword of {whose} (command {other.command}); a word may start "
+                                "one command only: choose another")
                         table[key] = Keyword(key, command, info.name, lang,
                                              getattr(info.config, "secret_words", {}).get(command, 0))
         return table
@@ -306,22 +367,55 @@ class PluginHost:
         args = dict(kwargs, ctx=self.contexts.get(impl.plugin_name))
         try:
             result = impl.function(**{a: args[a] for a in impl.argnames})
-            if inspect.isawaitable(result):
-                async with asyncio.timeout(PLUGIN_TIMEOUT):
-                    result = await result
-            return result
-        except TimeoutError:
-            raise PluginError(impl.plugin_name, hook, f"no answer within {PLUGIN_TIMEOUT:g} s") from None
-        except PluginError:
-            raise
         except Exception as exc:
             raise PluginError(impl.plugin_name, hook, f"{type(exc).__name__}: {exc}") from exc
+        if not inspect.isawaitable(result):
+            return result
+        return await self._await(result, impl.plugin_name, hook)
 
-    async def call_first(self, hook: str, *, only: str | None = None, skip: str | None = None,
+    async def _await(self, awaitable: Any, plugin: str, hook: str) -> Any:
+        """Await a hook as a task of its own, lent the caller's transaction (``storage.db.lend``), for
+        at most ``PLUGIN_TIMEOUT`` s. A hook that swallows its cancellation is left behind, logged,
+        after ``CANCEL_GRACE`` s: the caller's transaction ends and the next SMS is routed all the same."""
+        task = asyncio.ensure_future(awaitable)
+        if isinstance(task, asyncio.Task):
+            task.set_name(f"plugin {plugin!r}: {hook}")
+        with lend(task):
+            try:
+                done, _ = await asyncio.wait({task}, timeout=PLUGIN_TIMEOUT)
+            except asyncio.CancelledError:  # the daemon is stopping: so is the hook, within the grace
+                await self._stop(task, plugin, hook)
+                raise
+            if not done:
+                await self._stop(task, plugin, hook)
+                raise PluginError(plugin, hook, f"no answer within {PLUGIN_TIMEOUT:g} s")
+        try:
+            return task.result()
+        except PluginError:
+            raise
+        except asyncio.CancelledError:  # the hook cancelled itself
+            raise PluginError(plugin, hook, "cancelled") from None
+        except Exception as exc:
+            raise PluginError(plugin, hook, f"{type(exc).__name__}: {exc}") from exc
+
+    async def _stop(self, task: asyncio.Future, plugin: str, hook: str) -> None:
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE)
+        if done:
+            if not task.cancelled():
+                task.exception()  # retrieved: what it raised while being stopped is not news
+            return
+        LOGGER.error("plugin %r: %s ignores cancellation; left running in the background (fix the plugin: "
+                     "it must let asyncio.CancelledError through)", plugin, hook)
+        self._left_behind.add(task)
+        task.add_done_callback(self._left_behind.discard)
+
+    async def call_first(self, hook: str, *, only: str | None = None, skip: Collection[str] = (),
                          **kwargs: Any) -> tuple[str | None, Any]:
-        """(plugin, result) of the first non-None result; ``only``/``skip`` select one plugin."""
+        """(plugin, result) of the first non-None result; ``only`` asks one plugin, ``skip`` leaves some out.
+        A failing implementation raises PluginError (the caller decides whether to ask the next)."""
         for impl in self._impls(hook):
-            if (only is not None and impl.plugin_name != only) or impl.plugin_name == skip:
+            if (only is not None and impl.plugin_name != only) or impl.plugin_name in skip:
                 continue
             result = await self._call(impl, hook, kwargs)
             if result is not None:

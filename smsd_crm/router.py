@@ -15,12 +15,13 @@ import logging
 import re
 import time
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, Collection
 
 from rapidfuzz import fuzz
 
 from . import phones
 from .config import Settings
+from .context import REPLY_PARTS, handling_message
 from .errors import PluginError
 from .events import MessageHandled, MessageReceived
 from .masking import Masker
@@ -164,19 +165,32 @@ class Router:
         # observers (webhooks, pages) and the other plugins see the text as stored, the PIN masked
         public = dataclasses.replace(message, text=stored.text, args=split_keyword(stored.text)[2])
         await self._host.emit(MessageReceived(public))
-        plugin, reply_id = None, None
         if message.phone is not None and await self._flooding(message, stored):
             return
         if message.phone is not None and await self._repeated(message, stored, public):
             return
         if message.phone is not None and await self._echoed(message, stored, public):
             return
-        reason = None
-        try:
+        failed: dict[str, PluginError] = {}  # plugins that failed on this message: the next is asked
+        while True:
+            try:
+                plugin, reply_id = await self._answer(message, owner, public, failed)
+                break
+            except PluginError as exc:  # its writes are rolled back; the message goes to the next plugin
+                LOGGER.error("message %d: %s", message.id, exc, exc_info=exc.__cause__)
+                failed[exc.plugin] = exc
+        await self._host.emit(MessageHandled(public, plugin, reply_id))
+
+    async def _answer(self, message: Message, owner: str | None, public: Message,
+                      failed: dict[str, PluginError]) -> tuple[str | None, int | None]:
+        """Ask the plugins (none in ``failed``), queue the reply and mark the message handled, in one
+        transaction: (the plugin that answered, the reply's outbox id). PluginError: rolled back."""
+        plugin, reply_id, reason = None, None, None
+        with handling_message():
             async with self._host.deferred_events(), self._db.transaction():
                 if message.phone is not None:  # never answer a name such as TELKOMSEL
-                    plugin, reply = await self._ask_plugins(message, owner, public)
-                    if isinstance(reply, Reply) and reply.text.strip():
+                    plugin, reply = await self._ask_plugins(message, owner, public, skip=failed)
+                    if reply is not None and reply.text.strip():
                         if reply.fallback and await self._over_budget(message):
                             reason = OVER_BUDGET
                         elif await self._over_cap(message):
@@ -184,15 +198,13 @@ class Router:
                         else:
                             reply_id = await self._outbox.enqueue(
                                 message.phone, reply.text, in_reply_to=message.id, plugin=plugin,
-                                modem_id=message.modem_id, fallback=reply.fallback)
-                await queries.finish_inbound(self._db, message.id, "handled", self._clock(),
-                                             keyword=message.keyword, plugin=plugin, error=reason)
-        except PluginError as exc:
-            LOGGER.error("message %d: %s", message.id, exc, exc_info=exc.__cause__)
-            await queries.finish_inbound(self._db, message.id, "failed", self._clock(),
-                                         keyword=message.keyword, plugin=exc.plugin, error=str(exc))
-            return
-        await self._host.emit(MessageHandled(public, plugin, reply_id))
+                                modem_id=message.modem_id, fallback=reply.fallback, max_parts=REPLY_PARTS)
+                if failed:  # what went wrong stays on the message for staff, answered or not
+                    reason = "; ".join([*(str(exc) for exc in failed.values()), *([reason] if reason else [])])
+                await queries.finish_inbound(self._db, message.id, "handled" if plugin or not failed else "failed",
+                                             self._clock(), keyword=message.keyword,
+                                             plugin=plugin or next(iter(failed), None), error=reason)
+        return plugin, reply_id
 
     async def _flooding(self, message: Message, stored: queries.StoredInbound) -> bool:
         """Too many messages from this number this minute: one notice per minute, nothing routed.
@@ -272,16 +284,31 @@ class Router:
                     message.id, message.phone, limit)
         return True
 
-    async def _ask_plugins(self, message: Message, owner: str | None, public: Message):
+    async def _ask_plugins(self, message: Message, owner: str | None, public: Message,
+                           skip: Collection[str]) -> tuple[str | None, Reply | None]:
         """The plugin that owns the command first (with the real text), then the others (with the
-        text as stored: a masked PIN stays masked for them)."""
-        if owner is not None:
+        text as stored: a masked PIN stays masked for them); none in ``skip``. What a plugin returns
+        must be a Reply or None: anything else is that plugin's failure (PluginError)."""
+        if owner is not None and owner not in skip:
             plugin, reply = await self._host.call_first("handle_message", only=owner, message=message)
             if reply is not None:
-                return plugin, reply
+                return plugin, _checked(plugin, reply)
         others = message if message.text == public.text else dataclasses.replace(message, text=public.text,
                                                                                  args=public.args)
-        return await self._host.call_first("handle_message", skip=owner, message=others)
+        plugin, reply = await self._host.call_first("handle_message", skip={owner, *skip} - {None}, message=others)
+        return plugin, None if reply is None else _checked(plugin, reply)
+
+
+def _checked(plugin: str | None, reply: object) -> Reply:
+    """``reply`` if it is one the outbox can send, else the plugin's PluginError."""
+    if isinstance(reply, Reply) and isinstance(reply.text, str):
+        try:
+            reply.text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # a lone surrogate: no SMS can carry it
+            raise PluginError(plugin or "?", "handle_message", f"returned a text that is not Unicode: {exc}") from None
+        return reply
+    what = f"Reply({reply.text!r})" if isinstance(reply, Reply) else f"{type(reply).__name__} {reply!r:.60}"
+    raise PluginError(plugin or "?", "handle_message", f"returned {what}; a hook returns Reply(text: str) or None")
 
 
 def _echo_of(text: str, sent: list[str]) -> bool:

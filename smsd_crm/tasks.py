@@ -1,12 +1,14 @@
-"""Background tasks that plugins start (``ctx.spawn``), owned by the daemon and stopped with it."""
+"""Background tasks that plugins start (``ctx.spawn``), owned by the daemon and stopped with it; and
+the process's event loop (:func:`run_loop`), which exits even when a task refuses to stop."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Coroutine
+from typing import Any, Coroutine, TypeVar
 
 LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class BackgroundTasks:
@@ -39,3 +41,29 @@ class BackgroundTasks:
             task.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+
+
+def run_loop(main: Coroutine[Any, Any, T], *, grace: float = 2.0) -> T:
+    """``asyncio.run(main)``, except that the tasks still running when ``main`` ends are cancelled and
+    given ``grace`` seconds, then left (logged): a plugin's hook that swallows its cancellation cannot
+    keep the process from exiting (``asyncio.run`` would wait for it forever)."""
+    loop = asyncio.new_event_loop()
+    try:
+        asyncio.set_event_loop(loop)
+        return loop.run_until_complete(main)
+    finally:
+        try:
+            pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                _, stuck = loop.run_until_complete(asyncio.wait(pending, timeout=grace))
+                for task in stuck:
+                    LOGGER.error("%s did not stop within %g s of being cancelled; exiting without it",
+                                 task.get_name(), grace)
+                    task._log_destroy_pending = False  # type: ignore[attr-defined]  # said above, once
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.run_until_complete(asyncio.wait([loop.create_task(loop.shutdown_default_executor())], timeout=grace))
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()

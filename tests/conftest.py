@@ -44,10 +44,7 @@ def quiet_outbox(db, clock: Callable[[], datetime]):
     from smsd_crm.config import OutboxConfig
     from smsd_crm.outbox import Outbox
 
-    async def ignore(event) -> None:
-        pass
-
-    return Outbox(db, OutboxConfig(), clock, ignore)
+    return Outbox(db, OutboxConfig(), clock)
 
 
 @pytest.fixture

@@ -29,13 +29,10 @@ NOW = datetime(2026, 11, 23, 3, 0, tzinfo=timezone.utc)
 
 async def queue_for(db, cid: int, phone: str, text: str, now) -> int | None:
     """Queue one recipient as the campaign runner does: through the outbox, marked in one transaction."""
-    async def ignore(event):
-        pass
-
     async with db.transaction():
         if not await store.still_pending(db, cid, phone):
             return None
-        message_id = await Outbox(db, OutboxConfig(), lambda: now, ignore).enqueue(
+        message_id = await Outbox(db, OutboxConfig(), lambda: now).enqueue(
             phone, text, priority=CAMPAIGN_PRIORITY, plugin="core:campaign", campaign_id=cid)
         await store.mark_queued(db, cid, phone, message_id)
     return message_id

@@ -8,8 +8,6 @@ from datetime import date, datetime, timezone
 
 import pytest
 from bokeh.document import Document
-from smsd_crm.demo.history import generate
-from smsd_crm.demo.history_load import load_history
 from smsd_crm_dashboards import crosssell as crosssell_view
 from smsd_crm_dashboards import customers as customers_view
 from smsd_crm_dashboards import future as future_view
@@ -24,6 +22,8 @@ from smsd_crm.analytics.dashboard_data import DashboardData
 from smsd_crm.config import parse_config
 from smsd_crm.csv_io.catalog import parse_products
 from smsd_crm.daemon import offline_session
+from smsd_crm.demo.history import generate
+from smsd_crm.demo.history_load import load_history
 from smsd_crm.storage import catalog, customers
 from smsd_crm.storage.readonly import ReadOnlyDatabase
 from smsd_crm.web.dashboards import DocumentHub

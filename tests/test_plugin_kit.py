@@ -1,17 +1,26 @@
 """The plugin author's kit: ``smsd_crm.testing`` drives the example plugin's own tests, from the
-plugin's folder after ``pip install``, and a plugin's config model is typed through its context."""
+plugin's folder after ``pip install``, and a plugin's config model is typed through its context; a
+running shop matches each answer to its own SMS, and says what went wrong when there is none.
+(Mistakes in the kit's arguments: test_testing_kit_errors.py.)"""
 
 from __future__ import annotations
 
 import ast
+import asyncio
 import os
+import re
 import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from types import ModuleType
 
+import pytest
 from mypy import api as mypy_api
+
+from smsd_crm import Message, PluginContext, Reply, hookimpl
+from smsd_crm.testing import routed_shop, running_shop
 
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "plugins" / "examples" / "smsd-crm-lokasi"
@@ -65,3 +74,73 @@ def test_the_example_plugins_tests_pass_from_its_own_folder_after_pip_install(tm
     assert result.returncode == 0, result.stdout + result.stderr
     tests = (EXAMPLE / "tests" / "test_lokasi.py").read_text().count("\nasync def test_")
     assert f"{tests} passed" in result.stdout and tests >= 5, result.stdout
+
+
+# Each text and the built-in plugin that answers it.
+ASKED = [("HELP", "help"), ("DAFTAR Budi Santoso, Jl Mawar 1", "registration"), ("STOP", "optout"),
+         ("INFO", "info")]
+
+
+@pytest.mark.parametrize("shop, same_number", [(routed_shop, False), (running_shop, False), (running_shop, True)],
+                         ids=["routed", "running", "running-one-number"])
+async def test_sends_gathered_at_once_are_each_answered_by_their_own_plugin(tmp_path, shop, same_number):
+    phones = ["081234567801"] * len(ASKED) if same_number else [f"08123456780{i}" for i in range(1, len(ASKED) + 1)]
+    async with shop(tmp_path) as s:
+        replies = await asyncio.gather(*(s.send(phone, text) for phone, (text, _) in zip(phones, ASKED)))
+        queued = await s.rows("SELECT plugin, text FROM messages WHERE direction = 'out'")
+    assert [r.plugin for r in replies] == [plugin for _, plugin in ASKED]
+    assert {r.plugin: r.text for r in replies} == {row["plugin"]: row["text"] for row in queued}
+
+
+def _plugin(name: str, hook) -> ModuleType:
+    module = ModuleType(name)
+    module.handle_message = hookimpl(hook)
+    return module
+
+
+async def _fails(message: Message, ctx: PluginContext) -> Reply | None:
+    raise RuntimeError("out of patience")
+
+
+async def test_a_running_shop_answers_a_failing_plugins_messages_as_the_routed_shop(tmp_path):
+    plugins = {"failing": _plugin("failing", _fails)}
+    asked = [("081234567801", "makasih"), ("081234567802", "HELP")]  # no reply at all; a reply from another plugin
+    (tmp_path / "routed").mkdir()
+    (tmp_path / "running").mkdir()
+    async with routed_shop(tmp_path / "routed", plugins=plugins) as routed:
+        expected = [await routed.send(phone, text) for phone, text in asked]
+    async with running_shop(tmp_path / "running", plugins=plugins) as running:
+        got = [await running.send(phone, text) for phone, text in asked]
+    assert got == expected
+    assert any(r.text is None and r.plugin == "failing" and "out of patience" in (r.why or "") for r in got), got
+
+
+async def test_a_reply_the_network_refuses_is_none_with_the_outboxs_error(tmp_path):
+    async with running_shop(tmp_path) as shop:
+        shop.modem.core.submit_error = 21  # +CMS ERROR: 21, the message refused: it fails at once, no retry
+        reply = await shop.send("081234567801", "HELP")
+        failed = await shop.rows("SELECT state, last_error FROM messages WHERE direction = 'out'")
+    assert [row["state"] for row in failed] == ["failed"]
+    assert reply.text is None and reply.plugin == "help"
+    assert reply.why == f"reply failed: {failed[0]['last_error']}"
+
+
+async def test_a_running_shop_that_gets_no_answer_says_what_it_waited_for(tmp_path):
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def stuck(message: Message, ctx: PluginContext) -> Reply | None:
+        started.set()
+        await release.wait()
+        return None
+
+    async with running_shop(tmp_path, plugins={"stuck": _plugin("stuck", stuck)}) as shop:
+        shop.wait = 2.0  # the plugin holds the message until released: the wait can only run out
+        try:
+            with pytest.raises(TimeoutError) as raised:
+                await shop.send("0812 3456 7801", "TUNGGU")
+        finally:
+            release.set()
+    # In practice the SMS is stored at once and the plugin holds it; either way the message says which.
+    assert re.fullmatch(r"no answer to 'TUNGGU' from \+6281234567801 within 2 s: (the SMS was not stored|"
+                        r"the message \(id \d+\) is still 'received': a plugin is still at work, .*)",
+                        str(raised.value)), raised.value

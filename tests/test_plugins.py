@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import textwrap
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 
 from smsd_crm.config import parse_config
 from smsd_crm.errors import ConfigError, PluginError, StartupError
-from smsd_crm.plugins import PluginHost
+from smsd_crm.plugins import BUILTIN_ORDER, PluginHost
 
 from .conftest import SMSD_CRM
 
@@ -59,8 +60,33 @@ def test_builtins_and_plugin_dir_file_are_loaded(tmp_path):
 
 def test_keyword_clash_stops_startup_naming_both(tmp_path):
     clash = ECHO.replace('["GEMA"]', '["DAFTAR"]')
-    with pytest.raises(StartupError, match="'DAFTAR' is claimed by plugins 'registration' and 'echo'"):
+    with pytest.raises(ConfigError, match=r"config.yaml: plugins.echo.keywords.echo.id: 'DAFTAR' is already a "
+                       r"keyword of plugin 'registration' \(command register\)"):
         PluginHost.load(_settings(tmp_path, files={"echo.py": clash}), third_party=False)
+
+
+def test_one_word_on_two_commands_of_a_plugin_is_refused(tmp_path):
+    settings = _settings(tmp_path, """
+        plugins:
+          info:
+            keywords:
+              info: {id: [HARGA]}
+        """)
+    with pytest.raises(ConfigError, match=r"plugins.info.keywords.info.id: 'HARGA' is already a keyword of this "
+                       r"plugin \(command price\)"):
+        PluginHost.load(settings, third_party=False)
+
+
+def test_a_command_name_typo_in_keywords_is_refused(tmp_path):
+    settings = _settings(tmp_path, """
+        plugins:
+          info:
+            keywords:
+              pricee: {id: [HRG]}
+        """)
+    with pytest.raises(ConfigError, match=r"plugins.info.keywords: .*no command named 'pricee' \(this plugin's "
+                       r"commands: info, price\)"):
+        PluginHost.load(settings, third_party=False)
 
 
 def test_keyword_override_in_config_resolves_a_clash(tmp_path):
@@ -161,3 +187,69 @@ def test_every_hook_is_documented_with_its_signature():
         if hasattr(func, "smsd_crm_spec"):
             assert f"{name}{inspect.signature(func)}" in docs, name
             assert func.__doc__, name
+
+
+def test_stale_smsd_crm_metadata_first_on_the_path_is_refused(tmp_path):
+    """A stray dist-info (an old install, a folder on PYTHONPATH) must not decide the built-ins."""
+    stray = tmp_path / "stray" / "smsd_crm-6.6.6.dist-info"
+    stray.mkdir(parents=True)
+    (stray / "METADATA").write_text("Metadata-Version: 2.1\nName: smsd-crm\nVersion: 6.6.6\n")
+    (stray / "entry_points.txt").write_text("[smsd_crm]\nevil = evil_mod\n")
+    _settings(tmp_path)
+    result = subprocess.run([SMSD_CRM, "plugins", "-c", str(tmp_path / "config.yaml")], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(tmp_path / "stray")})
+    assert result.returncode == 1 and result.stdout == ""
+    assert ("the installed smsd-crm metadata (smsd-crm 6.6.6 at " in result.stderr
+            and "lacks registration, order, complaint, points, info, optout, webhooks, owner, help; lists unknown "
+            "built-in(s) evil: it is stale or not this copy's" in result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("body, why", [
+    ("import sys\nsys.exit(0)\n", "SystemExit: 0"),
+    ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
+])
+def test_a_plugin_that_cannot_be_imported_says_so_and_can_be_switched_off(tmp_path, body, why):
+    _settings(tmp_path, files={"broken.py": body})
+    config = str(tmp_path / "config.yaml")
+    result = subprocess.run([SMSD_CRM, "check-config", "-c", config], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"failed to import: {why} (fix it, move it out of plugins_dir, or set plugins.broken.enabled: false)" \
+        in result.stderr
+    with open(config, "a") as f:
+        f.write("plugins:\n  broken: {enabled: false}\n")
+    result = subprocess.run([SMSD_CRM, "plugins", "-c", config], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "broken [disabled] (file: " in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("hook", ["register_migrations", "register_pages", "register_api", "register_commands"])
+def test_check_config_calls_every_start_up_hook(tmp_path, hook):
+    _settings(tmp_path, files={"later.py": f"""
+        from smsd_crm import hookimpl
+
+        @hookimpl
+        def {hook}():
+            raise RuntimeError("not today")
+        """})
+    config = str(tmp_path / "config.yaml")
+    result = subprocess.run([SMSD_CRM, "check-config", "-c", config], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stderr.strip()) == (
+        1, f"error: plugin 'later' failed in {hook}: RuntimeError: not today")
+    # the core commands still work (a plugin's commands are only read when the config loads)
+    result = subprocess.run([SMSD_CRM, "plugins", "-c", config], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "later [enabled]" in result.stdout, result.stderr
+
+
+def test_an_empty_plugins_section_is_no_section(tmp_path):
+    (tmp_path / "config.yaml").write_text("plugins:\n")
+    result = subprocess.run([SMSD_CRM, "check-config", "-c", str(tmp_path / "config.yaml")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_config_warns_when_nothing_answers_sms(tmp_path):
+    sections = "".join(f"  {name}: {{enabled: false}}\n" for name in BUILTIN_ORDER)
+    (tmp_path / "config.yaml").write_text("plugins:\n" + sections)
+    result = subprocess.run([SMSD_CRM, "check-config", "-c", str(tmp_path / "config.yaml")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0
+    assert "warning: no enabled plugin answers SMS (every built-in service is disabled)" in result.stderr

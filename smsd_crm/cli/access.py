@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import datetime, timezone
 
 from ..config import load_config
+from ..tasks import run_loop
 
 
 def _read_password(args: argparse.Namespace, store_name: str) -> str | None:
@@ -77,7 +77,7 @@ def cmd_user(args: argparse.Namespace) -> int:
             return await _user_action(db, args, password)
 
     try:
-        out = asyncio.run(main())
+        out = run_loop(main())
     except ValueError as exc:  # users.UserRefused
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -117,7 +117,7 @@ def cmd_api_client(args: argparse.Namespace) -> int:
             return 0
 
     try:
-        return asyncio.run(main())
+        return run_loop(main())
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

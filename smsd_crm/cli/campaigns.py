@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import load_config
 from ..errors import CampaignError
+from ..tasks import run_loop
 
 BAR = 30
 
@@ -97,7 +98,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
             return await _show(db, store, args.id, args.follow)
 
     try:
-        return asyncio.run(main())
+        return run_loop(main())
     except CampaignError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

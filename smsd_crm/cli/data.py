@@ -6,11 +6,11 @@ Each prints one line per user mistake (a bad row names its line) and returns the
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
 from ..config import load_config
+from ..tasks import run_loop
 
 
 def _read_file(path: str) -> str | None:
@@ -61,7 +61,7 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
         async with offline_session(settings) as (_, db):
             return await catalog.import_rows(db, rows, datetime.now(timezone.utc))
 
-    added, updated = asyncio.run(main())
+    added, updated = run_loop(main())
     print(f"{args.file}: {added} product(s) added, {updated} updated")
     return 0
 
@@ -78,7 +78,7 @@ def cmd_catalog_export(args: argparse.Namespace) -> int:
         async with offline_session(settings) as (_, db):
             return write_products(await catalog.all_products(db))
 
-    text = asyncio.run(main())
+    text = run_loop(main())
     if args.output:
         if not _write_file(args.output, text):
             return 1
@@ -115,4 +115,4 @@ def cmd_sales_import(args: argparse.Namespace) -> int:
             print(f"{args.file}: {len(new)} sale(s) imported, {len(parsed) - len(new)} already there")
             return 0
 
-    return asyncio.run(main())
+    return run_loop(main())

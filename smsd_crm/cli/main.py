@@ -19,6 +19,7 @@ from .. import __version__, files
 from ..config import Settings, load_config
 from ..errors import ConfigError, SmsdError
 from ..i18n import LANGUAGES
+from ..tasks import run_loop
 from . import access as cli_access
 from . import analytics as cli_analytics
 from . import campaigns as cli_campaigns
@@ -52,7 +53,7 @@ def _run_until_signal(settings: Settings, on_ready=None) -> int:
             loop.add_signal_handler(sig, stop.set)
         await run_daemon(settings, stop, on_ready=on_ready)
 
-    asyncio.run(main())
+    run_loop(main())
     return 0
 
 
@@ -71,9 +72,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if not any(m.port == "emulator" for m in settings.modems):
         raise ConfigError(f"{args.config}: demo needs at least one modem with 'port: emulator'")
     _setup_logging(settings, args.verbose)
-    created = asyncio.run(seed_demo(settings))
+    created = run_loop(seed_demo(settings))
     LOGGER.info("demo data: %d customer(s) added", created)
-    history = asyncio.run(seed_history(settings, years=3, customers=DEMO_HISTORY_CUSTOMERS))
+    history = run_loop(seed_history(settings, years=3, customers=DEMO_HISTORY_CUSTOMERS))
     if history:
         LOGGER.info("demo history: %s", ", ".join(f"{n} {t}" for t, n in history.items()))
     return _run_until_signal(settings, on_ready=lambda running: print(
@@ -86,7 +87,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
     settings = load_config(args.config)
     host = PluginHost.load(settings)
+    host.check()
     plugins = ", ".join(p.name for p in host.enabled())
+    if not any("handle_message" in p.hooks for p in host.enabled()):
+        print("warning: no enabled plugin answers SMS (every built-in service is disabled): customers' "
+              "texts are stored and never answered", file=sys.stderr)
     print(f"{args.config}: OK ({len(settings.modems)} modem(s); plugins: {plugins}; "
           f"{len(host.keyword_table)} keywords)")
     return 0
@@ -131,7 +136,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         finally:
             await db.close()
 
-    print(asyncio.run(main()))
+    print(run_loop(main()))
     return 0
 
 
@@ -167,7 +172,7 @@ def cmd_emulator(args: argparse.Namespace) -> int:
             await emu.stop()
             Path(args.control).unlink(missing_ok=True)
 
-    asyncio.run(main())
+    run_loop(main())
     return 0
 
 
@@ -183,7 +188,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         db = await open_database(settings, PluginHost.load(settings))
         await db.close()
 
-    asyncio.run(main())
+    run_loop(main())
     print(f"{settings.database.path}: schema up to date")
     return 0
 
@@ -213,7 +218,7 @@ def _run_plugin_command(plugin: str, command) -> Callable[[argparse.Namespace], 
             async with offline_session(settings) as (host, _):
                 return await command.run(args, host.contexts[plugin])
 
-        return asyncio.run(main())
+        return run_loop(main())
     return run
 
 

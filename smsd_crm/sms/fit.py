@@ -15,8 +15,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from ..errors import PduError
 from . import gsm7
-from .compose import count_parts
+from .compose import PART_GSM7, SINGLE_GSM7, count_parts
 
 MORE = "..."  # what a cut value ends with; "…" is not GSM-7
 MORE_ITEMS = {"id": "dll", "en": "etc"}  # the last "item" of a cut list, by language (else MORE)
@@ -110,6 +111,17 @@ def clip(text: str, limit: int) -> str:
     if (space := head.rfind(" ")) > 0 and space > len(head) - 12:  # end on a whole word when one is near
         head = head[:space]
     return head.rstrip(" ,;:-") + MORE
+
+
+def clip_parts(text: str, parts: int) -> str:
+    """``text`` as it is when it costs at most ``parts`` SMS (``parts`` >= 1); else made GSM-7 and cut to
+    fit them (153 septets a part, 160 for one), ending in ``...``."""
+    try:
+        if count_parts(text) <= parts:
+            return text
+    except PduError:  # more parts than an SMS can have: cut all the same
+        pass
+    return clip(text, SINGLE_GSM7 if parts == 1 else parts * PART_GSM7)
 
 
 def fit_items(render: Callable[[str], str], items: Sequence[str], sep: str = ", ", more: str = MORE) -> str:

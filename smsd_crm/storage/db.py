@@ -2,7 +2,9 @@
 
 One aiosqlite connection. ``transaction()`` takes an asyncio lock and runs
 ``BEGIN IMMEDIATE``; a nested ``transaction()`` in the same task becomes a
-SAVEPOINT, so a plugin can open one inside the router's transaction.
+SAVEPOINT, so a plugin can open one inside the router's transaction. A task the
+owner waits on (a plugin's hook, run as its own task so a hook that never ends can
+be left behind) works inside the owner's transaction while :func:`lend` lasts.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import asyncio
 import contextvars
 import logging
 import sqlite3
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 import aiosqlite
 
@@ -39,8 +42,32 @@ def _quiet_driver() -> None:
         driver.addFilter(_NoStatements())
 
 
-_owner: contextvars.ContextVar[tuple[int, asyncio.Task] | None] = contextvars.ContextVar(
-    "smsd_crm_tx_owner", default=None)
+@dataclass(eq=False)
+class _Ticket:
+    """Who may use an open transaction: the task that opened it and the tasks it lends it to."""
+
+    database: int  # id() of the Database
+    owner: asyncio.Task | None
+    helpers: set[asyncio.Task] = field(default_factory=set)
+
+
+_owner: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar("smsd_crm_tx_owner", default=None)
+
+
+@contextmanager
+def lend(task: asyncio.Task) -> Iterator[None]:
+    """Let ``task`` (one the caller awaits) work inside the caller's open transaction until the block
+    ends; then its writes wait for the lock like anyone's. No-op outside a transaction."""
+    ticket = _owner.get()
+    current = asyncio.current_task()
+    if ticket is None or ticket.owner is None or not (current is ticket.owner or current in ticket.helpers):
+        yield  # not inside a transaction, or one that has ended (a task left behind lends nothing)
+        return
+    ticket.helpers.add(task)
+    try:
+        yield
+    finally:
+        ticket.helpers.discard(task)
 
 
 class Database:
@@ -88,8 +115,11 @@ class Database:
         await self._conn.close()
 
     def _in_transaction(self) -> bool:
-        owner = _owner.get()
-        return owner is not None and owner[0] == id(self) and owner[1] is asyncio.current_task()
+        ticket = _owner.get()
+        if ticket is None or ticket.database != id(self):
+            return False
+        task = asyncio.current_task()
+        return task is ticket.owner or task in ticket.helpers
 
     async def _control(self, sql: str) -> None:
         """BEGIN/COMMIT/ROLLBACK/SAVEPOINT run to the end even if the caller is cancelled.
@@ -122,7 +152,8 @@ class Database:
             await self._control(f"RELEASE {name}")
             return
         async with self._lock:
-            token = _owner.set((id(self), asyncio.current_task()))
+            ticket = _Ticket(id(self), asyncio.current_task())
+            token = _owner.set(ticket)
             try:
                 await self._control("BEGIN IMMEDIATE")
                 yield self
@@ -133,6 +164,8 @@ class Database:
                     await self._control("ROLLBACK")
                 raise
             finally:
+                ticket.owner = None  # a task left behind with a copy of the ticket must not write in the next
+                ticket.helpers.clear()
                 _owner.reset(token)
             callbacks, self._after_commit = self._after_commit, []
             for callback in callbacks:

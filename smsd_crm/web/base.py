@@ -25,10 +25,6 @@ from .throttle import LoginThrottle
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LANGUAGES = ("id", "en")
-
-
-async def _ignore(event: object) -> None:
-    """No plugin hears of sends from an outbox that never sends."""
 LANG_COOKIE = "smsd_lang"
 
 
@@ -50,7 +46,7 @@ class WebContext:
 
     def __post_init__(self) -> None:
         if self.outbox is None:  # pages without a daemon (tests, tools): rows are queued for one
-            object.__setattr__(self, "outbox", Outbox(self.db, OutboxConfig(), self.clock, _ignore))
+            object.__setattr__(self, "outbox", Outbox(self.db, OutboxConfig(), self.clock))
 
 
 CTX = web.AppKey("web_context", WebContext)

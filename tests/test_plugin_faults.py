@@ -1,0 +1,199 @@
+"""A third party's plugin that misbehaves while a message is routed: it raises, returns the wrong thing,
+never answers, ignores its cancellation, writes a book, or loops on ctx.send. The customer is still
+answered by the next plugin, nothing the plugin half-did stays, and the next SMS is routed."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from smsd_crm import plugins as plugin_host
+from smsd_crm.config import parse_config
+from smsd_crm.context import REPLY_PARTS, SEND_PARTS, SENDS_PER_MESSAGE, CoreServices
+from smsd_crm.daemon import open_database
+from smsd_crm.models import InboundMessage
+from smsd_crm.plugins import PluginHost
+from smsd_crm.router import Router
+from smsd_crm.sms.compose import count_parts
+
+from .conftest import quiet_outbox, wait_until, write_config
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+BAD = """
+import asyncio
+from smsd_crm import hookimpl, PluginConfig, Reply
+from pydantic import Field
+
+STOPPED = asyncio.Event()  # set when the stubborn hook is finally let go (the test's own end)
+FAIL_ALL = False
+
+class C(PluginConfig):
+    keywords: dict[str, dict[str, list[str]]] = Field(default_factory=lambda: {
+        "boom": {"id": ["RUSAK"]}, "plain": {"id": ["POLOS"]}, "none": {"id": ["KOSONG"]},
+        "book": {"id": ["BUKU"]}, "spam": {"id": ["SPAM"]}, "stubborn": {"id": ["BANDEL"]},
+        "own_timeout": {"id": ["LAMBAT"]}, "sends": {"id": ["KABARI"]}, "broken": {"id": ["RETAK"]}})
+
+@hookimpl
+def register_config_model():
+    return C
+
+@hookimpl
+async def handle_message(message, ctx):
+    if message.phone is not None:
+        await ctx.customers.upsert(message.phone, name="half written")
+    if message.command == "boom" or FAIL_ALL:
+        raise RuntimeError("plugin bug")
+    if message.command == "plain":
+        return "a plain string"
+    if message.command == "none":
+        return Reply(None)
+    if message.command == "broken":
+        return Reply("a\\ud800b")
+    if message.command == "book":
+        return Reply("kata " * 1000)
+    if message.command == "spam":
+        for i in range(500):
+            await ctx.send("+6281299990000", f"spam {i}")
+        return Reply("done")
+    if message.command == "sends":
+        for i in range(3):
+            await ctx.send("+6281299990000", "panjang " * 300)
+        return Reply("dikabari")
+    if message.command == "stubborn":
+        while not STOPPED.is_set():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass
+    if message.command == "own_timeout":
+        raise TimeoutError("my own HTTP call timed out")
+    return None
+"""
+
+
+@pytest.fixture
+async def shop(tmp_path, monkeypatch):
+    monkeypatch.setattr(plugin_host, "PLUGIN_TIMEOUT", 0.5)
+    monkeypatch.setattr(plugin_host, "CANCEL_GRACE", 0.1)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "bad.py").write_text(BAD)
+    settings = parse_config("plugins_dir: plugins\nstore: {name: Toko Uji}\n", tmp_path / "c.yaml")
+    host = PluginHost.load(settings, third_party=False)
+    db = await open_database(settings, host)
+    outbox = quiet_outbox(db, lambda: NOW)
+
+    async def emit(event):
+        await host.call_all("track_event", event=event)
+
+    host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()), emit, outbox))
+    router = Router(db, host, settings, outbox, lambda: NOW)
+
+    async def send(text: str, sender: str = "081234567890") -> tuple[dict, list[dict]]:
+        """(the inbound row, the rows queued since) after routing ``text``."""
+        before = (await db.fetchone("SELECT COALESCE(MAX(id), 0) FROM messages"))[0]
+        await router.accept(InboundMessage("sim1", sender, text, NOW - timedelta(seconds=5), sim_id="510"))
+        await router.drain()
+        rows = [dict(r) for r in await db.fetchall("SELECT * FROM messages WHERE id > ? ORDER BY id", (before,))]
+        return rows[0], rows[1:]
+
+    yield send, db, host
+    host.plugins[-1].module.STOPPED.set()
+    await db.close()
+
+
+async def _customers(db) -> int:
+    return (await db.fetchone("SELECT COUNT(*) FROM customers"))[0]
+
+
+@pytest.mark.parametrize("text, why", [
+    ("RUSAK", "RuntimeError: plugin bug"),
+    ("POLOS", "returned str 'a plain string'; a hook returns Reply(text: str) or None"),
+    ("KOSONG", "returned Reply(None); a hook returns Reply(text: str) or None"),
+    ("LAMBAT", "TimeoutError: my own HTTP call timed out"),  # its own error, not "no answer within"
+    ("BANDEL", "no answer within 0.5 s"),
+    ("RETAK", "returned a text that is not Unicode: 'utf-8' codec can't encode character '\\ud800' in position 1: "
+     "surrogates not allowed"),
+])
+async def test_a_failing_plugin_is_skipped_its_writes_undone_and_the_next_one_answers(shop, text, why, caplog):
+    send, db, _ = shop
+    inbound, replies = await send(f"{text} tolong")
+    assert inbound["state"] == "handled" and inbound["plugin"] == "help"
+    assert inbound["last_error"] == f"plugin 'bad' failed in handle_message: {why}"
+    assert [r["plugin"] for r in replies] == ["help"]  # the customer is not left in silence
+    assert await _customers(db) == 0  # the half write was rolled back
+    assert f"plugin 'bad' failed in handle_message: {why}" in caplog.text
+    inbound, replies = await send("DAFTAR Budi#Jl. Mawar 5", "081234567891")  # and the next SMS is routed
+    assert inbound["plugin"] == "registration" and replies[0]["text"].startswith("Selamat datang Budi")
+
+
+async def test_a_text_without_a_command_is_answered_though_a_plugin_fails_on_every_text(shop):
+    send, _, host = shop
+    host.plugins[-1].module.FAIL_ALL = True
+    inbound, replies = await send("halo kak mau tanya dong")
+    assert inbound["state"] == "handled" and [r["plugin"] for r in replies] == ["help"]
+    assert replies[0]["text"].startswith("Maaf, perintah tidak dikenal")
+
+
+async def test_a_hook_that_ignores_cancellation_is_left_behind_and_logged(shop, caplog):
+    send, _, host = shop
+    await send("BANDEL")
+    assert "plugin 'bad': handle_message ignores cancellation; left running in the background" in caplog.text
+    left = [t for t in asyncio.all_tasks() if t.get_name() == "plugin 'bad': handle_message"]
+    assert len(left) == 1 and not left[0].done()  # still alive: it is never awaited again
+    for i in range(3):  # the database is not held by it
+        inbound, replies = await send(f"DAFTAR Budi {i}#Jl. Mawar {i}", f"08123456780{i}")
+        assert inbound["plugin"] == "registration" and replies
+
+
+async def test_a_long_reply_is_cut_to_a_few_sms(shop, caplog):
+    send, _, _ = shop
+    inbound, replies = await send("BUKU")
+    assert inbound["plugin"] == "bad" and len(replies) == 1
+    assert count_parts(replies[0]["text"]) == REPLY_PARTS and replies[0]["text"].endswith("...")
+    assert "an SMS to +6281234567890 from bad was cut to 4 parts (5000 characters were given)" in caplog.text
+
+
+async def test_a_plugin_sending_in_a_loop_queues_nothing_and_the_customer_is_answered(shop):
+    send, db, _ = shop
+    inbound, replies = await send("SPAM")
+    assert [r["plugin"] for r in replies] == ["help"]  # none of the 500 ctx.send, only the help reply
+    assert inbound["last_error"] == (f"plugin 'bad' failed in ctx.send: more than {SENDS_PER_MESSAGE} SMS queued "
+                                     "while handling one SMS")
+    inbound, replies = await send("KABARI")  # a few sends are fine, each cut to what a staff SMS may be
+    assert [r["plugin"] for r in replies] == ["bad"] * 4
+    assert [count_parts(r["text"]) for r in replies[:3]] == [SEND_PARTS] * 3
+
+
+STUBBORN = """
+import asyncio, pathlib
+from smsd_crm import hookimpl
+
+@hookimpl
+async def handle_message(message, ctx):
+    if message.text.startswith("BANDEL"):
+        pathlib.Path(message.text.split()[1]).write_text("in the hook")
+        while True:  # the careless retry loop that swallows the daemon's cancellation
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass
+"""
+
+
+async def test_sigterm_stops_the_daemon_while_a_hook_ignores_its_cancellation(tmp_path, emulator, daemons):
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "stubborn.py").write_text(STUBBORN)
+    config = write_config(tmp_path, emulator.device, f"plugins_dir: {tmp_path / 'plugins'}\n")
+    log = tmp_path / "daemon.log"
+    daemon = await daemons(config, log)
+    entered = tmp_path / "entered"
+    emulator.deliver("+6281200000001", f"BANDEL {entered}")
+    await wait_until(entered.exists, 60, "the hook to start")
+    assert await daemon.stop(signal.SIGTERM, timeout=60) == 0  # no SIGKILL needed
+    text = log.read_text()
+    assert "plugin 'stubborn': handle_message ignores cancellation; left running" in text
+    assert "plugin 'stubborn': handle_message did not stop within 2 s of being cancelled; exiting without it" in text
+    assert "smsd-crm stopped" in text
