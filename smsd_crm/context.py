@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
+from collections import deque
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,12 +37,14 @@ from .understanding.lexicon import Lexicon
 REPLY_PARTS = 4
 SEND_PARTS = 10
 SENDS_PER_MESSAGE = 10
+SENDS_PER_MINUTE = 120  # more than a pool of 4 modems sends (3 s an SMS): a loop, not a shop's work
 _sends: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("smsd_crm_sends", default=None)
 
 
 @contextmanager
 def handling_message() -> Iterator[None]:
-    """Count what plugins queue with ``ctx.send`` while one inbound SMS is handled (the router's)."""
+    """Count what plugins queue with ``ctx.send`` while one inbound SMS (the router's) or one event (the
+    plugin host's) is handled."""
     token = _sends.set([0])
     try:
         yield
@@ -207,6 +211,7 @@ class PluginContext(Generic[ConfigT]):
         self.lexicon: Lexicon = services.lexicon
         self.state: dict[str, Any] = {}  # the plugin's own in-memory state for this process
         self._s = services
+        self._sent: deque[float] = deque()  # monotonic times of this plugin's ctx.send in the last minute
 
     def now(self) -> datetime:
         """The daemon's clock (UTC); tests inject their own."""
@@ -241,18 +246,33 @@ class PluginContext(Generic[ConfigT]):
         return render_reply(template, {"store": self.store.name, **values}, language)
 
     async def send(self, phone: str, text: str) -> int:
-        """Queue an SMS to ``phone`` (committed before it is sent); return the outbox id. A text longer
-        than ``SEND_PARTS`` SMS is cut to fit them. While one inbound SMS is handled, the
-        ``SENDS_PER_MESSAGE``-th send and beyond raise PluginError (a runaway loop queues nothing:
-        the router rolls the message's writes back)."""
+        """Queue an SMS to ``phone`` (any form a person types; ValueError when it is no phone number or
+        the text is empty) and return the outbox id; committed before it is sent. A text longer than
+        ``SEND_PARTS`` SMS is cut to fit them. While one inbound SMS or one event is handled, the
+        ``SENDS_PER_MESSAGE``-th send and beyond raise PluginError (a runaway loop queues nothing: the
+        router rolls the message's writes back); so does the ``SENDS_PER_MINUTE``-th of this plugin in
+        60 s, wherever it comes from (a loop between events and sends)."""
+        number = self.phone(phone)
+        if number is None:
+            raise ValueError(f"ctx.send: {phone!r} is not a phone number")
+        if not text or not text.strip():
+            raise ValueError("ctx.send: the text is empty")
         counter = _sends.get()
         if counter is not None:
             counter[0] += 1
             if counter[0] > SENDS_PER_MESSAGE:
                 raise PluginError(self.name, "ctx.send", f"more than {SENDS_PER_MESSAGE} SMS queued while "
-                                  "handling one SMS")
-        return await self._s.outbox.enqueue(phone, text, priority=message_queries.STAFF_PRIORITY, plugin=self.name,
-                                            modem_id=self._s.outbox.route(phone), max_parts=SEND_PARTS)
+                                  "handling one SMS (reply with Reply; a promotion goes through "
+                                  "ctx.campaigns.broadcast; a long job in a task of ctx.spawn)")
+        now = time.monotonic()
+        while self._sent and now - self._sent[0] > 60:
+            self._sent.popleft()
+        if len(self._sent) >= SENDS_PER_MINUTE:
+            raise PluginError(self.name, "ctx.send", f"more than {SENDS_PER_MINUTE} SMS queued in a minute "
+                              "(a promotion goes through ctx.campaigns.broadcast)")
+        self._sent.append(now)
+        return await self._s.outbox.enqueue(number, text, priority=message_queries.STAFF_PRIORITY, plugin=self.name,
+                                            modem_id=self._s.outbox.route(number), max_parts=SEND_PARTS)
 
     async def emit(self, event: object) -> None:
         """Tell every plugin's ``track_event`` about ``event``."""

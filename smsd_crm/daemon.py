@@ -174,6 +174,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         stack.push_async_callback(background.aclose)  # tasks a failed start-up left behind stop too
         await host.call_all("startup", strict=True)
         stack.push_async_callback(host.call_all, "shutdown", reverse=True)
+        stack.callback(host.end_left_behind)  # on the way out: nothing of theirs may keep the loop from closing
 
         emulators, ports = await _start_emulators(stack, settings)
         masker = host.masker()  # one rule for what is stored and what the simulator's history shows

@@ -369,6 +369,9 @@ class SmsQueue(Protocol):
 
 # Network registration states (3GPP TS 27.007 +CREG <stat>) as people read them: the modem layer
 # reports the number, the status table and pages show the name.
+# The built-in services (plugins/smsd_crm_<name>), in their registration order. The SMS reader knows
+# their commands' words; a third party's keyword is its own plugin's to judge (understanding/intent.py).
+BUILTIN_PLUGINS = ("registration", "order", "complaint", "points", "info", "optout", "webhooks", "owner", "help")
 REGISTRATION_NAMES = {0: "not registered", 1: "home", 2: "searching", 3: "denied", 4: "unknown", 5: "roaming"}
 
 

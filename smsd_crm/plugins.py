@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -16,6 +17,8 @@ import inspect
 import logging
 import re
 import sys
+import time
+import traceback
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,18 +30,18 @@ from pydantic import ValidationError
 
 from . import hookspecs, phones
 from .config import Settings, describe_errors
-from .context import CoreServices, PluginContext
+from .context import CoreServices, PluginContext, handling_message
 from .errors import ConfigError, PluginError, StartupError
 from .masking import Masker
-from .models import Keyword, Migration
+from .models import BUILTIN_PLUGINS, ApiRoute, Command, Keyword, Migration, Page
 from .plugin_config import PluginConfig
-from .storage.db import lend
 
 LOGGER = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "smsd_crm"
 # Events emitted inside a transaction wait here until it commits (dropped on rollback).
 _deferred: contextvars.ContextVar[list | None] = contextvars.ContextVar("smsd_crm_deferred", default=None)
 PLUGIN_TIMEOUT = 10.0  # seconds a hook may take
+BLOCKING = 1.0  # seconds a hook may hold the event loop before it is logged
 CANCEL_GRACE = 1.0  # seconds a hook that timed out (or the daemon stopping) gives it to unwind
 
 # The distribution whose entry points are the built-in services (the top-level plugins/ folder).
@@ -46,7 +49,7 @@ CANCEL_GRACE = 1.0  # seconds a hook that timed out (or the daemon stopping) giv
 # (installers sort entry points by name), so that a third-party plugin, registered later, is
 # called before them (pluggy calls the last registered first) and help is asked last.
 PROJECT_DISTRIBUTION = "smsd-crm"
-BUILTIN_ORDER = ("registration", "order", "complaint", "points", "info", "optout", "webhooks", "owner", "help")
+BUILTIN_ORDER = BUILTIN_PLUGINS
 
 
 @dataclass
@@ -63,6 +66,14 @@ class PluginInfo:
     hooks: list[str] = field(default_factory=list)
 
 
+def _where(exc: BaseException) -> str:
+    """`` at FILE:LINE`` of the line that raised (in the plugin's own code), for an import failure."""
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f" at {exc.filename}:{exc.lineno}"
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+
+
 def _load_file(path: Path) -> ModuleType:
     module_name = f"smsd_crm_plugins.{path.stem}"
     spec = importlib.util.spec_from_file_location(module_name, path)
@@ -72,9 +83,9 @@ def _load_file(path: Path) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end every command silently
+    except BaseException as exc:  # sys.exit() or KeyboardInterrupt at import must not end every command
         sys.modules.pop(module_name, None)
-        raise StartupError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc} (fix it, move it "
+        raise StartupError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}{_where(exc)} (fix it, move it "
                            f"out of plugins_dir, or set plugins.{path.stem}.enabled: false)") from None
     return module
 
@@ -103,11 +114,11 @@ def _load_entry_point(ep: importlib.metadata.EntryPoint, settings: Settings) -> 
         return PluginInfo(ep.name, source, origin, version, None, enabled=False)
     try:
         module = ep.load()
-    except (Exception, SystemExit) as exc:  # sys.exit() at import must not end every command silently
+    except BaseException as exc:  # sys.exit() or KeyboardInterrupt at import must not end every command
         remedy = (f"reinstall {PROJECT_DISTRIBUTION}" if ours else
                   f"fix it, uninstall it (pip uninstall {origin})")
         raise StartupError(f"plugin {ep.name!r} ({ep.value}, from {origin} {version}) failed to import: "
-                           f"{type(exc).__name__}: {exc} ({remedy}, or set plugins.{ep.name}.enabled: false "
+                           f"{type(exc).__name__}: {exc}{_where(exc)} ({remedy}, or set plugins.{ep.name}.enabled: false "
                            f"in {settings.source})") from None
     return PluginInfo(ep.name, source, origin, version, module)
 
@@ -173,6 +184,44 @@ def _validation_text(exc: pluggy.PluginValidationError) -> str:
     return text
 
 
+class HookRaised(Exception):
+    """A hook raised SystemExit or KeyboardInterrupt: inside a task, asyncio would let it stop the whole
+    event loop."""
+
+    def __init__(self, raised: BaseException) -> None:
+        super().__init__(f"{type(raised).__name__}: {raised}")
+        self.raised = raised
+
+
+async def _contained(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except (KeyboardInterrupt, SystemExit) as exc:  # the two that asyncio lets out of the event loop
+        raise HookRaised(exc) from exc
+
+
+def _failure(plugin: str, hook: str, exc: BaseException) -> PluginError:
+    """What a hook raised, as ``plugin``'s PluginError: a PluginError it raised itself (naming any plugin)
+    is its own failure, so that the router leaves *this* plugin out."""
+    if isinstance(exc, PluginError) and exc.plugin == plugin:
+        return exc
+    if isinstance(exc, HookRaised):
+        return PluginError(plugin, hook, str(exc))
+    return PluginError(plugin, hook, f"{type(exc).__name__}: {exc}")
+
+
+def _unknown_hook_text(exc: pluggy.PluginValidationError) -> str:
+    """pluggy's "unknown hook 'x' in plugin <module ...>" as: the hook, what it may have meant, the hooks there are."""
+    found = re.search(r"unknown hook '(\w+)'", str(exc))
+    if found is None:
+        return " ".join(str(exc).split())
+    hooks = sorted(name for name, value in vars(hookspecs).items()
+                   if callable(value) and hasattr(value, f"{hookspecs.PROJECT}_spec"))
+    near = difflib.get_close_matches(found.group(1), hooks, n=1)
+    return (f"unknown hook {found.group(1)!r}" + (f" (did you mean {near[0]!r}?)" if near else "")
+            + f"; the hooks are: {', '.join(hooks)} (docs/plugins.md, \"Hooks\")")
+
+
 class PluginHost:
     """The plugin manager, the enabled plugins, their contexts and the keyword registry."""
 
@@ -198,7 +247,7 @@ class PluginHost:
         try:
             host.pm.check_pending()
         except pluggy.PluginValidationError as exc:
-            raise StartupError(f"plugin {host.pm.get_name(exc.plugin)!r}: {exc}") from None
+            raise StartupError(f"plugin {host.pm.get_name(exc.plugin)!r}: {_unknown_hook_text(exc)}") from None
         host.keyword_table = host._build_keywords()
         return host
 
@@ -233,7 +282,7 @@ class PluginHost:
             info.config = model.model_validate(section)
         except ValidationError as exc:
             raise ConfigError(f"{self.settings.source}: {describe_errors(exc, ('plugins', info.name))}") from None
-        except Exception as exc:  # a validator that raises something pydantic does not turn into an error
+        except BaseException as exc:  # a validator that raises something pydantic does not turn into an error
             raise StartupError(f"plugin {info.name!r}: its config model failed on plugins.{info.name}: "
                                f"{type(exc).__name__}: {exc}") from None
         info.hooks = sorted(i.name for i in self.pm.get_hookcallers(info.module) or [])
@@ -244,7 +293,7 @@ class PluginHost:
             if impl.plugin_name == plugin:
                 try:
                     return impl.function(**{a: kwargs[a] for a in impl.argnames})
-                except Exception as exc:
+                except BaseException as exc:  # SystemExit too: one line, and the core commands still work
                     raise StartupError(f"plugin {plugin!r} failed in {hook}: {type(exc).__name__}: {exc}") from None
         return None
 
@@ -266,14 +315,22 @@ class PluginHost:
                         key = word.upper()
                         other = table.get(key)
                         if other is not None and (other.plugin, other.command) != (info.name, command):
-                            whose = f"plugin {other.plugin!r}" if other.plugin != info.name else "this plugin"
+                            here, there = (info.name, command, lang), (other.plugin, other.command, other.language)
+                            if self._written(*there) and not self._written(*here):
+                                here, there = there, here  # name the line the operator wrote
+                            whose = f"plugin {there[0]!r}" if there[0] != here[0] else "this plugin"
                             raise ConfigError(
-                                f"{self.settings.source}: plugins.{info.name}.keywords.{command}.{lang}: {key!r} "
-                                f"is already a keyword of {whose} (command {other.command}); a word may start "
+                                f"{self.settings.source}: plugins.{here[0]}.keywords.{here[1]}.{here[2]}: {key!r} "
+                                f"is already a keyword of {whose} (command {there[1]}); a word may start "
                                 "one command only: choose another")
                         table[key] = Keyword(key, command, info.name, lang,
                                              getattr(info.config, "secret_words", {}).get(command, 0))
         return table
+
+    def _written(self, plugin: str, command: str, language: str) -> bool:
+        """Whether the config file itself sets ``plugins.<plugin>.keywords.<command>.<language>``."""
+        keywords = (self.settings.plugins.get(plugin) or {}).get("keywords")
+        return isinstance(keywords, dict) and isinstance(keywords.get(command), dict) and language in keywords[command]
 
     def number_secrets(self) -> dict[str, tuple[str, ...]]:
         """E.164 number -> the secret values its texts may carry (``PluginConfig.secret_values``)."""
@@ -296,13 +353,28 @@ class PluginHost:
         """The enabled plugins, in load order."""
         return [p for p in self.plugins if p.enabled]
 
-    def migrations(self) -> list[tuple[str, Migration]]:
-        """Every enabled plugin's migrations as (plugin name, migration)."""
+    def _registered(self, hook: str, kind: type) -> list[tuple[str, Any]]:
+        """(plugin, item) for what every enabled plugin's ``hook`` returns: a list of ``kind``
+        (StartupError naming the plugin for anything else)."""
         out = []
         for info in self.enabled():
-            for m in self._call_one("register_migrations", info.name) or []:
-                out.append((info.name, m))
+            items = self._call_one(hook, info.name)
+            if items is None:
+                continue
+            if not isinstance(items, (list, tuple)) or not all(isinstance(i, kind) for i in items):
+                raise StartupError(f"plugin {info.name!r}: {hook} must return a list of {kind.__name__}, "
+                                   f"not {items!r:.80}")
+            out += [(info.name, item) for item in items]
         return out
+
+    def migrations(self) -> list[tuple[str, Migration]]:
+        """Every enabled plugin's migrations as (plugin name, migration)."""
+        found = self._registered("register_migrations", Migration)
+        for plugin, m in found:
+            if not isinstance(m.name, str) or not isinstance(m.sql, str):
+                raise StartupError(f"plugin {plugin!r}: register_migrations: Migration(name: str, sql: str), "
+                                   f"not {m!r:.80}")
+        return found
 
     def bind(self, services: CoreServices) -> None:
         """Create one context per enabled plugin (after the database is open)."""
@@ -317,7 +389,8 @@ class PluginHost:
         if pending is not None:
             pending.append(event)
             return
-        await self.call_all("track_event", event=event)
+        with handling_message():  # what the observers send about one event is bounded like a reply's
+            await self.call_all("track_event", event=event)
         for observer in self.observers:
             observer(event)
 
@@ -335,27 +408,15 @@ class PluginHost:
 
     def pages(self) -> list[tuple[str, Any]]:
         """(plugin, Page) for every page the enabled plugins add to the web pages."""
-        out = []
-        for info in self.enabled():
-            for page in self._call_one("register_pages", info.name) or []:
-                out.append((info.name, page))
-        return out
+        return self._registered("register_pages", Page)
 
     def api_routes(self) -> list[tuple[str, Any]]:
         """(plugin, ApiRoute) for every JSON API endpoint the enabled plugins add."""
-        out = []
-        for info in self.enabled():
-            for route in self._call_one("register_api", info.name) or []:
-                out.append((info.name, route))
-        return out
+        return self._registered("register_api", ApiRoute)
 
     def commands(self) -> list[tuple[str, Any]]:
         """(plugin, Command) for every staff command the enabled plugins add to the CLI."""
-        out = []
-        for info in self.enabled():
-            for command in self._call_one("register_commands", info.name) or []:
-                out.append((info.name, command))
-        return out
+        return self._registered("register_commands", Command)
 
     # ------------------------------------------------------------ calling hooks
 
@@ -365,38 +426,41 @@ class PluginHost:
 
     async def _call(self, impl: pluggy.HookImpl, hook: str, kwargs: dict[str, Any]) -> Any:
         args = dict(kwargs, ctx=self.contexts.get(impl.plugin_name))
+        started = time.monotonic()
         try:
             result = impl.function(**{a: args[a] for a in impl.argnames})
-        except Exception as exc:
-            raise PluginError(impl.plugin_name, hook, f"{type(exc).__name__}: {exc}") from exc
+        except BaseException as exc:  # SystemExit, KeyboardInterrupt, CancelledError from a plain def: its failure
+            raise _failure(impl.plugin_name, hook, exc) from exc
+        finally:
+            if (took := time.monotonic() - started) > BLOCKING:
+                # a plain def runs on the loop itself: nothing can time it out, and every SMS waited meanwhile
+                LOGGER.warning("plugin %r: %s held the daemon for %.1f s before returning (no SMS is read or "
+                               "answered meanwhile; make it async and await slow work)", impl.plugin_name, hook, took)
         if not inspect.isawaitable(result):
             return result
         return await self._await(result, impl.plugin_name, hook)
 
     async def _await(self, awaitable: Any, plugin: str, hook: str) -> Any:
-        """Await a hook as a task of its own, lent the caller's transaction (``storage.db.lend``), for
-        at most ``PLUGIN_TIMEOUT`` s. A hook that swallows its cancellation is left behind, logged,
-        after ``CANCEL_GRACE`` s: the caller's transaction ends and the next SMS is routed all the same."""
-        task = asyncio.ensure_future(awaitable)
-        if isinstance(task, asyncio.Task):
-            task.set_name(f"plugin {plugin!r}: {hook}")
-        with lend(task):
-            try:
-                done, _ = await asyncio.wait({task}, timeout=PLUGIN_TIMEOUT)
-            except asyncio.CancelledError:  # the daemon is stopping: so is the hook, within the grace
-                await self._stop(task, plugin, hook)
-                raise
-            if not done:
-                await self._stop(task, plugin, hook)
-                raise PluginError(plugin, hook, f"no answer within {PLUGIN_TIMEOUT:g} s")
+        """Await a hook as a task of its own (which works in the caller's transaction while it is open:
+        ``storage/db.py``), for at most ``PLUGIN_TIMEOUT`` s. A hook that swallows its cancellation is
+        left behind, logged, after ``CANCEL_GRACE`` s: the caller's transaction ends and the next SMS is
+        routed all the same (the task may not write any more)."""
+        task = asyncio.ensure_future(_contained(awaitable))
+        task.set_name(f"plugin {plugin!r}: {hook}")
+        try:
+            done, _ = await asyncio.wait({task}, timeout=PLUGIN_TIMEOUT)
+        except asyncio.CancelledError:  # the daemon is stopping: so is the hook, within the grace
+            await self._stop(task, plugin, hook)
+            raise
+        if not done:
+            await self._stop(task, plugin, hook)
+            raise PluginError(plugin, hook, f"no answer within {PLUGIN_TIMEOUT:g} s")
         try:
             return task.result()
-        except PluginError:
-            raise
-        except asyncio.CancelledError:  # the hook cancelled itself
-            raise PluginError(plugin, hook, "cancelled") from None
-        except Exception as exc:
-            raise PluginError(plugin, hook, f"{type(exc).__name__}: {exc}") from exc
+        except asyncio.CancelledError as exc:  # the hook cancelled itself
+            raise PluginError(plugin, hook, "cancelled") from exc
+        except BaseException as exc:  # GeneratorExit and other BaseExceptions a hook raised are its failure
+            raise _failure(plugin, hook, exc) from exc
 
     async def _stop(self, task: asyncio.Future, plugin: str, hook: str) -> None:
         task.cancel()
@@ -408,7 +472,30 @@ class PluginHost:
         LOGGER.error("plugin %r: %s ignores cancellation; left running in the background (fix the plugin: "
                      "it must let asyncio.CancelledError through)", plugin, hook)
         self._left_behind.add(task)
-        task.add_done_callback(self._left_behind.discard)
+        task.add_done_callback(lambda done: self._left_ended(done, plugin, hook))
+
+    def _left_ended(self, task: asyncio.Future, plugin: str, hook: str) -> None:
+        if task not in self._left_behind:  # ended on purpose (end_left_behind)
+            return
+        self._left_behind.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            LOGGER.warning("plugin %r: %s, left behind, ended with %s: %s", plugin, hook, type(exc).__name__, exc)
+
+    def end_left_behind(self) -> None:
+        """End the hooks left behind (on the way out): each one's coroutine is closed where it waits
+        (GeneratorExit, which an ``except CancelledError`` does not catch), then its task cancelled, so
+        that nothing keeps the event loop from closing (a test run, the daemon's exit)."""
+        for task in list(self._left_behind):
+            self._left_behind.discard(task)
+            name = task.get_name() if isinstance(task, asyncio.Task) else repr(task)
+            LOGGER.warning("%s, left behind: closed on the way out", name)
+            coro = task.get_coro() if isinstance(task, asyncio.Task) else None
+            try:
+                if coro is not None and hasattr(coro, "close"):
+                    coro.close()
+            except BaseException as exc:  # it caught GeneratorExit too: the loop's grace is all that is left
+                LOGGER.error("%s could not be ended: %s: %s", name, type(exc).__name__, exc)
+            task.cancel()
 
     async def call_first(self, hook: str, *, only: str | None = None, skip: Collection[str] = (),
                          **kwargs: Any) -> tuple[str | None, Any]:

@@ -24,6 +24,7 @@ from .config import Settings
 from .context import REPLY_PARTS, handling_message
 from .errors import PluginError
 from .events import MessageHandled, MessageReceived
+from .i18n import Speaker
 from .masking import Masker
 from .models import InboundMessage, Message, Product, Reply, SmsQueue
 from .plugins import PluginHost
@@ -178,6 +179,10 @@ class Router:
                 break
             except PluginError as exc:  # its writes are rolled back; the message goes to the next plugin
                 LOGGER.error("message %d: %s", message.id, exc, exc_info=exc.__cause__)
+                if exc.plugin in failed:  # it cannot be left out (never expected): give up on the message
+                    await queries.finish_inbound(self._db, message.id, "failed", self._clock(),
+                                                 keyword=message.keyword, plugin=exc.plugin, error=str(exc))
+                    return
                 failed[exc.plugin] = exc
         await self._host.emit(MessageHandled(public, plugin, reply_id))
 
@@ -190,6 +195,10 @@ class Router:
             async with self._host.deferred_events(), self._db.transaction():
                 if message.phone is not None:  # never answer a name such as TELKOMSEL
                     plugin, reply = await self._ask_plugins(message, owner, public, skip=failed)
+                    if owner in failed and reply is not None and reply.fallback:
+                        # the command was understood, its plugin failed: "did you mean ..." would mislead
+                        reply = Reply(Speaker(message.language).t("sms.try_again", store=self._settings.store.name),
+                                      fallback=True)
                     if reply is not None and reply.text.strip():
                         if reply.fallback and await self._over_budget(message):
                             reason = OVER_BUDGET

@@ -4,6 +4,7 @@ the process's event loop (:func:`run_loop`), which exits even when a task refuse
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from typing import Any, Coroutine, TypeVar
 
@@ -23,7 +24,9 @@ class BackgroundTasks:
         if self._closed:
             coro.close()
             raise RuntimeError("the daemon is stopping: no new background tasks")
-        task = asyncio.get_running_loop().create_task(coro, name=name)
+        # A context of its own: started from a hook, it must not inherit the message's transaction,
+        # send count or held events (it outlives them all).
+        task = asyncio.get_running_loop().create_task(coro, name=name, context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task

@@ -300,6 +300,7 @@ async def routed_shop(folder: Path, config: str | Mapping[str, Any] = "", *,
             yield RoutedShop(settings, host, db, clock)
         finally:
             await host.call_all("shutdown", reverse=True)
+            host.end_left_behind()
 
 
 @contextlib.asynccontextmanager

@@ -13,6 +13,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+from playwright.async_api import expect
+
 from smsd_crm.emulator.pty_modem import next_reply
 from smsd_crm.sms.compose import count_parts
 
@@ -92,13 +94,17 @@ async def test_staff_mark_an_sms_order_ready_and_the_customer_gets_the_sms(tmp_p
     await _log_in(page, base, "/orders")
     order = page.locator(f"#order-{number}")
     await order.wait_for()
-    # newest first, with the address and a number to tap
-    ids = await page.locator("section[data-state=new] article.order").evaluate_all("els => els.map(e => e.id)")
-    assert ids == [f"order-{number}", f"order-{first}"]
-    assert "Jl. Mawar 5" in await order.locator(".address").inner_text()
-    assert await order.locator("a.tel").get_attribute("href") == f"tel:{customer}"
-    assert "Siti <b>Aminah</b>" in await order.inner_text()  # shown as text, not markup
-    assert await page.locator(f"#order-{number} b").count() == 0
+    # newest first, with the address and a number to tap. Read with Playwright's retrying assertions: the
+    # desk reloads itself when the second order's event reaches the page after the page was drawn
+    # (events are told after the reply is on its way), and a plain read would race that reload.
+    orders = page.locator("section[data-state=new] article.order")
+    await expect(orders).to_have_count(2)
+    await expect(orders.nth(0)).to_have_id(f"order-{number}")
+    await expect(orders.nth(1)).to_have_id(f"order-{first}")
+    await expect(order.locator(".address")).to_contain_text("Jl. Mawar 5")
+    await expect(order.locator("a.tel")).to_have_attribute("href", f"tel:{customer}")
+    await expect(order).to_contain_text("Siti <b>Aminah</b>")  # shown as text, not markup
+    await expect(page.locator(f"#order-{number} b")).to_have_count(0)
     await _wide_as_screen(page)
     await page.screenshot(path=str(ARTIFACTS / "order-desk-new.png"), full_page=True)
 

@@ -204,17 +204,17 @@ def test_stale_smsd_crm_metadata_first_on_the_path_is_refused(tmp_path):
             "built-in(s) evil: it is stale or not this copy's" in result.stderr), result.stderr
 
 
-@pytest.mark.parametrize("body, why", [
-    ("import sys\nsys.exit(0)\n", "SystemExit: 0"),
-    ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import"),
+@pytest.mark.parametrize("body, why, line", [
+    ("import sys\nsys.exit(0)\n", "SystemExit: 0", 2),
+    ("raise RuntimeError('boom at import')\n", "RuntimeError: boom at import", 1),
 ])
-def test_a_plugin_that_cannot_be_imported_says_so_and_can_be_switched_off(tmp_path, body, why):
+def test_a_plugin_that_cannot_be_imported_says_so_and_can_be_switched_off(tmp_path, body, why, line):
     _settings(tmp_path, files={"broken.py": body})
     config = str(tmp_path / "config.yaml")
     result = subprocess.run([SMSD_CRM, "check-config", "-c", config], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
-    assert f"failed to import: {why} (fix it, move it out of plugins_dir, or set plugins.broken.enabled: false)" \
-        in result.stderr
+    assert f"failed to import: {why} at {tmp_path / 'plugins' / 'broken.py'}:{line} (fix it, move it out of " \
+        "plugins_dir, or set plugins.broken.enabled: false)" in result.stderr
     with open(config, "a") as f:
         f.write("plugins:\n  broken: {enabled: false}\n")
     result = subprocess.run([SMSD_CRM, "plugins", "-c", config], capture_output=True, text=True, timeout=60)
@@ -253,3 +253,52 @@ def test_check_config_warns_when_nothing_answers_sms(tmp_path):
                             text=True, timeout=60)
     assert result.returncode == 0
     assert "warning: no enabled plugin answers SMS (every built-in service is disabled)" in result.stderr
+
+
+def test_newcomers_mistakes_are_named_with_what_to_do(tmp_path):
+    _settings(tmp_path, files={"typo.py": """
+        from smsd_crm import hookimpl
+
+        @hookimpl
+        def handle_messages(message, ctx):
+            return None
+        """})
+    config = str(tmp_path / "config.yaml")
+    result = subprocess.run([SMSD_CRM, "check-config", "-c", config], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "plugin 'typo': unknown hook 'handle_messages' (did you mean 'handle_message'?); the hooks are: " \
+        "campaign_fields, customer_profile, handle_message," in result.stderr
+    (tmp_path / "plugins" / "typo.py").write_text("import os\n\nimport no_such_module\n")
+    result = subprocess.run([SMSD_CRM, "check-config", "-c", config], capture_output=True, text=True, timeout=60)
+    assert f"ModuleNotFoundError: No module named 'no_such_module' at {tmp_path / 'plugins' / 'typo.py'}:3" \
+        in result.stderr
+    (tmp_path / "plugins" / "typo.py").write_text(textwrap.dedent("""
+        from pydantic import Field
+        from smsd_crm import PluginConfig, hookimpl
+
+        class C(PluginConfig):
+            keywords: dict = Field(default_factory=lambda: {"x": {"id": ["ZZZ"]}})
+
+        @hookimpl
+        def register_config_model():
+            return C
+
+        async def handle_message(message, ctx):  # @hookimpl forgotten
+            return None
+        """))
+    result = subprocess.run([SMSD_CRM, "check-config", "-c", config], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    assert "warning: plugin 'typo' has keywords but no handle_message hook: nothing answers them (is @hookimpl " \
+        "missing?)" in result.stderr
+
+
+def test_a_clash_names_the_line_the_operator_wrote(tmp_path):
+    settings = _settings(tmp_path, """
+        plugins:
+          order:
+            keywords:
+              order: {id: [BATAL]}
+        """)
+    with pytest.raises(ConfigError, match=r"plugins.order.keywords.order.id: 'BATAL' is already a keyword of this "
+                       r"plugin \(command cancel\)"):
+        PluginHost.load(settings, third_party=False)

@@ -8,7 +8,7 @@ import pytest
 
 from smsd_crm.config import ConfigError, Settings, parse_config
 from smsd_crm.csv_io.catalog import parse_products
-from smsd_crm.models import Product
+from smsd_crm.models import Keyword, Product
 from smsd_crm.plugins import PluginHost
 from smsd_crm.understanding import catalog_match
 from smsd_crm.understanding.intent import Reader
@@ -340,3 +340,21 @@ def test_negations_past_and_questions_change_nothing(reader, products, text):
     assert reading.command not in ("cancel", "stop", "start", "register", "update"), reading
     if reading.command == "order":  # an order attempt that the order plugin refuses: no order is made
         assert isinstance(order_lines(reading.args, products), str), reading
+
+
+@pytest.mark.parametrize("text, command, args", [
+    ("DELIVERY 2", "delivery", "2"), ("delivery slot 3", "delivery", "slot 3"), ("halo, DELIVERY #2", "delivery", "2"),
+    ("LOKASI toko dimana", "location", "toko dimana"),
+])
+def test_a_third_party_keyword_with_words_is_its_plugins_though_they_are_a_built_in_cue(products, text, command,
+                                                                                         args):
+    """"delivery" and "lokasi" are cues of the built-in info; a plugin's own keyword typed first still
+    goes to that plugin, which judges its words (a plugin author found DELIVERY 2 answered by info)."""
+    host = PluginHost.load(Settings(plugins_dir=None), third_party=False)
+    table = dict(host.keyword_table)
+    table["DELIVERY"] = Keyword("DELIVERY", "delivery", "antar", "en", 0)
+    table["LOKASI"] = Keyword("LOKASI", "location", "lokasi", "id", 0)
+    reading = Reader(table, LEX).read(text, products)
+    assert (reading.command, reading.keyword.plugin if reading.keyword else None, reading.args) == (
+        command, table[reading.word].plugin, args)
+    assert Reader(table, LEX).read("buka jam berapa? antar bisa?", products).command == "info"  # no keyword first

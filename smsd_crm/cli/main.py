@@ -89,6 +89,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     host = PluginHost.load(settings)
     host.check()
     plugins = ", ".join(p.name for p in host.enabled())
+    for info in host.enabled():
+        if info.config is not None and info.config.keywords and "handle_message" not in info.hooks:
+            print(f"warning: plugin {info.name!r} has keywords but no handle_message hook: nothing answers them "
+                  f"(is @hookimpl missing?)", file=sys.stderr)
     if not any("handle_message" in p.hooks for p in host.enabled()):
         print("warning: no enabled plugin answers SMS (every built-in service is disabled): customers' "
               "texts are stored and never answered", file=sys.stderr)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 
 from ..errors import PduError
 from . import gsm7
-from .compose import PART_GSM7, SINGLE_GSM7, count_parts
+from .compose import PART_GSM7, PART_UCS2, SINGLE_GSM7, SINGLE_UCS2, count_parts
 
 MORE = "..."  # what a cut value ends with; "…" is not GSM-7
 MORE_ITEMS = {"id": "dll", "en": "etc"}  # the last "item" of a cut list, by language (else MORE)
@@ -114,14 +114,28 @@ def clip(text: str, limit: int) -> str:
 
 
 def clip_parts(text: str, parts: int) -> str:
-    """``text`` as it is when it costs at most ``parts`` SMS (``parts`` >= 1); else made GSM-7 and cut to
-    fit them (153 septets a part, 160 for one), ending in ``...``."""
+    """``text`` as it is when it costs at most ``parts`` SMS (``parts`` >= 1); else cut to fit them,
+    ending in ``...``: in GSM-7 (153 septets a part, 160 for one) when it is GSM-7, else in UCS-2 (67
+    UTF-16 units a part, 70 for one), so that a reply in another script keeps its words."""
     try:
         if count_parts(text) <= parts:
             return text
     except PduError:  # more parts than an SMS can have: cut all the same
         pass
-    return clip(text, SINGLE_GSM7 if parts == 1 else parts * PART_GSM7)
+    if gsm7.is_gsm7(text):
+        return clip(text, SINGLE_GSM7 if parts == 1 else parts * PART_GSM7)
+    room = (SINGLE_UCS2 if parts == 1 else parts * PART_UCS2) - len(MORE)
+    used, cut = 0, 0
+    for cut, ch in enumerate(text):
+        used += 2 if ord(ch) > 0xFFFF else 1
+        if used > room:
+            break
+    head = text[:cut]
+    if (space := head.rfind(" ")) > 0 and space > len(head) - 12:  # end on a whole word when one is near
+        head = head[:space]
+    while head and count_parts(head.rstrip(" ,;:-") + MORE) > parts:  # a part never splits a character
+        head = head[:-1]
+    return head.rstrip(" ,;:-") + MORE
 
 
 def fit_items(render: Callable[[str], str], items: Sequence[str], sep: str = ", ", more: str = MORE) -> str:

@@ -2,9 +2,9 @@
 
 One aiosqlite connection. ``transaction()`` takes an asyncio lock and runs
 ``BEGIN IMMEDIATE``; a nested ``transaction()`` in the same task becomes a
-SAVEPOINT, so a plugin can open one inside the router's transaction. A task the
-owner waits on (a plugin's hook, run as its own task so a hook that never ends can
-be left behind) works inside the owner's transaction while :func:`lend` lasts.
+SAVEPOINT, so a plugin can open one inside the router's transaction. Tasks started
+inside a transaction (a plugin's hook, run as a task of its own so that one that
+never ends can be left behind) write in it while it is open, and not at all after.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ import asyncio
 import contextvars
 import logging
 import sqlite3
-from contextlib import asynccontextmanager, contextmanager
-from dataclasses import dataclass, field
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Sequence
+from typing import Any, AsyncIterator, Callable, Iterable, Sequence
 
 import aiosqlite
 
@@ -26,6 +26,7 @@ from ..shop_time import ShopTime, for_zone
 
 LOGGER = logging.getLogger(__name__)
 Params = Sequence[Any] | dict[str, Any]
+BUSY_TIMEOUT_MS = 15000  # how long a connection waits for another's write lock
 
 
 class _NoStatements(logging.Filter):
@@ -44,30 +45,15 @@ def _quiet_driver() -> None:
 
 @dataclass(eq=False)
 class _Ticket:
-    """Who may use an open transaction: the task that opened it and the tasks it lends it to."""
+    """An open transaction, as the tasks of its context see it: the task that opened it and every task
+    started inside it (``asyncio.gather`` of writes in a plugin's hook) write in it while it is open;
+    once it has ended, a task still holding its ticket (a hook left behind) may not write at all."""
 
     database: int  # id() of the Database
-    owner: asyncio.Task | None
-    helpers: set[asyncio.Task] = field(default_factory=set)
+    open: bool = True
 
 
 _owner: contextvars.ContextVar[_Ticket | None] = contextvars.ContextVar("smsd_crm_tx_owner", default=None)
-
-
-@contextmanager
-def lend(task: asyncio.Task) -> Iterator[None]:
-    """Let ``task`` (one the caller awaits) work inside the caller's open transaction until the block
-    ends; then its writes wait for the lock like anyone's. No-op outside a transaction."""
-    ticket = _owner.get()
-    current = asyncio.current_task()
-    if ticket is None or ticket.owner is None or not (current is ticket.owner or current in ticket.helpers):
-        yield  # not inside a transaction, or one that has ended (a task left behind lends nothing)
-        return
-    ticket.helpers.add(task)
-    try:
-        yield
-    finally:
-        ticket.helpers.discard(task)
 
 
 class Database:
@@ -99,7 +85,9 @@ class Database:
             # FULL: a committed message survives a power cut, which shop PCs see.
             await conn.execute("PRAGMA synchronous=FULL")
             await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA busy_timeout=5000")
+            # Longer than a plugin's hook may hold the daemon's write transaction (plugins.PLUGIN_TIMEOUT
+            # plus its grace): a staff command in another process waits rather than fails.
+            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             for name, arguments, function in db.shop.sql_functions():
                 await conn.create_function(name, arguments, function, deterministic=True)
             row = await db.fetchone("PRAGMA quick_check")
@@ -116,10 +104,14 @@ class Database:
 
     def _in_transaction(self) -> bool:
         ticket = _owner.get()
-        if ticket is None or ticket.database != id(self):
-            return False
-        task = asyncio.current_task()
-        return task is ticket.owner or task in ticket.helpers
+        return ticket is not None and ticket.database == id(self) and ticket.open
+
+    def _refuse_ended(self) -> None:
+        ticket = _owner.get()
+        if ticket is not None and ticket.database == id(self) and not ticket.open:
+            raise StorageError("a write from a task started inside a transaction that has ended (a plugin's hook "
+                               "left behind after its timeout, or a task it created: use ctx.spawn for work that "
+                               "outlives the hook)")
 
     async def _control(self, sql: str) -> None:
         """BEGIN/COMMIT/ROLLBACK/SAVEPOINT run to the end even if the caller is cancelled.
@@ -138,6 +130,7 @@ class Database:
     async def transaction(self) -> AsyncIterator["Database"]:
         """Commit on success, roll back on any exception. Nested use makes a savepoint."""
         if self._in_transaction():
+            ticket = _owner.get()
             self._savepoints += 1
             name = f"sp{self._savepoints}"
             pending = len(self._after_commit)
@@ -145,27 +138,31 @@ class Database:
             try:
                 yield self
             except BaseException:
-                del self._after_commit[pending:]  # what the rolled-back part asked for is dropped
-                await self._control(f"ROLLBACK TO {name}")
-                await self._control(f"RELEASE {name}")
+                if ticket is not None and ticket.open:  # else the transaction is gone: nothing of it to undo
+                    del self._after_commit[pending:]  # what the rolled-back part asked for is dropped
+                    await self._control(f"ROLLBACK TO {name}")
+                    await self._control(f"RELEASE {name}")
                 raise
+            self._refuse_ended()  # the block outlived its transaction: its writes went with it
             await self._control(f"RELEASE {name}")
             return
+        self._refuse_ended()
         async with self._lock:
-            ticket = _Ticket(id(self), asyncio.current_task())
+            ticket = _Ticket(id(self))
             token = _owner.set(ticket)
             try:
                 await self._control("BEGIN IMMEDIATE")
                 yield self
+                ticket.open = False  # before COMMIT: a write queued after it would commit on its own
                 await self._control("COMMIT")
             except BaseException:
+                ticket.open = False  # before ROLLBACK, likewise (a task left behind still holds the ticket)
                 self._after_commit.clear()
                 if self._conn.in_transaction:
                     await self._control("ROLLBACK")
                 raise
             finally:
-                ticket.owner = None  # a task left behind with a copy of the ticket must not write in the next
-                ticket.helpers.clear()
+                ticket.open = False
                 _owner.reset(token)
             callbacks, self._after_commit = self._after_commit, []
             for callback in callbacks:

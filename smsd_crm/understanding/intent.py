@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from ..models import Keyword, Product
+from ..models import BUILTIN_PLUGINS, Keyword, Product
 from . import catalog_match
 from .fields import parse_registration
 from .grammar import split_keyword
@@ -324,6 +324,8 @@ class Reader:
                 fits = False  # "Daftar yg kurang: sampo ...": more about the complaint, not a command
             if fits:
                 return reading
+            if not in_dialogue and kw.plugin not in BUILTIN_PLUGINS:
+                return reading  # a plugin's own command ("DELIVERY 2"): its words are its plugin's to judge
             if not in_dialogue:
                 # "beli gula 2 kg kmrn tp ... kurang", "POIN bisa dituker apa aja": the words after the
                 # keyword do not fit it, and show another intent
