@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import re
 import time
 from collections import deque
 from contextlib import asynccontextmanager, contextmanager
@@ -68,6 +69,11 @@ class CoreServices:
     lexicon: Lexicon = field(default_factory=Lexicon)  # config texting: the words customers use
 
 
+# A statement that would end or split the transaction a hook runs in (comments before it skipped).
+_CONTROL = re.compile(r"^(?:\s|--[^\n]*\n|/\*.*?\*/)*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE)\b",
+                      re.IGNORECASE | re.DOTALL)
+
+
 class PluginDatabase:
     """Parameterised SQL for a plugin's own tables; rows come back as dicts."""
 
@@ -75,7 +81,10 @@ class PluginDatabase:
         self._db = db
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one write; return the new row id (for INSERT)."""
+        """Run one write; return the new row id (for INSERT). ValueError for BEGIN, COMMIT, ROLLBACK,
+        SAVEPOINT and RELEASE: use :meth:`transaction` (a hook runs inside the router's transaction)."""
+        if _CONTROL.match(sql):
+            raise ValueError("ctx.db.execute: transaction statements are not allowed; use ctx.db.transaction()")
         return await self._db.execute(sql, params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> dict[str, Any] | None:

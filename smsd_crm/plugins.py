@@ -35,11 +35,15 @@ from .errors import ConfigError, PluginError, StartupError
 from .masking import Masker
 from .models import BUILTIN_PLUGINS, ApiRoute, Command, Keyword, Migration, Page
 from .plugin_config import PluginConfig
+from .tasks import Escaped, contained
 
 LOGGER = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "smsd_crm"
 # Events emitted inside a transaction wait here until it commits (dropped on rollback).
 _deferred: contextvars.ContextVar[list | None] = contextvars.ContextVar("smsd_crm_deferred", default=None)
+# How deep events emitted from track_event may nest (an event about an event about an event ...).
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("smsd_crm_event_depth", default=0)
+MAX_EVENT_DEPTH = 4
 PLUGIN_TIMEOUT = 10.0  # seconds a hook may take
 BLOCKING = 1.0  # seconds a hook may hold the event loop before it is logged
 CANCEL_GRACE = 1.0  # seconds a hook that timed out (or the daemon stopping) gives it to unwind
@@ -184,20 +188,18 @@ def _validation_text(exc: pluggy.PluginValidationError) -> str:
     return text
 
 
-class HookRaised(Exception):
-    """A hook raised SystemExit or KeyboardInterrupt: inside a task, asyncio would let it stop the whole
-    event loop."""
-
-    def __init__(self, raised: BaseException) -> None:
-        super().__init__(f"{type(raised).__name__}: {raised}")
-        self.raised = raised
-
-
-async def _contained(awaitable: Any) -> Any:
+def _close(task: asyncio.Task, context: contextvars.Context) -> bool:
+    """Close a task's coroutine where it waits (GeneratorExit), in the task's ``context`` (what its frames
+    reset on the way out was set there), then cancel the task so that it ends; False when it cannot be
+    closed (it caught GeneratorExit and went on waiting)."""
     try:
-        return await awaitable
-    except (KeyboardInterrupt, SystemExit) as exc:  # the two that asyncio lets out of the event loop
-        raise HookRaised(exc) from exc
+        context.run(task.get_coro().close)
+    except BaseException as exc:  # RuntimeError: coroutine ignored GeneratorExit
+        LOGGER.debug("closing %s: %r", task.get_name(), exc, exc_info=exc)
+        return False
+    task.cancel()
+    task.add_done_callback(lambda done: done.cancelled() or done.exception())  # nothing left to report
+    return True
 
 
 def _failure(plugin: str, hook: str, exc: BaseException) -> PluginError:
@@ -205,7 +207,7 @@ def _failure(plugin: str, hook: str, exc: BaseException) -> PluginError:
     is its own failure, so that the router leaves *this* plugin out."""
     if isinstance(exc, PluginError) and exc.plugin == plugin:
         return exc
-    if isinstance(exc, HookRaised):
+    if isinstance(exc, Escaped):
         return PluginError(plugin, hook, str(exc))
     return PluginError(plugin, hook, f"{type(exc).__name__}: {exc}")
 
@@ -234,7 +236,7 @@ class PluginHost:
         self.contexts: dict[str, PluginContext] = {}
         # Core listeners (the web pages' live refresh), told of every event after the plugins.
         self.observers: list[Callable[[object], None]] = []
-        self._left_behind: set[asyncio.Future] = set()  # hooks that ignored their cancellation
+        self._left_behind: dict[asyncio.Task, contextvars.Context] = {}  # hooks that ignored their cancellation
 
     @classmethod
     def load(cls, settings: Settings, *, third_party: bool = True,
@@ -298,12 +300,14 @@ class PluginHost:
         return None
 
     def check(self) -> None:
-        """Call every start-up hook that the daemon calls later (migrations, pages, API, commands), so
+        """Call every start-up hook that the daemon calls later (migrations, pages, API, commands, segments), so
         that ``check-config`` finds a failing one before ``migrate`` or ``run`` does. StartupError."""
         self.migrations()
         self.pages()
         self.api_routes()
         self.commands()
+        for info in self.enabled():
+            self._call_one("register_segments", info.name)
 
     def _build_keywords(self) -> dict[str, Keyword]:
         table: dict[str, Keyword] = {}
@@ -389,8 +393,16 @@ class PluginHost:
         if pending is not None:
             pending.append(event)
             return
-        with handling_message():  # what the observers send about one event is bounded like a reply's
-            await self.call_all("track_event", event=event)
+        depth = _depth.get()
+        if depth >= MAX_EVENT_DEPTH:  # a track_event that emits for every event it sees: stop the chain
+            LOGGER.error("event %s dropped: events emitted from track_event nest %d deep", type(event).__name__, depth)
+            return
+        token = _depth.set(depth + 1)
+        try:
+            with handling_message():  # what the observers send about one event is bounded like a reply's
+                await self.call_all("track_event", event=event)
+        finally:
+            _depth.reset(token)
         for observer in self.observers:
             observer(event)
 
@@ -445,15 +457,16 @@ class PluginHost:
         ``storage/db.py``), for at most ``PLUGIN_TIMEOUT`` s. A hook that swallows its cancellation is
         left behind, logged, after ``CANCEL_GRACE`` s: the caller's transaction ends and the next SMS is
         routed all the same (the task may not write any more)."""
-        task = asyncio.ensure_future(_contained(awaitable))
-        task.set_name(f"plugin {plugin!r}: {hook}")
+        context = contextvars.copy_context()  # kept: a coroutine is closed in the context it runs in
+        task = asyncio.get_running_loop().create_task(contained(awaitable), name=f"plugin {plugin!r}: {hook}",
+                                                      context=context)
         try:
             done, _ = await asyncio.wait({task}, timeout=PLUGIN_TIMEOUT)
         except asyncio.CancelledError:  # the daemon is stopping: so is the hook, within the grace
-            await self._stop(task, plugin, hook)
+            await self._stop(task, context, plugin, hook)
             raise
         if not done:
-            await self._stop(task, plugin, hook)
+            await self._stop(task, context, plugin, hook)
             raise PluginError(plugin, hook, f"no answer within {PLUGIN_TIMEOUT:g} s")
         try:
             return task.result()
@@ -462,40 +475,42 @@ class PluginHost:
         except BaseException as exc:  # GeneratorExit and other BaseExceptions a hook raised are its failure
             raise _failure(plugin, hook, exc) from exc
 
-    async def _stop(self, task: asyncio.Future, plugin: str, hook: str) -> None:
+    async def _stop(self, task: asyncio.Task, context: contextvars.Context, plugin: str, hook: str) -> None:
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=CANCEL_GRACE)
         if done:
             if not task.cancelled():
                 task.exception()  # retrieved: what it raised while being stopped is not news
             return
-        LOGGER.error("plugin %r: %s ignores cancellation; left running in the background (fix the plugin: "
-                     "it must let asyncio.CancelledError through)", plugin, hook)
-        self._left_behind.add(task)
+        # It swallowed the cancellation: close its coroutine where it waits (GeneratorExit, which an
+        # ``except CancelledError`` does not catch), so that its ``async with`` blocks end now, a
+        # transaction of its own rolled back and the database free again.
+        if _close(task, context):
+            LOGGER.error("plugin %r: %s ignores cancellation; closed (fix the plugin: it must let "
+                         "asyncio.CancelledError through)", plugin, hook)
+            return
+        LOGGER.error("plugin %r: %s ignores cancellation, even its closing; left running in the background (fix "
+                     "the plugin: it must let asyncio.CancelledError and GeneratorExit through)", plugin, hook)
+        self._left_behind[task] = context
         task.add_done_callback(lambda done: self._left_ended(done, plugin, hook))
 
     def _left_ended(self, task: asyncio.Future, plugin: str, hook: str) -> None:
-        if task not in self._left_behind:  # ended on purpose (end_left_behind)
+        if self._left_behind.pop(task, None) is None:  # ended on purpose (end_left_behind)
             return
-        self._left_behind.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             LOGGER.warning("plugin %r: %s, left behind, ended with %s: %s", plugin, hook, type(exc).__name__, exc)
 
     def end_left_behind(self) -> None:
-        """End the hooks left behind (on the way out): each one's coroutine is closed where it waits
-        (GeneratorExit, which an ``except CancelledError`` does not catch), then its task cancelled, so
-        that nothing keeps the event loop from closing (a test run, the daemon's exit)."""
-        for task in list(self._left_behind):
-            self._left_behind.discard(task)
-            name = task.get_name() if isinstance(task, asyncio.Task) else repr(task)
-            LOGGER.warning("%s, left behind: closed on the way out", name)
-            coro = task.get_coro() if isinstance(task, asyncio.Task) else None
-            try:
-                if coro is not None and hasattr(coro, "close"):
-                    coro.close()
-            except BaseException as exc:  # it caught GeneratorExit too: the loop's grace is all that is left
-                LOGGER.error("%s could not be ended: %s: %s", name, type(exc).__name__, exc)
-            task.cancel()
+        """End the hooks left behind (on the way out), as far as they can be: nothing of theirs may keep
+        the event loop from closing (a test run, the daemon's exit)."""
+        for task, context in list(self._left_behind.items()):
+            del self._left_behind[task]
+            name = task.get_name()
+            if _close(task, context):
+                LOGGER.warning("%s, left behind: closed on the way out", name)
+            else:
+                LOGGER.error("%s could not be ended (it catches GeneratorExit too); the loop's grace is all that "
+                             "is left", name)
 
     async def call_first(self, hook: str, *, only: str | None = None, skip: Collection[str] = (),
                          **kwargs: Any) -> tuple[str | None, Any]:

@@ -311,11 +311,12 @@ class Router:
 def _checked(plugin: str | None, reply: object) -> Reply:
     """``reply`` if it is one the outbox can send, else the plugin's PluginError."""
     if isinstance(reply, Reply) and isinstance(reply.text, str):
+        text = str.__str__(reply.text)  # a plain str: a subclass's own methods are the plugin's, not ours to run
         try:
-            reply.text.encode("utf-8")
+            text.encode("utf-8")
         except UnicodeEncodeError as exc:  # a lone surrogate: no SMS can carry it
             raise PluginError(plugin or "?", "handle_message", f"returned a text that is not Unicode: {exc}") from None
-        return reply
+        return Reply(text, fallback=reply.fallback is True)
     what = f"Reply({reply.text!r})" if isinstance(reply, Reply) else f"{type(reply).__name__} {reply!r:.60}"
     raise PluginError(plugin or "?", "handle_message", f"returned {what}; a hook returns Reply(text: str) or None")
 

@@ -12,6 +12,23 @@ LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+class Escaped(Exception):
+    """A task of a plugin's (a hook, a background job) raised SystemExit or KeyboardInterrupt, which
+    asyncio lets out of the event loop: here it ends that task only, never the daemon."""
+
+    def __init__(self, raised: BaseException) -> None:
+        super().__init__(f"{type(raised).__name__}: {raised}")
+        self.raised = raised
+
+
+async def contained(awaitable: Any) -> Any:
+    """Await ``awaitable``; SystemExit or KeyboardInterrupt from it become :class:`Escaped`."""
+    try:
+        return await awaitable
+    except (KeyboardInterrupt, SystemExit) as exc:
+        raise Escaped(exc) from exc
+
+
 class BackgroundTasks:
     """Owns every task a plugin starts: a crash is logged, and ``aclose`` cancels and awaits them all."""
 
@@ -26,7 +43,7 @@ class BackgroundTasks:
             raise RuntimeError("the daemon is stopping: no new background tasks")
         # A context of its own: started from a hook, it must not inherit the message's transaction,
         # send count or held events (it outlives them all).
-        task = asyncio.get_running_loop().create_task(coro, name=name, context=contextvars.Context())
+        task = asyncio.get_running_loop().create_task(contained(coro), name=name, context=contextvars.Context())
         self._tasks.add(task)
         task.add_done_callback(self._done)
         return task

@@ -22,7 +22,7 @@ from smsd_crm.models import InboundMessage
 from smsd_crm.plugins import PluginHost
 from smsd_crm.router import Router
 from smsd_crm.sms.compose import count_parts
-from smsd_crm.tasks import BackgroundTasks
+from smsd_crm.tasks import BackgroundTasks, Escaped
 
 from .conftest import quiet_outbox, wait_until, write_config
 
@@ -43,22 +43,48 @@ class C(PluginConfig):
         "own_timeout": {"id": ["LAMBAT"]}, "sends": {"id": ["KABARI"]}, "broken": {"id": ["RETAK"]},
         "blocks": {"id": ["MACET"]}, "blame": {"id": ["SALAHKAN"]}, "exits": {"id": ["KELUAR"]},
         "interrupts": {"id": ["SELA"]}, "closes": {"id": ["TUTUPGEN"]}, "sync_cancel": {"id": ["BATALKAN"]},
-        "emoji": {"id": ["EMOJI"]}, "together": {"id": ["BARENG"]}, "left_writes": {"id": ["TINGGAL"]},
-        "spawns": {"id": ["LATAR"]}})
+        "emoji": {"id": ["EMOJI"]}, "together": {"id": ["BARENG"]},
+        "spawns": {"id": ["LATAR"]}, "holds": {"id": ["TAHAN"]},
+        "commits": {"id": ["SIMPAN"]}, "odd_text": {"id": ["ANEH"]}, "echoes": {"id": ["GEMA"]}})
 
 @hookimpl
 def register_config_model():
     return C
 
 @hookimpl
-def track_event(event):
-    if getattr(getattr(event, "message", None), "command", None) == "blocks":
+def track_event(event, ctx):
+    if isinstance(event, Echo):
+        return ctx.emit(Echo(event.n + 1))  # an event about every event: a chain
+    message = getattr(event, "message", None)
+    if getattr(message, "command", None) == "blocks":
         time.sleep(0.3)  # a plain def that blocks the loop: nothing can interrupt it
+    if getattr(message, "command", None) == "holds" and type(event).__name__ == "MessageReceived":
+        return hold(ctx)
+
+
+async def hold(ctx):
+    async with ctx.db.transaction():  # a transaction of its own (events are told outside the router's)
+        await write(ctx, "held")
+        while not STOPPED.is_set():
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass
 
 
 @hookimpl(tryfirst=True)
 def customer_profile(customer, ctx, language):
     raise asyncio.CancelledError()  # from a plain def: no cancellation of anyone's, the plugin's failure
+
+
+class Odd(str):
+    def strip(self, *args):
+        raise RuntimeError("a str subclass's own method")
+
+
+class Echo:
+    def __init__(self, n):
+        self.n = n
 
 
 async def write(ctx, what):
@@ -98,18 +124,13 @@ async def handle_message(message, ctx):
         await asyncio.gather(write(ctx, "g1"), write(ctx, "g2"))
         await asyncio.wait_for(write(ctx, "w"), 5)
         return Reply("bareng")
-    if message.command == "left_writes":
-        while not STOPPED.is_set():
-            try:
-                await asyncio.sleep(3600)
-            except asyncio.CancelledError:
-                while not STOPPED.is_set():  # keeps writing: inside its transaction until that ends, then refused
-                    await asyncio.sleep(0.05)
-                    try:
-                        await write(ctx, "late")
-                    except Exception as exc:
-                        ctx.state["late"] = str(exc)
-                        STOPPED.set()
+    if message.command == "commits":
+        await ctx.db.execute("  commit")  # would end the router's transaction
+    if message.command == "odd_text":
+        return Reply(Odd("halo dari plugin"))
+    if message.command == "echoes":
+        await ctx.emit(Echo(0))
+        return Reply("gema")
     if message.command == "spawns":
         ctx.spawn(background(ctx), "job")
         return Reply("mulai")
@@ -153,11 +174,8 @@ async def shop(tmp_path, monkeypatch):
     host = PluginHost.load(settings, third_party=False)
     db = await open_database(settings, host)
     outbox = quiet_outbox(db, lambda: NOW)
-
-    async def emit(event):
-        await host.call_all("track_event", event=event)
-
-    host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()), emit, outbox))
+    host.bind(CoreServices(db, settings.store, lambda: NOW, lambda: list(host.keyword_table.values()), host.emit,
+                           outbox))
     router = Router(db, host, settings, outbox, lambda: NOW)
 
     async def send(text: str, sender: str = "081234567890") -> tuple[dict, list[dict]]:
@@ -212,12 +230,12 @@ async def test_a_text_without_a_command_is_answered_though_a_plugin_fails_on_eve
     assert replies[0]["text"].startswith("Maaf, perintah tidak dikenal")
 
 
-async def test_a_hook_that_ignores_cancellation_is_left_behind_and_logged(shop, caplog):
+async def test_a_hook_that_ignores_cancellation_is_closed_and_logged(shop, caplog):
     send, _, host = shop
     await send("BANDEL")
-    assert "plugin 'bad': handle_message ignores cancellation; left running in the background" in caplog.text
-    left = [t for t in asyncio.all_tasks() if t.get_name() == "plugin 'bad': handle_message"]
-    assert len(left) == 1 and not left[0].done()  # still alive: it is never awaited again
+    assert "plugin 'bad': handle_message ignores cancellation; closed" in caplog.text
+    await asyncio.sleep(0)  # the closed task's own cancellation is delivered on the loop's next turn
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "plugin 'bad': handle_message" and not t.done()]
     for i in range(3):  # the database is not held by it
         inbound, replies = await send(f"DAFTAR Budi {i}#Jl. Mawar {i}", f"08123456780{i}")
         assert inbound["plugin"] == "registration" and replies
@@ -270,8 +288,7 @@ async def test_sigterm_stops_the_daemon_while_a_hook_ignores_its_cancellation(tm
     await wait_until(entered.exists, 60, "the hook to start")
     assert await daemon.stop(signal.SIGTERM, timeout=60) == 0  # no SIGKILL needed
     text = log.read_text()
-    assert "plugin 'stubborn': handle_message ignores cancellation; left running" in text
-    assert "plugin 'stubborn': handle_message, left behind: closed on the way out" in text
+    assert "plugin 'stubborn': handle_message ignores cancellation; closed" in text
     assert "smsd-crm stopped" in text
 
 
@@ -297,14 +314,13 @@ async def test_tasks_started_in_a_hook_write_in_its_transaction(shop):
     assert sorted(r[0] for r in await db.fetchall("SELECT what FROM bad_log")) == ["g1", "g2", "w"]
 
 
-async def test_a_hook_left_behind_cannot_write_after_its_transaction(shop):
-    send, db, host = shop
-    await send("TINGGAL")
-    module = host.plugins[-1].module
-    await asyncio.wait_for(module.STOPPED.wait(), 30)
-    assert host.contexts["bad"].state["late"].startswith("a write from a task started inside a transaction that "
-                                                        "has ended")
-    assert await db.fetchall("SELECT what FROM bad_log") == []
+async def test_a_hook_holding_its_own_transaction_is_closed_and_the_database_freed(shop, caplog):
+    send, db, _ = shop
+    await send("TAHAN")  # its track_event opens a transaction and then ignores its cancellation
+    assert "plugin 'bad': track_event ignores cancellation; closed" in caplog.text
+    inbound, replies = await send("DAFTAR Budi#Jl. Mawar 5", "081234567899")  # the next SMS: stored, answered
+    assert inbound["plugin"] == "registration" and replies
+    assert await db.fetchall("SELECT what FROM bad_log") == []  # what it wrote was rolled back
 
 
 async def test_a_background_job_started_from_a_hook_is_not_counted_as_the_message(shop):
@@ -354,3 +370,35 @@ def test_a_test_run_ends_though_a_hook_ignores_cancellation(tmp_path):
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "2 passed" in result.stdout, result.stdout + result.stderr
+
+
+async def test_a_hook_may_not_end_the_routers_transaction(shop):
+    send, _, _ = shop
+    inbound, replies = await send("SIMPAN")
+    assert "ValueError: ctx.db.execute: transaction statements are not allowed; use ctx.db.transaction()" \
+        in inbound["last_error"]
+    assert [r["plugin"] for r in replies] == ["help"]
+
+
+async def test_a_reply_text_of_a_str_subclass_is_sent_as_plain_text(shop):
+    send, _, _ = shop
+    inbound, replies = await send("ANEH")
+    assert (inbound["plugin"], replies[0]["text"]) == ("bad", "halo dari plugin")
+
+
+async def test_events_emitted_from_track_event_nest_a_few_deep_only(shop, caplog):
+    send, _, _ = shop
+    inbound, replies = await send("GEMA")
+    assert replies[0]["text"] == "gema"
+    assert "event Echo dropped: events emitted from track_event nest 4 deep" in caplog.text
+
+
+async def test_system_exit_in_a_background_job_ends_that_job_only(caplog):
+    async def job():
+        raise SystemExit(0)
+
+    jobs = BackgroundTasks()
+    task = jobs.spawn(job(), "bad:job")
+    await asyncio.wait({task}, timeout=30)
+    assert isinstance(task.exception(), Escaped)  # and this test's loop is still running
+    assert "background task bad:job crashed" in caplog.text

@@ -221,7 +221,8 @@ def test_a_plugin_that_cannot_be_imported_says_so_and_can_be_switched_off(tmp_pa
     assert result.returncode == 0 and "broken [disabled] (file: " in result.stdout, result.stderr
 
 
-@pytest.mark.parametrize("hook", ["register_migrations", "register_pages", "register_api", "register_commands"])
+@pytest.mark.parametrize("hook", ["register_migrations", "register_pages", "register_api", "register_commands",
+                                  "register_segments"])
 def test_check_config_calls_every_start_up_hook(tmp_path, hook):
     _settings(tmp_path, files={"later.py": f"""
         from smsd_crm import hookimpl

@@ -137,11 +137,12 @@ class Database:
             await self._control(f"SAVEPOINT {name}")
             try:
                 yield self
-            except BaseException:
+            except BaseException as exc:
                 if ticket is not None and ticket.open:  # else the transaction is gone: nothing of it to undo
                     del self._after_commit[pending:]  # what the rolled-back part asked for is dropped
-                    await self._control(f"ROLLBACK TO {name}")
-                    await self._control(f"RELEASE {name}")
+                    if not isinstance(exc, GeneratorExit):  # being closed, it may not wait: the outer rolls back
+                        await self._control(f"ROLLBACK TO {name}")
+                        await self._control(f"RELEASE {name}")
                 raise
             self._refuse_ended()  # the block outlived its transaction: its writes went with it
             await self._control(f"RELEASE {name}")
@@ -155,11 +156,16 @@ class Database:
                 yield self
                 ticket.open = False  # before COMMIT: a write queued after it would commit on its own
                 await self._control("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 ticket.open = False  # before ROLLBACK, likewise (a task left behind still holds the ticket)
                 self._after_commit.clear()
                 if self._conn.in_transaction:
-                    await self._control("ROLLBACK")
+                    if isinstance(exc, GeneratorExit):
+                        # Closed (a plugin's hook that ignored its cancellation): it may not wait. The ROLLBACK
+                        # is queued on the connection before the lock, released next, lets anyone BEGIN.
+                        asyncio.ensure_future(self._conn.execute("ROLLBACK"))
+                    else:
+                        await self._control("ROLLBACK")
                 raise
             finally:
                 ticket.open = False
