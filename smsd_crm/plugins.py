@@ -89,8 +89,8 @@ def _load_file(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except BaseException as exc:  # sys.exit() or KeyboardInterrupt at import must not end every command
         sys.modules.pop(module_name, None)
-        raise StartupError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}{_where(exc)} (fix it, move it "
-                           f"out of plugins_dir, or set plugins.{path.stem}.enabled: false)") from None
+        raise StartupError(f"plugin file {path} failed to import: {type(exc).__name__}: {exc}{_where(exc)} "
+                           f"(fix it, move it out of plugins_dir, or set plugins.{path.stem}.enabled: false)") from None
     return module
 
 
@@ -122,8 +122,8 @@ def _load_entry_point(ep: importlib.metadata.EntryPoint, settings: Settings) -> 
         remedy = (f"reinstall {PROJECT_DISTRIBUTION}" if ours else
                   f"fix it, uninstall it (pip uninstall {origin})")
         raise StartupError(f"plugin {ep.name!r} ({ep.value}, from {origin} {version}) failed to import: "
-                           f"{type(exc).__name__}: {exc}{_where(exc)} ({remedy}, or set plugins.{ep.name}.enabled: false "
-                           f"in {settings.source})") from None
+                           f"{type(exc).__name__}: {exc}{_where(exc)} ({remedy}, or set "
+                           f"plugins.{ep.name}.enabled: false in {settings.source})") from None
     return PluginInfo(ep.name, source, origin, version, module)
 
 
