@@ -65,27 +65,20 @@ def test_keyword_clash_stops_startup_naming_both(tmp_path):
         PluginHost.load(_settings(tmp_path, files={"echo.py": clash}), third_party=False)
 
 
-def test_one_word_on_two_commands_of_a_plugin_is_refused(tmp_path):
-    settings = _settings(tmp_path, """
+@pytest.mark.parametrize("keywords, error", [
+    ("info: {id: [HARGA]}",  # one word on two commands of a plugin
+     r"plugins.info.keywords.info.id: 'HARGA' is already a keyword of this plugin \(command price\)"),
+    ("pricee: {id: [HRG]}",  # a command name typo
+     r"plugins.info.keywords: .*no command named 'pricee' \(this plugin's commands: info, price\)"),
+])
+def test_a_keyword_mistake_in_the_config_is_refused(tmp_path, keywords, error):
+    settings = _settings(tmp_path, f"""
         plugins:
           info:
             keywords:
-              info: {id: [HARGA]}
+              {keywords}
         """)
-    with pytest.raises(ConfigError, match=r"plugins.info.keywords.info.id: 'HARGA' is already a keyword of this "
-                       r"plugin \(command price\)"):
-        PluginHost.load(settings, third_party=False)
-
-
-def test_a_command_name_typo_in_keywords_is_refused(tmp_path):
-    settings = _settings(tmp_path, """
-        plugins:
-          info:
-            keywords:
-              pricee: {id: [HRG]}
-        """)
-    with pytest.raises(ConfigError, match=r"plugins.info.keywords: .*no command named 'pricee' \(this plugin's "
-                       r"commands: info, price\)"):
+    with pytest.raises(ConfigError, match=error):
         PluginHost.load(settings, third_party=False)
 
 

@@ -101,16 +101,21 @@ def clip(text: str, limit: int) -> str:
     text = to_gsm7(str(text))
     if septets(text) <= limit:
         return text
-    room = max(limit - len(MORE), 0)
+    return _head(text, max(limit - len(MORE), 0), septets) + MORE
+
+
+def _head(text: str, room: int, cost: Callable[[str], int]) -> str:
+    """The start of ``text`` that costs at most ``room`` (``cost`` per character), ending on a whole
+    word when one ends near there, without trailing punctuation (``text`` costs more than ``room``)."""
     used, cut = 0, 0
     for cut, ch in enumerate(text):
-        used += septets(ch)
+        used += cost(ch)
         if used > room:
             break
     head = text[:cut]
     if (space := head.rfind(" ")) > 0 and space > len(head) - 12:  # end on a whole word when one is near
         head = head[:space]
-    return head.rstrip(" ,;:-") + MORE
+    return head.rstrip(" ,;:-")
 
 
 def clip_parts(text: str, parts: int) -> str:
@@ -125,17 +130,10 @@ def clip_parts(text: str, parts: int) -> str:
     if gsm7.is_gsm7(text):
         return clip(text, SINGLE_GSM7 if parts == 1 else parts * PART_GSM7)
     room = (SINGLE_UCS2 if parts == 1 else parts * PART_UCS2) - len(MORE)
-    used, cut = 0, 0
-    for cut, ch in enumerate(text):
-        used += 2 if ord(ch) > 0xFFFF else 1
-        if used > room:
-            break
-    head = text[:cut]
-    if (space := head.rfind(" ")) > 0 and space > len(head) - 12:  # end on a whole word when one is near
-        head = head[:space]
-    while head and count_parts(head.rstrip(" ,;:-") + MORE) > parts:  # a part never splits a character
-        head = head[:-1]
-    return head.rstrip(" ,;:-") + MORE
+    head = _head(text, room, lambda ch: 2 if ord(ch) > 0xFFFF else 1)
+    while head and count_parts(head + MORE) > parts:  # a part never splits a character
+        head = head[:-1].rstrip(" ,;:-")
+    return head + MORE
 
 
 def fit_items(render: Callable[[str], str], items: Sequence[str], sep: str = ", ", more: str = MORE) -> str:
