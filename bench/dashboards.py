@@ -27,15 +27,15 @@ from pathlib import Path
 from bokeh.document import Document
 from smsd_crm.demo.history import generate
 from smsd_crm.demo.history_load import load_history
-from smsd_crm_dashboards.views import VIEWS
+from smsd_crm_dashboards.views import builtin_views
 
-from smsd_crm.analytics.dashboard_data import DashboardData
+from smsd_crm_dashboards.data import DashboardData
 from smsd_crm.config import parse_config
 from smsd_crm.csv_io.catalog import parse_products
 from smsd_crm.daemon import offline_session
 from smsd_crm.storage import catalog
-from smsd_crm.storage.readonly import ReadOnlyDatabase
-from smsd_crm.web.dashboards import DocumentHub
+from smsd_crm_dashboards.readonly import ReadOnlyDatabase
+from smsd_crm_dashboards.documents import DocumentHub
 
 ROOT = Path(__file__).parent.parent
 SMSD_CRM = str(Path(sys.executable).parent / "smsd-crm")
@@ -96,7 +96,7 @@ async def view_data(config: Path, repeat: int) -> None:
     await data.lines()
     print(f"both extended after one new SMS order in {1000 * (time.perf_counter() - started):.0f} ms")
     print(f"{'view':<12} {'first':>9} {'after a new order':>18} {'warm (median of %d)' % repeat:>21}")
-    for number, view in enumerate(VIEWS, 1):
+    for number, view in enumerate(builtin_views(), 1):
         times = []
         for i in range(repeat + 2):
             if i == 1:
@@ -140,7 +140,7 @@ async def first_render(config: Path) -> None:
             await page.click("button[type=submit]")
             await page.wait_for_url(f"{base}/")
             print(f"{'view':<12} {'first chart':>12}")
-            for view in VIEWS:
+            for view in builtin_views():
                 started = time.perf_counter()
                 await page.goto(f"{base}/dash/{view.name}")
                 await page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && "

@@ -37,6 +37,7 @@ from .models import (
     ProfileSection,
     Reply,
     Segment,
+    View,
 )
 from .plugin_config import PluginConfig, SecretValue
 from .sms.fit import Listing, clip, fits_one_sms, to_gsm7
@@ -61,7 +62,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ApiProblem", "ApiRoute", "CampaignFinished", "ComplaintChanged", "Segment", "ComplaintOpened", "ProfileSection",
     "HomeLine", "HomeSection", "tidy_typed",
-    "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale",
+    "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale", "View",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Listing", "Message", "MessageHandled",
     "MessageReceived",
     "MessageSent", "Migration", "PluginConfig", "SecretValue", "PluginContext", "PluginError", "Reply",

@@ -217,6 +217,16 @@ class WebConfig(_Strict):
         return frozenset(self.allowed_hosts)
 
 
+class DashboardsConfig(_Strict):
+    """The owner's dashboards, computed in a worker process of their own (never on the SMS loop)."""
+
+    start: Literal["on_demand", "at_startup"] = Field(
+        "on_demand", description="on_demand: the worker starts when a dashboard is first opened; at_startup: "
+        "with the daemon, so the first look finds the numbers computed")
+    idle_minutes: float = Field(10, gt=0, description="the worker stops (its memory given back) after this long "
+                                "with no dashboard open; it starts again when one is opened")
+
+
 class CostsConfig(_Strict):
     """What messages and complaints cost the shop (profitability, campaign previews)."""
 
@@ -341,6 +351,7 @@ class Settings(_Strict):
     outbox: OutboxConfig = OutboxConfig()
     flood: FloodConfig = FloodConfig()
     web: WebConfig = WebConfig()
+    dashboards: DashboardsConfig = DashboardsConfig()
     costs: CostsConfig = CostsConfig()
     campaigns: CampaignsConfig = CampaignsConfig()
     texting: TextingConfig = TextingConfig()
@@ -359,7 +370,7 @@ class Settings(_Strict):
             seen.add(m.id)
         return v
 
-    @field_validator("texting", mode="before")
+    @field_validator("texting", "dashboards", mode="before")
     @classmethod
     def _empty_section(cls, v: Any) -> Any:
         return {} if v is None else v  # "texting:" with every line commented out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import zlib
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,8 +18,12 @@ from types import ModuleType
 from typing import AsyncIterator, Callable, Mapping
 from zoneinfo import ZoneInfo
 
+from smsd_crm_dashboards.link import DashboardsUnavailable, WorkerLink
+from smsd_crm_dashboards.proxy import DashboardProxy
+from smsd_crm_dashboards.spec import WorkerSpec
+from smsd_crm_dashboards.views import all_views
+
 from . import files, limits, status
-from .analytics.dashboard_data import DashboardData
 from .campaigns.greetings import Greetings
 from .campaigns.runner import CampaignRunner, local_midnight
 from .campaigns.service import CampaignService
@@ -35,12 +40,10 @@ from .router import Router
 from .storage import app_secrets
 from .storage.db import Database
 from .storage.migrate import migrate
-from .storage.readonly import ReadOnlyDatabase
 from .storage.schema import CORE_MIGRATIONS
 from .storage.send_journal import DbFacts
 from .tasks import BackgroundTasks
 from .web.app import WebContext, start_web
-from .web.dashboards import BokehHost, DocumentHub
 from .web.live import LiveFeed
 
 LOGGER = logging.getLogger(__name__)
@@ -117,21 +120,30 @@ async def _start_emulators(stack: AsyncExitStack, settings: Settings) -> tuple[l
     return emulators, ports
 
 
-async def _start_dashboards(stack: AsyncExitStack, settings: Settings, db: Database, live: LiveFeed,
-                            clock: Callable[[], datetime]) -> BokehHost:
-    """Bokeh's server on this loop, refreshed by the live feed; stopped by the exit stack."""
-    from smsd_crm_dashboards.views import VIEWS
-
-    hub = DocumentHub()
-    live.listeners.append(hub.changed)
-    key = await app_secrets.get_or_create(db, "dashboard_signing_key", clock())
-    data = DashboardData(ReadOnlyDatabase(settings.database.path, settings.store.time), settings.costs,
-                         settings.outbox.delivery_reports)
-    stack.callback(data.db.close)
-    dashboards = BokehHost(VIEWS, data, hub, key, settings.web.session_minutes * 60)
+async def _start_dashboards(stack: AsyncExitStack, settings: Settings, host: PluginHost, db: Database,
+                            live: LiveFeed, clock: Callable[[], datetime]) -> DashboardProxy:
+    """The dashboards: a worker process (started when first wanted, or now by ``dashboards.start``)
+    told of every change by the live feed, and the proxy the web pages use; stopped by the exit stack."""
+    specs = all_views(host.dashboards())
+    spec = WorkerSpec(str(settings.database.path), settings.store.timezone, settings.costs.model_dump(),
+                      settings.outbox.delivery_reports, specs,
+                      await app_secrets.get_or_create(db, "dashboard_signing_key", clock()),
+                      secrets.token_urlsafe(32), settings.web.session_minutes * 60,
+                      log_level=logging.getLogger().getEffectiveLevel())
+    worker = WorkerLink(spec, idle_seconds=settings.dashboards.idle_minutes * 60)
+    live.listeners.append(worker.changed)
+    dashboards = DashboardProxy(specs, worker, spec.signing_key)
     await dashboards.start()
     stack.push_async_callback(dashboards.stop)
     return dashboards
+
+
+async def _start_worker(dashboards: DashboardProxy) -> None:
+    """Start the dashboards worker now (it computes every view once), not when the owner first looks."""
+    try:
+        await dashboards.worker.ensure()
+    except DashboardsUnavailable:
+        pass  # logged; the next dashboard opened tries again
 
 
 async def run_daemon(settings: Settings, stop: asyncio.Event, *,
@@ -183,7 +195,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         if settings.web.enabled:
             simulator = PhoneSimulator(emulators, clock, settings.store.country, on_change=lambda: live.bump("simulator"),
                                        mask=masker.mask) if emulators else None
-            dashboards = web_dashboards = await _start_dashboards(stack, settings, db, live, clock)
+            dashboards = web_dashboards = await _start_dashboards(stack, settings, host, db, live, clock)
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
                 outbox=outbox,
@@ -209,8 +221,8 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems")),
                                     name="status"),
                      tg.create_task(live.watch_other_processes(db), name="live")]
-            if web_dashboards is not None:  # compute the views now, not when the owner first looks
-                tg.create_task(web_dashboards.warm_up(), name="dashboards-warm-up")
+            if web_dashboards is not None and settings.dashboards.start == "at_startup":
+                tg.create_task(_start_worker(web_dashboards), name="dashboards-worker-start")
             LOGGER.info("smsd-crm ready: %d modem(s), plugins: %s", len(modems),
                         ", ".join(p.name for p in host.enabled()))
             if on_ready:

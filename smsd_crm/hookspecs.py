@@ -61,6 +61,14 @@ def register_api():
 
 
 @hookspec
+def register_dashboards():
+    """Start-up of the web server: return a list of ``View``, the owner's dashboards this plugin adds
+    under ``/dash/<name>`` (owner login only). Each view runs in the dashboards worker process on the
+    database opened read-only; its ``make`` must be a function at the top of a module.
+    """
+
+
+@hookspec
 def customer_profile(customer, ctx, language):
     """A customer's web page is shown: return a ``ProfileSection`` (or ``None``) for it.
 

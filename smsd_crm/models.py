@@ -377,10 +377,29 @@ REGISTRATION_NAMES = {0: "not registered", 1: "home", 2: "searching", 3: "denied
 
 @dataclass(frozen=True)
 class View:
-    """One dashboard: its URL name, the catalogue name of its menu title (``dash.view.sales``), and
-    ``make(doc, data, hub, lang=None)`` that fills a Bokeh Document (labels from the catalogue in
-    ``lang``, the page's language; Indonesian when None)."""
+    """One owner's dashboard (``/dash/<name>``): its URL name, its menu title, and
+    ``make(doc, data, hub, lang=None)`` that fills a Bokeh Document and returns its async refresh.
+
+    ``title_name`` is a catalogue name (``dash.view.sales``) or, for a plugin's view, the title itself
+    (Indonesian), with ``titles`` in other languages (``{"en": "Deliveries"}``). ``make`` runs in the
+    dashboards worker process, so it must be a function defined at the top of a module; ``data``
+    reads the database read-only (``await data.db.fetchall(sql, params)``, ``data.today()``), ``hub``
+    refreshes the document when orders, sales, complaints or messages change
+    (``hub.register(doc, refresh)``); ``lang`` is the page's language (``id``/``en``; None: Indonesian).
+    See docs/plugins.md (dashboards)."""
 
     name: str
     title_name: str
-    make: Callable[..., None]
+    make: Callable[..., Any]
+    titles: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        import inspect
+        import re
+
+        if not isinstance(self.name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,63}", self.name):
+            raise ValueError(f"dashboard name {self.name!r}: lower-case letters, digits, - and _ (it is a URL)")
+        qualname = getattr(self.make, "__qualname__", "")
+        if not inspect.isfunction(self.make) or "<" in qualname or "." in qualname:
+            raise ValueError(f"dashboard {self.name!r}: make must be a function defined at the top of a module "
+                             f"(the view runs in the dashboards worker process), not {self.make!r}")

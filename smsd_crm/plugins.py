@@ -33,7 +33,7 @@ from .config import Settings, describe_errors
 from .context import CoreServices, PluginContext, handling_message
 from .errors import ConfigError, PluginError, StartupError
 from .masking import Masker
-from .models import BUILTIN_PLUGINS, ApiRoute, Command, Keyword, Migration, Page
+from .models import BUILTIN_PLUGINS, ApiRoute, Command, Keyword, Migration, Page, View
 from .plugin_config import PluginConfig
 from .tasks import Escaped, contained
 
@@ -300,12 +300,14 @@ class PluginHost:
         return None
 
     def check(self) -> None:
-        """Call every start-up hook that the daemon calls later (migrations, pages, API, commands, segments), so
-        that ``check-config`` finds a failing one before ``migrate`` or ``run`` does. StartupError."""
+        """Call every start-up hook that the daemon calls later (migrations, pages, API, commands,
+        dashboards, segments), so that ``check-config`` finds a failing one before ``migrate`` or ``run``
+        does. StartupError."""
         self.migrations()
         self.pages()
         self.api_routes()
         self.commands()
+        self.dashboards()
         for info in self.enabled():
             self._call_one("register_segments", info.name)
 
@@ -421,6 +423,10 @@ class PluginHost:
     def pages(self) -> list[tuple[str, Any]]:
         """(plugin, Page) for every page the enabled plugins add to the web pages."""
         return self._registered("register_pages", Page)
+
+    def dashboards(self) -> list[tuple[str, Any]]:
+        """(plugin, View) for every dashboard the enabled plugins add."""
+        return self._registered("register_dashboards", View)
 
     def api_routes(self) -> list[tuple[str, Any]]:
         """(plugin, ApiRoute) for every JSON API endpoint the enabled plugins add."""

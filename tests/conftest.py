@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import sqlite3
@@ -29,10 +30,13 @@ SMSD_CRM = str(BIN / "smsd-crm")
 
 
 async def wait_until(predicate: Callable[[], object], timeout: float = 20.0, what: str = "condition"):
-    """Poll ``predicate`` until it is truthy (an awaited condition, not a fixed sleep)."""
+    """Poll ``predicate`` until it is truthy (an awaited condition, not a fixed sleep); an async
+    predicate's result is awaited."""
     async with asyncio.timeout(timeout):
         while True:
             value = predicate()
+            if inspect.isawaitable(value):
+                value = await value
             if value:
                 return value
             await asyncio.sleep(0.05)

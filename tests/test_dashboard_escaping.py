@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 from bokeh.document import Document
 from bokeh.models import Div, HoverTool
 from smsd_crm_dashboards import sales as sales_view
-from smsd_crm_dashboards.views import VIEWS
+from smsd_crm_dashboards.views import builtin_views
 
 from smsd_crm.analytics.sales import Bar
 from smsd_crm.storage import customers
-from smsd_crm.web.dashboards import DocumentHub
+from smsd_crm_dashboards.documents import DocumentHub
 
 from .test_dashboard_labels import _drill
 from .test_dashboard_views import TODAY, _data, shop  # noqa: F401  (the generated shop)
@@ -106,7 +106,7 @@ async def test_every_view_keeps_hostile_names_inert(shop):  # noqa: F811
     await shop.execute("UPDATE products SET category = ?, name = ? WHERE code = ?", (HOSTILE, HOSTILE + "!", code))
     for phone, in await shop.fetchall("SELECT phone FROM customers ORDER BY id LIMIT 40"):
         await customers.upsert(shop, phone, datetime.now(timezone.utc), name=HOSTILE)
-    for view in VIEWS:
+    for view in builtin_views():
         doc = Document()
         refresh = view.make(doc, _data(shop), DocumentHub(), today=TODAY)
         await refresh()

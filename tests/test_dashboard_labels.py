@@ -14,13 +14,13 @@ from smsd_crm_dashboards import future as future_view
 from smsd_crm_dashboards import messages as messages_view
 from smsd_crm_dashboards import sales as sales_view
 from smsd_crm_dashboards.common import rupiah_ticks
-from smsd_crm_dashboards.views import VIEWS
+from smsd_crm_dashboards.views import builtin_views
 
-from smsd_crm.analytics.dashboard_data import DashboardData
+from smsd_crm_dashboards.data import DashboardData
 from smsd_crm.campaigns.runner import summary_text
 from smsd_crm.config import CampaignsConfig
-from smsd_crm.storage.readonly import ReadOnlyDatabase
-from smsd_crm.web.dashboards import DocumentHub, page_language
+from smsd_crm_dashboards.readonly import ReadOnlyDatabase
+from smsd_crm_dashboards.documents import DocumentHub, page_language
 
 from .test_dashboard_views import TODAY, _data, shop  # noqa: F401  (the generated shop)
 from .test_demo_history import PRODUCTS
@@ -58,7 +58,7 @@ def test_rupiah_ticks_read_as_money_at_every_size(lang):
 
 async def test_rupiah_axes_never_use_scientific_notation(shop):  # noqa: F811
     data = _data(shop)
-    for view in VIEWS:  # no numeric axis anywhere may switch to 3.5e+7
+    for view in builtin_views():  # no numeric axis anywhere may switch to 3.5e+7
         doc = Document()
         await view.make(doc, data, DocumentHub(), today=TODAY)()
         for axis in doc.select({"type": LinearAxis}):
@@ -185,7 +185,7 @@ async def test_labels_follow_the_page_language(shop):  # noqa: F811
               "future": ("Nilai masa depan", "Future value"), "retention": ("Retensi", "Retention"),
               "customers": ("Pelanggan", "Customers"), "crosssell": ("Dibeli bersama", "Cross-sell"),
               "service": ("Layanan", "Service"), "messages": ("Pesan & promosi", "Messages & campaigns")}
-    for view in VIEWS:
+    for view in builtin_views():
         for lang, wanted in (("id", titles[view.name][0]), ("en", titles[view.name][1]), (None, titles[view.name][0])):
             doc = Document()
             await view.make(doc, _data(shop), DocumentHub(), today=TODAY, lang=lang)()

@@ -18,15 +18,15 @@ from smsd_crm_dashboards import sales as sales_view
 from smsd_crm_dashboards import service as service_view
 
 from smsd_crm.analytics import sales
-from smsd_crm.analytics.dashboard_data import DashboardData
+from smsd_crm_dashboards.data import DashboardData
 from smsd_crm.config import parse_config
 from smsd_crm.csv_io.catalog import parse_products
 from smsd_crm.daemon import offline_session
 from smsd_crm.demo.history import generate
 from smsd_crm.demo.history_load import load_history
 from smsd_crm.storage import catalog, customers
-from smsd_crm.storage.readonly import ReadOnlyDatabase
-from smsd_crm.web.dashboards import DocumentHub
+from smsd_crm_dashboards.readonly import ReadOnlyDatabase
+from smsd_crm_dashboards.documents import DocumentHub
 
 from .test_demo_history import PRODUCTS
 

@@ -41,7 +41,7 @@ def test_every_name_the_pages_use_is_in_the_catalogue():
 
 
 def test_every_name_the_dashboards_and_staff_commands_use_is_in_the_catalogue():
-    from smsd_crm_dashboards.views import VIEWS
+    from smsd_crm_dashboards.views import builtin_views
 
     names = catalogue().names()["id"]
     used = 0
@@ -56,7 +56,7 @@ def test_every_name_the_dashboards_and_staff_commands_use_is_in_the_catalogue():
         for group in PY_GROUP.findall(text):
             assert any(n.startswith(group + ".") for n in names), (path.name, group)
     assert used > 100  # the patterns still find what the code looks up
-    assert all(view.title_name in names for view in VIEWS)
+    assert all(view.title_name in names for view in builtin_views())
 
 
 def test_words_fall_back_to_the_value_and_texts_fill_fields():

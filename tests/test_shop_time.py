@@ -24,7 +24,7 @@ from smsd_crm.shop_time import ShopTime
 from smsd_crm.storage import catalog, sales, users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.readonly import ReadOnlyDatabase
+from smsd_crm_dashboards.readonly import ReadOnlyDatabase
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password

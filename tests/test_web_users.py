@@ -8,6 +8,7 @@ import asyncio
 import re
 
 import pytest
+from smsd_crm_dashboards.sessions import Opened, SessionBook
 
 from smsd_crm.config import StoreConfig, WebConfig
 from smsd_crm.storage import api_clients, users
@@ -15,8 +16,6 @@ from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web.app import WebContext, start_web
-from smsd_crm.web.dashboard_sessions import Opened
-from smsd_crm.web.dashboards import BokehHost
 from smsd_crm.web.passwords import MIN_LENGTH, hash_password, verify_password
 
 from .conftest import wait_until
@@ -307,14 +306,14 @@ async def test_the_dashboards_of_an_ended_login_close():
         async def close(self, code, message):
             self.closed = message
 
-    host = BokehHost([], None, None, "key", 60)
+    book = SessionBook(8)
     mine, kept, other = Socket(), Socket(), Socket()
-    host.sockets.update({mine: Opened("s1", "sales", 1, "a"), kept: Opened("s2", "sales", 1, "b"),
+    book.sockets.update({mine: Opened("s1", "sales", 1, "a"), kept: Opened("s2", "sales", 1, "b"),
                          other: Opened("s3", "sales", 2, "c")})
 
     async def alive(login: str) -> bool:
         return login != "a"  # login "a" ended (user 1's other login "b" lives on)
-    assert await host.recheck(alive, user_id=1) == 1
+    assert await book.recheck(alive, user_id=1) == 1
     assert mine.closed == b"logged out" and kept.closed is None and other.closed is None
 
 

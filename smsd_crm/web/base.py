@@ -41,7 +41,7 @@ class WebContext:
     simulator: Any = None  # a PhoneSimulator when the pool has emulated modems, else None
     settings: Settings | None = None  # for the modems and plugins pages
     outbox: SmsQueue | None = None  # the daemon's outbox; None: one that only queues (see __post_init__)
-    dashboards: Any = None  # a started BokehHost, or None (no dashboards)
+    dashboards: Any = None  # a started DashboardProxy (smsd_crm_dashboards.proxy), or None
     campaigns: Any = None  # the CampaignService, or None (no campaigns page)
 
     def __post_init__(self) -> None:

@@ -8,11 +8,10 @@ from contextlib import suppress
 
 from aiohttp import web
 from markupsafe import Markup
+from smsd_crm_dashboards.spec import PREFIX
 
-from ..csv_io.writing import attachment, to_csv
-from .auth import may_see_dashboards
-from .base import CTX, language, page_error, render, speaker
-from .dashboards import PREFIX
+from .auth import SESSION_COOKIE, may_see_dashboards
+from .base import CTX, USER, language, page_error, render, speaker
 
 LOGGER = logging.getLogger(__name__)
 LOGIN_CHECK = 30.0  # seconds between checks that the logins with dashboards open still live (expiry)
@@ -41,65 +40,28 @@ async def dashboard_page(request: web.Request) -> web.Response:
     script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
                     'bokeh-app-path={1}/{2}&amp;lang={3}"></script>').format(element, PREFIX, name, lang)
     speak = speaker(request)
-    views = [(v.name, speak.t(v.title_name)) for v in host.views.values()]
+    views = [(v.name, v.title(speak)) for v in host.views.values()]
     # The live topic "session" changes with nothing shown here: the page follows the login only (logged
     # out elsewhere, disabled, expired: the login form instead of charts that no longer update).
     return render(request, "dashboard.html", script=script, views=views, current=name,
-                  sources=host.sources.get(name, []), live="session")
-
-
-async def sales_csv(request: web.Request) -> web.Response:
-    """The sales view's data as CSV, at the level asked for."""
-    drill = await _host(request).data.drill()  # the dashboards' own arrays, off the daemon's connection
-    year, category = request.query.get("year"), request.query.get("category", "")[:100]
-    try:
-        if year and category:
-            bars = drill.by_product(year, category)
-        elif year:
-            bars = drill.by_month(year) + drill.by_category(year)
-        else:
-            bars = drill.by_year()
-    except ValueError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
-    time_key = not category  # keys are years (or months beside categories), not products
-    text = to_csv(zoned(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"], request,
-                        ("key",) if time_key else ()),
-                  ([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units] for b in bars))
-    name = "-".join(["sales", *(p for p in (year, category) if p)])
-    return web.Response(text=text, content_type="text/csv", headers={"Content-Disposition": attachment(f"{name}.csv")})
+                  sources=await host.source_names(name), live="session")
 
 
 async def view_csv(request: web.Request) -> web.Response:
-    """Any view's data as CSV: ``/dash/<view>.csv?source=<name>`` (the view's named data sources; the
-    first when none is given). The numbers are the view's own, from the same memoised computation."""
-    from bokeh.document import Document
-
-    host = _host(request)
+    """A view's data as CSV: ``/dash/<view>.csv?source=<name>`` (the view's named data sources; the
+    first when none is given; the sales view: the drill-down level ``year``/``category`` ask for). The
+    numbers are the view's own, made by the dashboards worker from the same memoised computation."""
     name = request.match_info["view"]
-    view = host.views.get(name)
-    if view is None:
-        raise web.HTTPNotFound(text="no such dashboard")
-    doc = Document()
-    from .dashboards import DocumentHub, data_tables
-
-    await view.make(doc, host.data, DocumentHub())()
-    tables = data_tables(doc)
-    wanted = request.query.get("source") or next(iter(tables), None)
-    if wanted not in tables:
-        raise web.HTTPNotFound(text=f"no data source {wanted!r} (this view has: {', '.join(tables)})")
-    columns, rows = tables[wanted]
-    return web.Response(text=to_csv(zoned(columns, request), rows), content_type="text/csv",
-                        headers={"Content-Disposition": attachment(f"{name}-{wanted}.csv")})
+    query = {k: request.query[k] for k in ("source", "year", "category") if k in request.query}
+    return await _host(request).export(name, query)
 
 
-TIME_COLUMNS = ("day", "week", "month", "year", "date", "at", "first", "last")
+async def autoload(request: web.Request) -> web.Response:
+    return await _host(request).autoload(request, request[USER]["user_id"], request.cookies.get(SESSION_COOKIE, ""))
 
 
-def zoned(columns: list[str], request: web.Request, also: tuple[str, ...] = ()) -> list[str]:
-    """Column names with the zone their days and times are in: ``month (Asia/Jakarta)``. Every day,
-    month and year is the shop's (``store.timezone``), never UTC's."""
-    zone = request.app[CTX].store.timezone
-    return [f"{c} ({zone})" if c in TIME_COLUMNS or c in also else c for c in columns]
+async def websocket(request: web.Request) -> web.StreamResponse:
+    return await _host(request).websocket(request, request.cookies.get(SESSION_COOKIE, ""))
 
 
 async def follow_logins(app: web.Application):
@@ -130,11 +92,10 @@ def add_routes(app: web.Application) -> list[dict]:
         return []
     app.router.add_get(PREFIX, dashboard_index)
     app.router.add_static(f"{PREFIX}/static/", path=host.static_path())
-    app.router.add_get(f"{PREFIX}/sales.csv", sales_csv)
     app.router.add_get(PREFIX + "/{view}.csv", view_csv)
     app.router.add_get(PREFIX + "/{view}", dashboard_page)
-    app.router.add_get(PREFIX + "/{view}/autoload.js", host.autoload)
-    app.router.add_get(PREFIX + "/{view}/ws", host.websocket)
+    app.router.add_get(PREFIX + "/{view}/autoload.js", autoload)
+    app.router.add_get(PREFIX + "/{view}/ws", websocket)
     app.on_shutdown.append(lambda _app: host.stop())
     app.cleanup_ctx.append(follow_logins)
     return [{"path": PREFIX, "key": "nav.dashboards", "role": "owner"}]

@@ -9,19 +9,19 @@ import time
 from collections import Counter
 from datetime import date
 
-from . import lines as line_arrays
-from .extract import has_table, sms_parts_per_customer
-from .lines import Lines
-from .purchases import Purchases, changes, fingerprint, load, merge
+from smsd_crm.analytics import lines as line_arrays
+from smsd_crm.analytics.extract import has_table, sms_parts_per_customer
+from smsd_crm.analytics.lines import Lines
+from smsd_crm.analytics.purchases import Purchases, changes, fingerprint, load, merge
 
 
 class DashboardData:
-    """``db`` is read-only, off the daemon's connection (``storage.readonly``); ``costs`` is the
+    """``db`` is read-only, off the daemon's connection (``readonly.py``); ``costs`` is the
     ``costs`` config section (SMS tariff, complaint cost); ``delivery_reports`` is
     ``outbox.delivery_reports``: without reports nobody knows whether a sent SMS arrived."""
 
     def __init__(self, db, costs=None, delivery_reports: bool = False) -> None:
-        from ..config import CostsConfig
+        from smsd_crm.config import CostsConfig
 
         self.db = db
         self.costs = costs or CostsConfig()
@@ -59,7 +59,7 @@ class DashboardData:
         """The shop's today (``store.timezone``), the day the views count up to."""
         from datetime import datetime, timezone
 
-        from ..shop_time import for_zone
+        from smsd_crm.shop_time import for_zone
         return (self._shop or for_zone()).day(datetime.now(timezone.utc))
 
     async def purchases(self) -> Purchases:
@@ -80,7 +80,7 @@ class DashboardData:
 
     async def drill(self):
         """The sales drill-down over the current lines (``sales.Drill``)."""
-        from .sales import Drill
+        from smsd_crm.analytics.sales import Drill
 
         async def make():
             categories = {r[0]: r[1] for r in await self.db.fetchall("SELECT id, category FROM products")}

@@ -8,8 +8,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from ..shop_time import ShopTime, for_zone
-from .db import Params
+from smsd_crm.shop_time import ShopTime, for_zone
+from smsd_crm.storage.db import Params
 
 
 class ReadOnlyDatabase:

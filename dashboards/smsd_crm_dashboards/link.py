@@ -1,0 +1,211 @@
+"""The daemon's end of the dashboards worker (``worker.py``): starts it when a dashboard is wanted,
+tells it what changed, starts it again after a crash when it is next wanted, and stops it after
+``idle_seconds`` with no dashboard open, which gives its memory back to the shop PC.
+
+Nothing here waits on the worker without a bound, and nothing on the SMS path waits on it at all:
+change notices are written to its stdin without waiting (a worker busy computing reads them later).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from contextlib import suppress
+from typing import Callable
+
+from .spec import WorkerSpec
+
+LOGGER = logging.getLogger(__name__)
+START_TIMEOUT = 120.0  # seconds for the worker to import Bokeh and listen (an old PC, a cold disk)
+STOP_TIMEOUT = 5.0  # seconds for it to end once told, before it is killed
+BACKLOG = 64 * 1024  # bytes of unread change notices; beyond this one more adds nothing (a refresh is due)
+
+
+class DashboardsUnavailable(Exception):
+    """The worker could not be started (the log says why)."""
+
+
+class WorkerLink:
+    """One worker process at a time. ``busy()`` says whether a dashboard is open (a websocket relayed):
+    the worker is stopped only when it has said False for ``idle_seconds``."""
+
+    def __init__(self, spec: WorkerSpec, *, idle_seconds: float = 600.0, busy: Callable[[], bool] = lambda: False,
+                 python: str = sys.executable, start_timeout: float = START_TIMEOUT) -> None:
+        self.spec = spec
+        self.idle_seconds = idle_seconds
+        self.busy = busy
+        self.python = python
+        self.start_timeout = start_timeout
+        self.port: int | None = None
+        self.sources: dict[str, list[str]] = {}  # view -> its tables, as the worker reported them
+        self.starts = 0  # how many workers were started (a restart after a crash counts)
+        self._proc: asyncio.subprocess.Process | None = None
+        self._lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task] = set()
+        self._last_used = 0.0
+        self._idle_task: asyncio.Task | None = None
+        self._closed = False
+
+    @property
+    def pid(self) -> int | None:
+        """The running worker's process id."""
+        return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
+
+    def running(self) -> bool:
+        return self.pid is not None and self.port is not None
+
+    async def ensure(self) -> int:
+        """The worker's port, starting it if it is not running. Raises DashboardsUnavailable."""
+        self.touch()
+        if self.running():
+            assert self.port is not None
+            return self.port
+        async with self._lock:
+            if not self.running():
+                if self._closed:
+                    raise DashboardsUnavailable("the daemon is stopping")
+                await self._start()
+            assert self.port is not None
+            return self.port
+
+    def touch(self) -> None:
+        """A dashboard was used now (idle time counts from here)."""
+        self._last_used = asyncio.get_running_loop().time()
+
+    async def _start(self) -> None:
+        await self._end()  # a worker that ended: its pipes and tasks
+        proc = await asyncio.create_subprocess_exec(
+            self.python, "-m", "smsd_crm_dashboards.worker", stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 20)
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        self._proc = proc
+        self._own(self._relay_log(proc.stderr), "dashboards-worker-log")
+        proc.stdin.write(self.spec.dumps().encode())  # on the pipe, never on the command line (ps shows that)
+        try:
+            async with asyncio.timeout(self.start_timeout):
+                while True:
+                    line = await proc.stdout.readline()
+                    if not line:
+                        code = await proc.wait()
+                        raise DashboardsUnavailable(f"the dashboards worker ended at start (exit code {code})")
+                    message = self._read(line)
+                    if "ready" in message:
+                        self.port = int(message["ready"])
+                        break
+        except TimeoutError:
+            self._kill()
+            raise DashboardsUnavailable(f"the dashboards worker did not start within {self.start_timeout:.0f} s") \
+                from None
+        except DashboardsUnavailable as exc:
+            LOGGER.error("%s", exc)
+            raise
+        self.starts += 1
+        self._own(self._read_messages(proc), "dashboards-worker-messages")
+        self._own(self._watch(proc), "dashboards-worker-watch")
+        if self._idle_task is None or self._idle_task.done():
+            self._idle_task = self._own(self._stop_when_idle(), "dashboards-worker-idle")
+        LOGGER.info("dashboards worker started (pid %d, Bokeh on 127.0.0.1:%d)", proc.pid, self.port)
+
+    def _own(self, coro, name: str) -> asyncio.Task:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _read(self, line: bytes) -> dict:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            LOGGER.warning("dashboards worker said something unreadable: %r", line[:200])
+            return {}
+        if isinstance(message.get("sources"), dict):
+            self.sources.update(message["sources"])
+        return message
+
+    async def _read_messages(self, proc: asyncio.subprocess.Process) -> None:
+        assert proc.stdout is not None
+        while line := await proc.stdout.readline():
+            self._read(line)
+
+    async def _relay_log(self, stream: asyncio.StreamReader) -> None:
+        """The worker's log records, logged here under their own logger's name (one log for the shop)."""
+        while line := await stream.readline():
+            try:
+                record = json.loads(line)
+                logging.getLogger(str(record["name"])).log(int(record["level"]), "%s", record["msg"])
+            except (ValueError, KeyError, TypeError):  # not a record: Python's own last words, a crash
+                LOGGER.error("dashboards worker: %s", line.decode(errors="replace").rstrip())
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
+        code = await proc.wait()
+        if self._proc is proc and not self._closed:
+            self.port = None
+            LOGGER.error("dashboards worker ended unexpectedly (exit code %s); it starts again when a dashboard "
+                         "is next opened or reconnects", code)
+
+    async def _stop_when_idle(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(1.0, self.idle_seconds / 4))
+            if self.busy():
+                self.touch()
+            elif self.running() and loop.time() - self._last_used >= self.idle_seconds:
+                LOGGER.info("dashboards worker stopped: no dashboard open for %.0f s (its memory is given back)",
+                            self.idle_seconds)
+                async with self._lock:
+                    await self._end()
+
+    def changed(self, topic: str | None = None) -> None:
+        """Something the dashboards show changed (a live-feed listener; never waits)."""
+        self._send({"changed": topic})
+
+    def expire(self, view: str, session_id: str) -> None:
+        """Let Bokeh discard a session (its login ended, or one tab too many)."""
+        self._send({"expire": [view, session_id]})
+
+    def _send(self, message: dict) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None or proc.stdin is None or proc.stdin.is_closing():
+            return
+        if proc.stdin.transport.get_write_buffer_size() > BACKLOG:
+            return  # the worker is busy computing: it has notices enough to refresh when it is back
+        proc.stdin.write(json.dumps(message).encode() + b"\n")
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.returncode is None:
+            with suppress(ProcessLookupError):
+                self._proc.kill()
+
+    async def _end(self) -> None:
+        """Stop the worker (end of stdin; killed after STOP_TIMEOUT) and forget it."""
+        proc, self._proc, self.port = self._proc, None, None
+        if proc is None:
+            return
+        if proc.returncode is None:
+            assert proc.stdin is not None
+            proc.stdin.close()
+            try:
+                async with asyncio.timeout(STOP_TIMEOUT):
+                    await proc.wait()
+            except TimeoutError:
+                LOGGER.warning("dashboards worker did not stop within %.0f s: killed", STOP_TIMEOUT)
+                with suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        elif proc.stdin is not None:
+            proc.stdin.close()
+
+    async def close(self) -> None:
+        """Stop the worker and every task of this link (the daemon is stopping). Idempotent."""
+        self._closed = True
+        async with self._lock:
+            await self._end()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with suppress(asyncio.CancelledError):
+                await task

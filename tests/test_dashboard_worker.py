@@ -1,0 +1,162 @@
+"""The dashboards run in a worker process of their own (issue 17), against `smsd-crm run` as a separate
+process with an emulated modem, a real database file and the real worker: a refresh that blocks for
+as long as the test likes never delays an SMS reply; a plugin's ``register_dashboards`` view appears
+under /dash for the owner only and draws in chromium; the worker stops when idle and starts again,
+and one killed comes back when a dashboard is next opened."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import textwrap
+from pathlib import Path
+
+from smsd_crm.emulator.pty_modem import next_reply
+
+from .conftest import SMSD_CRM, query, wait_until, write_config
+from .test_browser import page  # noqa: F401  (the chromium fixture)
+from .test_web_auth import client, log_in
+
+# A plugin adding one dashboard. Its refresh blocks its whole loop (time.sleep, as a heavy computation
+# would) while the file "block" exists beside it, after saying so with the file "blocked".
+PLUGIN = '''
+import time
+from pathlib import Path
+
+from bokeh.layouts import column
+from bokeh.models import ColumnDataSource, Div
+
+from smsd_crm import View, hookimpl
+
+HERE = Path(__file__).parent
+
+
+def make(doc, data, hub, lang=None):
+    count = Div(text="", name="count")
+    table = ColumnDataSource({"count": []}, name="customers")  # offered as /dash/deliveries.csv
+    marker = Div(text="0", name="revision", visible=False)
+
+    async def refresh():
+        if (HERE / "block").exists():
+            (HERE / "blocked").touch()
+            while (HERE / "block").exists():
+                time.sleep(0.05)
+        row = await data.db.fetchone("SELECT COUNT(*) FROM customers")
+        count.text = ("Customers: " if lang == "en" else "Pelanggan: ") + str(row[0])
+        table.data = {"count": [row[0]]}
+        marker.text = str(int(marker.text) + 1)
+    doc.add_root(column(count, marker))
+    doc.add_root(table)
+    hub.register(doc, refresh)
+    doc.add_next_tick_callback(refresh)
+    return refresh
+
+
+@hookimpl
+def register_dashboards():
+    return [View("deliveries", "Pengiriman", make, titles={"en": "Deliveries"})]
+'''
+REVISION = "() => window.Bokeh && Bokeh.documents.length ? Number(Bokeh.documents[0].get_model_by_name('revision').text) : 0"
+
+
+def _config(tmp_path: Path, device: str, extra: str = "") -> tuple[Path, Path]:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "deliveries.py").write_text(PLUGIN)
+    config = write_config(tmp_path, device, extra=f"plugins_dir: {plugins}\n" + textwrap.dedent(extra))
+    (tmp_path / "data").mkdir()
+    return config, plugins
+
+
+def _users(config: Path) -> None:
+    for name, role in (("pemilik", "owner"), ("kasir", "staff")):
+        subprocess.run([SMSD_CRM, "user", "add", name, "--role", role, "--password-stdin", "-c", str(config)],
+                       input="mawar-sore-48\n", text=True, check=True, timeout=120, capture_output=True)
+
+
+async def _base(log: Path) -> str:
+    return await wait_until(lambda: (m := re.search(r"web pages on (http://127\.0\.0\.1:\d+)/", log.read_text()))
+                            and m.group(1), 30, "web address in the log")
+
+
+async def test_an_sms_is_answered_while_a_dashboard_refresh_blocks(tmp_path, emulator, daemons):
+    config, plugins = _config(tmp_path, emulator.device, "dashboards:\n  start: at_startup\n")
+    (plugins / "block").touch()
+    log = tmp_path / "daemon.log"
+    await daemons(config, log)
+    # the worker started with the daemon and is computing the plugin's view: its loop is held
+    await wait_until(lambda: (plugins / "blocked").exists(), 120, "the dashboard refresh blocking")
+    replies = emulator.subscribe("+6281234567890")
+    emulator.deliver("081234567890", "daftar Budi")
+    assert "Budi" in await next_reply(replies, 30)
+    # answered while the refresh still blocked: it was not waiting for it
+    assert (plugins / "block").exists() and "dashboards ready" not in log.read_text()
+    (plugins / "block").unlink()
+    await wait_until(lambda: "dashboards ready" in log.read_text(), 60, "the worker's warm-up to finish")
+
+
+async def test_a_plugin_dashboard_is_under_dash_for_the_owner_only(tmp_path, emulator, daemons, page):  # noqa: F811
+    config, _ = _config(tmp_path, emulator.device)
+    _users(config)
+    log = tmp_path / "daemon.log"
+    await daemons(config, log)
+    base = await _base(log)
+    async with client() as anonymous:
+        for path in ("/dash/deliveries", "/dash/deliveries.csv", "/dash/deliveries/autoload.js"):
+            r = await anonymous.get(base + path, allow_redirects=False)
+            assert r.status == 302 and r.headers["Location"].startswith("/login"), path
+    async with client() as staff:
+        await log_in(staff, base, "kasir")
+        assert (await staff.get(f"{base}/dash/deliveries", allow_redirects=False)).status == 403
+        assert "/dash/deliveries" not in await (await staff.get(f"{base}/")).text()
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        menu = await (await owner.get(f"{base}/dash/sales")).text()
+        assert re.search(r'<a href="/dash/deliveries"[^>]*>Pengiriman</a>', menu)
+        owner.cookie_jar.update_cookies({"smsd_lang": "en"})
+        english = await (await owner.get(f"{base}/dash/sales")).text()
+        assert re.search(r'<a href="/dash/deliveries"[^>]*>Deliveries</a>', english)
+    # drawn in chromium, from the shop's database, in the worker
+    emulator.deliver("081234567890", "daftar Budi")
+    await wait_until(lambda: query(tmp_path / "data" / "test.sqlite3", "SELECT COUNT(*) FROM customers")[0][0] == 1,
+                     30, "the customer registered")
+    await page.goto(f"{base}/dash/deliveries")
+    await page.fill("input[name=username]", "pemilik")
+    await page.fill("input[name=password]", "mawar-sore-48")
+    await page.click("button[type=submit]")
+    await page.wait_for_function(f"() => ({REVISION})() >= 1", timeout=60000)
+    shown = await page.evaluate("() => Bokeh.documents[0].get_model_by_name('count').text")
+    assert shown == "Pelanggan: 1"
+    assert await page.locator('nav.tabs a[aria-current="page"]').inner_text() == "Pengiriman"
+
+
+async def test_the_worker_stops_when_idle_and_comes_back_after_a_crash(tmp_path, emulator, daemons):
+    config, _ = _config(tmp_path, emulator.device, "dashboards:\n  idle_minutes: 0.05\n")
+    _users(config)
+    log = tmp_path / "daemon.log"
+    await daemons(config, log)
+    base = await _base(log)
+
+    def started() -> list[int]:
+        return [int(p) for p in re.findall(r"dashboards worker started \(pid (\d+)", log.read_text())]
+    assert started() == []  # not before a dashboard is wanted
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        r = await owner.get(f"{base}/dash/deliveries.csv")
+        assert r.status == 200, await r.text()
+        first = started()
+        assert len(first) == 1
+        # nobody looks for 3 s (idle_minutes 0.05): the worker ends and its memory is the system's again
+        await wait_until(lambda: "dashboards worker stopped: no dashboard open" in log.read_text(), 60, "idle stop")
+        await wait_until(lambda: not Path(f"/proc/{first[0]}").exists(), 30, "the worker process gone")
+        assert (await owner.get(f"{base}/dash/deliveries.csv")).status == 200
+        second = started()
+        assert len(second) == 2
+        # a crash is logged; the next dashboard opened starts a new worker
+        os.kill(second[-1], signal.SIGKILL)
+        await wait_until(lambda: "dashboards worker ended unexpectedly" in log.read_text(), 30, "the crash logged")
+        r = await owner.get(f"{base}/dash/deliveries.csv")
+        assert r.status == 200 and (await r.text()).startswith("count"), await r.text()
+        assert len(started()) == 3
