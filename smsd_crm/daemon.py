@@ -32,6 +32,7 @@ from .context import CoreServices
 from .emulator.control import serve_control
 from .emulator.pty_modem import PtyModem
 from .emulator.simulator import PhoneSimulator
+from .loop_lag import LoopLag
 from .modem.modem import Modem
 from .modem.pool import ModemPool
 from .outbox import Outbox
@@ -212,13 +213,15 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         pool = ModemPool(modems)
         host.observers.append(campaigns.observe)
         running = Running(settings, db, host, pool, emulators, web_url)
+        lag = LoopLag()  # anything that blocks this loop delays every reply: operators see it in `status`
 
         async with asyncio.TaskGroup() as tg:
             tasks = [tg.create_task(router.run(), name="router"),
                      tg.create_task(outbox.run(pool), name="outbox"),
                      tg.create_task(pool.run(), name="pool"),
                      tg.create_task(campaigns.run(), name="campaigns"),
-                     tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems")),
+                     tg.create_task(lag.run(), name="loop-lag"),
+                     tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems"), lag=lag),
                                     name="status"),
                      tg.create_task(live.watch_other_processes(db), name="live")]
             if web_dashboards is not None and settings.dashboards.start == "at_startup":

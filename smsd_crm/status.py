@@ -1,4 +1,5 @@
-"""Modem health for operators: the daemon publishes it to the database; `smsd-crm status` prints it."""
+"""Modem and daemon health for operators: the daemon publishes it to the database; `smsd-crm status`
+prints it and the modems page shows it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
+from .loop_lag import LoopLag
 from .models import REGISTRATION_NAMES
+from .storage import daemon_status
 from .storage import messages as queries
 from .storage.db import Database
 
@@ -20,26 +23,40 @@ class StatusSource(Protocol):
 
 INTERVAL = 5.0
 STALE_AFTER = 30.0
+LAG_LIMIT_MS = 50  # event loop lag worth an operator's attention: every reply waits that long
 
 
 async def publish(pool: StatusSource, db: Database, clock: Callable[[], datetime],
-                  interval: float = INTERVAL, on_change: Callable[[], None] = lambda: None) -> None:
-    """Write the pool's status every ``interval`` seconds; mark every modem stopped on the way out.
+                  interval: float = INTERVAL, on_change: Callable[[], None] = lambda: None, *,
+                  lag: LoopLag | None = None) -> None:
+    """Write the pool's status, and ``lag``'s last minute when given, every ``interval`` seconds;
+    mark every modem stopped on the way out.
 
-    ``on_change`` is called when anything but the time stamp differs from the last write.
+    ``on_change`` is called when the modems' rows, or whether the lag is over ``LAG_LIMIT_MS``,
+    differ from the last write; not for the lag's value, which changes at every write.
     """
     last = None
     try:
         while True:
             rows = [dataclasses.asdict(s) for s in pool.status()]
             await queries.write_modem_status(db, rows, clock())
-            if rows != last:
+            over = await _write_lag(db, lag, clock()) if lag else False
+            if (rows, over) != last:
                 on_change()
-                last = rows
+                last = rows, over
             await asyncio.sleep(interval)
     finally:
         rows = [dict(dataclasses.asdict(s), state="stopped") for s in pool.status()]
         await asyncio.shield(queries.write_modem_status(db, rows, clock()))
+
+
+async def _write_lag(db: Database, lag: LoopLag, now: datetime) -> bool:
+    """Store the probe's last minute in milliseconds; True when its max is over the limit."""
+    s = lag.summary()
+    if not s.samples:  # just started: "max 0 ms" would claim a measurement no one made
+        return False
+    await daemon_status.write(db, s.max * 1000, s.p99 * 1000, s.samples, now)
+    return s.max * 1000 > LAG_LIMIT_MS
 
 
 def signal_text(rssi: int | None) -> str:
@@ -61,12 +78,30 @@ def describe(r: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datetime) -> str:
-    """The table `smsd-crm status` prints (pure)."""
-    if not rows:
+def describe_lag(daemon: dict[str, Any]) -> dict[str, Any]:
+    """The ``daemon_status`` row as whole milliseconds and whether it is over the limit (pure; CLI and page)."""
+    max_ms = round(daemon["loop_lag_max_ms"])
+    return {"max_ms": max_ms, "p99_ms": round(daemon["loop_lag_p99_ms"]), "over": max_ms > LAG_LIMIT_MS,
+            "limit_ms": LAG_LIMIT_MS}
+
+
+def lag_line(daemon: dict[str, Any]) -> str:
+    """The event loop lag as `smsd-crm status` prints it (pure)."""
+    d = describe_lag(daemon)
+    line = f"event loop lag (last minute): max {d['max_ms']} ms, p99 {d['p99_ms']} ms"
+    if d["over"]:
+        line += (f" - over {d['limit_ms']} ms: something blocks the daemon's event loop, and SMS replies "
+                 "wait that long (docs/operations.md)")
+    return line
+
+
+def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datetime,
+                  daemon: dict[str, Any] | None = None) -> str:
+    """The table `smsd-crm status` prints, with the ``daemon_status`` row's line when given (pure)."""
+    if not rows and daemon is None:
         return "no modem status yet: has the daemon been started with this config?"
     lines = []
-    newest = max(datetime.fromisoformat(r["updated_at"]) for r in rows)
+    newest = max(datetime.fromisoformat(r["updated_at"]) for r in rows + ([daemon] if daemon else []))
     age = (now - newest).total_seconds()
     if age > STALE_AFTER:
         lines.append(f"(last update {age:.0f} s ago: is the daemon running?)")
@@ -79,7 +114,10 @@ def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datet
         d = describe(r)
         table.append(tuple(d[k] for k in keys))
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+    if rows:  # a daemon run without modems still has an outbox and a loop
+        lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
     summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("queued", "sending", "sent", "delivered", "failed"))
     lines.append(f"outbox: {summary}")
+    if daemon is not None:
+        lines.append(lag_line(daemon))
     return "\n".join(lines)

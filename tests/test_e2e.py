@@ -6,6 +6,7 @@ The daemon opens the emulator's device path exactly as it would open /dev/ttyUSB
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from collections import Counter
 
@@ -118,6 +119,7 @@ async def test_status_command_shows_modem_health_and_the_outbox(tmp_path, emulat
     await next_reply(replies, 30)
     db = tmp_path / "data" / "test.sqlite3"
     await wait_until(lambda: query(db, "SELECT sent FROM modem_status") == [(1,)], 30, "status published")
+    await wait_until(lambda: query(db, "SELECT samples FROM daemon_status"), 30, "loop lag published")
     proc = await asyncio.create_subprocess_exec(SMSD_CRM, "status", "-c", str(config),
                                                 stdout=asyncio.subprocess.PIPE)
     out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
@@ -126,6 +128,7 @@ async def test_status_command_shows_modem_health_and_the_outbox(tmp_path, emulat
     assert "ready" in line and "20/31 (-73 dBm)" in line and "home" in line and "TELKOMSEL" in line
     assert emulator.core.imsi in line and emulator.core.iccid in line
     assert "outbox: 0 queued, 0 sending, 1 sent" in out
+    assert re.search(r"^event loop lag \(last minute\): max \d+ ms, p99 \d+ ms", out, re.M), out
     await daemon.stop()
     assert query(db, "SELECT state FROM modem_status") == [("stopped",)]
 

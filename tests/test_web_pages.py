@@ -9,7 +9,7 @@ import pytest
 
 from smsd_crm.config import parse_config
 from smsd_crm.daemon import offline_session
-from smsd_crm.storage import customers, messages, users
+from smsd_crm.storage import customers, daemon_status, messages, users
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.live import LiveFeed
 from smsd_crm.web.passwords import hash_password
@@ -188,6 +188,21 @@ async def test_owner_pages_show_modems_and_plugins_with_secrets_hidden(tmp_path)
                     assert text in page, text
         finally:
             await runner.cleanup()
+
+
+async def test_modems_page_shows_the_event_loop_lag(shop):
+    base, db, *_ = shop
+    async with client() as s:
+        await log_in(s, base, "pemilik")
+        assert 'id="loop-lag"' not in await (await s.get(f"{base}/admin/modems")).text()  # no daemon has run
+        await daemon_status.write(db, 12.4, 2.6, 600, Clock()())
+        page = await (await s.get(f"{base}/admin/modems")).text()
+        assert "Keterlambatan event loop daemon (1 menit terakhir): maks 12 ms, p99 3 ms</p>" in page
+        await daemon_status.write(db, 1312.0, 2.6, 600, Clock()())
+        await s.get(f"{base}/lang/en", params={"next": "/"})
+        page = await (await s.get(f"{base}/admin/modems")).text()
+        assert ('<p id="loop-lag" class="warning">Event loop lag (last minute): max 1,312 ms, p99 3 ms. Over 50 ms: '
+                "something blocks the daemon&#39;s event loop, and SMS replies wait that long.</p>") in page
 
 
 async def test_language_switch_changes_every_label(shop):

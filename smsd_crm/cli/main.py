@@ -122,7 +122,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
     from ..status import format_status
-    from ..storage import messages
+    from ..storage import daemon_status, messages
     from ..storage.db import Database
 
     settings = load_config(args.config, secrets=False)
@@ -134,7 +134,8 @@ def cmd_status(args: argparse.Namespace) -> int:
         db = await Database.open(settings.database.path, settings.store.time)
         try:
             rows = [dict(r) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
-            return format_status(rows, await messages.outbox_counts(db), datetime.now(timezone.utc))
+            return format_status(rows, await messages.outbox_counts(db), datetime.now(timezone.utc),
+                                 await daemon_status.read(db))
         except Exception as exc:  # an old database without the table
             raise SmsdError(f"cannot read status from {settings.database.path}: {exc}") from None
         finally:
@@ -248,7 +249,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     add("check-config", cmd_check_config, "validate the config file and plugin sections")
     add("plugins", cmd_plugins, "list plugins, their hooks and keywords")
     add("migrate", cmd_migrate, "create or upgrade the database schema")
-    add("status", cmd_status, "show each modem's health and the outbox")
+    add("status", cmd_status, "show each modem's health, the outbox and the daemon's event loop lag")
     cat = sub.add_parser("catalog", help="import or export the product catalogue (CSV)",
                          description="Import or export the product catalogue as CSV.")
     cat_sub = cat.add_subparsers(dest="catalog_command", required=True, metavar="CATALOGCOMMAND")

@@ -296,4 +296,16 @@ CREATE TABLE form_uses (
 -- something), space-separated. Tokens made before scopes existed keep what they could do.
 ALTER TABLE api_clients ADD COLUMN scopes TEXT NOT NULL DEFAULT 'read send';
 """),
+    Migration("m020_daemon_status", """
+-- The daemon's own health beside modem_status, rewritten every few seconds by the same publisher
+-- (status.py) for `smsd-crm status` and the modems page: how late its event loop woke over the
+-- last minute (loop_lag.py), in milliseconds. One row.
+CREATE TABLE daemon_status (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    loop_lag_max_ms REAL NOT NULL,
+    loop_lag_p99_ms REAL NOT NULL,             -- nearest rank
+    samples         INTEGER NOT NULL,          -- lags the minute held
+    updated_at      TEXT NOT NULL
+);
+"""),
 ]

@@ -9,7 +9,7 @@ import yaml
 from aiohttp import web
 
 from .. import status
-from ..storage import messages
+from ..storage import daemon_status, messages
 from .base import CTX, owner_only, render
 
 SECRET_KEY = re.compile(r"(^|_)(pin|puk|secret|password|passwd|token|api_?key|auth)($|_)", re.I)
@@ -37,8 +37,9 @@ async def modems_page(request: web.Request) -> web.Response:
         "SELECT COALESCE(modem_id, '') AS modem_id, count(*) AS n FROM messages "
         "WHERE direction = 'out' AND state = 'queued' GROUP BY 1")}
     modems = [dict(status.describe(r), queued=queued.get(r["modem_id"], 0)) for r in rows]
+    daemon = await daemon_status.read(ctx.db)
     return render(request, "modems.html", modems=modems, counts=await messages.outbox_counts(ctx.db),
-                  any_modem=queued.get("", 0), live="modems")
+                  any_modem=queued.get("", 0), lag=status.describe_lag(daemon) if daemon else None, live="modems")
 
 
 @owner_only
