@@ -4,10 +4,17 @@
 (2) each view's data: the time of one refresh of its server-side Bokeh Document (the SQL, the
     analytics and filling the models): the first (model fits included), right after a new SMS
     order (the live path), and warm (median of --repeat runs);
-(3) first render: `smsd-crm run` on that database, Debian's chromium logs in as the owner and opens
-    each view; the time from navigation to the first complete chart (the view's revision marker).
+(3) the live shop: `smsd-crm run` on that database with --modems emulated modems and the dashboards
+    worker started with it; Debian's chromium logs in as the owner and opens every view in a tab of
+    its own: the time from navigation to the first complete chart (the view's revision marker);
+(4) then SMS arrive at --rate per second for --seconds (one in five an SMS order from a registered
+    customer, so every open view refreshes; one tab reloaded every --reload-every s): the reply
+    latency (SIM storage to the whole reply accepted by the emulated modem), the daemon's event loop
+    lag over the last minute (its own probe, from the database), and the resident memory of the
+    daemon and the dashboards worker idle, with every view open and under load.
 
 Usage: .venv/bin/python bench/dashboards.py [--customers 20000] [--years 3] [--repeat 3] [--no-browser]
+       [--modems 8] [--rate 20] [--seconds 60] [--reload-every 5]
 """
 
 from __future__ import annotations
@@ -25,17 +32,17 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bokeh.document import Document
-from smsd_crm.demo.history import generate
-from smsd_crm.demo.history_load import load_history
+from smsd_crm_dashboards.data import DashboardData
+from smsd_crm_dashboards.documents import DocumentHub
+from smsd_crm_dashboards.readonly import ReadOnlyDatabase
 from smsd_crm_dashboards.views import builtin_views
 
-from smsd_crm_dashboards.data import DashboardData
 from smsd_crm.config import parse_config
 from smsd_crm.csv_io.catalog import parse_products
 from smsd_crm.daemon import offline_session
+from smsd_crm.demo.history import generate
+from smsd_crm.demo.history_load import load_history
 from smsd_crm.storage import catalog
-from smsd_crm_dashboards.readonly import ReadOnlyDatabase
-from smsd_crm_dashboards.documents import DocumentHub
 
 ROOT = Path(__file__).parent.parent
 SMSD_CRM = str(Path(sys.executable).parent / "smsd-crm")
@@ -109,48 +116,122 @@ async def view_data(config: Path, repeat: int) -> None:
               f"{1000 * statistics.median(times[2:]):>18.0f} ms")
 
 
-async def first_render(config: Path) -> None:
+def _memory(pid: int | None) -> str:
+    """Resident memory now and at its peak (Linux /proc), in MB."""
+    if pid is None:
+        return "not running"
+    try:
+        fields = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+    except OSError:
+        return "gone"
+    mb = {k: int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM")}
+    return f"{mb['VmRSS']:.0f} MB resident (peak {mb['VmHWM']:.0f} MB)"
+
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] if ordered else float("nan")
+
+
+async def live_shop(config: Path, modems: int, rate: float, seconds: float, reload_every: float) -> None:
+    """`smsd-crm run` on the big database with emulated modems; every view open in chromium (one tab
+    each, one reloaded every ``reload_every`` s); SMS at ``rate``/s for ``seconds`` s, one in five an
+    SMS order from a registered customer (so every open dashboard refreshes as in a shop)."""
+    import sqlite3
+
+    from harness import Replies, until
     from playwright.async_api import async_playwright
 
+    from smsd_crm.emulator.pty_modem import PtyModem
+
+    folder = config.parent
     subprocess.run([SMSD_CRM, "user", "add", "pemilik", "--role", "owner", "--password-stdin", "-c", str(config)],
                    input="kopi-susu-gula-7391\n", text=True, check=True, capture_output=True)
-    log = config.parent / "daemon.log"
+    emus = [PtyModem(f"m{i}", link=folder / f"ttyUSB{i}", send_delay=0.05, imsi=f"5101000000{i:05d}")
+            for i in range(modems)]
+    for e in emus:
+        await e.start()
+    replies = Replies(emus)
+    live = folder / "live.yaml"
+    live.write_text(config.read_text().replace("modems: []\n", "modems:\n" + "".join(
+        f"  - {{id: {e.modem_id}, port: {e.device}}}\n" for e in emus)) + "dashboards: {start: at_startup}\n")
+    with sqlite3.connect(folder / "bench.sqlite3") as conn:
+        customers = [r[0] for r in conn.execute("SELECT phone FROM customers ORDER BY id LIMIT ?",
+                                                (int(rate * seconds),))]
+    log = folder / "daemon.log"
     with open(log, "w") as out:
-        daemon = subprocess.Popen([SMSD_CRM, "run", "-c", str(config)], stdout=out, stderr=out,
+        daemon = subprocess.Popen([SMSD_CRM, "run", "-c", str(live)], stdout=out, stderr=out,
                                   env=dict(os.environ, PYTHONUNBUFFERED="1"))
     try:
-        deadline = time.monotonic() + 60
-        while not (m := re.search(r"web pages on (http://127\.0\.0\.1:\d+)/", log.read_text())):
-            if time.monotonic() > deadline or daemon.poll() is not None:
-                raise SystemExit("the daemon did not start:\n" + log.read_text()[-2000:])
-            await asyncio.sleep(0.2)
-        base = m.group(1)
+        await until(lambda: "web pages on" in log.read_text() or daemon.poll() is not None, 120, "daemon start")
+        if daemon.poll() is not None:
+            raise SystemExit("the daemon did not start:\n" + log.read_text()[-2000:])
+        base = re.search(r"web pages on (http://127\.0\.0\.1:\d+)/", log.read_text()).group(1)
         started = time.perf_counter()
-        while "dashboards ready in" not in log.read_text():  # the daemon computes every view at start-up
-            if time.perf_counter() - started > 120:
-                raise SystemExit("the dashboards did not warm up:\n" + log.read_text()[-2000:])
-            await asyncio.sleep(0.2)
-        print(re.search(r"dashboards ready in [\d.]+ s", log.read_text()).group(0) + " after start-up")
+        await until(lambda: "dashboards ready in" in log.read_text(), 600, "the dashboards worker's warm-up")
+        print(re.search(r"dashboards ready in [\d.]+ s", log.read_text()).group(0) + " (the worker, started with "
+              f"the daemon; {time.perf_counter() - started:.1f} s after the web pages)")
+        worker = int(re.findall(r"dashboards worker started \(pid (\d+)", log.read_text())[-1])
+        print(f"idle, no browser: daemon {_memory(daemon.pid)}; worker {_memory(worker)}")
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
-            page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-            await page.goto(f"{base}/login")
-            await page.fill("input[name=username]", "pemilik")
-            await page.fill("input[name=password]", "kopi-susu-gula-7391")
-            await page.click("button[type=submit]")
-            await page.wait_for_url(f"{base}/")
+            context = await browser.new_context(viewport={"width": 1280, "height": 900})
+            login = await context.new_page()
+            await login.goto(f"{base}/login")
+            await login.fill("input[name=username]", "pemilik")
+            await login.fill("input[name=password]", "kopi-susu-gula-7391")
+            await login.click("button[type=submit]")
+            await login.wait_for_url(f"{base}/")
+            await login.close()
+            revision = ("() => window.Bokeh && Bokeh.documents.length && "
+                        "Number(Bokeh.documents[0].get_model_by_name('revision').text)")
             print(f"{'view':<12} {'first chart':>12}")
+            tabs = []
             for view in builtin_views():
+                tab = await context.new_page()
                 started = time.perf_counter()
-                await page.goto(f"{base}/dash/{view.name}")
-                await page.wait_for_function("() => window.Bokeh && Bokeh.documents.length && "
-                                             "Number(Bokeh.documents[0].get_model_by_name('revision').text) >= 1",
-                                             timeout=120000)
+                await tab.goto(f"{base}/dash/{view.name}")
+                await tab.wait_for_function(f"() => ({revision})() >= 1", timeout=300000)
                 print(f"{view.name:<12} {1000 * (time.perf_counter() - started):>9.0f} ms")
+                tabs.append(tab)
+            print(f"every view open: daemon {_memory(daemon.pid)}; worker {_memory(worker)}")
+
+            # SMS at `rate` per second, spread over the modems; one in five an order
+            before = [await t.evaluate(f"() => ({revision})()") for t in tabs]
+            numbers, next_reload, start = [], time.perf_counter() + reload_every, time.perf_counter()
+            for i in range(int(rate * seconds)):
+                due = start + i / rate
+                while (now := time.perf_counter()) < due:
+                    await asyncio.sleep(min(0.01, due - now))
+                if i % 5 == 4 and i // 5 < len(customers):
+                    number, text = customers[i // 5], "PESAN beras 1"
+                else:
+                    number, text = f"+62813{i:07d}", ("INFO", "HARGA gula")[i % 2]
+                replies.deliver(emus[i % modems], number, text)
+                numbers.append(number)
+                if now >= next_reload:  # the owner pulls to refresh one view now and then
+                    tab = tabs[int(now) % len(tabs)]
+                    asyncio.get_running_loop().create_task(tab.reload())
+                    next_reload += reload_every
+            await replies.wait(numbers, 120)
+            times = replies.times(numbers)
+            after = [await t.evaluate(f"() => ({revision})()") for t in tabs]
+            print(f"{len(numbers)} SMS at {rate:g}/s over {seconds:g} s ({len(numbers) // 5} orders), {modems} modems, "
+                  f"every view open, one tab reloaded every {reload_every:g} s: reply latency p50 "
+                  f"{1000 * _pct(times, 50):.0f} ms, p99 {1000 * _pct(times, 99):.0f} ms, max {1000 * max(times):.0f} ms")
+            print("dashboard refreshes during it: " + ", ".join(
+                f"{v.name} {a - b:+d}" for v, a, b in zip(builtin_views(), after, before)) + " (reloaded tabs restart at 1)")
+            print(f"under load: daemon {_memory(daemon.pid)}; worker {_memory(worker)}")
             await browser.close()
+        lag = sqlite3.connect(folder / "bench.sqlite3").execute(
+            "SELECT loop_lag_max_ms, loop_lag_p99_ms, samples FROM daemon_status").fetchone()
+        print(f"daemon event loop lag over the last minute: max {lag[0]:.0f} ms, p99 {lag[1]:.0f} ms "
+              f"({lag[2]} samples)")
     finally:
         daemon.terminate()
-        daemon.wait(30)
+        daemon.wait(60)
+        for e in emus:
+            await e.stop()
 
 
 async def main() -> None:
@@ -158,13 +239,17 @@ async def main() -> None:
     parser.add_argument("--customers", type=int, default=20000)
     parser.add_argument("--years", type=float, default=3)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-browser", action="store_true")
+    parser.add_argument("--no-browser", action="store_true", help="only the views' data, in this process")
+    parser.add_argument("--modems", type=int, default=8, help="emulated modems of the live shop")
+    parser.add_argument("--rate", type=float, default=20, help="SMS per second while every view is open")
+    parser.add_argument("--seconds", type=float, default=60, help="how long they arrive (the loop lag window is 60 s)")
+    parser.add_argument("--reload-every", type=float, default=5, help="seconds between reloads of one tab")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         config = await build(Path(folder), args.customers, args.years)
         await view_data(config, args.repeat)
         if not args.no_browser:
-            await first_render(config)
+            await live_shop(config, args.modems, args.rate, args.seconds, args.reload_every)
 
 
 if __name__ == "__main__":

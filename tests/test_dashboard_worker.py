@@ -13,6 +13,11 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import pytest
+from smsd_crm_dashboards.spec import ViewSpec, WorkerSpec
+from smsd_crm_dashboards.views import all_views
+
+from smsd_crm import StartupError, View
 from smsd_crm.emulator.pty_modem import next_reply
 
 from .conftest import SMSD_CRM, query, wait_until, write_config
@@ -160,3 +165,25 @@ async def test_the_worker_stops_when_idle_and_comes_back_after_a_crash(tmp_path,
         r = await owner.get(f"{base}/dash/deliveries.csv")
         assert r.status == 200 and (await r.text()).startswith("count"), await r.text()
         assert len(started()) == 3
+
+
+def a_view(doc, data, hub, lang=None):
+    """A view function defined at the top of a module, as the worker needs."""
+
+
+def test_a_view_s_name_and_make_are_checked_when_it_is_made():
+    with pytest.raises(ValueError, match="it is a URL"):
+        View("Pengiriman Hari Ini", "Pengiriman", a_view)
+    with pytest.raises(ValueError, match="top of a module"):
+        View("deliveries", "Pengiriman", lambda doc, data, hub, lang=None: None)
+    spec = ViewSpec.of(View("deliveries", "Pengiriman", a_view, titles={"en": "Deliveries"}), "lokasi")
+    assert spec.make == f"{__name__}:a_view" and spec.load() is a_view
+    assert WorkerSpec.loads(WorkerSpec("x.sqlite3", "Asia/Jakarta", {}, False, [spec], "k", "s", 60).dumps()).views == [spec]
+
+
+def test_a_plugin_view_cannot_take_a_name_already_taken():
+    with pytest.raises(StartupError, match="'sales' is taken by a built-in dashboard"):
+        all_views([("lokasi", View("sales", "Penjualan", a_view))])
+    with pytest.raises(StartupError, match="taken by plugin 'lokasi'"):
+        all_views([("lokasi", View("peta", "Peta", a_view)), ("lain", View("peta", "Peta", a_view))])
+    assert [s.name for s in all_views([("lokasi", View("peta", "Peta", a_view))])][-1] == "peta"

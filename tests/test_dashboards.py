@@ -77,7 +77,7 @@ async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_
         internal = re.search(r"Bokeh on (127\.0\.0\.1:\d+)", log.read_text()).group(1)
         async with aiohttp.ClientSession() as direct:
             for path in ("/dash/sales/autoload.js?bokeh-autoload-element=x&bokeh-app-path=/dash/sales",
-                         "/dash/_export/sales", "/dash/_sources/sales"):
+                         "/dash/_export/sales", "/dash/_state"):
                 r = await direct.get(f"http://{internal}{path}", allow_redirects=False)
                 assert r.status in (302, 401, 403), path
         # a websocket opened from another site is refused, even with the owner's cookie

@@ -70,6 +70,18 @@ class WorkerLink:
             assert self.port is not None
             return self.port
 
+    def prestart(self) -> None:
+        """Start the worker in the background if it is not running (a dashboard page is being shown:
+        its script will want the worker a moment later). A failure is logged."""
+        if not self.running() and not self._lock.locked() and not self._closed:
+            self._own(self._quietly_ensure(), "dashboards-worker-prestart")
+
+    async def _quietly_ensure(self) -> None:
+        try:
+            await self.ensure()
+        except DashboardsUnavailable:
+            pass  # logged by _start; the page's script asks again
+
     def touch(self) -> None:
         """A dashboard was used now (idle time counts from here)."""
         self._last_used = asyncio.get_running_loop().time()
@@ -137,8 +149,8 @@ class WorkerLink:
             try:
                 record = json.loads(line)
                 logging.getLogger(str(record["name"])).log(int(record["level"]), "%s", record["msg"])
-            except (ValueError, KeyError, TypeError):  # not a record: Python's own last words, a crash
-                LOGGER.error("dashboards worker: %s", line.decode(errors="replace").rstrip())
+            except (ValueError, KeyError, TypeError):  # not a record: a warning, a print, Python's last words
+                LOGGER.warning("dashboards worker: %s", line.decode(errors="replace").rstrip())
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()

@@ -102,22 +102,6 @@ class DashboardProxy:
         assert spec is not None and spec.origin is not None
         return str(Path(spec.origin).parent / "server" / "static")
 
-    async def source_names(self, name: str, timeout: float = 10.0) -> list[str]:
-        """A view's exportable tables (asks the worker, which may compute the view first; [] if that
-        takes longer than ``timeout`` seconds: the page then shows no CSV links this time)."""
-        if name in self.sources:
-            return self.sources[name]
-        assert self.client is not None
-        try:
-            async with asyncio.timeout(timeout):
-                url = f"{await self.internal()}{PREFIX}/_sources/{name}"
-                async with self.client.get(url, headers={SECRET_HEADER: self.worker.spec.secret}) as answer:
-                    if answer.status != 200:
-                        return []
-                    return list((await answer.json())["sources"])
-        except (TimeoutError, aiohttp.ClientError, web.HTTPException, ValueError, KeyError):
-            return []
-
     async def state(self) -> dict | None:
         """The worker's state (``Worker.state``: sessions per view, live documents, resident bytes), or
         None when it is not running."""

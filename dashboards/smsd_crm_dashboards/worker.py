@@ -5,8 +5,8 @@ worker computes, for however long, the daemon's loop (modems, SMS replies) never
 
 Protocol, JSON lines: the daemon writes a ``WorkerSpec`` as the first line on stdin, then commands
 ``{"changed": topic}`` and ``{"expire": [view, session_id]}``; the worker answers on stdout with
-``{"ready": port}`` once Bokeh listens on 127.0.0.1, then ``{"sources": {view: [names]}}`` as it
-learns each view's tables. Log records go to stderr, one JSON object per line. The end of stdin (the
+``{"ready": port}`` once Bokeh listens on 127.0.0.1, then ``{"sources": {view: [names]}}`` as the
+warm-up learns each view's tables (the page's CSV links). Log records go to stderr, one JSON object per line. The end of stdin (the
 daemon stopping it, or gone) ends the worker.
 
 Run as ``python -m smsd_crm_dashboards.worker``.
@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import secrets
+import signal
 import sys
 from typing import Any, Callable, TextIO
 from urllib.parse import quote
@@ -108,7 +109,6 @@ class Worker:
 
         apps = {f"/{name}": application(name) for name in self.views}
         extra = [(f"/_export/{VIEW_NAME}", ExportHandler, {"worker": self}),
-                 (f"/_sources/{VIEW_NAME}", SourcesHandler, {"worker": self}),
                  ("/_state", StateHandler, {"worker": self})]
         self.server = Server(apps, io_loop=IOLoop.current(), address="127.0.0.1", port=0, prefix=PREFIX,
                              auth_provider=ProxyOnly(), include_headers=[], include_cookies=[],
@@ -213,22 +213,14 @@ def _handlers():
             self.set_header("X-Filename", quote(made.filename))  # a header value: no line break can pass
             self.finish(made.text.encode())
 
-    class Sources(Internal):
-        async def get(self, name: str) -> None:
-            if name not in self.worker.views:
-                self.set_status(404)
-                self.finish("no such dashboard")
-                return
-            self.finish({"sources": await self.worker.source_names(name)})
-
     class State(Internal):
         def get(self) -> None:
             self.finish(self.worker.state())
 
-    return Export, Sources, State
+    return Export, State
 
 
-ExportHandler, SourcesHandler, StateHandler = _handlers()
+ExportHandler, StateHandler = _handlers()
 
 
 def resident_bytes() -> int:
@@ -260,6 +252,7 @@ async def serve(spec: WorkerSpec, commands: asyncio.StreamReader, say: Callable[
 
 def main() -> None:
     """Read the spec from stdin and serve; exit when stdin ends."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the daemon's terminal: the daemon ends it
     out = sys.stdout
     sys.stdout = sys.stderr  # whatever a view prints never mixes into the messages to the daemon
     logging.basicConfig(level=logging.INFO, handlers=[JsonLines(sys.stderr)], force=True)

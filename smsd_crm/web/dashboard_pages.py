@@ -39,12 +39,13 @@ async def dashboard_page(request: web.Request) -> web.Response:
     # view through the session's request arguments: its labels follow the page's language.
     script = Markup('<script id="{0}" src="{1}/{2}/autoload.js?bokeh-autoload-element={0}&amp;'
                     'bokeh-app-path={1}/{2}&amp;lang={3}"></script>').format(element, PREFIX, name, lang)
+    host.worker.prestart()  # the script below wants the worker: start it while the page travels
     speak = speaker(request)
     views = [(v.name, v.title(speak)) for v in host.views.values()]
     # The live topic "session" changes with nothing shown here: the page follows the login only (logged
     # out elsewhere, disabled, expired: the login form instead of charts that no longer update).
     return render(request, "dashboard.html", script=script, views=views, current=name,
-                  sources=await host.source_names(name), live="session")
+                  sources=host.sources.get(name, []), live="session")
 
 
 async def view_csv(request: web.Request) -> web.Response:
