@@ -6,6 +6,7 @@ and one killed comes back when a dashboard is next opened."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import signal
@@ -14,6 +15,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from smsd_crm_dashboards.documents import DocumentHub
 from smsd_crm_dashboards.spec import ViewSpec, WorkerSpec
 from smsd_crm_dashboards.views import all_views
 
@@ -187,3 +189,35 @@ def test_a_plugin_view_cannot_take_a_name_already_taken():
     with pytest.raises(StartupError, match="taken by plugin 'lokasi'"):
         all_views([("lokasi", View("peta", "Peta", a_view)), ("lain", View("peta", "Peta", a_view))])
     assert [s.name for s in all_views([("lokasi", View("peta", "Peta", a_view))])][-1] == "peta"
+
+
+class FakeDocument:
+    """What DocumentHub asks of a Bokeh document: run a callback on its next tick."""
+
+    def add_next_tick_callback(self, callback) -> None:
+        asyncio.get_running_loop().create_task(callback())
+
+
+async def test_an_open_dashboard_refreshes_at_most_once_per_spacing():
+    refreshes = []
+
+    async def refresh() -> None:
+        refreshes.append(1)
+    hub, doc = DocumentHub(spacing=3600), FakeDocument()
+    hub.register(doc, refresh)
+    for _ in range(10):  # a burst of SMS and orders
+        hub.changed("orders")
+    await wait_until(lambda: refreshes, 10, "the first refresh")
+    for _ in range(10):
+        hub.changed("messages")
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert len(refreshes) == 1  # the second burst waits for the spacing: one refresh at its end
+    hub.changed("modems")  # not something a dashboard shows
+    quick, later = DocumentHub(spacing=0.05), FakeDocument()
+    quick.register(later, refresh)
+    quick.changed("orders")
+    await wait_until(lambda: len(refreshes) == 2, 10, "a refresh")
+    quick.changed("orders")
+    quick.changed("orders")
+    await wait_until(lambda: len(refreshes) == 3, 10, "the refresh after the spacing")

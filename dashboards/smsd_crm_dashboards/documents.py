@@ -3,6 +3,9 @@ own next-tick callback, the page language a session asked for, a view's exportab
 
 from __future__ import annotations
 
+import asyncio
+import math
+import time
 from typing import Any, Callable
 
 LIVE_TOPICS = ("orders", "sales", "complaints", "messages")
@@ -10,11 +13,17 @@ LIVE_TOPICS = ("orders", "sales", "complaints", "messages")
 
 class DocumentHub:
     """Open Bokeh documents and their refresh functions; refreshes go through the document's own
-    next-tick callback (changing a session's document from another task is an error)."""
+    next-tick callback (changing a session's document from another task is an error).
 
-    def __init__(self) -> None:
+    A document refreshes at most once per ``spacing`` seconds: the changes in between (a busy hour's
+    SMS, several a second) make one refresh at its end. Every refresh travels to the browser
+    through the daemon's relay, so this also bounds what the dashboards cost the SMS loop."""
+
+    def __init__(self, spacing: float = 0.0) -> None:
+        self.spacing = spacing
         self._open: dict[Any, Callable[[], Any]] = {}
         self._pending: set[Any] = set()
+        self._last: dict[Any, float] = {}  # document -> when its last refresh began (monotonic s)
 
     def register(self, doc, refresh: Callable[[], Any]) -> None:
         """Refresh ``doc`` on every change until ``forget(doc)`` (the host calls it when the session
@@ -25,6 +34,7 @@ class DocumentHub:
         """Stop refreshing ``doc`` (its session ended)."""
         self._open.pop(doc, None)
         self._pending.discard(doc)
+        self._last.pop(doc, None)
 
     def __len__(self) -> int:
         return len(self._open)
@@ -33,20 +43,30 @@ class DocumentHub:
         """Something the dashboards show changed: schedule one refresh per open document."""
         if topic is not None and topic not in LIVE_TOPICS:
             return
-        for doc, refresh in list(self._open.items()):
+        for doc in list(self._open):
             if doc in self._pending:
                 continue  # a burst of orders makes one refresh, not one per order
             self._pending.add(doc)
+            wait = self._last.get(doc, -math.inf) + self.spacing - time.monotonic()
+            if wait > 0:
+                asyncio.get_running_loop().call_later(wait, self._schedule, doc)
+            else:
+                self._schedule(doc)
 
-            async def run(doc=doc, refresh=refresh) -> None:
-                self._pending.discard(doc)
-                await refresh()
-            try:
-                doc.add_next_tick_callback(run)
-            except Exception:  # the session is going away
-                self._pending.discard(doc)
-                self._open.pop(doc, None)
+    def _schedule(self, doc) -> None:
+        refresh = self._open.get(doc)
+        if refresh is None:  # forgotten meanwhile
+            self._pending.discard(doc)
+            return
 
+        async def run() -> None:
+            self._pending.discard(doc)
+            self._last[doc] = time.monotonic()
+            await refresh()
+        try:
+            doc.add_next_tick_callback(run)
+        except Exception:  # the session is going away
+            self.forget(doc)
 
 
 def page_language(doc) -> str | None:

@@ -17,9 +17,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
 import signal
 import sys
+from contextlib import suppress
 from typing import Any, Callable, TextIO
 from urllib.parse import quote
 
@@ -34,6 +36,8 @@ from .sessions import SpacedCollector, defer_bokeh_collections
 from .spec import PREFIX, SECRET_HEADER, WorkerSpec
 
 LOGGER = logging.getLogger(__name__)
+NICE = 19  # the worker's scheduling priority, relative to the daemon (nice(1))
+REFRESH_SPACING = 1.0  # seconds between two refreshes of one open dashboard, at least
 COLLECT_SECONDS = 120.0  # at most one full garbage collection this often, after sessions ended
 VIEW_NAME = r"([A-Za-z0-9_-]{1,64})"
 
@@ -65,7 +69,7 @@ class Worker:
         self.views = {v.name: v.load() for v in spec.views}
         self.data = DashboardData(ReadOnlyDatabase(spec.database, for_zone(spec.timezone)),
                                   CostsConfig(**spec.costs), spec.delivery_reports)
-        self.hub = DocumentHub()
+        self.hub = DocumentHub(REFRESH_SPACING)
         self.collector = SpacedCollector(COLLECT_SECONDS)
         self.sources: dict[str, list[str]] = {}
         self._docs: dict[str, Any] = {}
@@ -253,6 +257,9 @@ async def serve(spec: WorkerSpec, commands: asyncio.StreamReader, say: Callable[
 def main() -> None:
     """Read the spec from stdin and serve; exit when stdin ends."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the daemon's terminal: the daemon ends it
+    # Below the daemon in the CPU's queue: on a shop's old 2-core PC a chart may wait, an SMS reply not.
+    with suppress(OSError):
+        os.nice(NICE)
     out = sys.stdout
     sys.stdout = sys.stderr  # whatever a view prints never mixes into the messages to the daemon
     logging.basicConfig(level=logging.INFO, handlers=[JsonLines(sys.stderr)], force=True)
