@@ -129,3 +129,26 @@ async def test_owner_reads_the_api_page_on_a_phone(shop, browser):  # noqa: F811
     assert await owner.locator("main h1").inner_text() == "JSON API"
     await owner.get_by_role("heading", name="How to get a token").wait_for()
     await fits(owner, "api-phone-en")
+
+
+HIDE = """hidden => {
+    Object.defineProperty(document, "hidden", {value: hidden, configurable: true});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+async def test_a_tab_in_the_background_holds_no_long_poll(shop, browser):  # noqa: F811
+    # A browser opens at most six connections to one site: six open tabs each holding /live would
+    # leave a seventh page unable to load. A hidden tab drops its poll and asks again when shown.
+    base, ctx = shop
+    staff = await phone(browser, base, "kasir")
+    await staff.goto(f"{base}/messages")
+    await wait_until(lambda: ctx.live.waits >= 1, what="the page's long poll")
+    async with staff.expect_event("requestfailed", lambda r: "/live?" in r.url):
+        await staff.evaluate(HIDE, True)  # the tab goes to the background: its poll is dropped
+    polls = ctx.live.waits
+    ctx.live.bump("messages")  # a change while hidden: nothing asks, nothing reloads
+    assert await staff.evaluate("() => document.hidden") and ctx.live.waits == polls
+    async with staff.expect_navigation():  # shown again: it asks at once, sees the change, reloads
+        await staff.evaluate(HIDE, False)
+    await wait_until(lambda: ctx.live.waits > polls, what="the reloaded page's long poll")

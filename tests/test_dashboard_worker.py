@@ -221,3 +221,13 @@ async def test_an_open_dashboard_refreshes_at_most_once_per_spacing():
     quick.changed("orders")
     quick.changed("orders")
     await wait_until(lambda: len(refreshes) == 3, 10, "the refresh after the spacing")
+
+
+def test_a_view_that_cannot_be_imported_in_the_worker_is_left_out(caplog):
+    from smsd_crm_dashboards.worker import loaded
+
+    good = ViewSpec.of(View("deliveries", "Pengiriman", a_view), "lokasi")
+    gone = ViewSpec("peta", "Peta", "smsd_crm_no_such_plugin.views:make", plugin="peta")
+    views = loaded(WorkerSpec("x.sqlite3", "Asia/Jakarta", {}, False, [gone, good], "k", "s", 60))
+    assert views == {"deliveries": a_view}
+    assert "dashboard peta (peta): cannot load smsd_crm_no_such_plugin.views:make: ModuleNotFoundError" in caplog.text

@@ -215,7 +215,7 @@ def test_a_plugin_that_cannot_be_imported_says_so_and_can_be_switched_off(tmp_pa
 
 
 @pytest.mark.parametrize("hook", ["register_migrations", "register_pages", "register_api", "register_commands",
-                                  "register_segments"])
+                                  "register_dashboards", "register_segments"])
 def test_check_config_calls_every_start_up_hook(tmp_path, hook):
     _settings(tmp_path, files={"later.py": f"""
         from smsd_crm import hookimpl
@@ -231,6 +231,31 @@ def test_check_config_calls_every_start_up_hook(tmp_path, hook):
     # the core commands still work (a plugin's commands are only read when the config loads)
     result = subprocess.run([SMSD_CRM, "plugins", "-c", config], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and "later [enabled]" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("view, error", [
+    ('View("sales", "Penjualan", make)', "plugin 'peta': register_dashboards: the name 'sales' is taken by a "
+                                         "built-in dashboard"),
+    ('View("Peta Toko", "Peta", make)', "plugin 'peta' failed in register_dashboards: ValueError: dashboard name "
+                                        "'Peta Toko': lower-case letters, digits, - and _ (it is a URL)"),
+    ('View("peta", "Peta", lambda doc, data, hub, lang=None: None)', "plugin 'peta' failed in register_dashboards: "
+                                                                     "ValueError: dashboard 'peta': make must be a "
+                                                                     "function defined at the top of a module"),
+])
+def test_check_config_refuses_a_dashboard_the_worker_could_not_serve(tmp_path, view, error):
+    _settings(tmp_path, files={"peta.py": f"""
+        from smsd_crm import View, hookimpl
+
+        def make(doc, data, hub, lang=None):
+            pass
+
+        @hookimpl
+        def register_dashboards():
+            return [{view}]
+        """})
+    result = subprocess.run([SMSD_CRM, "check-config", "-c", str(tmp_path / "config.yaml")], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and result.stderr.startswith(f"error: {error}"), result.stderr
 
 
 def test_an_empty_plugins_section_is_no_section(tmp_path):

@@ -60,13 +60,26 @@ class JsonLines(logging.Handler):
             self.handleError(record)
 
 
+def loaded(spec: WorkerSpec) -> dict[str, Callable[..., Any]]:
+    """Each view's ``make``; one that cannot be imported here is logged and left out (the others
+    still work; its page then shows no chart)."""
+    views = {}
+    for view in spec.views:
+        try:
+            views[view.name] = view.load()
+        except Exception as exc:  # a plugin's view: its import failed in this process
+            LOGGER.error("dashboard %s (%s): cannot load %s: %s: %s", view.name, view.plugin or "built-in",
+                         view.make, type(exc).__name__, exc)
+    return views
+
+
 class Worker:
     """Bokeh's server with every view, refreshed by the daemon's change notices."""
 
     def __init__(self, spec: WorkerSpec, say: Callable[[dict], None]) -> None:
         self.spec = spec
         self.say = say  # one message to the daemon
-        self.views = {v.name: v.load() for v in spec.views}
+        self.views = loaded(spec)
         self.data = DashboardData(ReadOnlyDatabase(spec.database, for_zone(spec.timezone)),
                                   CostsConfig(**spec.costs), spec.delivery_reports)
         self.hub = DocumentHub(REFRESH_SPACING)

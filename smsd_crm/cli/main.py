@@ -83,11 +83,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_check_config(args: argparse.Namespace) -> int:
     """Validate the config and every enabled plugin's section without opening a modem."""
+    from smsd_crm_dashboards.views import all_views
+
     from ..plugins import PluginHost
 
     settings = load_config(args.config)
     host = PluginHost.load(settings)
     host.check()
+    all_views(host.dashboards())  # a plugin's view named like another: the daemon would not start
     plugins = ", ".join(p.name for p in host.enabled())
     for info in host.enabled():
         if info.config is not None and info.config.keywords and "handle_message" not in info.hooks:

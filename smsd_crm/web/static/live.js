@@ -10,6 +10,22 @@
   let leaving = false;
   window.addEventListener("beforeunload", () => { leaving = true; });
   window.addEventListener("pagehide", () => { leaving = true; });
+  // A tab in the background does not wait on /live: a browser opens at most six connections to one
+  // site, and six open tabs each holding a long poll would leave the seventh page unable to load.
+  // Hidden, the poll is dropped; shown again, the page asks at once (a change meanwhile reloads it).
+  let controller = null, shown = null;
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) {
+      if (controller) controller.abort();
+    } else if (shown) {
+      const resume = shown;
+      shown = null;
+      resume();
+    }
+  });
+  function visible() {
+    return document.hidden ? new Promise((resolve) => { shown = resolve; }) : Promise.resolve();
+  }
 
   // Someone is at work on a form: any field differs from how the page was loaded (text, a date, a
   // choice, a tick box) or holds a draft the browser brought back.
@@ -29,11 +45,13 @@
 
   async function loop() {
     for (;;) {
+      await visible();
       let answer;
       try {
+        controller = new AbortController();
         const response = await fetch(
           "/live?topic=" + encodeURIComponent(topic) + "&v=" + encodeURIComponent(version),
-          { credentials: "same-origin", cache: "no-store" });
+          { credentials: "same-origin", cache: "no-store", signal: controller.signal });
         if (response.status === 401) {
           // Logged out (the login was disabled, its password changed, the session expired): show the
           // login page now rather than a page that no longer updates, unless someone is typing.
@@ -44,6 +62,7 @@
         answer = await response.json();
         if (leaving) return;
       } catch (err) {
+        if (err.name === "AbortError") continue; // hidden: wait until shown, then ask again
         await new Promise((resolve) => setTimeout(resolve, 5000)); // daemon restarting
         continue;
       }
