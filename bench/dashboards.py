@@ -269,12 +269,20 @@ async def main() -> None:
     parser.add_argument("--reload-every", type=float, default=5, help="seconds between reloads of one tab")
     parser.add_argument("--browser-nice", type=int, default=0, help="run chromium at this nice(1) level: "
                         "19 stands for a browser on the owner's phone instead of the shop PC")
-    parser.add_argument("--keep", type=Path, help="work in this (new) folder and keep it: the database, daemon.log")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (the database, daemon.log); "
+                        "a folder an earlier run kept is used again without building the shop anew")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temporary:
         folder = args.keep or Path(temporary)
-        folder.mkdir(parents=True, exist_ok=args.keep is None)
-        config = await build(Path(folder), args.customers, args.years)
+        if args.keep and (args.keep / "bench.sqlite3").exists():  # a shop built by an earlier run: used again
+            config = args.keep / "config.yaml"
+            for leftover in ("live.yaml", "daemon.log", "ttyUSB*"):
+                for path in folder.glob(leftover):
+                    path.unlink()
+            print(f"the shop in {folder}, built by an earlier run")
+        else:
+            folder.mkdir(parents=True, exist_ok=args.keep is None)
+            config = await build(Path(folder), args.customers, args.years)
         await view_data(config, args.repeat)
         if not args.no_browser:
             await live_shop(config, args.modems, args.rate, args.seconds, args.reload_every, args.browser_nice)

@@ -136,3 +136,74 @@ async def test_model_fits_last_their_age_and_sms_parts_count_only_new_messages(s
     after = await data.sms_parts(since)
     assert after == await extract.sms_parts_per_customer(shop, since)
     assert after[phone] == before.get(phone, 0) + 2
+
+
+def _merge_by_sorting(base, rows):
+    """The merge as first written: everything concatenated, re-sorted and summed (the reference)."""
+    import numpy as np
+
+    from smsd_crm.analytics.purchases import Purchases
+    index = {phone: i for i, phone in enumerate(base.phones)}
+    phones = list(base.phones)
+    cust = []
+    for phone, *_ in rows:
+        if phone not in index:
+            index[phone] = len(phones)
+            phones.append(phone)
+        cust.append(index[phone])
+    _, day, amount, count, promo, discount = zip(*rows)
+    c = np.concatenate([base.cust, np.array(cust, dtype=np.int64)])
+    d = np.concatenate([base.day, np.array(day, dtype=np.int64)])
+    cols = [np.concatenate([getattr(base, f), np.array(v, dtype=getattr(base, f).dtype)])
+            for f, v in (("amount", amount), ("count", count), ("promo", promo), ("discount", discount))]
+    order = np.lexsort((d, c))
+    c, d, cols = c[order], d[order], [v[order] for v in cols]
+    starts = np.flatnonzero(np.r_[True, (c[1:] != c[:-1]) | (d[1:] != d[:-1])])
+    c, d, cols = c[starts], d[starts], [np.add.reduceat(v, starts) for v in cols]
+    keep = cols[1] > 0
+    return Purchases(phones, c[keep], d[keep], *(v[keep] for v in cols))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_merging_new_purchases_equals_sorting_everything_again(seed):
+    import random
+
+    import numpy as np
+
+    from smsd_crm.analytics.purchases import _build, merge
+    rnd = random.Random(seed)
+    phones = [f"+62812{i:07d}" for i in range(rnd.randint(0, 30))]
+    base_rows = [(rnd.choice(phones), rnd.randint(19000, 19040), rnd.randint(1, 9) * 1000.0, 1, rnd.randint(0, 1),
+                  0.0) for _ in range(rnd.randint(0, 200))] if phones else []
+    base = _merge_by_sorting(_build([]), base_rows) if base_rows else _build([])  # sorted, one row a day
+    more = phones + [f"+62857{i:07d}" for i in range(5)]
+    rows = []
+    for _ in range(rnd.randint(1, 15)):
+        phone, day = rnd.choice(more), rnd.randint(18990, 19050)
+        rows.append((phone, day, 5000.0, 1, rnd.randint(0, 1), 500.0))
+        if rnd.random() < 0.3:  # a cancelled order: the same purchase taken back out
+            rows.append((phone, day, -5000.0, -1, -rows[-1][4], -500.0))
+    got, want = merge(base, rows), _merge_by_sorting(base, rows)
+    assert got.phones == want.phones
+    for field in ("cust", "day", "amount", "count", "promo", "discount"):
+        assert np.array_equal(getattr(got, field), getattr(want, field)), field
+
+
+def test_lines_appended_in_spare_room_never_change_older_lines():
+    import numpy as np
+
+    from smsd_crm.analytics.lines import Lines
+
+    def rows(basket: int, n: int):
+        return [[(basket, "+628120000001", 19000, "B01", "Beras", 1, 1, 78000, 70000)] * n]
+    first = Lines.empty().add(rows(1, 3))
+    second = first.add(rows(2, 2))  # written into the spare room after the first's rows
+    fork = first.add(rows(3, 4))  # the first again: the room is the second's now, so this copies
+    assert first.basket.tolist() == [1, 1, 1]
+    assert second.basket.tolist() == [1, 1, 1, 2, 2]
+    assert fork.basket.tolist() == [1, 1, 1, 3, 3, 3, 3]
+    third = second.add(rows(4, 1))
+    assert second.basket.tolist() == [1, 1, 1, 2, 2] and third.basket.tolist() == [1, 1, 1, 2, 2, 4]
+    big = third.add(rows(5, 10_000))  # more than the room: new buffers, the same values
+    assert len(big.basket) == 10_006 and np.array_equal(big.basket[:6], third.basket)
+    assert big.without_orders([5]).basket.tolist() == third.basket.tolist()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -46,6 +46,10 @@ class Lines:
     units: np.ndarray
     revenue: np.ndarray
     cost: np.ndarray
+    # The arrays above are the first rows of these longer buffers: an order's lines are written into
+    # the spare room instead of copying ten million rows (see ``add``). Shared, never mutated below
+    # any Lines' length; ``fill`` says which Lines may append (the newest one).
+    _room: dict | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def empty(cls) -> "Lines":
@@ -79,22 +83,35 @@ class Lines:
                 if n > names.get(c, ""):
                     names[c] = n
             b = np.array(basket, dtype=np.int64)
-            for field, values in (("basket", b), ("cust", index(phone, phone_index, phones)),
+            for column, values in (("basket", b), ("cust", index(phone, phone_index, phones)),
                                   ("day", np.array(day, dtype=np.int32)), ("sms", b > 0),
                                   ("code", index(code, code_index, codes)),
                                   ("product", np.array(product, dtype=np.int32)),
                                   ("units", np.array(units, dtype=np.int32)),
                                   ("revenue", np.array(revenue, dtype=np.int64)),
                                   ("cost", np.array(cost, dtype=np.int64))):
-                parts[field].append(values)
-        return Lines(phones, codes, names, **{f: np.concatenate(v) for f, v in parts.items()})
+                parts[column].append(values)
+        size = len(self.basket)
+        new = {f: np.concatenate(v[1:]) if len(v) > 1 else v[0][:0] for f, v in parts.items()}
+        end = size + len(new["basket"])
+        room = self._room
+        if room is None or room["fill"] != size or end > len(room["basket"]):
+            # a new set of buffers with spare room for about 5 % more lines (a day's at any size)
+            spare = end + max(4096, end // 20)
+            room = {f: np.empty(spare, dtype=getattr(self, f).dtype) for f in COLUMNS}
+            for f in COLUMNS:
+                room[f][:size] = getattr(self, f)
+        for f in COLUMNS:
+            room[f][size:end] = new[f]
+        room["fill"] = end
+        return Lines(phones, codes, names, **{f: room[f][:end] for f in COLUMNS}, _room=room)
 
     def without_orders(self, order_ids: list[int]) -> "Lines":
         """These lines less those of the given (cancelled) orders."""
         if not order_ids:
             return self
         keep = ~np.isin(self.basket, np.array(order_ids, dtype=np.int64))
-        return replace(self, **{f: getattr(self, f)[keep] for f in COLUMNS})
+        return replace(self, _room=None, **{f: getattr(self, f)[keep] for f in COLUMNS})
 
     def rules(self, since_day: int, by_customer: bool = False, min_count: int = 3) -> list[Rule]:
         """Products bought together from ``since_day`` on, per purchase or per known customer: what
