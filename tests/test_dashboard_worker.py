@@ -231,3 +231,30 @@ def test_a_view_that_cannot_be_imported_in_the_worker_is_left_out(caplog):
     views = loaded(WorkerSpec("x.sqlite3", "Asia/Jakarta", {}, False, [gone, good], "k", "s", 60))
     assert views == {"deliveries": a_view}
     assert "dashboard peta (peta): cannot load smsd_crm_no_such_plugin.views:make: ModuleNotFoundError" in caplog.text
+
+
+async def test_the_worker_s_log_lines_reach_the_daemon_s_own_log(caplog):
+    import json
+    import logging
+
+    from smsd_crm_dashboards.link import WorkerLink
+
+    bokeh = logging.getLogger("bokeh")
+    kept = bokeh.propagate
+    bokeh.propagate = False  # what Bokeh does to its logger when a plugin imports it in the daemon
+    try:
+        link = WorkerLink(WorkerSpec("x.sqlite3", "Asia/Jakarta", {}, False, [], "k", "s", 60))
+        stderr = asyncio.StreamReader()
+        for name, level, message in (("bokeh.server.views.ws", 20, "WebSocket connection opened"),
+                                     ("smsd_crm_dashboards.worker", 40, "dashboard peta: cannot load")):
+            stderr.feed_data(json.dumps({"name": name, "level": level, "msg": message}).encode() + b"\n")
+        stderr.feed_data(b"DeprecationWarning: something old\n")
+        stderr.feed_eof()
+        with caplog.at_level(logging.INFO):
+            await link._relay_log(stderr)
+    finally:
+        bokeh.propagate = kept
+    assert caplog.record_tuples == [
+        ("bokeh.server.views.ws", logging.INFO, "WebSocket connection opened"),
+        ("smsd_crm_dashboards.worker", logging.ERROR, "dashboard peta: cannot load"),
+        ("smsd_crm_dashboards.link", logging.WARNING, "dashboards worker: DeprecationWarning: something old")]

@@ -14,6 +14,7 @@ from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.live import LiveFeed
 from smsd_crm.web.passwords import hash_password
 
+from .conftest import wait_until
 from .test_web_auth import Clock, client, csrf_of, log_in
 
 HOSTILE_NAME = '<script>alert(1)</script>'
@@ -314,3 +315,27 @@ async def test_a_change_while_a_page_is_built_makes_it_reload(tmp_path):
                 assert (await r.json())["v"] == before + 1  # answered at once: the page reloads
         finally:
             await runner.cleanup()
+
+
+async def test_stopping_answers_the_open_pages_long_polls_at_once(tmp_path):
+    # Each open page holds a /live request for up to 25 s; the server's shutdown waited for them, so
+    # a daemon with one page open took 25 s to stop while its log said "at most 10 s".
+    class Patient(LiveFeed):  # a poll that would wait an hour: only the shutdown can answer it
+        async def wait(self, topic, seen, timeout=3600.0, user_id=None):
+            return await super().wait(topic, seen, timeout, user_id)
+    settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
+    clock = Clock()
+    async with offline_session(settings, clock, third_party=False) as (host, db):
+        await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
+        live = Patient()
+        runner = await start_web(WebContext(db, settings.web, settings.store, clock, host, live=live,
+                                            settings=settings))
+        base = "http://%s:%d" % runner.addresses[0][:2]
+        async with client() as s:
+            await log_in(s, base, "kasir")
+            waiting = asyncio.ensure_future(s.get(f"{base}/live", params={"topic": "orders", "v": "0"}))
+            await wait_until(lambda: live.waits >= 1, what="the page's long poll")
+            stopping = asyncio.ensure_future(runner.cleanup())
+            answer = await asyncio.wait_for(waiting, 30)
+            assert answer.status == 200 and (await answer.json())["v"] == 0  # no change: the page keeps polling
+            await asyncio.wait_for(stopping, 30)

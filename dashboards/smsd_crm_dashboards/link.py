@@ -148,9 +148,16 @@ class WorkerLink:
         while line := await stream.readline():
             try:
                 record = json.loads(line)
-                logging.getLogger(str(record["name"])).log(int(record["level"]), "%s", record["msg"])
+                name, level, message = str(record["name"]), int(record["level"]), str(record["msg"])
             except (ValueError, KeyError, TypeError):  # not a record: a warning, a print, Python's last words
                 LOGGER.warning("dashboards worker: %s", line.decode(errors="replace").rstrip())
+                continue
+            # Straight to the daemon's own handlers (its log file, its format), at the worker's level:
+            # a logger of the same name here may have handlers of its own (Bokeh adds one to "bokeh"
+            # when a plugin imports it in the daemon) that would bypass them.
+            root = logging.getLogger()
+            if level >= root.getEffectiveLevel():
+                root.handle(logging.LogRecord(name, level, "(dashboards worker)", 0, "%s", (message,), None))
 
     async def _watch(self, proc: asyncio.subprocess.Process) -> None:
         code = await proc.wait()

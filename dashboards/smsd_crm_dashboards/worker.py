@@ -35,7 +35,7 @@ from .readonly import ReadOnlyDatabase
 from .sessions import SpacedCollector, defer_bokeh_collections
 from .spec import PREFIX, SECRET_HEADER, WorkerSpec
 
-LOGGER = logging.getLogger(__name__)
+LOGGER = logging.getLogger("smsd_crm_dashboards.worker")  # not "__main__" when run with -m
 NICE = 19  # the worker's scheduling priority, relative to the daemon (nice(1))
 REFRESH_SPACING = 1.0  # seconds between two refreshes of one open dashboard, at least
 COLLECT_SECONDS = 120.0  # at most one full garbage collection this often, after sessions ended

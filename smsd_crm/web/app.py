@@ -103,9 +103,15 @@ def make_web_app(ctx: WebContext) -> web.Application:
     app.router.add_get("/lang/{code}", choose_language)
     app.router.add_get("/", home_page.home)
     app.router.add_get("/live", live)
+    app.on_shutdown.append(lambda _app: _close_live(ctx))
     app.router.add_get("/favicon.ico", favicon)
     app.router.add_static("/static/", path=str(STATIC))
     return app
+
+
+async def _close_live(ctx: WebContext) -> None:
+    if ctx.live is not None:
+        ctx.live.close()
 
 
 async def start_web(ctx: WebContext) -> web.AppRunner:

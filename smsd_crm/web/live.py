@@ -31,6 +31,7 @@ class LiveFeed:
         self._ended: dict[int, int] = defaultdict(int)  # per user: how many times its sessions were ended
         self.listeners: list = []  # called with the topic (None: everything) on every bump
         self.waits = 0  # long polls begun (a test knows one is parked)
+        self.closing = False  # the server is stopping: long polls answer at once
 
     def version(self, topic: str) -> int:
         """The current version of ``topic``."""
@@ -60,6 +61,13 @@ class LiveFeed:
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
+    def close(self) -> None:
+        """The server is stopping: every long poll answers now (the server's shutdown would otherwise
+        wait up to ``LONG_POLL`` seconds for each open page's request), and later ones at once."""
+        self.closing = True
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
     def observe(self, event: object) -> None:
         """An event observer for the plugin host."""
         topic = getattr(event, "topic", None)
@@ -73,7 +81,7 @@ class LiveFeed:
         deadline = loop.time() + timeout
         ended = self._ended[user_id] if user_id is not None else 0
         self.waits += 1
-        while self._versions[topic] == seen:
+        while self._versions[topic] == seen and not self.closing:
             if user_id is not None and self._ended[user_id] != ended:
                 return None
             remaining = deadline - loop.time()
