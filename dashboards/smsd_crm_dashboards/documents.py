@@ -86,7 +86,7 @@ def data_tables(doc) -> dict[str, tuple[list[str], list[list]]]:
     from bokeh.models import ColumnDataSource
 
     out = {}
-    for source in doc.select({"type": ColumnDataSource}):
+    for source in sorted(doc.select({"type": ColumnDataSource}), key=lambda s: s.name or ""):  # a stable order
         if source.name:
             columns = list(source.data)
             out[source.name] = (columns, [list(r) for r in zip(*(list(source.data[c]) for c in columns))])
