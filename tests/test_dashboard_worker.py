@@ -258,3 +258,20 @@ async def test_the_worker_s_log_lines_reach_the_daemon_s_own_log(caplog):
         ("bokeh.server.views.ws", logging.INFO, "WebSocket connection opened"),
         ("smsd_crm_dashboards.worker", logging.ERROR, "dashboard peta: cannot load"),
         ("smsd_crm_dashboards.link", logging.WARNING, "dashboards worker: DeprecationWarning: something old")]
+
+
+async def test_a_line_too_long_from_the_worker_is_left_out_and_reading_goes_on(caplog):
+    import json
+    import logging
+
+    from smsd_crm_dashboards.link import WorkerLink
+
+    link = WorkerLink(WorkerSpec("x.sqlite3", "Asia/Jakarta", {}, False, [], "k", "s", 60))
+    stderr = asyncio.StreamReader(limit=1000)
+    stderr.feed_data(b"x" * 5000 + b"\n")  # a view that prints megabytes
+    stderr.feed_data(json.dumps({"name": "bokeh", "level": 30, "msg": "still heard"}).encode() + b"\n")
+    stderr.feed_eof()
+    with caplog.at_level(logging.INFO):
+        await link._relay_log(stderr)
+    assert caplog.record_tuples[-1] == ("bokeh", logging.WARNING, "still heard")
+    assert "a line over" in caplog.text

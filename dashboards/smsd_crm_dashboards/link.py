@@ -20,7 +20,18 @@ from .spec import WorkerSpec
 LOGGER = logging.getLogger(__name__)
 START_TIMEOUT = 120.0  # seconds for the worker to import Bokeh and listen (an old PC, a cold disk)
 STOP_TIMEOUT = 5.0  # seconds for it to end once told, before it is killed
+LINE_LIMIT = 1 << 20  # bytes of one line from the worker (a message, a log record)
 BACKLOG = 64 * 1024  # bytes of unread change notices; beyond this one more adds nothing (a refresh is due)
+
+
+async def _line(stream: asyncio.StreamReader) -> bytes:
+    """The next line (b"" at the end). A line over the reader's limit (a view printing megabytes) is
+    skipped with a note instead of ending the reading: a pipe nobody reads would freeze the worker."""
+    while True:
+        try:
+            return await stream.readline()
+        except ValueError:  # asyncio has dropped the over-long line (or what it had of it)
+            LOGGER.warning("dashboards worker: a line over %d bytes left out", LINE_LIMIT)
 
 
 class DashboardsUnavailable(Exception):
@@ -90,7 +101,7 @@ class WorkerLink:
         await self._end()  # a worker that ended: its pipes and tasks
         proc = await asyncio.create_subprocess_exec(
             self.python, "-m", "smsd_crm_dashboards.worker", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=1 << 20)
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=LINE_LIMIT)
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         self._proc = proc
         self._own(self._relay_log(proc.stderr), "dashboards-worker-log")
@@ -140,12 +151,12 @@ class WorkerLink:
 
     async def _read_messages(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
-        while line := await proc.stdout.readline():
+        while line := await _line(proc.stdout):
             self._read(line)
 
     async def _relay_log(self, stream: asyncio.StreamReader) -> None:
         """The worker's log records, logged here under their own logger's name (one log for the shop)."""
-        while line := await stream.readline():
+        while line := await _line(stream):
             try:
                 record = json.loads(line)
                 name, level, message = str(record["name"]), int(record["level"]), str(record["msg"])
