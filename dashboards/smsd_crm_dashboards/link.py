@@ -225,7 +225,10 @@ class WorkerLink:
                 LOGGER.warning("dashboards worker did not stop within %.0f s: killed", STOP_TIMEOUT)
                 with suppress(ProcessLookupError):
                     proc.kill()
-                await proc.wait()
+                # bounded too: Process.wait also waits for its pipes to close
+                with suppress(TimeoutError):
+                    async with asyncio.timeout(STOP_TIMEOUT):
+                        await proc.wait()
         elif proc.stdin is not None:
             proc.stdin.close()
 
