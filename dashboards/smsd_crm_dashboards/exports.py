@@ -67,7 +67,9 @@ async def tables(make, data) -> dict[str, tuple[list[str], list[list]]]:
 async def view_csv(name: str, make, data, source: str | None, zone: str) -> Export:
     """One of a view's named data sources (the first when ``source`` is None)."""
     found = await tables(make, data)
-    wanted = source or next(iter(found), None)
+    if not found:
+        raise ExportError(404, "this view offers no data as CSV")
+    wanted = source or next(iter(found))
     if wanted not in found:
         raise ExportError(404, f"no data source {wanted!r} (this view has: {', '.join(found)})")
     columns, rows = found[wanted]

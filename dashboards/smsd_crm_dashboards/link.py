@@ -119,8 +119,9 @@ class WorkerLink:
                         break
         except TimeoutError:
             self._kill()
-            raise DashboardsUnavailable(f"the dashboards worker did not start within {self.start_timeout:.0f} s") \
-                from None
+            LOGGER.error("the dashboards worker did not start within %.0f s (a view that hangs when imported?)",
+                         self.start_timeout)
+            raise DashboardsUnavailable("the dashboards worker did not start in time") from None
         except DashboardsUnavailable as exc:
             LOGGER.error("%s", exc)
             raise
@@ -235,6 +236,8 @@ class WorkerLink:
     async def close(self) -> None:
         """Stop the worker and every task of this link (the daemon is stopping). Idempotent."""
         self._closed = True
+        if self._lock.locked():
+            self._kill()  # a worker still starting: its start ends now, not after START_TIMEOUT
         async with self._lock:
             await self._end()
         for task in list(self._tasks):

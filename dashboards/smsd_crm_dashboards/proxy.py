@@ -64,8 +64,7 @@ class DashboardProxy:
         are bounded per login."""
         self.client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10),
                                             connector=aiohttp.TCPConnector(limit=0))
-        LOGGER.info("dashboards: %d view(s), computed in a worker process started when first opened",
-                    len(self.views))
+        LOGGER.info("dashboards: %d view(s), computed in a worker process of their own", len(self.views))
 
     async def stop(self) -> None:
         """Close the websockets (else SIGTERM waits for them), the client and the worker. Idempotent:

@@ -97,6 +97,7 @@ class Worker:
         from bokeh.server.server import Server
         from bokeh.settings import settings
         from tornado.ioloop import IOLoop
+        from tornado.web import HTTPError
 
         settings.resources.set_value("server")  # never a CDN, whatever BOKEH_RESOURCES says
         defer_bokeh_collections()
@@ -109,8 +110,10 @@ class Worker:
                     handler.request.headers.get(SECRET_HEADER, ""), secret) else None
 
             @property
-            def login_url(self):
-                return "/login"
+            def get_login_url(self):  # no login here: refused, quietly (a redirect logged a traceback each)
+                def refuse(handler):
+                    raise HTTPError(403)
+                return refuse
 
         ended = self._session_destroyed
 
