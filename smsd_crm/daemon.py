@@ -18,7 +18,7 @@ from types import ModuleType
 from typing import AsyncIterator, Callable, Mapping
 from zoneinfo import ZoneInfo
 
-from smsd_crm_dashboards.link import DashboardsUnavailable, WorkerLink
+from smsd_crm_dashboards.link import WorkerLink
 from smsd_crm_dashboards.proxy import DashboardProxy
 from smsd_crm_dashboards.spec import WorkerSpec
 from smsd_crm_dashboards.views import all_views
@@ -139,14 +139,6 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, host: Plu
     return dashboards
 
 
-async def _start_worker(dashboards: DashboardProxy) -> None:
-    """Start the dashboards worker now (it computes every view once), not when the owner first looks."""
-    try:
-        await dashboards.worker.ensure()
-    except DashboardsUnavailable:
-        pass  # logged; the next dashboard opened tries again
-
-
 async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      clock: Callable[[], datetime] = utc_now,
                      on_ready: Callable[[Running], None] | None = None,
@@ -225,7 +217,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                                     name="status"),
                      tg.create_task(live.watch_other_processes(db), name="live")]
             if web_dashboards is not None and settings.dashboards.start == "at_startup":
-                tg.create_task(_start_worker(web_dashboards), name="dashboards-worker-start")
+                web_dashboards.worker.prestart()  # it computes every view once, before the owner looks
             LOGGER.info("smsd-crm ready: %d modem(s), plugins: %s", len(modems),
                         ", ".join(p.name for p in host.enabled()))
             if on_ready:
