@@ -6,21 +6,27 @@ names that cannot break the header."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import os
+import queue
 import re
+import signal
+import threading
 from datetime import timedelta
 
 import aiohttp
 import pytest
 from bokeh.models import Div
 from bokeh.util.token import get_session_id
+from smsd_crm_dashboards.handoff import upgrade_request
 from smsd_crm_dashboards.link import WorkerLink
 from smsd_crm_dashboards.proxy import DashboardProxy
 from smsd_crm_dashboards.sessions import SpacedCollector
 from smsd_crm_dashboards.spec import ViewSpec, WorkerSpec
 from smsd_crm_dashboards.views import BUILTIN
+from yarl import URL
 
 from smsd_crm.config import StoreConfig, WebConfig
 from smsd_crm.storage import users
@@ -234,6 +240,75 @@ async def test_a_session_has_one_websocket_a_second_replaces_the_first(shop):
             assert (await next_message(ws))["msgtype"] == "closed"
         await a_live_update_arrives(sockets[-1], host)  # the newest works
         await sockets[-1].close()
+
+
+async def test_a_dashboard_updates_while_the_daemon_s_loop_is_held(shop):
+    # The connection is the worker's once the daemon checked it (handoff.py): a chart update reaches
+    # the browser even while the daemon's loop is busy (a relay through that loop made every SMS reply
+    # wait behind megabytes of chart updates). A browser in a thread of its own, the loop held here.
+    base, ctx, host = shop
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        token = token_of(await autoload(owner, base))
+        cookie = "; ".join(f"{k}={m.value}" for k, m in owner.cookie_jar.filter_cookies(URL(base)).items())
+        heard: queue.Queue = queue.Queue()
+        let_go = threading.Event()
+
+        def browser() -> None:
+            async def run() -> None:
+                async with aiohttp.ClientSession() as s:
+                    ws = await s.ws_connect(f"{base.replace('http', 'ws')}/dash/tiny/ws", protocols=("bokeh", token),
+                                            headers={"Origin": base, "Cookie": cookie}, max_msg_size=0)
+                    heard.put((await next_message(ws))["msgtype"])
+                    heard.put((await next_message(ws))["msgtype"])
+                    let_go.wait(60)
+                    await ws.close()
+            asyncio.run(run())
+        thread = threading.Thread(target=browser)
+        thread.start()
+        try:
+            assert await asyncio.to_thread(heard.get, timeout=60) == "ACK"
+            await wait_until(lambda: bool(host.sockets), 30, "the connection handed to the worker")
+            host.worker.changed("orders")
+            held = heard.get(timeout=60)  # blocks this loop, the daemon's, until the update arrived
+            assert held == "PATCH-DOC"
+        finally:
+            let_go.set()
+            await asyncio.to_thread(thread.join, 60)
+    await wait_until(lambda: not host.sockets, 30, "the closed dashboard forgotten")  # the worker said so
+
+
+async def test_a_dashboard_whose_worker_dies_is_closed_not_left_hanging(shop):
+    # The daemon holds a copy of each connection it handed over: were it not shut when the worker dies,
+    # the browser would wait on a connection nobody serves instead of reconnecting to the next worker.
+    base, ctx, host = shop
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        ws = await open_socket(owner, base, token_of(await autoload(owner, base)))
+        await a_live_update_arrives(ws, host)
+        os.kill(host.worker.pid, signal.SIGKILL)
+        assert (await next_message(ws))["msgtype"] == "closed"
+        await wait_until(lambda: not host.sockets, 30, "the connection forgotten")
+        ws = await open_socket(owner, base, token_of(await autoload(owner, base)))  # a new worker serves
+        await a_live_update_arrives(ws, host)
+        await ws.close()
+
+
+def test_a_handshake_is_rewritten_with_only_what_bokeh_needs():
+    headers = {"Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version": "13",
+               "Cookie": "smsd_session=secret", "X-Forwarded-For": "10.0.0.9"}
+    request = upgrade_request("/dash/sales/ws", headers, ["bokeh", "abc.def"], 4321, "X-S", "s3")
+    head = request.decode().split("\r\n")
+    assert head[0] == "GET /dash/sales/ws HTTP/1.1" and request.endswith(b"\r\n\r\n")
+    assert "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==" in head and "X-S: s3" in head
+    assert "Sec-WebSocket-Protocol: bokeh, abc.def" in head and "Origin: http://localhost:4321" in head
+    assert b"secret" not in request and b"10.0.0.9" not in request  # the login cookie stays in the daemon
+    for key, protocols in (("dGhlIHNhbXBsZSBub25jZQ==\r\nX-Evil: 1", ["bokeh"]), ("short==", ["bokeh"]),
+                           ("dGhlIHNhbXBsZSBub25jZQ==", ["bokeh", "a\r\nX-Evil: 1"])):
+        with pytest.raises(ValueError):
+            upgrade_request("/dash/sales/ws", {**headers, "Sec-WebSocket-Key": key}, protocols, 1, "X-S", "s")
+    with pytest.raises(ValueError):
+        upgrade_request("/dash/sales/ws", {**headers, "Sec-WebSocket-Version": "8"}, ["bokeh"], 1, "X-S", "s")
 
 
 async def test_ended_sessions_are_torn_down(shop):

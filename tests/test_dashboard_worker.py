@@ -11,6 +11,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -275,3 +276,28 @@ async def test_a_line_too_long_from_the_worker_is_left_out_and_reading_goes_on(c
         await link._relay_log(stderr)
     assert caplog.record_tuples[-1] == ("bokeh", logging.WARNING, "still heard")
     assert "a line over" in caplog.text
+
+
+def test_a_tab_closed_while_its_session_is_made_is_one_line_not_a_traceback():
+    # Bokeh's websocket asserts it has a session when it closes; a tab reloaded while the worker was
+    # busy has none yet, and tornado logged the assertion as an uncaught exception with a traceback.
+    import logging
+
+    from bokeh.server.connection import ServerConnection
+    from smsd_crm_dashboards.worker import TabClosedEarly
+
+    connection = object.__new__(ServerConnection)
+    connection._session = None
+    try:
+        connection.session  # what Bokeh's on_close does
+    except AssertionError:
+        record = logging.LogRecord("tornado.application", logging.ERROR, "web.py", 1, "Uncaught exception GET %s",
+                                   ("/dash/sales/ws",), sys.exc_info())
+    assert TabClosedEarly().filter(record)
+    assert record.levelno == logging.INFO and record.exc_info is None
+    assert record.getMessage() == "a dashboard tab closed while its session was being made"
+    try:
+        raise AssertionError("ours")  # any other assertion keeps its traceback
+    except AssertionError:
+        other = logging.LogRecord("tornado.application", logging.ERROR, "web.py", 1, "Uncaught", (), sys.exc_info())
+    assert TabClosedEarly().filter(other) and other.levelno == logging.ERROR and other.exc_info is not None

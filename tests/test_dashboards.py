@@ -73,6 +73,11 @@ async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_
                                         "&bokeh-app-path=/dash/sales")).text()
         assert "/dash/static/js/bokeh.min.js" in script and "cdn.bokeh.org" not in script
         assert (await owner.get(f"{base}/dash/static/js/bokeh.min.js")).status == 200
+        # BokehJS's URLs carry its version: the browser keeps the files (a reload of a dashboard used to
+        # fetch its megabytes again, sent on the daemon's loop)
+        versioned = re.search(r'/dash/static/js/bokeh\.min\.js\?v=[0-9a-f]+', script).group(0)
+        kept = await owner.get(f"{base}{versioned}")
+        assert kept.status == 200 and kept.headers["Cache-Control"] == "private, max-age=31536000, immutable"
         # the dashboards worker started with the first dashboard; it wants the proxy's secret header
         internal = re.search(r"Bokeh on (127\.0\.0\.1:\d+)", log.read_text()).group(1)
         async with aiohttp.ClientSession() as direct:

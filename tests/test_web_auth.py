@@ -184,6 +184,17 @@ async def test_security_headers_everywhere(site):
             assert r.headers["X-Content-Type-Options"] == "nosniff", path
 
 
+async def test_pages_are_never_kept_and_files_are_checked_before_use(site):
+    base, _, _ = site
+    async with client() as s:
+        await log_in(s, base, "pemilik")
+        assert (await s.get(f"{base}/")).headers["Cache-Control"] == "no-store"  # a page may hold customers' data
+        first = await s.get(f"{base}/static/style.css")
+        assert first.headers["Cache-Control"] == "no-cache" and first.headers["ETag"]
+        again = await s.get(f"{base}/static/style.css", headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status == 304  # a reload costs the daemon a header, not the file
+
+
 async def test_hostile_text_is_inert(site):
     base, _, _ = site
     async with client() as s:

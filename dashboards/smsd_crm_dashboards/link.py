@@ -11,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import sys
 from contextlib import suppress
 from typing import Callable
 
+from .handoff import HandoffError, channel, hand
 from .spec import WorkerSpec
 
 LOGGER = logging.getLogger(__name__)
@@ -47,12 +49,15 @@ class WorkerLink:
         self.spec = spec
         self.idle_seconds = idle_seconds
         self.busy = busy
+        self.ended: Callable[[int | None], None] = lambda number: None  # a handed connection ended (None: all)
         self.python = python
         self.start_timeout = start_timeout
         self.port: int | None = None
         self.sources: dict[str, list[str]] = {}  # view -> its tables, as the worker reported them
         self.starts = 0  # how many workers were started (a restart after a crash counts)
         self._proc: asyncio.subprocess.Process | None = None
+        self._channel: socket.socket | None = None  # the daemon's end of the handoff channel (handoff.py)
+        self._handed = 0
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task] = set()
         self._last_used = 0.0
@@ -99,11 +104,19 @@ class WorkerLink:
 
     async def _start(self) -> None:
         await self._end()  # a worker that ended: its pipes and tasks
-        proc = await asyncio.create_subprocess_exec(
-            self.python, "-m", "smsd_crm_dashboards.worker", stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, limit=LINE_LIMIT)
+        daemon_end, worker_end = channel()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.python, "-m", "smsd_crm_dashboards.worker", "--handoff", str(worker_end.fileno()),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                limit=LINE_LIMIT, pass_fds=[worker_end.fileno()])
+        except BaseException:
+            daemon_end.close()
+            raise
+        finally:
+            worker_end.close()  # the worker's now; the channel ends when the worker does
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        self._proc = proc
+        self._proc, self._channel = proc, daemon_end
         self._own(self._relay_log(proc.stderr), "dashboards-worker-log")
         proc.stdin.write(self.spec.dumps().encode())  # on the pipe, never on the command line (ps shows that)
         try:
@@ -148,7 +161,18 @@ class WorkerLink:
             return {}
         if isinstance(message.get("sources"), dict):
             self.sources.update(message["sources"])
+        if isinstance(message.get("ended"), int):
+            self.ended(message["ended"])
         return message
+
+    def hand(self, connection_fd: int, request: bytes) -> int:
+        """Hand a browser's websocket connection to the running worker (handoff.py); return its
+        number (the worker's ``ended`` notice names it). Raises HandoffError."""
+        if not self.running() or self._channel is None:
+            raise HandoffError("the dashboards worker is not running")
+        self._handed += 1
+        hand(self._channel, self._handed, connection_fd, request)
+        return self._handed
 
     async def _read_messages(self, proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None
@@ -175,6 +199,7 @@ class WorkerLink:
         code = await proc.wait()
         if self._proc is proc and not self._closed:
             self.port = None
+            self.ended(None)  # its connections with it: the browsers reconnect to the next worker
             LOGGER.error("dashboards worker ended unexpectedly (exit code %s); it starts again when a dashboard "
                          "is next opened or reconnects", code)
 
@@ -214,8 +239,12 @@ class WorkerLink:
     async def _end(self) -> None:
         """Stop the worker (end of stdin; killed after STOP_TIMEOUT) and forget it."""
         proc, self._proc, self.port = self._proc, None, None
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
         if proc is None:
             return
+        self.ended(None)
         if proc.returncode is None:
             assert proc.stdin is not None
             proc.stdin.close()

@@ -5,8 +5,8 @@ Bokeh's server runs in the dashboards worker (``worker.py``, a process of its ow
 header; aiohttp is the only public listener: the web pages check the owner login and hand the request
 here; this module serves BokehJS from the installed package (no CDN: works offline), proxies
 ``autoload.js`` (with only the parameters Bokeh needs and a session id the proxy chose), the CSV
-exports, and relays the websocket (after checking its Origin and that its own login opened that
-session). Dashboards follow the login (sessions.py): closed when it ends, a few per user at most.
+exports, and hands the websocket's connection itself to the worker (after checking its Origin and
+that its own login opened that session; handoff.py). Dashboards follow the login (sessions.py): closed when it ends, a few per user at most.
 docs/architecture.md (dashboards) says which pitfalls this avoids.
 
 No Bokeh document, no analytics and no numpy in this process: it stays small and its loop free.
@@ -14,9 +14,10 @@ No Bokeh document, no analytics and no numpy in this process: it stays small and
 
 from __future__ import annotations
 
-import asyncio
 import logging
+import os
 import re
+import socket
 from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import unquote
@@ -26,12 +27,12 @@ from aiohttp import web
 
 from smsd_crm.csv_io.writing import attachment
 
+from .handoff import Handed, HandoffError, upgrade_request
 from .link import DashboardsUnavailable, WorkerLink
 from .sessions import Opened, SessionAlive, SessionBook
 from .spec import PREFIX, SECRET_HEADER, ViewSpec
 
 LOGGER = logging.getLogger(__name__)
-MAX_MESSAGE = 20 * 1024 * 1024
 PER_USER = 8  # Bokeh sessions one user may have open (tabs, phone, PC); one more closes the oldest
 ELEMENT = re.compile(r"[A-Za-z0-9_-]{1,64}")  # an autoload element id
 
@@ -48,10 +49,11 @@ class DashboardProxy:
         self.client: aiohttp.ClientSession | None = None
         self._stopped = False
         worker.busy = lambda: bool(self.sockets)
+        worker.ended = self._ended
 
     @property
-    def sockets(self) -> dict[web.WebSocketResponse, Opened]:
-        """The open websocket relays and the session each serves."""
+    def sockets(self) -> dict[Handed, Opened]:
+        """The websocket connections handed to the worker and the session each serves."""
         return self.book.sockets
 
     @property
@@ -72,8 +74,9 @@ class DashboardProxy:
         if self._stopped:
             return
         self._stopped = True
-        for ws in list(self.sockets):
-            await ws.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server stopping")
+        for handed in list(self.sockets):
+            await handed.close()
+        self.sockets.clear()
         if self.client:
             await self.client.close()
         await self.worker.close()
@@ -180,56 +183,52 @@ class DashboardProxy:
         return opened
 
     async def websocket(self, request: web.Request, login: str) -> web.StreamResponse:
-        """Relay BokehJS's websocket to the worker, frames in order both ways (``login``: the session
-        cookie of the login asking)."""
+        """Hand BokehJS's websocket to the worker (``login``: the session cookie of the login asking):
+        the connection itself goes to the worker once checked (handoff.py), so no chart update ever
+        crosses this process's loop. 403 for another site, another login's session or a handshake
+        that is not a browser's; 503 when the worker cannot start."""
         name = request.match_info["view"]
         origin = request.headers.get("Origin", "")
         if name not in self.views or origin not in (f"http://{request.host}", f"https://{request.host}"):
             raise web.HTTPForbidden(text="websocket from another site refused")
         protocols = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",") if p.strip()]
         opened = self._session_of(request, protocols, login)
-        assert self.client is not None
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            raise web.HTTPBadRequest(text="a websocket handshake expected")
         internal = await self.internal()  # a worker that ended starts again here: BokehJS reconnects
+        transport = request.transport
+        connection = transport.get_extra_info("socket") if transport is not None else None
+        if transport is None or connection is None or transport.get_extra_info("sslcontext") is not None:
+            raise web.HTTPBadRequest(text="a websocket over a plain TCP connection expected")
         try:
-            inner = await self.client.ws_connect(
-                f"{internal.replace('http', 'ws')}{PREFIX}/{name}/ws", protocols=protocols,
-                headers={SECRET_HEADER: self.worker.spec.secret, "Origin": f"http://localhost:{self.worker.port}"},
-                max_msg_size=MAX_MESSAGE, compress=0)
-        except aiohttp.ClientError as exc:
-            raise web.HTTPBadGateway(text=f"dashboard server refused: {exc}") from None
-        # No per-message deflate either way: compressing every chart update cost the daemon's loop a
-        # tenth of its time with eight dashboards open (py-spy), for a loopback or shop-LAN hop.
-        outer = web.WebSocketResponse(protocols=("bokeh",), max_msg_size=MAX_MESSAGE, heartbeat=30, compress=False)
-        await outer.prepare(request)
-        if self.book.get(opened.session_id) is None:  # closed while connecting (a logout, one tab too many)
-            await inner.close()
-            await outer.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"logged out")
-            return outer
-        # One websocket per Bokeh session (a tab): a second one for the same session replaces the first,
-        # so a login holds at most PER_USER sockets however many it opens with its tokens.
-        for older in [ws for ws, o in self.sockets.items() if o.session_id == opened.session_id]:
-            await older.close(code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"opened again")
-        self.sockets[outer] = opened
+            upgrade = upgrade_request(f"{PREFIX}/{name}/ws", request.headers, protocols,
+                                      int(internal.rsplit(":", 1)[1]), SECRET_HEADER, self.worker.spec.secret)
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from None
+        if self.book.get(opened.session_id) is None:  # closed while the worker started (a logout, a tab too many)
+            raise web.HTTPForbidden(text="not a dashboard this login opened")
+        # One connection per Bokeh session (a tab): a second one for the same session replaces the first,
+        # so a login holds at most PER_USER connections however many it opens with its tokens.
+        for older in [c for c, o in self.sockets.items() if o.session_id == opened.session_id]:
+            self.sockets.pop(older, None)
+            await older.close()
+        transport.pause_reading()  # from here the browser's bytes are the worker's to read
+        mine = socket.socket(fileno=os.dup(connection.fileno()))
+        try:
+            number = self.worker.hand(connection.fileno(), upgrade)
+        except HandoffError as exc:
+            mine.close()
+            LOGGER.warning("dashboards: a websocket could not be handed to the worker: %s", exc)
+            transport.resume_reading()
+            raise web.HTTPServiceUnavailable(text="the dashboards are not available now") from None
+        self.sockets[Handed(number, mine)] = opened
+        # aiohttp lets go of the connection without a byte more (the worker answers the handshake):
+        # closing its descriptor leaves the connection open, the worker and ``mine`` still hold it.
+        transport.abort()
+        return web.Response()
 
-        async def pump(source, sink) -> None:
-            async for msg in source:
-                if msg.type == aiohttp.WSMsgType.TEXT:
-                    await sink.send_str(msg.data)
-                elif msg.type == aiohttp.WSMsgType.BINARY:
-                    await sink.send_bytes(msg.data)
-                else:
-                    break
-        try:
-            async with asyncio.TaskGroup() as tg:
-                up = tg.create_task(pump(outer, inner))
-                down = tg.create_task(pump(inner, outer))
-                done, _ = await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
-                for task in (up, down):
-                    task.cancel()
-        except* (aiohttp.ClientError, ConnectionResetError):
-            pass
-        finally:
-            self.sockets.pop(outer, None)
-            await inner.close()
-            await outer.close()
-        return outer
+    def _ended(self, number: int | None) -> None:
+        """The worker says a handed connection ended (None: the worker ended, and all of them)."""
+        for handed in [h for h in self.sockets if number is None or h.number == number]:
+            self.sockets.pop(handed, None)
+            handed.forget(shut=number is None)

@@ -6,7 +6,8 @@ worker computes, for however long, the daemon's loop (modems, SMS replies) never
 Protocol, JSON lines: the daemon writes a ``WorkerSpec`` as the first line on stdin, then commands
 ``{"changed": topic}`` and ``{"expire": [view, session_id]}``; the worker answers on stdout with
 ``{"ready": port}`` once Bokeh listens on 127.0.0.1, then ``{"sources": {view: [names]}}`` as the
-warm-up learns each view's tables (the page's CSV links). Log records go to stderr, one JSON object per line. The end of stdin (the
+warm-up learns each view's tables (the page's CSV links), and ``{"ended": number}`` when a
+websocket connection the daemon handed over (handoff.py) ends. Log records go to stderr, one JSON object per line. The end of stdin (the
 daemon stopping it, or gone) ends the worker.
 
 Run as ``python -m smsd_crm_dashboards.worker``.
@@ -20,6 +21,7 @@ import logging
 import os
 import secrets
 import signal
+import socket
 import sys
 from contextlib import suppress
 from typing import Any, Callable, TextIO
@@ -31,6 +33,7 @@ from smsd_crm.shop_time import for_zone
 from .data import DashboardData
 from .documents import DocumentHub, page_language
 from .exports import Export, ExportError, sales_csv, tables, view_csv
+from .handoff import receive
 from .readonly import ReadOnlyDatabase
 from .sessions import SpacedCollector, defer_bokeh_collections
 from .spec import PREFIX, SECRET_HEADER, WorkerSpec
@@ -58,6 +61,24 @@ class JsonLines(logging.Handler):
             self.stream.flush()
         except Exception:  # a log line must never end the worker
             self.handleError(record)
+
+
+class TabClosedEarly(logging.Filter):
+    """Bokeh (3.9) fails an assertion in its websocket's ``on_close`` when a tab goes away while its
+    session is still being made (a reload while the worker computes), and tornado logs that with a
+    traceback as an uncaught exception. A reloaded tab is nobody's fault: one line at INFO instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if record.name == "tornado.application" and isinstance(exc, AssertionError):
+            tb = exc.__traceback__
+            while tb is not None and tb.tb_next is not None:
+                tb = tb.tb_next
+            if tb is not None and tb.tb_frame.f_code.co_filename.endswith(os.path.join("bokeh", "server", "connection.py")):
+                record.msg, record.args, record.exc_info, record.exc_text = (
+                    "a dashboard tab closed while its session was being made", (), None, None)
+                record.levelno, record.levelname = logging.INFO, "INFO"
+        return True
 
 
 def loaded(spec: WorkerSpec) -> dict[str, Callable[..., Any]]:
@@ -256,11 +277,16 @@ def resident_bytes() -> int:
         return 0
 
 
-async def serve(spec: WorkerSpec, commands: asyncio.StreamReader, say: Callable[[dict], None]) -> None:
-    """Run until ``commands`` ends."""
+async def serve(spec: WorkerSpec, commands: asyncio.StreamReader, say: Callable[[dict], None],
+                handoff: socket.socket) -> None:
+    """Run until ``commands`` ends; take the browsers' websocket connections the daemon hands over
+    on ``handoff`` (handoff.py)."""
     worker = Worker(spec, say)
-    say({"ready": await worker.start()})
+    port = await worker.start()
+    say({"ready": port})
     warm = asyncio.create_task(worker.warm_up(), name="dashboards-warm-up")
+    joined = asyncio.create_task(receive(handoff, port, lambda number: say({"ended": number})),
+                                 name="dashboards-handoff")
     try:
         while line := await commands.readline():
             try:
@@ -269,18 +295,27 @@ async def serve(spec: WorkerSpec, commands: asyncio.StreamReader, say: Callable[
                 LOGGER.warning("dashboards worker: a command it cannot read: %r", line[:200])
     finally:
         warm.cancel()
+        joined.cancel()
+        with suppress(asyncio.CancelledError):
+            await joined
         await worker.stop()
 
 
 def main() -> None:
-    """Read the spec from stdin and serve; exit when stdin ends."""
+    """Read the spec from stdin and serve; exit when stdin ends. ``--handoff FD``: the worker's end
+    of the handoff channel, inherited from the daemon."""
+    if len(sys.argv) != 3 or sys.argv[1] != "--handoff" or not sys.argv[2].isdigit():
+        sys.exit("usage: python -m smsd_crm_dashboards.worker --handoff FD (the daemon starts it)")
+    handoff = socket.socket(fileno=int(sys.argv[2]))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the daemon's terminal: the daemon ends it
     # Below the daemon in the CPU's queue: on a shop's old 2-core PC a chart may wait, an SMS reply not.
     with suppress(OSError):
         os.nice(NICE)
     out = sys.stdout
     sys.stdout = sys.stderr  # whatever a view prints never mixes into the messages to the daemon
-    logging.basicConfig(level=logging.INFO, handlers=[JsonLines(sys.stderr)], force=True)
+    handler = JsonLines(sys.stderr)
+    handler.addFilter(TabClosedEarly())
+    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
     def say(message: dict) -> None:
         out.write(json.dumps(message) + "\n")
@@ -292,7 +327,7 @@ def main() -> None:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
         spec = WorkerSpec.loads(await reader.readline())
         logging.getLogger().setLevel(spec.log_level)
-        await serve(spec, reader, say)
+        await serve(spec, reader, say, handoff)
 
     asyncio.run(run())
 

@@ -66,6 +66,12 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     headers = dict(HEADERS)
     if request.path.startswith("/dash/") or request.path == "/dash":
         headers["Content-Security-Policy"] = DASHBOARD_CSP
+    if request.path.startswith(("/static/", "/dash/static/")):
+        # Files, not pages: kept by the browser. BokehJS's URLs carry its version (``?v=``): never
+        # asked again; ours are checked (an ETag, 304). With "no-store" every dashboard reload made
+        # the daemon send BokehJS's megabytes again, on the loop that answers SMS.
+        headers["Cache-Control"] = "private, max-age=31536000, immutable" \
+            if request.path.startswith("/dash/static/") and request.query.get("v") else "no-cache"
     try:
         response = await handler(request)
     except web.HTTPException as exc:
