@@ -4,7 +4,7 @@ show equals the analytics functions' numbers, refreshes reach open documents, SM
 from __future__ import annotations
 
 import asyncio
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from bokeh.document import Document
@@ -274,3 +274,34 @@ async def test_vectorised_retention_equals_the_plain_function(shop):
     days = p.days_by_phone(TODAY)
     for t0, t1 in ((date(2026, 5, 31), date(2026, 6, 30)), (date(2025, 12, 31), TODAY)):
         assert p.retention(t0, t1, 90) == retention(days, t0, t1, 90)
+
+
+async def test_vectorised_after_complaint_retention_equals_the_plain_function(shop):
+    import random
+
+    from smsd_crm.analytics import extract
+    from smsd_crm.analytics.metrics import post_complaint_retention
+    p = await _data(shop).purchases()
+    days = p.days_by_phone(TODAY)
+    rng = random.Random(7)
+    real = await extract.closures(shop, date(2025, 1, 1))
+    for trial in range(30):  # the shop's own closures, then random ones (customers, strangers, recent)
+        closures = real if trial == 0 else [
+            (rng.choice(p.phones) if rng.random() < 0.9 else "+628999000111",
+             TODAY - timedelta(days=rng.randrange(0, 500)), rng.uniform(0, 72)) for _ in range(rng.randrange(0, 40))]
+        for window, sla in ((60, 24), (14, 4)):
+            assert p.after_complaints(closures, TODAY, window, sla) == \
+                post_complaint_retention(closures, days, TODAY, window, sla), (trial, window)
+
+
+def test_distinct_values_equal_numpy_s():
+    import numpy as np
+
+    from smsd_crm.analytics.distinct import distinct, present, runs
+    rng = np.random.default_rng(3)
+    for size in (0, 1, 2, 50, 5000):
+        values = rng.integers(-1000, 1000, size)
+        assert np.array_equal(distinct(values), np.unique(values))
+        assert runs(np.sort(values)) == len(np.unique(values))
+        indexes = rng.integers(0, 300, size)
+        assert np.array_equal(present(indexes, 300), np.unique(indexes))

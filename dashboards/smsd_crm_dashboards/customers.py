@@ -14,6 +14,7 @@ from smsd_crm.analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 
 from .common import (
     COLORS,
+    PAST_SECONDS,
     Customers,
     bump,
     chart,
@@ -42,11 +43,13 @@ async def classify(data, as_of: date) -> list[dict]:
 
 
 async def class_counts(data, as_of: date) -> Counter:
-    """How many customers each class has at ``as_of`` (the trend needs counts only)."""
+    """How many customers each class had at the end of a past day ``as_of`` (the trend needs counts
+    only). A new order does not change the past: counted again at most every ``PAST_SECONDS`` (a
+    till's CSV of old sales, an old order cancelled, show within that time)."""
     async def count() -> Counter:
         a = (await data.purchases()).activity_arrays(as_of)
         return Counter(classify_arrays(a["days"], a["occasions"], a["spend"], a["orders"], a["promo"])[4].tolist())
-    return await data.cached(("class counts", as_of), count)
+    return await data.lasting(("class counts", as_of), PAST_SECONDS, count)
 
 
 async def _classify(data, as_of: date) -> list[dict]:
@@ -107,7 +110,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     async def refresh() -> None:
         now = today or data.today()
         rows = await classify(data, now)
-        state.update(rows=rows, people=await Customers.load(data.db))
+        state.update(rows=rows, people=await Customers.recent(data))
         counts = Counter(r["segment"] for r in rows)
         seg_src.data = {"segment": SEGMENT_ORDER, "label": labels, "count": [counts[s] for s in SEGMENT_ORDER]}
         people = state["people"]

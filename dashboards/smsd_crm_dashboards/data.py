@@ -97,12 +97,19 @@ class DashboardData:
 
     async def lasting(self, key: tuple, max_age_s: float, compute):
         """``await compute()`` at most once per ``max_age_s`` seconds, whatever changed in between: for
-        model fits, which move little with one more order and take a second or more."""
+        model fits, which move little with one more order and take a second or more; a past month's
+        counts; the customers' names."""
+        now = time.monotonic()
         kept = self._lasting.get(key)
-        if kept is None or time.monotonic() - kept[0] > max_age_s:
-            self._lasting = {k: v for k, v in self._lasting.items() if time.monotonic() - v[0] <= max_age_s}
-            kept = self._lasting[key] = (time.monotonic(), await compute())
-        return kept[1]
+        if kept is None or now - kept[0] > max_age_s:
+            # each result ages by its own measure (a minute for names, ten for past months)
+            self._lasting = {k: v for k, v in self._lasting.items() if now - v[0] <= v[1]}
+            kept = self._lasting[key] = (now, max_age_s, await compute())
+        return kept[2]
+
+    def forget(self, key: tuple) -> None:
+        """Compute a ``lasting`` result again at its next use."""
+        self._lasting.pop(key, None)
 
     async def sms_parts(self, since: date) -> dict[str, int]:
         """SMS parts sent to each number since ``since``: counted in full once per ``since`` (a day),

@@ -132,7 +132,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                         "predicted": [float(held.purchases[buckets == v].mean()) for v in xs]}
         counts, edges = np.histogram(f.p_alive, bins=10, range=(0, 1))
         hist_src.data = {"left": edges[:-1].tolist(), "right": edges[1:].tolist(), "count": counts.tolist()}
-        people = await Customers.load(data.db)
+        people = await Customers.recent(data)
         ranked = np.argsort(-f.revenue)
         export(doc, "customers", ["phone", "name", "p_alive", "purchases_52_weeks", "spend_per_purchase",
                                   "revenue_52_weeks"],

@@ -79,7 +79,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
                           "profit_text": [rupiah(v) for v in amounts]}
         by_class.x_range.factors = class_src.data["label"]
         rupiah_axis(by_class.yaxis[0], min(amounts, default=0), max(amounts, default=0), lang)
-        people = await Customers.load(data.db)
+        people = await Customers.recent(data)
         ranked = sorted(costs, key=lambda c: -profits[c.customer])
         headers = [speak.t("dash.customer"), speak.t("dash.revenue"), speak.t("dash.profit.cost_of_goods"),
                    speak.t("dash.profit.promo"), speak.t("points"), "SMS", speak.t("dash.complaints"),

@@ -68,7 +68,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
             out["churn"].append(100 * r.churn)
         counts.x_range.factors = out["month"]
         src.data = out
-        people = await Customers.load(data.db)
+        people = await Customers.recent(data)
         lapsing_all = sorted((r for r in await classify(data, now) if r["class"] == "inactive"), key=lambda r: -r["m"])
         export(doc, "lapsing", ["phone", "name", "days_since", "visits", "spend_12_months"],
                lambda: [[r["phone"], people.label(r["phone"]), r["days"], r["f"], round(r["m"])] for r in lapsing_all])

@@ -11,7 +11,7 @@ from bokeh.models import ColumnDataSource, FactorRange, HoverTool, NumeralTickFo
 
 from smsd_crm import status
 from smsd_crm.analytics import extract
-from smsd_crm.analytics.metrics import percentile, post_complaint_retention, service
+from smsd_crm.analytics.metrics import percentile, service
 
 from .common import bump, chart, export, html, html_table, revision, show, speaker, table_box, title
 
@@ -30,8 +30,7 @@ def _pct(value: float | None) -> str:
 
 
 async def _after(db, purchases, since: date, now: date):
-    return post_complaint_retention(await extract.closures(db, since), purchases.days_by_phone(now), now,
-                                    WINDOW_DAYS, SLA_HOURS)
+    return purchases.after_complaints(await extract.closures(db, since), now, WINDOW_DAYS, SLA_HOURS)
 
 
 def make(doc, data, hub, today=None, lang: str | None = None):

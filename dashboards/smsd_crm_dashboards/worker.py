@@ -203,7 +203,9 @@ class Worker:
         LOGGER.info("dashboards ready in %.1f s", asyncio.get_running_loop().time() - started)
 
     async def export(self, name: str, query: dict[str, str]) -> Export:
-        """A view's data as CSV (the sales view: the drill-down level ``query`` names)."""
+        """A view's data as CSV (the sales view: the drill-down level ``query`` names). A file is
+        made with the customers' names as they are now, not as the open views last read them."""
+        self.data.forget(("customers",))
         if name == "sales":  # the drill-down's levels (names are unique: a plugin's view cannot take it)
             return await sales_csv(self.data, query, self.spec.timezone)
         return await view_csv(name, self.views[name], self.data, query.get("source"), self.spec.timezone)

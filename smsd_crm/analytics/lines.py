@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..shop_time import ShopTime, for_zone, sql_day_number
+from .distinct import distinct, present, runs
 from .metrics import CustomerCosts, Rule, rules_from_counts
 
 ORDER_LINES = (f"SELECT o.id, o.phone, {sql_day_number('o.created_at')}, ol.code, ol.name, "
@@ -123,8 +124,8 @@ class Lines:
         width = len(self.codes) + 1
         key = (self.cust if by_customer else self.basket)[keep].astype(np.int64)
         # one row per (basket, product), sorted by basket then product
-        key, code = np.divmod(np.unique((key - key.min() if len(key) else key) * width + self.code[keep]), width)
-        n = len(np.unique(key))
+        key, code = np.divmod(distinct((key - key.min() if len(key) else key) * width + self.code[keep]), width)
+        n = runs(key)  # key is sorted
         single = np.bincount(code, minlength=width)
         pairs = np.zeros(width * width, dtype=np.int64)
         # items of a basket are neighbours: the pairs (i, i + gap) in the same basket, gap = 1, 2, ...
@@ -187,11 +188,13 @@ def customer_costs(lines: Lines, purchases, since_day: int, sms_parts: dict[str,
     n = len(lines.phones)
     revenue = np.bincount(lines.cust[keep], weights=lines.revenue[keep], minlength=n)
     cost = np.bincount(lines.cust[keep], weights=lines.cost[keep], minlength=n)
-    totals = {lines.phones[i]: [revenue[i], cost[i], 0.0] for i in np.flatnonzero(np.bincount(lines.cust[keep],
-                                                                                               minlength=n))}
+    bought = present(lines.cust[keep], n)
+    totals = {lines.phones[i]: [r, c, 0.0] for i, r, c in zip(bought.tolist(), revenue[bought].tolist(),
+                                                                cost[bought].tolist())}
     inside = purchases.day >= since_day
     discount = np.bincount(purchases.cust[inside], weights=purchases.discount[inside], minlength=len(purchases.phones))
-    for i in np.unique(purchases.cust[inside]).tolist():
-        totals.setdefault(purchases.phones[i], [0.0, 0.0, 0.0])[2] = discount[i]
+    paid = present(purchases.cust[inside], len(purchases.phones))
+    for i, d in zip(paid.tolist(), discount[paid].tolist()):
+        totals.setdefault(purchases.phones[i], [0.0, 0.0, 0.0])[2] = d
     return [CustomerCosts(phone, float(t[0]), float(t[1]), float(t[2]), points.get(phone, 0),
                           sms_parts.get(phone, 0), complaints.get(phone, 0)) for phone, t in totals.items()]

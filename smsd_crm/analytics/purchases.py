@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 
 from ..shop_time import ShopTime, for_zone, sql_day_number
 from ..storage.db import Database
+from .distinct import present
 from .extract import has_table, purchases_sql
-from .metrics import Retention
+from .metrics import AfterComplaint, Retention
 from .rfm import CustomerActivity
 
 EPOCH = date(1970, 1, 1).toordinal()
@@ -68,7 +69,7 @@ class Purchases:
     def active(self, at: date, window_days: int) -> np.ndarray:
         """Indexes of customers with a purchase in (at - window, at]."""
         end = self.day_of(at)
-        return np.unique(self.cust[(self.day <= end) & (self.day > end - window_days)])
+        return present(self.cust[(self.day <= end) & (self.day > end - window_days)], len(self.phones))
 
     def retention(self, t0: date, t1: date, window_days: int) -> Retention:
         """:func:`metrics.retention` (the intersection form), vectorised over the arrays."""
@@ -100,6 +101,45 @@ class Purchases:
         for c, d in zip(self.cust[keep].tolist(), self.day[keep].tolist()):
             out.setdefault(self.phones[c], []).append(date.fromordinal(d + EPOCH))
         return out
+
+    def after_complaints(self, closures: list[tuple[str, date, float]], as_of: date, window_days: int = 60,
+                         sla_hours: float = 24) -> AfterComplaint:
+        """``metrics.post_complaint_retention(closures, self.days_by_phone(as_of), ...)`` without a
+        list of dates per customer (5 s for 200,000 customers): the closures are few and looked at
+        one by one, the baseline over every other customer is vectorised."""
+        end = self.day_of(as_of)
+        upto = self.day <= end
+        cust, day = self.cust[upto].astype(np.int64), self.day[upto].astype(np.int64)
+        index = {p: i for i, p in enumerate(self.phones)}
+        complainers = np.array(sorted({index[c] for c, _, _ in closures if c in index}), dtype=np.int64)
+        days_of: dict[int, list[int]] = {}
+        mine = np.isin(cust, complainers)
+        for c, d in zip(cust[mine].tolist(), day[mine].tolist()):
+            days_of.setdefault(c, []).append(d)
+        counts = {"fast": [0, 0], "slow": [0, 0]}
+        for customer, closed, hours in closures:
+            if closed + timedelta(days=window_days) > as_of:
+                continue
+            kind = "fast" if hours <= sla_hours else "slow"
+            counts[kind][1] += 1
+            k = self.day_of(closed)
+            counts[kind][0] += any(k < d <= k + window_days for d in days_of.get(index.get(customer, -1), []))
+        base = [0, 0]
+        if closures:
+            first_close = self.day_of(min(c[1] for c in closures))
+            never = np.int64(1 << 40)  # no purchase since the first closure (far from overflowing)
+            start = np.full(len(self.phones), never, dtype=np.int64)
+            rows = (day >= first_close) & ~mine
+            np.minimum.at(start, cust[rows], day[rows])
+            eligible = (start != never) & (start + window_days <= end)
+            begun = start[cust]
+            again = (day > begun) & (day <= begun + window_days) & eligible[cust]
+            base = [len(present(cust[again], len(self.phones))), int(eligible.sum())]
+
+        def rate(pair: list[int]) -> float | None:
+            return pair[0] / pair[1] if pair[1] else None
+        return AfterComplaint(rate(counts["fast"]), rate(counts["slow"]), counts["fast"][1], counts["slow"][1],
+                              rate(base))
 
     def summary(self, end: date):
         """The CLV summary (``transactions.summarize``) at ``end``, vectorised."""
