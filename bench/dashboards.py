@@ -143,6 +143,15 @@ def _renice_browser(nice: int) -> None:
             pass
 
 
+async def _own_lag(lags: list[float], every: float = 0.1) -> None:
+    """How late this process's loop wakes up, every ``every`` s (seconds, appended to ``lags``)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        due = loop.time() + every
+        await asyncio.sleep(every)
+        lags.append(max(0.0, loop.time() - due))
+
+
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] if ordered else float("nan")
@@ -251,7 +260,9 @@ async def live_shop(config: Path, modems: int, rate: float, seconds: float, relo
                 _renice_browser(browser_nice)
 
             before = [await t.evaluate(f"() => ({revision})()") for t in tabs]
+            own = asyncio.get_running_loop().create_task(_own_lag(lags := []))
             times = await arrive(rate, seconds, 1, tabs, reload_every)
+            own.cancel()
             after = [await t.evaluate(f"() => ({revision})()") for t in tabs]
             print(f"{len(times)} SMS at {rate:g}/s over {seconds:g} s ({len(times) // 5} orders), {modems} modems, "
                   f"every view open, one tab reloaded every {reload_every:g} s: reply latency p50 "
@@ -259,6 +270,10 @@ async def live_shop(config: Path, modems: int, rate: float, seconds: float, relo
             print("dashboard refreshes during it: " + ", ".join(
                 f"{v.name} {(a or 0) - (b or 0):+d}" for v, a, b in zip(builtin_views(), after, before)) + " (reloaded tabs restart at 1)")
             print(f"under load: daemon {_memory(daemon.pid)}; worker {_memory(worker)}")
+            # The emulated modems answer from this process, which also drives chromium's eight tabs:
+            # its own lateness shows how much of the reply latency is the benchmark's, not the daemon's.
+            print(f"this benchmark's own event loop lag meanwhile (its emulated modems answer from it): "
+                  f"max {1000 * max(lags, default=0):.0f} ms, p99 {1000 * _pct(lags or [0], 99):.0f} ms")
             await browser.close()
         lag = sqlite3.connect(folder / "bench.sqlite3").execute(
             "SELECT loop_lag_max_ms, loop_lag_p99_ms, samples FROM daemon_status").fetchone()

@@ -209,6 +209,23 @@ async def test_a_websocket_joins_only_a_session_its_own_login_opened(shop):
         await ws.close()
 
 
+async def test_an_expired_token_is_refused_by_the_daemon_not_handed_over(shop):
+    # Handed over, Bokeh refused it with a traceback in the log at every reconnect of an old tab.
+    from bokeh.util.token import generate_jwt_token
+    base, ctx, host = shop
+    async with client() as owner:
+        await log_in(owner, base, "pemilik")
+        session_id = get_session_id(token_of(await autoload(owner, base)))
+        expired = generate_jwt_token(session_id, secret_key=host.signing_key, signed=True, expiration=-10)
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await open_socket(owner, base, expired)
+        assert refused.value.status == 403 and not host.sockets
+        fresh = generate_jwt_token(session_id, secret_key=host.signing_key, signed=True, expiration=300)
+        ws = await open_socket(owner, base, fresh)  # the same session with a live token works
+        await a_live_update_arrives(ws, host)
+        await ws.close()
+
+
 async def test_a_user_keeps_a_few_bokeh_sessions_and_one_more_closes_the_oldest(shop):
     base, ctx, host = shop
     async with client() as owner:
@@ -226,6 +243,23 @@ async def test_a_user_keeps_a_few_bokeh_sessions_and_one_more_closes_the_oldest(
         await a_live_update_arrives(ws, host)
         await ws.close()
     assert host.book.count(1) == PER_USER
+
+
+async def test_a_tab_still_open_outlives_views_opened_and_left_on_another_device(shop):
+    # The PC keeps one dashboard open; the phone looks at one view after another (each left behind):
+    # the cap closes the phone's left views, not the PC's open tab.
+    base, ctx, host = shop
+    async with client() as pc, client() as phone:
+        await log_in(pc, base, "pemilik")
+        await log_in(phone, base, "pemilik")
+        ws = await open_socket(pc, base, token_of(await autoload(pc, base)))
+        for _ in range(PER_USER + 3):
+            left = await open_socket(phone, base, token_of(await autoload(phone, base)))
+            await left.close()
+            await wait_until(lambda: len(host.sockets) == 1, 30, "the worker said the phone's view ended")
+        await a_live_update_arrives(ws, host)
+        assert not ws.closed and host.book.count(1) == PER_USER
+        await ws.close()
 
 
 async def test_a_session_has_one_websocket_a_second_replaces_the_first(shop):

@@ -301,3 +301,14 @@ def test_a_tab_closed_while_its_session_is_made_is_one_line_not_a_traceback():
     except AssertionError:
         other = logging.LogRecord("tornado.application", logging.ERROR, "web.py", 1, "Uncaught", (), sys.exc_info())
     assert TabClosedEarly().filter(other) and other.levelno == logging.ERROR and other.exc_info is not None
+
+
+def test_a_chart_not_sent_to_a_closed_tab_is_no_log_line():
+    import logging
+
+    from smsd_crm_dashboards.worker import TabClosedEarly
+
+    closed = logging.LogRecord("bokeh.server.views.ws", logging.WARNING, "ws.py", 1,
+                               "Failed sending message as connection was closed", (), None)
+    other = logging.LogRecord("bokeh.server.views.ws", logging.WARNING, "ws.py", 1, "Something else", (), None)
+    assert not TabClosedEarly().filter(closed) and TabClosedEarly().filter(other)

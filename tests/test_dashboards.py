@@ -78,6 +78,12 @@ async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_
         versioned = re.search(r'/dash/static/js/bokeh\.min\.js\?v=[0-9a-f]+', script).group(0)
         kept = await owner.get(f"{base}{versioned}")
         assert kept.status == 200 and kept.headers["Cache-Control"] == "private, max-age=31536000, immutable"
+        # but a refusal or a login redirect for that URL is never kept (it would stand in for BokehJS)
+        async with client() as stranger:
+            refused = await stranger.get(f"{base}{versioned}", allow_redirects=False)
+            assert refused.status == 302 and refused.headers["Cache-Control"] == "no-store"
+        missing = await owner.get(f"{base}/dash/static/js/no-such.js?v=1")
+        assert missing.status == 404 and missing.headers["Cache-Control"] == "no-store"
         # the dashboards worker started with the first dashboard; it wants the proxy's secret header
         internal = re.search(r"Bokeh on (127\.0\.0\.1:\d+)", log.read_text()).group(1)
         async with aiohttp.ClientSession() as direct:

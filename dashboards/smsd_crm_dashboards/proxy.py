@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import socket
+import time
 from importlib.util import find_spec
 from pathlib import Path
 from urllib.parse import unquote
@@ -48,6 +49,7 @@ class DashboardProxy:
         self.book = SessionBook(per_user, self._expire)
         self.client: aiohttp.ClientSession | None = None
         self._stopped = False
+        self._refusals, self._refusal_logged = 0, -60.0
         worker.busy = lambda: bool(self.sockets)
         worker.ended = self._ended
 
@@ -166,13 +168,17 @@ class DashboardProxy:
 
     def _session_of(self, request: web.Request, protocols: list[str], login: str) -> Opened:
         """The session a websocket asks for, if this login opened it (else 403)."""
-        from bokeh.util.token import check_token_signature, get_session_id
+        from bokeh.util.token import check_token_signature, get_session_id, get_token_payload
 
         refused = web.HTTPForbidden(text="not a dashboard this login opened")
         if len(protocols) != 2 or protocols[0] != "bokeh":
             raise refused
         try:
             if not check_token_signature(protocols[1], secret_key=self.signing_key, signed=True):
+                raise refused
+            # An expired token (a tab reconnecting after hours) is refused here: handed over, Bokeh
+            # would refuse it with a traceback in the log, at every reconnect attempt.
+            if float(get_token_payload(protocols[1])["session_expiry"]) <= time.time():
                 raise refused
             opened = self.book.get(get_session_id(protocols[1]))
         except (ValueError, KeyError, TypeError):
@@ -207,28 +213,40 @@ class DashboardProxy:
             raise web.HTTPBadRequest(text=str(exc)) from None
         if self.book.get(opened.session_id) is None:  # closed while the worker started (a logout, a tab too many)
             raise web.HTTPForbidden(text="not a dashboard this login opened")
-        # One connection per Bokeh session (a tab): a second one for the same session replaces the first,
-        # so a login holds at most PER_USER connections however many it opens with its tokens.
-        for older in [c for c, o in self.sockets.items() if o.session_id == opened.session_id]:
-            self.sockets.pop(older, None)
-            await older.close()
         transport.pause_reading()  # from here the browser's bytes are the worker's to read
         mine = socket.socket(fileno=os.dup(connection.fileno()))
         try:
             number = self.worker.hand(connection.fileno(), upgrade)
         except HandoffError as exc:
             mine.close()
-            LOGGER.warning("dashboards: a websocket could not be handed to the worker: %s", exc)
+            self._refused(exc)
             transport.resume_reading()
             raise web.HTTPServiceUnavailable(text="the dashboards are not available now") from None
+        # One connection per Bokeh session (a tab): a second one for the same session replaces the first
+        # (once it is handed over), so a login holds at most PER_USER connections whatever it reopens.
+        for older in [c for c, o in self.sockets.items() if o.session_id == opened.session_id]:
+            self.sockets.pop(older, None)
+            await older.close()
         self.sockets[Handed(number, mine)] = opened
+        self.book.connected(opened)
         # aiohttp lets go of the connection without a byte more (the worker answers the handshake):
         # closing its descriptor leaves the connection open, the worker and ``mine`` still hold it.
         transport.abort()
         return web.Response()
 
+    def _refused(self, exc: Exception) -> None:
+        """Log a connection the worker could not take: at most once a minute, with a count (a worker
+        busy for a minute with tabs reconnecting would otherwise write a line per attempt)."""
+        self._refusals += 1
+        now = time.monotonic()
+        if now - self._refusal_logged >= 60:
+            LOGGER.warning("dashboards: %d websocket(s) could not be handed to the worker (busy or stopped): %s",
+                           self._refusals, exc)
+            self._refusals, self._refusal_logged = 0, now
+
     def _ended(self, number: int | None) -> None:
         """The worker says a handed connection ended (None: the worker ended, and all of them)."""
         for handed in [h for h in self.sockets if number is None or h.number == number]:
-            self.sockets.pop(handed, None)
+            opened = self.sockets.pop(handed)
             handed.forget(shut=number is None)
+            self.book.disconnected(opened)

@@ -42,13 +42,30 @@ class SessionBook:
         self.per_user = per_user
         self._expire = expire  # asks Bokeh to discard a session
         self._opened: dict[str, Opened] = {}  # insertion order: oldest first
-        self.sockets: dict[Any, Opened] = {}  # open relays (aiohttp WebSocketResponse) -> their session
+        self.sockets: dict[Any, Opened] = {}  # open connections (handoff.Handed) -> their session
+        self._left: set[str] = set()  # sessions whose connections all ended
 
     def open(self, opened: Opened) -> list[Opened]:
-        """Record a new session; return the same user's oldest sessions beyond the cap (to be closed)."""
+        """Record a new session; return the same user's sessions beyond the cap (to be closed): the
+        oldest left behind first (their tab closed, or a view left on the phone), then the oldest.
+        A tab still open on the PC outlives eight views looked at one after another on the phone."""
         self._opened[opened.session_id] = opened
-        mine = [o for o in self._opened.values() if o.user_id == opened.user_id]
-        return mine[:max(0, len(mine) - self.per_user)]
+        mine = [o for o in self._opened.values() if o.user_id == opened.user_id and o is not opened]
+        extra = len(mine) + 1 - self.per_user
+        if extra <= 0:
+            return []
+        # Left behind: had a connection, has none now (a just-opened tab, not connected yet, is not).
+        return sorted(mine, key=lambda o: o.session_id not in self._left)[:extra]  # stable: oldest first in each
+
+    def connected(self, opened: Opened) -> None:
+        """A connection joined this session."""
+        self._left.discard(opened.session_id)
+
+    def disconnected(self, opened: Opened) -> None:
+        """A connection of this session ended; with none left, the session is left behind (closed
+        first when the user opens one more than the cap)."""
+        if not any(o.session_id == opened.session_id for o in self.sockets.values()):
+            self._left.add(opened.session_id)
 
     def get(self, session_id: str) -> Opened | None:
         """The recorded session with this id (None: not opened through the proxy, or closed since)."""
@@ -58,6 +75,7 @@ class SessionBook:
         """Stop knowing these sessions: a websocket can no longer join them."""
         for opened in sessions:
             self._opened.pop(opened.session_id, None)
+            self._left.discard(opened.session_id)
 
     def logins(self, user_id: int | None = None) -> set[tuple[int, str]]:
         """The logins (user id, cookie) with a session or a websocket (of ``user_id`` only, if given)."""

@@ -38,6 +38,7 @@ from .auth import (
     choose_language,
     error_pages,
     json_error,
+    keep_files,
     login,
     login_page,
     logout,
@@ -78,6 +79,7 @@ def make_web_app(ctx: WebContext) -> web.Application:
     app = web.Application(middlewares=[security_headers, error_pages, check_host, read_forms, authenticate,
                                        live_versions],
                           client_max_size=1024 * 1024)
+    app.on_response_prepare.append(keep_files)
     app[CTX] = ctx
     app[THROTTLE] = LoginThrottle(ctx.config.lockout_attempts, timedelta(minutes=ctx.config.lockout_minutes))
     app[HASHING] = Hashing()

@@ -66,20 +66,25 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     headers = dict(HEADERS)
     if request.path.startswith("/dash/") or request.path == "/dash":
         headers["Content-Security-Policy"] = DASHBOARD_CSP
-    if request.path.startswith(("/static/", "/dash/static/")):
-        # Files, not pages: kept by the browser. BokehJS's URLs carry its version (``?v=``): never
-        # asked again; ours are checked (an ETag, 304). With "no-store" every dashboard reload made
-        # the daemon send BokehJS's megabytes again, on the loop that answers SMS.
-        headers["Cache-Control"] = "private, max-age=31536000, immutable" \
-            if request.path.startswith("/dash/static/") and request.query.get("v") else "no-cache"
     try:
         response = await handler(request)
-    except web.HTTPException as exc:
+    except web.HTTPException as exc:  # a redirect to the login, a refusal: never kept (no-store)
         exc.headers.update(headers)
         raise
-    if not response.prepared:  # a websocket relay has sent its headers already
+    if not response.prepared:  # a handed-over websocket: its connection is the worker's
         response.headers.update(headers)
     return response
+
+
+async def keep_files(request: web.Request, response: web.StreamResponse) -> None:
+    """``on_response_prepare``: files, not pages, are kept by the browser. BokehJS's URLs carry its
+    version (``?v=``): never asked again; ours are checked (an ETag, 304). With "no-store" every
+    dashboard reload made the daemon send BokehJS's megabytes again, on the loop that answers SMS.
+    Only a file found is kept (a file's status is known only now, as it is sent): a login redirect
+    or a 404 kept for a year would leave the dashboards without BokehJS."""
+    if request.path.startswith(("/static/", "/dash/static/")) and response.status in (200, 304):
+        response.headers["Cache-Control"] = "private, max-age=31536000, immutable" \
+            if request.path.startswith("/dash/static/") and request.query.get("v") else "no-cache"
 
 
 GENERIC_ERRORS = {400: "error.bad_request", 403: "error.owner_only", 404: "error.not_found", 409: "error.conflict"}
