@@ -412,3 +412,20 @@ async def test_1100_silent_connections_leave_the_login_working(tmp_path, daemons
         grown = _lines(log) - before
         assert grown < 100, log.read_text(errors="replace")[-3000:]
     assert await daemon.stop() == 0
+
+
+async def test_a_port_already_taken_is_one_clear_line_not_a_traceback(tmp_path):
+    # A second demo, or another program on 8080: the daemon said so with an OSError traceback.
+    from smsd_crm import StartupError
+
+    db = await Database.open(tmp_path / "web.sqlite3")
+    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = taken.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(StartupError) as refused:
+            await start_web(WebContext(db, WebConfig(port=port), StoreConfig(name="Toko Uji"), Clock()))
+        assert f"cannot listen on 127.0.0.1:{port}" in str(refused.value) and "web.port" in str(refused.value)
+    finally:
+        taken.close()
+        await db.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 import jinja2
 from aiohttp import web
 
+from ..errors import StartupError
 from ..limits import open_file_limit
 from ..storage import users
 from . import (
@@ -137,5 +138,10 @@ async def start_web(ctx: WebContext) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None, keepalive_timeout=config.idle_timeout, logger=QuietServerLog())
     await runner.setup()
     site = GuardedSite(runner, guard, config.host, config.port)
-    await site.start()
+    try:
+        await site.start()
+    except OSError as exc:  # the port taken (another smsd-crm, a second demo), an address not on this PC
+        await runner.cleanup()
+        raise StartupError(f"web: cannot listen on {config.host}:{config.port}: {exc.strerror or exc} "
+                           "(another program uses that port? choose another with web.port)") from None
     return runner
