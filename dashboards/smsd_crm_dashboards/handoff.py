@@ -71,10 +71,6 @@ class Handed:
         self.number = number
         self._connection = connection
 
-    @property
-    def closed(self) -> bool:
-        return self._connection.fileno() == -1
-
     async def close(self, code: int | None = None, message: bytes = b"") -> None:
         """Shut the connection down both ways (the worker's copy sees its end) and close this copy.
         ``code`` and ``message`` are not sent: the bytes on the wire are Bokeh's, mid-frame maybe."""

@@ -201,14 +201,15 @@ class DashboardProxy:
         opened = self._session_of(request, protocols, login)
         if request.headers.get("Upgrade", "").lower() != "websocket":
             raise web.HTTPBadRequest(text="a websocket handshake expected")
-        internal = await self.internal()  # a worker that ended starts again here: BokehJS reconnects
+        await self.internal()  # a worker that ended starts again here: BokehJS reconnects
+        assert self.worker.port is not None
         transport = request.transport
         connection = transport.get_extra_info("socket") if transport is not None else None
         if transport is None or connection is None or transport.get_extra_info("sslcontext") is not None:
             raise web.HTTPBadRequest(text="a websocket over a plain TCP connection expected")
         try:
             upgrade = upgrade_request(f"{PREFIX}/{name}/ws", request.headers, protocols,
-                                      int(internal.rsplit(":", 1)[1]), SECRET_HEADER, self.worker.spec.secret)
+                                      self.worker.port, SECRET_HEADER, self.worker.spec.secret)
         except ValueError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from None
         if self.book.get(opened.session_id) is None:  # closed while the worker started (a logout, a tab too many)
