@@ -70,7 +70,9 @@ def _one(tmp_path, sql: str, *args):
 
 
 async def _wide_as_screen(page) -> None:  # noqa: F811
-    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    # The desk reloads itself when an order changes: a plain evaluate can land in a page being
+    # replaced ("execution context was destroyed"); wait_for_function asks the page that is there.
+    await page.wait_for_function("document.documentElement.scrollWidth <= window.innerWidth", timeout=10000)
 
 
 async def test_staff_mark_an_sms_order_ready_and_the_customer_gets_the_sms(tmp_path, emulator, daemons,
