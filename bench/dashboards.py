@@ -14,13 +14,14 @@
     daemon and the dashboards worker idle, with every view open and under load.
 
 Usage: .venv/bin/python bench/dashboards.py [--customers 20000] [--years 3] [--repeat 3] [--no-browser]
-       [--modems 8] [--rate 20] [--seconds 60] [--reload-every 5]
+       [--no-data] [--browser-nice 19] [--keep DIR] [--modems 8] [--rate 20] [--seconds 60] [--reload-every 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import re
 import statistics
@@ -32,10 +33,12 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from bokeh.document import Document
+from smsd_crm_dashboards.cpus import allowed, split
 from smsd_crm_dashboards.data import DashboardData
 from smsd_crm_dashboards.documents import DocumentHub
 from smsd_crm_dashboards.readonly import ReadOnlyDatabase
 from smsd_crm_dashboards.views import builtin_views
+from traffic import own_lag, percentile
 
 from smsd_crm.config import parse_config
 from smsd_crm.csv_io.catalog import parse_products
@@ -129,32 +132,34 @@ def _memory(pid: int | None) -> str:
 
 
 def _renice_browser(nice: int) -> None:
-    """Lower the priority of chromium and of playwright's driver (which receives every websocket
-    frame of every tab from chromium): they stand for the owner's phone, not programs on the shop
-    PC. Every thread: nice(1) is a thread's on Linux, and chromium's raster and compositor threads do
-    much of its work."""
+    """Lower the priority of chromium, of playwright's driver (which receives every websocket frame
+    of every tab from chromium) and of this process (which drives the tabs; the phones and modems
+    are another process, bench/traffic.py): they stand for the owner's phone, not programs on the
+    shop PC. Every thread: nice(1) is a thread's on Linux, and chromium's raster and compositor
+    threads do much of its work. With two CPUs or more they also leave the daemon's CPU alone (the
+    phone is another device; here they share the worker's CPUs instead, dashboards.own_cpu)."""
+    spare = split(allowed())
+    pids = [os.getpid()]
     for status in Path("/proc").glob("[0-9]*/comm"):
         try:
             if status.read_text().strip() in ("chromium", "chrome", "node") or \
                     "playwright" in (status.parent / "cmdline").read_text():
-                for task in (status.parent / "task").iterdir():
-                    os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+                pids.append(int(status.parent.name))
         except (OSError, ValueError):
             pass
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                os.setpriority(os.PRIO_PROCESS, int(task.name), nice)
+                if spare:
+                    os.sched_setaffinity(int(task.name), spare[1])
+            except (OSError, ValueError):
+                pass
 
 
-async def _own_lag(lags: list[float], every: float = 0.1) -> None:
-    """How late this process's loop wakes up, every ``every`` s (seconds, appended to ``lags``)."""
-    loop = asyncio.get_running_loop()
-    while True:
-        due = loop.time() + every
-        await asyncio.sleep(every)
-        lags.append(max(0.0, loop.time() - due))
-
-
-def _pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))] if ordered else float("nan")
+def _latency(times: list[float]) -> str:
+    return (f"p50 {1000 * percentile(times, 50):.0f} ms, p99 {1000 * percentile(times, 99):.0f} ms, "
+            f"max {1000 * max(times):.0f} ms")
 
 
 async def live_shop(config: Path, modems: int, rate: float, seconds: float, reload_every: float,
@@ -164,24 +169,24 @@ async def live_shop(config: Path, modems: int, rate: float, seconds: float, relo
     SMS order from a registered customer (so every open dashboard refreshes as in a shop)."""
     import sqlite3
 
-    from harness import Replies, until
+    from harness import until
     from playwright.async_api import async_playwright
-
-    from smsd_crm.emulator.pty_modem import PtyModem
 
     folder = config.parent
     added = subprocess.run([SMSD_CRM, "user", "add", "pemilik", "--role", "owner", "--password-stdin", "-c",
                             str(config)], input="kopi-susu-gula-7391\n", text=True, capture_output=True)
     if added.returncode and "already exists" not in added.stderr:  # a shop kept by an earlier run has it
         raise SystemExit(f"smsd-crm user add: {added.stderr.strip()}")
-    emus = [PtyModem(f"m{i}", link=folder / f"ttyUSB{i}", send_delay=0.01, imsi=f"5101000000{i:05d}")
-            for i in range(modems)]
-    for e in emus:
-        await e.start()
-    replies = Replies(emus)
+    # The phones and modems in a process of their own (bench/traffic.py): they answer the daemon on
+    # time whatever this process is doing with chromium's tabs.
+    traffic = await asyncio.create_subprocess_exec(sys.executable, str(ROOT / "bench" / "traffic.py"), str(folder),
+                                                   str(modems), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                                   limit=1 << 24)
+    devices = json.loads(await traffic.stdout.readline())["modems"]
     live = folder / "live.yaml"
     live.write_text(config.read_text().replace("modems: []\n", "modems:\n" + "".join(
-        f"  - {{id: {e.modem_id}, port: {e.device}}}\n" for e in emus)) + "dashboards: {start: at_startup}\n")
+        f"  - {{id: {modem_id}, port: {device}}}\n" for modem_id, device in devices)) +
+        "dashboards: {start: at_startup}\n")
     with sqlite3.connect(folder / "bench.sqlite3") as conn:
         customers = [r[0] for r in conn.execute("SELECT phone FROM customers ORDER BY id")]
     log = folder / "daemon.log"
@@ -205,35 +210,35 @@ async def live_shop(config: Path, modems: int, rate: float, seconds: float, relo
         runs.write_text(str(salt))
         salt %= 1000
 
-        async def arrive(rate: float, seconds: float, phase: int, tabs: list, reload_every: float) -> list[float]:
-            """SMS at ``rate`` per second, spread over the modems, one in five an order; the reply times."""
-            numbers, reloads, next_reload, start = [], [], time.perf_counter() + reload_every, time.perf_counter()
-            count = int(rate * seconds)
-            for i in range(count):
-                due = start + i / rate
-                while (now := time.perf_counter()) < due:
-                    await asyncio.sleep(min(0.01, due - now))
+        async def arrive(rate: float, seconds: float, phase: int, tabs: list, reload_every: float) -> dict:
+            """SMS at ``rate`` per second, spread over the modems, one in five an order, while one tab
+            is reloaded every ``reload_every`` s; the reply times and the traffic process's own lag."""
+            sms = []
+            for i in range(int(rate * seconds)):
                 # Senders differ from run to run: a shop kept by --keep answers the same text from the
                 # same number only once in 10 minutes.
                 if i % 5 == 4 and customers:
                     first = salt * 5000 + phase * 2500  # at most 2,500 orders in a phase
-                    number, text = customers[(first + i // 5) % len(customers)], "PESAN beras 1"
+                    sms.append([customers[(first + i // 5) % len(customers)], "PESAN beras 1"])
                 else:
-                    number, text = f"+628{13 + phase}{salt:03d}{i:05d}", ("INFO", "HARGA gula")[i % 2]
-                replies.deliver(emus[i % modems], number, text)
-                numbers.append(number)
-                if tabs and now >= next_reload:  # the owner pulls to refresh one view now and then
-                    tab = tabs[int(now) % len(tabs)]
-                    reloads.append(asyncio.get_running_loop().create_task(tab.reload()))
+                    sms.append([f"+628{13 + phase}{salt:03d}{i:05d}", ("INFO", "HARGA gula")[i % 2]])
+            traffic.stdin.write((json.dumps({"rate": rate, "sms": sms}) + "\n").encode())
+            answered = asyncio.get_running_loop().create_task(traffic.stdout.readline())
+            reloads, next_reload = [], time.perf_counter() + reload_every
+            while tabs and not answered.done():  # the owner pulls to refresh one view now and then
+                await asyncio.wait([answered], timeout=max(0.0, next_reload - time.perf_counter()))
+                if not answered.done():
+                    reloads.append(asyncio.get_running_loop().create_task(tabs[len(reloads) % len(tabs)].reload()))
                     next_reload += reload_every
-            await replies.wait(numbers, 120)
+            line = await answered
+            if not line:
+                raise SystemExit("the traffic process ended")
             await asyncio.gather(*reloads, return_exceptions=True)
-            return replies.times(numbers)
+            return json.loads(line)
 
-        times = await arrive(rate, min(seconds, 20), 0, [], reload_every)
+        times = (await arrive(rate, min(seconds, 20), 0, [], reload_every))["times"]
         print(f"{len(times)} SMS at {rate:g}/s over {min(seconds, 20):g} s ({len(times) // 5} orders), no dashboard "
-              f"open: reply latency p50 {1000 * _pct(times, 50):.0f} ms, p99 {1000 * _pct(times, 99):.0f} ms, "
-              f"max {1000 * max(times):.0f} ms")
+              f"open: reply latency {_latency(times)}")
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             revision = ("() => window.Bokeh && Bokeh.documents.length && "
@@ -260,20 +265,20 @@ async def live_shop(config: Path, modems: int, rate: float, seconds: float, relo
                 _renice_browser(browser_nice)
 
             before = [await t.evaluate(f"() => ({revision})()") for t in tabs]
-            own = asyncio.get_running_loop().create_task(_own_lag(lags := []))
-            times = await arrive(rate, seconds, 1, tabs, reload_every)
+            own = asyncio.get_running_loop().create_task(own_lag(lags := []))
+            result = await arrive(rate, seconds, 1, tabs, reload_every)
+            times = result["times"]
             own.cancel()
             after = [await t.evaluate(f"() => ({revision})()") for t in tabs]
             print(f"{len(times)} SMS at {rate:g}/s over {seconds:g} s ({len(times) // 5} orders), {modems} modems, "
-                  f"every view open, one tab reloaded every {reload_every:g} s: reply latency p50 "
-                  f"{1000 * _pct(times, 50):.0f} ms, p99 {1000 * _pct(times, 99):.0f} ms, max {1000 * max(times):.0f} ms")
+                  f"every view open, one tab reloaded every {reload_every:g} s: reply latency {_latency(times)}")
             print("dashboard refreshes during it: " + ", ".join(
-                f"{v.name} {(a or 0) - (b or 0):+d}" for v, a, b in zip(builtin_views(), after, before)) + " (reloaded tabs restart at 1)")
+                f"{v.name} {(a or 0) - (b or 0):+d}" for v, a, b in zip(builtin_views(), after, before)) +
+                " (reloaded tabs restart at 1)")
             print(f"under load: daemon {_memory(daemon.pid)}; worker {_memory(worker)}")
-            # The emulated modems answer from this process, which also drives chromium's eight tabs:
-            # its own lateness shows how much of the reply latency is the benchmark's, not the daemon's.
-            print(f"this benchmark's own event loop lag meanwhile (its emulated modems answer from it): "
-                  f"max {1000 * max(lags, default=0):.0f} ms, p99 {1000 * _pct(lags or [0], 99):.0f} ms")
+            print(f"the emulated modems' process's own event loop lag meanwhile: max {1000 * result['lag_max']:.0f} "
+                  f"ms, p99 {1000 * result['lag_p99']:.0f} ms; this benchmark's (it drives chromium): "
+                  f"max {1000 * max(lags, default=0):.0f} ms, p99 {1000 * percentile(lags or [0], 99):.0f} ms")
             await browser.close()
         lag = sqlite3.connect(folder / "bench.sqlite3").execute(
             "SELECT loop_lag_max_ms, loop_lag_p99_ms, samples FROM daemon_status").fetchone()
@@ -282,8 +287,8 @@ async def live_shop(config: Path, modems: int, rate: float, seconds: float, relo
     finally:
         daemon.terminate()
         daemon.wait(60)
-        for e in emus:
-            await e.stop()
+        traffic.stdin.close()
+        await asyncio.wait_for(traffic.wait(), 30)
 
 
 async def main() -> None:
@@ -292,6 +297,7 @@ async def main() -> None:
     parser.add_argument("--years", type=float, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-browser", action="store_true", help="only the views' data, in this process")
+    parser.add_argument("--no-data", action="store_true", help="only the live shop, not each view's data")
     parser.add_argument("--modems", type=int, default=8, help="emulated modems of the live shop")
     parser.add_argument("--rate", type=float, default=20, help="SMS per second while every view is open")
     parser.add_argument("--seconds", type=float, default=60, help="how long they arrive (the loop lag window is 60 s)")
@@ -312,7 +318,8 @@ async def main() -> None:
         else:
             folder.mkdir(parents=True, exist_ok=args.keep is None)
             config = await build(Path(folder), args.customers, args.years)
-        await view_data(config, args.repeat)
+        if not args.no_data:
+            await view_data(config, args.repeat)
         if not args.no_browser:
             await live_shop(config, args.modems, args.rate, args.seconds, args.reload_every, args.browser_nice)
 

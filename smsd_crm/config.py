@@ -225,6 +225,9 @@ class DashboardsConfig(_Strict):
         "with the daemon, so the first look finds the numbers computed")
     idle_minutes: float = Field(10, gt=0, description="the worker stops (its memory given back) after this long "
                                 "with no dashboard open; it starts again when one is opened")
+    own_cpu: bool = Field(True, description="while the worker runs on a PC with 2 CPUs or more, the daemon keeps "
+                          "the first CPU for itself and the worker uses the others, so charts being computed never "
+                          "delay an SMS reply (false: both may use every CPU)")
 
 
 class CostsConfig(_Strict):

@@ -131,7 +131,7 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, host: Plu
                       await app_secrets.get_or_create(db, "dashboard_signing_key", clock()),
                       secrets.token_urlsafe(32), settings.web.session_minutes * 60,
                       log_level=logging.getLogger().getEffectiveLevel())
-    worker = WorkerLink(spec, idle_seconds=settings.dashboards.idle_minutes * 60)
+    worker = WorkerLink(spec, idle_seconds=settings.dashboards.idle_minutes * 60, own_cpu=settings.dashboards.own_cpu)
     live.listeners.append(worker.changed)
     dashboards = DashboardProxy(specs, worker, spec.signing_key)
     await dashboards.start()

@@ -60,6 +60,18 @@ async def test_response_with_echo_urc_inside_and_odd_line_ends(channel, bytewise
     assert [u[0] for u in channel.urcs] == ["^RSSI:17", '+CMTI: "SM",3']
 
 
+@pytest.mark.parametrize("chunk", [1, 7, 333, 1 << 20])
+async def test_a_full_sim_listed_in_pieces_comes_out_line_by_line(channel, chunk):
+    # 300 stored messages in one answer, cut anywhere (between CR and LF too): every line, in order
+    entries = [f'+CMGL: {i},1,,23\r\n0791{i:06d}AABBCCDD{"F" * 40}' for i in range(300)]
+    answer = ("\r\n" + "\r\n".join(entries) + "\r\n\r\nOK\r\n").encode()
+    task = asyncio.create_task(channel.command("AT+CMGL=4", timeout=5))
+    await _wait_written(channel, b"AT+CMGL=4\r")
+    for i in range(0, len(answer), chunk):
+        channel.data_received(answer[i:i + chunk])
+    assert await task == "\r\n".join(entries).split("\r\n")
+
+
 async def test_two_line_urc_keeps_its_pdu(channel):
     _feed(channel, b"\r\n+CMT: ,23\r\n0791ABCDEF\r\n")
     assert channel.urcs == [("+CMT: ,23", "0791ABCDEF")]

@@ -268,6 +268,29 @@ async def test_sms_cost_counts_parts(shop):
     assert costs[phone].sms_parts == 6
 
 
+async def test_reply_times_are_of_the_replies_sent_in_the_week(shop):
+    from smsd_crm.analytics import extract
+    now = datetime(2026, 11, 30, 12, tzinfo=timezone.utc)
+
+    async def exchange(got: datetime, sent: datetime, stored: datetime | None = None, state: str = "sent") -> None:
+        phone = "+6285711122233"
+        asked = await shop.execute(
+            "INSERT INTO messages (direction, state, phone, address, text, created_at, updated_at) "
+            "VALUES ('in', 'handled', ?, ?, 'INFO', ?, ?)", (phone, phone, got.isoformat(), got.isoformat()))
+        await shop.execute(
+            "INSERT INTO messages (direction, state, phone, address, text, in_reply_to, created_at, updated_at) "
+            "VALUES ('out', ?, ?, ?, 'Info toko', ?, ?, ?)",
+            (state, phone, phone, asked, (stored or got).isoformat(), sent.isoformat()))
+
+    await exchange(now - timedelta(hours=1), now - timedelta(hours=1) + timedelta(seconds=3))
+    await exchange(now - timedelta(days=3), now - timedelta(days=2))  # the modem was down a day
+    await exchange(now - timedelta(days=10), now - timedelta(days=10, seconds=-5))  # sent before the week
+    await exchange(now - timedelta(hours=2), now - timedelta(hours=2), state="failed")  # never sent
+    # queued longer than REPLY_WAIT_DAYS before it went: the documented limit of the index's bound
+    await exchange(now - timedelta(days=40), now - timedelta(days=1))
+    assert sorted(await extract.reply_latency_seconds(shop, now - timedelta(days=7))) == [3.0, 86400.0]
+
+
 async def test_vectorised_retention_equals_the_plain_function(shop):
     from smsd_crm.analytics.metrics import retention
     p = await _data(shop).purchases()

@@ -140,11 +140,26 @@ async def test_a_plugin_dashboard_is_under_dash_for_the_owner_only(tmp_path, emu
     assert await page.locator('nav.tabs a[aria-current="page"]').inner_text() == "Pengiriman"
 
 
+def _cpus_of(pid: int) -> set[str]:
+    """Each thread's allowed CPUs (Linux's Cpus_allowed_list), as the set of distinct lists."""
+    found = set()
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            found |= {line.split(":", 1)[1].strip() for line in status.read_text().splitlines()
+                      if line.startswith("Cpus_allowed_list:")}
+        except OSError:
+            pass  # a thread that ended meanwhile
+    return found
+
+
 async def test_the_worker_stops_when_idle_and_comes_back_after_a_crash(tmp_path, emulator, daemons):
     config, _ = _config(tmp_path, emulator.device, "dashboards:\n  idle_minutes: 0.05\n")
     _users(config)
     log = tmp_path / "daemon.log"
-    await daemons(config, log)
+    daemon = await daemons(config, log)
+    everything = _cpus_of(daemon.proc.pid)
+    assert len(everything) == 1  # every thread may use every CPU the daemon was given
+    many = len(os.sched_getaffinity(0)) >= 2
     base = await _base(log)
 
     def started() -> list[int]:
@@ -156,15 +171,26 @@ async def test_the_worker_stops_when_idle_and_comes_back_after_a_crash(tmp_path,
         assert r.status == 200, await r.text()
         first = started()
         assert len(first) == 1
+        # while it runs: the daemon's threads on the first CPU, the worker's on the others (dashboards.own_cpu)
+        if many:
+            first_cpu = str(min(os.sched_getaffinity(0)))
+            assert _cpus_of(daemon.proc.pid) == {first_cpu}
+            worker_cpus = _cpus_of(first[0])
+            assert len(worker_cpus) == 1 and first_cpu not in worker_cpus.pop().replace("-", ",").split(",")
+            assert "the daemon keeps CPU " + first_cpu in log.read_text()
+        else:
+            assert _cpus_of(daemon.proc.pid) == everything == _cpus_of(first[0])
         # nobody looks for 3 s (idle_minutes 0.05): the worker ends and its memory is the system's again
         await wait_until(lambda: "dashboards worker stopped: no dashboard open" in log.read_text(), 60, "idle stop")
         await wait_until(lambda: not Path(f"/proc/{first[0]}").exists(), 30, "the worker process gone")
+        assert _cpus_of(daemon.proc.pid) == everything  # every CPU the daemon's again
         assert (await owner.get(f"{base}/dash/deliveries.csv")).status == 200
         second = started()
         assert len(second) == 2
         # a crash is logged; the next dashboard opened starts a new worker
         os.kill(second[-1], signal.SIGKILL)
         await wait_until(lambda: "dashboards worker ended unexpectedly" in log.read_text(), 30, "the crash logged")
+        assert _cpus_of(daemon.proc.pid) == everything
         r = await owner.get(f"{base}/dash/deliveries.csv")
         assert r.status == 200 and (await r.text()).startswith("count"), await r.text()
         assert len(started()) == 3

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date, timedelta
 
+import numpy as np
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, Div, FactorRange, HoverTool, Select
 from markupsafe import Markup
@@ -52,10 +53,27 @@ async def class_counts(data, as_of: date) -> Counter:
     return await data.lasting(("class counts", as_of), PAST_SECONDS, count)
 
 
+async def _scores(data, as_of: date) -> tuple:
+    """The purchase arrays, their activity at ``as_of`` and ``classify_arrays`` of it (shared by the
+    customers and profit views)."""
+    async def make() -> tuple:
+        p = await data.purchases()
+        a = p.activity_arrays(as_of)
+        return (p, a) + tuple(classify_arrays(a["days"], a["occasions"], a["spend"], a["orders"], a["promo"]))
+    return await data.cached(("scores", as_of), make)
+
+
+async def class_of(data, as_of: date) -> np.ndarray:
+    """Each customer's class at ``as_of`` by index in the current purchase arrays (an object array;
+    "other": no purchase by then)."""
+    p, a, *_, kind = await _scores(data, as_of)
+    out = np.full(len(p.phones), "other", dtype=object)
+    out[a["customer"]] = kind
+    return out
+
+
 async def _classify(data, as_of: date) -> list[dict]:
-    p = await data.purchases()
-    a = p.activity_arrays(as_of)
-    r, f, m, segment, kind = classify_arrays(a["days"], a["occasions"], a["spend"], a["orders"], a["promo"])
+    p, a, r, f, m, segment, kind = await _scores(data, as_of)
     return [{"phone": p.phones[c], "days": int(d), "f": int(o), "m": float(s), "segment": seg,
              "score": f"{ri}{fi}{mi}", "class": k}
             for c, d, o, s, seg, ri, fi, mi, k in zip(a["customer"].tolist(), a["days"].tolist(),

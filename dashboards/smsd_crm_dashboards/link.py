@@ -14,8 +14,10 @@ import logging
 import socket
 import sys
 from contextlib import suppress
+from dataclasses import replace
 from typing import Callable
 
+from .cpus import allowed, pin, split
 from .handoff import HandoffError, channel, hand
 from .spec import WorkerSpec
 
@@ -36,6 +38,10 @@ async def _line(stream: asyncio.StreamReader) -> bytes:
             LOGGER.warning("dashboards worker: a line over %d bytes left out", LINE_LIMIT)
 
 
+def _cpus(numbers: set[int]) -> str:
+    return ",".join(str(n) for n in sorted(numbers))
+
+
 class DashboardsUnavailable(Exception):
     """The worker could not be started (the log says why)."""
 
@@ -45,8 +51,11 @@ class WorkerLink:
     the worker is stopped only when it has said False for ``idle_seconds``."""
 
     def __init__(self, spec: WorkerSpec, *, idle_seconds: float = 600.0, busy: Callable[[], bool] = lambda: False,
-                 python: str = sys.executable, start_timeout: float = START_TIMEOUT) -> None:
+                 python: str = sys.executable, start_timeout: float = START_TIMEOUT, own_cpu: bool = True) -> None:
         self.spec = spec
+        # while a worker runs, the daemon on one CPU and the worker on the others (cpus.py)
+        self.cpus = allowed()
+        self._split = split(self.cpus) if own_cpu else None
         self.idle_seconds = idle_seconds
         self.busy = busy
         self.ended: Callable[[int | None], None] = lambda number: None  # a handed connection ended (None: all)
@@ -118,7 +127,8 @@ class WorkerLink:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         self._proc, self._channel = proc, daemon_end
         self._own(self._relay_log(proc.stderr), "dashboards-worker-log")
-        proc.stdin.write(self.spec.dumps().encode())  # on the pipe, never on the command line (ps shows that)
+        spec = replace(self.spec, cpus=sorted(self._split[1])) if self._split else self.spec
+        proc.stdin.write(spec.dumps().encode())  # on the pipe, never on the command line (ps shows that)
         try:
             async with asyncio.timeout(self.start_timeout):
                 while True:
@@ -139,11 +149,15 @@ class WorkerLink:
             LOGGER.error("%s", exc)
             raise
         self.starts += 1
+        if self._split:
+            pin(self._split[0])
         self._own(self._read_messages(proc), "dashboards-worker-messages")
         self._own(self._watch(proc), "dashboards-worker-watch")
         if self._idle_task is None or self._idle_task.done():
             self._idle_task = self._own(self._stop_when_idle(), "dashboards-worker-idle")
-        LOGGER.info("dashboards worker started (pid %d, Bokeh on 127.0.0.1:%d)", proc.pid, self.port)
+        LOGGER.info("dashboards worker started (pid %d, Bokeh on 127.0.0.1:%d%s)", proc.pid, self.port,
+                    f"; on CPU {_cpus(self._split[1])}, the daemon keeps CPU {_cpus(self._split[0])} meanwhile"
+                    if self._split else "")
 
     def _own(self, coro, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
@@ -199,6 +213,7 @@ class WorkerLink:
         code = await proc.wait()
         if self._proc is proc and not self._closed:
             self.port = None
+            self._unpin()
             self.ended(None)  # its connections with it: the browsers reconnect to the next worker
             LOGGER.error("dashboards worker ended unexpectedly (exit code %s); it starts again when a dashboard "
                          "is next opened or reconnects", code)
@@ -236,9 +251,14 @@ class WorkerLink:
             with suppress(ProcessLookupError):
                 self._proc.kill()
 
+    def _unpin(self) -> None:
+        if self._split:
+            pin(self.cpus)  # no worker: every CPU the daemon had is its own again
+
     async def _end(self) -> None:
         """Stop the worker (end of stdin; killed after STOP_TIMEOUT) and forget it."""
         proc, self._proc, self.port = self._proc, None, None
+        self._unpin()
         if self._channel is not None:
             self._channel.close()
             self._channel = None

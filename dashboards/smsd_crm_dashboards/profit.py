@@ -4,14 +4,14 @@ most and least profitable customers."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import date, timedelta
 
+import numpy as np
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool, Span
 
 from smsd_crm.analytics import extract, lines
-from smsd_crm.analytics.metrics import profit, whale_curve
+from smsd_crm.analytics.metrics import whale_points
 from smsd_crm.analytics.purchases import Purchases
 
 from .common import (
@@ -31,13 +31,13 @@ from .common import (
     text_div,
     title,
 )
-from .customers import classify
+from .customers import class_of
 
 PERIOD_DAYS = 365
 
 
-async def _costs(data, since: date) -> list:
-    return lines.customer_costs(await data.lines(), await data.purchases(), Purchases.day_of(since),
+async def _costs(data, since: date) -> lines.CostTable:
+    return lines.cost_table(await data.lines(), await data.purchases(), Purchases.day_of(since),
                                 await data.sms_parts(since), await extract.complaints_per_customer(data.db, since),
                                 await extract.points_redeemed_per_customer(data.db, since))
 
@@ -65,14 +65,14 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     async def refresh() -> None:
         now = today or data.today()
         costs = await data.cached(("costs", now), lambda: _costs(data, now - timedelta(days=PERIOD_DAYS)))
-        profits = {c.customer: profit(c, tariff, complaint_cost) for c in costs}
-        curve = whale_curve(list(profits.values()))
-        n = len(curve)
-        whale_src.data = {"share": [100 * (i + 1) / n for i in range(n)], "cumulative": [100 * v for v in curve]}
-        classes = {r["phone"]: r["class"] for r in await classify(data, now)}
-        per_class: dict[str, float] = defaultdict(float)
-        for phone, value in profits.items():
-            per_class[classes.get(phone, "other")] += value
+        profits = costs.profit(tariff, complaint_cost)
+        whale_src.data = dict(zip(("share", "cumulative"), whale_points(profits)))
+        kinds = await class_of(data, now)  # by index in the purchase arrays the costs were made with
+        # an order between the two reads only appends customers: an index past ``kinds`` is "other"
+        known = (costs.customer >= 0) & (costs.customer < len(kinds))
+        row_class = np.full(len(costs), "other", dtype=object)
+        row_class[known] = kinds[costs.customer[known]]
+        per_class = {str(g): float(profits[row_class == g].sum()) for g in set(row_class.tolist())}
         groups = sorted(per_class, key=lambda g: -per_class[g])
         amounts = [per_class[g] for g in groups]
         class_src.data = {"group": groups, "label": [class_name(g, speak) for g in groups], "profit": amounts,
@@ -80,26 +80,25 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         by_class.x_range.factors = class_src.data["label"]
         rupiah_axis(by_class.yaxis[0], min(amounts, default=0), max(amounts, default=0), lang)
         people = await Customers.recent(data)
-        ranked = sorted(costs, key=lambda c: -profits[c.customer])
+        ranked = np.argsort(-profits, kind="stable").tolist()
         headers = [speak.t("dash.customer"), speak.t("dash.revenue"), speak.t("dash.profit.cost_of_goods"),
                    speak.t("dash.profit.promo"), speak.t("points"), "SMS", speak.t("dash.complaints"),
                    speak.t("dash.profit")]
 
         def rows(items):
-            return [[people.label(c.customer), rupiah(c.revenue),
-                     rupiah(c.cost_of_goods), rupiah(c.promo_discounts), rupiah(c.points_redeemed_value), c.sms_parts,
-                     c.complaints,
-                     rupiah(profits[c.customer])] for c in items]
+            return [[people.label(c.customer), rupiah(c.revenue), rupiah(c.cost_of_goods), rupiah(c.promo_discounts),
+                     rupiah(c.points_redeemed_value), c.sms_parts, c.complaints, rupiah(profits[i])]
+                    for i, c in items]
 
         def links(items):
-            return [people.link(c.customer) for c in items]
+            return [people.link(c.customer) for _, c in items]
         export(doc, "customers", ["phone", "name", "class", "revenue", "cost_of_goods", "promo_discounts",
                                   "points_redeemed", "sms_parts", "complaints", "profit"],
-               lambda: [[c.customer, people.label(c.customer), classes.get(c.customer, "other"), round(c.revenue),
-                 round(c.cost_of_goods), round(c.promo_discounts), round(c.points_redeemed_value), c.sms_parts,
-                 c.complaints,
-                 round(profits[c.customer])] for c in ranked])
-        top, bottom = ranked[:15], ranked[-15:][::-1]
+               lambda: [[c.customer, people.label(c.customer), str(row_class[i]), round(c.revenue),
+                         round(c.cost_of_goods), round(c.promo_discounts), round(c.points_redeemed_value),
+                         c.sms_parts, c.complaints, round(profits[i])] for i, c in ((i, costs.row(i)) for i in ranked)])
+        top = [(i, costs.row(i)) for i in ranked[:15]]
+        bottom = [(i, costs.row(i)) for i in ranked[-15:][::-1]]
         show(tables, html("<b>{}</b>{}<b>{}</b>{}", speak.t("dash.profit.most"), html_table(headers, rows(top), links(top)),
                           speak.t("dash.profit.least"), html_table(headers, rows(bottom), links(bottom))))
         bump(marker)

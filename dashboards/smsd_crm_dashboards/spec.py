@@ -75,6 +75,7 @@ class WorkerSpec:
     unused_seconds: float = 15.0  # an unused Bokeh session lingers this long ...
     check_seconds: float = 5.0  # ... checked this often
     log_level: int = 20
+    cpus: list[int] | None = None  # the CPUs the worker runs on (cpus.py); None: any
 
     def dumps(self) -> str:
         """One JSON line."""

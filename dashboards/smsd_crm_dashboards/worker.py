@@ -30,6 +30,7 @@ from urllib.parse import quote
 from smsd_crm.config import CostsConfig
 from smsd_crm.shop_time import for_zone
 
+from .cpus import allowed, pin
 from .data import DashboardData
 from .documents import DocumentHub, page_language
 from .exports import Export, ExportError, sales_csv, tables, view_csv
@@ -334,6 +335,8 @@ def main() -> None:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
         spec = WorkerSpec.loads(await reader.readline())
         logging.getLogger().setLevel(spec.log_level)
+        # every thread, those numpy and asyncio started already too: os.nice above was the main thread's
+        pin(set(spec.cpus) if spec.cpus else allowed(), nice=NICE)
         await serve(spec, reader, say, handoff)
 
     asyncio.run(run())

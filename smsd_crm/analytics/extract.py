@@ -134,11 +134,17 @@ async def complaints_per_week(db: Database, since: date,
     return [(w, opened.get(w, 0), bought.get(w, 0)) for w in sorted(set(opened) | set(bought))]
 
 
+REPLY_WAIT_DAYS = 30  # a reply queued longer than this before it was sent is left out of the reply times
+
+
 async def reply_latency_seconds(db: Database, since: datetime) -> list[float]:
-    """Seconds from an SMS arriving to its reply leaving the modem, for replies sent since ``since``."""
+    """Seconds from an SMS arriving to its reply leaving the modem, for replies sent since ``since``
+    (those queued at most ``REPLY_WAIT_DAYS`` before it: the replies are found by when they were
+    stored, through an index, not by reading every message the shop ever sent)."""
     rows = await db.fetchall(
         "SELECT i.created_at AS got, o.updated_at AS sent FROM messages o JOIN messages i ON i.id = o.in_reply_to "
-        "WHERE o.direction = 'out' AND o.state IN ('sent', 'delivered') AND o.updated_at >= ?", (since.isoformat(),))
+        "WHERE o.created_at >= ? AND o.direction = 'out' AND +o.state IN ('sent', 'delivered') AND o.updated_at >= ?",
+        ((since - timedelta(days=REPLY_WAIT_DAYS)).isoformat(), since.isoformat()))
     return [(datetime.fromisoformat(r["sent"]) - datetime.fromisoformat(r["got"])).total_seconds() for r in rows]
 
 

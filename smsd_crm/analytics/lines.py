@@ -178,23 +178,81 @@ async def changes(path: str, lines: Lines, old: tuple, new: tuple, shop: ShopTim
     return await asyncio.to_thread(lambda: lines.without_orders(cancelled).add(_batches(path, sql, tuple(params), shop)))
 
 
-def customer_costs(lines: Lines, purchases, since_day: int, sms_parts: dict[str, int],
-                   complaints: dict[str, int], points: dict[str, int]) -> list[CustomerCosts]:
+@dataclass(frozen=True)
+class CostTable:
+    """What each customer who bought in a period brought and cost, as arrays aligned with ``phones``
+    (``metrics.CustomerCosts`` by columns: whole rupiah, SMS parts, complaints); ``customer`` is each
+    row's index in the ``Purchases`` arrays it was made with (-1: none)."""
+
+    phones: list[str]
+    customer: np.ndarray
+    revenue: np.ndarray
+    cost_of_goods: np.ndarray
+    promo_discounts: np.ndarray
+    points_redeemed_value: np.ndarray
+    sms_parts: np.ndarray
+    complaints: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.phones)
+
+    def profit(self, sms_tariff: float, complaint_cost: float) -> np.ndarray:
+        """``metrics.profit`` of every row (rupiah, float64)."""
+        return (self.revenue - self.cost_of_goods - self.promo_discounts - self.points_redeemed_value
+                - self.sms_parts * sms_tariff - self.complaints * complaint_cost)
+
+    def row(self, i: int) -> CustomerCosts:
+        return CustomerCosts(self.phones[i], float(self.revenue[i]), float(self.cost_of_goods[i]),
+                             float(self.promo_discounts[i]), int(self.points_redeemed_value[i]),
+                             int(self.sms_parts[i]), int(self.complaints[i]))
+
+
+def cost_table(lines: Lines, purchases, since_day: int, sms_parts: dict[str, int], complaints: dict[str, int],
+               points: dict[str, int]) -> CostTable:
     """``extract.customer_costs`` from the arrays: per known customer who bought from ``since_day``
     on, revenue and cost of goods of their lines, promo discounts of their purchases (``purchases``:
     the ``Purchases`` arrays), and the rupiah of points redeemed, SMS parts sent and complaints (given
-    per number)."""
+    per number). Grouped sums and one pass over the numbers: no object per customer (174,000 of them
+    took 2.9 s at 200,000 customers)."""
     keep = (lines.day >= since_day) & (lines.cust >= 0)
     n = len(lines.phones)
     revenue = np.bincount(lines.cust[keep], weights=lines.revenue[keep], minlength=n)
     cost = np.bincount(lines.cust[keep], weights=lines.cost[keep], minlength=n)
     bought = present(lines.cust[keep], n)
-    totals = {lines.phones[i]: [r, c, 0.0] for i, r, c in zip(bought.tolist(), revenue[bought].tolist(),
-                                                                cost[bought].tolist())}
+    phones = [lines.phones[i] for i in bought.tolist()]
+    row = {phone: k for k, phone in enumerate(phones)}
     inside = purchases.day >= since_day
     discount = np.bincount(purchases.cust[inside], weights=purchases.discount[inside], minlength=len(purchases.phones))
     paid = present(purchases.cust[inside], len(purchases.phones))
-    for i, d in zip(paid.tolist(), discount[paid].tolist()):
-        totals.setdefault(purchases.phones[i], [0.0, 0.0, 0.0])[2] = d
-    return [CustomerCosts(phone, float(t[0]), float(t[1]), float(t[2]), points.get(phone, 0),
-                          sms_parts.get(phone, 0), complaints.get(phone, 0)) for phone, t in totals.items()]
+    paid_rows = []
+    for i in paid.tolist():
+        phone = purchases.phones[i]
+        if phone not in row:  # a purchase whose lines are all gone (deleted products): still a customer
+            row[phone] = len(phones)
+            phones.append(phone)
+        paid_rows.append(row[phone])
+    size = len(phones)
+    extend = size - len(bought)
+    table = CostTable(phones, np.full(size, -1, dtype=np.int64),
+                      np.concatenate([revenue[bought], np.zeros(extend)]),
+                      np.concatenate([cost[bought], np.zeros(extend)]),
+                      np.zeros(size), np.zeros(size), np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64))
+    table.promo_discounts[np.array(paid_rows, dtype=np.int64)] = discount[paid]
+    table.customer[np.array(paid_rows, dtype=np.int64)] = paid
+    for values, column in ((points, table.points_redeemed_value), (sms_parts, table.sms_parts),
+                           (complaints, table.complaints)):
+        for phone, value in values.items():
+            if (k := row.get(phone)) is not None:
+                column[k] = value
+    if len(paid_rows) < size:  # rows without a purchase in the period (a line's number unknown to them)
+        index = {phone: i for i, phone in enumerate(purchases.phones)}
+        for k in np.flatnonzero(table.customer < 0).tolist():
+            table.customer[k] = index.get(phones[k], -1)
+    return table
+
+
+def customer_costs(lines: Lines, purchases, since_day: int, sms_parts: dict[str, int],
+                   complaints: dict[str, int], points: dict[str, int]) -> list[CustomerCosts]:
+    """``cost_table`` as one ``CustomerCosts`` per customer."""
+    table = cost_table(lines, purchases, since_day, sms_parts, complaints, points)
+    return [table.row(i) for i in range(len(table))]

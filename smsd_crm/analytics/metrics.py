@@ -81,6 +81,24 @@ def whale_curve(profits: list[float]) -> list[float]:
     return out
 
 
+def whale_points(profits, at_most: int = 500) -> tuple[list[float], list[float]]:
+    """``whale_curve`` of an array of profits, thinned to at most ``at_most`` + 1 points for a chart:
+    (share of customers in %, cumulative profit in % of the total), the first, the last and the peak
+    customer always among them. The curve of 174,000 customers is 174,000 points otherwise, sent to
+    every open browser at each refresh."""
+    import numpy as np
+
+    n = len(profits)
+    if n == 0:
+        return [], []
+    ranked = np.cumsum(np.sort(np.asarray(profits, dtype=np.float64))[::-1])
+    total = ranked[-1]
+    cumulative = ranked / total if total else np.zeros(n)
+    keep = np.unique(np.append(np.linspace(0, n - 1, min(n, at_most)).round().astype(np.int64),
+                               int(np.argmax(cumulative))))
+    return (100 * (keep + 1) / n).tolist(), (100 * cumulative[keep]).tolist()
+
+
 # ------------------------------------------------------------------ products bought together
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -46,12 +47,20 @@ def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
 def _run_until_signal(settings: Settings, on_ready=None) -> int:
     from ..daemon import run_daemon
 
+    def ready(running) -> None:
+        # What starting made (modules, plugins, settings, templates) lives as long as the daemon: out of
+        # the cyclic collector's reach, its full collections stop walking it (30 ms for the 68,000
+        # objects of the imports alone on the benchmark machine: a pause in every reply in flight).
+        gc.freeze()
+        if on_ready:
+            on_ready(running)
+
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        await run_daemon(settings, stop, on_ready=on_ready)
+        await run_daemon(settings, stop, on_ready=ready)
 
     run_loop(main())
     return 0

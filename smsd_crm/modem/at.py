@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -22,6 +23,7 @@ TRACE = 5
 CTRL_Z = b"\x1a"
 GRACE = 0.3  # seconds to wait for a final OK after a line that may end the answer
 ESCAPE = b"\x1b"
+LINE_BREAK = re.compile(rb"[\r\n]")  # a line ends at CR or LF (CRLF: one empty line more)
 
 UrcHandler = Callable[[str, str | None], None]  # (line, second line for two-line URCs)
 
@@ -77,22 +79,24 @@ class AtChannel(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         LOGGER.log(TRACE, "%s <- %r", self.modem_id, data)
+        known = len(self._buffer)  # holds no line break: the last drain took every whole line
         self._buffer += data
         try:
-            self._drain_buffer()
+            self._drain_buffer(known)
         except Exception:  # one bad frame must never kill the transport
             LOGGER.exception("%s: error while handling modem output %r", self.modem_id, commands.shown(data))
 
-    def _drain_buffer(self) -> None:
-        while True:
-            cut = min((i for i in (self._buffer.find(b"\r"), self._buffer.find(b"\n")) if i >= 0),
-                      default=-1)
-            if cut < 0:
-                break
-            raw, self._buffer = self._buffer[:cut], self._buffer[cut + 1:]
-            line = raw.decode("latin-1").strip()
+    def _drain_buffer(self, scan_from: int = 0) -> None:
+        # One pass over what arrived: a long answer (a full SIM listed by AT+CMGL, hundreds of lines)
+        # cut line by line from the front was quadratic and held the loop for tens of milliseconds.
+        buffer, start = self._buffer, 0
+        while (brk := LINE_BREAK.search(buffer, max(start, scan_from))) is not None:
+            line = buffer[start:brk.start()].decode("latin-1").strip()
+            start = brk.end()
             if line:
                 self._handle_line(line)
+        if start:
+            self._buffer = buffer[start:]
         self._check_prompt()
 
     def _check_prompt(self) -> None:

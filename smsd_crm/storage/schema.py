@@ -308,4 +308,10 @@ CREATE TABLE daemon_status (
     updated_at      TEXT NOT NULL
 );
 """),
+    Migration("m021_messages_created", """
+-- Messages by when they were stored: the owner's dashboards count this month's messages and the
+-- last week's reply times; without it each count read every message ever kept (4 million rows and
+-- about a second at 200,000 customers, docs/benchmarks.md, issue 17). Written once per message.
+CREATE INDEX messages_created ON messages (created_at);
+"""),
 ]
