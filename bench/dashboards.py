@@ -92,7 +92,7 @@ def _new_order(path: str, n: int) -> None:
 async def view_data(config: Path, repeat: int) -> None:
     settings = parse_config(config.read_text(), config)
     path = str(settings.database.path)
-    data = DashboardData(ReadOnlyDatabase(path))
+    data = DashboardData(ReadOnlyDatabase(path), told=True)  # told of each order, as in the worker
     started = time.perf_counter()
     await data.purchases()
     loaded = time.perf_counter()
@@ -101,6 +101,7 @@ async def view_data(config: Path, repeat: int) -> None:
     print(f"purchase arrays loaded in {1000 * (loaded - started):.0f} ms, line arrays in {1000 * (done - loaded):.0f} ms "
           "(once, in the background at start-up)")
     _new_order(path, 0)
+    data.changed()  # the daemon's change notice
     started = time.perf_counter()
     await data.purchases()
     await data.lines()
@@ -111,6 +112,7 @@ async def view_data(config: Path, repeat: int) -> None:
         for i in range(repeat + 2):
             if i == 1:
                 _new_order(path, number)  # the live path: arrays extended, the view's results recomputed
+                data.changed()
             refresh = view.make(Document(), data, DocumentHub())
             started = time.perf_counter()
             await refresh()

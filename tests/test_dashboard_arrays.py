@@ -207,3 +207,50 @@ def test_lines_appended_in_spare_room_never_change_older_lines():
     big = third.add(rows(5, 10_000))  # more than the room: new buffers, the same values
     assert len(big.basket) == 10_006 and np.array_equal(big.basket[:6], third.basket)
     assert big.without_orders([5]).basket.tolist() == third.basket.tolist()
+
+
+async def test_one_class_s_rows_are_those_classify_gives(shop):  # noqa: F811
+    from smsd_crm_dashboards.customers import classify, of_class
+    data = _data(shop)
+    for as_of in (date(2026, 6, 30), date(2026, 11, 23)):
+        everyone = await classify(data, as_of)
+        for name in {r["class"] for r in everyone}:
+            assert await of_class(data, as_of, name) == sorted((r for r in everyone if r["class"] == name),
+                                                               key=lambda r: -r["m"])
+        assert len({r["class"] for r in everyone}) > 2
+
+
+async def test_data_told_of_changes_reads_the_tables_again_after_a_notice(shop):  # noqa: F811
+    from smsd_crm_dashboards.data import DashboardData
+    from smsd_crm_dashboards.readonly import ReadOnlyDatabase
+    told = DashboardData(ReadOnlyDatabase(shop.path), told=True)
+    plain = _data(shop)
+    before = len((await told.purchases()).day)
+    assert len((await plain.purchases()).day) == before
+    await shop.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
+                       "('told-1', '+6285700000777', '2026-11-20T10:00:00+00:00', 5000, '2026-11-20')")
+    assert len((await plain.purchases()).day) == before + 1  # looks every time
+    # the worker's: the tables are looked at again after a change notice (or RECHECK_SECONDS), not at
+    # each of a refresh's dozen reads
+    assert len((await told.purchases()).day) == before
+    told.changed()
+    assert len((await told.purchases()).day) == before + 1
+
+
+async def test_line_customers_kept_and_extended_equal_a_fresh_lookup(shop):  # noqa: F811
+    data = _data(shop)
+    first = await data.line_customers()
+    assert (first >= 0).all() and len(first) == len((await data.lines()).phones)
+    await shop.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
+                       "('map-1', '+6285700000888', '2026-11-20T10:00:00+00:00', 5000, '2026-11-20')")
+    await shop.execute("INSERT INTO sale_lines (sale_id, line, product_id, code, name, quantity, price, cost) "
+                       "SELECT (SELECT id FROM sales WHERE receipt = 'map-1'), 1, id, code, name, 1, price, cost "
+                       "FROM products LIMIT 1")
+    kept = await data.line_customers()
+    ls, p = await data.lines(), await data.purchases()
+    assert len(kept) == len(first) + 1 and (kept == lines.line_customers(ls, p)).all()
+    assert p.phones[kept[ls.phones.index("+6285700000888")]] == "+6285700000888"
+    since = Purchases.day_of(date(2026, 8, 25))
+    args = (ls, p, since, await data.sms_parts(date(2026, 8, 25)), {}, {})
+    assert lines.customer_costs(*args) == [lines.cost_table(*args, kept).row(i)
+                                           for i in range(len(lines.cost_table(*args, kept)))]

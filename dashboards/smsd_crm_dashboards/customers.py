@@ -72,6 +72,17 @@ async def class_of(data, as_of: date) -> np.ndarray:
     return out
 
 
+async def of_class(data, as_of: date, name: str) -> list[dict]:
+    """The customers of one class at ``as_of`` (rows as ``classify`` gives them), the biggest
+    spenders first; only they are made into rows (not every customer, as ``classify`` does)."""
+    p, a, r, f, m, segment, kind = await _scores(data, as_of)
+    chosen = np.flatnonzero(kind == name)
+    chosen = chosen[np.argsort(-a["spend"][chosen], kind="stable")]
+    return [{"phone": p.phones[a["customer"][i]], "days": int(a["days"][i]), "f": int(a["occasions"][i]),
+             "m": float(a["spend"][i]), "segment": segment[i], "score": f"{r[i]}{f[i]}{m[i]}", "class": name}
+            for i in chosen.tolist()]
+
+
 async def _classify(data, as_of: date) -> list[dict]:
     p, a, r, f, m, segment, kind = await _scores(data, as_of)
     return [{"phone": p.phones[c], "days": int(d), "f": int(o), "m": float(s), "segment": seg,

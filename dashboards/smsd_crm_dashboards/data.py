@@ -5,6 +5,7 @@ tables change, and model fits kept for a few minutes across changes."""
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import Counter
 from datetime import date
@@ -14,13 +15,15 @@ from smsd_crm.analytics.extract import has_table, sms_parts_per_customer
 from smsd_crm.analytics.lines import Lines
 from smsd_crm.analytics.purchases import Purchases, changes, fingerprint, load, merge
 
+RECHECK_SECONDS = 30.0  # with change notices, the purchase tables are still looked at this often
+
 
 class DashboardData:
     """``db`` is read-only, off the daemon's connection (``readonly.py``); ``costs`` is the
     ``costs`` config section (SMS tariff, complaint cost); ``delivery_reports`` is
     ``outbox.delivery_reports``: without reports nobody knows whether a sent SMS arrived."""
 
-    def __init__(self, db, costs=None, delivery_reports: bool = False) -> None:
+    def __init__(self, db, costs=None, delivery_reports: bool = False, told: bool = False) -> None:
         from smsd_crm.config import CostsConfig
 
         self.db = db
@@ -29,16 +32,32 @@ class DashboardData:
         self._key: tuple | None = None
         self._purchases: Purchases | None = None
         self._lines: Lines | None = None
+        self._line_customers = None  # lines.line_customers of the arrays, extended with them
         self._memo: dict = {}
         self._lasting: dict = {}
         self._sms: tuple[date, int, Counter] | None = None
         self._lock = asyncio.Lock()
         self._has_orders: bool | None = None  # plugins are switched on or off only with a restart
         self._shop = getattr(db, "shop", None)  # the shop's zone, for days (shop_time)
+        # ``told``: the owner of this object calls ``changed()`` on every change notice, so the purchase
+        # tables' fingerprint (two COUNT(*), 75 ms at 200,000 customers, asked a dozen times per
+        # refresh) is read again only after a notice, or RECHECK_SECONDS after the last read.
+        self._told = told
+        self._dirty = True
+        self._checked = -math.inf
+
+    def changed(self) -> None:
+        """Something may have changed in the database (a change notice): look at the next use."""
+        self._dirty = True
 
     async def _fresh(self) -> tuple:
+        if self._told and not self._dirty and self._key is not None \
+                and time.monotonic() - self._checked < RECHECK_SECONDS:
+            return self._key
+        self._dirty = False  # before the read: a notice that comes while it runs asks for another
         if self._has_orders is None:
             self._has_orders = await has_table(self.db, "orders")
+        self._checked = time.monotonic()
         key = await fingerprint(self.db, self._has_orders)
         if key != self._key:
             old, self._key, self._memo = self._key, key, {}
@@ -52,7 +71,7 @@ class DashboardData:
                     self._lines = await line_arrays.changes(str(self.db.path), self._lines, old, key,
                                                               self._shop)
             else:
-                self._purchases = self._lines = None
+                self._purchases = self._lines = self._line_customers = None
         return key
 
     def today(self) -> date:
@@ -77,6 +96,13 @@ class DashboardData:
             if self._lines is None:
                 self._lines = await line_arrays.load(str(self.db.path), bool(self._has_orders), self._shop)
             return self._lines
+
+    async def line_customers(self):
+        """``lines.line_customers`` of the current arrays, kept and extended as they grow."""
+        lines, purchases = await self.lines(), await self.purchases()
+        async with self._lock:
+            self._line_customers = line_arrays.line_customers(lines, purchases, self._line_customers)
+            return self._line_customers
 
     async def drill(self):
         """The sales drill-down over the current lines (``sales.Drill``)."""

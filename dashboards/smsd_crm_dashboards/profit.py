@@ -39,7 +39,7 @@ PERIOD_DAYS = 365
 async def _costs(data, since: date) -> lines.CostTable:
     return lines.cost_table(await data.lines(), await data.purchases(), Purchases.day_of(since),
                                 await data.sms_parts(since), await extract.complaints_per_customer(data.db, since),
-                                await extract.points_redeemed_per_customer(data.db, since))
+                                await extract.points_redeemed_per_customer(data.db, since), await data.line_customers())
 
 
 def make(doc, data, hub, today=None, lang: str | None = None):

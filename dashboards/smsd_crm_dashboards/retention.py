@@ -3,10 +3,13 @@ customers, and the lapsing customers worth a win-back message."""
 
 from __future__ import annotations
 
+from functools import partial
+
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
 from .common import (
+    PAST_SECONDS,
     Customers,
     bump,
     chart,
@@ -20,10 +23,14 @@ from .common import (
     table_box,
     title,
 )
-from .customers import classify, month_ends
+from .customers import month_ends, of_class
 
 WINDOW_DAYS = 90  # "active" = bought in the last 90 days
 MONTHS = 12
+
+
+async def _retention(p, t0, t1):
+    return p.retention(t0, t1, WINDOW_DAYS)
 
 
 def make(doc, data, hub, today=None, lang: str | None = None):
@@ -58,7 +65,10 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         ends = month_ends(now, MONTHS)
         out = {k: [] for k in src.data}
         for t0, t1 in zip(ends, ends[1:]):
-            r = p.retention(t0, t1, WINDOW_DAYS)
+            if t1 == now:
+                r = p.retention(t0, t1, WINDOW_DAYS)
+            else:  # a new order does not change the past: counted again at most every PAST_SECONDS
+                r = await data.lasting(("retention", t0, t1), PAST_SECONDS, partial(_retention, p, t0, t1))
             out["month"].append(t1.isoformat()[:7] if t1 != now else speak.t("dash.now"))
             out["active"].append(r.end)
             out["retained"].append(r.retained)
@@ -69,7 +79,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         counts.x_range.factors = out["month"]
         src.data = out
         people = await Customers.recent(data)
-        lapsing_all = sorted((r for r in await classify(data, now) if r["class"] == "inactive"), key=lambda r: -r["m"])
+        lapsing_all = await of_class(data, now, "inactive")
         export(doc, "lapsing", ["phone", "name", "days_since", "visits", "spend_12_months"],
                lambda: [[r["phone"], people.label(r["phone"]), r["days"], r["f"], round(r["m"])] for r in lapsing_all])
         targets = lapsing_all[:30]

@@ -106,7 +106,7 @@ class Worker:
         self.say = say  # one message to the daemon
         self.views = loaded(spec)
         self.data = DashboardData(ReadOnlyDatabase(spec.database, for_zone(spec.timezone)),
-                                  CostsConfig(**spec.costs), spec.delivery_reports)
+                                  CostsConfig(**spec.costs), spec.delivery_reports, told=True)
         self.hub = DocumentHub(REFRESH_SPACING)
         self.collector = SpacedCollector(COLLECT_SECONDS)
         self.sources: dict[str, list[str]] = {}
@@ -222,6 +222,7 @@ class Worker:
     def command(self, message: dict) -> None:
         """One command from the daemon."""
         if "changed" in message:
+            self.data.changed()
             self.hub.changed(message["changed"])
         elif "expire" in message:
             self.expire(*message["expire"])

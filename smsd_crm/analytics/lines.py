@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from ..shop_time import ShopTime, for_zone, sql_day_number
-from .distinct import distinct, present, runs
+from .distinct import distinct, runs
 from .metrics import CustomerCosts, Rule, rules_from_counts
 
 ORDER_LINES = (f"SELECT o.id, o.phone, {sql_day_number('o.created_at')}, ol.code, ol.name, "
@@ -207,48 +207,66 @@ class CostTable:
                              int(self.sms_parts[i]), int(self.complaints[i]))
 
 
+def line_customers(lines: Lines, purchases, known: np.ndarray | None = None) -> np.ndarray:
+    """Each of ``lines.phones``' index in ``purchases.phones`` (-1: not there), int64. ``known``: the
+    answer for an earlier state of the same two, whose phones only grew since: only the new phones
+    and those not found then are looked up."""
+    index = purchases.phone_index
+    if known is None or len(known) > len(lines.phones):
+        return np.array([index.get(phone, -1) for phone in lines.phones], dtype=np.int64)
+    out = np.concatenate([known, np.array([index.get(phone, -1) for phone in lines.phones[len(known):]],
+                                          dtype=np.int64)])
+    for i in np.flatnonzero(out[:len(known)] < 0).tolist():
+        out[i] = index.get(lines.phones[i], -1)
+    return out
+
+
 def cost_table(lines: Lines, purchases, since_day: int, sms_parts: dict[str, int], complaints: dict[str, int],
-               points: dict[str, int]) -> CostTable:
+               points: dict[str, int], to_customer: np.ndarray | None = None) -> CostTable:
     """``extract.customer_costs`` from the arrays: per known customer who bought from ``since_day``
     on, revenue and cost of goods of their lines, promo discounts of their purchases (``purchases``:
     the ``Purchases`` arrays), and the rupiah of points redeemed, SMS parts sent and complaints (given
-    per number). Grouped sums and one pass over the numbers: no object per customer (174,000 of them
-    took 2.9 s at 200,000 customers)."""
+    per number); ``to_customer``: ``line_customers(lines, purchases)`` when the caller keeps it.
+    Grouped sums and one pass over the numbers: no object per customer (174,000 of them took 2.9 s
+    at 200,000 customers)."""
+    # Everything by the customer's index in the purchase arrays; a line's number they do not know
+    # (never, as both come from the same tables: kept exact all the same) gets an index after theirs.
+    index = purchases.phone_index
+    phones = list(purchases.phones)
+    extra: dict[str, int] = {}
+
+    def at(phone: str) -> int:
+        found = index.get(phone)
+        if found is None:
+            found = extra.setdefault(phone, len(phones))
+            if found == len(phones):
+                phones.append(phone)
+        return found
+    if to_customer is None:
+        to_customer = line_customers(lines, purchases)
+    to_customer = to_customer[:len(lines.phones)]  # kept for later arrays (a change meanwhile): their prefix
+    if len(to_customer) < len(lines.phones) or (to_customer < 0).any() or (to_customer >= len(index)).any():
+        to_customer = np.array([at(phone) for phone in lines.phones], dtype=np.int64)
     keep = (lines.day >= since_day) & (lines.cust >= 0)
-    n = len(lines.phones)
-    revenue = np.bincount(lines.cust[keep], weights=lines.revenue[keep], minlength=n)
-    cost = np.bincount(lines.cust[keep], weights=lines.cost[keep], minlength=n)
-    bought = present(lines.cust[keep], n)
-    phones = [lines.phones[i] for i in bought.tolist()]
-    row = {phone: k for k, phone in enumerate(phones)}
+    cust = to_customer[lines.cust[keep]]
     inside = purchases.day >= since_day
-    discount = np.bincount(purchases.cust[inside], weights=purchases.discount[inside], minlength=len(purchases.phones))
-    paid = present(purchases.cust[inside], len(purchases.phones))
-    paid_rows = []
-    for i in paid.tolist():
-        phone = purchases.phones[i]
-        if phone not in row:  # a purchase whose lines are all gone (deleted products): still a customer
-            row[phone] = len(phones)
-            phones.append(phone)
-        paid_rows.append(row[phone])
-    size = len(phones)
-    extend = size - len(bought)
-    table = CostTable(phones, np.full(size, -1, dtype=np.int64),
-                      np.concatenate([revenue[bought], np.zeros(extend)]),
-                      np.concatenate([cost[bought], np.zeros(extend)]),
-                      np.zeros(size), np.zeros(size), np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64))
-    table.promo_discounts[np.array(paid_rows, dtype=np.int64)] = discount[paid]
-    table.customer[np.array(paid_rows, dtype=np.int64)] = paid
-    for values, column in ((points, table.points_redeemed_value), (sms_parts, table.sms_parts),
-                           (complaints, table.complaints)):
+    n = len(phones)
+    revenue = np.bincount(cust, weights=lines.revenue[keep], minlength=n)
+    cost = np.bincount(cust, weights=lines.cost[keep], minlength=n)
+    discount = np.bincount(purchases.cust[inside], weights=purchases.discount[inside], minlength=n)
+    member = np.zeros(n, dtype=bool)
+    member[cust] = True
+    member[purchases.cust[inside]] = True
+    columns = {"points": np.zeros(n), "sms": np.zeros(n, dtype=np.int64), "complaints": np.zeros(n, dtype=np.int64)}
+    for values, column in ((points, columns["points"]), (sms_parts, columns["sms"]),
+                           (complaints, columns["complaints"])):
         for phone, value in values.items():
-            if (k := row.get(phone)) is not None:
-                column[k] = value
-    if len(paid_rows) < size:  # rows without a purchase in the period (a line's number unknown to them)
-        index = {phone: i for i, phone in enumerate(purchases.phones)}
-        for k in np.flatnonzero(table.customer < 0).tolist():
-            table.customer[k] = index.get(phones[k], -1)
-    return table
+            if (i := index.get(phone, extra.get(phone))) is not None:
+                column[i] = value
+    rows = np.flatnonzero(member)
+    return CostTable([phones[i] for i in rows.tolist()], np.where(rows < len(purchases.phones), rows, -1),
+                     revenue[rows], cost[rows], discount[rows], columns["points"][rows], columns["sms"][rows],
+                     columns["complaints"][rows])
 
 
 def customer_costs(lines: Lines, purchases, since_day: int, sms_parts: dict[str, int],

@@ -75,17 +75,26 @@ class Purchases:
     def retention(self, t0: date, t1: date, window_days: int) -> Retention:
         """:func:`metrics.retention` (the intersection form), vectorised over the arrays."""
         a0, a1 = self.active(t0, window_days), self.active(t1, window_days)
-        retained = len(np.intersect1d(a0, a1, assume_unique=True))
-        came = np.setdiff1d(a1, a0, assume_unique=True)
+        before, after = np.zeros(len(self.phones), dtype=bool), np.zeros(len(self.phones), dtype=bool)
+        before[a0], after[a1] = True, True
+        retained = int(np.count_nonzero(before & after))
+        came = np.flatnonzero(after & ~before)
         new = int(np.sum(self.first_day()[came] > self.day_of(t0) - window_days))
         rate = retained / len(a0) if len(a0) else 0.0
         return Retention(len(a0), len(a1), retained, new, len(came) - new, rate, 1 - rate if len(a0) else 0.0)
 
     def first_day(self) -> np.ndarray:
         """Each customer's first purchase day (-1 for none)."""
-        first = np.full(len(self.phones), np.iinfo(np.int64).max)
-        np.minimum.at(first, self.cust, self.day)
-        return np.where(first == np.iinfo(np.int64).max, -1, first)
+        return self._first_day
+
+    @cached_property
+    def _first_day(self) -> np.ndarray:
+        # the rows are by customer, then day: a customer's first day is the first of their rows
+        first = np.full(len(self.phones), -1, dtype=np.int64)
+        if len(self.cust):
+            starts = np.flatnonzero(np.r_[True, self.cust[1:] != self.cust[:-1]])
+            first[self.cust[starts]] = self.day[starts]
+        return first
 
     def per_week(self, since: date) -> dict[str, int]:
         """Purchases per week (keyed by the Monday it starts on, ISO format) from ``since`` on."""
