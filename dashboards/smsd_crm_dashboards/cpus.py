@@ -43,7 +43,7 @@ def pin(cpus: set[int], nice: int | None = None) -> bool:
     """Put every thread of this process on ``cpus`` (and, given ``nice``, at that nice level):
     threads already running too (numpy's, aiosqlite's), which a plain ``sched_setaffinity(0)`` or
     ``nice()`` would leave out on Linux. Threads started later inherit it from their creator. False
-    when the system does not allow it (not Linux, a container that forbids it)."""
+    when the system does not allow it (not Linux, a container that forbids it: EPERM)."""
     try:
         tasks = [int(t.name) for t in Path(f"/proc/{os.getpid()}/task").iterdir()]
     except OSError:
@@ -56,7 +56,9 @@ def pin(cpus: set[int], nice: int | None = None) -> bool:
                 os.setpriority(os.PRIO_PROCESS, task, nice)
         except ProcessLookupError:
             pass  # a thread that ended meanwhile
-        except (AttributeError, OSError) as exc:
+        except (AttributeError, PermissionError) as exc:  # not Linux; a container that forbids it
             LOGGER.debug("cannot pin thread %d to CPUs %s: %s", task, sorted(cpus), exc)
             done = False
+        except OSError as exc:  # a thread starting or ending just then: it inherits its creator's CPUs
+            LOGGER.debug("thread %d not pinned to CPUs %s: %s", task, sorted(cpus), exc)
     return done

@@ -53,9 +53,12 @@ class WorkerLink:
     def __init__(self, spec: WorkerSpec, *, idle_seconds: float = 600.0, busy: Callable[[], bool] = lambda: False,
                  python: str = sys.executable, start_timeout: float = START_TIMEOUT, own_cpu: bool = True) -> None:
         self.spec = spec
-        # while a worker runs, the daemon on one CPU and the worker on the others (cpus.py)
+        # while a worker runs, the daemon on one CPU and the worker on the others (cpus.py); the CPUs
+        # the daemon may use are read again at each start (an operator's taskset meanwhile holds)
+        self.own_cpu = own_cpu
         self.cpus = allowed()
-        self._split = split(self.cpus) if own_cpu else None
+        self._split: tuple[set[int], set[int]] | None = None
+        self._pinned = False
         self.idle_seconds = idle_seconds
         self.busy = busy
         self.ended: Callable[[int | None], None] = lambda number: None  # a handed connection ended (None: all)
@@ -112,7 +115,9 @@ class WorkerLink:
         self._last_used = asyncio.get_running_loop().time()
 
     async def _start(self) -> None:
-        await self._end()  # a worker that ended: its pipes and tasks
+        await self._end()  # a worker that ended: its pipes and tasks (and the daemon's CPUs back)
+        self.cpus = allowed()
+        self._split = split(self.cpus) if self.own_cpu else None
         daemon_end, worker_end = channel()
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -135,6 +140,8 @@ class WorkerLink:
                     line = await proc.stdout.readline()
                     if not line:
                         code = await proc.wait()
+                        if self._closed:  # the daemon is stopping: it ended the worker itself
+                            raise DashboardsUnavailable("the daemon is stopping")
                         raise DashboardsUnavailable(f"the dashboards worker ended at start (exit code {code})")
                     message = self._read(line)
                     if "ready" in message:
@@ -146,18 +153,23 @@ class WorkerLink:
                          self.start_timeout)
             raise DashboardsUnavailable("the dashboards worker did not start in time") from None
         except DashboardsUnavailable as exc:
-            LOGGER.error("%s", exc)
+            if not self._closed:
+                LOGGER.error("%s", exc)
             raise
         self.starts += 1
         if self._split:
-            pin(self._split[0])
+            self._pinned = pin(self._split[0])
+            if not self._pinned:
+                pin(self.cpus)  # half done is worse than not at all
+                LOGGER.warning("dashboards: this system does not let the daemon keep a CPU of its own "
+                               "(sched_setaffinity refused); replies may wait while charts are computed")
         self._own(self._read_messages(proc), "dashboards-worker-messages")
         self._own(self._watch(proc), "dashboards-worker-watch")
         if self._idle_task is None or self._idle_task.done():
             self._idle_task = self._own(self._stop_when_idle(), "dashboards-worker-idle")
         LOGGER.info("dashboards worker started (pid %d, Bokeh on 127.0.0.1:%d%s)", proc.pid, self.port,
-                    f"; on CPU {_cpus(self._split[1])}, the daemon keeps CPU {_cpus(self._split[0])} meanwhile"
-                    if self._split else "")
+                    f"; CPUs numbered from 0: the worker on {_cpus(self._split[1])}, the daemon keeps "
+                    f"{_cpus(self._split[0])} until the worker stops" if self._split and self._pinned else "")
 
     def _own(self, coro, name: str) -> asyncio.Task:
         task = asyncio.create_task(coro, name=name)
@@ -252,8 +264,9 @@ class WorkerLink:
                 self._proc.kill()
 
     def _unpin(self) -> None:
-        if self._split:
+        if self._pinned:
             pin(self.cpus)  # no worker: every CPU the daemon had is its own again
+            self._pinned = False
 
     async def _end(self) -> None:
         """Stop the worker (end of stdin; killed after STOP_TIMEOUT) and forget it."""
