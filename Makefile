@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-busy chromium clean screenshots
+.PHONY: demo test test-busy chromium postgresql clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,17 +23,24 @@ chromium:
 	  echo "installing Debian's chromium (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The storage, routing and outbox tests run on SQLite and on a real PostgreSQL server: Debian's
+# package, started by the tests themselves in a temporary folder on a Unix socket (tests/postgres_server.py).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
 demo: $(STAMP)
 	$(BIN)/smsd-crm demo -c config.yaml
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium postgresql
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # The whole suite while two other processes keep two cores busy: the suite waits for events,
 # never for time, so it must pass on a loaded machine too (run it before calling work done).
-test-busy: $(STAMP) chromium
+test-busy: $(STAMP) chromium postgresql
 	$(BIN)/python bench/busy.py --cores 2 -- $(BIN)/python -m pytest -q
 
 # The README's screenshots, as the last `make test` took them.

@@ -58,9 +58,39 @@ class StoreConfig(_Strict):
 
 
 class DatabaseConfig(_Strict):
-    """Where the SQLite file lives."""
+    """Where the data lives: a SQLite file (``path``, the default) or a PostgreSQL server (``url``).
+
+    ``url`` is ``postgresql://user:password@host:port/name``, or ``postgresql:///name?host=/run/postgresql``
+    for the server's Unix socket; a password belongs in the environment or a file
+    (``url: {$env: SMSD_CRM_DATABASE_URL}``). With ``url`` set, ``path`` is not used.
+    """
 
     path: Path = Path("var/smsd-crm.sqlite3")
+    url: SecretStr | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _postgresql_only(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value().split("://", 1)[0].lower() not in ("postgresql", "postgres"):
+            raise ValueError("database.url is a PostgreSQL URL (postgresql://...); for SQLite give database.path")
+        return v
+
+    @property
+    def target(self) -> str | Path:
+        """What ``Database.open`` takes: the PostgreSQL URL, else the SQLite path."""
+        return self.url.get_secret_value() if self.url is not None else self.path
+
+    @property
+    def engine(self) -> str:
+        """``postgresql`` or ``sqlite``."""
+        return "sqlite" if self.url is None else "postgresql"
+
+    def shown(self) -> str:
+        """Where the data is, fit for a log line or a page (no password)."""
+        if self.url is None:
+            return str(self.path)
+        from .storage.postgres_engine import redacted
+        return redacted(self.url.get_secret_value())
 
 
 class ModemConfig(_Strict):

@@ -81,11 +81,19 @@ class PluginDatabase:
         self._db = db
 
     async def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one write; return the new row id (for INSERT). ValueError for BEGIN, COMMIT, ROLLBACK,
-        SAVEPOINT and RELEASE: use :meth:`transaction` (a hook runs inside the router's transaction)."""
+        """Run one write; return the number of rows it changed. ValueError for BEGIN, COMMIT, ROLLBACK,
+        SAVEPOINT and RELEASE: use :meth:`transaction` (a hook runs inside the router's transaction).
+        A new row's id: ``await ctx.db.fetchval("INSERT ... RETURNING id", ...)``. Errors:
+        ``StorageConflict`` for a broken constraint, ``StorageError`` for the rest, on either engine."""
         if _CONTROL.match(sql):
             raise ValueError("ctx.db.execute: transaction statements are not allowed; use ctx.db.transaction()")
-        return await self._db.execute(sql, params)
+        return await self._db.execute_changes(sql, params)
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row, or None; ``INSERT ... RETURNING id`` gives a new row's id."""
+        if _CONTROL.match(sql):
+            raise ValueError("ctx.db.fetchval: transaction statements are not allowed; use ctx.db.transaction()")
+        return await self._db.fetchval(sql, params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
         """The first row as a dict, or None."""
@@ -95,6 +103,10 @@ class PluginDatabase:
     async def fetchall(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
         """Every row as a dict."""
         return [dict(r) for r in await self._db.fetchall(sql, params)]
+
+    async def has_table(self, name: str) -> bool:
+        """Whether a table exists (another plugin's, which may be switched off), on either engine."""
+        return await self._db.has_table(name)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator["PluginDatabase"]:

@@ -71,7 +71,7 @@ class Running:
 
 async def open_database(settings: Settings, host: PluginHost) -> Database:
     """Open the database and apply core and plugin migrations."""
-    db = await Database.open(settings.database.path, settings.store.time)
+    db = await Database.open(settings.database.target, settings.store.time)
     try:
         await migrate(db, [("core", m) for m in CORE_MIGRATIONS] + host.migrations())
     except BaseException:

@@ -33,6 +33,18 @@ class StorageError(SmsdError):
     """The database could not be opened, migrated or written."""
 
 
+class StorageConflict(StorageError):
+    """A write broke a constraint or a rule of the schema (a unique key, a check, the points
+    ledger's append-only trigger); the transaction it ran in rolls back."""
+
+
+class StorageUnavailable(StorageError):
+    """The database server cannot be reached (the link is down, the server restarts). Transient:
+    what was being written is rolled back and is tried again once it answers."""
+
+    transient = True
+
+
 class CampaignError(SmsdError):
     """A campaign cannot be made or changed as asked (an unknown segment, an empty text)."""
 

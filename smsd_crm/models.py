@@ -102,10 +102,17 @@ class Keyword:
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """A named schema step. ``sql`` is a script; names are unique per owner."""
+    """A named schema step. ``sql`` is a script; names are unique per owner.
+
+    ``sql`` is written for SQLite in the portable subset (docs/plugins.md); on PostgreSQL its type
+    names are translated (``INTEGER`` -> ``BIGINT``, ``INTEGER PRIMARY KEY`` -> an identity column).
+    A step that needs PostgreSQL's own words (a trigger function) gives its whole script for
+    PostgreSQL as ``postgresql`` (type names translated likewise), run there as one batch.
+    """
 
     name: str
     sql: str
+    postgresql: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -377,8 +377,10 @@ class PluginHost:
         """Every enabled plugin's migrations as (plugin name, migration)."""
         found = self._registered("register_migrations", Migration)
         for plugin, m in found:
-            if not isinstance(m.name, str) or not isinstance(m.sql, str):
-                raise StartupError(f"plugin {plugin!r}: register_migrations: Migration(name: str, sql: str), "
+            if (not isinstance(m.name, str) or not isinstance(m.sql, str)
+                    or not isinstance(m.postgresql, (str, type(None)))):
+                raise StartupError(f"plugin {plugin!r}: register_migrations: Migration(name: str, sql: str, "
+                                   f"postgresql: str | None = None), "
                                    f"not {m!r:.80}")
         return found
 

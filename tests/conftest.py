@@ -17,6 +17,8 @@ import pytest
 
 from smsd_crm.emulator.pty_modem import PtyModem
 
+from .postgres_server import PostgresServer
+
 # The editable install maps smsd_crm_dashboards to the checkout it was installed from; run from
 # another worktree (PYTHONPATH=<worktree>), the tests and the daemons they start would draw with
 # that checkout's dashboards. Put this checkout's dashboards/ first, here and in child processes.
@@ -149,6 +151,22 @@ async def daemons():
         if d.proc and d.proc.returncode is None:
             d.proc.kill()
             await d.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server for the session (tests/postgres_server.py), on a Unix socket."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_target(request, tmp_path) -> str | Path:
+    """What ``Database.open`` takes, once per engine: a new SQLite file, a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "shop.sqlite3"
+    return request.getfixturevalue("postgres_server").new_database()
 
 
 @pytest.fixture(autouse=True)

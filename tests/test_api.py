@@ -124,11 +124,11 @@ async def test_orders_complaints_and_customers_from_plugins(api):
     base, db, headers = api
     now = Clock()().isoformat()
     await customers.upsert(db, "+6281234567890", Clock()(), name="Siti")
-    order = await db.execute("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
-                             "VALUES ('+6281234567890', 'new', 26000, 'id', ?, ?)", (now, now))
+    order = await db.fetchval("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
+                             "VALUES ('+6281234567890', 'new', 26000, 'id', ?, ?) RETURNING id", (now, now))
     await db.execute("INSERT INTO order_lines VALUES (?, 1, 1, 'GLA1', 'Gula 1kg', 2, 13000, 12000)", (order,))
-    ticket = await db.execute("INSERT INTO complaints (phone, state, language, opened_at) "
-                              "VALUES ('+6281234567890', 'open', 'id', ?)", (now,))
+    ticket = await db.fetchval("INSERT INTO complaints (phone, state, language, opened_at) "
+                              "VALUES ('+6281234567890', 'open', 'id', ?) RETURNING id", (now,))
     await db.execute("INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, 'customer', 'telur pecah')",
                      (ticket, now))
     async with aiohttp.ClientSession(headers=headers) as s:

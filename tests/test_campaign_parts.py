@@ -153,10 +153,9 @@ async def test_campaign_results_count_what_followed_each_message(tmp_path):
         # the messages dashboard shows them, and exports them
         from bokeh.document import Document
         from smsd_crm_dashboards import messages as messages_view
-
         from smsd_crm_dashboards.data import DashboardData
-        from smsd_crm_dashboards.readonly import ReadOnlyDatabase
         from smsd_crm_dashboards.documents import DocumentHub, data_tables
+        from smsd_crm_dashboards.readonly import ReadOnlyDatabase
         doc = Document()
         await messages_view.make(doc, DashboardData(ReadOnlyDatabase(db.path)), DocumentHub(), today=date(2026, 12, 5))()
         assert "minyak" in doc.get_model_by_name("campaigns").text and "Rp70.000" in doc.get_model_by_name(

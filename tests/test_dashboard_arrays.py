@@ -67,13 +67,13 @@ async def test_the_arrays_follow_new_cancelled_and_till_purchases(shop):  # noqa
     now = "2026-11-23T10:00:00+00:00"
     order = await shop.fetchone("SELECT id, phone FROM orders WHERE state = 'done' ORDER BY id LIMIT 1")
     await shop.execute("UPDATE orders SET state = 'cancelled', updated_at = ? WHERE id = ?", (now, order[0]))
-    new_order = await shop.execute(
-        "INSERT INTO orders (phone, state, total, language, created_at, updated_at) VALUES (?, 'new', 31000, 'id', ?, ?)",
+    new_order = await shop.fetchval(
+        "INSERT INTO orders (phone, state, total, language, created_at, updated_at) VALUES (?, 'new', 31000, 'id', ?, ?) RETURNING id",
         ("+6285700000002", now, now))
     await shop.execute("INSERT INTO order_lines (order_id, line, product_id, code, name, quantity, price, cost) "
                        "VALUES (?, 1, 1, 'B01', 'Beras 5kg', 1, 31000, 29000)", (new_order,))
-    sale = await shop.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) "
-                              "VALUES ('arr-1', NULL, ?, 9000, ?)", (now, now))
+    sale = await shop.fetchval("INSERT INTO sales (receipt, phone, sold_at, total, created_at) "
+                              "VALUES ('arr-1', NULL, ?, 9000, ?) RETURNING id", (now, now))
     await shop.execute("INSERT INTO sale_lines (sale_id, line, product_id, code, name, quantity, price, cost) "
                        "VALUES (?, 1, NULL, 'X99', 'Barang lain', 3, 3000, 2000)", (sale,))
     after = await data.lines()
@@ -96,16 +96,16 @@ async def test_a_hand_made_shop_drills_down_to_the_numbers_worked_out_by_hand(tm
 
         async def order(created: str, state: str, items: list[tuple[str, int, int]]) -> None:
             total = sum(q * p for _, q, p in items)
-            oid = await db.execute("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
-                                   "VALUES ('+6281200000001', ?, ?, 'id', ?, ?)", (state, total, created, created))
+            oid = await db.fetchval("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
+                                   "VALUES ('+6281200000001', ?, ?, 'id', ?, ?) RETURNING id", (state, total, created, created))
             for i, (code, q, p) in enumerate(items, 1):
                 await db.execute("INSERT INTO order_lines (order_id, line, product_id, code, name, quantity, price, "
                                  "cost) VALUES (?, ?, ?, ?, ?, ?, ?, 0)", (oid, i, ids[code], code, code, q, p))
         await order("2025-03-02T08:00:00+07:00", "done", [("B01", 1, 70000), ("K01", 5, 2000)])  # 80,000
         await order("2026-03-05T08:00:00+07:00", "done", [("K01", 10, 2000)])  # 20,000
         await order("2026-04-05T08:00:00+07:00", "cancelled", [("B01", 9, 70000)])  # not counted
-        sale = await db.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) "
-                                "VALUES ('h-1', NULL, '2026-04-10T10:00:00+07:00', 146000, ?)", (stamp,))
+        sale = await db.fetchval("INSERT INTO sales (receipt, phone, sold_at, total, created_at) "
+                                "VALUES ('h-1', NULL, '2026-04-10T10:00:00+07:00', 146000, ?) RETURNING id", (stamp,))
         for i, (code, pid, q, p) in enumerate([("B01", ids["B01"], 2, 70000), ("Z01", None, 3, 2000)], 1):
             await db.execute("INSERT INTO sale_lines (sale_id, line, product_id, code, name, quantity, price, cost) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?, 0)", (sale, i, pid, code, code, q, p))

@@ -12,11 +12,11 @@ from urllib.parse import parse_qs, urlsplit
 from bokeh.document import Document
 from bokeh.models import Div, HoverTool
 from smsd_crm_dashboards import sales as sales_view
+from smsd_crm_dashboards.documents import DocumentHub
 from smsd_crm_dashboards.views import builtin_views
 
 from smsd_crm.analytics.sales import Bar
 from smsd_crm.storage import customers
-from smsd_crm_dashboards.documents import DocumentHub
 
 from .test_dashboard_labels import _drill
 from .test_dashboard_views import TODAY, _data, shop  # noqa: F401  (the generated shop)

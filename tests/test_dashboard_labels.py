@@ -14,13 +14,13 @@ from smsd_crm_dashboards import future as future_view
 from smsd_crm_dashboards import messages as messages_view
 from smsd_crm_dashboards import sales as sales_view
 from smsd_crm_dashboards.common import rupiah_ticks
+from smsd_crm_dashboards.data import DashboardData
+from smsd_crm_dashboards.documents import DocumentHub, page_language
+from smsd_crm_dashboards.readonly import ReadOnlyDatabase
 from smsd_crm_dashboards.views import builtin_views
 
-from smsd_crm_dashboards.data import DashboardData
 from smsd_crm.campaigns.runner import summary_text
 from smsd_crm.config import CampaignsConfig
-from smsd_crm_dashboards.readonly import ReadOnlyDatabase
-from smsd_crm_dashboards.documents import DocumentHub, page_language
 
 from .test_dashboard_views import TODAY, _data, shop  # noqa: F401  (the generated shop)
 from .test_demo_history import PRODUCTS

@@ -16,17 +16,17 @@ from smsd_crm_dashboards import profit as profit_view
 from smsd_crm_dashboards import retention as retention_view
 from smsd_crm_dashboards import sales as sales_view
 from smsd_crm_dashboards import service as service_view
+from smsd_crm_dashboards.data import DashboardData
+from smsd_crm_dashboards.documents import DocumentHub
+from smsd_crm_dashboards.readonly import ReadOnlyDatabase
 
 from smsd_crm.analytics import sales
-from smsd_crm_dashboards.data import DashboardData
 from smsd_crm.config import parse_config
 from smsd_crm.csv_io.catalog import parse_products
 from smsd_crm.daemon import offline_session
 from smsd_crm.demo.history import generate
 from smsd_crm.demo.history_load import load_history
 from smsd_crm.storage import catalog, customers
-from smsd_crm_dashboards.readonly import ReadOnlyDatabase
-from smsd_crm_dashboards.documents import DocumentHub
 
 from .test_demo_history import PRODUCTS
 
@@ -274,9 +274,9 @@ async def test_reply_times_are_of_the_replies_sent_in_the_week(shop):
 
     async def exchange(got: datetime, sent: datetime, stored: datetime | None = None, state: str = "sent") -> None:
         phone = "+6285711122233"
-        asked = await shop.execute(
+        asked = await shop.fetchval(
             "INSERT INTO messages (direction, state, phone, address, text, created_at, updated_at) "
-            "VALUES ('in', 'handled', ?, ?, 'INFO', ?, ?)", (phone, phone, got.isoformat(), got.isoformat()))
+            "VALUES ('in', 'handled', ?, ?, 'INFO', ?, ?) RETURNING id", (phone, phone, got.isoformat(), got.isoformat()))
         await shop.execute(
             "INSERT INTO messages (direction, state, phone, address, text, in_reply_to, created_at, updated_at) "
             "VALUES ('out', ?, ?, ?, 'Info toko', ?, ?, ?)",

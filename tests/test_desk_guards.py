@@ -34,10 +34,10 @@ async def desk(tmp_path):
         now = clock().isoformat()
         await db.execute("INSERT INTO customers (phone, name, language, created_at, updated_at) "
                          "VALUES (?, 'Siti', 'id', ?, ?)", (PHONE, now, now))
-        order = await db.execute("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
-                                 "VALUES (?, 'new', 26000, 'id', ?, ?)", (PHONE, now, now))
+        order = await db.fetchval("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
+                                 "VALUES (?, 'new', 26000, 'id', ?, ?) RETURNING id", (PHONE, now, now))
         await db.execute("INSERT INTO order_lines VALUES (?, 1, 1, 'G01', 'Gula', 2, 13000, 12000)", (order,))
-        ticket = await db.execute("INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', 'id', ?)",
+        ticket = await db.fetchval("INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', 'id', ?) RETURNING id",
                                   (PHONE, now))
         await db.execute("INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, 'customer', 'pecah')",
                          (ticket, now))

@@ -23,20 +23,20 @@ NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # Monday, 16.00 in Jakarta
 
 
 async def _sale(db, receipt: str, at: datetime, total: int) -> None:
-    sale = await db.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES (?, NULL, ?, ?, ?)",
+    sale = await db.fetchval("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES (?, NULL, ?, ?, ?) RETURNING id",
                             (receipt, at.isoformat(), total, at.isoformat()))
     await db.execute("INSERT INTO sale_lines VALUES (?, 1, NULL, 'X1', 'Barang', 1, ?, 0)", (sale, total))
 
 
 async def _order(db, phone: str, state: str, at: datetime, price: int) -> int:
-    order = await db.execute("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
-                             "VALUES (?, ?, ?, 'id', ?, ?)", (phone, state, 2 * price, at.isoformat(), at.isoformat()))
+    order = await db.fetchval("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
+                             "VALUES (?, ?, ?, 'id', ?, ?) RETURNING id", (phone, state, 2 * price, at.isoformat(), at.isoformat()))
     await db.execute("INSERT INTO order_lines VALUES (?, 1, 1, 'G01', 'Gula', 2, ?, 0)", (order, price))
     return order
 
 
 async def _complaint(db, phone: str, at: datetime, text: str) -> int:
-    ticket = await db.execute("INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', 'id', ?)",
+    ticket = await db.fetchval("INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', 'id', ?) RETURNING id",
                               (phone, at.isoformat()))
     await db.execute("INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, 'customer', ?)",
                      (ticket, at.isoformat(), text))

@@ -4,7 +4,6 @@ invariants after every step, all-or-nothing redemption, and concurrent redemptio
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 
 from smsd_crm.config import parse_config
 from smsd_crm.daemon import offline_session
+from smsd_crm.errors import StorageConflict
 
 PHONE = "+6281234567890"
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -125,7 +125,7 @@ async def test_an_order_earns_once_and_the_ledger_is_append_only(tmp_path):
         assert await points.balance(host.contexts["points"], PHONE) == 174
         await host.emit(OrderStateChanged(8, PHONE, "new", "cancelled", 50000))
         assert await points.balance(host.contexts["points"], PHONE) == 174
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(StorageConflict, match="append-only"):
             await db.execute("UPDATE points_ledger SET delta = 1000")
-        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        with pytest.raises(StorageConflict, match="append-only"):
             await db.execute("DELETE FROM points_ledger")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
@@ -38,10 +39,12 @@ async def handle_message(message, ctx):
 
 
 @pytest.fixture
-async def pipeline(tmp_path):
+async def pipeline(tmp_path, database_target):
     (tmp_path / "plugins").mkdir()
     (tmp_path / "plugins" / "failing.py").write_text(FAILING)
-    settings = parse_config("plugins_dir: plugins\nstore: {name: Toko Uji}\n", tmp_path / "c.yaml")
+    where = (f"database: {{path: {database_target}}}\n" if isinstance(database_target, Path)
+             else f"database: {{url: '{database_target}'}}\n")
+    settings = parse_config("plugins_dir: plugins\nstore: {name: Toko Uji}\n" + where, tmp_path / "c.yaml")
     host = PluginHost.load(settings, third_party=False)
     db = await open_database(settings, host)
     outbox = quiet_outbox(db, lambda: NOW)

@@ -12,6 +12,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
+from smsd_crm_dashboards.readonly import ReadOnlyDatabase
 
 from smsd_crm.analytics import extract, purchases
 from smsd_crm.analytics import lines as line_arrays
@@ -24,7 +25,6 @@ from smsd_crm.shop_time import ShopTime
 from smsd_crm.storage import catalog, sales, users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm_dashboards.readonly import ReadOnlyDatabase
 from smsd_crm.storage.schema import CORE_MIGRATIONS
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password
@@ -60,8 +60,8 @@ async def _fill(db, products) -> None:
     for n, (at, channel, amount) in enumerate(EVENTS):
         if channel == "sms":
             stamp = at.astimezone(timezone.utc).isoformat()
-            order = await db.execute("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
-                                     "VALUES (?, 'done', ?, 'id', ?, ?)", (PHONE, amount, stamp, stamp))
+            order = await db.fetchval("INSERT INTO orders (phone, state, total, language, created_at, updated_at) "
+                                     "VALUES (?, 'done', ?, 'id', ?, ?) RETURNING id", (PHONE, amount, stamp, stamp))
             await db.execute("INSERT INTO order_lines VALUES (?, 1, ?, 'X01', 'Barang Uji', 1, ?, 0)",
                              (order, products["X01"].id, amount))
     csv = "receipt,date,phone,code,quantity,price\n" + "".join(

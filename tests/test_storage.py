@@ -1,4 +1,5 @@
-"""SQLite: WAL, foreign keys, named migrations in one transaction, dedupe, the outbox queries."""
+"""Both engines (SQLite and a real PostgreSQL server): named migrations in one transaction, savepoints,
+dedupe, the outbox queries, driver-neutral errors; SQLite's WAL and foreign keys."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from smsd_crm.errors import StartupError
+from smsd_crm.errors import StartupError, StorageConflict
 from smsd_crm.models import InboundMessage, Migration
 from smsd_crm.storage import customers, messages
 from smsd_crm.storage.db import Database
@@ -17,16 +18,35 @@ NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-async def db(tmp_path):
-    database = await Database.open(tmp_path / "t.sqlite3")
+async def db(database_target):
+    database = await Database.open(database_target)
     await migrate(database, [("core", m) for m in CORE_MIGRATIONS])
     yield database
     await database.close()
 
 
-async def test_wal_and_foreign_keys(db):
-    assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"
-    assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1
+async def test_wal_and_foreign_keys(tmp_path):
+    db = await Database.open(tmp_path / "t.sqlite3")
+    try:
+        assert db.engine == "sqlite"
+        assert (await db.fetchone("PRAGMA journal_mode"))[0] == "wal"
+        assert (await db.fetchone("PRAGMA foreign_keys"))[0] == 1
+    finally:
+        await db.close()
+
+
+async def test_foreign_keys_hold(db):
+    with pytest.raises(StorageConflict):
+        await db.execute("INSERT INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone, sent_at) "
+                         "VALUES (424242, 1, 'sim1', 'x', 1, '+62', 'now')")
+
+
+async def test_a_new_row_id_comes_back_with_returning(db):
+    first = await messages.queue_outbound(db, "+6281200000001", "a", NOW)
+    second = await messages.queue_outbound(db, "+6281200000002", "b", NOW)
+    assert second == first + 1
+    assert (await db.fetchone("SELECT text FROM messages WHERE id = ?", (second,)))["text"] == "b"
+    assert await db.execute_changes("UPDATE messages SET last_error = 'x' WHERE id IN (?, ?)", (first, second)) == 2
 
 
 async def test_migrations_are_recorded_and_not_rerun(db):
@@ -40,8 +60,8 @@ async def test_pending_migrations_run_in_one_transaction(db):
     bad = Migration("m002_broken", "CREATE TABLE oops (id INTEGER PRIMARY KEY); SELEC nonsense;")
     with pytest.raises(StartupError, match="points:m002_broken"):
         await migrate(db, [("points", good), ("points", bad)])
-    tables = {r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert "points" not in tables and "oops" not in tables
+    tables = await db.table_names()
+    assert "points" not in tables and "oops" not in tables and "messages" in tables
     assert await db.fetchone("SELECT 1 FROM schema_migrations WHERE owner = 'points'") is None
 
 
@@ -118,6 +138,19 @@ async def test_a_failed_row_prefers_another_modem(db):
     assert (await _claim(db, "sim1")).id == first  # still allowed when nothing else is left
 
 
+async def test_two_migrators_at_once_apply_each_migration_once(database_target):
+    """Two daemons of a chain starting together: one migrates, the other finds it done."""
+    import asyncio
+    first, second = await Database.open(database_target), await Database.open(database_target)
+    try:
+        done = await asyncio.gather(*(migrate(d, [("core", m) for m in CORE_MIGRATIONS]) for d in (first, second)))
+        assert sorted(len(names) for names in done) == [0, len(CORE_MIGRATIONS)]
+        assert (await first.fetchval("SELECT COUNT(*) FROM schema_migrations")) == len(CORE_MIGRATIONS)
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_an_old_database_upgrades_to_the_fresh_schema(tmp_path):
     async def schema(path, migrations):
         database = await Database.open(path)
@@ -133,8 +166,7 @@ async def test_an_old_database_upgrades_to_the_fresh_schema(tmp_path):
 
 
 async def test_state_check_constraint(db):
-    import sqlite3
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(StorageConflict):
         await db.execute("INSERT INTO messages (direction, state, address, text, created_at, updated_at) "
                          "VALUES ('out', 'received', 'x', 'y', 'now', 'now')")
 

@@ -247,8 +247,8 @@ async def test_complaints_desk_answers_by_sms_and_shows_sms_text_inert(tmp_path)
     settings = parse_config("web: {port: 0}\n", tmp_path / "c.yaml")
     async with offline_session(settings, third_party=False) as (host, db):
         await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", Clock()())
-        ticket = await db.execute("INSERT INTO complaints (phone, state, language, opened_at) "
-                                  "VALUES ('+6281234567890', 'open', 'id', '2026-11-23T08:00:00+00:00')")
+        ticket = await db.fetchval("INSERT INTO complaints (phone, state, language, opened_at) "
+                                  "VALUES ('+6281234567890', 'open', 'id', '2026-11-23T08:00:00+00:00') RETURNING id")
         await db.execute("INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, 'customer', ?)",
                          (ticket, "2026-11-23T08:00:00+00:00", '"><img src=x onerror=alert(1)> telur pecah'))
         runner = await start_web(WebContext(db, settings.web, settings.store, Clock(), host))

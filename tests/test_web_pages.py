@@ -32,12 +32,12 @@ async def shop(tmp_path):
         await users.add_user(db, "pemilik", hash_password("mawar-sore-48"), "owner", clock())
         await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
         customer, _ = await customers.upsert(db, "+6281234567890", clock(), name=HOSTILE_NAME, address=HOSTILE_TEXT)
-        inbound = await db.execute(
+        inbound = await db.fetchval(
             "INSERT INTO messages (direction, state, phone, address, customer_id, text, created_at, updated_at) "
-            "VALUES ('in', 'handled', ?, ?, ?, ?, ?, ?)",
+            "VALUES ('in', 'handled', ?, ?, ?, ?, ?, ?) RETURNING id",
             (customer.phone, customer.phone, customer.id, f"KOMPLAIN {HOSTILE_TEXT}", clock().isoformat(),
              clock().isoformat()))
-        ticket = await db.execute("INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', 'id', ?)",
+        ticket = await db.fetchval("INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', 'id', ?) RETURNING id",
                                   (customer.phone, clock().isoformat()))
         await db.execute("INSERT INTO complaint_notes (complaint_id, at, author, text, message_id) "
                          "VALUES (?, ?, 'customer', ?, ?)", (ticket, clock().isoformat(), HOSTILE_TEXT, inbound))

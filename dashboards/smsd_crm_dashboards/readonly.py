@@ -50,3 +50,13 @@ class ReadOnlyDatabase:
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Every row of a parameterised query."""
         return await asyncio.to_thread(self._run, sql, params, False)
+
+    engine = "sqlite"
+
+    async def has_table(self, name: str) -> bool:
+        """Whether a table of that name exists (a plugin's, which may be switched off)."""
+        return await self.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+
+    def json_values(self, param: str) -> str:
+        """As :meth:`smsd_crm.storage.db.Database.json_values`."""
+        return f"json_each({param})"

@@ -108,8 +108,8 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
             number, template = open_ticket["id"], "added"
             await ctx.db.execute("UPDATE complaints SET state = 'open' WHERE id = ?", (number,))
         else:
-            number, template = await ctx.db.execute(
-                "INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', ?, ?)",
+            number, template = await ctx.db.fetchval(
+                "INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', ?, ?) RETURNING id",
                 (message.phone, lang, now)), "opened"
         await ctx.db.execute(
             "INSERT INTO complaint_notes (complaint_id, at, author, text, message_id) VALUES (?, ?, 'customer', ?, ?)",

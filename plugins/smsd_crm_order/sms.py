@@ -219,9 +219,9 @@ async def _place(message: Message, ctx: PluginContext) -> Reply:
         for product, quantity in checked:
             if not await ctx.catalog.take_stock(product, quantity):  # checked above, in this transaction
                 raise RuntimeError(f"stock of {product.code} changed while ordering")
-        order_id = await ctx.db.execute(
+        order_id = await ctx.db.fetchval(
             "INSERT INTO orders (phone, state, total, language, message_id, created_at, updated_at, promo_code) "
-            "VALUES (?, 'new', ?, ?, ?, ?, ?, ?)", (message.phone, total, message.language, message.id, now, now, code))
+            "VALUES (?, 'new', ?, ?, ?, ?, ?, ?) RETURNING id", (message.phone, total, message.language, message.id, now, now, code))
         for line, (p, q) in enumerate(checked, start=1):
             await ctx.db.execute(
                 "INSERT INTO order_lines (order_id, line, product_id, code, name, quantity, price, cost) "

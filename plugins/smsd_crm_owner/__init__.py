@@ -194,14 +194,14 @@ async def _report(ctx: PluginContext, lang: str) -> str:
     till = await ctx.db.fetchone("SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS t FROM sales "
                                  "WHERE sold_at >= ? AND sold_at < ?", (since, until))
     orders = {"n": 0, "t": 0, "new": 0, "ready": 0}
-    if await ctx.db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'"):
+    if await ctx.db.has_table("orders"):
         # cancelled orders are in neither the count nor the total
         orders = await ctx.db.fetchone(
             "SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS t, "
             "SUM(state = 'new') AS new, SUM(state = 'ready') AS ready FROM orders "
             "WHERE created_at >= ? AND created_at < ? AND state != 'cancelled'", (since, until))
     complaints = 0
-    if await ctx.db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'complaints'"):
+    if await ctx.db.has_table("complaints"):
         complaints = (await ctx.db.fetchone("SELECT COUNT(*) AS n FROM complaints WHERE state != 'closed'"))["n"]
     return ctx.text("report", lang, date=shop.format_day(start.date(), lang), sales=format_rupiah(till["t"]), receipts=till["n"],
                     orders=orders["n"], orders_total=format_rupiah(orders["t"]), new=orders["new"] or 0,

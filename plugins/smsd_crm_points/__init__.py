@@ -88,7 +88,27 @@ def register_config_model():
 @hookimpl
 def register_migrations():
     """The ledger and the vouchers."""
-    return [Migration("m001_ledger", """
+    return [Migration("m001_ledger", LEDGER + """
+-- Append-only: a change is a new row, never an edit.
+CREATE TRIGGER points_ledger_no_update BEFORE UPDATE ON points_ledger
+BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;
+CREATE TRIGGER points_ledger_no_delete BEFORE DELETE ON points_ledger
+BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;
+""", postgresql=LEDGER + """
+-- Append-only: a change is a new row, never an edit (SQLSTATE 23000: a broken rule, as SQLite's ABORT).
+CREATE FUNCTION points_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'the points ledger is append-only' USING ERRCODE = 'integrity_constraint_violation'; END $$;
+CREATE TRIGGER points_ledger_no_update BEFORE UPDATE OR DELETE ON points_ledger
+FOR EACH ROW EXECUTE FUNCTION points_ledger_append_only();
+CREATE TRIGGER points_ledger_no_truncate BEFORE TRUNCATE ON points_ledger
+FOR EACH STATEMENT EXECUTE FUNCTION points_ledger_append_only();
+"""), Migration("m002_voucher_value", """
+-- what each redeemed reward cost the shop, for the profitability view
+ALTER TABLE vouchers ADD COLUMN value INTEGER NOT NULL DEFAULT 0;
+""")]
+
+
+LEDGER = """
 CREATE TABLE points_ledger (
     id          INTEGER PRIMARY KEY,
     phone       TEXT NOT NULL,
@@ -100,11 +120,6 @@ CREATE TABLE points_ledger (
 CREATE INDEX points_ledger_phone ON points_ledger (phone, at);
 -- An order or a sale earns points once, however often its event is seen.
 CREATE UNIQUE INDEX points_ledger_once ON points_ledger (reason, ref) WHERE reason IN ('order', 'till');
--- Append-only: a change is a new row, never an edit.
-CREATE TRIGGER points_ledger_no_update BEFORE UPDATE ON points_ledger
-BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;
-CREATE TRIGGER points_ledger_no_delete BEFORE DELETE ON points_ledger
-BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;
 CREATE TABLE vouchers (
     code        TEXT PRIMARY KEY,
     phone       TEXT NOT NULL,
@@ -113,10 +128,7 @@ CREATE TABLE vouchers (
     created_at  TEXT NOT NULL,
     used_at     TEXT
 );
-"""), Migration("m002_voucher_value", """
--- what each redeemed reward cost the shop, for the profitability view
-ALTER TABLE vouchers ADD COLUMN value INTEGER NOT NULL DEFAULT 0;
-""")]
+"""
 
 
 async def balance(ctx: PluginContext, phone: str) -> int:
@@ -143,7 +155,7 @@ async def earn_from_history(ctx: PluginContext) -> int:
     (``total // earn_per``, reason and ref alike, dated when earned), then the expiry as of now.
     Returns how many ledger rows were added."""
     per = ctx.config.earn_per
-    has_orders = await ctx.db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'")
+    has_orders = await ctx.db.has_table("orders")
     sources = ["SELECT phone, total / ? AS points, 'till' AS reason, CAST(id AS TEXT) AS ref, sold_at AS at "
                "FROM sales WHERE phone IS NOT NULL"]
     if has_orders:

@@ -139,9 +139,9 @@ async def track_event(event, ctx: PluginContext) -> None:
         for endpoint in config.endpoints:
             if name not in endpoint.events:
                 continue
-            delivery = await ctx.db.execute(
+            delivery = await ctx.db.fetchval(
                 "INSERT INTO webhook_deliveries (url, event, body, state, next_attempt_at, created_at) "
-                "VALUES (?, ?, '', 'pending', ?, ?)", (str(endpoint.url), name, now.isoformat(), now.isoformat()))
+                "VALUES (?, ?, '', 'pending', ?, ?) RETURNING id", (str(endpoint.url), name, now.isoformat(), now.isoformat()))
             body = json.dumps({"id": delivery, "event": name, "at": now.isoformat(), "data": data},
                               ensure_ascii=False, separators=(",", ":"))
             await ctx.db.execute("UPDATE webhook_deliveries SET body = ? WHERE id = ?", (body, delivery))

@@ -30,7 +30,7 @@ SMS_PARTS = "CASE WHEN length(text) <= 160 THEN 1 ELSE (length(text) + 152) / 15
 
 async def has_table(db: Database, name: str) -> bool:
     """Whether a (plugin's) table exists: the order and complaint plugins may be switched off."""
-    return await db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)) is not None
+    return await db.has_table(name)
 
 
 async def purchases_sql(db: Database) -> str:

@@ -46,7 +46,7 @@ class Greetings:
             keys = birthday_key(today)
             rows = await self._db.fetchall(
                 "SELECT phone FROM customers WHERE birthday IS NOT NULL AND substr(birthday, 6, 5) IN "
-                "(SELECT value FROM json_each(?))", (json.dumps(keys),))
+                f"(SELECT value FROM {self._db.json_values('?')})", (json.dumps(keys),))
             made += await self._make(f"birthday-{today}", "Ulang tahun / Birthday", self._config.birthday_text,
                                      [r[0] for r in rows])
         for holiday in self._config.holidays:
@@ -59,7 +59,8 @@ class Greetings:
             rows = await self._db.fetchall(
                 f"SELECT phone FROM (SELECT phone, MAX(day) AS last FROM (SELECT phone, {sql_day('sold_at')} AS day "
                 f"FROM sales WHERE phone IS NOT NULL UNION ALL SELECT phone, {sql_day('created_at')} FROM orders "
-                "WHERE state != 'cancelled') GROUP BY phone) WHERE last = ? AND phone IN (SELECT phone FROM customers)",
+                "WHERE state != 'cancelled') AS bought GROUP BY phone) AS latest "
+                "WHERE last = ? AND phone IN (SELECT phone FROM customers)",
                 (lapsed,)) if await self._has_orders() else []
             made += await self._make(f"winback-{today}", "Sapaan / Win-back", self._config.winback_text,
                                      [r[0] for r in rows], kind="winback")
@@ -67,8 +68,7 @@ class Greetings:
         return made
 
     async def _has_orders(self) -> bool:
-        return await self._db.fetchone("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'") \
-            is not None
+        return await self._db.has_table("orders")
 
     async def _make(self, occasion: str, name: str, text: dict[str, str], phones: list[str],
                     kind: str = "greeting") -> list[int]:

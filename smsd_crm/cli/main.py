@@ -138,18 +138,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     from ..storage.db import Database
 
     settings = load_config(args.config, secrets=False)
-    if not settings.database.path.exists():
+    if settings.database.engine == "sqlite" and not settings.database.path.exists():
         print(f"error: no database at {settings.database.path}: start the daemon first", file=sys.stderr)
         return 1
 
     async def main() -> str:
-        db = await Database.open(settings.database.path, settings.store.time)
+        db = await Database.open(settings.database.target, settings.store.time)
         try:
             rows = [dict(r) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
             return format_status(rows, await messages.outbox_counts(db), datetime.now(timezone.utc),
                                  await daemon_status.read(db))
         except Exception as exc:  # an old database without the table
-            raise SmsdError(f"cannot read status from {settings.database.path}: {exc}") from None
+            raise SmsdError(f"cannot read status from {settings.database.shown()}: {exc}") from None
         finally:
             await db.close()
 
@@ -206,7 +206,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         await db.close()
 
     run_loop(main())
-    print(f"{settings.database.path}: schema up to date")
+    print(f"{settings.database.shown()}: schema up to date")
     return 0
 
 

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 import secrets
-import sqlite3
 from datetime import datetime
 from typing import Iterable
 
-from .db import Database
+from ..errors import StorageConflict
+from .db import Database, Row
 from .users import token_hash
 
 TOKEN_PREFIX = "smsd_"
@@ -32,7 +32,7 @@ async def add_client(db: Database, name: str, now: datetime, scopes: Iterable[st
     try:
         await db.execute("INSERT INTO api_clients (name, token_hash, created_at, scopes) VALUES (?, ?, ?, ?)",
                          (name, token_hash(token), now.isoformat(), stored))
-    except sqlite3.IntegrityError:
+    except StorageConflict:
         raise ValueError(f"API client {name!r} already exists") from None
     return token
 
@@ -59,7 +59,7 @@ async def revoke(db: Database, name: str, now: datetime) -> bool:
         "UPDATE api_clients SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (now.isoformat(), name)) > 0
 
 
-async def list_clients(db: Database) -> list[sqlite3.Row]:
+async def list_clients(db: Database) -> list[Row]:
     """Every client, newest first."""
     return await db.fetchall("SELECT name, scopes, created_at, last_used_at, revoked_at FROM api_clients "
                              "ORDER BY id DESC")

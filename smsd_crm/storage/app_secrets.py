@@ -14,6 +14,6 @@ async def get_or_create(db: Database, name: str, now: datetime, nbytes: int = 48
     if row:
         return row[0]
     value = secrets.token_urlsafe(nbytes)
-    await db.execute("INSERT OR IGNORE INTO app_secrets (name, value, created_at) VALUES (?, ?, ?)",
+    await db.execute("INSERT INTO app_secrets (name, value, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                      (name, value, now.isoformat()))
     return (await db.fetchone("SELECT value FROM app_secrets WHERE name = ?", (name,)))[0]

@@ -51,11 +51,11 @@ async def create(db: Database, *, name: str, text: dict[str, str], audience: dic
                  notify_phone: str | None = None, occasion: str | None = None, created_by: str = "") -> int:
     """A new campaign in ``draft``; return its id. ``occasion`` is unique (a greeting is made once)."""
     stamp = now.isoformat()
-    return await db.execute(
+    return int(await db.fetchval(
         """INSERT INTO campaigns (name, kind, text, audience, state, start_at, promo_code, notify_phone, occasion,
-               created_by, created_at, updated_at) VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?)""",
+               created_by, created_at, updated_at) VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
         (name, kind, json.dumps(text, ensure_ascii=False), json.dumps(audience), start_at.isoformat() if start_at
-         else None, promo_code, notify_phone, occasion, created_by, stamp, stamp))
+         else None, promo_code, notify_phone, occasion, created_by, stamp, stamp)))
 
 
 async def get(db: Database, campaign_id: int) -> Campaign | None:
@@ -83,8 +83,8 @@ async def start(db: Database, campaign_id: int, phones: list[str], now: datetime
         row = await db.fetchone("SELECT state, start_at FROM campaigns WHERE id = ?", (campaign_id,))
         if row is None or row["state"] != "draft":
             return 0
-        await db.executemany("INSERT OR IGNORE INTO campaign_recipients (campaign_id, phone, state) "
-                             "VALUES (?, ?, 'pending')", [(campaign_id, p) for p in phones])
+        await db.executemany("INSERT INTO campaign_recipients (campaign_id, phone, state) "
+                             "VALUES (?, ?, 'pending') ON CONFLICT DO NOTHING", [(campaign_id, p) for p in phones])
         later = row["start_at"] is not None and row["start_at"] > stamp
         await db.execute("UPDATE campaigns SET state = ?, started_at = ?, updated_at = ? WHERE id = ?",
                          ("scheduled" if later else "running", None if later else stamp, stamp, campaign_id))
@@ -116,7 +116,8 @@ async def _withdraw(db: Database, where: str, params: tuple, now: datetime, why:
     if ids:
         await db.execute(
             "UPDATE campaign_recipients SET state = ?, message_id = CASE WHEN ? = 'pending' THEN NULL "
-            "ELSE message_id END, reason = ? WHERE message_id IN (SELECT value FROM json_each(?))",
+            f"ELSE message_id END, reason = ? WHERE message_id IN (SELECT CAST(value AS BIGINT) "
+            f"FROM {db.json_values('?')})",
             (back_to, back_to, None if back_to == "pending" else why, json.dumps(ids)))
     return len(ids)
 
@@ -169,7 +170,7 @@ async def in_flight(db: Database) -> int:
 async def next_pending(db: Database, campaign_id: int, limit: int) -> list[str]:
     """The next recipients to queue."""
     rows = await db.fetchall("SELECT phone FROM campaign_recipients WHERE campaign_id = ? AND state = 'pending' "
-                             "ORDER BY rowid LIMIT ?", (campaign_id, limit))
+                             "ORDER BY phone LIMIT ?", (campaign_id, limit))
     return [r[0] for r in rows]
 
 

@@ -28,9 +28,9 @@ async def import_rows(db: Database, rows: list[ProductRow], now: datetime) -> tu
         for r in rows:
             existing = await db.fetchone("SELECT id FROM products WHERE code = ?", (r.code,))
             if existing is None:
-                product_id = await db.execute(
+                product_id = await db.fetchval(
                     """INSERT INTO products (code, name, category, unit, price, cost, stock, active, created_at,
-                           updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                           updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                     (r.code, r.name, r.category, r.unit, r.price, r.cost, r.stock, int(r.active), stamp, stamp))
                 added += 1
             else:
@@ -42,7 +42,7 @@ async def import_rows(db: Database, rows: list[ProductRow], now: datetime) -> tu
                 updated += 1
             await db.execute("DELETE FROM product_aliases WHERE product_id = ?", (product_id,))
             for alias in r.aliases:
-                await db.execute("INSERT OR IGNORE INTO product_aliases (product_id, alias) VALUES (?, ?)",
+                await db.execute("INSERT INTO product_aliases (product_id, alias) VALUES (?, ?) ON CONFLICT DO NOTHING",
                                  (product_id, alias))
     return added, updated
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import datetime
 
 from ..models import Customer
-from .db import Database
+from .db import Database, Row
 
 _FIELDS = ("name", "address", "birthday", "language")
 
 
-def _customer(row: sqlite3.Row) -> Customer:
+def _customer(row: Row) -> Customer:
     return Customer(row["id"], row["phone"], row["name"], row["address"], row["birthday"],
                     row["language"], datetime.fromisoformat(row["created_at"]),
                     datetime.fromisoformat(row["updated_at"]))

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
 from .. import phones
 from ..models import InboundMessage, OutboundMessage, OutgoingPart
-from .db import Database
+from .db import Database, Row
 
 REPLY_PRIORITY = 10  # replies to customers first
 STAFF_PRIORITY = 5  # staff, API and plugin messages after replies, before campaigns
@@ -55,7 +54,7 @@ async def insert_inbound(db: Database, msg: InboundMessage, phone: str | None, n
     return cur["id"] if cur else None
 
 
-def _inbound(row: sqlite3.Row) -> StoredInbound:
+def _inbound(row: Row) -> StoredInbound:
     return StoredInbound(row["id"], row["phone"], row["address"], row["text"], row["modem_id"] or "",
                          row["state"], datetime.fromisoformat(row["created_at"]))
 
@@ -92,12 +91,13 @@ async def queue_outbound(db: Database, phone: str, text: str, now: datetime, *,
     ``fallback`` marks an automatic "not understood" reply, counted by :func:`fallbacks_since`.
     """
     stamp = now.isoformat()
-    return await db.execute(
+    return int(await db.fetchval(
         """INSERT INTO messages (direction, state, phone, address, customer_id, text, modem_id, plugin,
                in_reply_to, priority, campaign_id, fallback, created_at, updated_at)
-           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           RETURNING id""",
         (phone, phone, phone, text, modem_id, plugin, in_reply_to, priority, campaign_id, int(fallback),
-         stamp, stamp))
+         stamp, stamp)))
 
 
 async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[str],
@@ -120,7 +120,7 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
     alone = not [s for s in senders if s != modem_id]
     async with db.transaction():
         row = await db.fetchone(
-            """UPDATE messages SET state = 'sending', attempts = attempts + 1, modem_id = :me,
+            f"""UPDATE messages SET state = 'sending', attempts = attempts + 1, modem_id = :me,
                    updated_at = :now
                WHERE id = (
                    SELECT id FROM messages
@@ -128,17 +128,20 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
                      AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
                      AND (campaign_id IS NULL OR :campaigns)
                      AND (modem_id IS NULL OR modem_id = :me OR created_at <= :cutoff
-                          OR modem_id NOT IN (SELECT value FROM json_each(:senders)))
+                          OR modem_id NOT IN (SELECT value FROM {db.json_values(":senders")}))
                      AND NOT EXISTS (
                          SELECT 1 FROM outbox_pdus p WHERE p.message_id = messages.id
                            AND p.state = 'submitting' AND p.storage_index IS NOT NULL
                            AND p.modem_id != :me
-                           AND (p.modem_id IN (SELECT value FROM json_each(:connected)) OR p.updated_at > :resume))
-                   ORDER BY priority DESC, (modem_id = :me) DESC, (failed_modem = :me AND NOT :alone) ASC, id
+                           AND (p.modem_id IN (SELECT value FROM {db.json_values(":connected")})
+                                OR p.updated_at > :resume))
+                   -- IS NOT NULL: a NULL sorts first in SQLite and last in PostgreSQL; false sorts first in both.
+                   ORDER BY priority DESC, (modem_id IS NOT NULL AND modem_id = :me) DESC,
+                            (failed_modem IS NOT NULL AND failed_modem = :me AND NOT :alone) ASC, id
                    LIMIT 1)
                RETURNING id, phone, text, attempts, modem_id, campaign_id""",
             {"me": modem_id, "now": stamp, "cutoff": same_sim_until.isoformat(),
-             "senders": json.dumps(senders), "campaigns": int(campaigns), "alone": int(alone),
+             "senders": json.dumps(senders), "campaigns": bool(campaigns), "alone": bool(alone),
              "connected": json.dumps(senders if connected is None else connected),
              "resume": (resume_until or now).isoformat()})
     if row is None:
@@ -170,8 +173,8 @@ async def mark_sent(db: Database, message_id: int, parts: list[OutgoingPart], no
              message_id))
         for p in parts:  # normally recorded as each part went out (record_sent_part)
             await db.execute(
-                """INSERT OR IGNORE INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone,
-                       sent_at) VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                """INSERT INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone,
+                       sent_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING""",
                 (message_id, p.part, p.modem_id or "", p.sim_id or p.modem_id or "",
                  p.reference if p.reference is not None else -1, phone, stamp))
         await db.execute("DELETE FROM outbox_pdus WHERE message_id = ?", (message_id,))
@@ -187,8 +190,11 @@ async def mark_sent(db: Database, message_id: int, parts: list[OutgoingPart], no
 async def record_sent_part(db: Database, message_id: int, part: OutgoingPart, phone: str, now: datetime) -> None:
     """One part is on the air: what its status report will be matched on, kept at once."""
     await db.execute(
-        """INSERT OR REPLACE INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone, sent_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?)""",
+        """INSERT INTO outbox_parts (message_id, part, modem_id, sim_id, reference, phone, sent_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (message_id, part) DO UPDATE SET modem_id = excluded.modem_id, sim_id = excluded.sim_id,
+               reference = excluded.reference, phone = excluded.phone, sent_at = excluded.sent_at,
+               status = NULL, final = 0, reported_at = NULL""",
         (message_id, part.part, part.modem_id or "", part.sim_id or part.modem_id or "",
          part.reference if part.reference is not None else -1, phone, now.isoformat()))
 
@@ -268,11 +274,18 @@ async def write_modem_status(db: Database, rows: list[dict], now: datetime) -> N
     async with db.transaction():
         for r in rows:
             await db.execute(
-                """INSERT OR REPLACE INTO modem_status (modem_id, port, state, imei, imsi, iccid, signal,
+                """INSERT INTO modem_status (modem_id, port, state, imei, imsi, iccid, signal,
                        registration, operator, storage_used, storage_total, sent, received, last_error,
                        updated_at)
                    VALUES (:id, :port, :state, :imei, :sim_id, :iccid, :signal, :registration, :operator,
-                           :storage_used, :storage_total, :sent, :received, :last_error, :updated_at)""",
+                           :storage_used, :storage_total, :sent, :received, :last_error, :updated_at)
+                   ON CONFLICT (modem_id) DO UPDATE SET port = excluded.port, state = excluded.state,
+                       imei = excluded.imei, imsi = excluded.imsi, iccid = excluded.iccid,
+                       signal = excluded.signal, registration = excluded.registration,
+                       operator = excluded.operator, storage_used = excluded.storage_used,
+                       storage_total = excluded.storage_total, sent = excluded.sent,
+                       received = excluded.received, last_error = excluded.last_error,
+                       updated_at = excluded.updated_at""",
                 {**r, "updated_at": stamp})
 
 
@@ -317,7 +330,7 @@ async def answered_texts(db: Database, phone: str, before_id: int, since: dateti
            WHERE m.direction = 'in' AND m.phone = ? AND m.id < ? AND m.created_at >= ? AND m.state = 'handled'
              AND EXISTS (SELECT 1 FROM messages r  -- a reply goes to the same phone, later: messages_phone
                          WHERE r.phone = m.phone AND r.id > m.id AND r.in_reply_to = m.id
-                           AND r.direction = 'out' AND r.plugin IS NOT ?)
+                           AND r.direction = 'out' AND r.plugin IS DISTINCT FROM ?)
            ORDER BY m.id DESC LIMIT 1""",
         (phone, before_id, since.isoformat(), notice_plugin))
     return [r["text"] for r in rows]
@@ -341,7 +354,7 @@ async def sent_texts_since(db: Database, phone: str, since: datetime) -> list[st
 
 
 async def list_messages(db: Database, *, direction: str | None = None, state: str | None = None,
-                        phone: str | None = None, before: int | None = None, limit: int = 100) -> list[sqlite3.Row]:
+                        phone: str | None = None, before: int | None = None, limit: int = 100) -> list[Row]:
     """Messages newest first, filtered by direction, state and number; ``before`` pages by id."""
     clauses, params = [], []
     for column, value in (("direction", direction), ("state", state), ("phone", phone)):

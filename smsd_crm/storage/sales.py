@@ -18,8 +18,8 @@ async def import_sales(db: Database, sales: list[Sale], now: datetime) -> list[t
         for sale in sales:
             if await db.fetchone("SELECT 1 FROM sales WHERE receipt = ?", (sale.receipt,)):
                 continue  # the same file (or receipt) imported again: nothing twice
-            sale_id = await db.execute(
-                "INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES (?, ?, ?, ?, ?)",
+            sale_id = await db.fetchval(
+                "INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
                 (sale.receipt, sale.phone, sale.sold_at.astimezone(timezone.utc).isoformat(), sale.total,
                  now.isoformat()))
             for n, line in enumerate(sale.lines, start=1):

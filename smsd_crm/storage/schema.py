@@ -277,7 +277,9 @@ CREATE TABLE modem_facts (
 -- the offset and writes the same instant in UTC. Rows without an offset were already UTC.
 UPDATE sales SET sold_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', sold_at)
 WHERE sold_at NOT LIKE '%+00:00' AND strftime('%Y-%m-%dT%H:%M:%S+00:00', sold_at) IS NOT NULL;
-"""),
+""",
+              # PostgreSQL came later: its sales table is empty here and every sale is stored in UTC.
+              postgresql=""),
     Migration("m017_users_disabled", """
 -- A login the owner switched off (the users page, `smsd-crm user disable`): it cannot log in and its
 -- sessions are ended. NULL while the login may be used.

@@ -14,6 +14,7 @@ from . import messages
 from .db import Database
 
 _COLUMNS = "part, total, pdu, tpdu_length, state, modem_id, sim_id, storage_index, via, reference"
+_REPLACED = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", ")[1:])
 
 
 async def load_parts(db: Database, message_id: int) -> list[OutgoingPart]:
@@ -28,8 +29,9 @@ async def save_parts(db: Database, message_id: int, parts: list[OutgoingPart], n
     async with db.transaction():
         for p in parts:
             await db.execute(
-                f"""INSERT OR REPLACE INTO outbox_pdus (message_id, {_COLUMNS}, updated_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                f"""INSERT INTO outbox_pdus (message_id, {_COLUMNS}, updated_at)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (message_id, part) DO UPDATE SET {_REPLACED}, updated_at = excluded.updated_at""",
                 (message_id, p.part, p.total, p.pdu, p.tpdu_length, p.state, p.modem_id, p.sim_id,
                  p.storage_index, p.via, p.reference, now.isoformat()))
 

@@ -8,11 +8,11 @@ owner. A refusal is a :class:`UserRefused` naming its text in the catalogue.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from datetime import datetime
 
+from ..errors import StorageConflict
 from ..i18n import catalogue
-from .db import Database
+from .db import Database, Row
 
 ROLES = ("owner", "staff")
 MAX_NAME = 64  # the login form reads no more than this
@@ -51,32 +51,32 @@ async def add_user(db: Database, username: str, password_hash: str, role: str, n
     if await db.fetchone("SELECT 1 FROM users WHERE lower(username) = lower(?)", (username,)):
         raise UserRefused("users.refused.exists", name=username)  # "Kasir" beside "kasir" is the same person's name
     try:
-        return await db.execute(
-            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
-            (username, password_hash, role, now.isoformat()))
-    except sqlite3.IntegrityError:
+        return int(await db.fetchval(
+            "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+            (username, password_hash, role, now.isoformat())))
+    except StorageConflict:
         raise UserRefused("users.refused.exists", name=username) from None
 
 
-async def get_user(db: Database, username: str) -> sqlite3.Row | None:
+async def get_user(db: Database, username: str) -> Row | None:
     """The user row by name."""
     return await db.fetchone("SELECT * FROM users WHERE username = ?", (username,))
 
 
-async def list_users(db: Database) -> list[sqlite3.Row]:
+async def list_users(db: Database) -> list[Row]:
     """Every login by name (no password hashes)."""
     return await db.fetchall("SELECT id, username, role, created_at, disabled_at FROM users "
                              "ORDER BY username")
 
 
-async def _existing(db: Database, username: str) -> sqlite3.Row:
+async def _existing(db: Database, username: str) -> Row:
     user = await get_user(db, username)
     if user is None:
         raise UserRefused("users.refused.unknown", name=username)
     return user
 
 
-async def _keep_an_owner(db: Database, user: sqlite3.Row) -> None:
+async def _keep_an_owner(db: Database, user: Row) -> None:
     """Refuse to take ``user`` away from the active owners when no other is left."""
     if user["role"] != "owner" or user["disabled_at"] is not None:
         return
@@ -148,7 +148,7 @@ async def create_session(db: Database, token: str, user_id: int, csrf: str, now:
         (token_hash(token), user_id, csrf, now.isoformat(), expires.isoformat()))
 
 
-async def get_session(db: Database, token: str, now: datetime) -> sqlite3.Row | None:
+async def get_session(db: Database, token: str, now: datetime) -> Row | None:
     """The live session for a cookie, with its user's name and role (none for a disabled login)."""
     return await db.fetchone(
         "SELECT s.*, u.username, u.role FROM web_sessions s JOIN users u ON u.id = s.user_id "

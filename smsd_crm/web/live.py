@@ -95,7 +95,10 @@ class LiveFeed:
         return self._versions[topic]
 
     async def watch_other_processes(self, db: Database, interval: float = EXTERNAL_CHECK) -> None:
-        """Bump every topic when another connection commits (runs until cancelled)."""
+        """Bump every topic when another connection commits (runs until cancelled). SQLite only: its
+        ``data_version`` counts other connections' commits; PostgreSQL has no such counter."""
+        if db.engine != "sqlite":
+            return
         last = None
         while True:
             row = await db.fetchone("PRAGMA data_version")

@@ -1,0 +1,219 @@
+"""The server engine: PostgreSQL through asyncpg (docs/deployment.md says why asyncpg).
+
+A pool of connections. A write transaction runs on one of them and, as on SQLite, one at a time per
+process (the asyncio lock of :class:`~.db.Database`) and per store across processes (an advisory
+lock taken at BEGIN: a staff command in a terminal waits for the daemon's transaction as it waits
+for SQLite's write lock). Reads outside a transaction take any connection and see what is committed.
+
+Values come back as SQLite gives them: integers as ``int`` (PostgreSQL's ``numeric``, what ``SUM``
+of integers makes, is decoded to ``int`` when whole, else ``float``), text as ``str``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, Iterable, Mapping, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from ..errors import StorageConflict, StorageError, StorageUnavailable
+from ..shop_time import ShopTime
+from .db import Database, Params, Row
+from .sql_dialect import functions_schema, numbered, postgresql_functions
+
+LOGGER = logging.getLogger(__name__)
+POOL_SIZE = 6               # connections: one writer at a time, the rest for pages and reports
+CONNECT_TIMEOUT = 10.0      # seconds to reach the server
+WRITE_LOCK = 0x736D7377     # "smsw": the advisory lock a write transaction takes at BEGIN
+SETUP_LOCK = 0x736D7364     # "smsd": schema and functions are made by one process at a time
+
+_STATUS_COUNT = re.compile(r"(\d+)$")
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and errors."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    user = f"{parts.username}:***@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+
+
+def _neutral(exc: BaseException) -> StorageError:
+    """The driver-neutral error for asyncpg's (or the socket's)."""
+    if isinstance(exc, (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError)):
+        return StorageConflict(str(exc))
+    if isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.ConnectionDoesNotExistError,
+                        asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
+                        asyncpg.ConnectionFailureError)):
+        return StorageUnavailable(f"the database server cannot be reached: {exc or type(exc).__name__}")
+    return StorageError(str(exc))
+
+
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
+
+
+def _number(text: str) -> int | float:
+    """``numeric`` as SQLite would give it: whole numbers as int."""
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+@lru_cache(maxsize=2048)
+def _sequence_sql(sql: str, count: int) -> str:
+    return numbered(sql, (None,) * count)[0]
+
+
+def _wire_sql(sql: str, params: Params) -> tuple[str, Sequence[Any]]:
+    """``sql`` with numbered placeholders and its arguments (cached for ``?`` statements)."""
+    if isinstance(params, Mapping):
+        return numbered(sql, params)
+    return _sequence_sql(sql, len(params)), params
+
+
+def _changed(status: str) -> int:
+    found = _STATUS_COUNT.search(status or "")
+    return int(found.group(1)) if found else 0
+
+
+@dataclass(eq=False)
+class _Wire:
+    """A pooled connection lent to one transaction; ``lock`` lets the tasks of that transaction take
+    turns (asyncpg runs one statement at a time per connection, aiosqlite queued them)."""
+
+    conn: asyncpg.Connection
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class PostgresDatabase(Database):
+    """A PostgreSQL database reached by a ``postgresql://`` URL (a Unix socket: ``?host=/run/postgresql``)."""
+
+    engine = "postgresql"
+
+    def __init__(self, pool: asyncpg.Pool, url: str, shop: ShopTime) -> None:
+        super().__init__(shop)
+        self._pool = pool
+        self.url = url
+        self.write_lock = WRITE_LOCK
+
+    @classmethod
+    async def connect(cls, url: str, shop: ShopTime) -> "PostgresDatabase":
+        """Reach the server, make the shop-day functions of this store's offset, return the database.
+        Raises StorageUnavailable when the server cannot be reached, StorageError for the rest."""
+        offset = int(shop.offset.total_seconds() // 60)
+        schema = functions_schema(offset)
+
+        async def init(conn: asyncpg.Connection) -> None:
+            await conn.set_type_codec("numeric", encoder=str, decoder=_number, schema="pg_catalog", format="text")
+
+        try:
+            setup = await asyncpg.connect(url, timeout=CONNECT_TIMEOUT)
+            try:
+                async with setup.transaction():
+                    await setup.execute(f"SELECT pg_advisory_xact_lock({SETUP_LOCK})")
+                    for statement in postgresql_functions(offset):
+                        await setup.execute(statement)
+                collation = await setup.fetchval(
+                    "SELECT datcollate FROM pg_database WHERE datname = current_database()")
+            finally:
+                await setup.close()
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT, init=init,
+                server_settings={"search_path": f"public, {schema}", "application_name": "smsd-crm",
+                                 "TimeZone": "UTC"})
+        except _DRIVER_ERRORS as exc:
+            error = _neutral(exc)
+            raise type(error)(f"cannot open database {redacted(url)}: {error}") from None
+        except ValueError as exc:  # a malformed URL
+            raise StorageError(f"cannot open database {redacted(url)}: {exc}") from None
+        if collation not in ("C", "POSIX"):
+            # Stored instants are ISO text compared as text: byte order is their time order.
+            LOGGER.warning("database %s sorts text by %r; create it with --locale=C (docs/deployment.md)",
+                           redacted(url), collation)
+        return cls(pool, url, shop)
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self._pool.close(), CONNECT_TIMEOUT)
+        except asyncio.TimeoutError:
+            self._pool.terminate()
+
+    def json_values(self, param: str) -> str:
+        return f"jsonb_array_elements_text(CAST({param} AS jsonb)) AS value"
+
+    async def table_names(self) -> set[str]:
+        rows = await self.fetchall("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+        return {r[0] for r in rows}
+
+    async def _acquire(self) -> Any:
+        try:
+            return _Wire(await self._pool.acquire(timeout=CONNECT_TIMEOUT))
+        except _DRIVER_ERRORS as exc:
+            raise _neutral(exc) from exc
+
+    async def _release(self, connection: Any) -> None:
+        await self._pool.release(connection.conn)
+
+    def _open_on(self, connection: Any) -> bool:
+        return not connection.conn.is_closed() and connection.conn.is_in_transaction()
+
+    def _abandon(self, connection: Any) -> None:
+        async def rollback() -> None:
+            try:
+                await connection.conn.execute("ROLLBACK")
+            finally:
+                await self._pool.release(connection.conn)
+        asyncio.ensure_future(rollback())
+
+    async def _statement(self, connection: Any, sql: str) -> None:
+        if sql == "BEGIN":
+            sql = f"BEGIN; SELECT pg_advisory_xact_lock({self.write_lock})"
+        async with connection.lock:
+            try:
+                await connection.conn.execute(sql)
+            except _DRIVER_ERRORS as exc:
+                raise _neutral(exc) from exc
+
+    async def _write(self, connection: Any, sql: str, params: Params) -> int:
+        async with connection.lock:
+            try:
+                if not params:
+                    return _changed(await connection.conn.execute(sql))
+                text, args = _wire_sql(sql, params)
+                return _changed(await connection.conn.execute(text, *args))
+            except _DRIVER_ERRORS as exc:
+                raise _neutral(exc) from exc
+
+    async def _write_many(self, connection: Any, sql: str, rows: Iterable[Params]) -> None:
+        batch = [_wire_sql(sql, row) for row in rows]
+        if not batch:
+            return
+        async with connection.lock:
+            try:
+                await connection.conn.executemany(batch[0][0], [args for _, args in batch])
+            except _DRIVER_ERRORS as exc:
+                raise _neutral(exc) from exc
+
+    async def _fetch(self, connection: Any, sql: str, params: Params, one: bool) -> list[Row]:
+        text, args = _wire_sql(sql, params)
+        try:
+            if connection is not None:
+                async with connection.lock:
+                    return await self._rows(connection.conn, text, args, one)
+            async with self._pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
+                return await self._rows(conn, text, args, one)
+        except _DRIVER_ERRORS as exc:
+            raise _neutral(exc) from exc
+
+    @staticmethod
+    async def _rows(conn: asyncpg.Connection, sql: str, args: Sequence[Any], one: bool) -> list[Row]:
+        if one:
+            row = await conn.fetchrow(sql, *args)
+            return [] if row is None else [row]
+        return list(await conn.fetch(sql, *args))

@@ -1,0 +1,99 @@
+"""A real PostgreSQL server for the tests: Debian's ``postgresql`` package (``make test`` installs it),
+a cluster made in a temporary folder, listening on a Unix socket only (no TCP), one fresh database
+per test. Durability is switched off (fsync, synchronous_commit): a test cluster is thrown away.
+
+PostgreSQL refuses to run as root; as root (CI) the server runs as the package's ``postgres`` user.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+READY = "database system is ready to accept connections"
+START_TIMEOUT = 60.0
+
+
+def binaries() -> Path:
+    """The newest installed server's bin folder; RuntimeError with the fix when there is none."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: `make test` installs Debian's postgresql package "
+                           "(apt-get install postgresql)")
+    return Path(found[-1]).parent
+
+
+class PostgresServer:
+    """One cluster; :meth:`new_database` gives a URL of a new empty database on it."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="smsd-pg-"))
+        self.data = self.folder / "data"
+        self.socket = self.folder / "socket"
+        self.process: subprocess.Popen | None = None
+        self.log: list[str] = []
+        self._names = itertools.count(1)
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.folder, user.pw_uid, user.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+        self.socket.mkdir()
+        if self._as:
+            os.chown(self.socket, pwd.getpwnam("postgres").pw_uid, pwd.getpwnam("postgres").pw_gid)
+
+    def start(self) -> "PostgresServer":
+        bin_dir = binaries()
+        subprocess.run([*self._as, str(bin_dir / "initdb"), "-D", str(self.data), "--auth=trust", "--locale=C",
+                        "--encoding=UTF8", "--username=postgres", "--no-sync"],
+                       check=True, capture_output=True, timeout=120)
+        self.process = subprocess.Popen(
+            [*self._as, str(bin_dir / "postgres"), "-D", str(self.data), "-k", str(self.socket),
+             "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB",
+             "-c", "log_min_messages=warning", "-c", "log_statement=none"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.process is not None and self.process.stderr is not None
+            for line in self.process.stderr:
+                self.log.append(line)
+                if READY in line:
+                    ready.set()
+            ready.set()  # the server ended: start() reports it
+
+        threading.Thread(target=read, name="postgres-log", daemon=True).start()
+        # The server says when it accepts connections: that line is the event waited for.
+        if not ready.wait(START_TIMEOUT) or self.process.poll() is not None:
+            self.stop()
+            raise RuntimeError("PostgreSQL did not start:\n" + "".join(self.log[-20:]))
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@/{database}?host={self.socket}"
+
+    def new_database(self) -> str:
+        """A new empty database's URL (C collation like the cluster)."""
+        name = f"t{os.getpid()}_{next(self._names)}"
+        subprocess.run([str(binaries() / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", self.url(),
+                        "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True, timeout=60)
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)  # fast shutdown: disconnects clients, no waiting
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        shutil.rmtree(self.folder, ignore_errors=True)
