@@ -33,6 +33,10 @@ class StoreConfig(_Strict):
 
     name: str = Field("Toko Kita", min_length=1, max_length=30,
                       description="at most 30 characters: replies name the shop and must fit one SMS")
+    id: str = Field("main", pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$",
+                    description="this store in a chain sharing one PostgreSQL database (docs/deployment.md): "
+                                "its messages, orders, sales, campaigns and modems are kept under this id; "
+                                "customers, consent and points are the chain's")
     language: Literal["id", "en"] = "id"
     country: str = Field("ID", pattern=r"^[A-Z]{2}$", description="region for numbers written without +")
     timezone: str = Field("Asia/Jakarta", description="the shop's local time: days, months and years counted, every time shown, quiet hours, greetings, reports; one UTC offset (no daylight saving time)")

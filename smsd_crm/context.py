@@ -104,6 +104,12 @@ class PluginDatabase:
         """Every row as a dict."""
         return [dict(r) for r in await self._db.fetchall(sql, params)]
 
+    async def lock(self, *key: str) -> None:
+        """Inside :meth:`transaction` (or a hook, which runs in the router's): hold ``key`` until it ends.
+        Every store of a chain asking for the same key waits its turn, so a check-then-write on shared
+        rows (a customer's points balance, then the redemption) holds across stores. Free on SQLite."""
+        await self._db.lock(*key)
+
     async def has_table(self, name: str) -> bool:
         """Whether a table exists (another plugin's, which may be switched off), on either engine."""
         return await self._db.has_table(name)

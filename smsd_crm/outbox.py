@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import Awaitable, Callable, Protocol, Sequence
 
 from .config import ModemConfig, OutboxConfig, preferred_modem
-from .errors import CommandError, ModemError, ModemUnavailable, PduError, SendUncertain
+from .errors import CommandError, ModemError, ModemUnavailable, PduError, SendUncertain, StorageUnavailable
 from .events import DeliveryReported, MessageSent
 from .models import DeliveryReport, OutboundMessage, OutgoingPart, SendJournal, SendResult
 from .sms.fit import clip_parts
@@ -104,6 +104,7 @@ class Outbox:
         self._idle.set()
         # modem id -> (its connection count, the monotonic time) at the last tidy-up
         self._tidied: dict[str, tuple[int, float]] = {}
+        self._holding: dict[str, int] = {}  # modem id -> the row it is sending (for an outage: _after_outage)
 
     def route(self, phone: str) -> str | None:
         """The modem whose ``prefixes`` match ``phone`` (routing by operator), if any."""
@@ -164,13 +165,37 @@ class Outbox:
             LOGGER.warning("outbox: %d send(s) still in flight at shutdown", self._in_flight)
 
     async def _worker(self, modem_id: str) -> None:
-        wake = self._wake[modem_id]
         while not self._stopping:
-            sender = await self._pool.acquire(5.0, only=modem_id)
-            if sender is None:
+            try:
+                await self._work(modem_id)
+            except StorageUnavailable:
+                await self._after_outage(modem_id)
+        await asyncio.Event().wait()  # stopped: idle until cancelled with the task group
+
+    async def _after_outage(self, modem_id: str) -> None:
+        """The database went away while this worker claimed, sent or recorded a row. A send stops
+        before any step whose journal line could not be committed; once the database answers, the row
+        it held (still ``sending`` there) is queued again and resumes from its journal, as after a
+        crash: nothing is sent twice. The modem is not to blame."""
+        row = self._holding.pop(modem_id, None)
+        while True:
+            await self._db.wait_reachable()
+            try:
+                if row is not None:
+                    await queries.requeue(self._db, row, self._clock())
+                return
+            except StorageUnavailable:
                 continue
-            wake.clear()
-            row = None
+
+    async def _work(self, modem_id: str) -> None:
+        """One turn: take this modem, claim a row, send it (or sleep when there is none)."""
+        wake = self._wake[modem_id]
+        sender = await self._pool.acquire(5.0, only=modem_id)
+        if sender is None:
+            return
+        wake.clear()
+        row = None
+        try:
             if not self._stopping:
                 await self._tidy(sender)
                 await sender.wait_intake(INTAKE_WAIT)
@@ -180,22 +205,26 @@ class Outbox:
                     self._db, now, modem_id, self._pool.senders(), now - timedelta(seconds=wait),
                     campaigns=await self._campaigns_allowed(modem_id, now), connected=self._pool.connected(),
                     resume_until=now - timedelta(seconds=RESUME_WAIT))
-            if row is None:
-                self._pool.release(sender, None)
-                await self._sleep(wake)
-                continue
-            self.notify()  # more may be waiting: pass the baton to one idle worker
-            self._in_flight += 1
-            self._idle.clear()
-            ok: bool | None = None
-            try:
-                ok = await self._deliver(row, sender)
-            finally:
-                self._pool.release(sender, ok)
-                self._in_flight -= 1
-                if self._in_flight == 0:
-                    self._idle.set()
-        await asyncio.Event().wait()  # stopped: idle until cancelled with the task group
+        except BaseException:
+            self._pool.release(sender, None)
+            raise
+        if row is None:
+            self._pool.release(sender, None)
+            await self._sleep(wake)
+            return
+        self.notify()  # more may be waiting: pass the baton to one idle worker
+        self._in_flight += 1
+        self._idle.clear()
+        self._holding[modem_id] = row.id
+        ok: bool | None = None
+        try:
+            ok = await self._deliver(row, sender)
+        finally:
+            self._pool.release(sender, ok)
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+        self._holding.pop(modem_id, None)
 
     async def _tidy(self, sender: Sender) -> None:
         """Once per connection: delete stored outgoing messages no row needs (a crash between
@@ -237,7 +266,8 @@ class Outbox:
         if self._stopping:
             return
         due, waiting = await queries.queue_state(self._db)
-        # Rows queued by another process (a staff command) are noticed within IDLE_POLL.
+        # Rows queued by another process (a staff command) wake it (Database.watch_changes); the poll is
+        # for a wake-up lost on SQLite's once-a-second look.
         wait = IDLE_POLL if due is None else max((due - self._clock()).total_seconds(), 0.05)
         if waiting:
             wait = min(wait, max(self._config.same_sim_wait / 2, 0.05))

@@ -22,7 +22,7 @@ from rapidfuzz import fuzz
 from . import phones
 from .config import Settings
 from .context import REPLY_PARTS, handling_message
-from .errors import PluginError
+from .errors import PluginError, StorageUnavailable
 from .events import MessageHandled, MessageReceived
 from .i18n import Speaker
 from .masking import Masker
@@ -110,8 +110,26 @@ class Router:
             message_id = await self._queue.get()
             try:
                 await self.route(message_id)
+            except StorageUnavailable:
+                await self._after_outage()
             except Exception:  # never let one message stop the pipeline
                 LOGGER.exception("routing message %d failed", message_id)
+
+    async def _after_outage(self) -> None:
+        """The database went away mid-message: what the message's transaction wrote rolled back (or
+        committed just before the link went: ``route`` skips a message no longer ``received``). Once it
+        answers, every message still ``received`` is routed again, oldest first, this one among them."""
+        while True:
+            await self._db.wait_reachable()
+            try:
+                pending = await queries.pending_inbound(self._db)
+                break
+            except StorageUnavailable:
+                continue
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        for message_id in pending:
+            self._queue.put_nowait(message_id)
 
     async def _catalogue(self) -> list[Product]:
         """The active products' names for the reader, re-read at most every ``CATALOGUE_TTL`` seconds
@@ -178,6 +196,8 @@ class Router:
                 plugin, reply_id = await self._answer(message, owner, public, failed)
                 break
             except PluginError as exc:  # its writes are rolled back; the message goes to the next plugin
+                if isinstance(exc.__cause__, StorageUnavailable):
+                    raise exc.__cause__ from None  # not the plugin's fault: the message waits for the database
                 LOGGER.error("message %d: %s", message.id, exc, exc_info=exc.__cause__)
                 if exc.plugin in failed:  # it cannot be left out (never expected): give up on the message
                     await queries.finish_inbound(self._db, message.id, "failed", self._clock(),

@@ -8,8 +8,10 @@ import dataclasses
 from datetime import datetime
 from typing import Any, Callable, Protocol
 
+from .errors import StorageUnavailable
 from .loop_lag import LoopLag
 from .models import REGISTRATION_NAMES
+from .shop_time import ShopTime, for_zone
 from .storage import daemon_status
 from .storage import messages as queries
 from .storage.db import Database
@@ -39,15 +41,22 @@ async def publish(pool: StatusSource, db: Database, clock: Callable[[], datetime
     try:
         while True:
             rows = [dataclasses.asdict(s) for s in pool.status()]
-            await queries.write_modem_status(db, rows, clock())
-            over = await _write_lag(db, lag, clock()) if lag else False
+            try:
+                await queries.write_modem_status(db, rows, clock())
+                over = await _write_lag(db, lag, clock()) if lag else False
+            except StorageUnavailable:  # said once by the database; the modems carry on
+                await asyncio.sleep(interval)
+                continue
             if (rows, over) != last:
                 on_change()
                 last = rows, over
             await asyncio.sleep(interval)
     finally:
         rows = [dict(dataclasses.asdict(s), state="stopped") for s in pool.status()]
-        await asyncio.shield(queries.write_modem_status(db, rows, clock()))
+        try:
+            await asyncio.shield(queries.write_modem_status(db, rows, clock()))
+        except StorageUnavailable:
+            pass  # nobody can read it either
 
 
 async def _write_lag(db: Database, lag: LoopLag, now: datetime) -> bool:
@@ -96,7 +105,7 @@ def lag_line(daemon: dict[str, Any]) -> str:
 
 
 def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datetime,
-                  daemon: dict[str, Any] | None = None) -> str:
+                  daemon: dict[str, Any] | None = None, shop: ShopTime | None = None) -> str:
     """The table `smsd-crm status` prints, with the ``daemon_status`` row's line when given (pure)."""
     if not rows and daemon is None:
         return "no modem status yet: has the daemon been started with this config?"
@@ -120,4 +129,14 @@ def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datet
     lines.append(f"outbox: {summary}")
     if daemon is not None:
         lines.append(lag_line(daemon))
+        if daemon.get("db_outage_from") and daemon.get("db_outage_to"):
+            lines.append(outage_line(daemon, shop))
     return "\n".join(lines)
+
+
+def outage_line(daemon: dict[str, Any], shop: ShopTime | None = None) -> str:
+    """The database server's last outage as the daemon saw it, in shop time (pure)."""
+    shop = shop or for_zone()
+    began, ended = (datetime.fromisoformat(daemon[k]) for k in ("db_outage_from", "db_outage_to"))
+    return (f"database: last unreachable {shop.format(began, 'en', seconds=True, zone=True)} for "
+            f"{(ended - began).total_seconds():.0f} s (SMS waited on the SIMs; replies resumed)")

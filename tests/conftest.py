@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import inspect
 import os
 import signal
@@ -61,14 +62,18 @@ async def emulator(tmp_path):
     await emu.stop()
 
 
-def write_config(tmp_path: Path, port: str, extra: str = "", name: str = "config.yaml") -> Path:
-    """A config for one modem on ``port`` with fast retries and the test plugin dir."""
+def write_config(tmp_path: Path, port: str, extra: str = "", name: str = "config.yaml",
+                 database: str | Path = "data/test.sqlite3") -> Path:
+    """A config for one modem on ``port`` with fast retries and the test plugin dir; ``database`` a
+    SQLite path (relative to ``tmp_path``) or a PostgreSQL URL (``shop_database``)."""
     path = tmp_path / name
+    where = f"url: '{database}'" if isinstance(database, str) and database.startswith("postgresql") else \
+        f"path: {database}"
     path.write_text(textwrap.dedent(f"""\
         store:
           name: Toko Uji
         database:
-          path: data/test.sqlite3
+          {where}
         modems:
           - id: sim1
             port: {port}
@@ -85,8 +90,11 @@ def write_config(tmp_path: Path, port: str, extra: str = "", name: str = "config
     return path
 
 
-def query(db_path: Path, sql: str, params=()) -> list[tuple]:
-    """Read the daemon's database from the test (WAL lets readers in beside the writer)."""
+def query(db_path: Path | str, sql: str, params=()) -> list[tuple]:
+    """Read the daemon's database from the test (WAL lets readers in beside the writer); a
+    PostgreSQL URL is read with a connection of its own."""
+    if isinstance(db_path, str):
+        return _pg_query(db_path, sql, params)
     if not db_path.exists():
         return []
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=5)
@@ -96,6 +104,50 @@ def query(db_path: Path, sql: str, params=()) -> list[tuple]:
         return []  # not migrated yet
     finally:
         conn.close()
+
+
+def _pg_query(url: str, sql: str, params=()) -> list[tuple]:
+    """``query`` on PostgreSQL: the same placeholders, integers back as int (as SQLite gives them)."""
+    import asyncpg
+
+    from smsd_crm.storage.sql_dialect import numbered
+
+    async def run() -> list[tuple]:
+        conn = await asyncpg.connect(url, timeout=10)
+        try:
+            await conn.set_type_codec("numeric", encoder=str, schema="pg_catalog", format="text",
+                                      decoder=lambda t: int(t) if t.lstrip("-").isdigit() else float(t))
+            text, args = numbered(sql, params)
+            return [tuple(r) for r in await conn.fetch(text, *args)]
+        except asyncpg.UndefinedTableError:
+            return []  # not migrated yet
+        finally:
+            await conn.close()
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:  # the test's own loop is running
+        return pool.submit(asyncio.run, run()).result(30)
+
+
+def write_rows(target: Path | str, sql: str, rows: list[tuple]) -> None:
+    """Write rows beside the running daemon (SQLite: WAL; PostgreSQL: a connection of its own)."""
+    if isinstance(target, str):
+        import asyncpg
+
+        from smsd_crm.storage.sql_dialect import numbered
+
+        async def run() -> None:
+            conn = await asyncpg.connect(target, timeout=10)
+            try:
+                await conn.executemany(numbered(sql, rows[0])[0], rows)
+            finally:
+                await conn.close()
+
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, run()).result(30)
+        return
+    with sqlite3.connect(target) as conn:
+        conn.executemany(sql, rows)
+    conn.close()
 
 
 class DaemonProcess:
@@ -167,6 +219,15 @@ def database_target(request, tmp_path) -> str | Path:
     if request.param == "sqlite":
         return tmp_path / "shop.sqlite3"
     return request.getfixturevalue("postgres_server").new_database()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shop_database(request, tmp_path) -> tuple[str | Path, str | Path]:
+    """For a daemon test on each engine: (what ``write_config(database=...)`` takes, what ``query`` reads)."""
+    if request.param == "sqlite":
+        return "data/test.sqlite3", tmp_path / "data" / "test.sqlite3"
+    url = request.getfixturevalue("postgres_server").new_database()
+    return url, url
 
 
 @pytest.fixture(autouse=True)

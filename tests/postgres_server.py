@@ -52,9 +52,10 @@ class PostgresServer:
 
     def start(self) -> "PostgresServer":
         bin_dir = binaries()
-        subprocess.run([*self._as, str(bin_dir / "initdb"), "-D", str(self.data), "--auth=trust", "--locale=C",
-                        "--encoding=UTF8", "--username=postgres", "--no-sync"],
-                       check=True, capture_output=True, timeout=120)
+        if not self.data.exists():
+            subprocess.run([*self._as, str(bin_dir / "initdb"), "-D", str(self.data), "--auth=trust", "--locale=C",
+                            "--encoding=UTF8", "--username=postgres", "--no-sync"],
+                           check=True, capture_output=True, timeout=120)
         self.process = subprocess.Popen(
             [*self._as, str(bin_dir / "postgres"), "-D", str(self.data), "-k", str(self.socket),
              "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
@@ -88,7 +89,9 @@ class PostgresServer:
                         "-c", f'CREATE DATABASE "{name}"'], check=True, capture_output=True, timeout=60)
         return self.url(name)
 
-    def stop(self) -> None:
+    def halt(self) -> None:
+        """Stop the server, keeping its data: every connection is cut, new ones are refused until
+        :meth:`start` (a server restarting, the link to it down)."""
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGINT)  # fast shutdown: disconnects clients, no waiting
             try:
@@ -96,4 +99,7 @@ class PostgresServer:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+
+    def stop(self) -> None:
+        self.halt()
         shutil.rmtree(self.folder, ignore_errors=True)

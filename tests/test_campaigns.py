@@ -14,7 +14,7 @@ import pytest
 from smsd_crm.emulator.pty_modem import PtyModem, next_reply
 from smsd_crm.phones import normalize
 
-from .conftest import SMSD_CRM, query, wait_until, write_config
+from .conftest import SMSD_CRM, query, wait_until, write_config, write_rows
 
 OWNER = "+6281100000001"
 PIN = "2468"
@@ -59,12 +59,11 @@ def seed(db: Path, count: int, opted_out: int = 0) -> list[str]:
     """``count`` customers (+6281300000001...), the first ``opted_out`` of them opted out; returns
     every customer's number. Written beside the running daemon (WAL)."""
     phones = [f"+62813000000{i:02d}" for i in range(1, count + 1)]
-    with sqlite3.connect(db) as conn:
-        conn.executemany("INSERT INTO customers (phone, name, language, created_at, updated_at) VALUES "
-                         "(?, ?, 'id', '2026-01-01', '2026-01-01')", [(p, f"Pelanggan{p[-2:]}") for p in phones])
-        conn.executemany("INSERT INTO consent (phone, promotions, updated_at) VALUES (?, 0, '2026-01-01')",
-                         [(p,) for p in phones[:opted_out]])
-    conn.close()
+    write_rows(db, "INSERT INTO customers (phone, name, language, created_at, updated_at) VALUES "
+                   "(?, ?, 'id', '2026-01-01', '2026-01-01')", [(p, f"Pelanggan{p[-2:]}") for p in phones])
+    if opted_out:
+        write_rows(db, "INSERT INTO consent (phone, promotions, updated_at) VALUES (?, 0, '2026-01-01')",
+                   [(p,) for p in phones[:opted_out]])
     return phones
 
 
@@ -216,10 +215,11 @@ async def test_pause_resume_replies_first_and_an_opt_out_during_the_campaign(tmp
     assert "within 7 days of the SMS: 0 recipient(s) bought" in shown
 
 
-async def test_killing_the_daemon_mid_campaign_sends_nothing_twice_and_finishes(tmp_path, slow_emulator, daemons):
+async def test_killing_the_daemon_mid_campaign_sends_nothing_twice_and_finishes(tmp_path, slow_emulator, daemons,
+                                                                                shop_database):
     emulator = slow_emulator
-    config = write_config(tmp_path, emulator.device, extra="campaigns:\n  quiet_hours: null\n")
-    db = tmp_path / "data" / "test.sqlite3"
+    where, db = shop_database
+    config = write_config(tmp_path, emulator.device, extra="campaigns:\n  quiet_hours: null\n", database=where)
     daemon = await daemons(config, tmp_path / "daemon.log")
     out = Outgoing(emulator)
     phones = seed(db, 25)

@@ -24,14 +24,14 @@ def _replies_by_number(emulator) -> Counter:
     return Counter(s.decoded.destination.number for s in emulator.core.submitted)
 
 
-async def test_daftar_sms_round_trip(tmp_path, emulator, daemons):
-    config = write_config(tmp_path, emulator.device)
+async def test_daftar_sms_round_trip(tmp_path, emulator, daemons, shop_database):
+    where, db = shop_database
+    config = write_config(tmp_path, emulator.device, database=where)
     await daemons(config, tmp_path / "daemon.log")
     replies = emulator.subscribe("+6281234567890")
     emulator.deliver("081234567890", "DAFTAR Budi Santoso#Jl. Mawar 5")
     text = await next_reply(replies, 30)
     assert text.startswith("Selamat datang Budi Santoso di Toko Uji! No. anggota Anda")
-    db = tmp_path / "data" / "test.sqlite3"
     assert query(db, "SELECT phone, name, address FROM customers") == [
         ("+6281234567890", "Budi Santoso", "Jl. Mawar 5")]
     submitted = emulator.core.submitted[-1]
@@ -63,9 +63,9 @@ async def _each_answered_exactly_once(emulator, db, numbers: list[str]) -> None:
     assert query(db, "SELECT COUNT(*) FROM messages WHERE direction='in' AND state='handled'") == [(count,)]
 
 
-async def test_sigterm_loses_nothing_and_sends_nothing_twice(tmp_path, emulator, daemons):
-    config = write_config(tmp_path, emulator.device)
-    db = tmp_path / "data" / "test.sqlite3"
+async def test_sigterm_loses_nothing_and_sends_nothing_twice(tmp_path, emulator, daemons, shop_database):
+    where, db = shop_database
+    config = write_config(tmp_path, emulator.device, database=where)
     daemon = await daemons(config, tmp_path / "daemon.log")
     numbers = await _deliver_many(emulator, 0, 10)
     await wait_until(lambda: len(emulator.core.submitted) >= 3, 30, "first replies")
@@ -76,9 +76,9 @@ async def test_sigterm_loses_nothing_and_sends_nothing_twice(tmp_path, emulator,
     assert query(db, "SELECT COUNT(*) FROM customers") == [(13,)]
 
 
-async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path, emulator, daemons):
-    config = write_config(tmp_path, emulator.device)
-    db = tmp_path / "data" / "test.sqlite3"
+async def test_sigkill_loses_nothing_and_sends_nothing_twice(tmp_path, emulator, daemons, shop_database):
+    where, db = shop_database
+    config = write_config(tmp_path, emulator.device, database=where)
     emulator.core.submit_error = 331  # no network: replies wait, committed, in the outbox
     daemon = await daemons(config, tmp_path / "daemon.log")
     numbers = await _deliver_many(emulator, 0, 8)
@@ -111,13 +111,13 @@ async def test_sim_cli_without_a_daemon_says_so(tmp_path):
     assert "no running daemon" in err and "Traceback" not in err
 
 
-async def test_status_command_shows_modem_health_and_the_outbox(tmp_path, emulator, daemons):
-    config = write_config(tmp_path, emulator.device)
+async def test_status_command_shows_modem_health_and_the_outbox(tmp_path, emulator, daemons, shop_database):
+    where, db = shop_database
+    config = write_config(tmp_path, emulator.device, database=where)
     daemon = await daemons(config, tmp_path / "daemon.log")
     replies = emulator.subscribe("+6281234567890")
     emulator.deliver("081234567890", "BANTUAN")
     await next_reply(replies, 30)
-    db = tmp_path / "data" / "test.sqlite3"
     await wait_until(lambda: query(db, "SELECT sent FROM modem_status") == [(1,)], 30, "status published")
     await wait_until(lambda: query(db, "SELECT samples FROM daemon_status"), 30, "loop lag published")
     proc = await asyncio.create_subprocess_exec(SMSD_CRM, "status", "-c", str(config),

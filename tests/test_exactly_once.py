@@ -47,10 +47,10 @@ async def start_campaign(cli_config, db, count: int) -> list[str]:
     return phones
 
 
-async def test_killed_mid_send_again_and_again_every_part_goes_out_once(tmp_path, emulator, daemons):
+async def test_killed_mid_send_again_and_again_every_part_goes_out_once(tmp_path, emulator, daemons, shop_database):
     core = emulator.core
-    config = write_config(tmp_path, emulator.device, extra=CAMPAIGN)
-    db = tmp_path / "data" / "test.sqlite3"
+    where, db = shop_database
+    config = write_config(tmp_path, emulator.device, extra=CAMPAIGN, database=where)
     daemon = await daemons(config, tmp_path / "daemon0.log")
     phones = await start_campaign(config, db, 10)
     rng = random.Random(13)  # fixed: the same kill points every run

@@ -127,12 +127,13 @@ async def test_a_database_without_the_table_reads_as_no_row(tmp_path):
     """`smsd-crm status` of a newer install beside an older, still running daemon: the modems, no lag."""
     db = await Database.open(tmp_path / "old.sqlite3")
     try:
-        await migrate(db, [("core", m) for m in CORE_MIGRATIONS if m.name != "m020_daemon_status"])
+        await migrate(db, [("core", m) for m in CORE_MIGRATIONS if m.name not in ("m020_daemon_status", "m022_stores")])
         assert await daemon_status.read(db) is None
         await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
         assert await daemon_status.read(db) is None  # migrated, not yet written
         await daemon_status.write(db, 1.5, 0.5, 10, NOW)
-        assert await daemon_status.read(db) == {"id": 1, "loop_lag_max_ms": 1.5, "loop_lag_p99_ms": 0.5, "samples": 10,
+        assert await daemon_status.read(db) == {"store_id": "main", "loop_lag_max_ms": 1.5, "loop_lag_p99_ms": 0.5,
+                                                "samples": 10, "db_outage_from": None, "db_outage_to": None,
                                                 "updated_at": NOW.isoformat()}
     finally:
         await db.close()

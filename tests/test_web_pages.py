@@ -257,14 +257,14 @@ async def test_live_long_poll_answers_when_the_topic_changes(shop):
         assert (await anonymous.get(f"{base}/live", params={"topic": "orders", "v": "0"})).status == 401
 
 
-async def test_a_commit_by_another_process_bumps_every_topic(tmp_path):
+async def test_a_commit_by_another_process_bumps_every_topic(database_target):
+    """SQLite: data_version; PostgreSQL: NOTIFY at every commit, LISTEN in the watcher."""
     from smsd_crm.storage.db import Database
-    path = tmp_path / "x.sqlite3"
-    db, other = await Database.open(path), await Database.open(path)
+    db, other = await Database.open(database_target), await Database.open(database_target)
     feed = LiveFeed()
     seen = feed.version("orders")
-    watcher = asyncio.create_task(feed.watch_other_processes(db, interval=0.05))
-    await other.execute("CREATE TABLE t (x)")
+    watcher = asyncio.create_task(feed.watch_other_processes(db))
+    await other.execute("CREATE TABLE t (x INTEGER)")
 
     async def commit_until_seen() -> None:  # the first commits may land before the watcher's first look
         while feed.version("orders") == seen:

@@ -163,7 +163,7 @@ class ComplaintQuery(BaseModel):
 
 async def api_list(call, ctx: PluginContext) -> list[ComplaintOut]:
     state = call.query.state
-    rows = await ctx.db.fetchall("SELECT * FROM complaints WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
+    rows = await ctx.db.fetchall("SELECT * FROM complaints WHERE (CAST(? AS TEXT) IS NULL OR state = ?) ORDER BY id DESC LIMIT ?",
                                  (state, state, call.query.limit))
     out = []
     for t in rows:

@@ -37,8 +37,8 @@ async def _desk_orders(ctx: PluginContext) -> dict[str, list[dict]]:
     rows = await ctx.db.fetchall(
         "SELECT o.*, c.name AS customer, c.id AS customer_id, c.address FROM orders o "
         "LEFT JOIN customers c ON c.phone = o.phone "
-        "WHERE o.state IN ('new', 'ready') OR (o.state = 'done' AND o.updated_at >= ?) "
-        "ORDER BY o.id DESC", (today,))  # newest first: the order just texted in is on top
+        "WHERE (o.state IN ('new', 'ready') OR (o.state = 'done' AND o.updated_at >= ?)) AND o.store_id = ? "
+        "ORDER BY o.id DESC", (today, ctx.store.id))  # newest first: the order just texted in is on top
     out: dict[str, list[dict]] = {state: [] for state, _, _ in DESK_COLUMNS}
     for o in rows:
         # created_at stays the stored UTC instant: the template's when() shows it in shop time
@@ -57,7 +57,7 @@ async def order_desk(view, ctx: PluginContext):
     order_id, to = record_id(view.form.get("order", "")), view.form.get("to", "")
     order = await ctx.db.fetchone(
         "SELECT o.*, c.name AS customer, c.address FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
-        "WHERE o.id = ?", (order_id,)) if order_id else None
+        "WHERE o.id = ? AND o.store_id = ?", (order_id, ctx.store.id)) if order_id else None
     if order is None or to not in STATES:
         return await _desk(view, ctx, error=view.t("orders.unknown"), status=400)
     if view.form.get("confirm") == "yes" and not await view.first_time():
@@ -84,8 +84,8 @@ async def _notice(view, ctx: PluginContext) -> str:
     """What the last move did, said after post/redirect/get (only while the order is in that state)."""
     moved, to = record_id(view.query.get("moved", "")), view.query.get("to", "")
     order = await ctx.db.fetchone("SELECT o.id, o.state, o.phone, c.name FROM orders o "
-                                  "LEFT JOIN customers c ON c.phone = o.phone WHERE o.id = ?",
-                                  (moved,)) if moved else None
+                                  "LEFT JOIN customers c ON c.phone = o.phone WHERE o.id = ? AND o.store_id = ?",
+                                  (moved, ctx.store.id)) if moved else None
     if order is None or order["state"] != to:
         return ""
     return view.t("orders.moved", no=order["id"], to=view.speak.word("state", to),
@@ -113,10 +113,11 @@ async def home_section(ctx: PluginContext, language: str, now):
     """Today's orders on the home page: the new ones (newest first, with their age) and the counts."""
     speak = Speaker(language, time=ctx.store.time)
     counts = {r["state"]: r["n"] for r in await ctx.db.fetchall(
-        "SELECT state, COUNT(*) AS n FROM orders WHERE state IN ('new', 'ready') GROUP BY state")}
+        "SELECT state, COUNT(*) AS n FROM orders WHERE state IN ('new', 'ready') AND store_id = ? GROUP BY state",
+        (ctx.store.id,))}
     rows = await ctx.db.fetchall(
         "SELECT o.id, o.phone, o.total, o.created_at, c.name FROM orders o LEFT JOIN customers c ON c.phone = o.phone "
-        "WHERE o.state = 'new' ORDER BY o.id DESC LIMIT ?", (HOME_LINES,))
+        "WHERE o.state = 'new' AND o.store_id = ? ORDER BY o.id DESC LIMIT ?", (ctx.store.id, HOME_LINES))
     lines = [HomeLine(f"#{o['id']} · {o['name'] or o['phone']} · {format_rupiah(o['total'])}", f"/orders#order-{o['id']}",
                       speak.age(o["created_at"], now)) for o in rows]
     return HomeSection(speak.t("home.orders"), lines, order=10, link="/orders", link_text=speak.t("home.to_orders"),
@@ -176,12 +177,13 @@ async def _out(ctx: PluginContext, row: dict) -> OrderOut:
 async def api_list(call, ctx: PluginContext) -> list[OrderOut]:
     state, limit = call.query.state, call.query.limit
     rows = await ctx.db.fetchall(
-        "SELECT * FROM orders WHERE (? IS NULL OR state = ?) ORDER BY id DESC LIMIT ?", (state, state, limit))
+        "SELECT * FROM orders WHERE (CAST(? AS TEXT) IS NULL OR state = ?) AND store_id = ? ORDER BY id DESC LIMIT ?",
+        (state, state, ctx.store.id, limit))
     return [await _out(ctx, r) for r in rows]
 
 
 async def _get(ctx: PluginContext, order_id: int) -> dict:
-    row = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
+    row = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND store_id = ?", (order_id, ctx.store.id))
     if row is None:
         raise ApiProblem(404, f"order {order_id} does not exist")
     return row
@@ -218,7 +220,8 @@ def register_api():
 async def customer_profile(customer, ctx: PluginContext, language: str):
     """The customer's orders on their page, in the page's language."""
     speak = Speaker(language, time=ctx.store.time)
-    rows = await ctx.db.fetchall("SELECT * FROM orders WHERE phone = ? ORDER BY id DESC LIMIT 100", (customer.phone,))
+    rows = await ctx.db.fetchall("SELECT * FROM orders WHERE phone = ? AND store_id = ? ORDER BY id DESC LIMIT 100",
+                                 (customer.phone, ctx.store.id))
     out = []
     for o in rows:
         items = ", ".join(f"{line['quantity']}x {line['name']}" for line in await _lines(ctx, o["id"]))

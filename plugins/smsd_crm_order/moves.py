@@ -31,7 +31,7 @@ async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: b
     ``expect``: the state the person was shown when they said yes; if it moved since, nothing happens
     (OrderError ``changed``), so a stale question never sends a second, contradicting SMS."""
     async with ctx.db.transaction():
-        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (order_id,))
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND store_id = ?", (order_id, ctx.store.id))
         if order is None:
             raise OrderError("not_found", order_id)
         if state not in MOVES[order["state"]]:

@@ -136,6 +136,11 @@ CREATE INDEX orders_created ON orders (created_at);
             Migration("m003_orders_updated_index", """
 -- The dashboards notice a changed order by its newest updated_at.
 CREATE INDEX orders_updated ON orders (updated_at);
+"""),
+            Migration("m004_stores", """
+-- An order belongs to the store whose number it was texted to (store.id; docs/deployment.md).
+ALTER TABLE orders ADD COLUMN store_id TEXT NOT NULL DEFAULT 'main';
+CREATE INDEX orders_store ON orders (store_id, state, id);
 """)]
 
 
@@ -220,8 +225,9 @@ async def _place(message: Message, ctx: PluginContext) -> Reply:
             if not await ctx.catalog.take_stock(product, quantity):  # checked above, in this transaction
                 raise RuntimeError(f"stock of {product.code} changed while ordering")
         order_id = await ctx.db.fetchval(
-            "INSERT INTO orders (phone, state, total, language, message_id, created_at, updated_at, promo_code) "
-            "VALUES (?, 'new', ?, ?, ?, ?, ?, ?) RETURNING id", (message.phone, total, message.language, message.id, now, now, code))
+            "INSERT INTO orders (phone, state, total, language, message_id, created_at, updated_at, promo_code, "
+            "store_id) VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (message.phone, total, message.language, message.id, now, now, code, ctx.store.id))
         for line, (p, q) in enumerate(checked, start=1):
             await ctx.db.execute(
                 "INSERT INTO order_lines (order_id, line, product_id, code, name, quantity, price, cost) "
@@ -243,14 +249,15 @@ async def _cancel(message: Message, ctx: PluginContext) -> Reply:
     lang, number = message.language, _number(message.args)
     if number is None:  # "gak jadi, batal aja": the customer's one open order, else ask which
         open_orders = await ctx.db.fetchall("SELECT id FROM orders WHERE phone = ? AND state = 'new' "
-                                            "ORDER BY id DESC LIMIT 4", (message.phone,))
+                                            "AND store_id = ? ORDER BY id DESC LIMIT 4", (message.phone, ctx.store.id))
         if not open_orders:
             return Reply(ctx.text("cancel_usage", lang), fallback=True)
         if len(open_orders) > 1:
             numbers = Listing([f"#{o['id']}" for o in open_orders], ", ")
             return Reply(ctx.text("which_order", lang, orders=numbers, no=open_orders[0]["id"]))
         number = open_orders[0]["id"]
-    order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND phone = ?", (number, message.phone))
+    order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND phone = ? AND store_id = ?",
+                                  (number, message.phone, ctx.store.id))
     if order is None:
         return Reply(ctx.text("not_found", lang, no=number))
     if order["state"] != "new":
@@ -262,12 +269,13 @@ async def _cancel(message: Message, ctx: PluginContext) -> Reply:
 async def _status(message: Message, ctx: PluginContext) -> Reply:
     lang, number = message.language, _number(message.args)
     if number is None:
-        order = await ctx.db.fetchone("SELECT * FROM orders WHERE phone = ? ORDER BY id DESC LIMIT 1",
-                                      (message.phone,))
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE phone = ? AND store_id = ? ORDER BY id DESC LIMIT 1",
+                                      (message.phone, ctx.store.id))
         if order is None:
             return Reply(ctx.text("no_orders", lang))
     else:
-        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND phone = ?", (number, message.phone))
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND phone = ? AND store_id = ?",
+                                      (number, message.phone, ctx.store.id))
         if order is None:
             return Reply(ctx.text("not_found", lang, no=number))
     return Reply(ctx.text("status", lang, no=order["id"], state=STATE_NAMES[lang][order["state"]],
@@ -296,9 +304,9 @@ def _arguments(parser) -> None:
 async def _staff(args, ctx: PluginContext) -> int:
     speak = ctx.speaker(getattr(args, "lang", None))  # the shop's language unless --lang says otherwise
     if args.action == "list":
-        where = "" if args.state == "all" else "WHERE state = ?"
-        rows = await ctx.db.fetchall(f"SELECT * FROM orders {where} ORDER BY id",
-                                     () if args.state == "all" else (args.state,))
+        where = "" if args.state == "all" else "AND state = ?"
+        rows = await ctx.db.fetchall(f"SELECT * FROM orders WHERE store_id = ? {where} ORDER BY id",
+                                     (ctx.store.id,) if args.state == "all" else (ctx.store.id, args.state))
         for o in rows:
             print(f"#{o['id']:<5} {speak.word('state', o['state']):<10} {o['phone']:<16} "
                   f"{speak.money(o['total']):>12}  {speak.when(o['created_at'])}")
@@ -308,7 +316,7 @@ async def _staff(args, ctx: PluginContext) -> int:
         print(speak.t("cli.error", problem=speak.t("order.cli.needs_number", action=args.action)))
         return 2
     if args.action == "show":
-        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ?", (args.number,))
+        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND store_id = ?", (args.number, ctx.store.id))
         if order is None:
             print(speak.t("cli.error", problem=OrderError("not_found", args.number).say(speak)))
             return 1

@@ -198,7 +198,8 @@ async def _report(ctx: PluginContext, lang: str) -> str:
         # cancelled orders are in neither the count nor the total
         orders = await ctx.db.fetchone(
             "SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS t, "
-            "SUM(state = 'new') AS new, SUM(state = 'ready') AS ready FROM orders "
+            "SUM(CASE WHEN state = 'new' THEN 1 ELSE 0 END) AS new, "
+            "SUM(CASE WHEN state = 'ready' THEN 1 ELSE 0 END) AS ready FROM orders "
             "WHERE created_at >= ? AND created_at < ? AND state != 'cancelled'", (since, until))
     complaints = 0
     if await ctx.db.has_table("complaints"):

@@ -176,6 +176,7 @@ async def earn_from_history(ctx: PluginContext) -> int:
 async def redeem(ctx: PluginContext, phone: str, reward: Reward) -> tuple[str | None, int]:
     """(voucher code, balance after) or (None, balance): all or nothing, in one write transaction."""
     async with ctx.db.transaction():
+        await ctx.db.lock("points", phone)  # the chain's stores share the balance: one redemption at a time
         current = await balance(ctx, phone)
         if current < reward.cost:
             return None, current
@@ -192,6 +193,7 @@ async def expire(ctx: PluginContext, phone: str, now: datetime) -> int:
     """Append the expiry of points older than ``expiry_days`` not yet spent; return how many."""
     cutoff = (now - timedelta(days=ctx.config.expiry_days)).isoformat()
     async with ctx.db.transaction():
+        await ctx.db.lock("points", phone)
         old = await ctx.db.fetchone(
             "SELECT COALESCE(SUM(delta), 0) AS n FROM points_ledger WHERE phone = ? AND delta > 0 AND at < ?",
             (phone, cutoff))

@@ -16,6 +16,7 @@ from datetime import datetime, time, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
+from ..errors import StorageUnavailable
 from ..events import CampaignFinished, MessageSent
 from ..models import SmsQueue
 from ..storage import campaigns as store
@@ -91,6 +92,8 @@ class CampaignRunner:
             self._wake.clear()
             try:
                 wait = await self.tick()
+            except StorageUnavailable:  # said once by the database
+                wait = 5.0
             except Exception:
                 LOGGER.exception("campaigns: feeding failed; trying again shortly")
                 wait = 5.0

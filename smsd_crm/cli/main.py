@@ -143,11 +143,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 1
 
     async def main() -> str:
-        db = await Database.open(settings.database.target, settings.store.time)
+        db = await Database.open(settings.database.target, settings.store.time, settings.store.id)
         try:
-            rows = [dict(r) for r in await db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
+            rows = await messages.modem_rows(db)
             return format_status(rows, await messages.outbox_counts(db), datetime.now(timezone.utc),
-                                 await daemon_status.read(db))
+                                 await daemon_status.read(db), settings.store.time)
         except Exception as exc:  # an old database without the table
             raise SmsdError(f"cannot read status from {settings.database.shown()}: {exc}") from None
         finally:

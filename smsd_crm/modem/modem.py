@@ -14,7 +14,7 @@ import time
 from typing import Callable
 
 from ..config import ModemConfig
-from ..errors import CommandError, CommandTimeout, ModemError, ModemUnavailable, PduError
+from ..errors import CommandError, CommandTimeout, ModemError, ModemUnavailable, PduError, StorageUnavailable
 from ..models import REGISTRATION_NAMES, DeliveryReport, InboundMessage, InboundSink, ReportSink, SendResult
 from ..sms.compose import encode_submit
 from ..sms.pdu import Deliver, StatusReport, Submit, decode
@@ -320,6 +320,8 @@ class Modem:
                 raise
             except ModemError as exc:
                 LOGGER.warning("modem %s: receiving failed: %s", self.id, exc)
+            except StorageUnavailable:  # said once by the database: the SMS stays on the SIM for the next sweep
+                pass
             except Exception:  # e.g. the database refused: the SMS stays on the SIM for the next sweep
                 LOGGER.exception("modem %s: could not hand a message up; it stays on the SIM", self.id)
 

@@ -53,9 +53,10 @@ async def create(db: Database, *, name: str, text: dict[str, str], audience: dic
     stamp = now.isoformat()
     return int(await db.fetchval(
         """INSERT INTO campaigns (name, kind, text, audience, state, start_at, promo_code, notify_phone, occasion,
-               created_by, created_at, updated_at) VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+               created_by, created_at, updated_at, store_id)
+           VALUES (?, ?, ?, ?, 'draft', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
         (name, kind, json.dumps(text, ensure_ascii=False), json.dumps(audience), start_at.isoformat() if start_at
-         else None, promo_code, notify_phone, occasion, created_by, stamp, stamp)))
+         else None, promo_code, notify_phone, occasion, created_by, stamp, stamp, db.store)))
 
 
 async def get(db: Database, campaign_id: int) -> Campaign | None:
@@ -72,7 +73,8 @@ async def by_occasion(db: Database, occasion: str) -> Campaign | None:
 
 async def listing(db: Database, limit: int = 100) -> list[Campaign]:
     """The newest campaigns first."""
-    return [_campaign(r) for r in await db.fetchall("SELECT * FROM campaigns ORDER BY id DESC LIMIT ?", (limit,))]
+    return [_campaign(r) for r in await db.fetchall("SELECT * FROM campaigns WHERE store_id = ? ORDER BY id DESC "
+                                                    "LIMIT ?", (db.store, limit))]
 
 
 async def start(db: Database, campaign_id: int, phones: list[str], now: datetime) -> int:
@@ -96,13 +98,15 @@ async def activate_due(db: Database, now: datetime) -> list[int]:
     """Scheduled campaigns whose time has come become running; return their ids."""
     stamp = now.isoformat()
     rows = await db.fetchall("UPDATE campaigns SET state = 'running', started_at = ?, updated_at = ? "
-                             "WHERE state = 'scheduled' AND start_at <= ? RETURNING id", (stamp, stamp, stamp))
+                             "WHERE state = 'scheduled' AND start_at <= ? AND store_id = ? RETURNING id",
+                             (stamp, stamp, stamp, db.store))
     return [r[0] for r in rows]
 
 
 async def running(db: Database) -> list[Campaign]:
     """Running campaigns, oldest first (the first is fed first)."""
-    return [_campaign(r) for r in await db.fetchall("SELECT * FROM campaigns WHERE state = 'running' ORDER BY id")]
+    return [_campaign(r) for r in await db.fetchall("SELECT * FROM campaigns WHERE state = 'running' AND store_id = ? "
+                                                    "ORDER BY id", (db.store,))]
 
 
 async def _withdraw(db: Database, where: str, params: tuple, now: datetime, why: str, back_to: str) -> int:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Callable, Iterable, Iterator, Protocol, Sequence
 
-from ..errors import StorageError
+from ..errors import StorageError, StorageUnavailable
 from ..shop_time import ShopTime
 
 LOGGER = logging.getLogger(__name__)
@@ -69,22 +69,31 @@ class Database(ABC):
 
     def __init__(self, shop: ShopTime) -> None:
         self.shop = shop
+        self.store = "main"  # store.id: the rows of messages, orders, sales, campaigns and modems it keeps
+        # A server's link (PostgreSQL): when it was found down (time.time(); None while it answers) and
+        # the last outage's (start, end), for the log and `smsd-crm status`. SQLite never goes away.
+        self.down_since: float | None = None
+        self.last_outage: tuple[float, float] | None = None
         self._lock = asyncio.Lock()
         self._savepoints = 0
         self._after_commit: list[Callable[[], None]] = []  # run after the outer COMMIT (see after_commit)
 
     @staticmethod
-    async def open(target: str | Path, shop: ShopTime | None = None) -> "Database":
+    async def open(target: str | Path, shop: ShopTime | None = None, store: str = "main") -> "Database":
         """Open the database ``target`` names: a ``postgresql://`` URL or a SQLite file path (created
-        with its folder). ``shop`` is the store's zone (Asia/Jakarta when not given).
-        Raises StorageError when it cannot be opened or fails its integrity check."""
+        with its folder). ``shop`` is the store's zone (Asia/Jakarta when not given); ``store`` its
+        ``store.id``. Raises StorageError when it cannot be opened or fails its integrity check."""
         from ..shop_time import for_zone
         shop = shop or for_zone()
+        db: Database
         if is_postgresql(target):
             from .postgres_engine import PostgresDatabase
-            return await PostgresDatabase.connect(str(target), shop)
-        from .sqlite_engine import SqliteDatabase
-        return await SqliteDatabase.connect(Path(target), shop)
+            db = await PostgresDatabase.connect(str(target), shop, store)
+        else:
+            from .sqlite_engine import SqliteDatabase
+            db = await SqliteDatabase.connect(Path(target), shop)
+        db.store = store
+        return db
 
     @abstractmethod
     async def close(self) -> None:
@@ -233,10 +242,39 @@ class Database(ABC):
         for statement in statements:
             await self._write(connection, statement, ())
 
+    # ``SELECT ... LIMIT 1 {db.skip_locked}``: a row claimed by one connection is passed over by the
+    # others (PostgreSQL); SQLite's single writer needs no such words.
+    skip_locked = ""
+
     def json_values(self, param: str) -> str:
         """SQL for the rows (one column, ``value``) of a JSON array of strings passed as ``param``:
         ``x IN (SELECT value FROM ...)`` against a list of any length with one placeholder."""
         return f"json_each({param})"
+
+    @abstractmethod
+    async def watch_changes(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after a commit by another process of this store (a staff command in a
+        terminal, a second connection); runs until cancelled. SQLite: its ``data_version`` read every
+        second; PostgreSQL: LISTEN, told at once by every commit (NOTIFY), kept up across lost links."""
+
+    async def lock(self, *key: str) -> None:
+        """Hold ``key`` until the current transaction ends: every process of the chain that asks for the
+        same key waits (a customer's points redeemed at two stores at once). SQLite: nothing to do, its
+        one writer at a time already serialises. StorageError outside a transaction."""
+        if not self._in_transaction():
+            raise StorageError("Database.lock is taken inside a transaction")
+
+    async def wait_reachable(self, first: float = 0.5, longest: float = 30.0) -> None:
+        """Return once the database answers again, trying with a doubling pause (``first`` to
+        ``longest`` seconds); at once when it answers. Cancel to give up."""
+        pause = first
+        while True:
+            try:
+                await self.fetchone("SELECT 1")
+                return
+            except StorageUnavailable:
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
 
     async def has_table(self, name: str) -> bool:
         """Whether a table of that name exists (a plugin's, which may be switched off)."""

@@ -42,15 +42,16 @@ async def insert_inbound(db: Database, msg: InboundMessage, phone: str | None, n
     async with db.transaction():
         cur = await db.fetchone(
             """INSERT INTO messages (direction, state, phone, address, customer_id, text, modem_id,
-                   sim_id, smsc_time, dedupe_key, incomplete, raw_pdu, last_error, created_at, updated_at)
+                   sim_id, smsc_time, dedupe_key, incomplete, raw_pdu, last_error, created_at, updated_at, store_id)
                VALUES ('in', ?, ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?,
-                       ?, ?, ?, ?, ?)
+                       ?, ?, ?, ?, ?, ?)
                ON CONFLICT (dedupe_key) DO NOTHING
                RETURNING id""",
             ("failed" if msg.error else "handled" if msg.binary else "received", phone, msg.sender, phone,
              msg.text, msg.modem_id, msg.sim_id, msg.smsc_time.isoformat() if msg.smsc_time else None,
              dedupe_key(msg), int(msg.incomplete), ",".join(msg.raw_pdus) or None,
-             msg.error or ("binary message (8-bit data), not answered" if msg.binary else None), stamp, stamp))
+             msg.error or ("binary message (8-bit data), not answered" if msg.binary else None), stamp, stamp,
+             db.store))
     return cur["id"] if cur else None
 
 
@@ -67,7 +68,8 @@ async def get_inbound(db: Database, message_id: int) -> StoredInbound | None:
 
 async def pending_inbound(db: Database) -> list[int]:
     """Ids of inbound rows stored but not yet routed (e.g. after a crash), oldest first."""
-    rows = await db.fetchall("SELECT id FROM messages WHERE direction = 'in' AND state = 'received' ORDER BY id")
+    rows = await db.fetchall("SELECT id FROM messages WHERE direction = 'in' AND state = 'received' AND store_id = ? "
+                             "ORDER BY id", (db.store,))
     return [r["id"] for r in rows]
 
 
@@ -93,11 +95,11 @@ async def queue_outbound(db: Database, phone: str, text: str, now: datetime, *,
     stamp = now.isoformat()
     return int(await db.fetchval(
         """INSERT INTO messages (direction, state, phone, address, customer_id, text, modem_id, plugin,
-               in_reply_to, priority, campaign_id, fallback, created_at, updated_at)
-           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               in_reply_to, priority, campaign_id, fallback, created_at, updated_at, store_id)
+           VALUES ('out', 'queued', ?, ?, (SELECT id FROM customers WHERE phone = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            RETURNING id""",
         (phone, phone, phone, text, modem_id, plugin, in_reply_to, priority, campaign_id, int(fallback),
-         stamp, stamp)))
+         stamp, stamp, db.store)))
 
 
 async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[str],
@@ -124,7 +126,7 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
                    updated_at = :now
                WHERE id = (
                    SELECT id FROM messages
-                   WHERE direction = 'out' AND state = 'queued'
+                   WHERE direction = 'out' AND state = 'queued' AND store_id = :store
                      AND (next_attempt_at IS NULL OR next_attempt_at <= :now)
                      AND (campaign_id IS NULL OR :campaigns)
                      AND (modem_id IS NULL OR modem_id = :me OR created_at <= :cutoff
@@ -138,9 +140,9 @@ async def claim_next(db: Database, now: datetime, modem_id: str, senders: list[s
                    -- IS NOT NULL: a NULL sorts first in SQLite and last in PostgreSQL; false sorts first in both.
                    ORDER BY priority DESC, (modem_id IS NOT NULL AND modem_id = :me) DESC,
                             (failed_modem IS NOT NULL AND failed_modem = :me AND NOT :alone) ASC, id
-                   LIMIT 1)
+                   LIMIT 1 {db.skip_locked})
                RETURNING id, phone, text, attempts, modem_id, campaign_id""",
-            {"me": modem_id, "now": stamp, "cutoff": same_sim_until.isoformat(),
+            {"me": modem_id, "now": stamp, "store": db.store, "cutoff": same_sim_until.isoformat(),
              "senders": json.dumps(senders), "campaigns": bool(campaigns), "alone": bool(alone),
              "connected": json.dumps(senders if connected is None else connected),
              "resume": (resume_until or now).isoformat()})
@@ -154,7 +156,7 @@ async def queue_state(db: Database) -> tuple[datetime | None, bool]:
     """(when the earliest deferred row becomes due, whether any row is queued and due now)."""
     row = await db.fetchone(
         """SELECT MIN(next_attempt_at) AS t, COUNT(*) FILTER (WHERE next_attempt_at IS NULL) AS now_
-           FROM messages WHERE direction = 'out' AND state = 'queued'""")
+           FROM messages WHERE direction = 'out' AND state = 'queued' AND store_id = ?""", (db.store,))
     due = datetime.fromisoformat(row["t"]) if row and row["t"] else None
     return due, bool(row and row["now_"])
 
@@ -265,7 +267,15 @@ async def requeue_interrupted(db: Database, now: datetime) -> int:
     """Rows left ``sending`` by a crash go back to the queue; return how many."""
     return await db.execute_changes(
         """UPDATE messages SET state = 'queued', updated_at = ?, last_error = 'interrupted by a restart'
-           WHERE direction = 'out' AND state = 'sending'""", (now.isoformat(),))
+           WHERE direction = 'out' AND state = 'sending' AND store_id = ?""", (now.isoformat(), db.store))
+
+
+async def requeue(db: Database, message_id: int, now: datetime) -> bool:
+    """A row left ``sending`` when the database went away mid-send goes back to the queue (it resumes
+    from its send journal, as after a crash); False when it was recorded meanwhile."""
+    return await db.execute_changes(
+        """UPDATE messages SET state = 'queued', updated_at = ?, last_error = 'database unreachable'
+           WHERE id = ? AND direction = 'out' AND state = 'sending'""", (now.isoformat(), message_id)) > 0
 
 
 async def write_modem_status(db: Database, rows: list[dict], now: datetime) -> None:
@@ -274,40 +284,47 @@ async def write_modem_status(db: Database, rows: list[dict], now: datetime) -> N
     async with db.transaction():
         for r in rows:
             await db.execute(
-                """INSERT INTO modem_status (modem_id, port, state, imei, imsi, iccid, signal,
+                """INSERT INTO modem_status (store_id, modem_id, port, state, imei, imsi, iccid, signal,
                        registration, operator, storage_used, storage_total, sent, received, last_error,
                        updated_at)
-                   VALUES (:id, :port, :state, :imei, :sim_id, :iccid, :signal, :registration, :operator,
+                   VALUES (:store, :id, :port, :state, :imei, :sim_id, :iccid, :signal, :registration, :operator,
                            :storage_used, :storage_total, :sent, :received, :last_error, :updated_at)
-                   ON CONFLICT (modem_id) DO UPDATE SET port = excluded.port, state = excluded.state,
+                   ON CONFLICT (store_id, modem_id) DO UPDATE SET port = excluded.port, state = excluded.state,
                        imei = excluded.imei, imsi = excluded.imsi, iccid = excluded.iccid,
                        signal = excluded.signal, registration = excluded.registration,
                        operator = excluded.operator, storage_used = excluded.storage_used,
                        storage_total = excluded.storage_total, sent = excluded.sent,
                        received = excluded.received, last_error = excluded.last_error,
                        updated_at = excluded.updated_at""",
-                {**r, "updated_at": stamp})
+                {**r, "updated_at": stamp, "store": db.store})
+
+
+async def modem_rows(db: Database) -> list[dict]:
+    """This store's modems as the pool last published them (``modem_status`` rows), by modem id."""
+    return [dict(r) for r in await db.fetchall("SELECT * FROM modem_status WHERE store_id = ? ORDER BY modem_id",
+                                               (db.store,))]
 
 
 async def outbox_counts(db: Database) -> dict[str, int]:
     """How many outbound rows are in each state."""
-    rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM messages WHERE direction = 'out' GROUP BY state")
+    rows = await db.fetchall("SELECT state, COUNT(*) AS n FROM messages WHERE direction = 'out' AND store_id = ? "
+                             "GROUP BY state", (db.store,))
     return {r["state"]: r["n"] for r in rows}
 
 
 async def recent_from(db: Database, phone: str, up_to_id: int, since: datetime) -> int:
     """Inbound messages from ``phone`` received since ``since``, up to and including ``up_to_id``."""
     row = await db.fetchone(
-        "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND phone = ? AND id <= ? AND created_at >= ?",
-        (phone, up_to_id, since.isoformat()))
+        "SELECT COUNT(*) AS n FROM messages WHERE direction = 'in' AND phone = ? AND id <= ? AND created_at >= ? "
+        "AND store_id = ?", (phone, up_to_id, since.isoformat(), db.store))
     return row["n"] if row else 0
 
 
 async def sent_by_since(db: Database, phone: str, plugin: str, since: datetime) -> bool:
     """Whether ``plugin`` queued a message to ``phone`` since ``since``."""
     row = await db.fetchone(
-        "SELECT 1 FROM messages WHERE direction = 'out' AND phone = ? AND plugin = ? AND created_at >= ? LIMIT 1",
-        (phone, plugin, since.isoformat()))
+        "SELECT 1 FROM messages WHERE direction = 'out' AND phone = ? AND plugin = ? AND created_at >= ? "
+        "AND store_id = ? LIMIT 1", (phone, plugin, since.isoformat(), db.store))
     return row is not None
 
 
@@ -315,8 +332,8 @@ async def fallbacks_since(db: Database, phone: str, since: datetime) -> int:
     """How many automatic "not understood" replies were queued to ``phone`` since ``since``."""
     row = await db.fetchone(
         """SELECT COUNT(*) AS n FROM messages
-           WHERE direction = 'out' AND phone = ? AND fallback = 1 AND created_at >= ?""",
-        (phone, since.isoformat()))
+           WHERE direction = 'out' AND phone = ? AND fallback = 1 AND created_at >= ? AND store_id = ?""",
+        (phone, since.isoformat(), db.store))
     return row["n"] if row else 0
 
 
@@ -328,11 +345,12 @@ async def answered_texts(db: Database, phone: str, before_id: int, since: dateti
     rows = await db.fetchall(
         """SELECT m.text FROM messages m
            WHERE m.direction = 'in' AND m.phone = ? AND m.id < ? AND m.created_at >= ? AND m.state = 'handled'
+             AND m.store_id = ?
              AND EXISTS (SELECT 1 FROM messages r  -- a reply goes to the same phone, later: messages_phone
                          WHERE r.phone = m.phone AND r.id > m.id AND r.in_reply_to = m.id
                            AND r.direction = 'out' AND r.plugin IS DISTINCT FROM ?)
            ORDER BY m.id DESC LIMIT 1""",
-        (phone, before_id, since.isoformat(), notice_plugin))
+        (phone, before_id, since.isoformat(), db.store, notice_plugin))
     return [r["text"] for r in rows]
 
 
@@ -340,23 +358,23 @@ async def replies_since(db: Database, phone: str, since: datetime) -> int:
     """How many replies (rows answering an inbound message) were queued to ``phone`` since ``since``."""
     row = await db.fetchone(
         """SELECT COUNT(*) AS n FROM messages
-           WHERE direction = 'out' AND phone = ? AND in_reply_to IS NOT NULL AND created_at >= ?""",
-        (phone, since.isoformat()))
+           WHERE direction = 'out' AND phone = ? AND in_reply_to IS NOT NULL AND created_at >= ? AND store_id = ?""",
+        (phone, since.isoformat(), db.store))
     return row["n"] if row else 0
 
 
 async def sent_texts_since(db: Database, phone: str, since: datetime) -> list[str]:
     """Texts queued to ``phone`` since ``since`` (to recognise a machine echoing them back)."""
     rows = await db.fetchall(
-        "SELECT text FROM messages WHERE direction = 'out' AND phone = ? AND created_at >= ? ORDER BY id DESC "
-        "LIMIT 50", (phone, since.isoformat()))
+        "SELECT text FROM messages WHERE direction = 'out' AND phone = ? AND created_at >= ? AND store_id = ? "
+        "ORDER BY id DESC LIMIT 50", (phone, since.isoformat(), db.store))
     return [r["text"] for r in rows]
 
 
 async def list_messages(db: Database, *, direction: str | None = None, state: str | None = None,
                         phone: str | None = None, before: int | None = None, limit: int = 100) -> list[Row]:
     """Messages newest first, filtered by direction, state and number; ``before`` pages by id."""
-    clauses, params = [], []
+    clauses, params = ["store_id = ?"], [db.store]
     for column, value in (("direction", direction), ("state", state), ("phone", phone)):
         if value is not None:
             clauses.append(f"{column} = ?")  # column names are fixed here; values are parameters
@@ -364,7 +382,7 @@ async def list_messages(db: Database, *, direction: str | None = None, state: st
     if before is not None:
         clauses.append("id < ?")
         params.append(before)
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+    where = "WHERE " + " AND ".join(clauses)
     return await db.fetchall(
         f"""SELECT id, direction, state, phone, address, text, modem_id, keyword, plugin, attempts,
                    last_error, incomplete, created_at, updated_at
@@ -376,13 +394,13 @@ async def retry(db: Database, message_id: int, now: datetime) -> bool:
     return await db.execute_changes(
         """UPDATE messages SET state = 'queued', attempts = 0, next_attempt_at = NULL, last_error = NULL,
                failed_modem = NULL, updated_at = ?
-           WHERE id = ? AND direction = 'out' AND state IN ('failed', 'cancelled')""",
-        (now.isoformat(), message_id)) > 0
+           WHERE id = ? AND direction = 'out' AND state IN ('failed', 'cancelled') AND store_id = ?""",
+        (now.isoformat(), message_id, db.store)) > 0
 
 
 async def cancel(db: Database, message_id: int, now: datetime) -> bool:
     """Stop a queued or failed outbound message; False if it is already sending or sent."""
     return await db.execute_changes(
         """UPDATE messages SET state = 'cancelled', updated_at = ?
-           WHERE id = ? AND direction = 'out' AND state IN ('queued', 'failed')""",
-        (now.isoformat(), message_id)) > 0
+           WHERE id = ? AND direction = 'out' AND state IN ('queued', 'failed') AND store_id = ?""",
+        (now.isoformat(), message_id, db.store)) > 0

@@ -14,12 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
+import uuid
+import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from asyncpg.exceptions._base import InternalClientError
 
 from ..errors import StorageConflict, StorageError, StorageUnavailable
 from ..shop_time import ShopTime
@@ -31,6 +35,9 @@ POOL_SIZE = 6               # connections: one writer at a time, the rest for pa
 CONNECT_TIMEOUT = 10.0      # seconds to reach the server
 WRITE_LOCK = 0x736D7377     # "smsw": the advisory lock a write transaction takes at BEGIN
 SETUP_LOCK = 0x736D7364     # "smsd": schema and functions are made by one process at a time
+KEY_LOCK = 0x736D6B79       # "smky": Database.lock's keys (with the key's hash)
+CHANGES = "smsd_changes"    # the channel every commit notifies: "<store id> <connection token>"
+RECONNECT_MIN, RECONNECT_MAX = 0.5, 30.0  # seconds between tries to get the listener back
 
 _STATUS_COUNT = re.compile(r"(\d+)$")
 
@@ -50,14 +57,19 @@ def _neutral(exc: BaseException) -> StorageError:
     """The driver-neutral error for asyncpg's (or the socket's)."""
     if isinstance(exc, (asyncpg.IntegrityConstraintViolationError, asyncpg.RaiseError)):
         return StorageConflict(str(exc))
-    if isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.ConnectionDoesNotExistError,
-                        asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError,
-                        asyncpg.ConnectionFailureError)):
+    if isinstance(exc, (OSError, asyncio.TimeoutError, asyncpg.PostgresConnectionError,
+                        asyncpg.CannotConnectNowError, asyncpg.AdminShutdownError, asyncpg.CrashShutdownError,
+                        InternalClientError)) or (
+            # "connection is closed", "connection was closed in the middle of operation", "connection has
+            # been released back to the pool" (the pool took back a connection whose link broke): the link
+            # went mid-statement. Other interface errors are the code's (a wrong argument count).
+            isinstance(exc, asyncpg.InterfaceError) and ("closed" in str(exc) or "released back" in str(exc))):
         return StorageUnavailable(f"the database server cannot be reached: {exc or type(exc).__name__}")
     return StorageError(str(exc))
 
 
-_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, asyncio.TimeoutError)
+# InternalClientError: the protocol's state broken by a server that went away mid-statement.
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, InternalClientError, OSError, asyncio.TimeoutError)
 
 
 def _number(text: str) -> int | float:
@@ -95,15 +107,23 @@ class PostgresDatabase(Database):
     """A PostgreSQL database reached by a ``postgresql://`` URL (a Unix socket: ``?host=/run/postgresql``)."""
 
     engine = "postgresql"
+    skip_locked = "FOR UPDATE SKIP LOCKED"
 
-    def __init__(self, pool: asyncpg.Pool, url: str, shop: ShopTime) -> None:
+    def __init__(self, pool: asyncpg.Pool, url: str, shop: ShopTime, store: str) -> None:
         super().__init__(shop)
         self._pool = pool
         self.url = url
-        self.write_lock = WRITE_LOCK
+        # Per store: the stores of a chain write side by side; one store's writers (its daemon, a staff
+        # command) take turns as SQLite's do. Two int4 keys: (WRITE_LOCK, the store id's CRC-32).
+        self._begin = f"BEGIN; SELECT pg_advisory_xact_lock({WRITE_LOCK}, {zlib.crc32(store.encode()) - 2**31})"
+        # Every commit tells the store's other processes (their live pages, their outbox) at once. The
+        # store id is a plain identifier (config pattern) and the token hex: safe in a literal.
+        self._token = f"{store} {uuid.uuid4().hex[:12]}"
+        self._commit = f"SELECT pg_notify('{CHANGES}', '{self._token}'); COMMIT"
+        self._store = store
 
     @classmethod
-    async def connect(cls, url: str, shop: ShopTime) -> "PostgresDatabase":
+    async def connect(cls, url: str, shop: ShopTime, store: str = "main") -> "PostgresDatabase":
         """Reach the server, make the shop-day functions of this store's offset, return the database.
         Raises StorageUnavailable when the server cannot be reached, StorageError for the rest."""
         offset = int(shop.offset.total_seconds() // 60)
@@ -123,8 +143,10 @@ class PostgresDatabase(Database):
                     "SELECT datcollate FROM pg_database WHERE datname = current_database()")
             finally:
                 await setup.close()
+            # min_size 0: no connections kept open for their own sake, so a server away is not retried
+            # (and logged with a traceback) by the pool in the background; the callers say it once.
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT, init=init,
+                url, min_size=0, max_size=POOL_SIZE, timeout=CONNECT_TIMEOUT, init=init,
                 server_settings={"search_path": f"public, {schema}", "application_name": "smsd-crm",
                                  "TimeZone": "UTC"})
         except _DRIVER_ERRORS as exc:
@@ -136,7 +158,7 @@ class PostgresDatabase(Database):
             # Stored instants are ISO text compared as text: byte order is their time order.
             LOGGER.warning("database %s sorts text by %r; create it with --locale=C (docs/deployment.md)",
                            redacted(url), collation)
-        return cls(pool, url, shop)
+        return cls(pool, url, shop, store)
 
     async def close(self) -> None:
         try:
@@ -144,41 +166,106 @@ class PostgresDatabase(Database):
         except asyncio.TimeoutError:
             self._pool.terminate()
 
+    async def lock(self, *key: str) -> None:
+        await super().lock(*key)
+        await self.fetchone("SELECT pg_advisory_xact_lock(?, hashtext(?))", (KEY_LOCK, "\x1f".join(key)))
+
     def json_values(self, param: str) -> str:
         return f"jsonb_array_elements_text(CAST({param} AS jsonb)) AS value"
+
+    async def watch_changes(self, callback: Callable[[], None]) -> None:
+        mine = f"{self._store} "
+
+        def heard(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            if payload.startswith(mine) and payload != self._token:
+                callback()
+
+        wait = RECONNECT_MIN
+        while True:
+            try:
+                conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+            except _DRIVER_ERRORS as exc:
+                LOGGER.info("database: change listener cannot connect (%s); again in %.0f s", _neutral(exc), wait)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, RECONNECT_MAX)
+                continue
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _conn: lost.set())
+            try:
+                await conn.add_listener(CHANGES, heard)
+                if wait > RECONNECT_MIN:
+                    LOGGER.info("database: change listener back")
+                    callback()  # what was committed while it was away was not heard
+                wait = RECONNECT_MIN
+                await lost.wait()
+                LOGGER.info("database: change listener lost its connection; reconnecting")
+            except _DRIVER_ERRORS as exc:
+                LOGGER.info("database: change listener failed (%s)", _neutral(exc))
+            finally:
+                conn.terminate()
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, RECONNECT_MAX)
 
     async def table_names(self) -> set[str]:
         rows = await self.fetchall("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
         return {r[0] for r in rows}
 
+    def _failed(self, exc: BaseException) -> StorageError:
+        """The neutral error; a lost link is logged once, when it goes (and once when it is back)."""
+        error = _neutral(exc)
+        if isinstance(error, StorageUnavailable) and self.down_since is None:
+            self.down_since = time.time()
+            LOGGER.warning("database %s unreachable (%s): received SMS stay on the SIMs and replies wait "
+                           "until it is back", redacted(self.url), error)
+        return error
+
+    def _reached(self) -> None:
+        if self.down_since is not None:
+            self.last_outage = (self.down_since, time.time())
+            LOGGER.warning("database %s reachable again after %.0f s", redacted(self.url),
+                           self.last_outage[1] - self.last_outage[0])
+            self.down_since = None
+
     async def _acquire(self) -> Any:
         try:
-            return _Wire(await self._pool.acquire(timeout=CONNECT_TIMEOUT))
+            wire = _Wire(await self._pool.acquire(timeout=CONNECT_TIMEOUT))
         except _DRIVER_ERRORS as exc:
-            raise _neutral(exc) from exc
+            raise self._failed(exc) from exc
+        return wire
 
     async def _release(self, connection: Any) -> None:
-        await self._pool.release(connection.conn)
+        try:
+            await self._pool.release(connection.conn)
+        except _DRIVER_ERRORS:
+            pass  # the link broke: the pool closes the connection (its reset failed) or has it back already
 
     def _open_on(self, connection: Any) -> bool:
-        return not connection.conn.is_closed() and connection.conn.is_in_transaction()
+        try:
+            return not connection.conn.is_closed() and connection.conn.is_in_transaction()
+        except asyncpg.InterfaceError:  # a broken link's connection, already back in the pool
+            return False
 
     def _abandon(self, connection: Any) -> None:
         async def rollback() -> None:
             try:
                 await connection.conn.execute("ROLLBACK")
+            except _DRIVER_ERRORS:
+                pass  # the link is gone, and the transaction with it
             finally:
-                await self._pool.release(connection.conn)
+                await self._release(connection)
         asyncio.ensure_future(rollback())
 
     async def _statement(self, connection: Any, sql: str) -> None:
         if sql == "BEGIN":
-            sql = f"BEGIN; SELECT pg_advisory_xact_lock({self.write_lock})"
+            sql = self._begin
+        elif sql == "COMMIT":
+            sql = self._commit
         async with connection.lock:
             try:
                 await connection.conn.execute(sql)
             except _DRIVER_ERRORS as exc:
-                raise _neutral(exc) from exc
+                raise self._failed(exc) from exc
+        self._reached()
 
     async def _write(self, connection: Any, sql: str, params: Params) -> int:
         async with connection.lock:
@@ -188,7 +275,7 @@ class PostgresDatabase(Database):
                 text, args = _wire_sql(sql, params)
                 return _changed(await connection.conn.execute(text, *args))
             except _DRIVER_ERRORS as exc:
-                raise _neutral(exc) from exc
+                raise self._failed(exc) from exc
 
     async def _write_many(self, connection: Any, sql: str, rows: Iterable[Params]) -> None:
         batch = [_wire_sql(sql, row) for row in rows]
@@ -198,7 +285,7 @@ class PostgresDatabase(Database):
             try:
                 await connection.conn.executemany(batch[0][0], [args for _, args in batch])
             except _DRIVER_ERRORS as exc:
-                raise _neutral(exc) from exc
+                raise self._failed(exc) from exc
 
     async def _fetch(self, connection: Any, sql: str, params: Params, one: bool) -> list[Row]:
         text, args = _wire_sql(sql, params)
@@ -207,9 +294,11 @@ class PostgresDatabase(Database):
                 async with connection.lock:
                     return await self._rows(connection.conn, text, args, one)
             async with self._pool.acquire(timeout=CONNECT_TIMEOUT) as conn:
-                return await self._rows(conn, text, args, one)
+                rows = await self._rows(conn, text, args, one)
         except _DRIVER_ERRORS as exc:
-            raise _neutral(exc) from exc
+            raise self._failed(exc) from exc
+        self._reached()
+        return rows
 
     @staticmethod
     async def _rows(conn: asyncpg.Connection, sql: str, args: Sequence[Any], one: bool) -> list[Row]:

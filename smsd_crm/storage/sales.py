@@ -19,9 +19,10 @@ async def import_sales(db: Database, sales: list[Sale], now: datetime) -> list[t
             if await db.fetchone("SELECT 1 FROM sales WHERE receipt = ?", (sale.receipt,)):
                 continue  # the same file (or receipt) imported again: nothing twice
             sale_id = await db.fetchval(
-                "INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO sales (receipt, phone, sold_at, total, created_at, store_id) VALUES (?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (sale.receipt, sale.phone, sale.sold_at.astimezone(timezone.utc).isoformat(), sale.total,
-                 now.isoformat()))
+                 now.isoformat(), db.store))
             for n, line in enumerate(sale.lines, start=1):
                 await db.execute(
                     "INSERT INTO sale_lines (sale_id, line, product_id, code, name, quantity, price, cost) "

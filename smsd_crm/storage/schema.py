@@ -316,4 +316,49 @@ CREATE TABLE daemon_status (
 -- about a second at 200,000 customers, docs/benchmarks.md, issue 17). Written once per message.
 CREATE INDEX messages_created ON messages (created_at);
 """),
+    Migration("m022_stores", """
+-- A chain of stores on one PostgreSQL database (docs/deployment.md): messages, sales, campaigns and modems
+-- belong to the store (store.id) that received, made or runs them; customers, consent and the points
+-- ledger are the chain's. A shop on its own is the store 'main'.
+ALTER TABLE messages ADD COLUMN store_id TEXT NOT NULL DEFAULT 'main';
+ALTER TABLE sales ADD COLUMN store_id TEXT NOT NULL DEFAULT 'main';
+ALTER TABLE campaigns ADD COLUMN store_id TEXT NOT NULL DEFAULT 'main';
+DROP INDEX messages_outbox;
+CREATE INDEX messages_outbox ON messages (store_id, state, priority DESC, id) WHERE direction = 'out';
+DROP INDEX messages_inbox;
+CREATE INDEX messages_inbox ON messages (store_id, state, id) WHERE direction = 'in';
+CREATE INDEX sales_store ON sales (store_id, sold_at);
+-- Modem ids are the store's own (two stores may each have a sim1); both tables are rewritten every few
+-- seconds by the running daemon, so they are made anew.
+DROP TABLE modem_status;
+CREATE TABLE modem_status (
+    store_id      TEXT NOT NULL DEFAULT 'main',
+    modem_id      TEXT NOT NULL,
+    port          TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    imei          TEXT,
+    imsi          TEXT,
+    iccid         TEXT,
+    signal        INTEGER,
+    registration  INTEGER,
+    operator      TEXT,
+    storage_used  INTEGER,
+    storage_total INTEGER,
+    sent          INTEGER NOT NULL DEFAULT 0,
+    received      INTEGER NOT NULL DEFAULT 0,
+    last_error    TEXT,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (store_id, modem_id)
+);
+DROP TABLE daemon_status;
+CREATE TABLE daemon_status (
+    store_id        TEXT PRIMARY KEY,
+    loop_lag_max_ms REAL NOT NULL,
+    loop_lag_p99_ms REAL NOT NULL,             -- nearest rank
+    samples         INTEGER NOT NULL,          -- lags the minute held
+    db_outage_from  TEXT,                      -- the database server's last outage (UTC), NULL: none seen
+    db_outage_to    TEXT,
+    updated_at      TEXT NOT NULL
+);
+"""),
 ]

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import aiosqlite
 
@@ -16,6 +16,7 @@ from ..shop_time import ShopTime
 from .db import Database, Params, Row
 
 BUSY_TIMEOUT_MS = 15000  # how long a connection waits for another's write lock
+CHANGE_CHECK = 1.0  # seconds between two looks at data_version (SQLite cannot tell other processes' commits)
 
 
 class _NoStatements(logging.Filter):
@@ -81,6 +82,16 @@ class SqliteDatabase(Database):
 
     async def close(self) -> None:
         await self._conn.close()
+
+    async def watch_changes(self, callback: Callable[[], None], interval: float = CHANGE_CHECK) -> None:
+        last = None
+        while True:
+            row = await self.fetchone("PRAGMA data_version")  # other connections' commits move it
+            value = row[0] if row else None
+            if last is not None and value != last:
+                callback()
+            last = value
+            await asyncio.sleep(interval)
 
     async def table_names(self) -> set[str]:
         rows = await self.fetchall("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")

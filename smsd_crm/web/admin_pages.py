@@ -32,10 +32,10 @@ def redact(value: Any, key: str = "") -> Any:
 @owner_only
 async def modems_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    rows = [dict(r) for r in await ctx.db.fetchall("SELECT * FROM modem_status ORDER BY modem_id")]
+    rows = await messages.modem_rows(ctx.db)
     queued = {r["modem_id"]: r["n"] for r in await ctx.db.fetchall(
         "SELECT COALESCE(modem_id, '') AS modem_id, count(*) AS n FROM messages "
-        "WHERE direction = 'out' AND state = 'queued' GROUP BY 1")}
+        "WHERE direction = 'out' AND state = 'queued' AND store_id = ? GROUP BY 1", (ctx.db.store,))}
     modems = [dict(status.describe(r), queued=queued.get(r["modem_id"], 0)) for r in rows]
     daemon = await daemon_status.read(ctx.db)
     return render(request, "modems.html", modems=modems, counts=await messages.outbox_counts(ctx.db),

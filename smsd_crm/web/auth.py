@@ -16,6 +16,7 @@ from urllib.parse import quote
 from aiohttp import web
 
 from ..config import WebConfig
+from ..errors import StorageUnavailable
 from ..storage import api_clients, app_secrets, users
 from .base import (
     CLIENT,
@@ -30,6 +31,7 @@ from .base import (
     local,
     page_error,
     render,
+    speaker,
 )
 from .passwords import MAX_LENGTH, HashingBusy, needs_rehash
 from .throttle import DEVICE_DAYS, client_keys, device_cookie_name, device_key, make_device_cookie
@@ -103,6 +105,12 @@ async def error_pages(request: web.Request, handler: Handler) -> web.StreamRespo
     """A refusal or a missing page is a proper page (header, menu) in the reader's language."""
     try:
         return await handler(request)
+    except StorageUnavailable:
+        # No page frame (it reads the database): one line in the reader's language, retry advised.
+        text = speaker(request).t("error.database_down")
+        if request.path.startswith("/api/"):
+            raise json_error(web.HTTPServiceUnavailable, text, **{"Retry-After": "5"}) from None
+        return web.Response(status=503, text=text, headers={"Retry-After": "5", "Cache-Control": "no-store"})
     except web.HTTPException as exc:
         if exc.status < 400 or not _wants_page(request):
             raise

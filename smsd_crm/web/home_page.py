@@ -69,7 +69,7 @@ async def _messages(request: web.Request, now: datetime) -> HomeSection:
 async def _modems(request: web.Request, now: datetime) -> HomeSection:
     ctx, speak = request.app[CTX], speaker(request)
     lines = []
-    for row in await ctx.db.fetchall("SELECT * FROM modem_status ORDER BY modem_id"):
+    for row in await messages.modem_rows(ctx.db):
         d = status.describe(row)
         stale = now - datetime.fromisoformat(row["updated_at"]).astimezone(timezone.utc) > STALE_MODEM
         state = speak.t("home.modem_silent") if stale else speak.word("modem_state", d["state"])

@@ -1,8 +1,8 @@
 """Live refresh of open pages: a version per topic, bumped by events, and a long poll on /live.
 
 Events from this process bump their ``topic``; commits made by another process
-(a staff command in a terminal) show up as a new ``PRAGMA data_version`` and bump
-every topic. A page reloads itself (or, while someone is typing, offers to) when
+(a staff command in a terminal) bump every topic (``Database.watch_changes``: SQLite's
+``data_version``, PostgreSQL's NOTIFY). A page reloads itself (or, while someone is typing, offers to) when
 the version it was rendered with changes.
 """
 
@@ -16,7 +16,6 @@ from ..storage.db import Database
 
 LOGGER = logging.getLogger(__name__)
 LONG_POLL = 25.0  # seconds a /live request waits before answering "no change"
-EXTERNAL_CHECK = 1.0  # seconds between checks for commits by other processes
 # A page that follows several topics: the home page changes with orders, complaints and messages
 # (not with every modem signal reading, which would reload it while someone reads it).
 SUMMARIES = {"home": ("orders", "complaints", "messages")}
@@ -94,16 +93,6 @@ class LiveFeed:
                 break
         return self._versions[topic]
 
-    async def watch_other_processes(self, db: Database, interval: float = EXTERNAL_CHECK) -> None:
-        """Bump every topic when another connection commits (runs until cancelled). SQLite only: its
-        ``data_version`` counts other connections' commits; PostgreSQL has no such counter."""
-        if db.engine != "sqlite":
-            return
-        last = None
-        while True:
-            row = await db.fetchone("PRAGMA data_version")
-            value = row[0] if row else None
-            if last is not None and value != last:
-                self.bump()
-            last = value
-            await asyncio.sleep(interval)
+    async def watch_other_processes(self, db: Database) -> None:
+        """Bump every topic when another process of this store commits (runs until cancelled)."""
+        await db.watch_changes(self.bump)

@@ -1,0 +1,89 @@
+"""The link to the PostgreSQL server goes down for 30 s under load (the server stops: every connection
+cut, new ones refused) and comes back: SMS wait on the SIM until they are committed, the modems stay
+ready, the daemon says so and reconnects, nothing is lost and nothing is sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from smsd_crm.emulator.pty_modem import PtyModem
+from smsd_crm.phones import normalize
+
+from .conftest import SMSD_CRM, query, wait_until
+from .postgres_server import PostgresServer
+from .test_chain import chain_config
+
+pytestmark = pytest.mark.e2e
+OUTAGE = 30.0  # seconds the server is away: the scenario, not a wait for an event
+
+
+@pytest.fixture
+def own_server():
+    """A server of this test's own: it is stopped and started again."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def two_modems(tmp_path):
+    pair = [PtyModem(name, link=tmp_path / f"ttyUSB-{name}", imsi=f"5101000000100{n}")
+            for n, name in enumerate(("a1", "a2"), start=1)]
+    for emu in pair:
+        await emu.start()
+    yield pair
+    for emu in pair:
+        await emu.stop()
+
+
+@pytest.mark.timeout(360)
+async def test_thirty_seconds_without_the_database_lose_nothing_and_send_nothing_twice(
+        tmp_path, own_server, two_modems, daemons):
+    url = own_server.new_database()
+    config = chain_config(tmp_path, "a", url, two_modems)
+    log = tmp_path / "daemon.log"
+    await daemons(config, log)
+    numbers = [f"+628170000{i:04d}" for i in range(36)]
+    batches = [numbers[:12], numbers[12:24], numbers[24:]]
+
+    def deliver(batch: list[str]) -> None:
+        for i, number in enumerate(batch):
+            two_modems[i % 2].deliver(number, f"DAFTAR Pelanggan {number[-4:]}")
+
+    def on_air() -> Counter:
+        return Counter(normalize(s.decoded.destination.number) for m in two_modems for s in m.core.submitted)
+
+    deliver(batches[0])
+    await wait_until(lambda: on_air().keys() & set(batches[0]), 60, "replies flowing")
+    own_server.halt()  # under load: some of the first batch are still being routed or sent
+    deliver(batches[1][:6])
+    await asyncio.sleep(OUTAGE / 2)
+    deliver(batches[1][6:])
+    await asyncio.sleep(OUTAGE / 2)
+    assert any(m.core.storage for m in two_modems)  # what came in meanwhile waited on the SIMs
+    own_server.start()
+    deliver(batches[2])
+
+    await wait_until(lambda: set(on_air()) >= set(numbers), 120, "every customer answered")
+    await wait_until(lambda: not any(m.core.storage for m in two_modems), 60, "SIMs emptied")
+    sent = on_air()
+    assert all(sent[n] == 1 for n in numbers), {n: c for n, c in sent.items() if c != 1}
+    assert query(url, "SELECT COUNT(*) FROM messages WHERE direction = 'in'") == [(len(numbers),)]
+    assert query(url, "SELECT COUNT(*) FROM messages WHERE direction = 'in' AND state = 'handled'") == [(36,)]
+    await wait_until(lambda: query(url, "SELECT COUNT(*) FROM messages WHERE direction = 'out' AND state = 'sent'")
+                     == [(36,)], 60, "every reply recorded sent")
+    assert query(url, "SELECT COUNT(*) FROM customers") == [(36,)]
+    text = log.read_text()
+    assert "unreachable" in text and "reachable again after" in text
+    assert "Traceback" not in text, text[text.index("Traceback") - 300:][:3000]
+    # The modems stayed ready, and `smsd-crm status` tells of the outage in shop time.
+    await wait_until(lambda: query(url, "SELECT db_outage_to FROM daemon_status WHERE store_id = 'a'") not in
+                     ([], [(None,)]), 60, "the outage published")
+    proc = await asyncio.create_subprocess_exec(SMSD_CRM, "status", "-c", str(config), stdout=asyncio.subprocess.PIPE)
+    out = (await asyncio.wait_for(proc.communicate(), 60))[0].decode()
+    assert proc.returncode == 0
+    assert "database: last unreachable" in out and "WIB" in out, out
+    assert [line.split()[1] for line in out.splitlines() if line.startswith(("a1", "a2"))] == ["ready", "ready"]
