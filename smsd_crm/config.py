@@ -75,8 +75,10 @@ class DatabaseConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _postgresql_only(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and v.get_secret_value().split("://", 1)[0].lower() not in ("postgresql", "postgres"):
-            raise ValueError("database.url is a PostgreSQL URL (postgresql://...); for SQLite give database.path")
+        from .storage.database_url import url_problem
+        problem = None if v is None else url_problem(v.get_secret_value())
+        if problem:
+            raise ValueError(problem)
         return v
 
     @property
@@ -93,7 +95,7 @@ class DatabaseConfig(_Strict):
         """Where the data is, fit for a log line or a page (no password)."""
         if self.url is None:
             return str(self.path)
-        from .storage.postgres_engine import redacted
+        from .storage.database_url import redacted
         return redacted(self.url.get_secret_value())
 
 
@@ -434,6 +436,9 @@ def key_path(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
+_SECRET_KEYS = frozenset({"pin", "url", "password", "token", "secret"})
+
+
 def describe_errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
     """One line for every error pydantic found: ``key.path: what is expected``."""
     parts = []
@@ -445,8 +450,10 @@ def describe_errors(exc: ValidationError, prefix: tuple[Any, ...] = ()) -> str:
             parts.append(f"{path}: required key is missing")
         else:
             got = err.get("input")
-            shown = "" if isinstance(got, (dict, list)) else f" (got {got!r})"
-            parts.append(f"{path}: {err['msg']}{shown}")
+            # A secret (a PIN, a database URL with its password) is never repeated back.
+            secret = bool(err["loc"]) and str(err["loc"][-1]) in _SECRET_KEYS
+            shown = "" if isinstance(got, (dict, list)) or secret else f" (got {got!r})"
+            parts.append(f"{path}: {err['msg'].removeprefix('Value error, ')}{shown}")
     return "; ".join(parts)
 
 
@@ -459,9 +466,12 @@ def _resolve_secrets(node: Any, base: Path, loc: tuple[Any, ...] = (), secrets: 
     if isinstance(node, dict):
         if len(node) == 1 and next(iter(node)) in ("$env", "$file"):
             kind, ref = next(iter(node.items()))
+            # Where the data lives is never optional: a command run without it would quietly
+            # open a new SQLite file instead of the shop's server.
+            needed = secrets or loc == ("database", "url")
             if kind == "$env":
                 if ref not in os.environ:
-                    if not secrets:
+                    if not needed:
                         return _UNSET
                     raise ConfigError(f"{key_path(loc)}: environment variable {ref!r} is not set")
                 return os.environ[ref]
@@ -469,7 +479,7 @@ def _resolve_secrets(node: Any, base: Path, loc: tuple[Any, ...] = (), secrets: 
             try:
                 return path.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                if not secrets:
+                if not needed:
                     return _UNSET
                 raise ConfigError(f"{key_path(loc)}: cannot read secret file {path}: {exc.strerror}") from None
         pairs = ((k, _resolve_secrets(v, base, loc + (k,), secrets)) for k, v in node.items())

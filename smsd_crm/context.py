@@ -170,13 +170,15 @@ class Campaigns:
         self._s = services
 
     async def broadcast(self, text: str, *, target: str | None = None, notify_phone: str | None = None,
-                        name: str = "promo"):
+                        name: str = "promo", this_store: bool = False):
         """Start a promotion to opted-in customers (all, or ``@target``: a class, an RFM segment or a
-        plugin's segment). Returns ``Started(id, preview)``, or None when nobody can receive it;
-        an unknown target raises LookupError with the choices."""
+        plugin's segment; ``this_store``: only this store's customers, in a chain). Returns
+        ``Started(id, preview)``, or None when nobody can receive it; an unknown target raises
+        LookupError with the choices."""
         if self._s.campaigns is None:
             raise RuntimeError("campaigns are not available here")
-        return await self._s.campaigns.broadcast(text, target=target, notify_phone=notify_phone, name=name)
+        return await self._s.campaigns.broadcast(text, target=target, notify_phone=notify_phone, name=name,
+                                                 this_store=this_store)
 
     async def promo_code_exists(self, code: str) -> bool:
         """Whether a campaign has this promo code (orders citing it count in its results)."""

@@ -32,6 +32,7 @@ from .context import CoreServices
 from .emulator.control import serve_control
 from .emulator.pty_modem import PtyModem
 from .emulator.simulator import PhoneSimulator
+from .errors import StorageUnavailable
 from .loop_lag import LoopLag
 from .modem.modem import Modem
 from .modem.pool import ModemPool
@@ -80,6 +81,30 @@ async def open_database(settings: Settings, host: PluginHost) -> Database:
     return db
 
 
+async def _open_when_reachable(settings: Settings, host: PluginHost, stop: asyncio.Event,
+                               first: float = 0.5, longest: float = 30.0) -> Database | None:
+    """The database, opened once its server answers: a PostgreSQL server that starts after this PC's
+    daemon (or restarts while it starts) is waited for, said once, not a crash. None when ``stop`` is
+    set first. A SQLite file, or a server that refuses us for another reason, raises at once."""
+    pause, said = first, False
+    while True:
+        try:
+            db = await open_database(settings, host)
+        except StorageUnavailable as exc:
+            if not said:
+                LOGGER.warning("%s; waiting for it (the modems are opened once it answers)", exc)
+                said = True
+            try:
+                await asyncio.wait_for(stop.wait(), pause)
+                return None
+            except asyncio.TimeoutError:
+                pause = min(pause * 2, longest)
+            continue
+        if said:
+            LOGGER.warning("database %s reachable; starting", settings.database.shown())
+        return db
+
+
 @asynccontextmanager
 async def offline_session(settings: Settings, clock: Callable[[], datetime] = utc_now, *,
                           third_party: bool = True, plugins: Mapping[str, ModuleType] | None = None,
@@ -106,8 +131,9 @@ async def _start_emulators(stack: AsyncExitStack, settings: Settings) -> tuple[l
     emulators, ports = [], {}
     for cfg in settings.modems:
         if cfg.port == EMULATOR_PORT:
-            emu = PtyModem(cfg.id, imei=f"86{zlib.crc32(cfg.id.encode()):013d}",
-                           imsi=f"51010{zlib.crc32(cfg.id.encode()):010d}",
+            # Two stores of a chain may both have a `sim1`: their emulated SIMs differ all the same.
+            name = (cfg.id if settings.store.id == "main" else f"{settings.store.id}/{cfg.id}").encode()
+            emu = PtyModem(cfg.id, imei=f"86{zlib.crc32(name):013d}", imsi=f"51010{zlib.crc32(name):010d}",
                            send_delay=settings.emulator.send_delay)
             await emu.start()
             stack.push_async_callback(emu.stop)
@@ -151,11 +177,15 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
     limits.raise_open_file_limit()  # Debian starts programs with 1,024: too few beside web.max_connections
     async with AsyncExitStack() as stack:
         stack.callback(limits.quiet_accept_errors(asyncio.get_running_loop(), limits.Throttled(limits.LOGGER)))
-        db = await open_database(settings, host)
-        folders = [settings.database.path.parent] + ([settings.logging.file.parent] if settings.logging.file else [])
+        db = await _open_when_reachable(settings, host, stop)
+        if db is None:
+            return
+        stack.push_async_callback(db.close)
+        await db.claim_store()
+        folders = ([settings.database.path.parent] if settings.database.engine == "sqlite" else []) + (
+            [settings.logging.file.parent] if settings.logging.file else [])
         for warning in files.open_folder_warnings(folders):
             LOGGER.warning("%s", warning)
-        stack.push_async_callback(db.close)
 
         # Parts in dependency order: the outbox first (the one way to queue an SMS; its senders, the
         # modem pool, come when it runs), then what queues into it, then the modems that feed the router.

@@ -3,10 +3,12 @@ a cluster made in a temporary folder, listening on a Unix socket only (no TCP), 
 per test. Durability is switched off (fsync, synchronous_commit): a test cluster is thrown away.
 
 PostgreSQL refuses to run as root; as root (CI) the server runs as the package's ``postgres`` user.
+The server dies with the test run that started it, even a killed one.
 """
 
 from __future__ import annotations
 
+import ctypes
 import glob
 import itertools
 import os
@@ -20,6 +22,7 @@ from pathlib import Path
 
 READY = "database system is ready to accept connections"
 START_TIMEOUT = 60.0
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 def binaries() -> Path:
@@ -41,27 +44,37 @@ class PostgresServer:
         self.process: subprocess.Popen | None = None
         self.log: list[str] = []
         self._names = itertools.count(1)
-        self._as: list[str] = []
-        if os.geteuid() == 0:
-            user = pwd.getpwnam("postgres")
-            os.chown(self.folder, user.pw_uid, user.pw_gid)
-            self._as = ["runuser", "-u", "postgres", "--"]
+        self._user: pwd.struct_passwd | None = None
         self.socket.mkdir()
-        if self._as:
-            os.chown(self.socket, pwd.getpwnam("postgres").pw_uid, pwd.getpwnam("postgres").pw_gid)
+        if os.geteuid() == 0:
+            self._user = pwd.getpwnam("postgres")
+            for path in (self.folder, self.socket):
+                os.chown(path, self._user.pw_uid, self._user.pw_gid)
+
+    def _child(self) -> None:
+        """In the server's process before it starts: the ``postgres`` user when we are root, and an
+        immediate shutdown (SIGQUIT) when the test run dies, so a killed run leaves no server behind.
+        The death signal is set after the user change, which clears it."""
+        if self._user is not None:
+            os.setgroups([])
+            os.setgid(self._user.pw_gid)
+            os.setuid(self._user.pw_uid)
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGQUIT)
 
     def start(self) -> "PostgresServer":
         bin_dir = binaries()
         if not self.data.exists():
-            subprocess.run([*self._as, str(bin_dir / "initdb"), "-D", str(self.data), "--auth=trust", "--locale=C",
+            subprocess.run([str(bin_dir / "initdb"), "-D", str(self.data), "--auth=trust", "--locale=C",
                             "--encoding=UTF8", "--username=postgres", "--no-sync"],
-                           check=True, capture_output=True, timeout=120)
+                           check=True, capture_output=True, timeout=120, preexec_fn=self._child)
         self.process = subprocess.Popen(
-            [*self._as, str(bin_dir / "postgres"), "-D", str(self.data), "-k", str(self.socket),
+            [str(bin_dir / "postgres"), "-D", str(self.data), "-k", str(self.socket),
              "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
              "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB",
              "-c", "log_min_messages=warning", "-c", "log_statement=none"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+            preexec_fn=self._child)
         ready = threading.Event()
 
         def read() -> None:

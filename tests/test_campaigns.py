@@ -118,7 +118,7 @@ async def test_an_owner_promo_reaches_exactly_the_opted_in_customers(tmp_path, e
     assert f" {PIN} " not in log.read_text()
 
     # broken owner commands get a clear answer and start nothing
-    assert (await reply_to(emulator, OWNER, f"PROMO {PIN}")).startswith("Format: PROMO PIN [@segmen] teks.")
+    assert (await reply_to(emulator, OWNER, f"PROMO {PIN}")).startswith("Format: PROMO PIN [@segmen] [@tokoini] teks.")
     unknown = await reply_to(emulator, OWNER, f"PROMO {PIN} @vip Diskon")
     assert unknown.startswith("Segmen @vip tidak dikenal. Pilih: @all") and "@tetap" in unknown
     assert query(db, "SELECT COUNT(*) FROM campaigns") == [(1,)]

@@ -15,7 +15,7 @@ import pytest
 from smsd_crm.emulator.pty_modem import PtyModem
 from smsd_crm.phones import normalize
 
-from .conftest import SMSD_CRM, query, wait_until
+from .conftest import SMSD_CRM, query, wait_until, write_rows
 from .test_campaigns import reply_to
 
 pytestmark = pytest.mark.e2e
@@ -149,3 +149,37 @@ async def test_two_stores_share_customers_consent_and_points_and_keep_their_own_
     assert query(url, "SELECT store_id, COUNT(*) FROM customers c JOIN messages m ON m.phone = c.phone "
                       "WHERE m.direction = 'in' AND m.text LIKE 'DAFTAR Pelanggan%' GROUP BY store_id "
                       "ORDER BY store_id") == [("a", 12), ("b", 18)]
+
+
+async def test_a_promotion_reaches_one_store_s_customers_or_the_chain_s(tmp_path, modems, daemons, postgres_server):
+    """The owner chooses: this store's customers (PROMO @tokoini, --this-store, the page's reach) or
+    every store's. A store's customers: those who texted its modems, bought at its till, ordered there."""
+    url = postgres_server.new_database()
+    config = chain_config(tmp_path, "b", url, [modems["b1"]])
+    config.write_text(config.read_text().replace("plugins:\n", "flood:\n  max_per_minute: 60\nplugins:\n  owner:\n"
+                                                 "    numbers: ['0811-0000-0001']\n    pin: '2468'\n", 1))
+    await daemons(config, tmp_path / "b.log")
+    assert "Selamat datang Budi" in await reply_to(modems["b1"], BUDI, "DAFTAR Budi")  # B's customer
+    # Siti is A's customer (she texted A's modem), Ani bought at B's till: B's too.
+    write_rows(url, "INSERT INTO customers (phone, name, created_at, updated_at) VALUES (?, ?, '2026-01-01', "
+                    "'2026-01-01')", [(SITI, "Siti"), (ANI, "Ani")])
+    write_rows(url, "INSERT INTO messages (direction, state, phone, address, text, modem_id, created_at, updated_at, "
+                    "store_id) VALUES ('in', 'handled', ?, ?, 'POIN', 'a1', '2026-01-01', '2026-01-01', 'a')",
+               [(SITI, SITI)])
+    write_rows(url, "INSERT INTO sales (receipt, phone, total, sold_at, created_at, store_id) VALUES (?, ?, 5000, "
+                    "'2026-01-01T03:00:00+00:00', '2026-01-01', 'b')", [("R-1", ANI)])
+
+    made = await cli(config, "campaign", "create", "--name", "toko b", "--text", "Promo khusus Toko B", "--this-store")
+    assert "2 recipient" in made, made  # Budi and Ani, not Siti
+    assert "campaign 1 created" in made
+    everyone = await cli(config, "campaign", "create", "--name", "semua", "--text", "Promo semua toko")
+    assert "3 recipient" in everyone, everyone
+
+    answer = await reply_to(modems["b1"], "+6281100000001", "PROMO 2468 @tokoini Diskon gula khusus Toko B")
+    assert answer.startswith("Promo #3 dikirim ke 2 pelanggan"), answer
+    await wait_until(lambda: query(url, "SELECT state FROM campaigns WHERE id = 3") == [("done",)], 60, "promo done")
+    got = sorted(normalize(s.decoded.destination.number) for s in modems["b1"].core.submitted
+                 if "Diskon gula" in s.decoded.text)
+    assert got == sorted([BUDI, ANI])
+    listed = await cli(config, "campaign", "list")
+    assert "everyone at store b" in listed and listed.count("at store b") == 2  # #1 and #3, not #2

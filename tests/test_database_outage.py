@@ -87,3 +87,22 @@ async def test_thirty_seconds_without_the_database_lose_nothing_and_send_nothing
     assert proc.returncode == 0
     assert "database: last unreachable" in out and "WIB" in out, out
     assert [line.split()[1] for line in out.splitlines() if line.startswith(("a1", "a2"))] == ["ready", "ready"]
+
+
+@pytest.mark.timeout(240)
+async def test_a_daemon_started_before_its_database_server_waits_for_it_and_then_answers(
+        tmp_path, own_server, two_modems, daemons):
+    # A shop PC whose PostgreSQL starts after smsd-crm (boot order), or restarts meanwhile.
+    url = own_server.new_database()
+    config = chain_config(tmp_path, "a", url, two_modems)
+    log = tmp_path / "daemon.log"
+    own_server.halt()
+    starting = asyncio.create_task(daemons(config, log))
+    await wait_until(lambda: log.exists() and "waiting for it" in log.read_text(), 60, "the daemon waiting")
+    assert not starting.done()
+    own_server.start()
+    await starting  # "ready on" in its log
+    two_modems[0].deliver("+6281700009999", "DAFTAR Sari")
+    await wait_until(lambda: any("Sari" in s.decoded.text for s in two_modems[0].core.submitted), 60, "answered")
+    text = log.read_text()
+    assert text.count("waiting for it") == 1 and "Traceback" not in text

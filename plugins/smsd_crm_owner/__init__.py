@@ -32,6 +32,8 @@ from smsd_crm import (
 )
 
 MASK = "****"
+# "PROMO <pin> @tokoini ...": only the customers of the store whose modem got the SMS (a chain's store).
+STORE_WORDS = frozenset({"tokoini", "toko", "sini", "thisstore", "here"})
 
 
 class OwnerConfig(PluginConfig):
@@ -52,7 +54,7 @@ class OwnerConfig(PluginConfig):
             "refused": "Perintah ini hanya untuk pemilik toko.",
             "locked": "Terlalu banyak PIN salah. Coba lagi nanti.",
             "resend": "PIN tidak terbaca (pesan tertunda). Kirim ulang perintahnya.",
-            "promo_usage": "Format: PROMO PIN [@segmen] teks. Contoh: PROMO 1234 Diskon 10% minyak goreng s/d Minggu!",
+            "promo_usage": "Format: PROMO PIN [@segmen] [@tokoini] teks. Contoh: PROMO 1234 Diskon 10% minyak goreng s/d Minggu!",
             "unknown_target": "Segmen @{target} tidak dikenal. Pilih: {choices}.",
             "promo_queued": "Promo #{id} dikirim ke {count} pelanggan ({parts} SMS/orang, {encoding}, "
                             "sekitar {cost}). Ringkasan menyusul.",
@@ -68,7 +70,7 @@ class OwnerConfig(PluginConfig):
             "refused": "This command is for the shop owner only.",
             "locked": "Too many wrong PINs. Try again later.",
             "resend": "The PIN could not be read (a delayed message). Please send the command again.",
-            "promo_usage": "Format: BROADCAST PIN [@segment] text. Example: BROADCAST 1234 10% off cooking oil!",
+            "promo_usage": "Format: BROADCAST PIN [@segment] [@thisstore] text. Example: BROADCAST 1234 10% off cooking oil!",
             "unknown_target": "Unknown segment @{target}. Choose: {choices}.",
             "promo_queued": "Promo #{id} goes to {count} customers ({parts} SMS each, {encoding}, about {cost}). "
                             "A summary follows when it is done.",
@@ -167,18 +169,25 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
 
 async def _promo(ctx: PluginContext, message: Message, rest: str) -> Reply:
     lang = message.language
-    target = None
-    if rest.startswith("@"):
-        target, _, rest = rest.partition(" ")
+    target, this_store = None, False
+    while rest.startswith("@"):  # "@setia @tokoini ...": a class or segment, and this store's customers
+        word, _, rest = rest.partition(" ")
         rest = rest.strip()
+        if word[1:].lower() in STORE_WORDS:
+            this_store = True
+        elif target is None:
+            target = word
+        else:
+            return Reply(ctx.text("promo_usage", lang))
     if not rest:
         return Reply(ctx.text("promo_usage", lang))
     try:
         started = await ctx.campaigns.broadcast(rest, target=target, notify_phone=message.phone,
-                                                name=f"SMS PROMO {ctx.store.time.format(ctx.now(), lang)}")
+                                                name=f"SMS PROMO {ctx.store.time.format(ctx.now(), lang)}",
+                                                this_store=this_store)
     except LookupError as exc:
         return Reply(ctx.text("unknown_target", lang, target=clip((target or "").lstrip("@"), 20),
-                              choices=Listing(str(exc).split(", "))))
+                              choices=Listing(str(exc).split(", ") + ["@tokoini"])))
     if started is None:
         return Reply(ctx.text("promo_empty", lang))
     p = started.preview

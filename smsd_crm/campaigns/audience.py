@@ -24,10 +24,12 @@ SEGMENT_NAMES = sorted(set(SEGMENTS.values()))
 
 @dataclass(frozen=True)
 class Audience:
-    """A target: ``kind`` with its ``value`` (segment name, class, category, days, plugin segment)."""
+    """A target: ``kind`` with its ``value`` (segment name, class, category, days, plugin segment);
+    ``store`` a store id of a chain to keep only that store's customers (None: the chain's)."""
 
     kind: str = "all"
     value: str | None = None
+    store: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -43,18 +45,18 @@ class Audience:
 
     def as_dict(self) -> dict:
         """For storage."""
-        return {"kind": self.kind, "value": self.value}
+        return {"kind": self.kind, "value": self.value} | ({"store": self.store} if self.store else {})
 
     @classmethod
     def from_dict(cls, d: dict) -> "Audience":
         """From storage."""
-        return cls(d.get("kind", "all"), d.get("value"))
+        return cls(d.get("kind", "all"), d.get("value"), d.get("store"))
 
     def describe(self) -> str:
-        """For people: "everyone", "class regular", "inactive 60 days"."""
-        if self.kind == "all":
-            return "everyone"
-        return f"{self.kind} {self.value}" + (" days" if self.kind == "inactive" else "")
+        """For people: "everyone", "class regular", "inactive 60 days", "... at store a"."""
+        what = "everyone" if self.kind == "all" else (
+            f"{self.kind} {self.value}" + (" days" if self.kind == "inactive" else ""))
+        return what + (f" at store {self.store}" if self.store else "")
 
 
 def from_word(word: str, plugin_segments: list[str]) -> Audience | None:
@@ -100,7 +102,19 @@ async def resolve(db, audience: Audience, today: date, plugin_segment=None) -> l
         if plugin_segment is None:
             raise CampaignError(f"no plugin offers the segment {audience.value!r}")
         phones = set(await plugin_segment(audience.value))
+    if audience.store is not None:
+        phones &= await store_customers(db, audience.store)
     return sorted(phones & set(known))
+
+
+async def store_customers(db, store: str) -> set[str]:
+    """The numbers that are one store's customers: they texted its modems, bought at its till or
+    ordered there. (Customers are the chain's; this is who knows that store.)"""
+    parts = ["SELECT phone FROM messages WHERE direction = 'in' AND store_id = ? AND phone IS NOT NULL",
+             "SELECT phone FROM sales WHERE store_id = ? AND phone IS NOT NULL"]
+    if await has_table(db, "orders"):
+        parts.append("SELECT phone FROM orders WHERE store_id = ?")
+    return {r[0] for r in await db.fetchall(" UNION ".join(parts), [store] * len(parts))}
 
 
 async def _category_buyers(db, category: str, since: date) -> set[str]:

@@ -105,15 +105,19 @@ class CampaignService:
         self._wake()
         return count
 
-    async def broadcast(self, text: str, *, target: str | None, notify_phone: str | None, name: str) -> Started | None:
+    async def broadcast(self, text: str, *, target: str | None, notify_phone: str | None, name: str,
+                        this_store: bool = False) -> Started | None:
         """The owner's PROMO: create and start at once; None when nobody can receive it. An unknown
-        ``@target`` raises LookupError listing the choices."""
+        ``@target`` raises LookupError listing the choices. ``this_store``: this store's customers only."""
         audience = Audience()
         if target:
-            audience = from_word(target, list(await self.plugin_segments()))
-            if audience is None:
+            found = from_word(target, list(await self.plugin_segments()))
+            if found is None:
                 choices = sorted(CLASS_WORDS) + [s.lower().replace(" ", "").replace("'", "") for s in SEGMENT_NAMES]
                 raise LookupError(", ".join("@" + c for c in choices + list(await self.plugin_segments())))
+            audience = found
+        if this_store:
+            audience = Audience(audience.kind, audience.value, self.db.store)
         phones = await self.recipients(audience)
         if not phones:
             return None

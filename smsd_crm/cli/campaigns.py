@@ -17,13 +17,14 @@ from ..tasks import run_loop
 BAR = 30
 
 
-def _audience(args: argparse.Namespace):
+def _audience(args: argparse.Namespace, store: str):
     from ..campaigns.audience import Audience
     chosen = [(k, v) for k, v in (("segment", args.segment), ("class", args.klass), ("category", args.category),
                                   ("inactive", args.inactive_days), ("plugin", args.plugin_segment)) if v is not None]
     if len(chosen) > 1:
         raise CampaignError("choose one audience (--segment, --class, --category, --inactive-days, --plugin-segment)")
-    return Audience(*(chosen[0][0], str(chosen[0][1])) if chosen else ("all", None))
+    kind, value = (chosen[0][0], str(chosen[0][1])) if chosen else ("all", None)
+    return Audience(kind, value, store if args.this_store else None)
 
 
 def _start_at(text: str | None, zone: ZoneInfo) -> datetime | None:
@@ -64,7 +65,7 @@ def cmd_campaign(args: argparse.Namespace) -> int:
                 texts = {settings.store.language: args.text}
                 if args.text_en:
                     texts["en"] = args.text_en
-                campaign_id = await service.create(name=args.name or "campaign", text=texts, audience=_audience(args),
+                campaign_id = await service.create(name=args.name or "campaign", text=texts, audience=_audience(args, settings.store.id),
                                                    start_at=_start_at(args.start, service.zone),
                                                    promo_code=args.promo_code, created_by="cli")
                 print(f"campaign {campaign_id} created (draft)")
@@ -153,6 +154,8 @@ def add_parsers(sub, default_config: str) -> None:
     p.add_argument("--category", help="create: customers who bought this category in the last year")
     p.add_argument("--inactive-days", type=int, help="create: customers with no purchase for this many days")
     p.add_argument("--plugin-segment", help="create: a segment a plugin offers")
+    p.add_argument("--this-store", action="store_true",
+                   help="create: only this store's customers (a chain: those who texted, bought or ordered here)")
     p.add_argument("--start", help="create: when to start, YYYY-MM-DD HH:MM shop time (default: when started)")
     p.add_argument("--promo-code", help="create: a code customers can cite in orders (results per campaign)")
     p.add_argument("--follow", action="store_true", help="show: a progress bar until the campaign ends")

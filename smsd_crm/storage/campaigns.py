@@ -60,8 +60,8 @@ async def create(db: Database, *, name: str, text: dict[str, str], audience: dic
 
 
 async def get(db: Database, campaign_id: int) -> Campaign | None:
-    """One campaign."""
-    row = await db.fetchone("SELECT * FROM campaigns WHERE id = ?", (campaign_id,))
+    """One of this store's campaigns (another store's id is None: a chain's ids are shared)."""
+    row = await db.fetchone("SELECT * FROM campaigns WHERE id = ? AND store_id = ?", (campaign_id, db.store))
     return _campaign(row) if row else None
 
 
@@ -82,7 +82,8 @@ async def start(db: Database, campaign_id: int, phones: list[str], now: datetime
     recipients. Only a draft starts."""
     stamp = now.isoformat()
     async with db.transaction():
-        row = await db.fetchone("SELECT state, start_at FROM campaigns WHERE id = ?", (campaign_id,))
+        row = await db.fetchone("SELECT state, start_at FROM campaigns WHERE id = ? AND store_id = ?",
+                                (campaign_id, db.store))
         if row is None or row["state"] != "draft":
             return 0
         await db.executemany("INSERT INTO campaign_recipients (campaign_id, phone, state) "
@@ -129,15 +130,15 @@ async def _withdraw(db: Database, where: str, params: tuple, now: datetime, why:
 async def withdraw_all(db: Database, now: datetime, why: str) -> int:
     """Quiet hours: every campaign's unclaimed rows back to pending."""
     async with db.transaction():
-        return await _withdraw(db, "1", (), now, why, "pending")
+        return await _withdraw(db, "store_id = ?", (db.store,), now, why, "pending")
 
 
 async def pause(db: Database, campaign_id: int, now: datetime) -> bool:
     """Stop feeding a running or scheduled campaign; its unclaimed rows go back to pending."""
     async with db.transaction():
         changed = await db.execute_changes(
-            "UPDATE campaigns SET state = 'paused', updated_at = ? WHERE id = ? AND state IN ('running', 'scheduled')",
-            (now.isoformat(), campaign_id))
+            "UPDATE campaigns SET state = 'paused', updated_at = ? WHERE id = ? AND store_id = ? "
+            "AND state IN ('running', 'scheduled')", (now.isoformat(), campaign_id, db.store))
         if changed:
             await _withdraw(db, "campaign_id = ?", (campaign_id,), now, "campaign paused", "pending")
     return bool(changed)
@@ -147,7 +148,7 @@ async def resume(db: Database, campaign_id: int, now: datetime) -> bool:
     """A paused campaign runs again (from the recipients still pending)."""
     return bool(await db.execute_changes(
         "UPDATE campaigns SET state = 'running', started_at = COALESCE(started_at, ?), updated_at = ? "
-        "WHERE id = ? AND state = 'paused'", (now.isoformat(), now.isoformat(), campaign_id)))
+        "WHERE id = ? AND store_id = ? AND state = 'paused'", (now.isoformat(), now.isoformat(), campaign_id, db.store)))
 
 
 async def cancel(db: Database, campaign_id: int, now: datetime) -> bool:
@@ -156,7 +157,7 @@ async def cancel(db: Database, campaign_id: int, now: datetime) -> bool:
     async with db.transaction():
         changed = await db.execute_changes(
             "UPDATE campaigns SET state = 'cancelled', finished_at = ?, updated_at = ? "
-            "WHERE id = ? AND state NOT IN ('done', 'cancelled')", (stamp, stamp, campaign_id))
+            "WHERE id = ? AND store_id = ? AND state NOT IN ('done', 'cancelled')", (stamp, stamp, campaign_id, db.store))
         if changed:
             await _withdraw(db, "campaign_id = ?", (campaign_id,), now, "campaign cancelled", "skipped")
             await db.execute("UPDATE campaign_recipients SET state = 'skipped', reason = 'campaign cancelled' "
@@ -165,9 +166,9 @@ async def cancel(db: Database, campaign_id: int, now: datetime) -> bool:
 
 
 async def in_flight(db: Database) -> int:
-    """Campaign messages in the outbox not yet sent (queued or being sent)."""
+    """This store's campaign messages in the outbox not yet sent (queued or being sent): its window."""
     row = await db.fetchone("SELECT COUNT(*) FROM messages WHERE campaign_id IS NOT NULL AND direction = 'out' "
-                            "AND state IN ('queued', 'sending')")
+                            "AND state IN ('queued', 'sending') AND store_id = ?", (db.store,))
     return row[0]
 
 
@@ -244,8 +245,8 @@ async def drop_opted_out(db: Database, message_id: int, now: datetime) -> None:
 async def sent_by_modem_since(db: Database, modem_id: str, since: datetime) -> int:
     """Campaign messages ``modem_id`` sent since ``since`` (its daily allowance)."""
     row = await db.fetchone("SELECT COUNT(*) FROM messages WHERE campaign_id IS NOT NULL AND direction = 'out' "
-                            "AND modem_id = ? AND state IN ('sent', 'delivered', 'failed') AND updated_at >= ?",
-                            (modem_id, since.isoformat()))
+                            "AND modem_id = ? AND store_id = ? AND state IN ('sent', 'delivered', 'failed') "
+                            "AND updated_at >= ?", (modem_id, db.store, since.isoformat()))
     return row[0]
 
 

@@ -29,20 +29,22 @@ async def upsert(db: Database, phone: str, now: datetime, **fields: str | None) 
         raise ValueError(f"unknown customer fields: {sorted(unknown)}")
     stamp = now.isoformat()
     async with db.transaction():
-        existing = await get_by_phone(db, phone)
-        if existing is None:
+        created = False
+        if await get_by_phone(db, phone) is None:
+            # ON CONFLICT: the same number registering at two stores of a chain at once; the one
+            # that comes second updates what the first made.
             cols = ["phone", "created_at", "updated_at", *fields]
-            await db.execute(
-                f"INSERT INTO customers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                (phone, stamp, stamp, *fields.values()))
-        elif fields:
+            created = 1 == await db.execute_changes(
+                f"INSERT INTO customers ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                "ON CONFLICT (phone) DO NOTHING", (phone, stamp, stamp, *fields.values()))
+        if not created and fields:
             # Column names come from the fixed _FIELDS list above; values are parameters.
             sets = ", ".join(f"{k} = ?" for k in fields)
             await db.execute(f"UPDATE customers SET {sets}, updated_at = ? WHERE phone = ?",
                              (*fields.values(), stamp, phone))
         customer = await get_by_phone(db, phone)
     assert customer is not None
-    return customer, existing is None
+    return customer, created
 
 
 async def get_by_id(db: Database, customer_id: int) -> Customer | None:

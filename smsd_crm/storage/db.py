@@ -264,6 +264,11 @@ class Database(ABC):
         if not self._in_transaction():
             raise StorageError("Database.lock is taken inside a transaction")
 
+    async def claim_store(self) -> None:
+        """Claim this database's store for this process until :meth:`close`: a second daemon started
+        with the same ``store.id`` on the same server (two shops both left as ``main``) would send each
+        other's replies. StartupError when another process holds it. SQLite: nothing (one PC, one file)."""
+
     async def wait_reachable(self, first: float = 0.5, longest: float = 30.0) -> None:
         """Return once the database answers again, trying with a doubling pause (``first`` to
         ``longest`` seconds); at once when it answers. Cancel to give up."""

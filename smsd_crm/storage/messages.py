@@ -29,10 +29,13 @@ class StoredInbound:
     created_at: datetime
 
 
-def dedupe_key(msg: InboundMessage) -> str:
-    """Same SIM, sender, SMSC time and text: the same SMS read twice."""
+def dedupe_key(msg: InboundMessage, store: str = "main") -> str:
+    """Same store, SIM, sender, SMSC time and text: the same SMS read twice. The store is part of it
+    (except the default one's, whose keys stay as they were) because two stores' SIMs may share an id
+    and a customer may send both the same text in the same second."""
     stamp = msg.smsc_time.isoformat() if msg.smsc_time else ""
-    raw = "\x1f".join((msg.sim_id or msg.modem_id, msg.sender, stamp, msg.text, *msg.raw_pdus))
+    sim = msg.sim_id or msg.modem_id
+    raw = "\x1f".join((sim if store == "main" else f"{store}/{sim}", msg.sender, stamp, msg.text, *msg.raw_pdus))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
@@ -49,7 +52,7 @@ async def insert_inbound(db: Database, msg: InboundMessage, phone: str | None, n
                RETURNING id""",
             ("failed" if msg.error else "handled" if msg.binary else "received", phone, msg.sender, phone,
              msg.text, msg.modem_id, msg.sim_id, msg.smsc_time.isoformat() if msg.smsc_time else None,
-             dedupe_key(msg), int(msg.incomplete), ",".join(msg.raw_pdus) or None,
+             dedupe_key(msg, db.store), int(msg.incomplete), ",".join(msg.raw_pdus) or None,
              msg.error or ("binary message (8-bit data), not answered" if msg.binary else None), stamp, stamp,
              db.store))
     return cur["id"] if cur else None
@@ -62,7 +65,8 @@ def _inbound(row: Row) -> StoredInbound:
 
 async def get_inbound(db: Database, message_id: int) -> StoredInbound | None:
     """One inbound row."""
-    row = await db.fetchone("SELECT * FROM messages WHERE id = ? AND direction = 'in'", (message_id,))
+    row = await db.fetchone("SELECT * FROM messages WHERE id = ? AND direction = 'in' AND store_id = ?",
+                            (message_id, db.store))
     return _inbound(row) if row else None
 
 

@@ -20,13 +20,13 @@ import zlib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Callable, Iterable, Mapping, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 from asyncpg.exceptions._base import InternalClientError
 
-from ..errors import StorageConflict, StorageError, StorageUnavailable
+from ..errors import StartupError, StorageConflict, StorageError, StorageUnavailable
 from ..shop_time import ShopTime
+from .database_url import redacted
 from .db import Database, Params, Row
 from .sql_dialect import functions_schema, numbered, postgresql_functions
 
@@ -36,21 +36,11 @@ CONNECT_TIMEOUT = 10.0      # seconds to reach the server
 WRITE_LOCK = 0x736D7377     # "smsw": the advisory lock a write transaction takes at BEGIN
 SETUP_LOCK = 0x736D7364     # "smsd": schema and functions are made by one process at a time
 KEY_LOCK = 0x736D6B79       # "smky": Database.lock's keys (with the key's hash)
+STORE_LOCK = 0x736D7374     # "smst": held by the daemon that runs a store (with the store id's CRC-32)
 CHANGES = "smsd_changes"    # the channel every commit notifies: "<store id> <connection token>"
 RECONNECT_MIN, RECONNECT_MAX = 0.5, 30.0  # seconds between tries to get the listener back
 
 _STATUS_COUNT = re.compile(r"(\d+)$")
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    user = f"{parts.username}:***@" if parts.username else ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
 
 
 def _neutral(exc: BaseException) -> StorageError:
@@ -121,6 +111,7 @@ class PostgresDatabase(Database):
         self._token = f"{store} {uuid.uuid4().hex[:12]}"
         self._commit = f"SELECT pg_notify('{CHANGES}', '{self._token}'); COMMIT"
         self._store = store
+        self._claim: asyncpg.Connection | None = None
 
     @classmethod
     async def connect(cls, url: str, shop: ShopTime, store: str = "main") -> "PostgresDatabase":
@@ -160,7 +151,25 @@ class PostgresDatabase(Database):
                            redacted(url), collation)
         return cls(pool, url, shop, store)
 
+    async def claim_store(self) -> None:
+        # A session advisory lock on a connection of its own, held while the daemon runs. Known limit
+        # (docs/deployment.md): a lost link frees it, and it is not taken again until a restart.
+        key = zlib.crc32(self._store.encode()) - 2**31
+        try:
+            conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
+            held = await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", STORE_LOCK, key)
+        except _DRIVER_ERRORS as exc:
+            raise self._failed(exc) from exc
+        if not held:
+            await conn.close()
+            raise StartupError(f"another smsd-crm daemon already runs store {self._store!r} on database "
+                               f"{redacted(self.url)}; give each store its own store.id")
+        self._claim = conn
+
     async def close(self) -> None:
+        if self._claim is not None:
+            self._claim.terminate()
+            self._claim = None
         try:
             await asyncio.wait_for(self._pool.close(), CONNECT_TIMEOUT)
         except asyncio.TimeoutError:

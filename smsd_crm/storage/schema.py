@@ -361,4 +361,16 @@ CREATE TABLE daemon_status (
     updated_at      TEXT NOT NULL
 );
 """),
+    Migration("m023_store_stock", """
+-- Stock is each store's (docs/deployment.md): the catalogue (codes, names, prices) is the chain's, the
+-- count on the shelf is not. products.stock stays the count of the store 'main' (a shop on its own
+-- keeps its numbers as they were); every other store counts here. NULL: not counted.
+CREATE TABLE store_stock (
+    store_id    TEXT NOT NULL,
+    product_id  INTEGER NOT NULL REFERENCES products(id) ON DELETE CASCADE,
+    stock       INTEGER,
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (store_id, product_id)
+);
+"""),
 ]

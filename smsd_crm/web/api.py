@@ -127,7 +127,8 @@ async def list_messages(call: ApiCall, ctx) -> list[dict]:
 
 
 async def _message(ctx, message_id: int) -> dict:
-    row = await ctx.db.fetchone("SELECT * FROM messages WHERE id = ?", (message_id,))
+    # Another store's message is not this store's to show (a chain's ids are shared).
+    row = await ctx.db.fetchone("SELECT * FROM messages WHERE id = ? AND store_id = ?", (message_id, ctx.db.store))
     if row is None:
         raise ApiProblem(404, f"message {message_id} does not exist")
     return dict(row)

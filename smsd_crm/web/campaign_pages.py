@@ -31,14 +31,17 @@ def describe(audience: dict, speak: Speaker) -> str:
     """An audience for people, in the page's language: "everyone", "class: regulars", "inactive 60 days"."""
     kind, value = audience.get("kind"), audience.get("value")
     if kind == "all":
-        return speak.t("audience.all")
-    if kind in ("segment", "class"):
-        return f"{speak.t('audience.' + kind)}: {speak.word(kind, value)}"
-    if kind == "inactive":
-        return speak.t("audience.inactive_days", days=value)
-    if kind in KINDS:
-        return f"{speak.t('audience.' + kind)}: {value}"
-    return str(value or "")
+        what = speak.t("audience.all")
+    elif kind in ("segment", "class"):
+        what = f"{speak.t('audience.' + kind)}: {speak.word(kind, value)}"
+    elif kind == "inactive":
+        what = speak.t("audience.inactive_days", days=value)
+    elif kind in KINDS:
+        what = f"{speak.t('audience.' + kind)}: {value}"
+    else:
+        what = str(value or "")
+    store_id = audience.get("store")
+    return what + (" · " + speak.t("audience.at_store", store=store_id) if store_id else "")
 
 
 async def _listing(request: web.Request, error: str | None = None, form=None, status: int = 200) -> web.Response:
@@ -48,7 +51,8 @@ async def _listing(request: web.Request, error: str | None = None, form=None, st
     for c in await store.listing(db):
         rows.append({"c": c, "audience": describe(c.audience, speak), "counts": await store.progress(db, c.id)})
     return render(request, "campaigns.html", status=status, campaigns=rows, error=error, form=form or {},
-                  kinds=KINDS, classes=CLASSES, segments=SEGMENT_NAMES, live="messages")
+                  kinds=KINDS, classes=CLASSES, segments=SEGMENT_NAMES, live="messages",
+                  chain=db.engine == "postgresql", store_id=db.store)
 
 
 @owner_only
@@ -63,11 +67,14 @@ async def create(request: web.Request) -> web.Response:
     service = _service(request)
     form = await request.post()
     values = {k: str(form.get(k, "")).strip() for k in ("name", "text", "text_en", "kind", "value", "start",
-                                                         "promo_code")}
+                                                         "promo_code", "reach")}
     try:
         if len(values["text"]) > MAX_TEXT or len(values["text_en"]) > MAX_TEXT:
             raise CampaignError(f"a campaign text is at most {MAX_TEXT} characters")
-        audience = Audience(values["kind"] or "all", values["value"] or None)
+        if values["reach"] not in ("", "chain", "store"):
+            raise CampaignError("choose the chain's customers or this store's")
+        audience = Audience(values["kind"] or "all", values["value"] or None,
+                            request.app[CTX].db.store if values["reach"] == "store" else None)
         start_at = None
         if values["start"]:
             try:
