@@ -152,11 +152,11 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, host: Plu
     """The dashboards: a worker process (started when first wanted, or now by ``dashboards.start``)
     told of every change by the live feed, and the proxy the web pages use; stopped by the exit stack."""
     specs = all_views(host.dashboards())
-    spec = WorkerSpec(str(settings.database.path), settings.store.timezone, settings.costs.model_dump(),
+    spec = WorkerSpec(str(settings.database.target), settings.store.timezone, settings.costs.model_dump(),
                       settings.outbox.delivery_reports, specs,
                       await app_secrets.get_or_create(db, "dashboard_signing_key", clock()),
                       secrets.token_urlsafe(32), settings.web.session_minutes * 60,
-                      log_level=logging.getLogger().getEffectiveLevel())
+                      log_level=logging.getLogger().getEffectiveLevel(), store=settings.store.id)
     worker = WorkerLink(spec, idle_seconds=settings.dashboards.idle_minutes * 60, own_cpu=settings.dashboards.own_cpu)
     live.listeners.append(worker.changed)
     dashboards = DashboardProxy(specs, worker, spec.signing_key)
@@ -218,11 +218,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         if settings.web.enabled:
             simulator = PhoneSimulator(emulators, clock, settings.store.country, on_change=lambda: live.bump("simulator"),
                                        mask=masker.mask) if emulators else None
-            if settings.database.engine == "sqlite":
-                dashboards = web_dashboards = await _start_dashboards(stack, settings, host, db, live, clock)
-            else:  # the views read the SQLite file in a worker process of their own
-                dashboards = None
-                LOGGER.warning("dashboards: not available on PostgreSQL yet; the other pages are (docs/deployment.md)")
+            dashboards = web_dashboards = await _start_dashboards(stack, settings, host, db, live, clock)
             runner = await start_web(WebContext(
                 db, settings.web, settings.store, clock, host, live=live, simulator=simulator, settings=settings,
                 outbox=outbox,

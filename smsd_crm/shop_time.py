@@ -114,7 +114,7 @@ class ShopTime:
     def sql_functions(self) -> list[tuple[str, int, Callable]]:
         """(name, arguments, function) of the SQL functions :func:`sql_day` and :func:`sql_start` use."""
         offset = self.sql_offset
-        return [("shop_offset", 0, lambda: offset), ("shop_start", 1, self._sql_start)]
+        return [("shop_offset", 0, lambda: offset), ("shop_start", 1, self._sql_start), ("week_start", 1, _week_start)]
 
     def install(self, conn: sqlite3.Connection) -> None:
         """Give a sqlite3 connection the SQL functions (aiosqlite: ``Database.open`` does it)."""
@@ -141,8 +141,18 @@ def sql_day(column: str) -> str:
 
 
 def sql_day_number(column: str) -> str:
-    """SQL for the shop's day of a stored instant as days since 1970-01-01."""
-    return f"CAST(julianday({column}, shop_offset()) - 2440587.5 AS INTEGER)"
+    """SQL for the shop's day of a stored instant as days since 1970-01-01. (Through the day's text: a
+    whole Julian day cast to an integer is the same on every engine, where a fraction is not: SQLite's
+    CAST truncates, PostgreSQL's rounds.)"""
+    return f"CAST(julianday({sql_day(column)}) - 2440587.5 AS INTEGER)"
+
+
+def _week_start(day: str | None) -> str | None:
+    """SQL ``week_start(day)``: the Monday (``YYYY-MM-DD``) of a ``YYYY-MM-DD`` day's ISO week."""
+    if not day:
+        return None
+    d = date.fromisoformat(str(day)[:10])
+    return (d - timedelta(days=d.weekday())).isoformat()
 
 
 def sql_start(param: str = "?") -> str:

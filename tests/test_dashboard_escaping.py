@@ -31,19 +31,21 @@ TOOLTIP = r"^(@\w+|@\{[^}]+\})(\{[^}]*\})?$"
 class Drill:
     """The sales arrays' drill-down, with a category from an imported CSV."""
 
+    stores = ["main"]
+
     def __init__(self, category: str) -> None:
         self.category = category
 
-    def by_year(self):
+    def by_year(self, store=None):
         return [Bar("2026", "2026", 1000, 500, 3)]
 
-    def by_month(self, year):
+    def by_month(self, year, store=None):
         return [Bar(f"{year}-01", "Jan", 1000, 500, 3)]
 
-    def by_category(self, year):
+    def by_category(self, year, store=None):
         return [Bar(self.category, self.category, 1000, 500, 3)]
 
-    def by_product(self, year, category):
+    def by_product(self, year, category, store=None):
         return [Bar("B01", "Beras", 1000, 500, 3)]
 
 

@@ -16,7 +16,6 @@ from smsd_crm_dashboards import sales as sales_view
 from smsd_crm_dashboards.common import rupiah_ticks
 from smsd_crm_dashboards.data import DashboardData
 from smsd_crm_dashboards.documents import DocumentHub, page_language
-from smsd_crm_dashboards.readonly import ReadOnlyDatabase
 from smsd_crm_dashboards.views import builtin_views
 
 from smsd_crm.campaigns.runner import summary_text
@@ -145,7 +144,7 @@ async def test_future_value_in_words_with_the_model_behind_details(shop):  # noq
 async def test_delivery_is_not_known_without_delivery_reports(shop):  # noqa: F811
     def table(reports: bool) -> tuple[list[list[str]], object]:
         doc = Document()
-        data = DashboardData(ReadOnlyDatabase(shop.path), delivery_reports=reports)
+        data = DashboardData(_data(shop).db, delivery_reports=reports)
         return doc, messages_view.make(doc, data, DocumentHub(), today=TODAY)
 
     def cells(doc) -> list[list[str]]:

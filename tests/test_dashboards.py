@@ -36,8 +36,10 @@ BAR = """([name, source, key, horizontal]) => {
 REVISION = "() => window.Bokeh && Bokeh.documents.length ? Number(Bokeh.documents[0].get_model_by_name('revision').text) : 0"
 
 
-async def _shop(tmp_path, emulator, daemons) -> tuple[str, Path, Path]:
-    config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\n")
+async def _shop(tmp_path, emulator, daemons, database: tuple = ("data/test.sqlite3", None)) -> tuple[str, Path, Path | str]:
+    """A shop with a demo history and its owner and cashier, its daemon started: (web address, log,
+    what ``query`` reads). ``database``: a ``shop_database`` pair (SQLite by default)."""
+    config = write_config(tmp_path, emulator.device, extra="plugins_dir: null\n", database=database[0])
     (tmp_path / "data").mkdir()
     for args, stdin in ((["catalog", "import", str(SAMPLE)], None), (["seed-demo", "--customers", "150"], None),
                         (["user", "add", "pemilik", "--role", "owner", "--password-stdin"], "mawar-sore-48\n"),
@@ -48,7 +50,7 @@ async def _shop(tmp_path, emulator, daemons) -> tuple[str, Path, Path]:
     await daemons(config, log)
     base = await wait_until(lambda: (m := re.search(r"web pages on (http://127\.0\.0\.1:\d+)/", log.read_text()))
                             and m.group(1), 30, "web address in the log")
-    return base, log, tmp_path / "data" / "test.sqlite3"
+    return base, log, database[1] or tmp_path / "data" / "test.sqlite3"
 
 
 async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_proxy(tmp_path, emulator, daemons):
@@ -138,8 +140,9 @@ async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_
         assert 'href="/dash/customers.csv?source=segments"' in page
 
 
-async def test_sales_drill_down_and_live_update_in_chromium(tmp_path, emulator, daemons, page):  # noqa: F811
-    base, _, db = await _shop(tmp_path, emulator, daemons)
+async def test_sales_drill_down_and_live_update_in_chromium(tmp_path, emulator, daemons, page,  # noqa: F811
+                                                            shop_database):
+    base, _, db = await _shop(tmp_path, emulator, daemons, shop_database)
     outside = []
 
     async def only_the_daemon(route):

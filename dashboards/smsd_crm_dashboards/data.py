@@ -19,7 +19,8 @@ RECHECK_SECONDS = 30.0  # with change notices, the purchase tables are still loo
 
 
 class DashboardData:
-    """``db`` is read-only, off the daemon's connection (``readonly.py``); ``costs`` is the
+    """``db`` is read-only, off the daemon's connection (``readonly.py``), or a PostgreSQL
+    :class:`~smsd_crm.storage.db.Database` of the worker's own; ``costs`` is the
     ``costs`` config section (SMS tariff, complaint cost); ``delivery_reports`` is
     ``outbox.delivery_reports``: without reports nobody knows whether a sent SMS arrived."""
 
@@ -46,6 +47,11 @@ class DashboardData:
         self._dirty = True
         self._checked = -math.inf
 
+    def _source(self):
+        """Where the line arrays are read: the SQLite file's path (read in batches on a connection of
+        their own), or the server's database itself."""
+        return str(self.db.path) if self.db.engine == "sqlite" else self.db
+
     def changed(self) -> None:
         """Something may have changed in the database (a change notice): look at the next use."""
         self._dirty = True
@@ -68,7 +74,7 @@ class DashboardData:
                 if self._purchases is not None:
                     self._purchases = merge(self._purchases, await changes(self.db, old, key))
                 if self._lines is not None:
-                    self._lines = await line_arrays.changes(str(self.db.path), self._lines, old, key,
+                    self._lines = await line_arrays.changes(self._source(), self._lines, old, key,
                                                               self._shop)
             else:
                 self._purchases = self._lines = self._line_customers = None
@@ -94,7 +100,7 @@ class DashboardData:
         async with self._lock:
             await self._fresh()
             if self._lines is None:
-                self._lines = await line_arrays.load(str(self.db.path), bool(self._has_orders), self._shop)
+                self._lines = await line_arrays.load(self._source(), bool(self._has_orders), self._shop)
             return self._lines
 
     async def line_customers(self):

@@ -36,23 +36,27 @@ def zoned(columns: list[str], zone: str, also: tuple[str, ...] = ()) -> list[str
 
 
 async def sales_csv(data, query: Mapping[str, str], zone: str) -> Export:
-    """The sales drill-down at the level ``query`` asks for (``year``, ``category``)."""
+    """The sales drill-down at the level ``query`` asks for (``year``, ``category``; ``store``: one
+    store's of a chain, else every store's)."""
     drill = await data.drill()
     year, category = query.get("year"), query.get("category", "")[:100]
+    store = query.get("store") or None
+    if store is not None and store not in drill.stores:
+        raise ExportError(400, f"no sales of store {store[:40]!r}")
     try:
         if year and category:
-            bars = drill.by_product(year, category)
+            bars = drill.by_product(year, category, store)
         elif year:
-            bars = drill.by_month(year) + drill.by_category(year)
+            bars = drill.by_month(year, store) + drill.by_category(year, store)
         else:
-            bars = drill.by_year()
+            bars = drill.by_year(store)
     except ValueError as exc:
         raise ExportError(400, str(exc)) from None
     time_key = not category  # keys are years (or months beside categories), not products
     text = to_csv(zoned(["key", "label", "sms_revenue", "till_revenue", "revenue", "units"], zone,
                         ("key",) if time_key else ()),
                   ([b.key, b.label, b.sms_revenue, b.till_revenue, b.revenue, b.units] for b in bars))
-    return Export("-".join(["sales", *(p for p in (year, category) if p)]) + ".csv", text)
+    return Export("-".join(["sales", *(p for p in (store, year, category) if p)]) + ".csv", text)
 
 
 async def tables(make, data) -> dict[str, tuple[list[str], list[list]]]:

@@ -49,10 +49,10 @@ async def _months(db, since: date, until: date | None) -> list:
         else ("", (since.isoformat(),))
     return await db.fetchall(
         f"""SELECT substr({sql_day('created_at')}, 1, 7) AS month,
-                  SUM(direction = 'in') AS inbound, SUM(direction = 'out') AS outbound,
-                  SUM(direction = 'out' AND state IN ('sent', 'delivered')) AS sent,
-                  SUM(direction = 'out' AND state = 'delivered') AS delivered,
-                  SUM(direction = 'out' AND state = 'failed') AS failed,
+                  SUM(CASE WHEN direction = 'in' THEN 1 ELSE 0 END) AS inbound, SUM(CASE WHEN direction = 'out' THEN 1 ELSE 0 END) AS outbound,
+                  SUM(CASE WHEN direction = 'out' AND state IN ('sent', 'delivered') THEN 1 ELSE 0 END) AS sent,
+                  SUM(CASE WHEN direction = 'out' AND state = 'delivered' THEN 1 ELSE 0 END) AS delivered,
+                  SUM(CASE WHEN direction = 'out' AND state = 'failed' THEN 1 ELSE 0 END) AS failed,
                   SUM(CASE WHEN direction = 'out' THEN {SMS_PARTS} ELSE 0 END) AS parts
            FROM messages WHERE created_at >= shop_start(?) {bound} GROUP BY month ORDER BY month""", params)
 

@@ -8,7 +8,7 @@ from collections import Counter
 from urllib.parse import urlencode
 
 from bokeh.layouts import column, row
-from bokeh.models import Button, ColumnDataSource, Div, FactorRange
+from bokeh.models import Button, ColumnDataSource, Div, FactorRange, Select
 
 from smsd_crm.analytics import sales
 from smsd_crm.shop_time import MONTHS
@@ -64,7 +64,10 @@ def _tooltips(level: str, speak) -> list[tuple[str, str]]:
 def make(doc, data, hub, today=None, lang: str | None = None):
     """Fill ``doc`` with the sales drill-down; return its (async) refresh."""
     speak = speaker(lang)
-    state: dict[str, str | None] = {"year": None, "category": None}
+    state: dict[str, str | None] = {"year": None, "category": None, "store": None}
+    # A chain's owner: every store's sales added up (the default), or one store's.
+    stores = Select(name="store", options=[("", speak.t("dash.sales.all_stores"))], value="", visible=False,
+                    width=200)
     title = text_div(name="title", styles={"font-size": "1.3em", "font-weight": "bold"})
     back = Button(label=speak.t("dash.back"), name="back", visible=False, width=110)
     export = Div(text="", name="export")
@@ -84,25 +87,29 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     side.hbar_stack(CHANNELS, y="factor", source=side_src, height=0.8, color=COLORS)
 
     async def refresh() -> None:
-        year, category = state["year"], state["category"]
+        year, category, store = state["year"], state["category"], state["store"]
         drill = await data.drill()
+        if len(drill.stores) > 1:  # a chain: the choice is there once a second store has sold
+            stores.options = [("", speak.t("dash.sales.all_stores"))] + [
+                (s, speak.t("dash.sales.store", store=s)) for s in drill.stores]
+            stores.visible = True
         if year is None:
-            main_bars, main_level = drill.by_year(), "year"
+            main_bars, main_level = drill.by_year(store), "year"
             main.title.text = speak.t("dash.sales.per_year")
             hint.text = speak.t("dash.sales.hint_year")
             title.text = speak.t("dash.view.sales")
             query = {}
         else:
-            main_bars, main_level = drill.by_month(year), "month"
+            main_bars, main_level = drill.by_month(year, store), "month"
             main.title.text = speak.t("dash.sales.per_month", year=year)
             if category is None:
-                side_bars, side_level = drill.by_category(year), "category"
+                side_bars, side_level = drill.by_category(year, store), "category"
                 side.title.text = speak.t("dash.sales.categories", year=year)
                 hint.text = speak.t("dash.sales.hint_category")
                 title.text = speak.t("dash.sales.title_year", year=year)
                 query = {"year": year}
             else:
-                side_bars, side_level = drill.by_product(year, category), "product"
+                side_bars, side_level = drill.by_product(year, category, store), "product"
                 side.title.text = speak.t("dash.sales.products", year=year, category=category)
                 hint.text = speak.t("dash.sales.hint_product")
                 title.text = speak.t("dash.sales.title_category", year=year, category=category)
@@ -112,6 +119,9 @@ def make(doc, data, hub, today=None, lang: str | None = None):
             side.height = 90 + 30 * max(len(side_bars), 3)
             rupiah_axis(side.xaxis[0], 0, max((b.revenue for b in side_bars), default=0), lang, count=3)
             fresh_hover(side, _tooltips(side_level, speak))
+        if store is not None:
+            title.text += " · " + speak.t("dash.sales.store", store=store)
+            query["store"] = store
         main_src.data = bar_data(main_bars, main_level, lang)
         main.x_range.factors = main_src.data["factor"]
         rupiah_axis(main.yaxis[0], 0, max((b.revenue for b in main_bars), default=0), lang)
@@ -133,6 +143,10 @@ def make(doc, data, hub, today=None, lang: str | None = None):
             side_src.selected.indices = []
             doc.add_next_tick_callback(refresh)
 
+    def on_store(attr, old, new) -> None:
+        state["store"] = new or None
+        doc.add_next_tick_callback(refresh)
+
     def on_back() -> None:
         if state["category"] is not None:
             state["category"] = None
@@ -143,7 +157,8 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     main_src.selected.on_change("indices", on_main)
     side_src.selected.on_change("indices", on_side)
     back.on_click(on_back)
-    doc.add_root(column(row(back, export), title, hint, main, side, revision, sizing_mode="stretch_width",
+    stores.on_change("value", on_store)
+    doc.add_root(column(row(back, export), stores, title, hint, main, side, revision, sizing_mode="stretch_width",
                         name="sales"))
     doc.title = speak.t("dash.view.sales")
     hub.register(doc, refresh)

@@ -60,7 +60,8 @@ class ViewSpec:
 
 @dataclass(frozen=True)
 class WorkerSpec:
-    """Everything the worker needs: the database (read-only), the shop's zone, the cost figures
+    """Everything the worker needs: the database (a SQLite file's path, read-only, or a PostgreSQL URL;
+    the spec goes down a pipe, never on a command line), the shop's zone, the cost figures
     (``costs`` config section), the views, the keys Bokeh signs and checks sessions with, and the
     secret header value only the daemon's proxy knows."""
 
@@ -76,6 +77,7 @@ class WorkerSpec:
     check_seconds: float = 5.0  # ... checked this often
     log_level: int = 20
     cpus: list[int] | None = None  # the CPUs the worker runs on (cpus.py); None: any
+    store: str = "main"  # store.id: a PostgreSQL database may hold a chain's stores
 
     def dumps(self) -> str:
         """One JSON line."""

@@ -16,6 +16,7 @@ Run as ``python -m smsd_crm_dashboards.worker``.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from urllib.parse import quote
 
 from smsd_crm.config import CostsConfig
 from smsd_crm.shop_time import for_zone
+from smsd_crm.storage.db import Database, is_postgresql
 
 from .cpus import allowed, pin
 from .data import DashboardData
@@ -105,7 +107,10 @@ class Worker:
         self.spec = spec
         self.say = say  # one message to the daemon
         self.views = loaded(spec)
-        self.data = DashboardData(ReadOnlyDatabase(spec.database, for_zone(spec.timezone)),
+        # A SQLite file is read on read-only connections of the worker's own; a PostgreSQL server
+        # through the storage API, opened in start() (it connects).
+        self.data = DashboardData(None if is_postgresql(spec.database) else
+                                  ReadOnlyDatabase(spec.database, for_zone(spec.timezone)),
                                   CostsConfig(**spec.costs), spec.delivery_reports, told=True)
         self.hub = DocumentHub(REFRESH_SPACING)
         self.collector = SpacedCollector(COLLECT_SECONDS)
@@ -115,6 +120,8 @@ class Worker:
 
     async def start(self) -> int:
         """Start Bokeh's server on this loop; return its port."""
+        if self.data.db is None:
+            self.data.db = await Database.open(self.spec.database, for_zone(self.spec.timezone), self.spec.store)
         from bokeh.application import Application
         from bokeh.application.handlers.function import FunctionHandler
         from bokeh.application.handlers.handler import Handler
@@ -231,7 +238,9 @@ class Worker:
         await self.collector.stop()
         if self.server is not None:
             self.server.stop()
-        self.data.db.close()
+        closed = self.data.db.close() if self.data.db is not None else None
+        if inspect.isawaitable(closed):
+            await closed
 
 
 def _handlers():

@@ -48,9 +48,9 @@ async def results(db, days: int = DAYS, limit: int = 20, campaign_id: int | None
     for c in await db.fetchall(*chosen):
         m = await db.fetchone(
             f"""SELECT COUNT(*) AS recipients,
-                       SUM(r.state = 'skipped') AS skipped,
-                       SUM(m.state IN ('sent', 'delivered')) AS sent, SUM(m.state = 'delivered') AS delivered,
-                       SUM(m.state = 'failed') AS failed,
+                       SUM(CASE WHEN r.state = 'skipped' THEN 1 ELSE 0 END) AS skipped,
+                       SUM(CASE WHEN m.state IN ('sent', 'delivered') THEN 1 ELSE 0 END) AS sent, SUM(CASE WHEN m.state = 'delivered' THEN 1 ELSE 0 END) AS delivered,
+                       SUM(CASE WHEN m.state = 'failed' THEN 1 ELSE 0 END) AS failed,
                        SUM(CASE WHEN m.state IN ('sent', 'delivered') THEN {SMS_PARTS.replace('text', 'm.text')}
                            ELSE 0 END) AS parts
                 FROM campaign_recipients r LEFT JOIN messages m ON m.id = r.message_id

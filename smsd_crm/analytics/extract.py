@@ -15,11 +15,12 @@ from ..storage.db import Database
 from .rfm import CustomerActivity
 
 # ``day`` is the shop's calendar day (shop_time.sql_day), never the UTC date.
-TILL_ONLY = f"""SELECT phone, {sql_day('sold_at')}, total, discount > 0, 'till', discount FROM sales
+# promo is 0 or 1, not a comparison's truth value: PostgreSQL has no SUM of booleans.
+TILL_ONLY = f"""SELECT phone, {sql_day('sold_at')}, total, CASE WHEN discount > 0 THEN 1 ELSE 0 END, 'till', discount FROM sales
 WHERE phone IS NOT NULL"""
 PURCHASES = f"""
 SELECT phone, {sql_day('created_at')} AS day, total AS amount,
-       (discount > 0 OR promo_code IS NOT NULL) AS promo, 'sms' AS channel, discount
+       CASE WHEN discount > 0 OR promo_code IS NOT NULL THEN 1 ELSE 0 END AS promo, 'sms' AS channel, discount
 FROM orders WHERE state != 'cancelled'
 UNION ALL
 {TILL_ONLY}
@@ -46,8 +47,8 @@ async def activity(db: Database, as_of: date, window_days: int = 365) -> list[Cu
         f"""SELECT phone, MAX(day) AS last,
                    COUNT(DISTINCT CASE WHEN day > ? THEN day END) AS occasions,
                    SUM(CASE WHEN day > ? THEN amount ELSE 0 END) AS spend,
-                   SUM(day > ?) AS orders, SUM(CASE WHEN day > ? THEN promo ELSE 0 END) AS promo_orders
-            FROM ({await purchases_sql(db)}) WHERE day <= ? GROUP BY phone""",
+                   SUM(CASE WHEN day > ? THEN 1 ELSE 0 END) AS orders, SUM(CASE WHEN day > ? THEN promo ELSE 0 END) AS promo_orders
+            FROM ({await purchases_sql(db)}) AS p WHERE day <= ? GROUP BY phone""",
         (start, start, start, start, as_of.isoformat()))
     return [CustomerActivity(r["phone"], date.fromisoformat(r["last"]), r["occasions"], r["spend"], r["orders"],
                              r["promo_orders"]) for r in rows]
@@ -55,7 +56,7 @@ async def activity(db: Database, as_of: date, window_days: int = 365) -> list[Cu
 
 async def purchase_days(db: Database, as_of: date) -> dict[str, list[date]]:
     """Every customer's purchase days up to ``as_of`` (for retention)."""
-    rows = await db.fetchall(f"SELECT DISTINCT phone, day FROM ({await purchases_sql(db)}) WHERE day <= ?",
+    rows = await db.fetchall(f"SELECT DISTINCT phone, day FROM ({await purchases_sql(db)}) AS p WHERE day <= ?",
                              (as_of.isoformat(),))
     out: dict[str, list[date]] = defaultdict(list)
     for r in rows:
@@ -123,15 +124,22 @@ async def complaints_per_week(db: Database, since: date,
     """(week start, complaints opened, purchases) per ISO week since ``since``; ``bought`` gives the
     purchases per week start when the caller has them (``Purchases.per_week``)."""
     has = await has_table(db, "complaints")
-    week = "date({col}, '-' || ((strftime('%w', {col}) + 6) % 7) || ' days')"  # {col}: a day, YYYY-MM-DD
+    week = "week_start({col})"  # {col}: a day, YYYY-MM-DD (shop_time.sql_functions, sql_dialect)
     opened = {} if not has else {r[0]: r[1] for r in await db.fetchall(
         f"SELECT {week.format(col=sql_day('opened_at'))} AS w, COUNT(*) FROM complaints "
         "WHERE opened_at >= shop_start(?) GROUP BY w", (since.isoformat(),))}
     if bought is None:
         bought = {r[0]: r[1] for r in await db.fetchall(
-            f"SELECT {week.format(col='day')} AS w, COUNT(*) FROM ({await purchases_sql(db)}) WHERE day >= ? "
+            f"SELECT {week.format(col='day')} AS w, COUNT(*) FROM ({await purchases_sql(db)}) AS p WHERE day >= ? "
             "GROUP BY w", (since.isoformat(),))}
     return [(w, opened.get(w, 0), bought.get(w, 0)) for w in sorted(set(opened) | set(bought))]
+
+
+def unindexed(column: str, db) -> str:
+    """``column`` kept from choosing the index: SQLite's planner takes an index on a column it is asked
+    to compare (``messages_state``) over the better one on the time; a unary ``+`` stops it. PostgreSQL
+    plans by statistics and has no ``+`` for text."""
+    return f"+{column}" if db.engine == "sqlite" else column
 
 
 REPLY_WAIT_DAYS = 30  # a reply queued longer than this before it was sent is left out of the reply times
@@ -143,7 +151,8 @@ async def reply_latency_seconds(db: Database, since: datetime) -> list[float]:
     stored, through an index, not by reading every message the shop ever sent)."""
     rows = await db.fetchall(
         "SELECT i.created_at AS got, o.updated_at AS sent FROM messages o JOIN messages i ON i.id = o.in_reply_to "
-        "WHERE o.created_at >= ? AND o.direction = 'out' AND +o.state IN ('sent', 'delivered') AND o.updated_at >= ?",
+        f"WHERE o.created_at >= ? AND o.direction = 'out' AND {unindexed('o.state', db)} IN ('sent', 'delivered') "
+        "AND o.updated_at >= ?",
         ((since - timedelta(days=REPLY_WAIT_DAYS)).isoformat(), since.isoformat()))
     return [(datetime.fromisoformat(r["sent"]) - datetime.fromisoformat(r["got"])).total_seconds() for r in rows]
 
@@ -151,12 +160,12 @@ async def reply_latency_seconds(db: Database, since: datetime) -> list[float]:
 async def customer_baskets(db: Database, since: date) -> list[set[str]]:
     """Every product each known customer bought since ``since`` (both channels): the customer-level
     baskets, since SMS orders often hold a single item."""
-    return await _line_pairs(db, since, "o.phone", "s.phone", known_only=True, outer="SELECT DISTINCT * FROM ({})")
+    return await _line_pairs(db, since, "o.phone", "s.phone", known_only=True, outer="SELECT DISTINCT * FROM ({}) AS pairs")
 
 
 async def transactions(db: Database, until: date) -> list[tuple[str, date, float]]:
     """(customer, day, amount) of every known customer's purchase up to ``until`` (the CLV input)."""
-    rows = await db.fetchall(f"SELECT phone, day, SUM(amount) FROM ({await purchases_sql(db)}) WHERE day <= ? "
+    rows = await db.fetchall(f"SELECT phone, day, SUM(amount) FROM ({await purchases_sql(db)}) AS p WHERE day <= ? "
                              "GROUP BY phone, day", (until.isoformat(),))
     return [(r[0], date.fromisoformat(r[1]), float(r[2])) for r in rows]
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Protocol, Union
 
 import numpy as np
 
@@ -19,12 +21,12 @@ from .distinct import distinct, runs
 from .metrics import CustomerCosts, Rule, rules_from_counts
 
 ORDER_LINES = (f"SELECT o.id, o.phone, {sql_day_number('o.created_at')}, ol.code, ol.name, "
-               "COALESCE(ol.product_id, -1), ol.quantity, ol.quantity * ol.price, ol.quantity * ol.cost "
+               "COALESCE(ol.product_id, -1), ol.quantity, ol.quantity * ol.price, ol.quantity * ol.cost, o.store_id "
                "FROM orders o JOIN order_lines ol ON ol.order_id = o.id WHERE o.state != 'cancelled'")
 SALE_LINES = (f"SELECT -s.id, s.phone, {sql_day_number('s.sold_at')}, sl.code, sl.name, "
-              "COALESCE(sl.product_id, -1), sl.quantity, sl.quantity * sl.price, sl.quantity * sl.cost "
-              "FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id WHERE 1")
-COLUMNS = ("basket", "cust", "day", "sms", "code", "product", "units", "revenue", "cost")
+              "COALESCE(sl.product_id, -1), sl.quantity, sl.quantity * sl.price, sl.quantity * sl.cost, s.store_id "
+              "FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id WHERE 1 = 1")
+COLUMNS = ("basket", "cust", "day", "sms", "code", "product", "units", "revenue", "cost", "store")
 BATCH = 50_000  # rows turned into arrays at a time: a million lines never sit in memory as tuples
 
 
@@ -33,7 +35,8 @@ class Lines:
     """One row per order or sale line. ``basket`` is the order id, or minus the sale id for a till
     sale; ``cust`` indexes ``phones`` (-1: a till sale without a number); ``code`` indexes ``codes``;
     ``product`` is the catalogue id (-1 when the till sold something not in it); ``day`` counts days
-    since 1970-01-01; revenue and cost are quantity x the line's price and cost."""
+    since 1970-01-01; revenue and cost are quantity x the line's price and cost; ``store`` indexes
+    ``stores`` (the store ids of a chain: the store that took the order or rang up the sale)."""
 
     phones: list[str]
     codes: list[str]
@@ -47,6 +50,8 @@ class Lines:
     units: np.ndarray
     revenue: np.ndarray
     cost: np.ndarray
+    stores: list[str] = field(default_factory=list)
+    store: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int16))
     # The arrays above are the first rows of these longer buffers: an order's lines are written into
     # the spare room instead of copying ten million rows (see ``add``). Shared, never mutated below
     # any Lines' length; ``fill`` says which Lines may append (the newest one).
@@ -56,14 +61,17 @@ class Lines:
     def empty(cls) -> "Lines":
         """No lines."""
         i32, i64 = np.array([], dtype=np.int32), np.array([], dtype=np.int64)
-        return cls([], [], {}, i64, i32, i32, np.array([], dtype=bool), i32, i32, i32, i64, i64)
+        return cls([], [], {}, i64, i32, i32, np.array([], dtype=bool), i32, i32, i32, i64, i64, [],
+                   np.array([], dtype=np.int16))
 
     def add(self, rows) -> "Lines":
-        """These lines with ``rows`` (basket, phone, day, code, name, product, units, revenue, cost)
-        appended; ``rows`` may be any iterable of row lists (a cursor's batches)."""
-        phones, codes, names = list(self.phones), list(self.codes), dict(self.names)
+        """These lines with ``rows`` (basket, phone, day, code, name, product, units, revenue, cost[,
+        store id]; without it the store ``main``) appended; ``rows`` may be any iterable of row lists
+        (a cursor's batches)."""
+        phones, codes, names, stores = list(self.phones), list(self.codes), dict(self.names), list(self.stores)
         phone_index = {p: i for i, p in enumerate(phones)}
         code_index = {c: i for i, c in enumerate(codes)}
+        store_index = {s: i for i, s in enumerate(stores)}
 
         def index(values, table: dict, listing: list) -> np.ndarray:
             out = np.empty(len(values), dtype=np.int32)
@@ -79,7 +87,8 @@ class Lines:
         for batch in rows:
             if not batch:
                 continue
-            basket, phone, day, code, name, product, units, revenue, cost = zip(*batch)
+            basket, phone, day, code, name, product, units, revenue, cost, *at = zip(*batch)
+            store = at[0] if at else ("main",) * len(basket)
             for c, n in zip(code, name):
                 if n > names.get(c, ""):
                     names[c] = n
@@ -90,7 +99,8 @@ class Lines:
                                   ("product", np.array(product, dtype=np.int32)),
                                   ("units", np.array(units, dtype=np.int32)),
                                   ("revenue", np.array(revenue, dtype=np.int64)),
-                                  ("cost", np.array(cost, dtype=np.int64))):
+                                  ("cost", np.array(cost, dtype=np.int64)),
+                                  ("store", index(store, store_index, stores).astype(np.int16))):
                 parts[column].append(values)
         size = len(self.basket)
         new = {f: np.concatenate(v[1:]) if len(v) > 1 else v[0][:0] for f, v in parts.items()}
@@ -105,7 +115,7 @@ class Lines:
         for f in COLUMNS:
             room[f][size:end] = new[f]
         room["fill"] = end
-        return Lines(phones, codes, names, **{f: room[f][:end] for f in COLUMNS}, _room=room)
+        return Lines(phones, codes, names, **{f: room[f][:end] for f in COLUMNS}, stores=stores, _room=room)
 
     def without_orders(self, order_ids: list[int]) -> "Lines":
         """These lines less those of the given (cancelled) orders."""
@@ -151,19 +161,32 @@ def _batches(path: str, sql: str, params: tuple = (), shop: ShopTime | None = No
         conn.close()
 
 
-def _ids(path: str, sql: str, params: tuple) -> list[int]:
-    return [row[0] for batch in _batches(path, sql, params) for row in batch]
+# Where lines are read from: a SQLite file's path (a read-only connection of its own in a worker
+# thread, streamed in batches), or a database server (its storage API: the server does the work).
+Source = Union[str, Path, "Reader"]
 
 
-async def load(path: str, has_orders: bool, shop: ShopTime | None = None) -> Lines:
-    """Every line of both channels (SMS orders that were not cancelled, and till sales), read on a
-    read-only connection of its own and turned into arrays in a worker thread; days are the shop's
-    (``shop``: its zone, Asia/Jakarta when not given)."""
+class Reader(Protocol):
+    engine: str
+
+    async def fetchall(self, sql: str, params: Any = ()) -> list: ...
+
+
+async def _read(source: Source, sql: str, params: tuple, shop: ShopTime | None, build: Callable[[Any], Any]) -> Any:
+    if isinstance(source, (str, Path)):
+        return await asyncio.to_thread(lambda: build(_batches(str(source), sql, params, shop)))
+    return build([[tuple(r) for r in await source.fetchall(sql, params)]])
+
+
+async def load(source: Source, has_orders: bool, shop: ShopTime | None = None) -> Lines:
+    """Every line of both channels (SMS orders that were not cancelled, and till sales), turned into
+    arrays (in a worker thread, for a SQLite file); days are the shop's (``shop``: its zone,
+    Asia/Jakarta when not given)."""
     sql = SALE_LINES if not has_orders else f"{ORDER_LINES} UNION ALL {SALE_LINES}"
-    return await asyncio.to_thread(lambda: Lines.empty().add(_batches(path, sql, (), shop)))
+    return await _read(source, sql, (), shop, Lines.empty().add)
 
 
-async def changes(path: str, lines: Lines, old: tuple, new: tuple, shop: ShopTime | None = None) -> Lines:
+async def changes(source: Source, lines: Lines, old: tuple, new: tuple, shop: ShopTime | None = None) -> Lines:
     """``lines`` brought from fingerprint ``old`` to ``new`` (see ``purchases.fingerprint``): the lines
     of sales and orders with larger ids added, those of orders cancelled since taken out."""
     sql = f"{SALE_LINES} AND s.id > ?"
@@ -172,10 +195,10 @@ async def changes(path: str, lines: Lines, old: tuple, new: tuple, shop: ShopTim
     if len(old) == 5 and len(new) == 5:
         sql = f"{ORDER_LINES} AND o.id > ? UNION ALL {sql}"
         params.insert(0, int(old[2] or 0))
-        cancelled = await asyncio.to_thread(
-            _ids, path, "SELECT id FROM orders WHERE id <= ? AND state = 'cancelled' AND updated_at > ?",
-            (int(old[2] or 0), old[3] or ""))
-    return await asyncio.to_thread(lambda: lines.without_orders(cancelled).add(_batches(path, sql, tuple(params), shop)))
+        cancelled = await _read(source, "SELECT id FROM orders WHERE id <= ? AND state = 'cancelled' AND updated_at > ?",
+                                (int(old[2] or 0), old[3] or ""), None,
+                                lambda batches: [row[0] for batch in batches for row in batch])
+    return await _read(source, sql, tuple(params), shop, lines.without_orders(cancelled).add)
 
 
 @dataclass(frozen=True)

@@ -208,6 +208,14 @@ def _read(path: str, sql: str, params: tuple = (), shop: ShopTime | None = None)
     return rows
 
 
+async def _rows(db, sql: str, params: tuple) -> list[tuple]:
+    """A SQLite file is read on a read-only connection of its own in a worker thread (see :func:`_read`);
+    a server through the storage API (it reads beside the writers on its own)."""
+    if db.engine == "sqlite":
+        return await asyncio.to_thread(_read, str(db.path), sql, params, _shop(db))
+    return [tuple(r) for r in await db.fetchall(sql, params)]
+
+
 DAY = "CAST(julianday({col}) - 2440587.5 AS INTEGER)"
 DAY_FLOOR = -(2 ** 31)  # day numbers shifted to be non-negative in the merge key
 
@@ -226,25 +234,25 @@ def _build(rows: list[tuple]) -> Purchases:
 async def load(db: Database) -> Purchases:
     """One pass over both channels, aggregated per customer and day in SQL."""
     sql = f"""SELECT phone, {DAY.format(col="day")}, SUM(amount), COUNT(*), SUM(promo), SUM(discount)
-              FROM ({await purchases_sql(db)}) GROUP BY phone, day ORDER BY phone, day"""
-    return _build(await asyncio.to_thread(_read, str(db.path), sql, (), _shop(db)))
+              FROM ({await purchases_sql(db)}) AS p GROUP BY phone, day ORDER BY phone, day"""
+    return _build(await _rows(db, sql, ()))
 
 
 async def changes(db: Database, old: tuple, new: tuple) -> list[tuple]:
     """(phone, day, amount, purchases, promo, discount) rows to add between two fingerprints: sales and orders with
     larger ids, minus orders cancelled since. Negative rows take a cancelled order back out."""
-    sql = (f"SELECT phone, {sql_day_number('sold_at')}, total, 1, discount > 0, discount FROM sales "
+    sql = (f"SELECT phone, {sql_day_number('sold_at')}, total, 1, CASE WHEN discount > 0 THEN 1 ELSE 0 END, discount FROM sales "
            "WHERE phone IS NOT NULL AND id > ?")
     params: list = [int(old[0] or 0)]
     if len(old) == 5 and len(new) == 5:
         day = sql_day_number("created_at")
-        promo = "(discount > 0 OR promo_code IS NOT NULL)"
+        promo = "(CASE WHEN discount > 0 OR promo_code IS NOT NULL THEN 1 ELSE 0 END)"
         sql += (f" UNION ALL SELECT phone, {day}, total, 1, {promo}, discount FROM orders "
                 "WHERE id > ? AND state != 'cancelled'"
                 f" UNION ALL SELECT phone, {day}, -total, -1, -{promo}, -discount FROM orders "
                 "WHERE id <= ? AND state = 'cancelled' AND updated_at > ?")
         params += [int(old[2] or 0), int(old[2] or 0), old[3] or ""]
-    return await asyncio.to_thread(_read, str(db.path), sql, tuple(params), _shop(db))
+    return await _rows(db, sql, tuple(params))
 
 
 def _shop(db) -> ShopTime:

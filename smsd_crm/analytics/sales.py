@@ -32,7 +32,7 @@ UNION ALL
 SELECT {sql_day('s.sold_at')} AS day, 'till' AS channel, COALESCE(p.category, 'Lainnya') AS category,
        sl.code AS code, sl.name AS name, sl.quantity AS units, sl.quantity * sl.price AS revenue
 FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id LEFT JOIN products p ON p.id = sl.product_id
-WHERE 1 {{where_s}}
+WHERE 1 = 1 {{where_s}}
 """
 
 
@@ -78,7 +78,7 @@ async def _bars(db: Database, group: str, label: str, year: str | None = None,
         f"""SELECT {group} AS k, {label} AS l,
                    SUM(CASE WHEN channel = 'sms' THEN revenue ELSE 0 END) AS sms,
                    SUM(CASE WHEN channel = 'till' THEN revenue ELSE 0 END) AS till, SUM(units) AS units
-            FROM ({lines}) {outer} GROUP BY k ORDER BY k""", params)
+            FROM ({lines}) AS lines {outer} GROUP BY k ORDER BY k""", params)
     return [Bar(r["k"], r["l"], r["sms"], r["till"], r["units"]) for r in rows]
 
 
@@ -127,24 +127,37 @@ class Drill:
         self._category = table[lines.product + 1]  # product -1 (not in the catalogue) reads slot 0: OTHER
         self._kept: dict[tuple, list[Bar]] = {}
 
-    def by_year(self) -> list[Bar]:
-        """Revenue per year."""
-        return self._bars(("year",), lambda: np.ones(len(self.lines.day), dtype=bool))
+    @property
+    def stores(self) -> list[str]:
+        """The stores (``store.id``) the lines come from, sorted: one for a shop on its own."""
+        return sorted(self.lines.stores)
 
-    def by_month(self, year: str) -> list[Bar]:
+    def by_year(self, store: str | None = None) -> list[Bar]:
+        """Revenue per year (``store``: that store's only; None: every store's)."""
+        return self._bars(("year", store), lambda: self._of(store))
+
+    def by_month(self, year: str, store: str | None = None) -> list[Bar]:
         """Revenue per month of ``year`` ("2026")."""
-        return self._bars(("month", _year(year)), lambda: self._in_year(year))
+        return self._bars(("month", store, _year(year)), lambda: self._in_year(year) & self._of(store))
 
-    def by_category(self, year: str) -> list[Bar]:
+    def by_category(self, year: str, store: str | None = None) -> list[Bar]:
         """Revenue per category in ``year``."""
-        return self._bars(("category", _year(year)), lambda: self._in_year(year))
+        return self._bars(("category", store, _year(year)), lambda: self._in_year(year) & self._of(store))
 
-    def by_product(self, year: str, category: str) -> list[Bar]:
+    def by_product(self, year: str, category: str, store: str | None = None) -> list[Bar]:
         """Revenue per product of ``category`` in ``year``."""
         if category not in self.category_names:
             return []
         wanted = self.category_names.index(category)
-        return self._bars(("product", _year(year), category), lambda: self._in_year(year) & (self._category == wanted))
+        return self._bars(("product", store, _year(year), category),
+                          lambda: self._in_year(year) & (self._category == wanted) & self._of(store))
+
+    def _of(self, store: str | None) -> np.ndarray:
+        if store is None:
+            return np.ones(len(self.lines.day), dtype=bool)
+        if store not in self.lines.stores:
+            return np.zeros(len(self.lines.day), dtype=bool)
+        return self.lines.store == self.lines.stores.index(store)
 
     def _in_year(self, year: str) -> np.ndarray:
         y = int(_year(year))
@@ -202,5 +215,5 @@ async def revenue_between(db: Database, start: datetime, end: datetime) -> Bar:
     row = await db.fetchone(
         f"""SELECT COALESCE(SUM(CASE WHEN channel = 'sms' THEN revenue END), 0) AS sms,
                    COALESCE(SUM(CASE WHEN channel = 'till' THEN revenue END), 0) AS till,
-                   COALESCE(SUM(units), 0) AS units FROM ({lines})""", params)
+                   COALESCE(SUM(units), 0) AS units FROM ({lines}) AS lines""", params)
     return Bar("", "", row["sms"], row["till"], row["units"])

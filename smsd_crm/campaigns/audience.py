@@ -95,7 +95,7 @@ async def resolve(db, audience: Audience, today: date, plugin_segment=None) -> l
         phones = await _category_buyers(db, audience.value or "", today - timedelta(days=365))
     elif audience.kind == "inactive":
         cutoff = (today - timedelta(days=int(audience.value or 0))).isoformat()
-        rows = await db.fetchall(f"SELECT phone FROM ({await purchases_sql(db)}) GROUP BY phone HAVING MAX(day) < ?",
+        rows = await db.fetchall(f"SELECT phone FROM ({await purchases_sql(db)}) AS p GROUP BY phone HAVING MAX(day) < ?",
                                  (cutoff,))
         phones = {r[0] for r in rows}
     else:

@@ -133,6 +133,8 @@ def postgresql_functions(offset_minutes: int) -> list[str]:
     ``date(instant, modifier)`` the calendar day (``YYYY-MM-DD``) of a stored ISO instant moved by it;
     ``shop_start(day)`` the UTC instant, as stored, where a shop day, month (``2025-01``) or year
     (``2025``) starts. STABLE: evaluated once per statement where their arguments are constants.
+    ``julianday(day)`` SQLite's Julian day number of a ``YYYY-MM-DD`` day; ``week_start(day)`` its
+    ISO week's Monday (SQLite: :meth:`smsd_crm.shop_time.ShopTime.sql_functions`).
     """
     offset = f"{offset_minutes:+d} minutes"
     schema = functions_schema(offset_minutes)
@@ -145,4 +147,9 @@ def postgresql_functions(offset_minutes: int) -> list[str]:
             SELECT CASE WHEN day IS NULL OR day = '' THEN NULL ELSE
                    to_char((rpad(day, 10, CASE length(day) WHEN 4 THEN '-01-01' ELSE '-01' END)::timestamp
                             - interval '{offset}'), 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"') END $$""",
+        # SQLite's julianday of a calendar day (shop_time.sql_day_number): whole days + .5
+        f"""CREATE OR REPLACE FUNCTION {schema}.julianday(day text) RETURNS numeric LANGUAGE sql IMMUTABLE AS $$
+            SELECT (left(day, 10)::date - DATE '1970-01-01') + 2440587.5 $$""",
+        f"""CREATE OR REPLACE FUNCTION {schema}.week_start(day text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+            SELECT to_char(date_trunc('week', left(day, 10)::date), 'YYYY-MM-DD') $$""",
     ]
