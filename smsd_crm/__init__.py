@@ -26,12 +26,15 @@ from .i18n import Speaker
 from .models import (
     ApiRoute,
     Command,
+    Complaint,
     Customer,
     HomeLine,
     HomeSection,
     Keyword,
     Message,
     Migration,
+    Order,
+    OrderLine,
     Page,
     Product,
     ProfileSection,
@@ -70,4 +73,5 @@ __all__ = [
     "split_keyword", "to_gsm7", "record_id", "record_number",
     "MAX_ITEMS", "AskSize", "ItemRequest", "Lexicon", "Measure", "Packs", "choose", "parse_items", "size_text", "wrong_pack",
     "Registration", "parse_birthday", "parse_registration", "parse_update", "person_name", "Speaker",
+    "Complaint", "Order", "OrderLine",
 ]

@@ -14,20 +14,23 @@ from collections import deque
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Generic, Iterator, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Generic, Iterator, Sequence, TypeVar
 
 from .config import StoreConfig
 from .errors import PluginError
 from .i18n import Speaker, pick_language
-from .models import Customer, Keyword, Product, SmsQueue
+from .models import Complaint, Customer, Keyword, Order, OrderLine, Product, SmsQueue
 from .plugin_config import PluginConfig
 from .sms.fit import render_reply
 from .storage import campaigns as campaign_queries
 from .storage import catalog as catalog_queries
+from .storage import complaints as complaint_queries
 from .storage import consent as consent_queries
 from .storage import conversations as conversation_queries
 from .storage import customers as customer_queries
 from .storage import messages as message_queries
+from .storage import orders as order_queries
+from .storage import vouchers as voucher_queries
 from .storage.db import Database, Params
 from .understanding import catalog_match
 from .understanding.lexicon import Lexicon
@@ -163,6 +166,86 @@ class Catalog:
         return await catalog_queries.set_stock(self._s.db, code, quantity, self._s.clock())
 
 
+class Orders:
+    """SMS orders (core storage; the built-in order plugin takes them by SMS and moves them). Each
+    store's own: another store's order is None here."""
+
+    def __init__(self, services: CoreServices) -> None:
+        self._s = services
+
+    async def place(self, phone: str, lines: Sequence[tuple[Product, int]], language: str, *,
+                    message_id: int | None = None, promo_code: str | None = None, by: str = "sms") -> int:
+        """A new order of (product, quantity) lines at their catalogue prices; returns its number.
+        Taking the stock is the caller's (``ctx.catalog.take_stock``, in the same transaction)."""
+        return await order_queries.place(self._s.db, phone=phone, lines=lines, language=language,
+                                         now=self._s.clock(), message_id=message_id, promo_code=promo_code, by=by)
+
+    async def get(self, order_id: int) -> Order | None:
+        """One of this store's orders, or None."""
+        return await order_queries.get(self._s.db, order_id)
+
+    async def lines(self, order_id: int) -> list[OrderLine]:
+        """Its lines, as sold."""
+        return await order_queries.lines(self._s.db, order_id)
+
+    async def set_state(self, order_id: int, state: str, by: str) -> None:
+        """Record a move (the plugin decides which moves are allowed); ValueError for no such state."""
+        await order_queries.set_state(self._s.db, order_id, state, self._s.clock(), by)
+
+    async def figures(self, since: datetime, until: datetime) -> tuple[int, int, int, int]:
+        """This store's orders placed in [since, until), cancelled left out: (count, total rupiah,
+        still new, ready)."""
+        return await order_queries.figures(self._s.db, since, until)
+
+
+class Complaints:
+    """Complaint tickets (core storage; the built-in complaint plugin opens, answers and closes
+    them). A chain's tickets are the chain's."""
+
+    def __init__(self, services: CoreServices) -> None:
+        self._s = services
+
+    async def get(self, number: int) -> Complaint | None:
+        """One ticket, or None."""
+        return await complaint_queries.get(self._s.db, number)
+
+    async def latest_open(self, phone: str) -> Complaint | None:
+        """The customer's newest ticket not closed, or None."""
+        return await complaint_queries.latest_open(self._s.db, phone)
+
+    async def open(self, phone: str, language: str) -> int:
+        """A new ticket; returns its number."""
+        return await complaint_queries.open_ticket(self._s.db, phone, language, self._s.clock())
+
+    async def add_note(self, number: int, author: str, text: str, message_id: int | None = None) -> None:
+        """``author``: ``customer`` (puts an answered ticket back to open), ``note``, or who answered."""
+        await complaint_queries.add_note(self._s.db, number, author, text, self._s.clock(), message_id)
+
+    async def mark_answered(self, number: int) -> None:
+        """Staff answered (the first answer's time is kept)."""
+        await complaint_queries.mark_answered(self._s.db, number, self._s.clock())
+
+    async def mark_closed(self, number: int, note: str | None = None) -> None:
+        """Closed, with a note or none."""
+        await complaint_queries.mark_closed(self._s.db, number, self._s.clock(), note)
+
+    async def open_count(self) -> int:
+        """Tickets not closed."""
+        return await complaint_queries.open_count(self._s.db)
+
+
+class Vouchers:
+    """Vouchers for redeemed points (core storage: the profitability view counts their value)."""
+
+    def __init__(self, services: CoreServices) -> None:
+        self._s = services
+
+    async def issue(self, *, code: str, phone: str, reward: str, cost: int, value: int) -> None:
+        """Record a voucher (``cost`` points, ``value`` rupiah); StorageConflict if the code exists."""
+        await voucher_queries.issue(self._s.db, code=code, phone=phone, reward=reward, cost=cost, value=value,
+                                    now=self._s.clock())
+
+
 class Campaigns:
     """Broadcasts to customers (core keeps consent, the weekly cap, quiet hours and the pace)."""
 
@@ -236,6 +319,9 @@ class PluginContext(Generic[ConfigT]):
         self.consent = Consent(services)
         self.conversations = Conversations(name, services)
         self.campaigns = Campaigns(services)
+        self.orders = Orders(services)
+        self.complaints = Complaints(services)
+        self.vouchers = Vouchers(services)
         # What the SMS reader knows about words (units, fillers, synonyms): read-only
         self.lexicon: Lexicon = services.lexicon
         self.state: dict[str, Any] = {}  # the plugin's own in-memory state for this process

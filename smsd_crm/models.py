@@ -410,3 +410,49 @@ class View:
         if not inspect.isfunction(self.make) or "<" in qualname or "." in qualname:
             raise ValueError(f"dashboard {self.name!r}: make must be a function defined at the top of a module "
                              f"(the view runs in the dashboards worker process), not {self.make!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """An SMS order (core storage, ``storage/orders.py``). Money is whole rupiah; ``state`` is ``new``,
+    ``ready``, ``done`` or ``cancelled``; instants are UTC; ``store_id`` the store it was texted to."""
+
+    id: int
+    phone: str
+    state: str
+    total: int
+    language: str
+    discount: int
+    promo_code: str | None
+    store_id: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLine:
+    """One line of an order, priced and costed as sold (whole rupiah)."""
+
+    line: int
+    product_id: int
+    code: str
+    name: str
+    quantity: int
+    price: int
+    cost: int
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """A complaint ticket (core storage, ``storage/complaints.py``): ``state`` is ``open``,
+    ``answered`` or ``closed``; instants are UTC (None: not yet). A chain's tickets are the chain's."""
+
+    id: int
+    phone: str
+    state: str
+    language: str
+    opened_at: datetime
+    first_answer_at: datetime | None
+    closed_at: datetime | None
+    close_note: str | None
+

@@ -112,7 +112,7 @@ async def test_years_months_and_days_are_the_shops_in_sql_and_in_the_arrays(shop
     # array paths (what the dashboards draw): the same numbers
     reader = ReadOnlyDatabase(db.path, settings.store.time)
     try:
-        arrays = await line_arrays.load(str(db.path), True, settings.store.time)
+        arrays = await line_arrays.load(str(db.path), settings.store.time)
         drill = drill_sales.Drill(arrays, {r[0]: r[1] for r in await db.fetchall("SELECT id, category FROM products")})
         assert {b.key: b.revenue for b in drill.by_year()} == years
         for year in ("2024", "2025"):

@@ -11,7 +11,7 @@ from collections import Counter
 from datetime import date
 
 from smsd_crm.analytics import lines as line_arrays
-from smsd_crm.analytics.extract import has_table, sms_parts_per_customer
+from smsd_crm.analytics.extract import sms_parts_per_customer
 from smsd_crm.analytics.lines import Lines
 from smsd_crm.analytics.purchases import Purchases, changes, fingerprint, load, merge
 
@@ -38,7 +38,6 @@ class DashboardData:
         self._lasting: dict = {}
         self._sms: tuple[date, int, Counter] | None = None
         self._lock = asyncio.Lock()
-        self._has_orders: bool | None = None  # plugins are switched on or off only with a restart
         self._shop = getattr(db, "shop", None)  # the shop's zone, for days (shop_time)
         # ``told``: the owner of this object calls ``changed()`` on every change notice, so the purchase
         # tables' fingerprint (two COUNT(*), 75 ms at 200,000 customers, asked a dozen times per
@@ -61,10 +60,8 @@ class DashboardData:
                 and time.monotonic() - self._checked < RECHECK_SECONDS:
             return self._key
         self._dirty = False  # before the read: a notice that comes while it runs asks for another
-        if self._has_orders is None:
-            self._has_orders = await has_table(self.db, "orders")
         self._checked = time.monotonic()
-        key = await fingerprint(self.db, self._has_orders)
+        key = await fingerprint(self.db)
         if key != self._key:
             old, self._key, self._memo = self._key, key, {}
             # Orders and sales are added, and orders cancelled; anything else (rows deleted, the order
@@ -100,7 +97,7 @@ class DashboardData:
         async with self._lock:
             await self._fresh()
             if self._lines is None:
-                self._lines = await line_arrays.load(self._source(), bool(self._has_orders), self._shop)
+                self._lines = await line_arrays.load(self._source(), self._shop)
             return self._lines
 
     async def line_customers(self):

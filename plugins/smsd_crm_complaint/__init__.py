@@ -13,8 +13,7 @@ from .tickets import (
     handle_message,
     register_commands,
     register_config_model,
-    register_migrations,
 )
 
 __all__ = ["ComplaintError", "answer", "close", "customer_profile", "handle_message", "register_api",
-           "home_section", "register_commands", "register_config_model", "register_migrations", "register_pages"]
+           "home_section", "register_commands", "register_config_model", "register_pages"]

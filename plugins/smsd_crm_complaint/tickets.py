@@ -10,10 +10,10 @@ from pydantic import Field
 
 from smsd_crm import (
     Command,
+    Complaint,
     ComplaintChanged,
     ComplaintOpened,
     Message,
-    Migration,
     PluginConfig,
     PluginContext,
     Reply,
@@ -56,32 +56,6 @@ def register_config_model():
     return ComplaintConfig
 
 
-@hookimpl
-def register_migrations():
-    """Tickets and the messages on them."""
-    return [Migration("m001_complaints", """
-CREATE TABLE complaints (
-    id              INTEGER PRIMARY KEY,
-    phone           TEXT NOT NULL,
-    state           TEXT NOT NULL CHECK (state IN ('open', 'answered', 'closed')),
-    language        TEXT NOT NULL,
-    opened_at       TEXT NOT NULL,
-    first_answer_at TEXT,
-    closed_at       TEXT,
-    close_note      TEXT
-);
-CREATE INDEX complaints_state ON complaints (state, id);
-CREATE INDEX complaints_phone ON complaints (phone, id);
-CREATE TABLE complaint_notes (
-    complaint_id    INTEGER NOT NULL REFERENCES complaints(id) ON DELETE CASCADE,
-    at              TEXT NOT NULL,
-    author          TEXT NOT NULL,          -- customer or staff
-    text            TEXT NOT NULL,
-    message_id      INTEGER
-);
-""")]
-
-
 FOLLOW_UP_MINUTES = 30
 
 
@@ -99,21 +73,13 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
     lang, text = message.language, text.strip(" #.,;*")[:MAX_TEXT]
     if not text:
         return Reply(ctx.text("usage", lang))
-    now = ctx.now().isoformat()
     async with ctx.db.transaction():
-        open_ticket = await ctx.db.fetchone(
-            "SELECT id FROM complaints WHERE phone = ? AND state != 'closed' ORDER BY id DESC LIMIT 1",
-            (message.phone,))
+        open_ticket = await ctx.complaints.latest_open(message.phone)
         if open_ticket:  # more from the customer: the ticket waits for staff again, answered or not
-            number, template = open_ticket["id"], "added"
-            await ctx.db.execute("UPDATE complaints SET state = 'open' WHERE id = ?", (number,))
+            number, template = open_ticket.id, "added"
         else:
-            number, template = await ctx.db.fetchval(
-                "INSERT INTO complaints (phone, state, language, opened_at) VALUES (?, 'open', ?, ?) RETURNING id",
-                (message.phone, lang, now)), "opened"
-        await ctx.db.execute(
-            "INSERT INTO complaint_notes (complaint_id, at, author, text, message_id) VALUES (?, ?, 'customer', ?, ?)",
-            (number, now, text, message.id))
+            number, template = await ctx.complaints.open(message.phone, lang), "opened"
+        await ctx.complaints.add_note(number, "customer", text, message.id)
         await ctx.conversations.open(message.phone, {"ticket": number}, FOLLOW_UP_MINUTES)
     await ctx.emit(ComplaintOpened(number, message.phone, text) if template == "opened"
                    else ComplaintChanged(number, message.phone, "open"))
@@ -135,12 +101,12 @@ class ComplaintError(Exception):
         return speak.t(f"complaint.error.{self.name}", no=self.number)
 
 
-async def _open_ticket(ctx: PluginContext, number: int) -> dict:
+async def _open_ticket(ctx: PluginContext, number: int) -> Complaint:
     """The ticket, or ComplaintError if it does not exist or is closed."""
-    ticket = await ctx.db.fetchone("SELECT * FROM complaints WHERE id = ?", (number,))
+    ticket = await ctx.complaints.get(number)
     if ticket is None:
         raise ComplaintError("not_found", number)
-    if ticket["state"] == "closed":
+    if ticket.state == "closed":
         raise ComplaintError("closed", number)
     return ticket
 
@@ -161,30 +127,22 @@ async def answer(ctx: PluginContext, number: int, text: str, author: str = "staf
         raise ComplaintError("empty_answer", number)
     async with ctx.db.transaction():
         ticket = await _open_ticket(ctx, number)
-        now = ctx.now().isoformat()
-        await ctx.db.execute(
-            "UPDATE complaints SET state = 'answered', first_answer_at = COALESCE(first_answer_at, ?) WHERE id = ?",
-            (now, number))
-        await ctx.db.execute(
-            "INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, ?, ?)",
-            (number, now, author, text))
-        before, after = answer_frame(ctx, number, ticket["language"])
-        await ctx.send(ticket["phone"], before + text + after)
-    await ctx.emit(ComplaintChanged(number, ticket["phone"], "answered"))
+        await ctx.complaints.mark_answered(number)
+        await ctx.complaints.add_note(number, author, text)
+        before, after = answer_frame(ctx, number, ticket.language)
+        await ctx.send(ticket.phone, before + text + after)
+    await ctx.emit(ComplaintChanged(number, ticket.phone, "answered"))
 
 
 async def close(ctx: PluginContext, number: int, note: str = "") -> None:
     """Close a ticket with a note; the customer is told."""
     async with ctx.db.transaction():
         ticket = await _open_ticket(ctx, number)
-        now = ctx.now().isoformat()
-        await ctx.db.execute("UPDATE complaints SET state = 'closed', closed_at = ?, close_note = ? WHERE id = ?",
-                             (now, note or None, number))
+        await ctx.complaints.mark_closed(number, note or None)
         if note:  # an internal note, kept with the ticket's messages where the desk, the API and the CLI show them
-            await ctx.db.execute("INSERT INTO complaint_notes (complaint_id, at, author, text) VALUES (?, ?, 'note', ?)",
-                                 (number, now, note))
-        await ctx.send(ticket["phone"], ctx.text("closed", ticket["language"], no=number))
-    await ctx.emit(ComplaintChanged(number, ticket["phone"], "closed"))
+            await ctx.complaints.add_note(number, "note", note)
+        await ctx.send(ticket.phone, ctx.text("closed", ticket.language, no=number))
+    await ctx.emit(ComplaintChanged(number, ticket.phone, "closed"))
 
 
 def _arguments(parser) -> None:

@@ -7,7 +7,7 @@ gets an SMS at every step.
 
 from .desk import customer_profile, home_section, register_api, register_pages
 from .moves import MOVES, STATES, OrderError, move
-from .sms import handle_message, register_commands, register_config_model, register_migrations
+from .sms import handle_message, register_commands, register_config_model
 
 __all__ = ["MOVES", "STATES", "OrderError", "customer_profile", "handle_message", "move", "register_api",
-           "home_section", "register_commands", "register_config_model", "register_migrations", "register_pages"]
+           "home_section", "register_commands", "register_config_model", "register_pages"]

@@ -31,22 +31,18 @@ async def move(ctx: PluginContext, order_id: int, state: str, by: str, notify: b
     ``expect``: the state the person was shown when they said yes; if it moved since, nothing happens
     (OrderError ``changed``), so a stale question never sends a second, contradicting SMS."""
     async with ctx.db.transaction():
-        order = await ctx.db.fetchone("SELECT * FROM orders WHERE id = ? AND store_id = ?", (order_id, ctx.store.id))
+        order = await ctx.orders.get(order_id)
         if order is None:
             raise OrderError("not_found", order_id)
-        if state not in MOVES[order["state"]]:
-            raise OrderError("cannot_move", order_id, order["state"], state)
-        if expect is not None and order["state"] != expect:
-            raise OrderError("changed", order_id, order["state"], state)
-        now = ctx.now().isoformat()
-        await ctx.db.execute("UPDATE orders SET state = ?, updated_at = ? WHERE id = ?", (state, now, order_id))
-        await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, ?, ?, ?)",
-                             (order_id, state, now, by))
+        if state not in MOVES[order.state]:
+            raise OrderError("cannot_move", order_id, order.state, state)
+        if expect is not None and order.state != expect:
+            raise OrderError("changed", order_id, order.state, state)
+        await ctx.orders.set_state(order_id, state, by)
         if state == "cancelled":
-            for line in await ctx.db.fetchall("SELECT product_id, quantity FROM order_lines WHERE order_id = ?",
-                                              (order_id,)):
-                await ctx.catalog.return_stock(line["product_id"], line["quantity"])
+            for line in await ctx.orders.lines(order_id):
+                await ctx.catalog.return_stock(line.product_id, line.quantity)
         if notify:
-            await ctx.send(order["phone"], ctx.text(f"moved_{state}", order["language"], no=order_id,
-                                                    total=format_rupiah(order["total"])))
-    await ctx.emit(OrderStateChanged(order_id, order["phone"], order["state"], state, order["total"]))
+            await ctx.send(order.phone, ctx.text(f"moved_{state}", order.language, no=order_id,
+                                                 total=format_rupiah(order.total)))
+    await ctx.emit(OrderStateChanged(order_id, order.phone, order.state, state, order.total))

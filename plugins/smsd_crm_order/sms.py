@@ -12,7 +12,6 @@ from smsd_crm import (
     Command,
     Listing,
     Message,
-    Migration,
     OrderPlaced,
     Packs,
     PluginConfig,
@@ -93,57 +92,6 @@ def register_config_model():
     return OrderConfig
 
 
-@hookimpl
-def register_migrations():
-    """Orders, their lines (prices and costs as sold) and every state change."""
-    return [Migration("m001_orders", """
-CREATE TABLE orders (
-    id          INTEGER PRIMARY KEY,
-    phone       TEXT NOT NULL,
-    state       TEXT NOT NULL CHECK (state IN ('new', 'ready', 'done', 'cancelled')),
-    total       INTEGER NOT NULL,
-    language    TEXT NOT NULL,
-    message_id  INTEGER,
-    created_at  TEXT NOT NULL,
-    updated_at  TEXT NOT NULL
-);
-CREATE INDEX orders_phone ON orders (phone, id);
-CREATE INDEX orders_state ON orders (state, id);
-CREATE TABLE order_lines (
-    order_id    INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
-    line        INTEGER NOT NULL,
-    product_id  INTEGER NOT NULL,
-    code        TEXT NOT NULL,
-    name        TEXT NOT NULL,
-    quantity    INTEGER NOT NULL CHECK (quantity > 0),
-    price       INTEGER NOT NULL,
-    cost        INTEGER NOT NULL,
-    PRIMARY KEY (order_id, line)
-);
-CREATE TABLE order_events (
-    order_id    INTEGER NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
-    state       TEXT NOT NULL,
-    at          TEXT NOT NULL,
-    by          TEXT NOT NULL
-);
-"""),
-            Migration("m002_discounts", """
--- A promo code the order cited and the discount it gave (campaigns fill these in).
-ALTER TABLE orders ADD COLUMN discount INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE orders ADD COLUMN promo_code TEXT;
-CREATE INDEX orders_created ON orders (created_at);
-"""),
-            Migration("m003_orders_updated_index", """
--- The dashboards notice a changed order by its newest updated_at.
-CREATE INDEX orders_updated ON orders (updated_at);
-"""),
-            Migration("m004_stores", """
--- An order belongs to the store whose number it was texted to (store.id; docs/deployment.md).
-ALTER TABLE orders ADD COLUMN store_id TEXT NOT NULL DEFAULT 'main';
-CREATE INDEX orders_store ON orders (store_id, state, id);
-""")]
-
-
 NAME_IN_REPLY = 40  # septets of a product name or a typed item in a reply (the catalogue allows 80)
 
 
@@ -218,22 +166,13 @@ async def _place(message: Message, ctx: PluginContext) -> Reply:
     checked = await _check_items(message, ctx, args)
     if isinstance(checked, Reply):
         return checked
-    now = ctx.now().isoformat()
     total = sum(p.price * q for p, q in checked)
     async with ctx.db.transaction():
         for product, quantity in checked:
             if not await ctx.catalog.take_stock(product, quantity):  # checked above, in this transaction
                 raise RuntimeError(f"stock of {product.code} changed while ordering")
-        order_id = await ctx.db.fetchval(
-            "INSERT INTO orders (phone, state, total, language, message_id, created_at, updated_at, promo_code, "
-            "store_id) VALUES (?, 'new', ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            (message.phone, total, message.language, message.id, now, now, code, ctx.store.id))
-        for line, (p, q) in enumerate(checked, start=1):
-            await ctx.db.execute(
-                "INSERT INTO order_lines (order_id, line, product_id, code, name, quantity, price, cost) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", (order_id, line, p.id, p.code, p.name, q, p.price, p.cost))
-        await ctx.db.execute("INSERT INTO order_events (order_id, state, at, by) VALUES (?, 'new', ?, 'sms')",
-                             (order_id, now))
+        order_id = await ctx.orders.place(message.phone, checked, message.language, message_id=message.id,
+                                          promo_code=code)
     await ctx.emit(OrderPlaced(order_id, message.phone, total))
     lines = [f"{q}x {_short(p.name)} {format_rupiah(p.price * q)}" for p, q in checked]  # as many as fit
     return Reply(ctx.text("placed", message.language, no=order_id, lines=lines, total=format_rupiah(total)))

@@ -199,23 +199,15 @@ async def _promo(ctx: PluginContext, message: Message, rest: str) -> Reply:
 async def _report(ctx: PluginContext, lang: str) -> str:
     shop = ctx.store.time
     start = ctx.today_start()
-    since, until = (t.astimezone(timezone.utc).isoformat() for t in (start, shop.start_of(start.date() + timedelta(1))))
+    end = shop.start_of(start.date() + timedelta(1))
+    since, until = (t.astimezone(timezone.utc).isoformat() for t in (start, end))
+    # this store's till and orders (cancelled orders are in neither the count nor the total)
     till = await ctx.db.fetchone("SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS t FROM sales "
-                                 "WHERE sold_at >= ? AND sold_at < ?", (since, until))
-    orders = {"n": 0, "t": 0, "new": 0, "ready": 0}
-    if await ctx.db.has_table("orders"):
-        # cancelled orders are in neither the count nor the total
-        orders = await ctx.db.fetchone(
-            "SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS t, "
-            "SUM(CASE WHEN state = 'new' THEN 1 ELSE 0 END) AS new, "
-            "SUM(CASE WHEN state = 'ready' THEN 1 ELSE 0 END) AS ready FROM orders "
-            "WHERE created_at >= ? AND created_at < ? AND state != 'cancelled'", (since, until))
-    complaints = 0
-    if await ctx.db.has_table("complaints"):
-        complaints = (await ctx.db.fetchone("SELECT COUNT(*) AS n FROM complaints WHERE state != 'closed'"))["n"]
+                                 "WHERE sold_at >= ? AND sold_at < ? AND store_id = ?", (since, until, ctx.store.id))
+    count, total, new, ready = await ctx.orders.figures(start, end)
     return ctx.text("report", lang, date=shop.format_day(start.date(), lang), sales=format_rupiah(till["t"]), receipts=till["n"],
-                    orders=orders["n"], orders_total=format_rupiah(orders["t"]), new=orders["new"] or 0,
-                    ready=orders["ready"] or 0, complaints=complaints)
+                    orders=count, orders_total=format_rupiah(total), new=new, ready=ready,
+                    complaints=await ctx.complaints.open_count())
 
 
 async def _stock(ctx: PluginContext, message: Message, rest: str) -> Reply:

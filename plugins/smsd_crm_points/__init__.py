@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from smsd_crm import (
     Listing,
     Message,
-    Migration,
     OrderStateChanged,
     PluginConfig,
     PluginContext,
@@ -85,52 +84,6 @@ def register_config_model():
     return PointsConfig
 
 
-@hookimpl
-def register_migrations():
-    """The ledger and the vouchers."""
-    return [Migration("m001_ledger", LEDGER + """
--- Append-only: a change is a new row, never an edit.
-CREATE TRIGGER points_ledger_no_update BEFORE UPDATE ON points_ledger
-BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;
-CREATE TRIGGER points_ledger_no_delete BEFORE DELETE ON points_ledger
-BEGIN SELECT RAISE(ABORT, 'the points ledger is append-only'); END;
-""", postgresql=LEDGER + """
--- Append-only: a change is a new row, never an edit (SQLSTATE 23000: a broken rule, as SQLite's ABORT).
-CREATE FUNCTION points_ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN RAISE EXCEPTION 'the points ledger is append-only' USING ERRCODE = 'integrity_constraint_violation'; END $$;
-CREATE TRIGGER points_ledger_no_update BEFORE UPDATE OR DELETE ON points_ledger
-FOR EACH ROW EXECUTE FUNCTION points_ledger_append_only();
-CREATE TRIGGER points_ledger_no_truncate BEFORE TRUNCATE ON points_ledger
-FOR EACH STATEMENT EXECUTE FUNCTION points_ledger_append_only();
-"""), Migration("m002_voucher_value", """
--- what each redeemed reward cost the shop, for the profitability view
-ALTER TABLE vouchers ADD COLUMN value INTEGER NOT NULL DEFAULT 0;
-""")]
-
-
-LEDGER = """
-CREATE TABLE points_ledger (
-    id          INTEGER PRIMARY KEY,
-    phone       TEXT NOT NULL,
-    delta       INTEGER NOT NULL CHECK (delta != 0),
-    reason      TEXT NOT NULL CHECK (reason IN ('order', 'till', 'redeem', 'expiry', 'adjust')),
-    ref         TEXT,                           -- order id, sale id, voucher code
-    at          TEXT NOT NULL
-);
-CREATE INDEX points_ledger_phone ON points_ledger (phone, at);
--- An order or a sale earns points once, however often its event is seen.
-CREATE UNIQUE INDEX points_ledger_once ON points_ledger (reason, ref) WHERE reason IN ('order', 'till');
-CREATE TABLE vouchers (
-    code        TEXT PRIMARY KEY,
-    phone       TEXT NOT NULL,
-    reward      TEXT NOT NULL,
-    cost        INTEGER NOT NULL,
-    created_at  TEXT NOT NULL,
-    used_at     TEXT
-);
-"""
-
-
 async def balance(ctx: PluginContext, phone: str) -> int:
     """The sum of the ledger."""
     row = await ctx.db.fetchone("SELECT COALESCE(SUM(delta), 0) AS b FROM points_ledger WHERE phone = ?", (phone,))
@@ -155,11 +108,9 @@ async def earn_from_history(ctx: PluginContext) -> int:
     (``total // earn_per``, reason and ref alike, dated when earned), then the expiry as of now.
     Returns how many ledger rows were added."""
     per = ctx.config.earn_per
-    has_orders = await ctx.db.has_table("orders")
     sources = ["SELECT phone, total / ? AS points, 'till' AS reason, CAST(id AS TEXT) AS ref, sold_at AS at "
-               "FROM sales WHERE phone IS NOT NULL"]
-    if has_orders:
-        sources.append("SELECT phone, total / ?, 'order', CAST(id AS TEXT), updated_at FROM orders WHERE state = 'done'")
+               "FROM sales WHERE phone IS NOT NULL",
+               "SELECT phone, total / ?, 'order', CAST(id AS TEXT), updated_at FROM orders WHERE state = 'done'"]
     count = "SELECT COUNT(*) AS n FROM points_ledger"
     before = (await ctx.db.fetchone(count))["n"]
     async with ctx.db.transaction():
@@ -182,8 +133,7 @@ async def redeem(ctx: PluginContext, phone: str, reward: Reward) -> tuple[str | 
             return None, current
         code = "".join(secrets.choice(VOUCHER_ALPHABET) for _ in range(8))
         now = ctx.now().isoformat()
-        await ctx.db.execute("INSERT INTO vouchers (code, phone, reward, cost, value, created_at) "
-                             "VALUES (?, ?, ?, ?, ?, ?)", (code, phone, reward.code, reward.cost, reward.value, now))
+        await ctx.vouchers.issue(code=code, phone=phone, reward=reward.code, cost=reward.cost, value=reward.value)
         await ctx.db.execute("INSERT INTO points_ledger (phone, delta, reason, ref, at) VALUES (?, ?, 'redeem', ?, ?)",
                              (phone, -reward.cost, code, now))
     return code, current - reward.cost

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .extract import SMS_PARTS, has_table
+from .extract import SMS_PARTS
 
 DAYS = 7  # purchases and opt-outs count this long after each recipient's message
 
@@ -37,10 +37,9 @@ class CampaignResult:
 async def results(db, days: int = DAYS, limit: int = 20, campaign_id: int | None = None) -> list[CampaignResult]:
     """The newest campaigns' results (or one campaign's); purchases count within ``days`` after each
     recipient's message was sent."""
-    has_orders = await has_table(db, "orders")
     window = f"+{int(days)} days"
     bought = ("SELECT phone, created_at AS at, total FROM orders WHERE state != 'cancelled' UNION ALL "
-              if has_orders else "") + "SELECT phone, sold_at, total FROM sales WHERE phone IS NOT NULL"
+              "SELECT phone, sold_at, total FROM sales WHERE phone IS NOT NULL")
     out = []
     chosen = ("SELECT id, name, kind, state, started_at, promo_code FROM campaigns WHERE id = ?", (campaign_id,)) \
         if campaign_id is not None else ("SELECT id, name, kind, state, started_at, promo_code FROM campaigns "
@@ -67,7 +66,7 @@ async def results(db, days: int = DAYS, limit: int = 20, campaign_id: int | None
                 JOIN ({bought}) b ON b.phone = r.phone AND b.at >= m.updated_at AND b.at < strftime('%Y-%m-%dT%H:%M:%S', m.updated_at, ?)
                 WHERE r.campaign_id = ?""", (window, c["id"]))
         code = (0, 0)
-        if c["promo_code"] and has_orders:
+        if c["promo_code"]:
             code = tuple(await db.fetchone("SELECT COUNT(*), COALESCE(SUM(total), 0) FROM orders "
                                            "WHERE promo_code = ? AND state != 'cancelled'", (c["promo_code"],)))
         out.append(CampaignResult(c["id"], c["name"], c["kind"], c["state"], c["started_at"], m["recipients"] or 0,

@@ -29,14 +29,10 @@ UNION ALL
 SMS_PARTS = "CASE WHEN length(text) <= 160 THEN 1 ELSE (length(text) + 152) / 153 END"
 
 
-async def has_table(db: Database, name: str) -> bool:
-    """Whether a (plugin's) table exists: the order and complaint plugins may be switched off."""
-    return await db.has_table(name)
-
-
 async def purchases_sql(db: Database) -> str:
-    """The purchases query for this database (till only when the order plugin is off)."""
-    return PURCHASES if await has_table(db, "orders") else TILL_ONLY
+    """The purchases query: SMS orders and till sales. (Orders are core storage, there whether the
+    order plugin is on or off: ``storage/commerce_schema.py``.)"""
+    return PURCHASES
 
 
 async def activity(db: Database, as_of: date, window_days: int = 365) -> list[CustomerActivity]:
@@ -67,9 +63,6 @@ async def purchase_days(db: Database, as_of: date) -> dict[str, list[date]]:
 async def complaint_times(db: Database, since: date) -> tuple[list[float], list[float], int]:
     """Hours from opening to first answer, and to closing, of complaints opened since ``since``; and
     how many were opened."""
-    has = await has_table(db, "complaints")
-    if not has:
-        return [], [], 0
     rows = await db.fetchall("SELECT opened_at, first_answer_at, closed_at FROM complaints WHERE opened_at >= shop_start(?)",
                              (since.isoformat(),))
 
@@ -86,11 +79,9 @@ async def _line_pairs(db: Database, since: date, order_key: str, sale_key: str, 
     ``known_only`` leaves out till sales without a customer's number."""
     parts = [f"SELECT {sale_key}, sl.code FROM sales s JOIN sale_lines sl ON sl.sale_id = s.id "
              "WHERE s.sold_at >= shop_start(?)" + (" AND s.phone IS NOT NULL" if known_only else "")]
-    params: list = [since.isoformat()]
-    if await has_table(db, "orders"):
-        parts.insert(0, f"SELECT {order_key}, ol.code FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
-                        "WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?)")
-        params.insert(0, since.isoformat())
+    parts.insert(0, f"SELECT {order_key}, ol.code FROM orders o JOIN order_lines ol ON ol.order_id = o.id "
+                    "WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?)")
+    params: list = [since.isoformat(), since.isoformat()]
     sql = outer.format(" UNION ALL ".join(parts))  # fixed SQL from this module; values are parameters
     if limit is not None:
         sql += " LIMIT ?"
@@ -108,9 +99,6 @@ async def baskets(db: Database, since: date, limit: int = 200_000) -> list[set[s
 
 async def closures(db: Database, since: date) -> list[tuple[str, date, float]]:
     """(customer, closing day, hours from opening to closing) of complaints closed since ``since``."""
-    has = await has_table(db, "complaints")
-    if not has:
-        return []
     rows = await db.fetchall("SELECT phone, opened_at, closed_at FROM complaints WHERE closed_at >= shop_start(?)",
                              (since.isoformat(),))
     shop = getattr(db, "shop", None) or for_zone()
@@ -123,9 +111,8 @@ async def complaints_per_week(db: Database, since: date,
                               bought: dict[str, int] | None = None) -> list[tuple[str, int, int]]:
     """(week start, complaints opened, purchases) per ISO week since ``since``; ``bought`` gives the
     purchases per week start when the caller has them (``Purchases.per_week``)."""
-    has = await has_table(db, "complaints")
     week = "week_start({col})"  # {col}: a day, YYYY-MM-DD (shop_time.sql_functions, sql_dialect)
-    opened = {} if not has else {r[0]: r[1] for r in await db.fetchall(
+    opened = {r[0]: r[1] for r in await db.fetchall(
         f"SELECT {week.format(col=sql_day('opened_at'))} AS w, COUNT(*) FROM complaints "
         "WHERE opened_at >= shop_start(?) GROUP BY w", (since.isoformat(),))}
     if bought is None:
@@ -175,16 +162,14 @@ async def customer_costs(db: Database, since: date) -> list:
     them, complaints (the profitability inputs; points redeemed are valued by the caller)."""
     from .metrics import CustomerCosts
 
-    has_orders = await has_table(db, "orders")
     parts = ["SELECT s.phone, SUM(sl.quantity * sl.price), SUM(sl.quantity * sl.cost), 0 FROM sales s "
              "JOIN sale_lines sl ON sl.sale_id = s.id WHERE s.phone IS NOT NULL AND s.sold_at >= shop_start(?) GROUP BY s.phone",
-             "SELECT phone, 0, 0, SUM(discount) FROM sales WHERE phone IS NOT NULL AND sold_at >= shop_start(?) GROUP BY phone"]
-    if has_orders:
-        parts += ["SELECT o.phone, SUM(ol.quantity * ol.price), SUM(ol.quantity * ol.cost), 0 FROM orders o "
-                  "JOIN order_lines ol ON ol.order_id = o.id WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?) "
-                  "GROUP BY o.phone",
-                  "SELECT phone, 0, 0, SUM(discount) FROM orders WHERE state != 'cancelled' AND created_at >= shop_start(?) "
-                  "GROUP BY phone"]
+             "SELECT phone, 0, 0, SUM(discount) FROM sales WHERE phone IS NOT NULL AND sold_at >= shop_start(?) GROUP BY phone",
+             "SELECT o.phone, SUM(ol.quantity * ol.price), SUM(ol.quantity * ol.cost), 0 FROM orders o "
+             "JOIN order_lines ol ON ol.order_id = o.id WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?) "
+             "GROUP BY o.phone",
+             "SELECT phone, 0, 0, SUM(discount) FROM orders WHERE state != 'cancelled' AND created_at >= shop_start(?) "
+             "GROUP BY phone"]
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for sql in parts:
         for phone, revenue, cost, discount in await db.fetchall(sql, (since.isoformat(),)):
@@ -200,10 +185,7 @@ async def customer_costs(db: Database, since: date) -> list:
 
 
 async def points_redeemed_per_customer(db: Database, since: date) -> dict[str, int]:
-    """Rupiah value of the rewards each number redeemed since ``since`` (none when the points
-    plugin is off)."""
-    if not await has_table(db, "vouchers"):
-        return {}
+    """Rupiah value of the rewards each number redeemed since ``since``."""
     return {r[0]: r[1] for r in await db.fetchall(
         "SELECT phone, SUM(value) FROM vouchers WHERE created_at >= shop_start(?) GROUP BY phone", (since.isoformat(),))}
 
@@ -221,8 +203,6 @@ async def sms_parts_per_customer(db: Database, since: date, after_id: int = 0,
 
 
 async def complaints_per_customer(db: Database, since: date) -> dict[str, int]:
-    """Complaints each number opened since ``since`` (none when the complaint plugin is off)."""
-    if not await has_table(db, "complaints"):
-        return {}
+    """Complaints each number opened since ``since``."""
     return {r[0]: r[1] for r in await db.fetchall(
         "SELECT phone, COUNT(*) FROM complaints WHERE opened_at >= shop_start(?) GROUP BY phone", (since.isoformat(),))}

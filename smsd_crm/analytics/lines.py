@@ -178,11 +178,11 @@ async def _read(source: Source, sql: str, params: tuple, shop: ShopTime | None, 
     return build([[tuple(r) for r in await source.fetchall(sql, params)]])
 
 
-async def load(source: Source, has_orders: bool, shop: ShopTime | None = None) -> Lines:
+async def load(source: Source, shop: ShopTime | None = None) -> Lines:
     """Every line of both channels (SMS orders that were not cancelled, and till sales), turned into
     arrays (in a worker thread, for a SQLite file); days are the shop's (``shop``: its zone,
     Asia/Jakarta when not given)."""
-    sql = SALE_LINES if not has_orders else f"{ORDER_LINES} UNION ALL {SALE_LINES}"
+    sql = f"{ORDER_LINES} UNION ALL {SALE_LINES}"
     return await _read(source, sql, (), shop, Lines.empty().add)
 
 

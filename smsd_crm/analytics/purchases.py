@@ -18,7 +18,7 @@ import numpy as np
 from ..shop_time import ShopTime, for_zone, sql_day_number
 from ..storage.db import Database
 from .distinct import present
-from .extract import has_table, purchases_sql
+from .extract import purchases_sql
 from .metrics import AfterComplaint, Retention
 from .rfm import CustomerActivity
 
@@ -185,13 +185,12 @@ class Purchases:
                        (cut - first)[seen] / 7.0, zbar, first_spend[seen], holdout[seen].astype(float), end)
 
 
-async def fingerprint(db: Database, has_orders: bool | None = None) -> tuple:
-    """Changes whenever a purchase is added, changed or cancelled (one cheap query: indexed maxima)."""
-    if has_orders is None:
-        has_orders = await has_table(db, "orders")
-    orders = (", (SELECT MAX(id) FROM orders), (SELECT MAX(updated_at) FROM orders), (SELECT COUNT(*) FROM orders)"
-              if has_orders else "")
-    return tuple(await db.fetchone(f"SELECT (SELECT MAX(id) FROM sales), (SELECT COUNT(*) FROM sales){orders}"))
+async def fingerprint(db: Database) -> tuple:
+    """Changes whenever a purchase is added, changed or cancelled (one cheap query: indexed maxima):
+    (sales' max id, sales' count, orders' max id, orders' newest updated_at, orders' count)."""
+    return tuple(await db.fetchone(
+        "SELECT (SELECT MAX(id) FROM sales), (SELECT COUNT(*) FROM sales), (SELECT MAX(id) FROM orders), "
+        "(SELECT MAX(updated_at) FROM orders), (SELECT COUNT(*) FROM orders)"))
 
 
 def _read(path: str, sql: str, params: tuple = (), shop: ShopTime | None = None) -> list[tuple]:

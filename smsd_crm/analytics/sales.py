@@ -17,7 +17,6 @@ import numpy as np
 from ..shop_time import sql_day
 from ..storage.db import Database
 from .distinct import present
-from .extract import has_table
 from .lines import Lines
 
 # Rows of both channels with the same columns, by the shop's day (shop_time.sql_day); {where_o} / {where_s} narrow each side by date first,
@@ -52,10 +51,6 @@ class Bar:
         return self.sms_revenue + self.till_revenue
 
 
-async def _has_orders(db: Database) -> bool:
-    return await has_table(db, "orders")
-
-
 async def _bars(db: Database, group: str, label: str, year: str | None = None,
                 category: str | None = None) -> list[Bar]:
     params: list[str] = []
@@ -64,12 +59,8 @@ async def _bars(db: Database, group: str, label: str, year: str | None = None,
         where_o = "AND o.created_at >= shop_start(?) AND o.created_at < shop_start(?)"
         where_s = "AND s.sold_at >= shop_start(?) AND s.sold_at < shop_start(?)"
     lines = LINES.format(where_o=where_o, where_s=where_s)
-    if not await _has_orders(db):  # the order plugin is switched off: till sales only
-        lines = lines[lines.index("SELECT date(s.sold_at"):]
-    elif year:
-        params += [year, str(int(year) + 1)]
     if year:
-        params += [year, str(int(year) + 1)]
+        params += [year, str(int(year) + 1)] * 2
     outer = "WHERE category = ?" if category else ""
     if category:
         params.append(category)
@@ -210,8 +201,6 @@ async def revenue_between(db: Database, start: datetime, end: datetime) -> Bar:
     lines = LINES.format(where_o="AND o.created_at >= ? AND o.created_at < ?",
                          where_s="AND s.sold_at >= ? AND s.sold_at < ?")
     params = bounds * 2
-    if not await _has_orders(db):
-        lines, params = lines[lines.index("SELECT date(s.sold_at"):], bounds
     row = await db.fetchone(
         f"""SELECT COALESCE(SUM(CASE WHEN channel = 'sms' THEN revenue END), 0) AS sms,
                    COALESCE(SUM(CASE WHEN channel = 'till' THEN revenue END), 0) AS till,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from ..analytics.extract import has_table, purchases_sql
+from ..analytics.extract import purchases_sql
 from ..analytics.purchases import load
 from ..analytics.rfm import CLASSES, SEGMENTS, classify_arrays
 from ..errors import CampaignError
@@ -111,19 +111,16 @@ async def store_customers(db, store: str) -> set[str]:
     """The numbers that are one store's customers: they texted its modems, bought at its till or
     ordered there. (Customers are the chain's; this is who knows that store.)"""
     parts = ["SELECT phone FROM messages WHERE direction = 'in' AND store_id = ? AND phone IS NOT NULL",
-             "SELECT phone FROM sales WHERE store_id = ? AND phone IS NOT NULL"]
-    if await has_table(db, "orders"):
-        parts.append("SELECT phone FROM orders WHERE store_id = ?")
+             "SELECT phone FROM sales WHERE store_id = ? AND phone IS NOT NULL",
+             "SELECT phone FROM orders WHERE store_id = ?"]
     return {r[0] for r in await db.fetchall(" UNION ".join(parts), [store] * len(parts))}
 
 
 async def _category_buyers(db, category: str, since: date) -> set[str]:
     parts = ["SELECT s.phone FROM sales s JOIN sale_lines l ON l.sale_id = s.id JOIN products p ON p.id = l.product_id "
-             "WHERE s.phone IS NOT NULL AND s.sold_at >= shop_start(?) AND p.category = ?"]
-    params = [since.isoformat(), category]
-    if await has_table(db, "orders"):
-        parts.append("SELECT o.phone FROM orders o JOIN order_lines l ON l.order_id = o.id "
-                     "JOIN products p ON p.id = l.product_id WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?) "
-                     "AND p.category = ?")
-        params += [since.isoformat(), category]
+             "WHERE s.phone IS NOT NULL AND s.sold_at >= shop_start(?) AND p.category = ?",
+             "SELECT o.phone FROM orders o JOIN order_lines l ON l.order_id = o.id "
+             "JOIN products p ON p.id = l.product_id WHERE o.state != 'cancelled' AND o.created_at >= shop_start(?) "
+             "AND p.category = ?"]
+    params = [since.isoformat(), category] * 2
     return {r[0] for r in await db.fetchall(" UNION ".join(parts), params)}

@@ -61,14 +61,11 @@ class Greetings:
                 f"FROM sales WHERE phone IS NOT NULL UNION ALL SELECT phone, {sql_day('created_at')} FROM orders "
                 "WHERE state != 'cancelled') AS bought GROUP BY phone) AS latest "
                 "WHERE last = ? AND phone IN (SELECT phone FROM customers)",
-                (lapsed,)) if await self._has_orders() else []
+                (lapsed,))
             made += await self._make(f"winback-{today}", "Sapaan / Win-back", self._config.winback_text,
                                      [r[0] for r in rows], kind="winback")
         self._done_for = today
         return made
-
-    async def _has_orders(self) -> bool:
-        return await self._db.has_table("orders")
 
     async def _make(self, occasion: str, name: str, text: dict[str, str], phones: list[str],
                     kind: str = "greeting") -> list[int]:
