@@ -25,7 +25,7 @@ from smsd_crm.modem.pool import ModemPool
 from smsd_crm.outbox import Outbox
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 
 
 def now() -> datetime:
@@ -37,7 +37,7 @@ async def run(n: int, delay: float, per_modem: int, folder: Path) -> float:
     for e in emus:
         await e.start()
     db = await Database.open(folder / f"out{n}.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
 
     async def sink(message):
         pass

@@ -40,10 +40,9 @@ from .outbox import Outbox
 from .plugins import PluginHost
 from .router import Router
 from .storage import app_secrets
-from .storage.commerce_schema import COMMERCE_MIGRATIONS
 from .storage.db import Database
 from .storage.migrate import migrate
-from .storage.schema import CORE_MIGRATIONS
+from .storage.schema import core_schema
 from .storage.send_journal import DbFacts
 from .tasks import BackgroundTasks
 from .web.app import WebContext, start_web
@@ -75,7 +74,7 @@ async def open_database(settings: Settings, host: PluginHost) -> Database:
     """Open the database and apply core and plugin migrations."""
     db = await Database.open(settings.database.target, settings.store.time, settings.store.id)
     try:
-        await migrate(db, [("core", m) for m in CORE_MIGRATIONS] + COMMERCE_MIGRATIONS + host.migrations())
+        await migrate(db, core_schema() + host.migrations())
     except BaseException:
         await db.close()
         raise

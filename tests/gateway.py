@@ -14,7 +14,7 @@ from smsd_crm.outbox import Outbox
 from smsd_crm.storage import messages
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 
 from .conftest import query
 
@@ -43,7 +43,7 @@ class Gateway:
         for e in self.emus:
             await e.start()
         self.db = await Database.open(self.tmp / "gw.sqlite3")
-        await migrate(self.db, [("core", m) for m in CORE_MIGRATIONS])
+        await migrate(self.db, core_schema())
 
         async def sink(message):
             # Committed before the modem may delete it, as the daemon's router does.

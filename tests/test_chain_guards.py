@@ -18,7 +18,7 @@ from smsd_crm.storage import campaigns, customers, messages
 from smsd_crm.storage.database_url import redacted, url_problem
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=timezone.utc)
 
@@ -67,7 +67,7 @@ async def two_stores(postgres_server):
     """Store a and store b on one fresh database, migrated."""
     url = postgres_server.new_database()
     a = await Database.open(url, store="a")
-    await migrate(a, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(a, core_schema())
     b = await Database.open(url, store="b")
     yield a, b
     await a.close()

@@ -22,7 +22,7 @@ from smsd_crm.limits import Throttled
 from smsd_crm.storage import users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.connections import FD_RESERVE, FDS_PER_CONNECTION, GuardedConnection, fit_to_open_files
 from smsd_crm.web.passwords import hash_password
@@ -37,7 +37,7 @@ Connection = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 async def serve(tmp_path):
     """``await serve(**web_settings)`` starts the pages: (base URL, context)."""
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", Clock()())
     runners = []
 
@@ -419,7 +419,7 @@ async def test_a_port_already_taken_is_one_clear_line_not_a_traceback(tmp_path):
     from smsd_crm import StartupError
 
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     taken = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
     port = taken.sockets[0].getsockname()[1]
     try:

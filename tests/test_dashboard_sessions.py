@@ -32,7 +32,7 @@ from smsd_crm.config import StoreConfig, WebConfig
 from smsd_crm.storage import users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 from smsd_crm.web import dashboard_pages
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password
@@ -66,7 +66,7 @@ async def shop(request, tmp_path, monkeypatch):
     unused = getattr(request, "param", 0.05)
     monkeypatch.setattr(dashboard_pages, "LOGIN_CHECK", 0.05)  # expiry noticed at once, not within 30 s
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     clock = Clock()
     for name, role in (("pemilik", "owner"), ("istri", "owner"), ("kasir", "staff")):
         await users.add_user(db, name, hash_password("mawar-sore-48"), role, clock())

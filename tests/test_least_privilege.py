@@ -180,13 +180,13 @@ async def test_tokens_made_before_scopes_keep_what_they_could_do(tmp_path):
     from smsd_crm.storage import api_clients
     from smsd_crm.storage.db import Database
     from smsd_crm.storage.migrate import migrate
-    from smsd_crm.storage.schema import CORE_MIGRATIONS
+    from smsd_crm.storage.schema import CORE_MIGRATIONS, core_schema
     db = await Database.open(tmp_path / "old.sqlite3")
     try:
         before = [m for m in CORE_MIGRATIONS if m.name != "m019_api_client_scopes"]
         await migrate(db, [("core", m) for m in before])
         await db.execute("INSERT INTO api_clients (name, token_hash, created_at) VALUES ('kasir-pos', 'h', 'x')")
-        await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+        await migrate(db, core_schema())
         assert await api_clients.scopes_of(db, "kasir-pos") == {"read", "send"}
     finally:
         await db.close()

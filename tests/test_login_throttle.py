@@ -15,7 +15,7 @@ from smsd_crm.config import StoreConfig, WebConfig
 from smsd_crm.storage import users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 from smsd_crm.web import passwords
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password
@@ -36,7 +36,7 @@ RIGHT = "mawar-sore-48"
 @pytest.fixture
 async def site(tmp_path):
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     clock = Clock()
     for name, role in (("pemilik", "owner"), ("kasir", "staff")):
         await users.add_user(db, name, hash_password(RIGHT), role, clock())

@@ -20,7 +20,7 @@ from smsd_crm.modem.pool import ModemPool
 from smsd_crm.storage import daemon_status
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import CORE_MIGRATIONS, core_schema
 
 from .conftest import SMSD_CRM, query, wait_until, write_config
 
@@ -103,7 +103,7 @@ async def test_status_command_shows_the_published_lag(tmp_path):
     settings = load_config(config)
     db = await Database.open(settings.database.path, settings.store.time)
     try:
-        await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+        await migrate(db, core_schema())
         pool = ModemPool([Modem(settings.modems[0], lambda message: None)])  # not started: its status is enough
         async with blocked_probe() as probe, asyncio.TaskGroup() as tg:
             publisher = tg.create_task(status.publish(pool, db, lambda: datetime.now(timezone.utc), lag=probe))
@@ -129,7 +129,7 @@ async def test_a_database_without_the_table_reads_as_no_row(tmp_path):
     try:
         await migrate(db, [("core", m) for m in CORE_MIGRATIONS if m.name not in ("m020_daemon_status", "m022_stores")])
         assert await daemon_status.read(db) is None
-        await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+        await migrate(db, core_schema())
         assert await daemon_status.read(db) is None  # migrated, not yet written
         await daemon_status.write(db, 1.5, 0.5, 10, NOW)
         assert await daemon_status.read(db) == {"store_id": "main", "loop_lag_max_ms": 1.5, "loop_lag_p99_ms": 0.5,

@@ -9,7 +9,7 @@ from smsd_crm.config import StoreConfig, WebConfig
 from smsd_crm.storage import users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 from smsd_crm.web import passwords
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import (
@@ -47,7 +47,7 @@ def test_hashes_at_any_cost_are_checked_and_junk_is_refused():
 
 async def test_an_old_hash_is_made_again_at_today_s_cost_at_a_right_login(tmp_path):
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     clock = Clock()
     old = hash_password("mawar-sore-48", Cost(2 ** 14, 8, 1))
     await users.add_user(db, "kasir", old, "staff", clock())

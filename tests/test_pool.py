@@ -16,7 +16,7 @@ from smsd_crm.modem.pool import FAILURE_LIMIT, REST_SECONDS, ModemPool
 from smsd_crm.outbox import Outbox
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 
 from .conftest import wait_until
 
@@ -121,7 +121,7 @@ async def _running_pool(tmp_path, **outbox_options):
     for e in emus:
         await e.start()
     db = await Database.open(tmp_path / "pool.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
 
     async def sink(message):
         pass

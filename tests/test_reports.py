@@ -16,7 +16,7 @@ from smsd_crm.outbox import Outbox
 from smsd_crm.sms.compose import encode_status_report
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 
 from .conftest import wait_until
 
@@ -75,7 +75,7 @@ async def rig(tmp_path):
             setattr(emu.core, k, v)
         await emu.start()
         db = await Database.open(tmp_path / f"r{len(rigs)}.sqlite3")
-        await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+        await migrate(db, core_schema())
         r = await Rig(emu, db).start()
         rigs.append(r)
         return r

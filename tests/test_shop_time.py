@@ -25,7 +25,7 @@ from smsd_crm.shop_time import ShopTime
 from smsd_crm.storage import catalog, sales, users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import CORE_MIGRATIONS, core_schema
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password
 
@@ -129,7 +129,7 @@ async def test_another_zone_moves_the_days(tmp_path):
     """WIT (UTC+9): 23:30 WIB on 31 December is already 01:30 on 1 January in Jayapura."""
     db = await Database.open(tmp_path / "wit.sqlite3", ShopTime("Asia/Jayapura"))
     try:
-        await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+        await migrate(db, core_schema())
         await db.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
                          "('R1', NULL, '2024-12-31T16:30:00+00:00', 5, '2025-01-01T00:00:00+00:00')")
         assert (await db.fetchone("SELECT date(sold_at, shop_offset()) FROM sales"))[0] == "2025-01-01"
@@ -144,7 +144,7 @@ async def test_old_till_sales_in_local_time_are_converted_to_utc(tmp_path):
         await db.execute("INSERT INTO sales (receipt, phone, sold_at, total, created_at) VALUES "
                          "('R1', NULL, '2025-01-01T06:30:00+07:00', 5, '2025-01-01T00:00:00+00:00'), "
                          "('R2', NULL, '2025-01-01T06:30:00+00:00', 5, '2025-01-01T00:00:00+00:00')")
-        await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+        await migrate(db, core_schema())
         assert [r[0] for r in await db.fetchall("SELECT sold_at FROM sales ORDER BY receipt")] == [
             "2024-12-31T23:30:00+00:00", "2025-01-01T06:30:00+00:00"]
     finally:

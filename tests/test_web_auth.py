@@ -13,7 +13,7 @@ from smsd_crm.config import StoreConfig, WebConfig
 from smsd_crm.storage import users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import hash_password, verify_password
 
@@ -29,7 +29,7 @@ class Clock:
 @pytest.fixture
 async def site(tmp_path):
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     clock = Clock()
     for name, role in (("pemilik", "owner"), ("kasir", "staff")):
         await users.add_user(db, name, hash_password("mawar-sore-48"), role, clock())
@@ -150,7 +150,7 @@ async def test_wrong_passwords_make_the_client_wait_and_never_lock(site):
 async def test_a_session_ends_at_its_absolute_lifetime_however_much_it_is_used(tmp_path):
     assert WebConfig().session_max_hours == 12
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     clock = Clock()
     await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
     runner = await start_web(WebContext(db, WebConfig(port=0, session_minutes=30, session_max_hours=1),

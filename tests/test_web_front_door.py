@@ -12,7 +12,7 @@ from smsd_crm.errors import ConfigError
 from smsd_crm.storage import users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import core_schema
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.base import CTX, USER, local
 from smsd_crm.web.hosts import host_allowed
@@ -25,7 +25,7 @@ from .test_web_auth import Clock, client, csrf_of
 @pytest.fixture
 async def site(tmp_path):
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     clock = Clock()
     await users.add_user(db, "kasir", hash_password("mawar-sore-48"), "staff", clock())
     runner = await start_web(WebContext(db, WebConfig(port=0, allowed_hosts=["Toko.LAN."]), StoreConfig(), clock))

@@ -14,7 +14,7 @@ from smsd_crm.config import StoreConfig, WebConfig
 from smsd_crm.storage import api_clients, users
 from smsd_crm.storage.db import Database
 from smsd_crm.storage.migrate import migrate
-from smsd_crm.storage.schema import CORE_MIGRATIONS
+from smsd_crm.storage.schema import CORE_MIGRATIONS, core_schema
 from smsd_crm.web.app import WebContext, start_web
 from smsd_crm.web.passwords import MIN_LENGTH, hash_password, verify_password
 
@@ -27,7 +27,7 @@ NEW = "baru-sekali-9"
 @pytest.fixture
 async def shop(tmp_path):
     db = await Database.open(tmp_path / "web.sqlite3")
-    await migrate(db, [("core", m) for m in CORE_MIGRATIONS])
+    await migrate(db, core_schema())
     clock = Clock()
     for name, role in (("pemilik", "owner"), ("kasir", "staff")):
         await users.add_user(db, name, hash_password("mawar-sore-48"), role, clock())

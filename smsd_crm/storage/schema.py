@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..models import Migration
+from .commerce_schema import COMMERCE_MIGRATIONS
 
 CORE_MIGRATIONS: list[Migration] = [
     Migration("m001_customers_and_messages", """
@@ -374,3 +375,9 @@ CREATE TABLE store_stock (
 );
 """),
 ]
+
+
+def core_schema() -> list[tuple[str, Migration]]:
+    """Every table core reads, as ``(owner, migration)`` pairs for :func:`~.migrate.migrate`: core's
+    own and the shop's orders, complaints, points and vouchers (:mod:`.commerce_schema`), in order."""
+    return [("core", m) for m in CORE_MIGRATIONS] + COMMERCE_MIGRATIONS
