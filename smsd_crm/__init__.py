@@ -60,7 +60,7 @@ from .understanding import (
 from .understanding.fields import Registration, parse_birthday, parse_registration, parse_update, person_name
 from .understanding.grammar import closest, format_rupiah, record_id, record_number, split_fields, split_keyword
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ApiProblem", "ApiRoute", "CampaignFinished", "ComplaintChanged", "Segment", "ComplaintOpened", "ProfileSection",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from .config_files import data_folder
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -489,20 +490,21 @@ def _resolve_secrets(node: Any, base: Path, loc: tuple[Any, ...] = (), secrets: 
     return node
 
 
-def _absolute(settings: Settings, base: Path) -> Settings:
-    def fix(p: Path | None) -> Path | None:
-        return None if p is None else (p if p.is_absolute() else base / p)
+def _absolute(settings: Settings, base: Path, data: Path) -> Settings:
+    def fix(p: Path | None, under: Path) -> Path | None:
+        return None if p is None else (p if p.is_absolute() else under / p)
     return settings.model_copy(update={
-        "database": settings.database.model_copy(update={"path": fix(settings.database.path)}),
+        "database": settings.database.model_copy(update={"path": fix(settings.database.path, data)}),
         "emulator": settings.emulator.model_copy(
-            update={"control_socket": fix(settings.emulator.control_socket)}),
-        "logging": settings.logging.model_copy(update={"file": fix(settings.logging.file)}),
-        "plugins_dir": fix(settings.plugins_dir),
+            update={"control_socket": fix(settings.emulator.control_socket, data)}),
+        "logging": settings.logging.model_copy(update={"file": fix(settings.logging.file, data)}),
+        "plugins_dir": fix(settings.plugins_dir, base),
     })
 
 
 def parse_config(text: str, source: Path, *, secrets: bool = True) -> Settings:
-    """Validate YAML text; ``source`` names the file in messages and anchors relative paths.
+    """Validate YAML text; ``source`` names the file in messages and anchors relative paths
+    (data paths in :func:`~.config_files.data_folder`).
     ``secrets=False``: a secret that cannot be read is left out instead of stopping (see
     :func:`load_config`)."""
     try:
@@ -524,7 +526,7 @@ def parse_config(text: str, source: Path, *, secrets: bool = True) -> Settings:
         raise ConfigError(f"{source}: {exc}") from None
     except ValidationError as exc:
         raise ConfigError(f"{source}: {describe_errors(exc)}") from None
-    return _absolute(settings, base).model_copy(update={"source": source})
+    return _absolute(settings, base, data_folder(source)).model_copy(update={"source": source})
 
 
 def load_config(path: str | Path, *, secrets: bool = True) -> Settings:

@@ -18,30 +18,24 @@ from typing import Callable
 
 from .. import __version__, files
 from ..config import Settings, load_config
+from ..config_files import find_config
 from ..errors import ConfigError, SmsdError
 from ..i18n import LANGUAGES
 from ..tasks import run_loop
 from . import access as cli_access
 from . import analytics as cli_analytics
 from . import campaigns as cli_campaigns
+from . import logs
 from . import tools as cli_tools
 from .data import cmd_catalog_export, cmd_catalog_import, cmd_sales_import
 
 LOGGER = logging.getLogger("smsd_crm")
-DEFAULT_CONFIG = os.environ.get("SMSD_CRM_CONFIG", "config.yaml")
 DEMO_HISTORY_CUSTOMERS = 800  # three years of history so every dashboard has something on first start
 
 
 def _setup_logging(settings: Settings | None, verbose: bool = False) -> None:
     level = "DEBUG" if verbose else (settings.logging.level if settings else "INFO")
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
-    if settings and settings.logging.file:
-        files.private_file(settings.logging.file)  # 0600 in a 0700 folder: logs name customers
-        handlers.append(logging.FileHandler(settings.logging.file, encoding="utf-8"))
-    logging.basicConfig(level=level, handlers=handlers, force=True,
-                        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-    # Each SQL statement at DEBUG would bury the AT traffic an operator turns DEBUG on for.
-    logging.getLogger("aiosqlite").setLevel(logging.INFO)
+    logs.set_up(level, settings.logging.file if settings else None)
 
 
 def _run_until_signal(settings: Settings, on_ready=None) -> int:
@@ -217,10 +211,10 @@ def _plugin_commands(argv: list[str] | None) -> tuple[list[tuple[str, object]], 
     from ..plugins import PluginHost
 
     pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("-c", "--config", default=DEFAULT_CONFIG)
+    pre.add_argument("-c", "--config", default=None)
     known, _ = pre.parse_known_args(argv)
     try:
-        return PluginHost.load(load_config(known.config, secrets=False)).commands(), None
+        return PluginHost.load(load_config(find_config(known.config), secrets=False)).commands(), None
     except SmsdError as exc:
         return [], exc
 
@@ -246,12 +240,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         "Run 'smsd-crm COMMAND --help' for the options of each command.")
     parser.add_argument("--version", action="version", version=f"smsd-crm {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # -c, else $SMSD_CRM_CONFIG, else ./config.yaml, else /etc/smsd-crm/config.yaml (config_files)
+    default_config = str(find_config())
 
     def add(name: str, func, help_text: str, config: bool = True) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=func.__doc__)
         if config:
-            p.add_argument("-c", "--config", default=DEFAULT_CONFIG,
-                           help=f"config file (default: {DEFAULT_CONFIG}; env SMSD_CRM_CONFIG)")
+            p.add_argument("-c", "--config", default=default_config,
+                           help=f"config file (default: {default_config}: $SMSD_CRM_CONFIG, else ./config.yaml, "
+                           "else /etc/smsd-crm/config.yaml)")
         p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
         p.set_defaults(func=func)
         return p
@@ -272,12 +269,12 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     exp = cat_sub.add_parser("export", help="write the catalogue as CSV", description=cmd_catalog_export.__doc__)
     exp.add_argument("-o", "--output", help="file to write (default: standard output)")
     for p, f in ((imp, cmd_catalog_import), (exp, cmd_catalog_export)):
-        p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
+        p.add_argument("-c", "--config", default=default_config, help="config file")
         p.set_defaults(func=f, verbose=False)
-    cli_access.add_parsers(sub, DEFAULT_CONFIG)
-    cli_campaigns.add_parsers(sub, DEFAULT_CONFIG)
-    cli_analytics.add_parsers(sub, DEFAULT_CONFIG)
-    cli_tools.add_parsers(sub, DEFAULT_CONFIG)
+    cli_access.add_parsers(sub, default_config)
+    cli_campaigns.add_parsers(sub, default_config)
+    cli_analytics.add_parsers(sub, default_config)
+    cli_tools.add_parsers(sub, default_config)
     sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")
     sales_sub = sales_p.add_subparsers(dest="sales_command", required=True, metavar="SALESCOMMAND")
     simp = sales_sub.add_parser("import", help="import till sales from a CSV file",
@@ -286,7 +283,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     simp.add_argument("file", help="the CSV file")
     simp.add_argument("--utc-offset", type=int, default=None,
                       help="the till's time zone when it is not store.timezone (7 = WIB, 8 = WITA, 9 = WIT)")
-    simp.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
+    simp.add_argument("-c", "--config", default=default_config, help="config file")
     simp.set_defaults(func=cmd_sales_import, verbose=False)
     commands, config_error = _plugin_commands(argv)
     parser.set_defaults(config_error=config_error)
@@ -294,7 +291,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     for plugin, command in commands:
         p = sub.add_parser(command.name, help=f"{command.help} [plugin {plugin}]", description=command.help)
         command.arguments(p)
-        p.add_argument("-c", "--config", default=DEFAULT_CONFIG, help="config file")
+        p.add_argument("-c", "--config", default=default_config, help="config file")
         # staff work, said in the shop's language as the pages are; --lang is the pages' ID / EN switch
         # (ctx.speaker(args.lang)), unless the plugin has a --lang of its own
         try:
