@@ -11,10 +11,10 @@ import datetime as dt
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Sequence
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from .config_files import data_folder
 from .errors import ConfigError
@@ -23,6 +23,41 @@ if TYPE_CHECKING:
     from .shop_time import ShopTime
 
 _ID = r"^[A-Za-z0-9_-]{1,32}$"
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML as an operator means it: ``start: 21:00`` is the time 21:00, not YAML 1.1's base-60
+    integer 1260 (which became 00:21), ``2:30`` not 150. The int and float resolvers are PyYAML's
+    without their sexagesimal forms."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (
+        "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:int", re.compile(r"""^(?:[-+]?0b[0-1_]+
+    |[-+]?0[0-7_]+
+    |[-+]?(?:0|[1-9][0-9_]*)
+    |[-+]?0x[0-9a-fA-F_]+)$""", re.X), list("-+0123456789"))
+# "21.00" stays text: the Indonesian way to write a time (a float field still reads "0.50" as 0.5)
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(r"""^(?![0-9]{1,2}\.[0-9]{2}$)(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""", re.X), list("-+0123456789."))
+
+
+def _time_of_day(value: Any) -> Any:
+    """ "7:30" and Indonesian "07.30" as 07:30; a bare number refused (21 would be 00:00:21)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise ValueError('a time of day is written like "21:00"')
+    if isinstance(value, str):
+        found = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*", value)
+        if found:
+            return f"{int(found[1]):02d}:{found[2]}"
+    return value
+
+
+Clock = Annotated[dt.time, BeforeValidator(_time_of_day)]
 
 
 class _Strict(BaseModel):
@@ -277,8 +312,8 @@ class CostsConfig(_Strict):
 class QuietHours(_Strict):
     """No campaign message leaves between ``start`` and ``end`` (local time; may span midnight)."""
 
-    start: dt.time = dt.time(21, 0)
-    end: dt.time = dt.time(8, 0)
+    start: Clock = dt.time(21, 0)
+    end: Clock = dt.time(8, 0)
 
 
 class Holiday(_Strict):
@@ -292,7 +327,7 @@ class Holiday(_Strict):
 class GreetingsConfig(_Strict):
     """Greetings made into campaigns once per customer and occasion, from ``send_at`` local time."""
 
-    send_at: dt.time = dt.time(9, 0)
+    send_at: Clock = dt.time(9, 0)
     birthday: bool = False
     birthday_text: dict[Literal["id", "en"], str] = Field(default_factory=lambda: {
         "id": "Selamat ulang tahun, {nama}! Salam hangat dari {toko}.",
@@ -371,6 +406,17 @@ class LoggingConfig(_Strict):
     file: Path | None = None
 
 
+class BackupConfig(_Strict):
+    """Backups of the SQLite database (``smsd-crm backup``; docs/operations.md). ``daily_at``: a time
+    of day in store.timezone ("02:30") at which the daemon makes one itself, keeping the ``keep``
+    newest in ``folder`` (default: ``backups/`` beside the database); unset, only the command makes them.
+    Keep a copy off the PC too: a backup on the same disk does not survive the disk."""
+
+    folder: Path | None = None
+    keep: int = Field(14, ge=1, le=1000)
+    daily_at: Clock | None = None
+
+
 def preferred_modem(modems: Sequence[ModemConfig], number: str) -> str | None:
     """The first sending modem whose ``prefixes`` match ``number`` (E.164; routing by operator), if any."""
     for m in modems:
@@ -396,6 +442,7 @@ class Settings(_Strict):
     campaigns: CampaignsConfig = CampaignsConfig()
     texting: TextingConfig = TextingConfig()
     logging: LoggingConfig = LoggingConfig()
+    backup: BackupConfig = BackupConfig()
     plugins_dir: Path | None = None
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     source: Path | None = Field(None, exclude=True)
@@ -498,6 +545,8 @@ def _absolute(settings: Settings, base: Path, data: Path) -> Settings:
         "emulator": settings.emulator.model_copy(
             update={"control_socket": fix(settings.emulator.control_socket, data)}),
         "logging": settings.logging.model_copy(update={"file": fix(settings.logging.file, data)}),
+        "backup": settings.backup.model_copy(update={"folder": fix(settings.backup.folder, data) or (
+            fix(settings.database.path, data).parent / "backups")}),
         "plugins_dir": fix(settings.plugins_dir, base),
     })
 
@@ -508,7 +557,7 @@ def parse_config(text: str, source: Path, *, secrets: bool = True) -> Settings:
     ``secrets=False``: a secret that cannot be read is left out instead of stopping (see
     :func:`load_config`)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""

@@ -23,7 +23,7 @@ from smsd_crm_dashboards.proxy import DashboardProxy
 from smsd_crm_dashboards.spec import WorkerSpec
 from smsd_crm_dashboards.views import all_views
 
-from . import files, limits, status
+from . import daily_backup, files, limits, status
 from .campaigns.greetings import Greetings
 from .campaigns.runner import CampaignRunner, local_midnight
 from .campaigns.service import CampaignService
@@ -243,6 +243,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      tg.create_task(pool.run(), name="pool"),
                      tg.create_task(campaigns.run(), name="campaigns"),
                      tg.create_task(lag.run(), name="loop-lag"),
+                     tg.create_task(daily_backup.run(settings, clock), name="daily-backup"),
                      tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems"), lag=lag),
                                     name="status"),
                      # Another process's commit (a staff command queueing an SMS): pages reload, the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 from pathlib import Path
 
@@ -111,3 +112,18 @@ def test_check_config_cli_accepts_a_good_file(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout and "registration" in result.stdout
+
+
+@pytest.mark.parametrize("written, expected", [
+    ("21:00", dt.time(21, 0)), ('"21:00"', dt.time(21, 0)), ("7:30", dt.time(7, 30)), ("21.00", dt.time(21, 0))])
+def test_a_time_of_day_is_read_as_the_operator_wrote_it(tmp_path, written, expected):
+    """YAML 1.1 reads an unquoted 21:00 as the base-60 number 1260, which became 00:21."""
+    settings = parse_config(f"campaigns:\n  quiet_hours:\n    start: {written}\noutbox:\n  retry_min: 0.50\n",
+                            tmp_path / "config.yaml")
+    assert settings.campaigns.quiet_hours.start == expected
+    assert settings.outbox.retry_min == 0.5  # a float field still reads 0.50
+
+
+def test_a_bare_number_is_not_a_time_of_day(tmp_path):
+    with pytest.raises(ConfigError, match=r'backup.daily_at: a time of day is written like "21:00" \(got 2\)'):
+        parse_config("backup:\n  daily_at: 2\n", tmp_path / "config.yaml")

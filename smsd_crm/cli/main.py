@@ -24,6 +24,7 @@ from ..i18n import LANGUAGES
 from ..tasks import run_loop
 from . import access as cli_access
 from . import analytics as cli_analytics
+from . import backups as cli_backups
 from . import campaigns as cli_campaigns
 from . import logs
 from . import tools as cli_tools
@@ -275,6 +276,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cli_campaigns.add_parsers(sub, default_config)
     cli_analytics.add_parsers(sub, default_config)
     cli_tools.add_parsers(sub, default_config)
+    cli_backups.add_parsers(sub, default_config)
     sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")
     sales_sub = sales_p.add_subparsers(dest="sales_command", required=True, metavar="SALESCOMMAND")
     simp = sales_sub.add_parser("import", help="import till sales from a CSV file",

@@ -267,7 +267,8 @@ class Database(ABC):
     async def claim_store(self) -> None:
         """Claim this database's store for this process until :meth:`close`: a second daemon started
         with the same ``store.id`` on the same server (two shops both left as ``main``) would send each
-        other's replies. StartupError when another process holds it. SQLite: nothing (one PC, one file)."""
+        other's replies. StartupError when another process holds it. SQLite: a second daemon on the same
+        file is refused the same way (a lock on ``<file>.daemon``, :mod:`.sqlite_backup`)."""
 
     async def wait_reachable(self, first: float = 0.5, longest: float = 30.0) -> None:
         """Return once the database answers again, trying with a doubling pause (``first`` to

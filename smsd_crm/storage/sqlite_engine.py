@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -14,6 +15,7 @@ from ..errors import StorageConflict, StorageError
 from ..files import private_database
 from ..shop_time import ShopTime
 from .db import Database, Params, Row
+from .sqlite_backup import hold_daemon_lock
 
 BUSY_TIMEOUT_MS = 15000  # how long a connection waits for another's write lock
 CHANGE_CHECK = 1.0  # seconds between two looks at data_version (SQLite cannot tell other processes' commits)
@@ -49,6 +51,7 @@ class SqliteDatabase(Database):
         super().__init__(shop)
         self._conn = conn
         self.path = path
+        self._daemon_lock: int | None = None
 
     @classmethod
     async def connect(cls, path: Path, shop: ShopTime) -> "SqliteDatabase":
@@ -80,8 +83,19 @@ class SqliteDatabase(Database):
             raise StorageError(f"cannot use database {path}: {exc}") from None
         return db
 
+    async def claim_store(self) -> None:
+        # One daemon per file: two would both drive the modems' replies from one outbox. The same lock
+        # keeps `smsd-crm restore` from replacing the data under a running daemon (sqlite_backup).
+        if self._daemon_lock is None:
+            self._daemon_lock = hold_daemon_lock(self.path)
+
     async def close(self) -> None:
-        await self._conn.close()
+        try:
+            await self._conn.close()
+        finally:
+            if self._daemon_lock is not None:
+                os.close(self._daemon_lock)
+                self._daemon_lock = None
 
     async def watch_changes(self, callback: Callable[[], None], interval: float = CHANGE_CHECK) -> None:
         last = None

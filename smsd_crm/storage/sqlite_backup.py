@@ -1,0 +1,185 @@
+"""Backups of the SQLite database, consistent while the daemon writes, and their restore.
+
+A copy of the file is not a backup: with WAL, committed transactions may still be in the ``-wal``
+file, and a copy taken during a checkpoint is torn. SQLite's online backup API
+(https://www.sqlite.org/backup.html, Python's :meth:`sqlite3.Connection.backup`) copies the
+database as of one read transaction, so a backup holds every transaction committed before it
+started and none half done, while the daemon goes on writing (WAL lets the daemon write meanwhile).
+
+The daemon holds an exclusive ``flock`` on ``<database>.daemon`` while it runs
+(:func:`hold_daemon_lock`): a second daemon on the same file is refused, and a restore is refused
+while the daemon runs (replacing the data under a running daemon would lose what it writes next).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import StartupError, StorageError
+from ..files import private_database, private_dir
+
+BACKUP_PAGES = 1024  # pages per step: the daemon's writes interleave between steps (WAL)
+SUFFIX = ".sqlite3"
+PREFIX = "smsd-crm-"
+
+
+@dataclass(frozen=True)
+class BackupFile:
+    """One backup: its path, size in bytes and row count per table (name -> rows)."""
+
+    path: Path
+    size: int
+    tables: dict[str, int]
+
+    @property
+    def rows(self) -> int:
+        return sum(self.tables.values())
+
+
+def daemon_lock_path(database: Path) -> Path:
+    return database.with_name(database.name + ".daemon")
+
+
+def hold_daemon_lock(database: Path) -> int:
+    """Take the daemon's lock on ``database`` for the life of the process (or until the returned file
+    descriptor is closed); StartupError when another process holds it."""
+    path = daemon_lock_path(database)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise StartupError(f"an smsd-crm daemon is running on {database}: stop it first "
+                           "(systemctl stop smsd-crm; two daemons on one file are refused)") from None
+    return fd
+
+
+def daemon_running(database: Path) -> bool:
+    """Whether a daemon holds ``database``'s lock now."""
+    try:
+        fd = hold_daemon_lock(database)
+    except StartupError:
+        return True
+    os.close(fd)
+    return False
+
+
+def check(path: Path) -> dict[str, int]:
+    """The row count of each table of the SQLite file ``path`` after ``PRAGMA integrity_check``;
+    StorageError naming the file when it is not a sound SQLite database."""
+    if not path.is_file():
+        raise StorageError(f"{path}: no such file")
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StorageError(f"{path}: cannot open: {exc}") from None
+    try:
+        result = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        if result != ["ok"]:
+            raise StorageError(f"{path} failed its integrity check: {'; '.join(result[:3])}")
+        names = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        if "schema_migrations" not in names:
+            raise StorageError(f"{path} is a SQLite file but not an smsd-crm database")
+        return {name: conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in names}
+    except sqlite3.DatabaseError as exc:
+        raise StorageError(f"{path} is not a SQLite database ({exc})") from None
+    finally:
+        conn.close()
+
+
+def _copy(source: Path, target: Path) -> None:
+    """The online backup of ``source`` into a new file ``target`` (removed again on failure)."""
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=15)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            src.backup(dst, pages=BACKUP_PAGES)
+            dst.execute("PRAGMA journal_mode=DELETE")  # one self-contained file, no -wal beside it
+        finally:
+            dst.close()
+    except sqlite3.Error as exc:
+        target.unlink(missing_ok=True)
+        raise StorageError(f"cannot back up {source}: {exc}") from None
+    finally:
+        src.close()
+
+
+def backup_name(now: datetime) -> str:
+    """``smsd-crm-YYYYmmdd-HHMMSS.sqlite3`` in the zone of ``now`` (the shop's: what the owner reads)."""
+    return f"{PREFIX}{now:%Y%m%d-%H%M%S}{SUFFIX}"
+
+
+def backup(database: Path, target: Path) -> BackupFile:
+    """Back ``database`` up into the new file ``target`` (0600; written beside it first and renamed, so
+    a backup cut short by a power cut never looks whole), checked after it is written."""
+    if not database.is_file():
+        raise StorageError(f"{database}: no such database")
+    if target.exists():
+        raise StorageError(f"{target} already exists")
+    private_dir(target.parent)
+    partial = target.with_name(target.name + ".partial")
+    partial.unlink(missing_ok=True)
+    private_database(partial)
+    _copy(database, partial)
+    try:
+        tables = check(partial)
+        with open(partial, "rb") as f:
+            os.fsync(f.fileno())
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)
+    return BackupFile(target, target.stat().st_size, tables)
+
+
+def restore(backup_path: Path, database: Path, now: datetime) -> tuple[BackupFile, Path | None]:
+    """Replace ``database`` by the backup ``backup_path``: checked first, refused while the daemon runs;
+    the database it replaces is kept as a backup of its own (its path is returned, None when there was
+    none). Written through SQLite (the backup API), so the old ``-wal`` is never replayed onto it."""
+    tables = check(backup_path)
+    fd = hold_daemon_lock(database)  # StartupError while the daemon runs; no daemon starts meanwhile
+    try:
+        kept = None
+        if database.exists():
+            kept = database.with_name(f"{database.stem}-before-restore-{now:%Y%m%d-%H%M%S}{SUFFIX}")
+            backup(database, kept)
+        private_database(database)
+        src = sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True)
+        try:
+            dst = sqlite3.connect(database, timeout=15)
+            try:
+                src.backup(dst)
+            finally:
+                dst.close()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot restore into {database}: {exc}") from None
+        finally:
+            src.close()
+        restored = check(database)
+        if restored != tables:
+            raise StorageError(f"{database} differs from {backup_path} after the restore")
+        return BackupFile(database, database.stat().st_size, restored), kept
+    finally:
+        os.close(fd)
+
+
+def prune(folder: Path, keep: int) -> list[Path]:
+    """Delete all but the ``keep`` newest ``smsd-crm-*.sqlite3`` backups in ``folder``; the deleted."""
+    found = sorted(folder.glob(f"{PREFIX}*{SUFFIX}"), key=lambda p: p.name, reverse=True)
+    gone = found[keep:]
+    for path in gone:
+        path.unlink(missing_ok=True)
+    return gone
+
+
+def latest(folder: Path) -> Path | None:
+    """The newest backup in ``folder`` (by its name's time stamp), or None."""
+    found = sorted(folder.glob(f"{PREFIX}*{SUFFIX}"), key=lambda p: p.name)
+    return found[-1] if found else None
