@@ -32,8 +32,8 @@ from .storage import messages as message_queries
 from .storage import orders as order_queries
 from .storage import vouchers as voucher_queries
 from .storage.db import Database, Params
-from .understanding import catalog_match
 from .understanding.lexicon import Lexicon
+from .understanding.product_query import resolve_sized, sizes_of
 
 # What one plugin's runaway loop can queue (docs/plugins.md, "Limits"): a reply to an SMS costs at most
 # REPLY_PARTS SMS (a longer one is cut, ending in "..."), an SMS queued with ctx.send at most SEND_PARTS
@@ -150,8 +150,13 @@ class Catalog:
         return await catalog_queries.all_products(self._s.db, active_only=True)
 
     async def resolve(self, query: str) -> tuple[Product | None, list[Product]]:
-        """(the product meant, or None with up to three suggestions) for a typed name, code or alias."""
-        return catalog_match.resolve(query, await self.products())
+        """(the product meant, or None with up to three suggestions) for a typed name, code or alias,
+        a size typed with it choosing the pack (``minyak goreng 2 liter``: the 2 L pouch)."""
+        return resolve_sized(query, await self.products(), self._s.lexicon)
+
+    async def sizes_of(self, product: Product) -> list[Product]:
+        """``product`` first, then its other sizes (``Minyak Goreng 2L``: also ``1L``), largest first."""
+        return sizes_of(product, await self.products(), self._s.lexicon)
 
     async def take_stock(self, product: Product, quantity: int) -> bool:
         """Take from a counted stock if enough is there (always True when not counted)."""

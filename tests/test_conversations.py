@@ -72,7 +72,12 @@ SCRIPT = [
     (B, "COMPLAINT the rice had bugs", r"^Your complaint is recorded as K\d+\."),
     (C, "aduan <img src=x onerror=alert(1)> '; DROP TABLE complaints;--", r"^Tambahan untuk keluhan K\d+"),
     (A, "HARGA gula", r"^Gula Pasir 1kg \(G01\) Rp18\.000/kg, ada$"),
-    (A, "cek harga minyak", r"^Minyak Goreng 2L \(M01\) Rp38\.000/pouch, ada$"),
+    # no size typed: every size; a size typed in words: that pack (the 1 L was quoted for "2 liter")
+    (A, "cek harga minyak", r"^Minyak Goreng 2L \(M01\) Rp38\.000/pouch, ada; Minyak Goreng 1L \(M02\) Rp19\.500"),
+    (A, "brp harga minyak goreng 2 liter", r"^Minyak Goreng 2L \(M01\) Rp38\.000/pouch, ada$"),
+    (A, "harga minyak 1 liter", r"^Minyak Goreng 1L \(M02\) Rp19\.500/pouch, ada$"),
+    (A, "HARGA minyak 3 liter", r"^Minyak Goreng 2L \(M01\) Rp38\.000/pouch, ada; Minyak Goreng 1L \(M02\)"),
+    (A, "harga M01", r"^Minyak Goreng 2L \(M01\) Rp38\.000/pouch, ada$"),
     (B, "PRICE susu", r"^Kopi Sachet Susu isi 10 \(K02\) Rp14\.000/renceng, in stock; Susu"),
     (A, "HARGA roti", r"^Roti Tawar \(R01\) Rp16\.000/bungkus, ada$"),
     (A, "HARGA sepeda", r"^Barang 'sepeda' tidak ditemukan\."),

@@ -135,6 +135,9 @@ async def test_laporan_counts_one_way_and_stok_takes_names(tmp_path):
         assert by_name.text == "Stok G01 (Gula Pasir 1kg) sekarang 40."
         by_code = await owner.handle_message(_owner_says(f"STOK {PIN} b01 12", clock, 3), ctx)
         assert by_code.text == "Stok B01 (Beras Premium 5kg) sekarang 12."
+        # a size in words chooses the pack, as HARGA reads it (it was "not found")
+        sized = await owner.handle_message(_owner_says(f"STOK {PIN} minyak 2 liter 15", clock, 5), ctx)
+        assert sized.text == "Stok M01 (Minyak Goreng 2L) sekarang 15."
         unknown = await owner.handle_message(_owner_says(f"STOK {PIN} durian 3", clock, 4), ctx)
         assert unknown.text == "Barang durian tidak ditemukan."
 

@@ -72,6 +72,8 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
         return Reply(ctx.text("usage", lang), fallback=True)
     product, suggestions = await ctx.catalog.resolve(query)
     found = [product] if product else suggestions[:3]
+    if product is not None and not any(ch.isdigit() for ch in query) and product.code.lower() != query.lower():
+        found = (await ctx.catalog.sizes_of(product))[:3]  # "harga minyak": the 2 L and the 1 L pouch
     if not found:
         return Reply(ctx.text("not_found", lang, query=clip(query, 60)), fallback=True)
     items = Listing([f"{clip(p.name, NAME_IN_REPLY)} ({p.code}) {format_rupiah(p.price)}/{p.unit}, "

@@ -194,21 +194,45 @@ class Reader:
     def _item_text(self, cleaned: str, start: int) -> str:
         return cleaned[start:].strip(" #.,;*:-\n")
 
-    def _query(self, ws: Sequence[Word], products: Sequence[Product], drop: frozenset[str]) -> str:
-        """The product a question names: its words without fillers, question and cue words."""
+    def _query(self, ws: Sequence[Word], products: Sequence[Product], drop: frozenset[str],
+               measures: bool = False) -> str:
+        """The product a question names: its words without fillers, question and cue words; with
+        ``measures``, a size typed with it stays (``minyak goreng 2 liter``: which pack is asked about)."""
         keep = self._product_words(products)
-        out = []
         if any(" " in k for k in self.lexicon.synonyms):  # "soy sauce" -> "kecap"
             ws = words(clean(self.lexicon.replace_phrases(" ".join(w.raw for w in ws))))
+        ns = []
         for w in ws:
             n = self.lexicon.expand(w.norm)
-            n = self.lexicon.synonyms.get(n, n) if n not in keep else n
+            ns.append(self.lexicon.synonyms.get(n, n) if n not in keep else n)
+        out = []
+        for i, n in enumerate(ns):
             number = n.isdigit() or n in self.lexicon.numbers or bool(re.fullmatch(r"\d+[a-z]*|se[a-z]+", n)
                                                                         and self._unitish(n))
-            if n in keep or not (n in drop or self._skippable(n) or n == "?" or n in self.lexicon.thanks
-                                 or number or self.lexicon.is_unit(n)):
+            if (measures and self._measure_at(ns, i)) or n in keep or not (
+                    n in drop or self._skippable(n) or n == "?" or n in self.lexicon.thanks
+                    or number or self.lexicon.is_unit(n)):
                 out.append(n)
         return " ".join(out)
+
+    def _measure_at(self, ns: Sequence[str], i: int) -> bool:
+        """``ns[i]`` is part of a size: ``2`` or ``liter`` of ``2 liter``, or ``2l``, ``1/2kg``."""
+        def measure(word: str) -> bool:
+            unit = self.lexicon.units.get(word)
+            return unit is not None and unit[0] != "count"
+
+        def amount(word: str) -> bool:
+            return bool(re.fullmatch(r"\d+(?:[.,/]\d+)?", word)) or word in self.lexicon.numbers
+        n = ns[i]
+        glued = re.fullmatch(r"\d+(?:[.,/]\d+)?([a-z]+)", n)
+        return bool(glued and measure(glued[1])) or (amount(n) and i + 1 < len(ns) and measure(ns[i + 1])) or (
+            measure(n) and i > 0 and amount(ns[i - 1]))
+
+    def _split_size(self, query: str) -> tuple[str, str]:
+        """(the name, the size typed after it): ``minyak goreng 2 liter`` -> (``minyak goreng``, ``2 liter``)."""
+        ns = query.split()
+        at = next((i for i in range(len(ns)) if self._measure_at(ns, i)), len(ns))
+        return " ".join(ns[:at]), " ".join(ns[at:])
 
     def _narrow(self, query: str, products: Sequence[Product]) -> str:
         """``query``, or its longest run of words that names a product ("gas elpiji teh" -> "gas
@@ -425,7 +449,7 @@ class Reader:
                    products: Sequence[Product]) -> str:
         if command == "price":
             drop = frozenset(p for ps in self.lexicon.cues.get("price", ()) for p in ps)
-            return self._query(ws[start:], products, drop)
+            return self._query(ws[start:], products, drop, measures=True)
         return self._item_text(cleaned, ws[start].start) if start < len(ws) else ""
 
     def _cue_command(self, norms: Sequence[str]) -> str | None:
@@ -493,7 +517,8 @@ class Reader:
             if not asks and self._cue_position("order", norms) >= 0 and self._mentions_items(norms, products):
                 return None  # "ada arisan, tolong siapin teh 2 kotak": an order that mentions "ada"
             drop = frozenset(p for ps in self.lexicon.cues.get("price", ()) for p in ps)
-            query = self._narrow(self._query(ws, products, drop), products)
+            name, size = self._split_size(self._query(ws, products, drop, measures=True))
+            query = " ".join(filter(None, (self._narrow(name, products), size)))
             strong = any(n in ("harga", "berapa", "price", "much") for n in norms) or (
                 norms[0] == "ada" and "?" in norms)  # "Ada rokok kak?": tell them it is not sold
             named = any(n in self._product_words(products) for n in query.split())
