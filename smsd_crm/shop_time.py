@@ -114,7 +114,8 @@ class ShopTime:
     def sql_functions(self) -> list[tuple[str, int, Callable]]:
         """(name, arguments, function) of the SQL functions :func:`sql_day` and :func:`sql_start` use."""
         offset = self.sql_offset
-        return [("shop_offset", 0, lambda: offset), ("shop_start", 1, self._sql_start), ("week_start", 1, _week_start)]
+        return [("shop_offset", 0, lambda: offset), ("shop_start", 1, self._sql_start), ("week_start", 1, _week_start),
+                ("plus_days", 2, _plus_days)]
 
     def install(self, conn: sqlite3.Connection) -> None:
         """Give a sqlite3 connection the SQL functions (aiosqlite: ``Database.open`` does it)."""
@@ -153,6 +154,20 @@ def _week_start(day: str | None) -> str | None:
         return None
     d = date.fromisoformat(str(day)[:10])
     return (d - timedelta(days=d.weekday())).isoformat()
+
+
+def _plus_days(instant: str | None, days: int | None) -> str | None:
+    """SQL ``plus_days(instant, days)``: a stored instant moved by whole days, as UTC
+    ``YYYY-MM-DDTHH:MM:SS`` (what SQLite's ``strftime('%Y-%m-%dT%H:%M:%S', instant, '+N days')`` gives)."""
+    if not instant or days is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(instant))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return (moment + timedelta(days=int(days))).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def sql_start(param: str = "?") -> str:

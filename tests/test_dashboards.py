@@ -107,6 +107,10 @@ async def test_only_the_owner_reaches_the_dashboards_and_bokeh_only_through_the_
         assert sum(int(line.split(",")[4]) for line in month_rows) == int(years[-1].split(",")[4])
         assert total > 0
         assert (await owner.get(f"{base}/dash/sales.csv", params={"year": "20x6"})).status == 400
+        # one store of a chain (the view's store choice): the parameter reaches the worker
+        assert (await (await owner.get(f"{base}/dash/sales.csv", params={"store": "main"})).text()).splitlines() == years
+        unknown = await owner.get(f"{base}/dash/sales.csv", params={"store": "zz"})
+        assert unknown.status == 400 and "no sales of store 'zz'" in await unknown.text()
         assert (await owner.get(f"{base}/dash/nothing")).status == 404
         # every view's data as CSV
         from smsd_crm_dashboards.views import builtin_views

@@ -90,6 +90,26 @@ async def test_sql_injection_text_is_just_data(db):
     assert await db.fetchone("SELECT COUNT(*) FROM customers") is not None
 
 
+async def test_customers_are_found_by_any_case_of_their_name_on_both_engines(db):
+    for phone, name in (("+6281200000011", "siti Aminah"), ("+6281200000012", "Budi"), ("+6281200000013", "SITI Rahma")):
+        await customers.upsert(db, phone, NOW, name=name)
+    found = await customers.search(db, "Siti")  # PostgreSQL had no NOCASE collation: a 500
+    assert [c.name for c in found] == ["siti Aminah", "SITI Rahma"]
+    assert [c.name for c in await customers.search(db, "50_%")] == []  # LIKE's wildcards are text
+    assert [c.phone for c in await customers.search(db, "0812-0000-0012")] == ["+6281200000012"]
+
+
+async def test_a_nul_character_from_an_sms_is_stored_not_refused(db):
+    """PostgreSQL's text cannot hold U+0000: an SMS carrying one stayed on the SIM for ever (each sweep
+    failed to store it). Stored with U+FFFD in its place there; SQLite keeps it."""
+    stored = await messages.insert_inbound(db, _inbound("HARGA gula\x00"), "+6281200000009", NOW)
+    assert stored is not None
+    [text] = await db.fetchone("SELECT text FROM messages WHERE id = ?", (stored,))
+    assert text == ("HARGA gula\x00" if db.engine == "sqlite" else "HARGA gula\ufffd")
+    customer, _ = await customers.upsert(db, "+6281200000014", NOW, name="Si\x00ti")
+    assert customer.name in ("Si\x00ti", "Si\ufffdti")
+
+
 def _inbound(text="DAFTAR x", sender="+6281200000009"):
     return InboundMessage("sim1", sender, text, NOW - timedelta(minutes=1), sim_id="510100000000001")
 

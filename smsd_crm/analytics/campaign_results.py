@@ -37,7 +37,7 @@ class CampaignResult:
 async def results(db, days: int = DAYS, limit: int = 20, campaign_id: int | None = None) -> list[CampaignResult]:
     """The newest campaigns' results (or one campaign's); purchases count within ``days`` after each
     recipient's message was sent."""
-    window = f"+{int(days)} days"
+    window = int(days)
     bought = ("SELECT phone, created_at AS at, total FROM orders WHERE state != 'cancelled' UNION ALL "
               "SELECT phone, sold_at, total FROM sales WHERE phone IS NOT NULL")
     out = []
@@ -58,12 +58,12 @@ async def results(db, days: int = DAYS, limit: int = 20, campaign_id: int | None
             """SELECT COUNT(DISTINCT e.phone) FROM consent_events e
                JOIN campaign_recipients r ON r.phone = e.phone AND r.campaign_id = ?
                JOIN messages m ON m.id = r.message_id AND m.state IN ('sent', 'delivered')
-               WHERE e.promotions = 0 AND e.at >= m.updated_at AND e.at < strftime('%Y-%m-%dT%H:%M:%S', m.updated_at, ?)""",
+               WHERE e.promotions = 0 AND e.at >= m.updated_at AND e.at < plus_days(m.updated_at, ?)""",
             (c["id"], window))
         buys = await db.fetchone(
             f"""SELECT COUNT(DISTINCT b.phone), COUNT(*), COALESCE(SUM(b.total), 0)
                 FROM campaign_recipients r JOIN messages m ON m.id = r.message_id AND m.state IN ('sent', 'delivered')
-                JOIN ({bought}) b ON b.phone = r.phone AND b.at >= m.updated_at AND b.at < strftime('%Y-%m-%dT%H:%M:%S', m.updated_at, ?)
+                JOIN ({bought}) b ON b.phone = r.phone AND b.at >= m.updated_at AND b.at < plus_days(m.updated_at, ?)
                 WHERE r.campaign_id = ?""", (window, c["id"]))
         code = (0, 0)
         if c["promo_code"]:

@@ -193,13 +193,17 @@ class Drill:
 EPOCH = date(1970, 1, 1)
 
 
-async def revenue_between(db: Database, start: datetime, end: datetime) -> Bar:
+async def revenue_between(db: Database, start: datetime, end: datetime, store: str | None = None) -> Bar:
     """Revenue of both channels for orders placed and till sales rung up in [``start``, ``end``)
-    (aware instants; stored instants are UTC ISO text, so they compare as text). Key and label are
-    empty. The home page compares today so far with the same span a week before."""
-    bounds = (start.astimezone(timezone.utc).isoformat(), end.astimezone(timezone.utc).isoformat())
-    lines = LINES.format(where_o="AND o.created_at >= ? AND o.created_at < ?",
-                         where_s="AND s.sold_at >= ? AND s.sold_at < ?")
+    (aware instants; stored instants are UTC ISO text, so they compare as text), at ``store`` (a
+    store.id; None: every store of a chain). Key and label are empty. The home page compares this
+    store's today so far with the same span a week before."""
+    bounds: tuple = (start.astimezone(timezone.utc).isoformat(), end.astimezone(timezone.utc).isoformat())
+    at_store = "" if store is None else " AND {t}.store_id = ?"
+    if store is not None:
+        bounds += (store,)
+    lines = LINES.format(where_o="AND o.created_at >= ? AND o.created_at < ?" + at_store.format(t="o"),
+                         where_s="AND s.sold_at >= ? AND s.sold_at < ?" + at_store.format(t="s"))
     params = bounds * 2
     row = await db.fetchone(
         f"""SELECT COALESCE(SUM(CASE WHEN channel = 'sms' THEN revenue END), 0) AS sms,

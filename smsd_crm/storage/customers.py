@@ -72,7 +72,7 @@ async def search(db: Database, query: str, country_code: str = "62", limit: int 
         digits = country_code + digits[1:]
     rows = await db.fetchall(
         """SELECT * FROM customers
-           WHERE name LIKE ? ESCAPE '\\' OR (? != '' AND phone LIKE ? ESCAPE '\\')
-           ORDER BY name COLLATE NOCASE, id LIMIT ?""",
-        (_like(query), digits, _like(digits), limit))
+           WHERE LOWER(name) LIKE ? ESCAPE '\\' OR (? != '' AND phone LIKE ? ESCAPE '\\')
+           ORDER BY LOWER(name), id LIMIT ?""",
+        (_like(query.lower()), digits, _like(digits), limit))
     return [_customer(r) for r in rows]

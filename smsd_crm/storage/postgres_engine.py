@@ -72,11 +72,19 @@ def _sequence_sql(sql: str, count: int) -> str:
     return numbered(sql, (None,) * count)[0]
 
 
+def _no_nul(value: Any) -> Any:
+    """PostgreSQL's text cannot hold U+0000 (SQLite's can): an SMS, a form or an API call carrying one
+    (operators' configuration SMS do) is stored with U+FFFD in its place instead of failing, which
+    left such an SMS on the SIM for ever."""
+    return value.replace("\x00", "\ufffd") if isinstance(value, str) and "\x00" in value else value
+
+
 def _wire_sql(sql: str, params: Params) -> tuple[str, Sequence[Any]]:
     """``sql`` with numbered placeholders and its arguments (cached for ``?`` statements)."""
     if isinstance(params, Mapping):
-        return numbered(sql, params)
-    return _sequence_sql(sql, len(params)), params
+        text, args = numbered(sql, params)
+        return text, [_no_nul(a) for a in args]
+    return _sequence_sql(sql, len(params)), [_no_nul(a) for a in params]
 
 
 def _changed(status: str) -> int:

@@ -134,7 +134,7 @@ def postgresql_functions(offset_minutes: int) -> list[str]:
     ``shop_start(day)`` the UTC instant, as stored, where a shop day, month (``2025-01``) or year
     (``2025``) starts. STABLE: evaluated once per statement where their arguments are constants.
     ``julianday(day)`` SQLite's Julian day number of a ``YYYY-MM-DD`` day; ``week_start(day)`` its
-    ISO week's Monday (SQLite: :meth:`smsd_crm.shop_time.ShopTime.sql_functions`).
+    ISO week's Monday; ``plus_days(instant, days)`` an instant moved by whole days (UTC, to the second) (SQLite: :meth:`smsd_crm.shop_time.ShopTime.sql_functions`).
     """
     offset = f"{offset_minutes:+d} minutes"
     schema = functions_schema(offset_minutes)
@@ -152,4 +152,7 @@ def postgresql_functions(offset_minutes: int) -> list[str]:
             SELECT (left(day, 10)::date - DATE '1970-01-01') + 2440587.5 $$""",
         f"""CREATE OR REPLACE FUNCTION {schema}.week_start(day text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
             SELECT to_char(date_trunc('week', left(day, 10)::date), 'YYYY-MM-DD') $$""",
+        f"""CREATE OR REPLACE FUNCTION {schema}.plus_days(instant text, days integer) RETURNS text LANGUAGE sql
+            STABLE AS $$ SELECT to_char((instant::timestamptz AT TIME ZONE 'UTC') + make_interval(days => days),
+                                        'YYYY-MM-DD"T"HH24:MI:SS') $$""",
     ]

@@ -53,7 +53,7 @@ async def view_csv(request: web.Request) -> web.Response:
     first when none is given; the sales view: the drill-down level ``year``/``category`` ask for). The
     numbers are the view's own, made by the dashboards worker from the same memoised computation."""
     name = request.match_info["view"]
-    query = {k: request.query[k] for k in ("source", "year", "category") if k in request.query}
+    query = {k: request.query[k] for k in ("source", "year", "category", "store") if k in request.query}
     return await _host(request).export(name, query)
 
 

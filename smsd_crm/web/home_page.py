@@ -35,8 +35,9 @@ async def home(request: web.Request) -> web.Response:
 async def _sales(request: web.Request, now: datetime) -> HomeSection:
     ctx, speak = request.app[CTX], speaker(request)
     start = ctx.store.time.today_start(now)
-    today = await revenue_between(ctx.db, start, now)
-    week_ago = await revenue_between(ctx.db, start - timedelta(days=7), now - timedelta(days=7))
+    # this store's, as LAPORAN and the order desk count (a chain's totals are on the sales dashboard)
+    today = await revenue_between(ctx.db, start, now, ctx.db.store)
+    week_ago = await revenue_between(ctx.db, start - timedelta(days=7), now - timedelta(days=7), ctx.db.store)
     weekday = speak.t(f"weekday.{(start + timedelta(hours=12)).astimezone(ctx.store.time.zone).weekday()}")
     if week_ago.revenue:
         change = (today.revenue - week_ago.revenue) * 100 / week_ago.revenue
