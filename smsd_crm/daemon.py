@@ -32,7 +32,7 @@ from .context import CoreServices
 from .emulator.control import serve_control
 from .emulator.pty_modem import PtyModem
 from .emulator.simulator import PhoneSimulator
-from .errors import StorageUnavailable
+from .errors import StartupError, StorageUnavailable
 from .loop_lag import LoopLag
 from .modem.modem import Modem
 from .modem.pool import ModemPool
@@ -165,6 +165,16 @@ async def _start_dashboards(stack: AsyncExitStack, settings: Settings, host: Plu
     return dashboards
 
 
+async def _keep_store(db: Database, stop: asyncio.Event) -> None:
+    """Hold the store's claim (PostgreSQL: taken again after a server restart); if another daemon took
+    the store meanwhile, this one stops: two would send each other's replies."""
+    try:
+        await db.keep_store_claim()
+    except StartupError as exc:
+        LOGGER.error("%s; this daemon stops", exc)
+        stop.set()
+
+
 async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      clock: Callable[[], datetime] = utc_now,
                      on_ready: Callable[[Running], None] | None = None,
@@ -244,6 +254,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      tg.create_task(campaigns.run(), name="campaigns"),
                      tg.create_task(lag.run(), name="loop-lag"),
                      tg.create_task(daily_backup.run(settings, clock), name="daily-backup"),
+                     tg.create_task(_keep_store(db, stop), name="store-claim"),
                      tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems"), lag=lag),
                                     name="status"),
                      # Another process's commit (a staff command queueing an SMS): pages reload, the

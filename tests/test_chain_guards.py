@@ -142,13 +142,55 @@ async def test_a_second_daemon_for_the_same_store_is_refused(postgres_server):
             await db.close()
 
 
-async def test_a_sqlite_store_claim_is_nothing(tmp_path: Path):
+async def _cut_claims(db: Database) -> list[int]:
+    """End the server sessions holding advisory locks (a lost link, as a server restart does); their pids."""
+    pids = [r[0] for r in await db.fetchall("SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted")]
+    for pid in pids:
+        await db.fetchval("SELECT pg_terminate_backend(?)", (pid,))
+    return pids
+
+
+async def test_a_claim_lost_with_its_link_is_taken_again_unless_another_daemon_took_it(postgres_server):
+    url = postgres_server.new_database()
+    first, twin = [await Database.open(url, store=s) for s in ("main", "main")]
+    held = "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+    try:
+        await first.claim_store()
+        keeper = asyncio.create_task(first.keep_store_claim(interval=0.05))
+        [before] = await _cut_claims(twin)
+        await _until_async(lambda: twin.fetchall(held), lambda rows: len(rows) == 1 and rows[0][0] != before)
+        with pytest.raises(StartupError):  # taken again: the twin is refused as at start
+            await twin.claim_store()
+        keeper.cancel()
+        await asyncio.gather(keeper, return_exceptions=True)
+        # lost again, and this time a second daemon of the store started in the gap: the first gives way
+        await _cut_claims(twin)
+        await twin.claim_store()
+        with pytest.raises(StartupError, match="already runs store 'main'"):
+            await asyncio.wait_for(first.keep_store_claim(interval=0.05), 60)
+    finally:
+        for db in (first, twin):
+            await db.close()
+
+
+async def _until_async(read, ok, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not ok(await read()):
+            await asyncio.sleep(0.05)
+
+
+async def test_a_second_daemon_on_the_same_sqlite_file_is_refused(tmp_path: Path):
     db = await Database.open(tmp_path / "shop.sqlite3")
+    twin = await Database.open(tmp_path / "shop.sqlite3")
     try:
         await db.claim_store()
-        await db.claim_store()
-    finally:
+        await db.claim_store()  # its own claim again: nothing
+        with pytest.raises(StartupError, match="is running on"):
+            await twin.claim_store()
         await db.close()
+        await twin.claim_store()  # free once the first closed
+    finally:
+        await twin.close()
 
 
 @pytest.mark.parametrize("lang, shown", [("id", "hanya pelanggan toko ini (b)"), ("en", "only this store's customers (b)")])

@@ -270,6 +270,12 @@ class Database(ABC):
         other's replies. StartupError when another process holds it. SQLite: a second daemon on the same
         file is refused the same way (a lock on ``<file>.daemon``, :mod:`.sqlite_backup`)."""
 
+    async def keep_store_claim(self, interval: float = 5.0) -> None:
+        """While the daemon runs (a task until cancelled): the claim of :meth:`claim_store` taken again
+        after its link was lost (a server restart frees it), every ``interval`` seconds until it is.
+        StartupError when another process took the store meanwhile. SQLite: the lock on the file
+        cannot be lost; returns at once."""
+
     async def wait_reachable(self, first: float = 0.5, longest: float = 30.0) -> None:
         """Return once the database answers again, trying with a doubling pause (``first`` to
         ``longest`` seconds); at once when it answers. Cancel to give up."""

@@ -33,6 +33,7 @@ from .sql_dialect import functions_schema, numbered, postgresql_functions
 LOGGER = logging.getLogger(__name__)
 POOL_SIZE = 6               # connections: one writer at a time, the rest for pages and reports
 CONNECT_TIMEOUT = 10.0      # seconds to reach the server
+CLAIM_CHECK = 5.0           # seconds between two looks at the store claim's link
 WRITE_LOCK = 0x736D7377     # "smsw": the advisory lock a write transaction takes at BEGIN
 SETUP_LOCK = 0x736D7364     # "smsd": schema and functions are made by one process at a time
 KEY_LOCK = 0x736D6B79       # "smky": Database.lock's keys (with the key's hash)
@@ -160,8 +161,8 @@ class PostgresDatabase(Database):
         return cls(pool, url, shop, store)
 
     async def claim_store(self) -> None:
-        # A session advisory lock on a connection of its own, held while the daemon runs. Known limit
-        # (docs/deployment.md): a lost link frees it, and it is not taken again until a restart.
+        # A session advisory lock on a connection of its own, held while the daemon runs; a lost link
+        # frees it, keep_store_claim takes it again.
         key = zlib.crc32(self._store.encode()) - 2**31
         try:
             conn = await asyncpg.connect(self.url, timeout=CONNECT_TIMEOUT)
@@ -173,6 +174,25 @@ class PostgresDatabase(Database):
             raise StartupError(f"another smsd-crm daemon already runs store {self._store!r} on database "
                                f"{redacted(self.url)}; give each store its own store.id")
         self._claim = conn
+
+    async def keep_store_claim(self, interval: float = CLAIM_CHECK) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            conn = self._claim
+            if conn is not None:
+                try:
+                    await asyncio.wait_for(conn.fetchval("SELECT 1"), CONNECT_TIMEOUT)
+                    continue
+                except _DRIVER_ERRORS:
+                    conn.terminate()  # the server restarted, or the link broke: the lock went with it
+                    self._claim = None
+                    LOGGER.warning("store %r: the claim on %s was lost with its link; taking it again",
+                                   self._store, redacted(self.url))
+            try:
+                await self.claim_store()  # StartupError: another daemon took the store meanwhile
+            except StorageError:
+                continue  # the server is not back yet
+            LOGGER.warning("store %r: claimed again", self._store)
 
     async def close(self) -> None:
         if self._claim is not None:
