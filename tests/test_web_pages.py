@@ -198,7 +198,7 @@ async def test_modems_page_shows_the_event_loop_lag(shop):
         assert 'id="loop-lag"' not in await (await s.get(f"{base}/admin/modems")).text()  # no daemon has run
         await daemon_status.write(db, 12.4, 2.6, 600, Clock()())
         page = await (await s.get(f"{base}/admin/modems")).text()
-        assert "Keterlambatan event loop daemon (1 menit terakhir): maks 12 ms, p99 3 ms</p>" in page
+        assert "Jeda terlama program (1 menit terakhir): maks 12 ms; 99% di bawah 3 ms</p>" in page
         await daemon_status.write(db, 1312.0, 2.6, 600, Clock()())
         await s.get(f"{base}/lang/en", params={"next": "/"})
         page = await (await s.get(f"{base}/admin/modems")).text()

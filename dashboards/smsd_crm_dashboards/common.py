@@ -159,7 +159,7 @@ def html_table(headers: list[str], rows: list[list], links: list[str | None] | N
         if links and links[i] and links[i].startswith("/") and not links[i].startswith("//"):
             cells[0] = html('<a href="{}">{}</a>', links[i], cells[0])  # a page of this site only
         body.append(html("<tr>{}</tr>", Markup("").join(html("<td>{}</td>", c) for c in cells)))
-    return html('<table style="border-collapse:collapse;font-size:0.9em"><thead><tr>{}</tr></thead>'
+    return html('<table style="border-collapse:collapse;font-size:0.9em;width:100%"><thead><tr>{}</tr></thead>'
                 '<tbody>{}</tbody></table>', head, Markup("").join(body))
 
 

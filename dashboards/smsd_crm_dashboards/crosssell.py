@@ -10,7 +10,20 @@ from bokeh.models import ColumnDataSource, FactorRange, HoverTool
 
 from smsd_crm.analytics.purchases import Purchases
 
-from .common import bar_height, bump, chart, export, html, html_table, revision, show, speaker, table_box, title
+from .common import (
+    bar_height,
+    bump,
+    chart,
+    export,
+    html,
+    html_table,
+    revision,
+    show,
+    speaker,
+    table_box,
+    text_div,
+    title,
+)
 
 ORDER_DAYS = 365
 CUSTOMER_DAYS = 90
@@ -23,10 +36,17 @@ def _rows(rules, names) -> list[list]:
              f"{100 * r.confidence:.0f}%", f"{r.lift:.2f}"] for r in rules[:TOP]]
 
 
+PAIR_NAME = 14  # characters of each product name on the chart's axis: a pair's label fits beside bars on a phone
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= PAIR_NAME else name[:PAIR_NAME - 1].rstrip() + "…"
+
+
 def pair_names(rules, names: dict[str, str]) -> list[str]:
     """"Mi instan → Telur 1kg" for each rule (the codes only where a product has no name); the codes
     are added where two pairs would read the same."""
-    shown = [f"{names.get(r.x) or r.x} → {names.get(r.y) or r.y}" for r in rules]
+    shown = [f"{_short(names.get(r.x) or r.x)} → {_short(names.get(r.y) or r.y)}" for r in rules]
     return [text if shown.count(text) == 1 else f"{text} ({r.x} → {r.y})" for text, r in zip(shown, rules)]
 
 
@@ -39,8 +59,9 @@ def make(doc, data, hub, today=None, lang: str | None = None):
     speak = speaker(lang)
     heading, marker = title(speak.t("dash.crosssell.heading")), revision()
     lift_src = ColumnDataSource({"pair": [], "codes": [], "lift": [], "confidence": []}, name="lifts")
-    lifts = chart(bar_height(10), y_range=FactorRange(factors=[]), name="lift_chart",
-                  title=speak.t("dash.crosssell.top"))
+    # the chart's title as a Div above it: a Bokeh title does not wrap, and on a phone it was cut
+    top_title = text_div(speak.t("dash.crosssell.top"), name="lift_title", styles={"font-weight": "bold"})
+    lifts = chart(bar_height(10), y_range=FactorRange(factors=[]), name="lift_chart")
     lifts.hbar(y="pair", right="lift", source=lift_src, height=0.7, color="#2e7d4f")
     lifts.add_tools(HoverTool(tooltips=[("", "@pair"), (speak.t("dash.codes"), "@codes"),
                                         (speak.t("dash.crosssell.lift"), "@lift{0.00}"),
@@ -72,7 +93,7 @@ def make(doc, data, hub, today=None, lang: str | None = None):
         show(customers_table, html("<b>{}</b>{}", per_customer, html_table(headers, _rows(by_customer, names))))
         bump(marker)
 
-    doc.add_root(column(heading, lifts, orders_table, customers_table, marker, sizing_mode="stretch_width",
+    doc.add_root(column(heading, top_title, lifts, orders_table, customers_table, marker, sizing_mode="stretch_width",
                         name="crosssell"))
     doc.title = speak.t("dash.view.crosssell")
     hub.register(doc, refresh)
