@@ -39,6 +39,7 @@ from .modem.pool import ModemPool
 from .outbox import Outbox
 from .plugins import PluginHost
 from .router import Router
+from .service_notify import ServiceNotifier
 from .storage import app_secrets
 from .storage.db import Database
 from .storage.migrate import migrate
@@ -245,6 +246,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
         pool = ModemPool(modems)
         host.observers.append(campaigns.observe)
         running = Running(settings, db, host, pool, emulators, web_url)
+        notifier = ServiceNotifier()  # systemd's readiness and watchdog; nothing outside systemd
         lag = LoopLag()  # anything that blocks this loop delays every reply: operators see it in `status`
 
         async with asyncio.TaskGroup() as tg:
@@ -255,6 +257,7 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      tg.create_task(lag.run(), name="loop-lag"),
                      tg.create_task(daily_backup.run(settings, clock), name="daily-backup"),
                      tg.create_task(_keep_store(db, stop), name="store-claim"),
+                     tg.create_task(notifier.watchdog(), name="service-watchdog"),
                      tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems"), lag=lag),
                                     name="status"),
                      # Another process's commit (a staff command queueing an SMS): pages reload, the
@@ -264,9 +267,11 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                 web_dashboards.worker.prestart()  # it computes every view once, before the owner looks
             LOGGER.info("smsd-crm ready: %d modem(s), plugins: %s", len(modems),
                         ", ".join(p.name for p in host.enabled()))
+            notifier.ready(f"answering SMS on {len(modems)} modem(s)" + (f", pages on {web_url}" if web_url else ""))
             if on_ready:
                 on_ready(running)
             await stop.wait()
+            notifier.stopping()
             LOGGER.info("stopping: letting sends in flight finish (at most %.0f s)", DRAIN_TIMEOUT)
             await outbox.drain(DRAIN_TIMEOUT)
             for task in tasks:
