@@ -111,6 +111,17 @@ class EmulatorCore:
         self.commands: list[str] = []
         # Fault knob: answer every SMS-SUBMIT with this +CMS ERROR code (331 = no network).
         self.submit_error: int | None = None
+        # A prepaid SIM (rupiah): each SMS part costs ``sms_tariff`` (0: free, the default); with less
+        # credit than that, sends fail with +CMS ERROR ``no_credit_error``. ``*888#`` answers as
+        # Telkomsel does; ``ussd_packed``: requests and answers in packed GSM 7-bit hex (Huawei).
+        self.credit = 50_000
+        self.active_until = (datetime.now(timezone.utc) + timedelta(days=30)).date()
+        self.sms_package: int | None = None
+        self.sms_tariff = 0
+        self.no_credit_error = 500
+        self.ussd_code = "*888#"
+        self.ussd_packed = False
+        self.ussd_silent = False  # a network that never answers a USSD request
         # Store-then-send (AT+CMGW, AT+CMSS): supported or not, and whether a message sent from
         # storage is then marked "stored sent" (stat 3); models differ on both.
         self.store_send = True
@@ -424,7 +435,16 @@ class EmulatorCore:
 
     def _transmit(self, hex_pdu: str, decoded: pdu_codec.Submit, answer: str,
                   on_air: Callable[[], None] = lambda: None) -> None:
-        """Put an SMS-SUBMIT on the air after ``send_delay``, then answer ``<answer>: <mr>``."""
+        """Put an SMS-SUBMIT on the air after ``send_delay``, then answer ``<answer>: <mr>``; a SIM
+        without the credit for it is refused by the operator (``no_credit_error``)."""
+        if self.sms_tariff:
+            if self.sms_package:
+                self.sms_package -= 1
+            elif self.credit < self.sms_tariff:
+                self._send_line(f"+CMS ERROR: {self.no_credit_error}")
+                return
+            else:
+                self.credit -= self.sms_tariff
         mr = next(self._mr) % 256
         record = SubmittedSms(self.modem_id, hex_pdu, decoded, mr)
         powered = self._powered
@@ -451,6 +471,29 @@ class EmulatorCore:
             self._schedule(self.send_delay, lambda: (done(), self.feed(b"")))
         else:
             done()
+
+    def ussd_text(self) -> str:
+        """The balance as Telkomsel says it."""
+        text = f"Sisa pulsa Rp{self.credit:,}".replace(",", ".") + f" aktif s/d {self.active_until:%d/%m/%Y}."
+        if self.sms_package is not None:
+            text += f" Sisa SMS {self.sms_package} berlaku s.d {self.active_until:%d/%m/%Y}."
+        return text
+
+    def _cusd(self, m) -> None:
+        from ..sms import gsm7
+
+        asked = m.group(1)
+        if self.ussd_packed and re.fullmatch(r"[0-9A-F]+", asked) and len(asked) % 2 == 0:
+            data = bytes.fromhex(asked)
+            septets = gsm7.unpack(data, len(data) * 8 // 7)
+            asked = gsm7.decode([c for c in septets if c != 0x0D])
+        self._ok()
+        if self.ussd_silent:
+            return
+        answer = self.ussd_text() if asked == self.ussd_code else "Maaf, permintaan Anda tidak dapat diproses."
+        if self.ussd_packed:
+            answer = gsm7.pack(gsm7.encode(answer)).hex().upper()
+        self._schedule(0.05, lambda: self._send_line(f'+CUSD: 0,"{answer}",15'))
 
     def release_held(self) -> None:
         """Answer every held send result (the link came back in time)."""
@@ -551,6 +594,8 @@ EmulatorCore._HANDLERS = [
     (r"AT\+COPS\?", lambda s, m: s._ok(f'+COPS: 0,0,"{s.operator}"')),
     (r"AT\+CSCA\?", lambda s, m: s._ok(*([f'+CSCA: "{s.smsc}",145'] if s.smsc else []))),
     (r"AT\+CGMI", lambda s, m: s._ok("smsd-crm")),
+    (r'AT\+CUSD=1,"([^"]*)"(?:,(\d+))?', _H._cusd),
+    (r"AT\+CUSD=2", _H._at),
     (r"AT\+CGMM", lambda s, m: s._ok("Emulated GSM modem")),
 ]
 

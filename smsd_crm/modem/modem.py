@@ -16,6 +16,7 @@ from typing import Callable
 from ..config import ModemConfig
 from ..errors import CommandError, CommandTimeout, ModemError, ModemUnavailable, PduError, StorageUnavailable
 from ..models import REGISTRATION_NAMES, DeliveryReport, InboundMessage, InboundSink, ReportSink, SendResult
+from ..sms import ussd
 from ..sms.compose import encode_submit
 from ..sms.pdu import Deliver, StatusReport, Submit, decode
 from ..sms.reassembly import Group, Reassembler
@@ -28,6 +29,7 @@ from .submit import MemoryFacts, MemoryJournal, ModemFacts, OutgoingPart, SendJo
 
 LOGGER = logging.getLogger(__name__)
 TIMEOUTS_BEFORE_RECONNECT = 3  # consecutive command timeouts: the modem has stopped answering
+USSD_TIMEOUT = 30.0  # seconds for a network's USSD answer (they take 2-10 s)
 RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0)  # a read or delete answered busy: tried again within 3.7 s
 
 
@@ -70,6 +72,7 @@ class Modem:
         # Intake first: set while nothing waits to be read, so a send never holds up a read.
         self._intake_idle = asyncio.Event()
         self._intake_idle.set()
+        self._ussd: asyncio.Future | None = None  # the +CUSD answer awaited by check_credit
 
     # ------------------------------------------------------------ lifecycle
 
@@ -280,6 +283,13 @@ class Modem:
     # ------------------------------------------------------------ receiving
 
     def _on_urc(self, line: str, second: str | None) -> None:
+        if line.startswith("+CUSD:"):
+            answer = ussd.parse_answer(line)
+            if self._ussd is not None and not self._ussd.done() and answer is not None:
+                self._ussd.set_result(answer)
+            else:  # a second "+CUSD: 2" when the network releases the session: nothing asked
+                LOGGER.debug("modem %s: USSD %s not awaited", self.id, line)
+            return
         if line.startswith("+CREG:"):
             self._set_registration(commands.parse_creg(line, unsolicited=True))
             return
@@ -552,6 +562,32 @@ class Modem:
         """Delete stored outgoing messages no outbox row needs (slots not in ``keep``)."""
         async with self._send_lock:
             return await self._submitter.tidy(keep)
+
+    # ------------------------------------------------------------ USSD
+
+    async def ask_ussd(self, code: str, packed: bool = False, timeout: float = USSD_TIMEOUT) -> ussd.UssdAnswer:
+        """Ask the network ``code`` (``*888#``) by USSD (``AT+CUSD``, TS 27.007 7.15) and return its
+        answer; ``packed``: the request in packed GSM 7-bit hex (Huawei). Raises ModemError when no answer
+        comes within ``timeout`` s or the modem refuses, ModemUnavailable when it is not connected."""
+        if self._ussd is not None:
+            raise ModemError(self.id, "a USSD request is already waiting")
+        self._ussd = asyncio.get_running_loop().create_future()
+        try:
+            # Some modems put +CUSD before the command's OK: it is then one of the command's lines.
+            lines = await self._cmd(ussd.request(code, packed), timeout=timeout)
+            early = next((a for a in map(ussd.parse_answer, lines) if a is not None), None)
+            try:
+                answer = early or await asyncio.wait_for(asyncio.shield(self._ussd), timeout)
+            except asyncio.TimeoutError:
+                await self._try("AT+CUSD=2")  # end the session the network never answered
+                raise ModemError(self.id, f"no USSD answer to {code} within {timeout:.0f} s") from None
+            if answer.status == 1:  # a menu asking back: this check wants nothing more
+                await self._try("AT+CUSD=2")
+            return answer
+        except CommandError as exc:
+            raise ModemError(self.id, f"USSD {code} refused: {exc.text}") from None
+        finally:
+            self._ussd = None
 
     # The Line the submitter drives.
 
