@@ -13,6 +13,7 @@ from .events import (
     CampaignFinished,
     ComplaintChanged,
     ComplaintOpened,
+    CreditAlert,
     DeliveryReported,
     MessageHandled,
     MessageReceived,
@@ -63,7 +64,7 @@ from .understanding.grammar import closest, format_rupiah, record_id, record_num
 __version__ = "0.2.0"
 
 __all__ = [
-    "ApiProblem", "ApiRoute", "CampaignFinished", "ComplaintChanged", "Segment", "ComplaintOpened", "ProfileSection",
+    "ApiProblem", "ApiRoute", "CampaignFinished", "CreditAlert", "ComplaintChanged", "Segment", "ComplaintOpened", "ProfileSection",
     "HomeLine", "HomeSection", "tidy_typed",
     "Command", "Page", "OrderPlaced", "OrderStateChanged", "Product", "TillSale", "View",
     "ConfigError", "Customer", "DeliveryReported", "Keyword", "Listing", "Message", "MessageHandled",

@@ -135,6 +135,34 @@ class DatabaseConfig(_Strict):
         return redacted(self.url.get_secret_value())
 
 
+class CreditConfig(_Strict):
+    """A prepaid SIM's credit (pulsa), checked by USSD (docs/operations.md, "SIM credit"): at start,
+    every ``every_hours`` and after a send the operator refused with one of ``refusal_codes``. The owner
+    gets an SMS (plugins.owner.numbers) once when the balance falls below ``low``, when the SIM's active
+    period or its SMS package ends within ``warn_days``, or when sends are refused for lack of credit."""
+
+    ussd: str | None = Field(None, pattern=r"^[0-9*#]{2,30}$",
+                             description="the balance code (*888#); default: the operator's, from AT+COPS")
+    pattern: str | None = Field(None, description="a regular expression with groups balance and until, "
+                                "for an operator's answer the built-in reading does not know")
+    packed: bool = Field(False, description="send the code as packed GSM 7-bit hex (Huawei sticks)")
+    every_hours: float = Field(12.0, gt=0, le=24 * 7)
+    low: int = Field(10_000, ge=0, description="rupiah: below this the owner is told")
+    warn_days: int = Field(3, ge=0, le=60)
+    refusal_codes: list[int] = Field(default_factory=lambda: [21, 38, 41, 42, 50, 69, 500],
+                                     description="+CMS ERROR codes after which the credit is checked at once")
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                re.compile(v)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return v
+
+
 class ModemConfig(_Strict):
     """One GSM modem. ``port`` is a device path, ``socket://host:port``, or ``emulator``."""
 
@@ -159,6 +187,8 @@ class ModemConfig(_Strict):
                                                               "(replies are never held back)")
     prefixes: list[str] = Field(default_factory=list,
                                 description="prefer this modem for numbers starting with these (+62811)")
+    credit: CreditConfig | None = Field(None, description="check the prepaid SIM's credit by USSD ({} for "
+                                        "the defaults)")
 
     @field_validator("pin")
     @classmethod

@@ -23,7 +23,7 @@ from smsd_crm_dashboards.proxy import DashboardProxy
 from smsd_crm_dashboards.spec import WorkerSpec
 from smsd_crm_dashboards.views import all_views
 
-from . import daily_backup, files, limits, status
+from . import credit_alerts, daily_backup, files, limits, status
 from .campaigns.greetings import Greetings
 from .campaigns.runner import CampaignRunner, local_midnight
 from .campaigns.service import CampaignService
@@ -258,6 +258,9 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
                      tg.create_task(daily_backup.run(settings, clock), name="daily-backup"),
                      tg.create_task(_keep_store(db, stop), name="store-claim"),
                      tg.create_task(notifier.watchdog(), name="service-watchdog"),
+                     tg.create_task(credit_alerts.watch(pool.status, db, settings.modems, emit, clock,
+                                                        lambda: clock().astimezone(zone).date()),
+                                    name="credit-alerts"),
                      tg.create_task(status.publish(pool, db, clock, on_change=lambda: live.bump("modems"), lag=lag),
                                     name="status"),
                      # Another process's commit (a staff command queueing an SMS): pages reload, the

@@ -117,3 +117,17 @@ class CampaignFinished:
     campaign_id: int
     name: str
     counts: dict
+
+
+@dataclass(frozen=True, slots=True)
+class CreditAlert:
+    """A SIM about to stop sending (``reason``: low, expiring, package, refused), with what its operator
+    last said: ``balance`` (rupiah), ``active_until``, ``sms_left``, ``sms_until`` (YYYY-MM-DD or None)."""
+
+    topic: ClassVar[str] = "modems"
+    modem_id: str
+    reason: str
+    balance: int | None
+    active_until: str | None
+    sms_left: int | None
+    sms_until: str | None

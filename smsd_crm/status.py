@@ -84,7 +84,31 @@ def describe(r: dict[str, Any]) -> dict[str, str]:
         "storage": "?" if r["storage_total"] is None else f"{r['storage_used']}/{r['storage_total']}",
         "sent": str(r["sent"]), "received": str(r["received"]), "last_error": (r["last_error"] or "")[:60],
         "port": r["port"], "updated_at": r["updated_at"][:19].replace("T", " "),
+        "credit": credit_text(r),
     }
+
+
+def _dmy(day: str | None) -> str:
+    return f"{day[8:10]}-{day[5:7]}-{day[:4]}" if day else "?"
+
+
+def credit_text(r: dict[str, Any]) -> str:
+    """The SIM's credit as the operator last said (``Rp12.345, active until 31-12-2026, 100 SMS until
+    10-12-2026``), why it is not known, or "" when its credit is not checked (pure)."""
+    if not r.get("credit_checked_at") and not r.get("credit_refusals"):
+        return ""
+    parts = []
+    if r.get("balance") is not None:
+        parts.append("Rp" + f"{r['balance']:,}".replace(",", "."))
+    if r.get("active_until"):
+        parts.append(f"active until {_dmy(r['active_until'])}")
+    if r.get("sms_left") is not None:
+        parts.append(f"{r['sms_left']} SMS until {_dmy(r.get('sms_until'))}")
+    if r.get("credit_refusals"):
+        parts.append(f"{r['credit_refusals']} send(s) refused by the operator")
+    if r.get("balance") is None and r.get("credit_note"):
+        parts.append(str(r["credit_note"])[:80])
+    return ", ".join(parts)
 
 
 def describe_lag(daemon: dict[str, Any]) -> dict[str, Any]:
@@ -125,6 +149,7 @@ def format_status(rows: list[dict[str, Any]], counts: dict[str, int], now: datet
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     if rows:  # a daemon run without modems still has an outbox and a loop
         lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in table]
+        lines += [f"credit {d['modem']}: {d['credit']}" for d in map(describe, rows) if d["credit"]]
     summary = ", ".join(f"{counts.get(s, 0)} {s}" for s in ("queued", "sending", "sent", "delivered", "failed"))
     lines.append(f"outbox: {summary}")
     if daemon is not None:

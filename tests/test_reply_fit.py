@@ -94,6 +94,7 @@ WORST: dict[str, dict[str, Any]] = {
         "encoding": "UCS-2", "cost": MONEY, "time": "21:00", "date": "2026-12-31", "sales": MONEY,
         "receipts": COUNT, "orders": COUNT, "orders_total": MONEY, "new": COUNT, "ready": COUNT,
         "complaints": COUNT, "code": "C" * 20, "name": "W" * 40, "qty": "1000000",
+        "modem": "M" * 32, "balance": MONEY, "sms": COUNT,  # credit alerts: a modem id is at most 32
     },
     "help": {
         "keywords": lambda ctx, lang: Listing(menu_words(ctx, lang).split(", ")),

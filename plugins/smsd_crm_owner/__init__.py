@@ -18,6 +18,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator
 
 from smsd_crm import (
+    CreditAlert,
     Listing,
     Message,
     Migration,
@@ -65,6 +66,10 @@ class OwnerConfig(PluginConfig):
             "stock_usage": "Format: STOK PIN kode/nama jumlah. Contoh: STOK 1234 B01 40",
             "stock_set": "Stok {code} ({name}) sekarang {qty}.",
             "unknown_product": "Barang {code} tidak ditemukan.",
+            "credit_low": "Pulsa kartu {modem} tinggal {balance}. Isi ulang agar SMS toko tetap terkirim.",
+            "credit_expiring": "Masa aktif kartu {modem} habis {date}. Isi pulsa sebelum itu.",
+            "credit_package": "Paket SMS kartu {modem} hampir habis: sisa {sms} SMS, berlaku s/d {date}.",
+            "credit_refused": "Operator menolak SMS dari kartu {modem}; pulsanya mungkin habis. Cek dan isi ulang.",
         },
         "en": {
             "refused": "This command is for the shop owner only.",
@@ -81,6 +86,10 @@ class OwnerConfig(PluginConfig):
             "stock_usage": "Format: STOCK PIN code/name quantity. Example: STOCK 1234 B01 40",
             "stock_set": "Stock of {code} ({name}) is now {qty}.",
             "unknown_product": "No item {code}.",
+            "credit_low": "The SIM {modem} has {balance} left. Top it up so the shop's SMS keep going out.",
+            "credit_expiring": "The SIM {modem} expires on {date}. Top it up before then.",
+            "credit_package": "The SMS package of SIM {modem} is nearly used up: {sms} SMS left, until {date}.",
+            "credit_refused": "The operator refuses SMS from SIM {modem}; it may be out of credit. Check and top up.",
         },
     })
 
@@ -114,6 +123,22 @@ CREATE TABLE owner_attempts (
 );
 CREATE INDEX owner_attempts_phone ON owner_attempts (phone, id);
 """)]
+
+
+def _day(text: str | None) -> str:
+    return f"{text[8:10]}-{text[5:7]}-{text[:4]}" if text else "?"
+
+
+@hookimpl
+async def track_event(event, ctx: PluginContext) -> None:
+    """A SIM about to stop sending (core's credit alerts, raised once): each owner number is told."""
+    if not isinstance(event, CreditAlert) or not ctx.config.numbers:
+        return
+    date = event.sms_until if event.reason == "package" else event.active_until
+    text = ctx.text(f"credit_{event.reason}", ctx.store.language, modem=event.modem_id,
+                    balance=format_rupiah(event.balance or 0), date=_day(date), sms=event.sms_left or 0)
+    for number in ctx.config.numbers:
+        await ctx.send(number, text)
 
 
 @hookimpl

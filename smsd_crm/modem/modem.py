@@ -22,6 +22,7 @@ from ..sms.pdu import Deliver, StatusReport, Submit, decode
 from ..sms.reassembly import Group, Reassembler
 from . import commands, health
 from .at import AtChannel
+from .credit import CreditWatch
 from .health import Health
 from .serial import open_port
 from .slots import Undeleted
@@ -72,7 +73,8 @@ class Modem:
         # Intake first: set while nothing waits to be read, so a send never holds up a read.
         self._intake_idle = asyncio.Event()
         self._intake_idle.set()
-        self._ussd: asyncio.Future | None = None  # the +CUSD answer awaited by check_credit
+        self._ussd: asyncio.Future | None = None  # the +CUSD answer awaited by ask_ussd
+        self.credit = CreditWatch(self, config.credit) if config.credit is not None else None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -97,6 +99,8 @@ class Modem:
                 tg.create_task(self._receive_loop())
                 tg.create_task(self._sweep_timer())
                 tg.create_task(self._health_timer())
+                if self.credit is not None:
+                    tg.create_task(self.credit.run())
                 tg.create_task(self._until_closed(channel))
         except ExceptionGroup as group:
             # The first device error explains the others (they are its consequences).
@@ -540,7 +544,12 @@ class Modem:
         if not self.ready.is_set() or self._channel is None:
             raise ModemUnavailable(self.id, "not ready")
         async with self._send_lock:
-            await self._submitter.send(parts, journal)
+            try:
+                await self._submitter.send(parts, journal)
+            except CommandError as exc:
+                if self.credit is not None:
+                    self.credit.refused(exc.code if exc.kind == "CMS" else None)  # out of pulsa? ask
+                raise
         self.sent += 1
         return SendResult(self.id, tuple(p.reference or 0 for p in parts), self.sim_id or self.id)
 

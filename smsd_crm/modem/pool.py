@@ -49,6 +49,18 @@ class ModemStatus:
     sent: int
     received: int
     last_error: str
+    # the prepaid SIM's credit as its operator last said (modems[].credit; None when not checked)
+    balance: int | None = None
+    active_until: str | None = None  # YYYY-MM-DD
+    sms_left: int | None = None
+    sms_until: str | None = None
+    credit_checked_at: str | None = None  # UTC ISO
+    credit_note: str = ""
+    credit_refusals: int = 0
+
+
+def _day(day) -> str | None:
+    return day.isoformat() if day is not None else None
 
 
 @dataclass
@@ -213,7 +225,11 @@ class ModemPool:
         out = []
         for s in self._slots.values():
             m, h = s.modem, s.modem.health
+            c = m.credit.state if m.credit is not None else None
             out.append(ModemStatus(m.id, m.config.port, self._state(s, now), s.busy, m.imei, m.sim_id,
                                    h.iccid, h.signal, h.registration, h.operator, h.storage_used,
-                                   h.storage_total, m.sent, m.received, self._errors.get(m.id, "")))
+                                   h.storage_total, m.sent, m.received, self._errors.get(m.id, ""),
+                                   *((c.balance, _day(c.active_until), c.sms_left, _day(c.sms_until),
+                                      c.checked_at.isoformat() if c.checked_at else None, c.note, c.refusals)
+                                     if c is not None else ())))
         return out

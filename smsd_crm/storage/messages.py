@@ -282,6 +282,11 @@ async def requeue(db: Database, message_id: int, now: datetime) -> bool:
            WHERE id = ? AND direction = 'out' AND state = 'sending'""", (now.isoformat(), message_id)) > 0
 
 
+# a row from a pool that checks no credit (tests' fakes, older callers): nothing known
+_CREDIT_UNKNOWN = {"balance": None, "active_until": None, "sms_left": None, "sms_until": None,
+                   "credit_checked_at": None, "credit_note": "", "credit_refusals": 0}
+
+
 async def write_modem_status(db: Database, rows: list[dict], now: datetime) -> None:
     """Replace the stored view of each modem (one row per modem id)."""
     stamp = now.isoformat()
@@ -290,17 +295,23 @@ async def write_modem_status(db: Database, rows: list[dict], now: datetime) -> N
             await db.execute(
                 """INSERT INTO modem_status (store_id, modem_id, port, state, imei, imsi, iccid, signal,
                        registration, operator, storage_used, storage_total, sent, received, last_error,
+                       balance, active_until, sms_left, sms_until, credit_checked_at, credit_note, credit_refusals,
                        updated_at)
                    VALUES (:store, :id, :port, :state, :imei, :sim_id, :iccid, :signal, :registration, :operator,
-                           :storage_used, :storage_total, :sent, :received, :last_error, :updated_at)
+                           :storage_used, :storage_total, :sent, :received, :last_error,
+                           :balance, :active_until, :sms_left, :sms_until, :credit_checked_at, :credit_note,
+                           :credit_refusals, :updated_at)
                    ON CONFLICT (store_id, modem_id) DO UPDATE SET port = excluded.port, state = excluded.state,
                        imei = excluded.imei, imsi = excluded.imsi, iccid = excluded.iccid,
                        signal = excluded.signal, registration = excluded.registration,
                        operator = excluded.operator, storage_used = excluded.storage_used,
                        storage_total = excluded.storage_total, sent = excluded.sent,
                        received = excluded.received, last_error = excluded.last_error,
-                       updated_at = excluded.updated_at""",
-                {**r, "updated_at": stamp, "store": db.store})
+                       balance = excluded.balance, active_until = excluded.active_until,
+                       sms_left = excluded.sms_left, sms_until = excluded.sms_until,
+                       credit_checked_at = excluded.credit_checked_at, credit_note = excluded.credit_note,
+                       credit_refusals = excluded.credit_refusals, updated_at = excluded.updated_at""",
+                {**_CREDIT_UNKNOWN, **r, "updated_at": stamp, "store": db.store})
 
 
 async def modem_rows(db: Database) -> list[dict]:

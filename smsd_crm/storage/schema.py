@@ -374,6 +374,24 @@ CREATE TABLE store_stock (
     PRIMARY KEY (store_id, product_id)
 );
 """),
+    Migration("m024_modem_credit", """
+-- A prepaid SIM's credit as its operator last said by USSD (modems[].credit), and the owner's alerts
+-- about it: one row per alert raised and not yet over, so a restart never texts the owner again.
+ALTER TABLE modem_status ADD COLUMN balance INTEGER;
+ALTER TABLE modem_status ADD COLUMN active_until TEXT;
+ALTER TABLE modem_status ADD COLUMN sms_left INTEGER;
+ALTER TABLE modem_status ADD COLUMN sms_until TEXT;
+ALTER TABLE modem_status ADD COLUMN credit_checked_at TEXT;
+ALTER TABLE modem_status ADD COLUMN credit_note TEXT NOT NULL DEFAULT '';
+ALTER TABLE modem_status ADD COLUMN credit_refusals INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE credit_alerts (
+    store_id    TEXT NOT NULL,
+    modem_id    TEXT NOT NULL,
+    reason      TEXT NOT NULL CHECK (reason IN ('low', 'expiring', 'package', 'refused')),
+    raised_at   TEXT NOT NULL,
+    PRIMARY KEY (store_id, modem_id, reason)
+);
+"""),
 ]
 
 

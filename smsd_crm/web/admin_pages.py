@@ -10,7 +10,8 @@ from aiohttp import web
 
 from .. import status
 from ..storage import daemon_status, messages
-from .base import CTX, owner_only, render
+from .base import CTX, owner_only, render, speaker
+from .credit_words import credit_words
 
 SECRET_KEY = re.compile(r"(^|_)(pin|puk|secret|password|passwd|token|api_?key|auth)($|_)", re.I)
 HIDDEN = "********"
@@ -36,7 +37,9 @@ async def modems_page(request: web.Request) -> web.Response:
     queued = {r["modem_id"]: r["n"] for r in await ctx.db.fetchall(
         "SELECT COALESCE(modem_id, '') AS modem_id, count(*) AS n FROM messages "
         "WHERE direction = 'out' AND state = 'queued' AND store_id = ? GROUP BY 1", (ctx.db.store,))}
-    modems = [dict(status.describe(r), queued=queued.get(r["modem_id"], 0)) for r in rows]
+    speak = speaker(request)
+    modems = [dict(status.describe(r), queued=queued.get(r["modem_id"], 0), credit=credit_words(r, speak))
+              for r in rows]
     daemon = await daemon_status.read(ctx.db)
     return render(request, "modems.html", modems=modems, counts=await messages.outbox_counts(ctx.db),
                   any_modem=queued.get("", 0), lag=status.describe_lag(daemon) if daemon else None, live="modems")

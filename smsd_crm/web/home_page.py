@@ -15,7 +15,9 @@ from .. import status
 from ..analytics.sales import revenue_between
 from ..models import HomeLine, HomeSection
 from ..storage import messages
+from ..understanding.grammar import format_rupiah
 from .base import CTX, USER, language, render, speaker
+from .credit_words import day_text
 
 STALE_MODEM = timedelta(seconds=status.STALE_AFTER)  # the daemon rewrites every row every few seconds
 
@@ -70,12 +72,19 @@ async def _messages(request: web.Request, now: datetime) -> HomeSection:
 async def _modems(request: web.Request, now: datetime) -> HomeSection:
     ctx, speak = request.app[CTX], speaker(request)
     lines = []
+    alerts: dict[str, list[str]] = {}
+    for modem_id, reason in await ctx.db.fetchall(
+            "SELECT modem_id, reason FROM credit_alerts WHERE store_id = ? ORDER BY reason", (ctx.db.store,)):
+        alerts.setdefault(modem_id, []).append(reason)
     for row in await messages.modem_rows(ctx.db):
         d = status.describe(row)
         stale = now - datetime.fromisoformat(row["updated_at"]).astimezone(timezone.utc) > STALE_MODEM
         state = speak.t("home.modem_silent") if stale else speak.word("modem_state", d["state"])
-        lines.append(HomeLine(f"{d['modem']} · {state}", None, speak.t("home.signal", signal=d["signal"]),
-                              alert=stale or d["state"] != "ready"))
+        credit = [speak.t(f"home.credit_{reason}", balance=format_rupiah(row["balance"] or 0),
+                          date=day_text(row["active_until"])) for reason in alerts.get(row["modem_id"], [])]
+        lines.append(HomeLine(" · ".join([d["modem"], state, *credit]), None,
+                              speak.t("home.signal", signal=d["signal"]),
+                              alert=stale or d["state"] != "ready" or bool(credit)))
     owner = request[USER]["role"] == "owner"
     return HomeSection(speak.t("home.modems"), lines, order=50, empty=speak.t("home.no_modems"),
                        link="/admin/modems" if owner else None, link_text=speak.t("home.to_modems"))
