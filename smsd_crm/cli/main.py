@@ -26,6 +26,7 @@ from . import access as cli_access
 from . import analytics as cli_analytics
 from . import backups as cli_backups
 from . import campaigns as cli_campaigns
+from . import doctor as cli_doctor
 from . import logs
 from . import service as cli_service
 from . import tools as cli_tools
@@ -279,6 +280,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     cli_tools.add_parsers(sub, default_config)
     cli_backups.add_parsers(sub, default_config)
     cli_service.add_parsers(sub)
+    cli_doctor.add_parsers(sub, default_config)
     sales_p = sub.add_parser("sales", help="import till sales (CSV)", description="Till sales.")
     sales_sub = sales_p.add_subparsers(dest="sales_command", required=True, metavar="SALESCOMMAND")
     simp = sales_sub.add_parser("import", help="import till sales from a CSV file",
