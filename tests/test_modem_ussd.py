@@ -57,3 +57,18 @@ async def test_a_sim_out_of_credit_refuses_sends_and_says_so(driver, emulator): 
         await modem.send("+6281234567890", "pesanan siap")
     assert refused.value.code == 500 and len(core.submitted) == 1
     assert ussd.read_credit((await modem.ask_ussd("*888#")).text).balance == 150
+
+
+async def test_a_modem_that_refuses_the_text_form_is_asked_packed_and_that_is_kept(driver, emulator):  # noqa: F811
+    from smsd_crm.config import CreditConfig
+    from smsd_crm.modem.credit import CreditWatch
+
+    modem, _ = driver
+    emulator.core.ussd_packed = emulator.core.ussd_text_refused = True
+    emulator.core.credit = 8_000
+    watch = CreditWatch(modem, CreditConfig())
+    assert (await watch.check()).balance == 8000
+    assert emulator.core.commands[-2:] == ['AT+CUSD=1,"*888#",15', 'AT+CUSD=1,"2A1C0E3702",15']
+    assert (await watch.check()).balance == 8000
+    assert emulator.core.commands[-1] == 'AT+CUSD=1,"2A1C0E3702",15'  # packed at once the next time
+    assert sum(c.startswith("AT+CUSD=1") for c in emulator.core.commands) == 3

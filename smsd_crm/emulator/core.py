@@ -122,6 +122,7 @@ class EmulatorCore:
         self.ussd_code = "*888#"
         self.ussd_packed = False
         self.ussd_silent = False  # a network that never answers a USSD request
+        self.ussd_text_refused = False  # with ussd_packed: a text request gets "+CUSD: 4" (Huawei)
         # Store-then-send (AT+CMGW, AT+CMSS): supported or not, and whether a message sent from
         # storage is then marked "stored sent" (stat 3); models differ on both.
         self.store_send = True
@@ -483,6 +484,10 @@ class EmulatorCore:
         from ..sms import gsm7
 
         asked = m.group(1)
+        if self.ussd_text_refused and not re.fullmatch(r"[0-9A-F]+", asked):
+            self._ok()
+            self._schedule(0.05, lambda: self._send_line("+CUSD: 4"))
+            return
         if self.ussd_packed and re.fullmatch(r"[0-9A-F]+", asked) and len(asked) % 2 == 0:
             data = bytes.fromhex(asked)
             septets = gsm7.unpack(data, len(data) * 8 // 7)

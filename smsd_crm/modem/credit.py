@@ -64,6 +64,7 @@ class CreditWatch:
         self.state = CreditState()
         self._wanted = asyncio.Event()
         self._last_check = -MIN_GAP
+        self._packed = config.packed  # learnt: a modem that refuses the text form gets the packed one
 
     def refused(self, code: int | None) -> None:
         """A send was refused with ``code``: counted, and a check asked for when it is a refusal code."""
@@ -95,7 +96,12 @@ class CreditWatch:
                                   f"{modem.health.operator or '?'}: set modems[].credit.ussd", checked_at=now)
             return self.state
         try:
-            answer = await modem.ask_ussd(code, config.packed)
+            answer = await modem.ask_ussd(code, self._packed)
+            if answer.failed and not self._packed:  # "+CUSD: 4": some Huawei sticks want it packed
+                retry = await modem.ask_ussd(code, True)
+                if not retry.failed:
+                    LOGGER.info("modem %s: USSD works packed as GSM 7-bit; kept so", modem.id)
+                    self._packed, answer = True, retry
         except ModemUnavailable:
             raise
         except ModemError as exc:
