@@ -193,6 +193,12 @@ async def run_daemon(settings: Settings, stop: asyncio.Event, *,
             return
         stack.push_async_callback(db.close)
         await db.claim_store()
+        if db.engine == "sqlite":  # one shop per file: rows of another store.id mean it was changed
+            other = await db.fetchone("SELECT store_id FROM messages WHERE store_id != ? LIMIT 1", (db.store,))
+            if other is not None:
+                LOGGER.warning("this database holds messages of store.id %r, and this daemon is %r: was store.id "
+                               "changed? Their history is not shown and what they queued is not sent; put it "
+                               "back (docs/deployment.md)", other[0], db.store)
         folders = ([settings.database.path.parent] if settings.database.engine == "sqlite" else []) + (
             [settings.logging.file.parent] if settings.logging.file else [])
         for warning in files.open_folder_warnings(folders):

@@ -294,3 +294,26 @@ async def test_each_store_counts_its_own_stock_and_the_catalogue_is_the_chain_s(
         assert await stock(b) == (3, 79000)
     finally:
         await main.close()
+
+
+async def test_a_receipt_number_another_store_imported_is_refused_not_dropped(two_stores):
+    from smsd_crm.csv_io.catalog import parse_products
+    from smsd_crm.csv_io.sales import Sale, SaleLine
+    from smsd_crm.errors import StorageConflict
+    from smsd_crm.storage import catalog, sales
+
+    a, b = two_stores
+    rows, _ = parse_products("code,name,aliases,category,unit,price,cost,stock,active\n"
+                             "G01,Gula Pasir 1kg,gula,Sembako,kg,18000,16000,,1\n")
+    await catalog.import_rows(a, rows, NOW)
+    [gula] = await catalog.all_products(a)
+
+    def sale(receipt: str, quantity: int) -> Sale:
+        return Sale(receipt, NOW, None, 2, [SaleLine(gula, quantity, 18000)])
+
+    assert len(await sales.import_sales(a, [sale("R-1", 1)], NOW)) == 1
+    with pytest.raises(StorageConflict, match=r"R-1 \(store 'a'\).*own numbers \(a prefix such as B-\)"):
+        await sales.import_sales(b, [sale("R-2", 3), sale("R-1", 5)], NOW)
+    assert await b.fetchval("SELECT COUNT(*) FROM sales WHERE store_id = 'b'") == 0  # nothing half done
+    assert await sales.import_sales(a, [sale("R-1", 1)], NOW) == []  # the same store again: skipped
+    assert len(await sales.import_sales(b, [sale("B-R-1", 5)], NOW)) == 1
