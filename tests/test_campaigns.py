@@ -92,9 +92,10 @@ async def test_an_owner_promo_reaches_exactly_the_opted_in_customers(tmp_path, e
     emulator.deliver(STRANGER, "halo")  # a number that texted the shop is not a customer
     await wait_until(lambda: out.to(STRANGER), 30, "the stranger's answer")
 
-    # a stranger with the right PIN, the owner with a wrong one: a refusal and nothing else
+    # a stranger with the right PIN: a refusal; the owner with a wrong one: told so; nothing else
     assert await reply_to(emulator, STRANGER, f"PROMO {PIN} Diskon!") == "Perintah ini hanya untuk pemilik toko."
-    assert await reply_to(emulator, OWNER, "PROMO 1111 Diskon!") == "Perintah ini hanya untuk pemilik toko."
+    assert await reply_to(emulator, OWNER, "PROMO 1111 Diskon!") == \
+        "PIN salah. 2 kali lagi salah, nomor ini dikunci 30 menit."
     assert query(db, "SELECT COUNT(*) FROM campaigns") == [(0,)]
 
     owner = emulator.subscribe(OWNER)  # the answer, then the summary when every promo is out
@@ -135,8 +136,9 @@ async def test_an_owner_promo_reaches_exactly_the_opted_in_customers(tmp_path, e
     assert (await reply_to(emulator, OWNER, f"STOK {PIN} B01 banyak")).startswith("Format: STOK PIN kode/nama jumlah")
 
     # three wrong PINs in a row lock the number: then even the right PIN is refused
-    for wrong in ("0000", "0001"):  # (the same text again within minutes would get no second answer)
-        assert await reply_to(emulator, OWNER, f"LAPORAN {wrong}") == "Perintah ini hanya untuk pemilik toko."
+    for wrong, left in (("0000", 2), ("0001", 1)):  # (the same text again within minutes gets no second answer)
+        assert await reply_to(emulator, OWNER, f"LAPORAN {wrong}") == \
+            f"PIN salah. {left} kali lagi salah, nomor ini dikunci 30 menit."
     assert await reply_to(emulator, OWNER, "LAPORAN 0002") == "Terlalu banyak PIN salah. Coba lagi nanti."
     assert await reply_to(emulator, OWNER, f"PROMO {PIN} lagi") == "Terlalu banyak PIN salah. Coba lagi nanti."
     assert query(db, "SELECT COUNT(*) FROM campaigns") == [(1,)]

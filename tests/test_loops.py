@@ -268,7 +268,7 @@ async def test_a_repeat_is_answered_again_after_the_window_and_inside_a_dialogue
 async def test_an_owner_command_is_never_taken_for_a_repeat_of_one_with_another_pin(tmp_path):
     owner = "plugins:\n  owner:\n    numbers: ['0811-0000-0001']\n    pin: '975310'\n"
     async with _inprocess(tmp_path, owner) as (send, db, *_):
-        assert await send("LAPORAN 0000", "+6281100000001") == "Perintah ini hanya untuk pemilik toko."
+        assert await send("LAPORAN 0000", "+6281100000001") == "PIN salah. 2 kali lagi salah, nomor ini dikunci 30 menit."
         assert (await send("LAPORAN 975310", "+6281100000001")).startswith("Laporan ")  # stored alike, masked
         stored = await db.fetchall("SELECT text, last_error FROM messages WHERE direction = 'in'")
         assert [tuple(r) for r in stored] == [("LAPORAN ****", None)] * 2

@@ -95,6 +95,7 @@ WORST: dict[str, dict[str, Any]] = {
         "receipts": COUNT, "orders": COUNT, "orders_total": MONEY, "new": COUNT, "ready": COUNT,
         "complaints": COUNT, "code": "C" * 20, "name": "W" * 40, "qty": "1000000",
         "modem": "M" * 32, "balance": MONEY, "sms": COUNT,  # credit alerts: a modem id is at most 32
+        "left": "99", "minutes": "9999",
     },
     "help": {
         "keywords": lambda ctx, lang: Listing(menu_words(ctx, lang).split(", ")),

@@ -53,6 +53,7 @@ class OwnerConfig(PluginConfig):
     replies: dict[str, dict[str, str]] = Field(default_factory=lambda: {
         "id": {
             "refused": "Perintah ini hanya untuk pemilik toko.",
+            "wrong_pin": "PIN salah. {left} kali lagi salah, nomor ini dikunci {minutes} menit.",
             "locked": "Terlalu banyak PIN salah. Coba lagi nanti.",
             "resend": "PIN tidak terbaca (pesan tertunda). Kirim ulang perintahnya.",
             "promo_usage": "Format: PROMO PIN [@segmen] [@tokoini] teks. Contoh: PROMO 1234 Diskon 10% minyak goreng s/d Minggu!",
@@ -73,6 +74,7 @@ class OwnerConfig(PluginConfig):
         },
         "en": {
             "refused": "This command is for the shop owner only.",
+            "wrong_pin": "Wrong PIN. {left} more wrong and this number is locked for {minutes} minutes.",
             "locked": "Too many wrong PINs. Try again later.",
             "resend": "The PIN could not be read (a delayed message). Please send the command again.",
             "promo_usage": "Format: BROADCAST PIN [@segment] [@thisstore] text. Example: BROADCAST 1234 10% off cooking oil!",
@@ -146,6 +148,8 @@ async def startup(ctx: PluginContext) -> None:
     """Say plainly when owner commands cannot work."""
     if not ctx.config.numbers or ctx.config.pin is None:
         ctx.log.info("owner commands are off: set plugins.owner.numbers and plugins.owner.pin to use them")
+    else:
+        ctx.log.info("owner commands are on for %d number(s)", len(ctx.config.numbers))
 
 
 async def _locked(ctx: PluginContext, phone: str) -> bool:
@@ -153,6 +157,19 @@ async def _locked(ctx: PluginContext, phone: str) -> bool:
     rows = await ctx.db.fetchall("SELECT ok FROM owner_attempts WHERE phone = ? AND at >= ? ORDER BY id DESC LIMIT ?",
                                  (phone, since, ctx.config.lockout_attempts))
     return len(rows) >= ctx.config.lockout_attempts and not any(r["ok"] for r in rows)
+
+
+async def _attempts_left(ctx: PluginContext, phone: str) -> int:
+    """Wrong PINs this number may still type before it is locked out."""
+    since = (ctx.now() - timedelta(minutes=ctx.config.lockout_minutes)).isoformat()
+    rows = await ctx.db.fetchall("SELECT ok FROM owner_attempts WHERE phone = ? AND at >= ? ORDER BY id DESC LIMIT ?",
+                                 (phone, since, ctx.config.lockout_attempts))
+    wrong = 0
+    for row in rows:  # the wrong ones since the last right one
+        if row["ok"]:
+            break
+        wrong += 1
+    return max(ctx.config.lockout_attempts - wrong, 0)
 
 
 async def _record(ctx: PluginContext, phone: str, ok: bool) -> None:
@@ -182,7 +199,11 @@ async def handle_message(message: Message, ctx: PluginContext) -> Reply | None:
     if not hmac.compare_digest(typed.encode(), pin.get_secret_value().encode()):
         await _record(ctx, message.phone, False)
         ctx.log.warning("owner command %s with a wrong PIN", message.keyword)
-        return Reply(ctx.text("locked" if await _locked(ctx, message.phone) else "refused", lang))
+        if await _locked(ctx, message.phone):
+            return Reply(ctx.text("locked", lang))
+        # the owner's own phone asked: say it was the PIN (a stranger's number is refused above)
+        return Reply(ctx.text("wrong_pin", lang, left=await _attempts_left(ctx, message.phone),
+                              minutes=f"{ctx.config.lockout_minutes:g}"))
     await _record(ctx, message.phone, True)
     rest = rest.strip()
     if message.command == "promo":
