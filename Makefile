@@ -8,6 +8,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test test-busy chromium postgresql clean screenshots
 
+# The offline install (docs/operations.md): every dependency of smsd-crm as wheels for this Python,
+# downloaded from the registry here, so tests/test_offline_install.py installs from them alone.
+BUNDLE := $(VENV)/bundle
+
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
@@ -30,10 +34,17 @@ postgresql:
 	  echo "installing Debian's postgresql (apt-get)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+$(BUNDLE)/.downloaded: pyproject.toml | $(STAMP)
+	rm -rf $(BUNDLE) && mkdir -p $(BUNDLE)
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w $(BUNDLE)/own .
+	$(BIN)/python -m pip download --quiet -d $(BUNDLE) $(BUNDLE)/own/smsd_crm-*.whl
+	rm -rf $(BUNDLE)/own $(BUNDLE)/smsd_crm-*.whl
+	touch $@
+
 demo: $(STAMP)
 	$(BIN)/smsd-crm demo -c config.yaml
 
-test: $(STAMP) chromium postgresql
+test: $(STAMP) chromium postgresql $(BUNDLE)/.downloaded
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
