@@ -302,3 +302,17 @@ async def test_the_messages_page_shows_why_a_message_was_not_answered(pipeline):
             assert "not answered: the same text was just answered" in page
     finally:
         await runner.cleanup()
+
+
+async def test_an_owner_command_typed_loosely_from_the_owner_s_number_is_understood(tmp_path):
+    """"LAPORAN4321", "4321 laporan", "lprn 4321" got the customer menu (and used up the owner's
+    not-understood replies); from a stranger they are refused as "LAPORAN 4321" is."""
+    owner = "plugins:\n  owner:\n    numbers: ['0811-0000-0001']\n    pin: '975310'\n"
+    async with _inprocess(tmp_path, owner) as (send, db, *_):
+        for text in ("LAPORAN975310", "975310 laporan", "lprn 975310", "Laporn 975310"):
+            assert (await send(text, "+6281100000001")).startswith("Laporan "), text
+        assert (await send("lprn 000000", "+6281100000001")).startswith("PIN salah.")
+        assert await send("975310 laporan", "+6281200000077") == "Perintah ini hanya untuk pemilik toko."
+        # a customer's words that only look alike stay a customer's
+        assert not (await send("laporan 3 hari telat kirim", "+6281200000078")).startswith("Perintah ini")
+        assert "975310" not in str([tuple(r) for r in await db.fetchall("SELECT text FROM messages")])

@@ -31,7 +31,7 @@ from typing import Mapping, Sequence
 from ..models import BUILTIN_PLUGINS, Keyword, Product
 from . import catalog_match
 from .fields import parse_registration
-from .grammar import split_keyword
+from .grammar import closest, split_keyword
 from .items import parse_items
 from .lexicon import NEGATIONS, PAST, TIME_WORDS, Lexicon
 from .normalize import _INVISIBLE, Word, clean, words
@@ -309,8 +309,30 @@ class Reader:
 
     # ------------------------------------------------------------------ reading
 
+    def _owner_form(self, text: str) -> str | None:
+        """An owner's command typed loosely, as ``KEYWORD PIN rest``: the PIN glued to the keyword
+        (``LAPORAN4321``) or before it (``4321 laporan``), the keyword mistyped (``Laporn 4321``) or
+        without its vowels (``lprn 4321``); None for anything else. Only owner keywords (secret words)."""
+        secret = [w.upper() for w, kw in self.keywords.items() if kw.secret_words]
+        if not secret:
+            return None
+        folded = _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))
+        for pattern, spaced in _OWNER_FORMS:
+            found = pattern.fullmatch(folded)
+            if found is not None:
+                break
+        else:
+            return None
+        typed = found["word"].upper()
+        if spaced and typed in secret:
+            return None  # "LAPORAN 4321", as it should be: read as it always was
+        word = typed if typed in secret else closest(typed, secret) or next(
+            (w for w in secret if _consonants(w) == _consonants(typed)), None)
+        return None if word is None else f"{word} {found['pin']}{found['rest']}"
+
     def read(self, text: str, products: Sequence[Product] = (), in_dialogue: bool = False) -> Reading:
         """Read one SMS (``text`` as received). ``products`` is the active catalogue."""
+        text = self._owner_form(text) or text
         cleaned = clean(text[:MAX_READ * 2])[:MAX_READ]
         ws = words(cleaned)
         norms = self._norms(ws)
@@ -654,6 +676,19 @@ def _occurrences(phrase: Sequence[str], norms: Sequence[str], gap: int = GAP):
             at = nxt
         if ok:
             yield start, at
+
+
+# (pattern, whether the keyword and the PIN are apart): PIN first, glued, or apart after a mistyped word
+_OWNER_FORMS = (
+    (re.compile(r"\W*(?P<pin>\d{4,12})\W*(?P<word>[^\W\d_]{3,12})\b(?P<rest>.*)", re.S), False),
+    (re.compile(r"\W*(?P<word>[^\W\d_]{3,12})(?P<pin>\d{4,12})\b(?P<rest>.*)", re.S), False),
+    (re.compile(r"\W*(?P<word>[^\W\d_]{3,12})[\s#:.=-]+(?P<pin>\d{4,12})\b(?P<rest>.*)", re.S), True),
+)
+
+
+def _consonants(word: str) -> str:
+    """``LAPORAN`` -> ``LPRN``: SMS shorthand drops the vowels."""
+    return re.sub(r"[AEIOU]", "", word.upper())
 
 
 def _closest(word: str, candidates: list[str]) -> str | None:
