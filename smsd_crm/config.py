@@ -51,9 +51,9 @@ def _time_of_day(value: Any) -> Any:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise ValueError('a time of day is written like "21:00"')
     if isinstance(value, str):
-        found = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})\s*", value)
+        found = re.fullmatch(r"\s*(\d{1,2})[:.](\d{2})(?:[:.](\d{2}))?\s*", value)
         if found:
-            return f"{int(found[1]):02d}:{found[2]}"
+            return f"{int(found[1]):02d}:{found[2]}" + (f":{found[3]}" if found[3] else "")
     return value
 
 

@@ -4,6 +4,8 @@ backup's schedule and its retention."""
 from __future__ import annotations
 
 import asyncio
+import os
+import pwd
 import signal
 import sqlite3
 from datetime import datetime, time
@@ -122,3 +124,26 @@ async def test_on_postgresql_the_command_says_how_to_back_up(tmp_path):
     config.write_text("database:\n  url: 'postgresql://shop@/smsd?host=/run/postgresql'\n")
     code, out, err = await smsd("backup", "-c", str(config))
     assert code == 2 and "pg_dump" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root making files for the service's user")
+def test_root_s_backup_and_restore_stay_the_service_user_s(tmp_path):
+    """The docs run `smsd-crm backup` and `restore` as root beside systemctl: files made for the service's
+    database belong to its user, or its next backup, its daily backup and its start fail."""
+    nobody = pwd.getpwnam("nobody")
+    state = tmp_path / "state"
+    state.mkdir()
+    database = state / "smsd-crm.sqlite3"
+    conn = sqlite3.connect(database)
+    conn.execute("CREATE TABLE schema_migrations (owner TEXT)")
+    conn.commit()
+    conn.close()
+    for path in (state, database):
+        os.chown(path, nobody.pw_uid, nobody.pw_gid)
+    now = datetime(2026, 12, 1, 9, 0, tzinfo=JAKARTA)
+    made = sqlite_backup.backup(database, state / "backups" / sqlite_backup.backup_name(now))
+    assert {p.stat().st_uid for p in (made.path, made.path.parent)} == {nobody.pw_uid}
+    database.unlink()  # a new disk: restored from the USB stick
+    restored, kept = sqlite_backup.restore(made.path, database, now)
+    assert kept is None and restored.tables == made.tables
+    assert {p.stat().st_uid for p in (database, sqlite_backup.daemon_lock_path(database))} == {nobody.pw_uid}

@@ -91,3 +91,17 @@ def test_a_clock_that_lost_its_time_and_an_unreadable_config(tmp_path):
     lost = doctor.clock(settings, datetime(2010, 1, 1, tzinfo=timezone.utc))
     assert not lost.ok and "timedatectl" in lost.fix
     assert doctor.clock(settings, datetime(2026, 12, 1, tzinfo=timezone.utc)).ok
+
+
+def test_the_service_user_has_the_unit_s_dialout_group(tmp_path):
+    """The unit adds dialout (SupplementaryGroups=): a modem in that group is the service's to open."""
+    import grp
+    import pwd
+    device = tmp_path / "ttyUSB0"
+    device.write_text("")
+    os.chown(device, 0, grp.getgrnam("dialout").gr_gid)
+    os.chmod(device, 0o660)
+    service = pwd.struct_passwd(("smsd-crm", "x", 64999, 64999, "", "/var/lib/smsd-crm", "/usr/sbin/nologin"))
+    someone = pwd.struct_passwd(("kasir", "x", 64998, 64998, "", "/home/kasir", "/bin/sh"))
+    assert doctor._can(device, service, 6)
+    assert not doctor._can(device, someone, 6)

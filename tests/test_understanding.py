@@ -201,6 +201,13 @@ def test_inside_a_dialogue_anything_but_an_exact_command_joins_it(reader, produc
     assert (r.command, r.how) == (None, "dialogue")
 
 
+@pytest.mark.parametrize("text", ["jgn kirim promo lg", "stop promo ya kak", "tidak usah kirim promo lagi",
+                                  "please no more promo"])
+def test_an_opt_out_in_so_many_words_leaves_a_dialogue(reader, products, text):
+    """During an open complaint "jgn kirim promo lg" was filed as a note on the ticket: the opt-out lost."""
+    assert reader.read(text, products, in_dialogue=True).command == "stop"
+
+
 def test_thanks_inside_a_dialogue_cost_no_sms(reader, products):
     assert reader.read("ok makasih kak", products, in_dialogue=True).command == "thanks"
 

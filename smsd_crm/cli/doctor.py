@@ -33,6 +33,7 @@ DISK_LOW = 500 * 1024 * 1024  # bytes free under which the database's disk is a 
 BACKUP_OLD = timedelta(days=2)
 EARLIEST_CLOCK = date(2026, 1, 1)  # a PC whose clock says earlier lost its time (a flat CMOS battery)
 SERVICE_USER = "smsd-crm"
+UNIT_GROUPS = ("dialout",)  # the shipped unit's SupplementaryGroups=
 
 
 @dataclass(frozen=True)
@@ -48,12 +49,24 @@ class Finding:
         return self.fix is None
 
 
+def _groups(user: pwd.struct_passwd) -> set[int]:
+    """``user``'s groups; for the service's user also those its unit adds (SupplementaryGroups=dialout)."""
+    groups = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem}
+    if user.pw_name == SERVICE_USER:
+        for name in UNIT_GROUPS:
+            try:
+                groups.add(grp.getgrnam(name).gr_gid)
+            except KeyError:
+                pass
+    return groups
+
+
 def _can(path: Path, user: pwd.struct_passwd, want: int) -> bool:
     """Whether ``user`` may read and write ``path`` by its mode bits (root may always)."""
     if user.pw_uid == 0:
         return True
     st = path.stat()
-    groups = {user.pw_gid} | {g.gr_gid for g in grp.getgrall() if user.pw_name in g.gr_mem}
+    groups = _groups(user)
     if st.st_uid == user.pw_uid:
         bits = (st.st_mode >> 6) & 7
     elif st.st_gid in groups:
@@ -175,13 +188,19 @@ def clock(settings: Settings, now: datetime) -> Finding:
     return Finding(what, "plausible")
 
 
-def backups(settings: Settings, now: datetime) -> Finding:
+def backups(settings: Settings, now: datetime, user: pwd.struct_passwd) -> Finding:
     if settings.database.engine != "sqlite":
         return Finding("backups", "PostgreSQL: pg_dump's (docs/deployment.md)")
     folder = settings.backup.folder
     assert folder is not None
-    newest = sqlite_backup.latest(folder)
     what = f"backups: {folder}"
+    if folder.exists() and not _can(folder, user, 3):
+        return Finding(what, f"{user.pw_name} may not write in it (made by another user?): its backups, the "
+                       "daily one too, fail", f"chown -R {user.pw_name}: {folder}")
+    try:
+        newest = sqlite_backup.latest(folder)
+    except PermissionError:
+        return Finding(what, "cannot be read by this user", "run the doctor as root, or as the service's user")
     if newest is None:
         return Finding(what, "none yet", "smsd-crm backup, and backup.daily_at: \"02:30\" for one every day")
     age = now - datetime.fromtimestamp(newest.stat().st_mtime, timezone.utc)
@@ -191,12 +210,16 @@ def backups(settings: Settings, now: datetime) -> Finding:
     return Finding(what, f"newest {newest.name}")
 
 
-def database(settings: Settings) -> Finding:
+def database(settings: Settings, user: pwd.struct_passwd) -> Finding:
     if settings.database.engine != "sqlite":
         return Finding("database", settings.database.shown())
     path = settings.database.path
     if not path.exists():
         return Finding(f"database: {path}", "not made yet (the daemon makes it at its first start)")
+    if not _can(path, user, 6) or not _can(path.parent, user, 3):
+        return Finding(f"database: {path}", f"{user.pw_name} may not read and write it or its folder (owner "
+                       f"{pwd.getpwuid(path.stat().st_uid).pw_name}; restored or made by root?)",
+                       f"chown {user.pw_name}: {path.parent} {path}*")
     try:
         sqlite_backup.check(path)
     except StorageError as exc:
@@ -208,6 +231,10 @@ async def examine(settings: Settings, user: pwd.struct_passwd, now: datetime) ->
     """Every check, in the order an operator fixes things."""
     running = settings.database.engine == "sqlite" and sqlite_backup.daemon_running(settings.database.path)
     out = [Finding("config", str(settings.source))]
+    if running is None:
+        out.append(Finding("daemon", "this user cannot tell whether it runs (no access to its files)",
+                           "run the doctor as root, or as the service's user"))
+        running = True  # do not touch the modems: it may hold them
     for modem in settings.modems:
         found = device(modem, user)
         out.append(found)
@@ -215,8 +242,8 @@ async def examine(settings: Settings, user: pwd.struct_passwd, now: datetime) ->
             out += await modem_answers(modem)
     if running:
         out.append(Finding("daemon", "running: it holds the modems (smsd-crm status shows them)"))
-    out += [database(settings), disk(settings), web_port(settings, running), clock(settings, now),
-            backups(settings, now)]
+    out += [database(settings, user), disk(settings), web_port(settings, bool(running)), clock(settings, now),
+            backups(settings, now, user)]
     return out
 
 

@@ -136,7 +136,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     settings = load_config(args.config, secrets=False)
     if settings.database.engine == "sqlite" and not settings.database.path.exists():
-        print(f"error: no database at {settings.database.path}: start the daemon first", file=sys.stderr)
+        print(f"error: no database at {settings.database.path} (config {settings.source}; -c names another): "
+              "start the daemon first", file=sys.stderr)
         return 1
 
     async def main() -> str:

@@ -41,6 +41,26 @@ class BackupFile:
         return sum(self.tables.values())
 
 
+def _owner_of(database: Path) -> tuple[int, int] | None:
+    """(uid, gid) the files made for ``database`` belong to when root makes them: the database's own
+    owner (the service's user), else its folder's; None when not root (files are the maker's)."""
+    if os.geteuid() != 0:
+        return None
+    for where in (database, database.parent):
+        if where.exists():
+            st = where.stat()
+            return (st.st_uid, st.st_gid) if st.st_uid != 0 else None
+    return None
+
+
+def _give(paths: list[Path], owner: tuple[int, int] | None) -> None:
+    """Hand ``paths`` to ``owner`` (a backup made by root in the service's folder stays the service's)."""
+    if owner is not None:
+        for path in paths:
+            if path.exists():
+                os.chown(path, *owner)
+
+
 def daemon_lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".daemon")
 
@@ -49,8 +69,14 @@ def hold_daemon_lock(database: Path) -> int:
     """Take the daemon's lock on ``database`` for the life of the process (or until the returned file
     descriptor is closed); StartupError when another process holds it."""
     path = daemon_lock_path(database)
+    owner = _owner_of(database)
     private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except PermissionError:
+        raise StartupError(f"{path}: permission denied: run as the user that owns {database.parent} "
+                           "(runuser -u smsd-crm -- ...)") from None
+    _give([path], owner)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -60,14 +86,22 @@ def hold_daemon_lock(database: Path) -> int:
     return fd
 
 
-def daemon_running(database: Path) -> bool:
-    """Whether a daemon holds ``database``'s lock now."""
+def daemon_running(database: Path) -> bool | None:
+    """Whether a daemon holds ``database``'s lock now; None when this user cannot tell (no access)."""
+    path = daemon_lock_path(database)
     try:
-        fd = hold_daemon_lock(database)
-    except StartupError:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except PermissionError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
         return True
-    os.close(fd)
-    return False
+    finally:
+        os.close(fd)
 
 
 def check(path: Path) -> dict[str, int]:
@@ -123,10 +157,18 @@ def backup(database: Path, target: Path) -> BackupFile:
         raise StorageError(f"{database}: no such database")
     if target.exists():
         raise StorageError(f"{target} already exists")
-    private_dir(target.parent)
+    owner = _owner_of(database)
+    folder_made = not target.parent.exists()
     partial = target.with_name(target.name + ".partial")
-    partial.unlink(missing_ok=True)
-    private_database(partial)
+    try:
+        private_dir(target.parent)
+        if folder_made:
+            _give([target.parent], owner)
+        partial.unlink(missing_ok=True)
+        private_database(partial)
+    except PermissionError as exc:
+        raise StorageError(f"cannot write in {target.parent}: {exc.strerror} (run as the user that owns it: "
+                           f"runuser -u smsd-crm -- smsd-crm backup; or chown it to that user)") from None
     _copy(database, partial)
     try:
         tables = check(partial)
@@ -136,6 +178,7 @@ def backup(database: Path, target: Path) -> BackupFile:
         partial.unlink(missing_ok=True)
         raise
     os.replace(partial, target)
+    _give([target], owner)
     return BackupFile(target, target.stat().st_size, tables)
 
 
@@ -144,6 +187,7 @@ def restore(backup_path: Path, database: Path, now: datetime) -> tuple[BackupFil
     the database it replaces is kept as a backup of its own (its path is returned, None when there was
     none). Written through SQLite (the backup API), so the old ``-wal`` is never replayed onto it."""
     tables = check(backup_path)
+    owner = _owner_of(database)
     fd = hold_daemon_lock(database)  # StartupError while the daemon runs; no daemon starts meanwhile
     try:
         kept = None
@@ -162,6 +206,9 @@ def restore(backup_path: Path, database: Path, now: datetime) -> tuple[BackupFil
             raise StorageError(f"cannot restore into {database}: {exc}") from None
         finally:
             src.close()
+        _give([database, *(database.with_name(database.name + x) for x in ("-wal", "-shm"))], owner)
+        if kept is not None:
+            _give([kept], owner)
         restored = check(database)
         if restored != tables:
             raise StorageError(f"{database} differs from {backup_path} after the restore")

@@ -41,6 +41,17 @@ def _neutral(exc: sqlite3.Error) -> StorageError:
     return kind(str(exc))
 
 
+def _access_hint(path: Path) -> str:
+    """Why a database may not open: the file or its folder is another user's (made or restored by root)."""
+    for where, mode in ((path, os.R_OK | os.W_OK), (path.parent, os.W_OK | os.X_OK)):
+        if where.exists() and not os.access(where, mode):
+            import pwd
+            owner = pwd.getpwuid(where.stat().st_uid).pw_name
+            return (f" ({where} belongs to {owner}: run smsd-crm as {owner}, or chown it to the user that runs "
+                    "it; smsd-crm doctor checks this)")
+    return ""
+
+
 class SqliteDatabase(Database):
     """A SQLite file. Reads outside a transaction share the one connection (SQLite serialises them)."""
 
@@ -59,9 +70,16 @@ class SqliteDatabase(Database):
         _quiet_driver()
         try:
             private_database(path)  # 0600 in a 0700 folder, whatever the umask
+            # opened once here first: a file that cannot be opened fails in this thread, not in
+            # aiosqlite's, which then outlives the event loop and prints tracebacks at exit
+            probe = sqlite3.connect(path)
+            try:
+                probe.execute("PRAGMA schema_version")
+            finally:
+                probe.close()
             conn = await aiosqlite.connect(path, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"cannot open database {path}: {exc}") from None
+            raise StorageError(f"cannot open database {path}: {exc}{_access_hint(path)}") from None
         conn.row_factory = sqlite3.Row
         db = cls(conn, path, shop)
         try:

@@ -71,6 +71,8 @@ ITEMS = frozenset({"order", "price"})
 NEGATABLE = frozenset({"cancel", "stop", "start", "order"})
 ORDER_VERBS = frozenset({"beli", "pesan", "order", "ganti", "tambah", "jadinya", "jadi"})
 HALT = frozenset({"stop", "berhenti", "dihentikan", "hentikan", "distop", "diberhentikan", "putus"})  # cues that change something: not after "jangan"
+PROMOTION_WORDS = frozenset({"promo", "promosi", "iklan", "diskon", "broadcast", "unsubscribe", "promotion",
+                             "promotions"})
 CONSENT = frozenset({"stop", "start"})  # by keyword only when the words after it fit ("Stop pesanan" is no opt-out)
 FREE_ARGUMENTS = frozenset({"complain", "update"})  # built-in commands whose arguments are any text
 CODES = frozenset({"redeem"})  # commands whose argument is a code (a reward's: V10)
@@ -391,6 +393,12 @@ class Reader:
                     return other
                 return self._rest(cleaned, ws, norms, products, language, first)
         if in_dialogue:
+            if PROMOTION_WORDS & set(norms):
+                # "jgn kirim promo lg" during a complaint: an opt-out in so many words, not a note on the
+                # ticket ("Stop kirim yg itu" names no promotion and stays the complaint's)
+                cue = self._by_cues(cleaned, ws, norms, products, language)
+                if cue is not None and cue.command in CONSENT and cue.command in self._by_command:
+                    return cue
             if self._courtesy(norms, first, cleaned, language).command == THANKS:
                 return Reading(THANKS, None, first, "", language, "thanks")  # "makasih kak": no SMS to pay
             return Reading(None, None, first, cleaned, language, "dialogue")
