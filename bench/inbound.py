@@ -9,10 +9,15 @@ reaches a modem: read, commit, delete, route, commit reply, send.
     are the customer corpus (tests/data/sms-id-*.jsonl: loose keywords, free wording, units)
     against the demo catalogue, each from its own number, so every SMS goes through the reader;
     `--texts daftar` sends only `DAFTAR name#address` (the figure before issue 12).
-(b) burst: `--burst` SMS at once: how many per second the daemon answers.
+(b) burst: `--burst` SMS at once: how many per second the daemon answers (0: skipped).
+
+`--engine sqlite` (the default) keeps the shop in a SQLite file (synchronous=FULL); `--engine postgresql`
+in a new database on a PostgreSQL server started for the run (tests/postgres_server.py: Debian's
+package, a temporary cluster on a Unix socket) with fsync, synchronous_commit and full_page_writes
+at the server's defaults, as a shop's server runs.
 
 Usage: .venv/bin/python bench/inbound.py [--modems 4] [--rate 50] [--seconds 20] [--burst 1000]
-                                         [--texts corpus|daftar]
+                                         [--texts corpus|daftar] [--engine sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from pathlib import Path
 from smsd_crm.emulator.pty_modem import PtyModem
 
 CONFIG = """store: {{name: Toko Bench}}
-database: {{path: bench.sqlite3}}
+database: {database}
 modems:
 {modems}
 logging: {{level: WARNING}}
@@ -81,14 +86,30 @@ def pct(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
 
 
-async def main(n: int, rate: float, seconds: float, burst: int, mix: str) -> None:
+async def main(n: int, rate: float, seconds: float, burst: int, mix: str, engine: str) -> None:
+    server = None
+    if engine == "postgresql":
+        sys.path.insert(0, str(ROOT))
+        from tests.postgres_server import PostgresServer
+        server = PostgresServer(durable=True).start()
+        database = f"{{url: '{server.new_database()}'}}"
+    else:
+        database = "{path: bench.sqlite3}"
+    try:
+        await measure(n, rate, seconds, burst, mix, engine, database)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+async def measure(n: int, rate: float, seconds: float, burst: int, mix: str, engine: str, database: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         emus = [PtyModem(f"m{i}", link=Path(tmp) / f"tty{i}", imsi=f"5101000000{i:05d}", capacity=50)
                 for i in range(n)]
         for e in emus:
             await e.start()
         cfg = Path(tmp) / "config.yaml"
-        cfg.write_text(CONFIG.format(modems="\n".join(f"  - {{id: m{i}, port: {e.device}}}"
+        cfg.write_text(CONFIG.format(database=database, modems="\n".join(f"  - {{id: m{i}, port: {e.device}}}"
                                                       for i, e in enumerate(emus))))
         smsd_crm = str(Path(sys.executable).parent / "smsd-crm")
         subprocess.run([smsd_crm, "catalog", "import", str(ROOT / "smsd_crm" / "demo" / "data" / "products.csv"),
@@ -113,9 +134,12 @@ async def main(n: int, rate: float, seconds: float, burst: int, mix: str) -> Non
                 timer.deliver(emus[i % n], number, text)
             await timer.wait_all(numbers, 120)
             lat = [timer.latency[x] for x in numbers]
-            print(f"(a) steady {rate:g} SMS/s for {seconds:g} s over {n} modem(s), {count} SMS ({mix}): "
+            print(f"(a) {engine}: steady {rate:g} SMS/s for {seconds:g} s over {n} modem(s), "
+                  f"{count} SMS ({mix}): "
                   f"p50 {pct(lat, 50):.1f} ms, p90 {pct(lat, 90):.1f} ms, p99 {pct(lat, 99):.1f} ms, "
-                  f"max {max(lat) * 1000:.1f} ms")
+                  f"max {max(lat) * 1000:.1f} ms", flush=True)
+            if not burst:
+                return
 
             numbers = [f"+62813100{i:05d}" for i in range(burst)]
             start = time.perf_counter()
@@ -123,7 +147,7 @@ async def main(n: int, rate: float, seconds: float, burst: int, mix: str) -> Non
                 timer.deliver(emus[i % n], number, f"DAFTAR Burst {i}#Jl. Burst {i}")
             await timer.wait_all(numbers, 600)
             elapsed = time.perf_counter() - start
-            print(f"(b) burst of {burst} SMS over {n} modem(s): all answered in {elapsed:.2f} s "
+            print(f"(b) {engine}: burst of {burst} SMS over {n} modem(s): all answered in {elapsed:.2f} s "
                   f"= {burst / elapsed:.1f} SMS/s")
         finally:
             proc.terminate()
@@ -139,5 +163,6 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--burst", type=int, default=1000)
     parser.add_argument("--texts", choices=["corpus", "daftar"], default="corpus")
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
-    asyncio.run(main(args.modems, args.rate, args.seconds, args.burst, args.texts))
+    asyncio.run(main(args.modems, args.rate, args.seconds, args.burst, args.texts, args.engine))

@@ -1,6 +1,8 @@
 """A real PostgreSQL server for the tests: Debian's ``postgresql`` package (``make test`` installs it),
 a cluster made in a temporary folder, listening on a Unix socket only (no TCP), one fresh database
-per test. Durability is switched off (fsync, synchronous_commit): a test cluster is thrown away.
+per test. Durability is switched off (fsync, synchronous_commit): a test cluster is thrown away;
+``durable=True`` (the benchmarks) leaves fsync, synchronous_commit and full_page_writes at the
+server's defaults, as a shop's server runs.
 
 PostgreSQL refuses to run as root; as root (CI) the server runs as the package's ``postgres`` user.
 The server dies with the test run that started it, even a killed one.
@@ -37,7 +39,8 @@ def binaries() -> Path:
 class PostgresServer:
     """One cluster; :meth:`new_database` gives a URL of a new empty database on it."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.folder = Path(tempfile.mkdtemp(prefix="smsd-pg-"))
         self.data = self.folder / "data"
         self.socket = self.folder / "socket"
@@ -68,10 +71,12 @@ class PostgresServer:
             subprocess.run([str(bin_dir / "initdb"), "-D", str(self.data), "--auth=trust", "--locale=C",
                             "--encoding=UTF8", "--username=postgres", "--no-sync"],
                            check=True, capture_output=True, timeout=120, preexec_fn=self._child)
+        fast = [] if self.durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                        "-c", "full_page_writes=off"]
         self.process = subprocess.Popen(
             [str(bin_dir / "postgres"), "-D", str(self.data), "-k", str(self.socket),
-             "-c", "listen_addresses=", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=300", "-c", "shared_buffers=32MB",
+             "-c", "listen_addresses=", *fast,
+             "-c", "max_connections=300", "-c", "shared_buffers=32MB",
              "-c", "log_min_messages=warning", "-c", "log_statement=none"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
             preexec_fn=self._child)
