@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from smsd_crm import __version__
+
 ROOT = Path(__file__).parent.parent
 
 
@@ -26,7 +28,7 @@ def test_wheel_install_runs_outside_the_source_tree(tmp_path):
     result = subprocess.run([sys.executable, "-m", "smsd_crm", "plugins", "-c", "config.yaml"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
-    assert "registration 0.1.0 [enabled] (builtin: plugins/smsd_crm_registration)" in result.stdout
+    assert f"registration {__version__} [enabled] (builtin: plugins/smsd_crm_registration)" in result.stdout
     probe = subprocess.run([sys.executable, "-c", "import smsd_crm, sys; print(smsd_crm.__file__)"],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
     assert probe.stdout.startswith(str(target)), probe.stdout

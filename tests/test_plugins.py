@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from smsd_crm import __version__
 from smsd_crm.config import parse_config
 from smsd_crm.errors import ConfigError, PluginError, StartupError
 from smsd_crm.plugins import BUILTIN_ORDER, PluginHost
@@ -164,7 +165,7 @@ def test_plugins_cli_lists_builtins_hooks_and_the_file_plugin(tmp_path):
     out = result.stdout
     for name in ("registration", "order", "complaint", "points", "info", "optout", "webhooks", "owner", "help"):
         # Each built-in service is a package in the top-level plugins/ folder, found by its entry point.
-        assert f"{name} 0.1.0 [enabled] (builtin: plugins/smsd_crm_{name})" in out
+        assert f"{name} {__version__} [enabled] (builtin: plugins/smsd_crm_{name})" in out  # smsd-crm's own
         assert (ROOT / "plugins" / f"smsd_crm_{name}" / "__init__.py").is_file()
     assert f"echo [enabled] (file: {tmp_path / 'plugins' / 'echo.py'})" in out
     assert "hooks: handle_message, register_config_model" in out
