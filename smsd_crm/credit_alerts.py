@@ -64,6 +64,13 @@ async def watch(status: Callable[[], list], db: Database, modems: list[ModemConf
                 interval: float = INTERVAL) -> None:
     """Until cancelled: each modem with ``credit`` configured, its alerts raised once and re-armed."""
     configs = {m.id: m.credit for m in modems if m.credit is not None}
+    # alerts of modems no longer checked (credit switched off, a modem renamed) are forgotten: held, they
+    # would keep a new drop from being told when the check comes back
+    try:
+        await db.execute(f"DELETE FROM credit_alerts WHERE store_id = ? AND modem_id NOT IN "
+                         f"({', '.join('?' * len(configs)) or 'NULL'})", (db.store, *configs))
+    except StorageUnavailable:
+        pass
     if not configs:
         return
     seen: dict[str, tuple] = {}

@@ -18,6 +18,7 @@ import socket
 from typing import Mapping
 
 LOGGER = logging.getLogger(__name__)
+MIN_PING = 0.05  # seconds between two pings at the most
 
 
 class ServiceNotifier:
@@ -31,7 +32,9 @@ class ServiceNotifier:
         usec = env.get("WATCHDOG_USEC", "")
         pid = env.get("WATCHDOG_PID", "")
         mine = not pid or pid == str(os.getpid())
-        self.watchdog_interval = int(usec) / 2e6 if usec.isdigit() and int(usec) > 0 and mine else None
+        micro = int(usec) if usec.isascii() and usec.isdigit() else 0
+        # half the watchdog's time, but not a busy loop for a nonsense value (systemd's is seconds)
+        self.watchdog_interval = max(micro / 2e6, MIN_PING) if micro > 0 and mine else None
 
     @property
     def active(self) -> bool:

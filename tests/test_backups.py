@@ -74,7 +74,7 @@ async def test_a_backup_taken_while_the_daemon_answers_restores_to_the_same_data
     code, out, err = await smsd("restore", "-c", str(config), "latest")
     assert code == 0, err
     assert counts(db) == taken
-    kept = next((tmp_path / "data").glob("test-before-restore-*.sqlite3"))
+    kept = next((tmp_path / "data").glob("before-restore-*-test.sqlite3"))
     assert counts(kept)["customers"] == 40  # what the restore replaced is not lost
     # and the daemon starts on the restored database
     await daemons(config, tmp_path / "daemon2.log")
@@ -147,3 +147,19 @@ def test_root_s_backup_and_restore_stay_the_service_user_s(tmp_path):
     restored, kept = sqlite_backup.restore(made.path, database, now)
     assert kept is None and restored.tables == made.tables
     assert {p.stat().st_uid for p in (database, sqlite_backup.daemon_lock_path(database))} == {nobody.pw_uid}
+
+
+def test_the_copy_a_restore_keeps_is_never_taken_for_a_backup(tmp_path):
+    """With backup.folder the database's own folder, `restore latest` restored the before-restore copy
+    (it sorted after the dated backups) and pruning kept it instead of fresh backups."""
+    database = tmp_path / "smsd-crm.sqlite3"
+    conn = sqlite3.connect(database)
+    conn.execute("CREATE TABLE schema_migrations (owner TEXT)")
+    conn.commit()
+    conn.close()
+    first = sqlite_backup.backup(database, tmp_path / sqlite_backup.backup_name(datetime(2026, 12, 1, 2, 30)))
+    _, kept = sqlite_backup.restore(first.path, database, datetime(2026, 12, 1, 9, 0))
+    second = sqlite_backup.backup(database, tmp_path / sqlite_backup.backup_name(datetime(2026, 12, 2, 2, 30)))
+    assert sqlite_backup.latest(tmp_path) == second.path
+    assert sqlite_backup.prune(tmp_path, 1) == [first.path]
+    assert kept.exists() and database.exists()

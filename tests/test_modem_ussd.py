@@ -72,3 +72,20 @@ async def test_a_modem_that_refuses_the_text_form_is_asked_packed_and_that_is_ke
     assert (await watch.check()).balance == 8000
     assert emulator.core.commands[-1] == 'AT+CUSD=1,"2A1C0E3702",15'  # packed at once the next time
     assert sum(c.startswith("AT+CUSD=1") for c in emulator.core.commands) == 3
+
+
+async def test_an_unreadable_or_absurd_answer_keeps_the_last_figures(driver, emulator):  # noqa: F811
+    """A flaky answer cleared the figures: the low-balance alert was dropped and raised again (the owner
+    texted at every good read); 10**30 rupiah overflowed the status row and stopped the daemon."""
+    from smsd_crm.config import CreditConfig
+    from smsd_crm.modem.credit import CreditWatch
+
+    modem, _ = driver
+    emulator.core.credit = 5_000
+    watch = CreditWatch(modem, CreditConfig())
+    assert (await watch.check()).balance == 5000
+    emulator.core.ussd_code = "*999#"  # the network answers "Maaf, permintaan Anda tidak dapat diproses."
+    state = await watch.check()
+    assert state.balance == 5000 and state.note.startswith("not read: Maaf")
+    emulator.core.ussd_code, emulator.core.credit = "*888#", 10 ** 30
+    assert (await watch.check()).balance == 5000

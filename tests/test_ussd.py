@@ -59,3 +59,21 @@ def test_refusals_and_what_is_not_an_answer():
     assert not ussd.parse_answer('+CUSD: 1,"Pilih: 1 Paket 2 Pulsa",15').failed  # it asks back: an answer
     assert ussd.parse_answer("+CMTI: \"SM\",3") is None
     assert not ussd.read_credit("Layanan sedang sibuk, coba lagi nanti").known
+
+
+@pytest.mark.parametrize("answer, balance", [
+    ("Sisa bonus Rp0, pulsa Rp 50.000 aktif s/d 31/12/2026", 50000),  # a bonus is not the balance
+    ("Saldo bonus Rp 0. Pulsa utama Rp25.000", 25000),
+    ("Rp 0 pulsa, Rp 20.000 bonus", 0),
+    ("Sisa pulsa Anda 0", 0), ("Pulsa Anda habis", 0), ("Pulsa 50000 aktif 31-12-2026", 50000),  # no "Rp"
+    ("Pulsa -Rp5.000 (hutang)", 0),  # a debt
+    ("Pulsa" + " " * 20000 + "x", None),  # a flood is cut, not read for seconds
+])
+def test_the_balance_is_the_main_one_even_when_bonuses_or_debts_are_said(answer, balance):
+    assert ussd.read_credit(answer).balance == balance
+
+
+def test_a_pattern_s_amount_keeps_its_thousands_not_its_cents():
+    assert ussd.read_credit("Main balance 25,000.00", r"Main balance (?P<balance>[\d.,]+)").balance == 25000
+    assert ussd.read_credit("Saldo utama: 1.000.000,50", r"Saldo utama: (?P<balance>[\d.,]+)").balance == 1000000
+    assert ussd.read_credit("Cek paket SMS *363#, Info: 5 SMS gratis").sms_left is None  # codes and promos

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger(__name__)
 FIRST_CHECK = 5.0  # seconds after the modem is ready: its start-up sweep first
+MAX_BALANCE = 10 ** 12  # rupiah: more is a misread (and would not fit the database's integer)
 MIN_GAP = 600.0  # seconds between two checks that refused sends ask for (a refused campaign: one check)
 
 # Balance codes of Indonesian operators (their own pages, 2026); by the name AT+COPS gives. A code
@@ -110,11 +111,15 @@ class CreditWatch:
             return self.state
         text = answer.text or ""
         credit = ussd.read_credit(text, config.pattern)
-        if not credit.known:
+        if credit.balance is None or not 0 <= credit.balance <= MAX_BALANCE:
+            # unread (or absurd): the last figures stay, so a flaky answer neither clears an alert nor
+            # raises it again
             LOGGER.warning("modem %s: the answer to %s gave no balance: %r (set modems[].credit.pattern)",
                            modem.id, code, text[:160])
+            self.state = _replace(self.state, note=f"not read: {text[:120]}", checked_at=now)
+            return self.state
         self.state = CreditState(credit.balance, credit.active_until, credit.sms_left, credit.sms_until, now,
-                                 text[:160] if credit.known else f"not read: {text[:120]}", self.state.refusals)
+                                 text[:160], 0 if credit.balance >= config.low else self.state.refusals)
         LOGGER.info("modem %s: credit Rp%s, active until %s", modem.id,
                     "?" if credit.balance is None else f"{credit.balance:,}".replace(",", "."),
                     credit.active_until or "?")

@@ -141,29 +141,63 @@ def _date_after(text: str, start: int, within: int = 60) -> date | None:
     return _date(inner) if inner else None
 
 
+MAX_TEXT = 1000  # characters of an answer read (the regular expressions stay linear in practice)
+
+
+def _amount(text: str) -> int | None:
+    """Rupiah from ``12.345``, ``12,345``, ``1.000.000,50`` or ``25,000.00`` (decimals dropped)."""
+    digits = re.sub(r"[^\d.,]", "", text)
+    digits = re.sub(r"[.,]\d{1,2}$", "", digits)  # cents
+    digits = re.sub(r"[.,]", "", digits)
+    return int(digits) if digits and len(digits) <= 15 else None
+
+
+def _bonus_before(text: str, at: int) -> bool:
+    return bool(re.search(r"bonus\W*$", text[max(0, at - 8):at], re.I))
+
+
+def _bonus_near(text: str, found: re.Match) -> bool:
+    """An amount that is a bonus's: "bonus Rp0" before it, "Rp 20.000 bonus" after it."""
+    return bool(re.search(r"bonus\W*$", text[max(0, found.start() - 10):found.start()], re.I)
+                or re.match(r"\s*bonus", text[found.end():], re.I))
+
+
 def read_credit(text: str, pattern: str | None = None) -> Credit:
     """The credit an operator's answer tells. ``pattern``: a regular expression with the named groups
     ``balance`` and optionally ``until`` (a date as the operator writes it), for a shape this does not
     know; what it does not find is read the usual way."""
+    text = text[:MAX_TEXT]  # an operator's answer is a few hundred characters; a flood is not read whole
     balance = until = sms_left = sms_until = None
     if pattern:
         custom = re.search(pattern, text, re.I | re.S)
         if custom:
             groups = custom.groupdict()
             if groups.get("balance"):
-                balance = int(re.sub(r"\D", "", groups["balance"]) or 0)
+                balance = _amount(groups["balance"])
             if groups.get("until"):
                 inner = re.search(_DATE, groups["until"], re.I)
                 until = _date(inner) if inner else None
-    money = re.search(rf"(?:pulsa|saldo|balance|sisa)\b[^0-9]{{0,25}}?{_MONEY}", text, re.I) or \
-        re.search(_MONEY, text, re.I)
+    # the main balance, not a bonus's: "Sisa bonus Rp0, pulsa Rp 50.000"
+    money = next((m for m in re.finditer(rf"(?<!bonus )(?:pulsa|saldo|balance|sisa)\b(?! bonus)[^0-9]{{0,25}}?{_MONEY}",
+                                         text, re.I) if not _bonus_before(text, m.start())
+                  and not re.match(r"\s*bonus", text[m.end():], re.I)), None) or \
+        next((m for m in re.finditer(_MONEY, text, re.I) if not _bonus_near(text, m)), None)
     if balance is None and money:
-        balance = int(re.sub(r"\D", "", money["amount"]))
+        balance = _amount(money["amount"])
+        if re.search(r"-\s*(?:rp\.?|idr)\s*$", text[max(0, money.start("amount") - 6):money.start("amount")], re.I):
+            balance = 0  # a debt: no credit to send with
+    if balance is None:
+        bare = re.search(r"(?:pulsa|saldo)(?:\s+(?:anda|utama))?\s*:?\s*(\d{1,3}(?:[.,]\d{3})+|\d{1,9})(?![\d/.-])",
+                         text, re.I)
+        if bare:
+            balance = _amount(bare[1])
+        elif re.search(r"pulsa(?:\s+anda)?\s+(?:sudah\s+)?habis", text, re.I):
+            balance = 0  # "Pulsa Anda habis"
     if until is None:
         after = money.end() if money else 0
         until = _date_after(text, after) or _date_after(text, 0, len(text))
-    sms = re.search(r"(?:sisa|bonus|paket|kuota)?\s*(?P<n>\d{1,5})\s*sms\b", text, re.I) or \
-        re.search(r"\bsms\b\D{0,15}(?P<n>\d{1,5})\b(?!\s*[/.\-]\d)", text, re.I)
+    sms = re.search(r"(?<![\d*#])(?P<n>\d{1,5}) ?sms\b(?! gratis)", text, re.I) or \
+        re.search(r"\bsisa sms\b\D{0,15}(?<![*#])(?P<n>\d{1,5})\b(?!\s*[/.\-#]\d)", text, re.I)
     if sms:
         sms_left = int(sms["n"])
         sms_until = _date_after(text, sms.end())  # the package's own date, said after it

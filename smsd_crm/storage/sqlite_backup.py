@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
@@ -192,7 +193,8 @@ def restore(backup_path: Path, database: Path, now: datetime) -> tuple[BackupFil
     try:
         kept = None
         if database.exists():
-            kept = database.with_name(f"{database.stem}-before-restore-{now:%Y%m%d-%H%M%S}{SUFFIX}")
+            # not named like a backup: `restore latest` and pruning never take it for one
+            kept = database.with_name(f"before-restore-{now:%Y%m%d-%H%M%S}-{database.name}")
             backup(database, kept)
         private_database(database)
         src = sqlite3.connect(f"file:{backup_path}?mode=ro", uri=True)
@@ -217,9 +219,16 @@ def restore(backup_path: Path, database: Path, now: datetime) -> tuple[BackupFil
         os.close(fd)
 
 
+def _backups(folder: Path) -> list[Path]:
+    """The backups in ``folder`` (``smsd-crm-YYYYmmdd-HHMMSS.sqlite3``), oldest first; nothing else, even
+    when the folder is the database's own (``smsd-crm.sqlite3``)."""
+    pattern = re.compile(rf"{re.escape(PREFIX)}\d{{8}}-\d{{6}}(?:-\d+)?{re.escape(SUFFIX)}")
+    return sorted((p for p in folder.glob(f"{PREFIX}*{SUFFIX}") if pattern.fullmatch(p.name)), key=lambda p: p.name)
+
+
 def prune(folder: Path, keep: int) -> list[Path]:
-    """Delete all but the ``keep`` newest ``smsd-crm-*.sqlite3`` backups in ``folder``; the deleted."""
-    found = sorted(folder.glob(f"{PREFIX}*{SUFFIX}"), key=lambda p: p.name, reverse=True)
+    """Delete all but the ``keep`` newest backups in ``folder``; the deleted."""
+    found = _backups(folder)[::-1]
     gone = found[keep:]
     for path in gone:
         path.unlink(missing_ok=True)
@@ -228,5 +237,5 @@ def prune(folder: Path, keep: int) -> list[Path]:
 
 def latest(folder: Path) -> Path | None:
     """The newest backup in ``folder`` (by its name's time stamp), or None."""
-    found = sorted(folder.glob(f"{PREFIX}*{SUFFIX}"), key=lambda p: p.name)
+    found = _backups(folder)
     return found[-1] if found else None
